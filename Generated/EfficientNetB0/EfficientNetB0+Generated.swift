@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB0: 224x224x3 -> 1000 classes, 5,288,548 parameters, 0.386 GMACs per image.
-// Activations are NHWC in one arena of 1,505,280 floats per image; inference weights (BatchNorm folded) are 5,267,680 floats.
+// Activations are NHWC in one arena of 1,705,984 floats per image; inference weights (BatchNorm folded) are 5,267,680 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB0: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB0", resolution: 224, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 5267680,
-        arenaFloatsPerImage: 1505280, specSources: specSources)
+        arenaFloatsPerImage: 1705984, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB0: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
@@ -39,13 +39,18 @@ public final class EfficientNetB0: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 80),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 112),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 112, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 1505280 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 1505280 &* n
+        let a = arena.reserve(floats: 1705984 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1705984 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -77,7 +82,7 @@ public final class EfficientNetB0: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 224, width: 224,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -103,28 +108,25 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 401408 &* n, batch: n, imagePixels: 12544, inChannels: 32, inputScales: ws,
-            weights: w + 1776, bias: w + 2288, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 1204224 &* n,
+            inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
+            activation: .identity, residual: nil, output: a + 1505280 &* n,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(3)
     }
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 112, 112, 16] -> [n, 112, 112, 96]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1204224 &* n, pixels: 12544 &* n, inChannels: 16,
-            weights: w + 2304, bias: w + 3840, outChannels: 96,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
+            expandWeights: w + 2304, expandBias: w + 3840, expandActivation: .silu,
+            expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 56, outWidth: 56,
+            depthwiseWeights: w + 3936, depthwiseBias: w + 4800, depthwiseActivation: .silu,
+            output: a + 1204224 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(4)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 112, width: 112, channels: 96,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: w + 3936, bias: w + 4800, activation: .silu, output: a + 1204224 &* n, pool: pool)
-        p?.stop(5)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -137,7 +139,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1204224 &* n, batch: n, imagePixels: 3136, inChannels: 96, inputScales: ws,
-            weights: w + 5776, bias: w + 8080, outChannels: 24,
+            inputMajorWeights: w + 5776, bias: w + 8080, outChannels: 24,
             activation: .identity, residual: nil, output: a + 903168 &* n,
             workspace: ws + 96 &* n, pool: pool)
         p?.stop(7)
@@ -145,20 +147,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 903168 &* n, pixels: 3136 &* n, inChannels: 24,
-            weights: w + 8112, bias: w + 11568, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+            expandWeights: w + 8112, expandBias: w + 11568, expandActivation: .silu,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 56, outWidth: 56,
+            depthwiseWeights: w + 11712, depthwiseBias: w + 13008, depthwiseActivation: .silu,
+            output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(8)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 56, width: 56, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: w + 11712, bias: w + 13008, activation: .silu, output: a + 451584 &* n, pool: pool)
-        p?.stop(9)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -171,7 +170,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 451584 &* n, batch: n, imagePixels: 3136, inChannels: 144, inputScales: ws,
-            weights: w + 15040, bias: w + 18496, outChannels: 24,
+            inputMajorWeights: w + 15040, bias: w + 18496, outChannels: 24,
             activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(11)
@@ -179,20 +178,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 978432 &* n, pixels: 3136 &* n, inChannels: 24,
-            weights: w + 18528, bias: w + 21984, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+            expandWeights: w + 18528, expandBias: w + 21984, expandActivation: .silu,
+            expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 28, outWidth: 28,
+            depthwiseWeights: w + 22128, depthwiseBias: w + 25728, depthwiseActivation: .silu,
+            output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 56, width: 56, channels: 144,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: w + 22128, bias: w + 25728, activation: .silu, output: a + 451584 &* n, pool: pool)
-        p?.stop(13)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -205,7 +201,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 451584 &* n, batch: n, imagePixels: 784, inChannels: 144, inputScales: ws,
-            weights: w + 27760, bias: w + 33520, outChannels: 40,
+            inputMajorWeights: w + 27760, bias: w + 33520, outChannels: 40,
             activation: .identity, residual: nil, output: a + 376320 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(15)
@@ -213,20 +209,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 376320 &* n, pixels: 784 &* n, inChannels: 40,
-            weights: w + 33568, bias: w + 43168, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+            expandWeights: w + 33568, expandBias: w + 43168, expandActivation: .silu,
+            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 28, outWidth: 28,
+            depthwiseWeights: w + 43408, depthwiseBias: w + 49408, depthwiseActivation: .silu,
+            output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(16)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 28, width: 28, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: w + 43408, bias: w + 49408, activation: .silu, output: a + 188160 &* n, pool: pool)
-        p?.stop(17)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -239,7 +232,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 188160 &* n, batch: n, imagePixels: 784, inChannels: 240, inputScales: ws,
-            weights: w + 54704, bias: w + 64304, outChannels: 40,
+            inputMajorWeights: w + 54704, bias: w + 64304, outChannels: 40,
             activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(19)
@@ -247,20 +240,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 407680 &* n, pixels: 784 &* n, inChannels: 40,
-            weights: w + 64352, bias: w + 73952, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+            expandWeights: w + 64352, expandBias: w + 73952, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 74192, depthwiseBias: w + 76352, depthwiseActivation: .silu,
+            output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(20)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 28, width: 28, channels: 240,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: w + 74192, bias: w + 76352, activation: .silu, output: a + 188160 &* n, pool: pool)
-        p?.stop(21)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -273,7 +263,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 188160 &* n, batch: n, imagePixels: 196, inChannels: 240, inputScales: ws,
-            weights: w + 81648, bias: w + 100848, outChannels: 80,
+            inputMajorWeights: w + 81648, bias: w + 100848, outChannels: 80,
             activation: .identity, residual: nil, output: a + 235200 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(23)
@@ -285,7 +275,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235200 &* n, pixels: 196 &* n, inChannels: 80,
-            weights: w + 100928, bias: w + 139328, outChannels: 480,
+            inputMajorWeights: w + 100928, bias: w + 139328, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -307,7 +297,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws,
-            weights: w + 164320, bias: w + 202720, outChannels: 80,
+            inputMajorWeights: w + 164320, bias: w + 202720, outChannels: 80,
             activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(27)
@@ -319,7 +309,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 196 &* n, inChannels: 80,
-            weights: w + 202800, bias: w + 241200, outChannels: 480,
+            inputMajorWeights: w + 202800, bias: w + 241200, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(28)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -341,7 +331,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws,
-            weights: w + 266192, bias: w + 304592, outChannels: 80,
+            inputMajorWeights: w + 266192, bias: w + 304592, outChannels: 80,
             activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(31)
@@ -353,7 +343,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 203840 &* n, pixels: 196 &* n, inChannels: 80,
-            weights: w + 304672, bias: w + 343072, outChannels: 480,
+            inputMajorWeights: w + 304672, bias: w + 343072, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(32)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -375,7 +365,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws,
-            weights: w + 375744, bias: w + 429504, outChannels: 112,
+            inputMajorWeights: w + 375744, bias: w + 429504, outChannels: 112,
             activation: .identity, residual: nil, output: a + 263424 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(35)
@@ -387,7 +377,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
-            weights: w + 429616, bias: w + 504880, outChannels: 672,
+            inputMajorWeights: w + 429616, bias: w + 504880, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(36)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -409,7 +399,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws,
-            weights: w + 561360, bias: w + 636624, outChannels: 112,
+            inputMajorWeights: w + 561360, bias: w + 636624, outChannels: 112,
             activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(39)
@@ -421,7 +411,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 285376 &* n, pixels: 196 &* n, inChannels: 112,
-            weights: w + 636736, bias: w + 712000, outChannels: 672,
+            inputMajorWeights: w + 636736, bias: w + 712000, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(40)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -443,7 +433,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws,
-            weights: w + 768480, bias: w + 843744, outChannels: 112,
+            inputMajorWeights: w + 768480, bias: w + 843744, outChannels: 112,
             activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(43)
@@ -455,7 +445,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
-            weights: w + 843856, bias: w + 919120, outChannels: 672,
+            inputMajorWeights: w + 843856, bias: w + 919120, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(44)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672]
@@ -476,7 +466,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 49 &* n, inChannels: 672,
-            weights: w + 975600, bias: w + 1104624, outChannels: 192,
+            inputMajorWeights: w + 975600, bias: w + 1104624, outChannels: 192,
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
         p?.stop(47)
     }
@@ -487,7 +477,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
-            weights: w + 1104816, bias: w + 1326000, outChannels: 1152,
+            inputMajorWeights: w + 1104816, bias: w + 1326000, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -508,7 +498,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
-            weights: w + 1468896, bias: w + 1690080, outChannels: 192,
+            inputMajorWeights: w + 1468896, bias: w + 1690080, outChannels: 192,
             activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
         p?.stop(51)
     }
@@ -519,7 +509,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
-            weights: w + 1690272, bias: w + 1911456, outChannels: 1152,
+            inputMajorWeights: w + 1690272, bias: w + 1911456, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(52)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -540,7 +530,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
-            weights: w + 2054352, bias: w + 2275536, outChannels: 192,
+            inputMajorWeights: w + 2054352, bias: w + 2275536, outChannels: 192,
             activation: .identity, residual: a + 122304 &* n, output: a + 112896 &* n, pool: pool)
         p?.stop(55)
     }
@@ -551,7 +541,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
-            weights: w + 2275728, bias: w + 2496912, outChannels: 1152,
+            inputMajorWeights: w + 2275728, bias: w + 2496912, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(56)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -572,7 +562,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
-            weights: w + 2639808, bias: w + 2860992, outChannels: 192,
+            inputMajorWeights: w + 2639808, bias: w + 2860992, outChannels: 192,
             activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
         p?.stop(59)
     }
@@ -583,7 +573,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
-            weights: w + 2861184, bias: w + 3082368, outChannels: 1152,
+            inputMajorWeights: w + 2861184, bias: w + 3082368, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -604,7 +594,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
-            weights: w + 3206832, bias: w + 3575472, outChannels: 320,
+            inputMajorWeights: w + 3206832, bias: w + 3575472, outChannels: 320,
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
         p?.stop(63)
     }
@@ -615,7 +605,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 320,
-            weights: w + 3575792, bias: w + 3985392, outChannels: 1280,
+            inputMajorWeights: w + 3575792, bias: w + 3985392, outChannels: 1280,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(64)
     }
@@ -648,42 +638,42 @@ extension EfficientNetB0 {
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 112, 112, 32]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 6422528,
               "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 19267584,
-              "conv 1x1 + BN + silu, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 21977088,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
-              "depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
+              "depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
               "96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 7225344,
               "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 14902272,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
-              "depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
+              "depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + silu, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 13660416,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
-              "depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
+              "depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 4515840,
               "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 12230400,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
-              "depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
+              "depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + silu, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 7949760,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
-              "depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
+              "depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 3763200,
@@ -1093,119 +1083,119 @@ extension EfficientNetB0 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, depthwise: false, weightOffset: 0, biasOffset: 864),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 896, biasOffset: 1184),
+        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 0, biasOffset: 864),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 896, biasOffset: 1184),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 1216),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [8], offset: 1472),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 1488),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [32], offset: 1744),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 1776, biasOffset: 2288),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2304, biasOffset: 3840),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 3936, biasOffset: 4800),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1776, biasOffset: 2288),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2304, biasOffset: 3840),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 3936, biasOffset: 4800),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [4, 96, 1, 1], offset: 4896),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [4], offset: 5280),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [96, 4, 1, 1], offset: 5296),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [96], offset: 5680),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 5776, biasOffset: 8080),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 8112, biasOffset: 11568),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 11712, biasOffset: 13008),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 5776, biasOffset: 8080),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 8112, biasOffset: 11568),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 11712, biasOffset: 13008),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 13152),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [6], offset: 14016),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 14032),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [144], offset: 14896),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 15040, biasOffset: 18496),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 18528, biasOffset: 21984),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 22128, biasOffset: 25728),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 15040, biasOffset: 18496),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 18528, biasOffset: 21984),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 22128, biasOffset: 25728),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 25872),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [6], offset: 26736),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 26752),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [144], offset: 27616),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 27760, biasOffset: 33520),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 33568, biasOffset: 43168),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 43408, biasOffset: 49408),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 27760, biasOffset: 33520),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 33568, biasOffset: 43168),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 43408, biasOffset: 49408),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 49648),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [10], offset: 52048),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 52064),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [240], offset: 54464),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 54704, biasOffset: 64304),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 64352, biasOffset: 73952),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 74192, biasOffset: 76352),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 54704, biasOffset: 64304),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 64352, biasOffset: 73952),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 74192, biasOffset: 76352),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 76592),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [10], offset: 78992),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 79008),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [240], offset: 81408),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [80, 240, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 81648, biasOffset: 100848),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 100928, biasOffset: 139328),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 139808, biasOffset: 144128),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [80, 240, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 81648, biasOffset: 100848),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 100928, biasOffset: 139328),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 139808, biasOffset: 144128),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 144608),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [20], offset: 154208),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 154240),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [480], offset: 163840),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 164320, biasOffset: 202720),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 202800, biasOffset: 241200),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 241680, biasOffset: 246000),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 164320, biasOffset: 202720),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 202800, biasOffset: 241200),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 241680, biasOffset: 246000),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 246480),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [20], offset: 256080),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 256112),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [480], offset: 265712),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 266192, biasOffset: 304592),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 304672, biasOffset: 343072),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 343552, biasOffset: 355552),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 266192, biasOffset: 304592),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 304672, biasOffset: 343072),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 343552, biasOffset: 355552),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 356032),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [20], offset: 365632),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 365664),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [480], offset: 375264),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [112, 480, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 375744, biasOffset: 429504),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 429616, biasOffset: 504880),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 505552, biasOffset: 522352),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [112, 480, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 375744, biasOffset: 429504),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 429616, biasOffset: 504880),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 505552, biasOffset: 522352),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 523024),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [28], offset: 541840),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 541872),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [672], offset: 560688),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 561360, biasOffset: 636624),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 636736, biasOffset: 712000),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 712672, biasOffset: 729472),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 561360, biasOffset: 636624),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 636736, biasOffset: 712000),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 712672, biasOffset: 729472),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 730144),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [28], offset: 748960),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 748992),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [672], offset: 767808),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 768480, biasOffset: 843744),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 843856, biasOffset: 919120),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 919792, biasOffset: 936592),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 768480, biasOffset: 843744),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 843856, biasOffset: 919120),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 919792, biasOffset: 936592),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 937264),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [28], offset: 956080),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 956112),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [672], offset: 974928),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [192, 672, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 975600, biasOffset: 1104624),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1104816, biasOffset: 1326000),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1327152, biasOffset: 1355952),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [192, 672, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 975600, biasOffset: 1104624),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1104816, biasOffset: 1326000),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1327152, biasOffset: 1355952),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [48, 1152, 1, 1], offset: 1357104),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [48], offset: 1412400),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [1152, 48, 1, 1], offset: 1412448),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [1152], offset: 1467744),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1468896, biasOffset: 1690080),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1690272, biasOffset: 1911456),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1912608, biasOffset: 1941408),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1468896, biasOffset: 1690080),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1690272, biasOffset: 1911456),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1912608, biasOffset: 1941408),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [48, 1152, 1, 1], offset: 1942560),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [48], offset: 1997856),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [1152, 48, 1, 1], offset: 1997904),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [1152], offset: 2053200),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2054352, biasOffset: 2275536),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2275728, biasOffset: 2496912),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 2498064, biasOffset: 2526864),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2054352, biasOffset: 2275536),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2275728, biasOffset: 2496912),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 2498064, biasOffset: 2526864),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [48, 1152, 1, 1], offset: 2528016),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [48], offset: 2583312),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [1152, 48, 1, 1], offset: 2583360),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [1152], offset: 2638656),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2639808, biasOffset: 2860992),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2861184, biasOffset: 3082368),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1152, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 3083520, biasOffset: 3093888),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2639808, biasOffset: 2860992),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2861184, biasOffset: 3082368),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1152, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 3083520, biasOffset: 3093888),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [48, 1152, 1, 1], offset: 3095040),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [48], offset: 3150336),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [1152, 48, 1, 1], offset: 3150384),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [1152], offset: 3205680),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [320, 1152, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 3206832, biasOffset: 3575472),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 320, 1, 1], batchNorm: "features.8.1", eps: 1e-05, depthwise: false, weightOffset: 3575792, biasOffset: 3985392),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [320, 1152, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3206832, biasOffset: 3575472),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 320, 1, 1], batchNorm: "features.8.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3575792, biasOffset: 3985392),
         .copy(name: "classifier.1.weight", shape: [1000, 1280], offset: 3986672),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 5266672),
     ]

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB1: 240x240x3 -> 1000 classes, 7,794,184 parameters, 0.687 GMACs per image.
-// Activations are NHWC in one arena of 1,728,000 floats per image; inference weights (BatchNorm folded) are 7,763,360 floats.
+// Activations are NHWC in one arena of 1,958,400 floats per image; inference weights (BatchNorm folded) are 7,763,360 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB1: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB1", resolution: 240, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 7763360,
-        arenaFloatsPerImage: 1728000, specSources: specSources)
+        arenaFloatsPerImage: 1958400, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB1: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80),
@@ -40,13 +40,18 @@ public final class EfficientNetB1: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 80),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 112),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 120, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 1728000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 1728000 &* n
+        let a = arena.reserve(floats: 1958400 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1958400 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -85,7 +90,7 @@ public final class EfficientNetB1: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 240, width: 240,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -111,7 +116,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 460800 &* n, batch: n, imagePixels: 14400, inChannels: 32, inputScales: ws,
-            weights: w + 1776, bias: w + 2288, outChannels: 16,
+            inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
             activation: .identity, residual: nil, output: a,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(3)
@@ -138,28 +143,25 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 230400 &* n, batch: n, imagePixels: 14400, inChannels: 16, inputScales: ws,
-            weights: w + 2624, bias: w + 2880, outChannels: 16,
-            activation: .identity, residual: a, output: a + 1382400 &* n,
+            inputMajorWeights: w + 2624, bias: w + 2880, outChannels: 16,
+            activation: .identity, residual: a, output: a + 1728000 &* n,
             workspace: ws + 16 &* n, pool: pool)
         p?.stop(6)
     }
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 96]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1382400 &* n, pixels: 14400 &* n, inChannels: 16,
-            weights: w + 2896, bias: w + 4432, outChannels: 96,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
+            expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
+            expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60,
+            depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
+            output: a + 1382400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(7)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 120, width: 120, channels: 96,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: w + 4528, bias: w + 5392, activation: .silu, output: a + 1382400 &* n, pool: pool)
-        p?.stop(8)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -172,7 +174,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1382400 &* n, batch: n, imagePixels: 3600, inChannels: 96, inputScales: ws,
-            weights: w + 6368, bias: w + 8672, outChannels: 24,
+            inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1036800 &* n,
             workspace: ws + 96 &* n, pool: pool)
         p?.stop(10)
@@ -180,20 +182,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1036800 &* n, pixels: 3600 &* n, inChannels: 24,
-            weights: w + 8704, bias: w + 12160, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+            expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60,
+            depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
+            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(11)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 60, width: 60, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: w + 12304, bias: w + 13600, activation: .silu, output: a + 518400 &* n, pool: pool)
-        p?.stop(12)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -206,7 +205,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws,
-            weights: w + 15632, bias: w + 19088, outChannels: 24,
+            inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
             activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(14)
@@ -214,20 +213,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1123200 &* n, pixels: 3600 &* n, inChannels: 24,
-            weights: w + 19120, bias: w + 22576, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+            expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60,
+            depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
+            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 60, width: 60, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: w + 22720, bias: w + 24016, activation: .silu, output: a + 518400 &* n, pool: pool)
-        p?.stop(16)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -240,7 +236,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws,
-            weights: w + 26048, bias: w + 29504, outChannels: 24,
+            inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
             activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(18)
@@ -248,20 +244,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1036800 &* n, pixels: 3600 &* n, inChannels: 24,
-            weights: w + 29536, bias: w + 32992, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+            expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
+            expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30,
+            depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
+            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 60, width: 60, channels: 144,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: w + 33136, bias: w + 36736, activation: .silu, output: a + 518400 &* n, pool: pool)
-        p?.stop(20)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -274,7 +267,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 518400 &* n, batch: n, imagePixels: 900, inChannels: 144, inputScales: ws,
-            weights: w + 38768, bias: w + 44528, outChannels: 40,
+            inputMajorWeights: w + 38768, bias: w + 44528, outChannels: 40,
             activation: .identity, residual: nil, output: a + 432000 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(22)
@@ -282,20 +275,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 432000 &* n, pixels: 900 &* n, inChannels: 40,
-            weights: w + 44576, bias: w + 54176, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+            expandWeights: w + 44576, expandBias: w + 54176, expandActivation: .silu,
+            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30,
+            depthwiseWeights: w + 54416, depthwiseBias: w + 60416, depthwiseActivation: .silu,
+            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 30, width: 30, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: w + 54416, bias: w + 60416, activation: .silu, output: a + 216000 &* n, pool: pool)
-        p?.stop(24)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -308,7 +298,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws,
-            weights: w + 65712, bias: w + 75312, outChannels: 40,
+            inputMajorWeights: w + 65712, bias: w + 75312, outChannels: 40,
             activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(26)
@@ -316,20 +306,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 468000 &* n, pixels: 900 &* n, inChannels: 40,
-            weights: w + 75360, bias: w + 84960, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+            expandWeights: w + 75360, expandBias: w + 84960, expandActivation: .silu,
+            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30,
+            depthwiseWeights: w + 85200, depthwiseBias: w + 91200, depthwiseActivation: .silu,
+            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 30, width: 30, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: w + 85200, bias: w + 91200, activation: .silu, output: a + 216000 &* n, pool: pool)
-        p?.stop(28)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -342,7 +329,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws,
-            weights: w + 96496, bias: w + 106096, outChannels: 40,
+            inputMajorWeights: w + 96496, bias: w + 106096, outChannels: 40,
             activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(30)
@@ -350,20 +337,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 432000 &* n, pixels: 900 &* n, inChannels: 40,
-            weights: w + 106144, bias: w + 115744, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+            expandWeights: w + 106144, expandBias: w + 115744, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 115984, depthwiseBias: w + 118144, depthwiseActivation: .silu,
+            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 30, width: 30, channels: 240,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 115984, bias: w + 118144, activation: .silu, output: a + 216000 &* n, pool: pool)
-        p?.stop(32)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -376,7 +360,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 216000 &* n, batch: n, imagePixels: 225, inChannels: 240, inputScales: ws,
-            weights: w + 123440, bias: w + 142640, outChannels: 80,
+            inputMajorWeights: w + 123440, bias: w + 142640, outChannels: 80,
             activation: .identity, residual: nil, output: a + 270000 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(34)
@@ -388,7 +372,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 270000 &* n, pixels: 225 &* n, inChannels: 80,
-            weights: w + 142720, bias: w + 181120, outChannels: 480,
+            inputMajorWeights: w + 142720, bias: w + 181120, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(35)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -410,7 +394,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
-            weights: w + 206112, bias: w + 244512, outChannels: 80,
+            inputMajorWeights: w + 206112, bias: w + 244512, outChannels: 80,
             activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(38)
@@ -422,7 +406,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
-            weights: w + 244592, bias: w + 282992, outChannels: 480,
+            inputMajorWeights: w + 244592, bias: w + 282992, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(39)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -444,7 +428,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
-            weights: w + 307984, bias: w + 346384, outChannels: 80,
+            inputMajorWeights: w + 307984, bias: w + 346384, outChannels: 80,
             activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(42)
@@ -456,7 +440,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 234000 &* n, pixels: 225 &* n, inChannels: 80,
-            weights: w + 346464, bias: w + 384864, outChannels: 480,
+            inputMajorWeights: w + 346464, bias: w + 384864, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(43)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -478,7 +462,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
-            weights: w + 409856, bias: w + 448256, outChannels: 80,
+            inputMajorWeights: w + 409856, bias: w + 448256, outChannels: 80,
             activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(46)
@@ -490,7 +474,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
-            weights: w + 448336, bias: w + 486736, outChannels: 480,
+            inputMajorWeights: w + 448336, bias: w + 486736, outChannels: 480,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(47)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -512,7 +496,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
-            weights: w + 519408, bias: w + 573168, outChannels: 112,
+            inputMajorWeights: w + 519408, bias: w + 573168, outChannels: 112,
             activation: .identity, residual: nil, output: a + 302400 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(50)
@@ -524,7 +508,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
-            weights: w + 573280, bias: w + 648544, outChannels: 672,
+            inputMajorWeights: w + 573280, bias: w + 648544, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(51)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -546,7 +530,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws,
-            weights: w + 705024, bias: w + 780288, outChannels: 112,
+            inputMajorWeights: w + 705024, bias: w + 780288, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(54)
@@ -558,7 +542,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
-            weights: w + 780400, bias: w + 855664, outChannels: 672,
+            inputMajorWeights: w + 780400, bias: w + 855664, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(55)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -580,7 +564,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws,
-            weights: w + 912144, bias: w + 987408, outChannels: 112,
+            inputMajorWeights: w + 912144, bias: w + 987408, outChannels: 112,
             activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(58)
@@ -592,7 +576,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
-            weights: w + 987520, bias: w + 1062784, outChannels: 672,
+            inputMajorWeights: w + 987520, bias: w + 1062784, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(59)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -614,7 +598,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws,
-            weights: w + 1119264, bias: w + 1194528, outChannels: 112,
+            inputMajorWeights: w + 1119264, bias: w + 1194528, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(62)
@@ -626,7 +610,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
-            weights: w + 1194640, bias: w + 1269904, outChannels: 672,
+            inputMajorWeights: w + 1194640, bias: w + 1269904, outChannels: 672,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(63)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672]
@@ -647,7 +631,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 64 &* n, inChannels: 672,
-            weights: w + 1326384, bias: w + 1455408, outChannels: 192,
+            inputMajorWeights: w + 1326384, bias: w + 1455408, outChannels: 192,
             activation: .identity, residual: nil, output: a + 194208 &* n, pool: pool)
         p?.stop(66)
     }
@@ -658,7 +642,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 194208 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 1455600, bias: w + 1676784, outChannels: 1152,
+            inputMajorWeights: w + 1455600, bias: w + 1676784, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(67)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -679,7 +663,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 1819680, bias: w + 2040864, outChannels: 192,
+            inputMajorWeights: w + 1819680, bias: w + 2040864, outChannels: 192,
             activation: .identity, residual: a + 194208 &* n, output: a + 147456 &* n, pool: pool)
         p?.stop(70)
     }
@@ -690,7 +674,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 2041056, bias: w + 2262240, outChannels: 1152,
+            inputMajorWeights: w + 2041056, bias: w + 2262240, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(71)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -711,7 +695,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 2405136, bias: w + 2626320, outChannels: 192,
+            inputMajorWeights: w + 2405136, bias: w + 2626320, outChannels: 192,
             activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
         p?.stop(74)
     }
@@ -722,7 +706,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 2626512, bias: w + 2847696, outChannels: 1152,
+            inputMajorWeights: w + 2626512, bias: w + 2847696, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(75)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -743,7 +727,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 2990592, bias: w + 3211776, outChannels: 192,
+            inputMajorWeights: w + 2990592, bias: w + 3211776, outChannels: 192,
             activation: .identity, residual: a + 159744 &* n, output: a + 147456 &* n, pool: pool)
         p?.stop(78)
     }
@@ -754,7 +738,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 3211968, bias: w + 3433152, outChannels: 1152,
+            inputMajorWeights: w + 3211968, bias: w + 3433152, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(79)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -775,7 +759,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 3576048, bias: w + 3797232, outChannels: 192,
+            inputMajorWeights: w + 3576048, bias: w + 3797232, outChannels: 192,
             activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
         p?.stop(82)
     }
@@ -786,7 +770,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 3797424, bias: w + 4018608, outChannels: 1152,
+            inputMajorWeights: w + 3797424, bias: w + 4018608, outChannels: 1152,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(83)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -807,7 +791,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 4143072, bias: w + 4511712, outChannels: 320,
+            inputMajorWeights: w + 4143072, bias: w + 4511712, outChannels: 320,
             activation: .identity, residual: nil, output: a + 245760 &* n, pool: pool)
         p?.stop(86)
     }
@@ -818,7 +802,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 245760 &* n, pixels: 64 &* n, inChannels: 320,
-            weights: w + 4512032, bias: w + 5126432, outChannels: 1920,
+            inputMajorWeights: w + 4512032, bias: w + 5126432, outChannels: 1920,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(87)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
@@ -839,7 +823,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 122880 &* n, pixels: 64 &* n, inChannels: 1920,
-            weights: w + 5456752, bias: w + 6071152, outChannels: 320,
+            inputMajorWeights: w + 5456752, bias: w + 6071152, outChannels: 320,
             activation: .identity, residual: a + 245760 &* n, output: a + 81920 &* n, pool: pool)
         p?.stop(90)
     }
@@ -850,7 +834,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 81920 &* n, pixels: 64 &* n, inChannels: 320,
-            weights: w + 6071472, bias: w + 6481072, outChannels: 1280,
+            inputMajorWeights: w + 6071472, bias: w + 6481072, outChannels: 1280,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(91)
     }
@@ -889,58 +873,58 @@ extension EfficientNetB1 {
               "16 -> 4 -> 16, scales only (folded into the projection) for [n, 120, 120, 16]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 3686400,
               "conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 22118400,
-              "conv 1x1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 25228800,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
-              "depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
+              "depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
               "96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 8294400,
               "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 12441600,
-              "conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 12441600,
-              "conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
+              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 12441600,
-              "conv 1x1 + BN + silu, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 15681600,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
-              "depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
+              "depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 5184000,
               "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
-              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
+              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
-              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + silu, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 9126000,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
-              "depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
+              "depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 4320000,
@@ -1510,167 +1494,167 @@ extension EfficientNetB1 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, depthwise: false, weightOffset: 0, biasOffset: 864),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 896, biasOffset: 1184),
+        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 0, biasOffset: 864),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 896, biasOffset: 1184),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 1216),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [8], offset: 1472),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 1488),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [32], offset: 1744),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 1776, biasOffset: 2288),
-        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [16, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 2304, biasOffset: 2448),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1776, biasOffset: 2288),
+        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [16, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 2304, biasOffset: 2448),
         .copy(name: "features.1.1.block.1.fc1.weight", shape: [4, 16, 1, 1], offset: 2464),
         .copy(name: "features.1.1.block.1.fc1.bias", shape: [4], offset: 2528),
         .copy(name: "features.1.1.block.1.fc2.weight", shape: [16, 4, 1, 1], offset: 2544),
         .copy(name: "features.1.1.block.1.fc2.bias", shape: [16], offset: 2608),
-        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [16, 16, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 2624, biasOffset: 2880),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2896, biasOffset: 4432),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 4528, biasOffset: 5392),
+        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [16, 16, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2624, biasOffset: 2880),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2896, biasOffset: 4432),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 4528, biasOffset: 5392),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [4, 96, 1, 1], offset: 5488),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [4], offset: 5872),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [96, 4, 1, 1], offset: 5888),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [96], offset: 6272),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 6368, biasOffset: 8672),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 8704, biasOffset: 12160),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 12304, biasOffset: 13600),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 6368, biasOffset: 8672),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 8704, biasOffset: 12160),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 12304, biasOffset: 13600),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 13744),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [6], offset: 14608),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 14624),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [144], offset: 15488),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 15632, biasOffset: 19088),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 19120, biasOffset: 22576),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 22720, biasOffset: 24016),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 15632, biasOffset: 19088),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 19120, biasOffset: 22576),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 22720, biasOffset: 24016),
         .copy(name: "features.2.2.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 24160),
         .copy(name: "features.2.2.block.2.fc1.bias", shape: [6], offset: 25024),
         .copy(name: "features.2.2.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 25040),
         .copy(name: "features.2.2.block.2.fc2.bias", shape: [144], offset: 25904),
-        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 26048, biasOffset: 29504),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 29536, biasOffset: 32992),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 33136, biasOffset: 36736),
+        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 26048, biasOffset: 29504),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 29536, biasOffset: 32992),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 33136, biasOffset: 36736),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 36880),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [6], offset: 37744),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 37760),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [144], offset: 38624),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 38768, biasOffset: 44528),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 44576, biasOffset: 54176),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 54416, biasOffset: 60416),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 38768, biasOffset: 44528),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 44576, biasOffset: 54176),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 54416, biasOffset: 60416),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 60656),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [10], offset: 63056),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 63072),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [240], offset: 65472),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 65712, biasOffset: 75312),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 75360, biasOffset: 84960),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 85200, biasOffset: 91200),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 65712, biasOffset: 75312),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 75360, biasOffset: 84960),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 85200, biasOffset: 91200),
         .copy(name: "features.3.2.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 91440),
         .copy(name: "features.3.2.block.2.fc1.bias", shape: [10], offset: 93840),
         .copy(name: "features.3.2.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 93856),
         .copy(name: "features.3.2.block.2.fc2.bias", shape: [240], offset: 96256),
-        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 96496, biasOffset: 106096),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 106144, biasOffset: 115744),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 115984, biasOffset: 118144),
+        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 96496, biasOffset: 106096),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 106144, biasOffset: 115744),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 115984, biasOffset: 118144),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 118384),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [10], offset: 120784),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 120800),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [240], offset: 123200),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [80, 240, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 123440, biasOffset: 142640),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 142720, biasOffset: 181120),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 181600, biasOffset: 185920),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [80, 240, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 123440, biasOffset: 142640),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 142720, biasOffset: 181120),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 181600, biasOffset: 185920),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 186400),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [20], offset: 196000),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 196032),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [480], offset: 205632),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 206112, biasOffset: 244512),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 244592, biasOffset: 282992),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 283472, biasOffset: 287792),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 206112, biasOffset: 244512),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 244592, biasOffset: 282992),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 283472, biasOffset: 287792),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 288272),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [20], offset: 297872),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 297904),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [480], offset: 307504),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 307984, biasOffset: 346384),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 346464, biasOffset: 384864),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 385344, biasOffset: 389664),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 307984, biasOffset: 346384),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 346464, biasOffset: 384864),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 385344, biasOffset: 389664),
         .copy(name: "features.4.3.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 390144),
         .copy(name: "features.4.3.block.2.fc1.bias", shape: [20], offset: 399744),
         .copy(name: "features.4.3.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 399776),
         .copy(name: "features.4.3.block.2.fc2.bias", shape: [480], offset: 409376),
-        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 409856, biasOffset: 448256),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 448336, biasOffset: 486736),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 487216, biasOffset: 499216),
+        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 409856, biasOffset: 448256),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 448336, biasOffset: 486736),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 487216, biasOffset: 499216),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 499696),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [20], offset: 509296),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 509328),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [480], offset: 518928),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [112, 480, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 519408, biasOffset: 573168),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 573280, biasOffset: 648544),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 649216, biasOffset: 666016),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [112, 480, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 519408, biasOffset: 573168),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 573280, biasOffset: 648544),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 649216, biasOffset: 666016),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 666688),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [28], offset: 685504),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 685536),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [672], offset: 704352),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 705024, biasOffset: 780288),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 780400, biasOffset: 855664),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 856336, biasOffset: 873136),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 705024, biasOffset: 780288),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 780400, biasOffset: 855664),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 856336, biasOffset: 873136),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 873808),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [28], offset: 892624),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 892656),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [672], offset: 911472),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 912144, biasOffset: 987408),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 987520, biasOffset: 1062784),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1063456, biasOffset: 1080256),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 912144, biasOffset: 987408),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 987520, biasOffset: 1062784),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1063456, biasOffset: 1080256),
         .copy(name: "features.5.3.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 1080928),
         .copy(name: "features.5.3.block.2.fc1.bias", shape: [28], offset: 1099744),
         .copy(name: "features.5.3.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 1099776),
         .copy(name: "features.5.3.block.2.fc2.bias", shape: [672], offset: 1118592),
-        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1119264, biasOffset: 1194528),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1194640, biasOffset: 1269904),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1270576, biasOffset: 1287376),
+        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1119264, biasOffset: 1194528),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1194640, biasOffset: 1269904),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1270576, biasOffset: 1287376),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 1288048),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [28], offset: 1306864),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 1306896),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [672], offset: 1325712),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [192, 672, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1326384, biasOffset: 1455408),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1455600, biasOffset: 1676784),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1677936, biasOffset: 1706736),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [192, 672, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1326384, biasOffset: 1455408),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1455600, biasOffset: 1676784),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1677936, biasOffset: 1706736),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [48, 1152, 1, 1], offset: 1707888),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [48], offset: 1763184),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [1152, 48, 1, 1], offset: 1763232),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [1152], offset: 1818528),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1819680, biasOffset: 2040864),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2041056, biasOffset: 2262240),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 2263392, biasOffset: 2292192),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1819680, biasOffset: 2040864),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2041056, biasOffset: 2262240),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 2263392, biasOffset: 2292192),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [48, 1152, 1, 1], offset: 2293344),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [48], offset: 2348640),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [1152, 48, 1, 1], offset: 2348688),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [1152], offset: 2403984),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2405136, biasOffset: 2626320),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2626512, biasOffset: 2847696),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 2848848, biasOffset: 2877648),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2405136, biasOffset: 2626320),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2626512, biasOffset: 2847696),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 2848848, biasOffset: 2877648),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [48, 1152, 1, 1], offset: 2878800),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [48], offset: 2934096),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [1152, 48, 1, 1], offset: 2934144),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [1152], offset: 2989440),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2990592, biasOffset: 3211776),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 3211968, biasOffset: 3433152),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 3434304, biasOffset: 3463104),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2990592, biasOffset: 3211776),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3211968, biasOffset: 3433152),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 3434304, biasOffset: 3463104),
         .copy(name: "features.6.4.block.2.fc1.weight", shape: [48, 1152, 1, 1], offset: 3464256),
         .copy(name: "features.6.4.block.2.fc1.bias", shape: [48], offset: 3519552),
         .copy(name: "features.6.4.block.2.fc2.weight", shape: [1152, 48, 1, 1], offset: 3519600),
         .copy(name: "features.6.4.block.2.fc2.bias", shape: [1152], offset: 3574896),
-        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 3576048, biasOffset: 3797232),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 3797424, biasOffset: 4018608),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1152, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 4019760, biasOffset: 4030128),
+        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3576048, biasOffset: 3797232),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3797424, biasOffset: 4018608),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1152, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 4019760, biasOffset: 4030128),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [48, 1152, 1, 1], offset: 4031280),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [48], offset: 4086576),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [1152, 48, 1, 1], offset: 4086624),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [1152], offset: 4141920),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [320, 1152, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 4143072, biasOffset: 4511712),
-        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [1920, 320, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 4512032, biasOffset: 5126432),
-        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [1920, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 5128352, biasOffset: 5145632),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [320, 1152, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4143072, biasOffset: 4511712),
+        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [1920, 320, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4512032, biasOffset: 5126432),
+        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [1920, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 5128352, biasOffset: 5145632),
         .copy(name: "features.7.1.block.2.fc1.weight", shape: [80, 1920, 1, 1], offset: 5147552),
         .copy(name: "features.7.1.block.2.fc1.bias", shape: [80], offset: 5301152),
         .copy(name: "features.7.1.block.2.fc2.weight", shape: [1920, 80, 1, 1], offset: 5301232),
         .copy(name: "features.7.1.block.2.fc2.bias", shape: [1920], offset: 5454832),
-        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [320, 1920, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 5456752, biasOffset: 6071152),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 320, 1, 1], batchNorm: "features.8.1", eps: 1e-05, depthwise: false, weightOffset: 6071472, biasOffset: 6481072),
+        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [320, 1920, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 5456752, biasOffset: 6071152),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 320, 1, 1], batchNorm: "features.8.1", eps: 1e-05, layout: .inputMajor, weightOffset: 6071472, biasOffset: 6481072),
         .copy(name: "classifier.1.weight", shape: [1000, 1280], offset: 6482352),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 7762352),
     ]

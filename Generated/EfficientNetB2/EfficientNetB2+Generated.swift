@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB2: 288x288x3 -> 1000 classes, 9,109,994 parameters, 1.088 GMACs per image.
-// Activations are NHWC in one arena of 2,488,320 floats per image; inference weights (BatchNorm folded) are 9,076,496 floats.
+// Activations are NHWC in one arena of 2,820,096 floats per image; inference weights (BatchNorm folded) are 9,076,496 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB2: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB2", resolution: 288, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 9076496,
-        arenaFloatsPerImage: 2488320, specSources: specSources)
+        arenaFloatsPerImage: 2820096, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB2: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88),
@@ -40,13 +40,22 @@ public final class EfficientNetB2: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 88),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 88),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 120),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 720, squeezeChannels: 30, outChannels: 120))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 720, squeezeChannels: 30, outChannels: 120),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 144, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 2112, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 2488320 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 2488320 &* n
+        let a = arena.reserve(floats: 2820096 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 2820096 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -85,7 +94,7 @@ public final class EfficientNetB2: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 288, width: 288,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
-            weights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -111,7 +120,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 663552 &* n, batch: n, imagePixels: 20736, inChannels: 32, inputScales: ws,
-            weights: w + 1776, bias: w + 2288, outChannels: 16,
+            inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
             activation: .identity, residual: nil, output: a,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(3)
@@ -138,28 +147,25 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 331776 &* n, batch: n, imagePixels: 20736, inChannels: 16, inputScales: ws,
-            weights: w + 2624, bias: w + 2880, outChannels: 16,
-            activation: .identity, residual: a, output: a + 1990656 &* n,
+            inputMajorWeights: w + 2624, bias: w + 2880, outChannels: 16,
+            activation: .identity, residual: a, output: a + 2488320 &* n,
             workspace: ws + 16 &* n, pool: pool)
         p?.stop(6)
     }
 
     /// features.2.0: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 144, 144, 16] -> [n, 144, 144, 96]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1990656 &* n, pixels: 20736 &* n, inChannels: 16,
-            weights: w + 2896, bias: w + 4432, outChannels: 96,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2488320 &* n, batch: n, height: 144, width: 144, inChannels: 16,
+            expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
+            expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 72, outWidth: 72,
+            depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
+            output: a + 1990656 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(7)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 144, width: 144, channels: 96,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: w + 4528, bias: w + 5392, activation: .silu, output: a + 1990656 &* n, pool: pool)
-        p?.stop(8)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -172,7 +178,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1990656 &* n, batch: n, imagePixels: 5184, inChannels: 96, inputScales: ws,
-            weights: w + 6368, bias: w + 8672, outChannels: 24,
+            inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1492992 &* n,
             workspace: ws + 96 &* n, pool: pool)
         p?.stop(10)
@@ -180,20 +186,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1492992 &* n, pixels: 5184 &* n, inChannels: 24,
-            weights: w + 8704, bias: w + 12160, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+            expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 72, outWidth: 72,
+            depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
+            output: a + 746496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(11)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 72, width: 72, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: w + 12304, bias: w + 13600, activation: .silu, output: a + 746496 &* n, pool: pool)
-        p?.stop(12)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -206,7 +209,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws,
-            weights: w + 15632, bias: w + 19088, outChannels: 24,
+            inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
             activation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(14)
@@ -214,20 +217,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1617408 &* n, pixels: 5184 &* n, inChannels: 24,
-            weights: w + 19120, bias: w + 22576, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1617408 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+            expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 72, outWidth: 72,
+            depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
+            output: a + 746496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 72, width: 72, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: w + 22720, bias: w + 24016, activation: .silu, output: a + 746496 &* n, pool: pool)
-        p?.stop(16)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -240,7 +240,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws,
-            weights: w + 26048, bias: w + 29504, outChannels: 24,
+            inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
             activation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(18)
@@ -248,20 +248,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1492992 &* n, pixels: 5184 &* n, inChannels: 24,
-            weights: w + 29536, bias: w + 32992, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+            expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
+            expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 36, outWidth: 36,
+            depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
+            output: a + 746496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 72, width: 72, channels: 144,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: w + 33136, bias: w + 36736, activation: .silu, output: a + 746496 &* n, pool: pool)
-        p?.stop(20)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -274,7 +271,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 746496 &* n, batch: n, imagePixels: 1296, inChannels: 144, inputScales: ws,
-            weights: w + 38768, bias: w + 45680, outChannels: 48,
+            inputMajorWeights: w + 38768, bias: w + 45680, outChannels: 48,
             activation: .identity, residual: nil, output: a + 933120 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(22)
@@ -282,20 +279,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 933120 &* n, pixels: 1296 &* n, inChannels: 48,
-            weights: w + 45728, bias: w + 59552, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 933120 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+            expandWeights: w + 45728, expandBias: w + 59552, expandActivation: .silu,
+            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 36, outWidth: 36,
+            depthwiseWeights: w + 59840, depthwiseBias: w + 67040, depthwiseActivation: .silu,
+            output: a + 373248 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 36, width: 36, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: w + 59840, bias: w + 67040, activation: .silu, output: a + 373248 &* n, pool: pool)
-        p?.stop(24)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -308,7 +302,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws,
-            weights: w + 74544, bias: w + 88368, outChannels: 48,
+            inputMajorWeights: w + 74544, bias: w + 88368, outChannels: 48,
             activation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(26)
@@ -316,20 +310,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 746496 &* n, pixels: 1296 &* n, inChannels: 48,
-            weights: w + 88416, bias: w + 102240, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 746496 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+            expandWeights: w + 88416, expandBias: w + 102240, expandActivation: .silu,
+            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 36, outWidth: 36,
+            depthwiseWeights: w + 102528, depthwiseBias: w + 109728, depthwiseActivation: .silu,
+            output: a + 373248 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 36, width: 36, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: w + 102528, bias: w + 109728, activation: .silu, output: a + 373248 &* n, pool: pool)
-        p?.stop(28)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -342,7 +333,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws,
-            weights: w + 117232, bias: w + 131056, outChannels: 48,
+            inputMajorWeights: w + 117232, bias: w + 131056, outChannels: 48,
             activation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(30)
@@ -350,20 +341,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 808704 &* n, pixels: 1296 &* n, inChannels: 48,
-            weights: w + 131104, bias: w + 144928, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 808704 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+            expandWeights: w + 131104, expandBias: w + 144928, expandActivation: .silu,
+            expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 145216, depthwiseBias: w + 147808, depthwiseActivation: .silu,
+            output: a + 373248 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 36, width: 36, channels: 288,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 145216, bias: w + 147808, activation: .silu, output: a + 373248 &* n, pool: pool)
-        p?.stop(32)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -376,7 +364,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 373248 &* n, batch: n, imagePixels: 324, inChannels: 288, inputScales: ws,
-            weights: w + 155312, bias: w + 180656, outChannels: 88,
+            inputMajorWeights: w + 155312, bias: w + 180656, outChannels: 88,
             activation: .identity, residual: nil, output: a + 342144 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(34)
@@ -384,20 +372,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 342144 &* n, pixels: 324 &* n, inChannels: 88,
-            weights: w + 180752, bias: w + 227216, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+            expandWeights: w + 180752, expandBias: w + 227216, expandActivation: .silu,
+            expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 227744, depthwiseBias: w + 232496, depthwiseActivation: .silu,
+            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(35)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 227744, bias: w + 232496, activation: .silu, output: a + 171072 &* n, pool: pool)
-        p?.stop(36)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -410,7 +395,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
-            weights: w + 256816, bias: w + 303280, outChannels: 88,
+            inputMajorWeights: w + 256816, bias: w + 303280, outChannels: 88,
             activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(38)
@@ -418,20 +403,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 370656 &* n, pixels: 324 &* n, inChannels: 88,
-            weights: w + 303376, bias: w + 349840, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+            expandWeights: w + 303376, expandBias: w + 349840, expandActivation: .silu,
+            expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 350368, depthwiseBias: w + 355120, depthwiseActivation: .silu,
+            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 350368, bias: w + 355120, activation: .silu, output: a + 171072 &* n, pool: pool)
-        p?.stop(40)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -444,7 +426,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
-            weights: w + 379440, bias: w + 425904, outChannels: 88,
+            inputMajorWeights: w + 379440, bias: w + 425904, outChannels: 88,
             activation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(42)
@@ -452,20 +434,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 342144 &* n, pixels: 324 &* n, inChannels: 88,
-            weights: w + 426000, bias: w + 472464, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+            expandWeights: w + 426000, expandBias: w + 472464, expandActivation: .silu,
+            expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 472992, depthwiseBias: w + 477744, depthwiseActivation: .silu,
+            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(43)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 472992, bias: w + 477744, activation: .silu, output: a + 171072 &* n, pool: pool)
-        p?.stop(44)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -478,7 +457,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
-            weights: w + 502064, bias: w + 548528, outChannels: 88,
+            inputMajorWeights: w + 502064, bias: w + 548528, outChannels: 88,
             activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(46)
@@ -486,20 +465,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 370656 &* n, pixels: 324 &* n, inChannels: 88,
-            weights: w + 548624, bias: w + 595088, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+            expandWeights: w + 548624, expandBias: w + 595088, expandActivation: .silu,
+            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 595616, depthwiseBias: w + 608816, depthwiseActivation: .silu,
+            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(47)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: w + 595616, bias: w + 608816, activation: .silu, output: a + 171072 &* n, pool: pool)
-        p?.stop(48)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -512,7 +488,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
-            weights: w + 633136, bias: w + 696496, outChannels: 120,
+            inputMajorWeights: w + 633136, bias: w + 696496, outChannels: 120,
             activation: .identity, residual: nil, output: a + 466560 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(50)
@@ -520,20 +496,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 466560 &* n, pixels: 324 &* n, inChannels: 120,
-            weights: w + 696624, bias: w + 783024, outChannels: 720,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+            expandWeights: w + 696624, expandBias: w + 783024, expandActivation: .silu,
+            expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 783744, depthwiseBias: w + 801744, depthwiseActivation: .silu,
+            output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: w + 783744, bias: w + 801744, activation: .silu, output: a + 233280 &* n, pool: pool)
-        p?.stop(52)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -546,7 +519,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws,
-            weights: w + 846416, bias: w + 932816, outChannels: 120,
+            inputMajorWeights: w + 846416, bias: w + 932816, outChannels: 120,
             activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
             workspace: ws + 720 &* n, pool: pool)
         p?.stop(54)
@@ -554,20 +527,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 505440 &* n, pixels: 324 &* n, inChannels: 120,
-            weights: w + 932944, bias: w + 1019344, outChannels: 720,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+            expandWeights: w + 932944, expandBias: w + 1019344, expandActivation: .silu,
+            expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 1020064, depthwiseBias: w + 1038064, depthwiseActivation: .silu,
+            output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(55)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: w + 1020064, bias: w + 1038064, activation: .silu, output: a + 233280 &* n, pool: pool)
-        p?.stop(56)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -580,7 +550,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws,
-            weights: w + 1082736, bias: w + 1169136, outChannels: 120,
+            inputMajorWeights: w + 1082736, bias: w + 1169136, outChannels: 120,
             activation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n,
             workspace: ws + 720 &* n, pool: pool)
         p?.stop(58)
@@ -588,20 +558,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 466560 &* n, pixels: 324 &* n, inChannels: 120,
-            weights: w + 1169264, bias: w + 1255664, outChannels: 720,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+            expandWeights: w + 1169264, expandBias: w + 1255664, expandActivation: .silu,
+            expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 1256384, depthwiseBias: w + 1274384, depthwiseActivation: .silu,
+            output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(59)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: w + 1256384, bias: w + 1274384, activation: .silu, output: a + 233280 &* n, pool: pool)
-        p?.stop(60)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -614,7 +581,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws,
-            weights: w + 1319056, bias: w + 1405456, outChannels: 120,
+            inputMajorWeights: w + 1319056, bias: w + 1405456, outChannels: 120,
             activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
             workspace: ws + 720 &* n, pool: pool)
         p?.stop(62)
@@ -622,20 +589,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 505440 &* n, pixels: 324 &* n, inChannels: 120,
-            weights: w + 1405584, bias: w + 1491984, outChannels: 720,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+            expandWeights: w + 1405584, expandBias: w + 1491984, expandActivation: .silu,
+            expandedChannels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 1492704, depthwiseBias: w + 1510704, depthwiseActivation: .silu,
+            output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 720,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 1492704, bias: w + 1510704, activation: .silu, output: a + 233280 &* n, pool: pool)
-        p?.stop(64)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 9, 9, 720]
         p?.start()
         Kernels.squeezeExcite(
@@ -647,7 +611,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 233280 &* n, pixels: 81 &* n, inChannels: 720,
-            weights: w + 1555376, bias: w + 1705136, outChannels: 208,
+            inputMajorWeights: w + 1555376, bias: w + 1705136, outChannels: 208,
             activation: .identity, residual: nil, output: a + 202176 &* n, pool: pool)
         p?.stop(66)
     }
@@ -658,7 +622,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 1705344, bias: w + 1964928, outChannels: 1248,
+            inputMajorWeights: w + 1705344, bias: w + 1964928, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(67)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -679,7 +643,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 2129728, bias: w + 2389312, outChannels: 208,
+            inputMajorWeights: w + 2129728, bias: w + 2389312, outChannels: 208,
             activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
         p?.stop(70)
     }
@@ -690,7 +654,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 2389520, bias: w + 2649104, outChannels: 1248,
+            inputMajorWeights: w + 2389520, bias: w + 2649104, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(71)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -711,7 +675,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 2813904, bias: w + 3073488, outChannels: 208,
+            inputMajorWeights: w + 2813904, bias: w + 3073488, outChannels: 208,
             activation: .identity, residual: a + 219024 &* n, output: a + 202176 &* n, pool: pool)
         p?.stop(74)
     }
@@ -722,7 +686,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 3073696, bias: w + 3333280, outChannels: 1248,
+            inputMajorWeights: w + 3073696, bias: w + 3333280, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(75)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -743,7 +707,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 3498080, bias: w + 3757664, outChannels: 208,
+            inputMajorWeights: w + 3498080, bias: w + 3757664, outChannels: 208,
             activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
         p?.stop(78)
     }
@@ -754,7 +718,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 3757872, bias: w + 4017456, outChannels: 1248,
+            inputMajorWeights: w + 3757872, bias: w + 4017456, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(79)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -775,7 +739,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 4182256, bias: w + 4441840, outChannels: 208,
+            inputMajorWeights: w + 4182256, bias: w + 4441840, outChannels: 208,
             activation: .identity, residual: a + 219024 &* n, output: a + 202176 &* n, pool: pool)
         p?.stop(82)
     }
@@ -786,7 +750,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 4442048, bias: w + 4701632, outChannels: 1248,
+            inputMajorWeights: w + 4442048, bias: w + 4701632, outChannels: 1248,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(83)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -807,27 +771,24 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 4846464, bias: w + 5285760, outChannels: 352,
+            inputMajorWeights: w + 4846464, bias: w + 5285760, outChannels: 352,
             activation: .identity, residual: nil, output: a + 342144 &* n, pool: pool)
         p?.stop(86)
     }
 
     /// features.7.1: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 352] -> [n, 9, 9, 2112]
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 342144 &* n, pixels: 81 &* n, inChannels: 352,
-            weights: w + 5286112, bias: w + 6029536, outChannels: 2112,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 342144 &* n, batch: n, height: 9, width: 9, inChannels: 352,
+            expandWeights: w + 5286112, expandBias: w + 6029536, expandActivation: .silu,
+            expandedChannels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 6031648, depthwiseBias: w + 6050656, depthwiseActivation: .silu,
+            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 2112,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: w + 6031648, bias: w + 6050656, activation: .silu, output: a + 171072 &* n, pool: pool)
-        p?.stop(88)
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed by the fused call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 2112 -> 88 -> 2112, in place on [n, 9, 9, 2112]
         p?.start()
         Kernels.squeezeExcite(
@@ -839,7 +800,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 171072 &* n, pixels: 81 &* n, inChannels: 2112,
-            weights: w + 6426688, bias: w + 7170112, outChannels: 352,
+            inputMajorWeights: w + 6426688, bias: w + 7170112, outChannels: 352,
             activation: .identity, residual: a + 342144 &* n, output: a + 114048 &* n, pool: pool)
         p?.stop(90)
     }
@@ -850,7 +811,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 114048 &* n, pixels: 81 &* n, inChannels: 352,
-            weights: w + 7170464, bias: w + 7666080, outChannels: 1408,
+            inputMajorWeights: w + 7170464, bias: w + 7666080, outChannels: 1408,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(91)
     }
@@ -889,122 +850,122 @@ extension EfficientNetB2 {
               "16 -> 4 -> 16, scales only (folded into the projection) for [n, 144, 144, 16]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 5308416,
               "conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 31850496,
-              "conv 1x1 + BN + silu, [n, 144, 144, 16] -> [n, 144, 144, 96]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 36329472,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 4478976,
-              "depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96]"),
+              "depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
               "96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 11943936,
               "conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 6718464,
-              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
+              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
+              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 6718464,
-              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
+              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + silu, [n, 72, 72, 24] -> [n, 72, 72, 144]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 22581504,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144]"),
+              "depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 8957952,
               "conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 9331200,
-              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
+              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
+              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 9331200,
-              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
+              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + silu, [n, 36, 36, 48] -> [n, 36, 36, 288]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 18755712,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
-              "depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288]"),
+              "depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 8211456,
               "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
+              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1539648,
-              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
+              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1539648,
-              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
+              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1539648,
-              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + silu, [n, 18, 18, 88] -> [n, 18, 18, 528]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 19331136,
+              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4276800,
-              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 20528640,
               "conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 27993600,
-              "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
+              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5832000,
-              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
               "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 27993600,
-              "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
+              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5832000,
-              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
               "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 27993600,
-              "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
+              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5832000,
-              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
               "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 27993600,
-              "conv 1x1 + BN + silu, [n, 18, 18, 120] -> [n, 18, 18, 720]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 29451600,
+              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,
-              "depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720]"),
+              "depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
               "720 -> 30 -> 720, in place on [n, 9, 9, 720]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 12130560,
@@ -1049,10 +1010,10 @@ extension EfficientNetB2 {
               "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 35582976,
               "conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
-        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 60217344,
-              "conv 1x1 + BN + silu, [n, 9, 9, 352] -> [n, 9, 9, 2112]"),
+        .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 61756992,
+              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], the expanded tensor never leaves the worker's band"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 1539648,
-              "depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112]"),
+              "depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed by the fused call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 371712,
               "2112 -> 88 -> 2112, in place on [n, 9, 9, 2112]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 60217344,
@@ -1510,167 +1471,167 @@ extension EfficientNetB2 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, depthwise: false, weightOffset: 0, biasOffset: 864),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 896, biasOffset: 1184),
+        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 0, biasOffset: 864),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 896, biasOffset: 1184),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 1216),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [8], offset: 1472),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 1488),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [32], offset: 1744),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 1776, biasOffset: 2288),
-        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [16, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 2304, biasOffset: 2448),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1776, biasOffset: 2288),
+        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [16, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 2304, biasOffset: 2448),
         .copy(name: "features.1.1.block.1.fc1.weight", shape: [4, 16, 1, 1], offset: 2464),
         .copy(name: "features.1.1.block.1.fc1.bias", shape: [4], offset: 2528),
         .copy(name: "features.1.1.block.1.fc2.weight", shape: [16, 4, 1, 1], offset: 2544),
         .copy(name: "features.1.1.block.1.fc2.bias", shape: [16], offset: 2608),
-        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [16, 16, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 2624, biasOffset: 2880),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2896, biasOffset: 4432),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 4528, biasOffset: 5392),
+        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [16, 16, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2624, biasOffset: 2880),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2896, biasOffset: 4432),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 4528, biasOffset: 5392),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [4, 96, 1, 1], offset: 5488),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [4], offset: 5872),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [96, 4, 1, 1], offset: 5888),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [96], offset: 6272),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 6368, biasOffset: 8672),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 8704, biasOffset: 12160),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 12304, biasOffset: 13600),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 6368, biasOffset: 8672),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 8704, biasOffset: 12160),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 12304, biasOffset: 13600),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 13744),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [6], offset: 14608),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 14624),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [144], offset: 15488),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 15632, biasOffset: 19088),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 19120, biasOffset: 22576),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 22720, biasOffset: 24016),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 15632, biasOffset: 19088),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 19120, biasOffset: 22576),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 22720, biasOffset: 24016),
         .copy(name: "features.2.2.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 24160),
         .copy(name: "features.2.2.block.2.fc1.bias", shape: [6], offset: 25024),
         .copy(name: "features.2.2.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 25040),
         .copy(name: "features.2.2.block.2.fc2.bias", shape: [144], offset: 25904),
-        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 26048, biasOffset: 29504),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 29536, biasOffset: 32992),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 33136, biasOffset: 36736),
+        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 26048, biasOffset: 29504),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 29536, biasOffset: 32992),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 33136, biasOffset: 36736),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 36880),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [6], offset: 37744),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 37760),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [144], offset: 38624),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [48, 144, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 38768, biasOffset: 45680),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 45728, biasOffset: 59552),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 59840, biasOffset: 67040),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [48, 144, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 38768, biasOffset: 45680),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 45728, biasOffset: 59552),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 59840, biasOffset: 67040),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 67328),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [12], offset: 70784),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 70800),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [288], offset: 74256),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 74544, biasOffset: 88368),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 88416, biasOffset: 102240),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 102528, biasOffset: 109728),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 74544, biasOffset: 88368),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 88416, biasOffset: 102240),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 102528, biasOffset: 109728),
         .copy(name: "features.3.2.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 110016),
         .copy(name: "features.3.2.block.2.fc1.bias", shape: [12], offset: 113472),
         .copy(name: "features.3.2.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 113488),
         .copy(name: "features.3.2.block.2.fc2.bias", shape: [288], offset: 116944),
-        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 117232, biasOffset: 131056),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 131104, biasOffset: 144928),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 145216, biasOffset: 147808),
+        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 117232, biasOffset: 131056),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 131104, biasOffset: 144928),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 145216, biasOffset: 147808),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 148096),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [12], offset: 151552),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 151568),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [288], offset: 155024),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [88, 288, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 155312, biasOffset: 180656),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 180752, biasOffset: 227216),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 227744, biasOffset: 232496),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [88, 288, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 155312, biasOffset: 180656),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 180752, biasOffset: 227216),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 227744, biasOffset: 232496),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 233024),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [22], offset: 244640),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 244672),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [528], offset: 256288),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 256816, biasOffset: 303280),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 303376, biasOffset: 349840),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 350368, biasOffset: 355120),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 256816, biasOffset: 303280),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 303376, biasOffset: 349840),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 350368, biasOffset: 355120),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 355648),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [22], offset: 367264),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 367296),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [528], offset: 378912),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 379440, biasOffset: 425904),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 426000, biasOffset: 472464),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 472992, biasOffset: 477744),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 379440, biasOffset: 425904),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 426000, biasOffset: 472464),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 472992, biasOffset: 477744),
         .copy(name: "features.4.3.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 478272),
         .copy(name: "features.4.3.block.2.fc1.bias", shape: [22], offset: 489888),
         .copy(name: "features.4.3.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 489920),
         .copy(name: "features.4.3.block.2.fc2.bias", shape: [528], offset: 501536),
-        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 502064, biasOffset: 548528),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 548624, biasOffset: 595088),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 595616, biasOffset: 608816),
+        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 502064, biasOffset: 548528),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 548624, biasOffset: 595088),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 595616, biasOffset: 608816),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 609344),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [22], offset: 620960),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 620992),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [528], offset: 632608),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [120, 528, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 633136, biasOffset: 696496),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 696624, biasOffset: 783024),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 783744, biasOffset: 801744),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [120, 528, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 633136, biasOffset: 696496),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 696624, biasOffset: 783024),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 783744, biasOffset: 801744),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [30, 720, 1, 1], offset: 802464),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [30], offset: 824064),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [720, 30, 1, 1], offset: 824096),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [720], offset: 845696),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 846416, biasOffset: 932816),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 932944, biasOffset: 1019344),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1020064, biasOffset: 1038064),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 846416, biasOffset: 932816),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 932944, biasOffset: 1019344),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1020064, biasOffset: 1038064),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [30, 720, 1, 1], offset: 1038784),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [30], offset: 1060384),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [720, 30, 1, 1], offset: 1060416),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [720], offset: 1082016),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1082736, biasOffset: 1169136),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1169264, biasOffset: 1255664),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1256384, biasOffset: 1274384),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1082736, biasOffset: 1169136),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1169264, biasOffset: 1255664),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1256384, biasOffset: 1274384),
         .copy(name: "features.5.3.block.2.fc1.weight", shape: [30, 720, 1, 1], offset: 1275104),
         .copy(name: "features.5.3.block.2.fc1.bias", shape: [30], offset: 1296704),
         .copy(name: "features.5.3.block.2.fc2.weight", shape: [720, 30, 1, 1], offset: 1296736),
         .copy(name: "features.5.3.block.2.fc2.bias", shape: [720], offset: 1318336),
-        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1319056, biasOffset: 1405456),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1405584, biasOffset: 1491984),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1492704, biasOffset: 1510704),
+        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1319056, biasOffset: 1405456),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1405584, biasOffset: 1491984),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1492704, biasOffset: 1510704),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [30, 720, 1, 1], offset: 1511424),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [30], offset: 1533024),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [720, 30, 1, 1], offset: 1533056),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [720], offset: 1554656),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [208, 720, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1555376, biasOffset: 1705136),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1705344, biasOffset: 1964928),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1966176, biasOffset: 1997376),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [208, 720, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1555376, biasOffset: 1705136),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1705344, biasOffset: 1964928),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1966176, biasOffset: 1997376),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [52, 1248, 1, 1], offset: 1998624),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [52], offset: 2063520),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [1248, 52, 1, 1], offset: 2063584),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [1248], offset: 2128480),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2129728, biasOffset: 2389312),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2389520, biasOffset: 2649104),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 2650352, biasOffset: 2681552),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2129728, biasOffset: 2389312),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2389520, biasOffset: 2649104),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 2650352, biasOffset: 2681552),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [52, 1248, 1, 1], offset: 2682800),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [52], offset: 2747696),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [1248, 52, 1, 1], offset: 2747760),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [1248], offset: 2812656),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2813904, biasOffset: 3073488),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 3073696, biasOffset: 3333280),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 3334528, biasOffset: 3365728),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2813904, biasOffset: 3073488),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3073696, biasOffset: 3333280),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 3334528, biasOffset: 3365728),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [52, 1248, 1, 1], offset: 3366976),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [52], offset: 3431872),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [1248, 52, 1, 1], offset: 3431936),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [1248], offset: 3496832),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 3498080, biasOffset: 3757664),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 3757872, biasOffset: 4017456),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 4018704, biasOffset: 4049904),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3498080, biasOffset: 3757664),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3757872, biasOffset: 4017456),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 4018704, biasOffset: 4049904),
         .copy(name: "features.6.4.block.2.fc1.weight", shape: [52, 1248, 1, 1], offset: 4051152),
         .copy(name: "features.6.4.block.2.fc1.bias", shape: [52], offset: 4116048),
         .copy(name: "features.6.4.block.2.fc2.weight", shape: [1248, 52, 1, 1], offset: 4116112),
         .copy(name: "features.6.4.block.2.fc2.bias", shape: [1248], offset: 4181008),
-        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 4182256, biasOffset: 4441840),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 4442048, biasOffset: 4701632),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1248, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 4702880, biasOffset: 4714112),
+        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4182256, biasOffset: 4441840),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4442048, biasOffset: 4701632),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1248, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 4702880, biasOffset: 4714112),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [52, 1248, 1, 1], offset: 4715360),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [52], offset: 4780256),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [1248, 52, 1, 1], offset: 4780320),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [1248], offset: 4845216),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [352, 1248, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 4846464, biasOffset: 5285760),
-        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [2112, 352, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 5286112, biasOffset: 6029536),
-        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [2112, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 6031648, biasOffset: 6050656),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [352, 1248, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4846464, biasOffset: 5285760),
+        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [2112, 352, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 5286112, biasOffset: 6029536),
+        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [2112, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 6031648, biasOffset: 6050656),
         .copy(name: "features.7.1.block.2.fc1.weight", shape: [88, 2112, 1, 1], offset: 6052768),
         .copy(name: "features.7.1.block.2.fc1.bias", shape: [88], offset: 6238624),
         .copy(name: "features.7.1.block.2.fc2.weight", shape: [2112, 88, 1, 1], offset: 6238720),
         .copy(name: "features.7.1.block.2.fc2.bias", shape: [2112], offset: 6424576),
-        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [352, 2112, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 6426688, biasOffset: 7170112),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1408, 352, 1, 1], batchNorm: "features.8.1", eps: 1e-05, depthwise: false, weightOffset: 7170464, biasOffset: 7666080),
+        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [352, 2112, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 6426688, biasOffset: 7170112),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1408, 352, 1, 1], batchNorm: "features.8.1", eps: 1e-05, layout: .inputMajor, weightOffset: 7170464, biasOffset: 7666080),
         .copy(name: "classifier.1.weight", shape: [1000, 1408], offset: 7667488),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 9075488),
     ]

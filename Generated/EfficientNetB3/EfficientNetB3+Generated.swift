@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB3: 300x300x3 -> 1000 classes, 12,233,232 parameters, 1.827 GMACs per image.
-// Activations are NHWC in one arena of 4,050,000 floats per image; inference weights (BatchNorm folded) are 12,189,968 floats.
+// Activations are NHWC in one arena of 4,590,000 floats per image; inference weights (BatchNorm folded) are 12,189,968 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB3: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB3", resolution: 300, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 12189968,
-        arenaFloatsPerImage: 4050000, specSources: specSources)
+        arenaFloatsPerImage: 4590000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB3: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
@@ -40,13 +40,22 @@ public final class EfficientNetB3: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 96),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24, outChannels: 96),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24, outChannels: 136),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 816, squeezeChannels: 34, outChannels: 136))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 816, squeezeChannels: 34, outChannels: 136),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 2304, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 4050000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 4050000 &* n
+        let a = arena.reserve(floats: 4590000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 4590000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -88,7 +97,7 @@ public final class EfficientNetB3: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 300, width: 300,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 0, bias: w + 1088, outChannels: 40, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 1088, outChannels: 40, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -114,7 +123,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 900000 &* n, batch: n, imagePixels: 22500, inChannels: 40, inputScales: ws,
-            weights: w + 2416, bias: w + 3376, outChannels: 24,
+            inputMajorWeights: w + 2416, bias: w + 3376, outChannels: 24,
             activation: .identity, residual: nil, output: a,
             workspace: ws + 40 &* n, pool: pool)
         p?.stop(3)
@@ -141,28 +150,25 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 540000 &* n, batch: n, imagePixels: 22500, inChannels: 24, inputScales: ws,
-            weights: w + 4000, bias: w + 4576, outChannels: 24,
-            activation: .identity, residual: a, output: a + 3240000 &* n,
+            inputMajorWeights: w + 4000, bias: w + 4576, outChannels: 24,
+            activation: .identity, residual: a, output: a + 4050000 &* n,
             workspace: ws + 24 &* n, pool: pool)
         p?.stop(6)
     }
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3240000 &* n, pixels: 22500 &* n, inChannels: 24,
-            weights: w + 4608, bias: w + 8064, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
+            expandWeights: w + 4608, expandBias: w + 8064, expandActivation: .silu,
+            expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 8208, depthwiseBias: w + 9504, depthwiseActivation: .silu,
+            output: a + 3240000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(7)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 144,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: w + 8208, bias: w + 9504, activation: .silu, output: a + 3240000 &* n, pool: pool)
-        p?.stop(8)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -175,7 +181,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3240000 &* n, batch: n, imagePixels: 5625, inChannels: 144, inputScales: ws,
-            weights: w + 11536, bias: w + 16144, outChannels: 32,
+            inputMajorWeights: w + 11536, bias: w + 16144, outChannels: 32,
             activation: .identity, residual: nil, output: a + 2160000 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(10)
@@ -183,20 +189,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2160000 &* n, pixels: 5625 &* n, inChannels: 32,
-            weights: w + 16176, bias: w + 22320, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            expandWeights: w + 16176, expandBias: w + 22320, expandActivation: .silu,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 22512, depthwiseBias: w + 24240, depthwiseActivation: .silu,
+            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(11)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: w + 22512, bias: w + 24240, activation: .silu, output: a + 1080000 &* n, pool: pool)
-        p?.stop(12)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -209,7 +212,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws,
-            weights: w + 27712, bias: w + 33856, outChannels: 32,
+            inputMajorWeights: w + 27712, bias: w + 33856, outChannels: 32,
             activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(14)
@@ -217,20 +220,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2340000 &* n, pixels: 5625 &* n, inChannels: 32,
-            weights: w + 33888, bias: w + 40032, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            expandWeights: w + 33888, expandBias: w + 40032, expandActivation: .silu,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 40224, depthwiseBias: w + 41952, depthwiseActivation: .silu,
+            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: w + 40224, bias: w + 41952, activation: .silu, output: a + 1080000 &* n, pool: pool)
-        p?.stop(16)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -243,7 +243,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws,
-            weights: w + 45424, bias: w + 51568, outChannels: 32,
+            inputMajorWeights: w + 45424, bias: w + 51568, outChannels: 32,
             activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(18)
@@ -251,20 +251,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2160000 &* n, pixels: 5625 &* n, inChannels: 32,
-            weights: w + 51600, bias: w + 57744, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            expandWeights: w + 51600, expandBias: w + 57744, expandActivation: .silu,
+            expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 57936, depthwiseBias: w + 62736, depthwiseActivation: .silu,
+            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 192,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 57936, bias: w + 62736, activation: .silu, output: a + 1080000 &* n, pool: pool)
-        p?.stop(20)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -277,7 +274,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1080000 &* n, batch: n, imagePixels: 1444, inChannels: 192, inputScales: ws,
-            weights: w + 66208, bias: w + 75424, outChannels: 48,
+            inputMajorWeights: w + 66208, bias: w + 75424, outChannels: 48,
             activation: .identity, residual: nil, output: a + 831744 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(22)
@@ -285,20 +282,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 1444 &* n, inChannels: 48,
-            weights: w + 75472, bias: w + 89296, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+            expandWeights: w + 75472, expandBias: w + 89296, expandActivation: .silu,
+            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 89584, depthwiseBias: w + 96784, depthwiseActivation: .silu,
+            output: a + 415872 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 89584, bias: w + 96784, activation: .silu, output: a + 415872 &* n, pool: pool)
-        p?.stop(24)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -311,7 +305,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws,
-            weights: w + 104288, bias: w + 118112, outChannels: 48,
+            inputMajorWeights: w + 104288, bias: w + 118112, outChannels: 48,
             activation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(26)
@@ -319,20 +313,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 901056 &* n, pixels: 1444 &* n, inChannels: 48,
-            weights: w + 118160, bias: w + 131984, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 901056 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+            expandWeights: w + 118160, expandBias: w + 131984, expandActivation: .silu,
+            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 132272, depthwiseBias: w + 139472, depthwiseActivation: .silu,
+            output: a + 415872 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 132272, bias: w + 139472, activation: .silu, output: a + 415872 &* n, pool: pool)
-        p?.stop(28)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -345,7 +336,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws,
-            weights: w + 146976, bias: w + 160800, outChannels: 48,
+            inputMajorWeights: w + 146976, bias: w + 160800, outChannels: 48,
             activation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(30)
@@ -353,20 +344,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 1444 &* n, inChannels: 48,
-            weights: w + 160848, bias: w + 174672, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+            expandWeights: w + 160848, expandBias: w + 174672, expandActivation: .silu,
+            expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 174960, depthwiseBias: w + 177552, depthwiseActivation: .silu,
+            output: a + 415872 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 288,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 174960, bias: w + 177552, activation: .silu, output: a + 415872 &* n, pool: pool)
-        p?.stop(32)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -379,7 +367,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 415872 &* n, batch: n, imagePixels: 361, inChannels: 288, inputScales: ws,
-            weights: w + 185056, bias: w + 212704, outChannels: 96,
+            inputMajorWeights: w + 185056, bias: w + 212704, outChannels: 96,
             activation: .identity, residual: nil, output: a + 519840 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(34)
@@ -387,20 +375,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 519840 &* n, pixels: 361 &* n, inChannels: 96,
-            weights: w + 212800, bias: w + 268096, outChannels: 576,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 519840 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+            expandWeights: w + 212800, expandBias: w + 268096, expandActivation: .silu,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 268672, depthwiseBias: w + 273856, depthwiseActivation: .silu,
+            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(35)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 268672, bias: w + 273856, activation: .silu, output: a + 207936 &* n, pool: pool)
-        p?.stop(36)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -413,7 +398,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
-            weights: w + 302688, bias: w + 357984, outChannels: 96,
+            inputMajorWeights: w + 302688, bias: w + 357984, outChannels: 96,
             activation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n,
             workspace: ws + 576 &* n, pool: pool)
         p?.stop(38)
@@ -421,20 +406,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 415872 &* n, pixels: 361 &* n, inChannels: 96,
-            weights: w + 358080, bias: w + 413376, outChannels: 576,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+            expandWeights: w + 358080, expandBias: w + 413376, expandActivation: .silu,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 413952, depthwiseBias: w + 419136, depthwiseActivation: .silu,
+            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 413952, bias: w + 419136, activation: .silu, output: a + 207936 &* n, pool: pool)
-        p?.stop(40)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -447,7 +429,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
-            weights: w + 447968, bias: w + 503264, outChannels: 96,
+            inputMajorWeights: w + 447968, bias: w + 503264, outChannels: 96,
             activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
             workspace: ws + 576 &* n, pool: pool)
         p?.stop(42)
@@ -455,20 +437,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 450528 &* n, pixels: 361 &* n, inChannels: 96,
-            weights: w + 503360, bias: w + 558656, outChannels: 576,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+            expandWeights: w + 503360, expandBias: w + 558656, expandActivation: .silu,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 559232, depthwiseBias: w + 564416, depthwiseActivation: .silu,
+            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(43)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 559232, bias: w + 564416, activation: .silu, output: a + 207936 &* n, pool: pool)
-        p?.stop(44)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -481,7 +460,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
-            weights: w + 593248, bias: w + 648544, outChannels: 96,
+            inputMajorWeights: w + 593248, bias: w + 648544, outChannels: 96,
             activation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n,
             workspace: ws + 576 &* n, pool: pool)
         p?.stop(46)
@@ -489,20 +468,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 415872 &* n, pixels: 361 &* n, inChannels: 96,
-            weights: w + 648640, bias: w + 703936, outChannels: 576,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+            expandWeights: w + 648640, expandBias: w + 703936, expandActivation: .silu,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 704512, depthwiseBias: w + 709696, depthwiseActivation: .silu,
+            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(47)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 704512, bias: w + 709696, activation: .silu, output: a + 207936 &* n, pool: pool)
-        p?.stop(48)
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -515,7 +491,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
-            weights: w + 738528, bias: w + 793824, outChannels: 96,
+            inputMajorWeights: w + 738528, bias: w + 793824, outChannels: 96,
             activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
             workspace: ws + 576 &* n, pool: pool)
         p?.stop(50)
@@ -523,20 +499,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 450528 &* n, pixels: 361 &* n, inChannels: 96,
-            weights: w + 793920, bias: w + 849216, outChannels: 576,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+            expandWeights: w + 793920, expandBias: w + 849216, expandActivation: .silu,
+            expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 849792, depthwiseBias: w + 864192, depthwiseActivation: .silu,
+            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 576,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 849792, bias: w + 864192, activation: .silu, output: a + 207936 &* n, pool: pool)
-        p?.stop(52)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -549,7 +522,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
-            weights: w + 893024, bias: w + 971360, outChannels: 136,
+            inputMajorWeights: w + 893024, bias: w + 971360, outChannels: 136,
             activation: .identity, residual: nil, output: a + 589152 &* n,
             workspace: ws + 576 &* n, pool: pool)
         p?.stop(54)
@@ -557,20 +530,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 589152 &* n, pixels: 361 &* n, inChannels: 136,
-            weights: w + 971504, bias: w + 1082480, outChannels: 816,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+            expandWeights: w + 971504, expandBias: w + 1082480, expandActivation: .silu,
+            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 1083296, depthwiseBias: w + 1103696, depthwiseActivation: .silu,
+            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(55)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 1083296, bias: w + 1103696, activation: .silu, output: a + 294576 &* n, pool: pool)
-        p?.stop(56)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -583,7 +553,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
-            weights: w + 1160864, bias: w + 1271840, outChannels: 136,
+            inputMajorWeights: w + 1160864, bias: w + 1271840, outChannels: 136,
             activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
             workspace: ws + 816 &* n, pool: pool)
         p?.stop(58)
@@ -591,20 +561,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 638256 &* n, pixels: 361 &* n, inChannels: 136,
-            weights: w + 1271984, bias: w + 1382960, outChannels: 816,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+            expandWeights: w + 1271984, expandBias: w + 1382960, expandActivation: .silu,
+            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 1383776, depthwiseBias: w + 1404176, depthwiseActivation: .silu,
+            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(59)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 1383776, bias: w + 1404176, activation: .silu, output: a + 294576 &* n, pool: pool)
-        p?.stop(60)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -617,7 +584,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
-            weights: w + 1461344, bias: w + 1572320, outChannels: 136,
+            inputMajorWeights: w + 1461344, bias: w + 1572320, outChannels: 136,
             activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
             workspace: ws + 816 &* n, pool: pool)
         p?.stop(62)
@@ -625,20 +592,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 589152 &* n, pixels: 361 &* n, inChannels: 136,
-            weights: w + 1572464, bias: w + 1683440, outChannels: 816,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+            expandWeights: w + 1572464, expandBias: w + 1683440, expandActivation: .silu,
+            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 1684256, depthwiseBias: w + 1704656, depthwiseActivation: .silu,
+            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 1684256, bias: w + 1704656, activation: .silu, output: a + 294576 &* n, pool: pool)
-        p?.stop(64)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -651,7 +615,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
-            weights: w + 1761824, bias: w + 1872800, outChannels: 136,
+            inputMajorWeights: w + 1761824, bias: w + 1872800, outChannels: 136,
             activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
             workspace: ws + 816 &* n, pool: pool)
         p?.stop(66)
@@ -659,20 +623,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 638256 &* n, pixels: 361 &* n, inChannels: 136,
-            weights: w + 1872944, bias: w + 1983920, outChannels: 816,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+            expandWeights: w + 1872944, expandBias: w + 1983920, expandActivation: .silu,
+            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 1984736, depthwiseBias: w + 2005136, depthwiseActivation: .silu,
+            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(67)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 1984736, bias: w + 2005136, activation: .silu, output: a + 294576 &* n, pool: pool)
-        p?.stop(68)
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -685,7 +646,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
-            weights: w + 2062304, bias: w + 2173280, outChannels: 136,
+            inputMajorWeights: w + 2062304, bias: w + 2173280, outChannels: 136,
             activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
             workspace: ws + 816 &* n, pool: pool)
         p?.stop(70)
@@ -693,20 +654,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 589152 &* n, pixels: 361 &* n, inChannels: 136,
-            weights: w + 2173424, bias: w + 2284400, outChannels: 816,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+            expandWeights: w + 2173424, expandBias: w + 2284400, expandActivation: .silu,
+            expandedChannels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 2285216, depthwiseBias: w + 2305616, depthwiseActivation: .silu,
+            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(71)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 816,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 2285216, bias: w + 2305616, activation: .silu, output: a + 294576 &* n, pool: pool)
-        p?.stop(72)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 10, 10, 816]
         p?.start()
         Kernels.squeezeExcite(
@@ -718,7 +676,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 294576 &* n, pixels: 100 &* n, inChannels: 816,
-            weights: w + 2362784, bias: w + 2552096, outChannels: 232,
+            inputMajorWeights: w + 2362784, bias: w + 2552096, outChannels: 232,
             activation: .identity, residual: nil, output: a + 376176 &* n, pool: pool)
         p?.stop(74)
     }
@@ -729,7 +687,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 376176 &* n, pixels: 100 &* n, inChannels: 232,
-            weights: w + 2552336, bias: w + 2875280, outChannels: 1392,
+            inputMajorWeights: w + 2552336, bias: w + 2875280, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(75)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -750,7 +708,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
-            weights: w + 3075792, bias: w + 3398736, outChannels: 232,
+            inputMajorWeights: w + 3075792, bias: w + 3398736, outChannels: 232,
             activation: .identity, residual: a + 376176 &* n, output: a + 278400 &* n, pool: pool)
         p?.stop(78)
     }
@@ -761,7 +719,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 278400 &* n, pixels: 100 &* n, inChannels: 232,
-            weights: w + 3398976, bias: w + 3721920, outChannels: 1392,
+            inputMajorWeights: w + 3398976, bias: w + 3721920, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(79)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -782,7 +740,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
-            weights: w + 3922432, bias: w + 4245376, outChannels: 232,
+            inputMajorWeights: w + 3922432, bias: w + 4245376, outChannels: 232,
             activation: .identity, residual: a + 278400 &* n, output: a + 301600 &* n, pool: pool)
         p?.stop(82)
     }
@@ -793,7 +751,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 301600 &* n, pixels: 100 &* n, inChannels: 232,
-            weights: w + 4245616, bias: w + 4568560, outChannels: 1392,
+            inputMajorWeights: w + 4245616, bias: w + 4568560, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(83)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -814,7 +772,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
-            weights: w + 4769072, bias: w + 5092016, outChannels: 232,
+            inputMajorWeights: w + 4769072, bias: w + 5092016, outChannels: 232,
             activation: .identity, residual: a + 301600 &* n, output: a + 278400 &* n, pool: pool)
         p?.stop(86)
     }
@@ -825,7 +783,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 278400 &* n, pixels: 100 &* n, inChannels: 232,
-            weights: w + 5092256, bias: w + 5415200, outChannels: 1392,
+            inputMajorWeights: w + 5092256, bias: w + 5415200, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(87)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -846,7 +804,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
-            weights: w + 5615712, bias: w + 5938656, outChannels: 232,
+            inputMajorWeights: w + 5615712, bias: w + 5938656, outChannels: 232,
             activation: .identity, residual: a + 278400 &* n, output: a + 301600 &* n, pool: pool)
         p?.stop(90)
     }
@@ -857,7 +815,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 301600 &* n, pixels: 100 &* n, inChannels: 232,
-            weights: w + 5938896, bias: w + 6261840, outChannels: 1392,
+            inputMajorWeights: w + 5938896, bias: w + 6261840, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(91)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -878,7 +836,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
-            weights: w + 6462352, bias: w + 6785296, outChannels: 232,
+            inputMajorWeights: w + 6462352, bias: w + 6785296, outChannels: 232,
             activation: .identity, residual: a + 301600 &* n, output: a + 278400 &* n, pool: pool)
         p?.stop(94)
     }
@@ -889,7 +847,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 278400 &* n, pixels: 100 &* n, inChannels: 232,
-            weights: w + 6785536, bias: w + 7108480, outChannels: 1392,
+            inputMajorWeights: w + 6785536, bias: w + 7108480, outChannels: 1392,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(95)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -910,27 +868,24 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
-            weights: w + 7286720, bias: w + 7821248, outChannels: 384,
+            inputMajorWeights: w + 7286720, bias: w + 7821248, outChannels: 384,
             activation: .identity, residual: nil, output: a + 460800 &* n, pool: pool)
         p?.stop(98)
     }
 
     /// features.7.1: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 384] -> [n, 10, 10, 2304]
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 460800 &* n, pixels: 100 &* n, inChannels: 384,
-            weights: w + 7821632, bias: w + 8706368, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 460800 &* n, batch: n, height: 10, width: 10, inChannels: 384,
+            expandWeights: w + 7821632, expandBias: w + 8706368, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 8708672, depthwiseBias: w + 8729408, depthwiseActivation: .silu,
+            output: a + 230400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(99)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 2304,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: w + 8708672, bias: w + 8729408, activation: .silu, output: a + 230400 &* n, pool: pool)
-        p?.stop(100)
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed by the fused call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 10, 10, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -942,7 +897,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 230400 &* n, pixels: 100 &* n, inChannels: 2304,
-            weights: w + 9176480, bias: w + 10061216, outChannels: 384,
+            inputMajorWeights: w + 9176480, bias: w + 10061216, outChannels: 384,
             activation: .identity, residual: a + 460800 &* n, output: a + 153600 &* n, pool: pool)
         p?.stop(102)
     }
@@ -953,7 +908,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 153600 &* n, pixels: 100 &* n, inChannels: 384,
-            weights: w + 10061600, bias: w + 10651424, outChannels: 1536,
+            inputMajorWeights: w + 10061600, bias: w + 10651424, outChannels: 1536,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(103)
     }
@@ -992,138 +947,138 @@ extension EfficientNetB3 {
               "24 -> 6 -> 24, scales only (folded into the projection) for [n, 150, 150, 24]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 12960000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 77760000,
-              "conv 1x1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 85050000,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
-              "depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
+              "depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 25920000,
               "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 34560000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 34560000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
+              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 34560000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 41491200,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
-              "depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
+              "depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 13307904,
               "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 10396800,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
+              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 10396800,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + silu, [n, 38, 38, 48] -> [n, 38, 38, 288]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 20897568,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 935712,
-              "depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288]"),
+              "depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 9980928,
               "conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
+              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1871424,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
+              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1871424,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
+              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1871424,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
-        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
+              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1871424,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 19961856,
-              "conv 1x1 + BN + silu, [n, 19, 19, 96] -> [n, 19, 19, 576]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 25160256,
+              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 5198400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 28279296,
               "conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 40062336,
-              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
+              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 7364400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 40062336,
-              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
+              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 7364400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 40062336,
-              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
+              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 7364400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
-        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 40062336,
-              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
+              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 7364400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 40062336,
-              "conv 1x1 + BN + silu, [n, 19, 19, 136] -> [n, 19, 19, 816]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 42102336,
+              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2040000,
-              "depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816]"),
+              "depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, in place on [n, 10, 10, 816]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 18931200,
@@ -1176,10 +1131,10 @@ extension EfficientNetB3 {
               "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 53452800,
               "conv 1x1 + BN, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
-        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + silu, [n, 10, 10, 384] -> [n, 10, 10, 2304]"),
+        .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 90547200,
+              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 2073600,
-              "depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304]"),
+              "depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed by the fused call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 10, 10, 2304]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
@@ -1694,188 +1649,188 @@ extension EfficientNetB3 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [40, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, depthwise: false, weightOffset: 0, biasOffset: 1088),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [40, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 1136, biasOffset: 1504),
+        .foldConvolution(weight: "features.0.0.weight", shape: [40, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 0, biasOffset: 1088),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [40, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 1136, biasOffset: 1504),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [10, 40, 1, 1], offset: 1552),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [10], offset: 1952),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [40, 10, 1, 1], offset: 1968),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [40], offset: 2368),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [24, 40, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 2416, biasOffset: 3376),
-        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [24, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 3408, biasOffset: 3632),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [24, 40, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2416, biasOffset: 3376),
+        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [24, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 3408, biasOffset: 3632),
         .copy(name: "features.1.1.block.1.fc1.weight", shape: [6, 24, 1, 1], offset: 3664),
         .copy(name: "features.1.1.block.1.fc1.bias", shape: [6], offset: 3808),
         .copy(name: "features.1.1.block.1.fc2.weight", shape: [24, 6, 1, 1], offset: 3824),
         .copy(name: "features.1.1.block.1.fc2.bias", shape: [24], offset: 3968),
-        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [24, 24, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 4000, biasOffset: 4576),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 4608, biasOffset: 8064),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 8208, biasOffset: 9504),
+        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [24, 24, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4000, biasOffset: 4576),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4608, biasOffset: 8064),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 8208, biasOffset: 9504),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 9648),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [6], offset: 10512),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 10528),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [144], offset: 11392),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [32, 144, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 11536, biasOffset: 16144),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 16176, biasOffset: 22320),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 22512, biasOffset: 24240),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [32, 144, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 11536, biasOffset: 16144),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 16176, biasOffset: 22320),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 22512, biasOffset: 24240),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 24432),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [8], offset: 25968),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 25984),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [192], offset: 27520),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 27712, biasOffset: 33856),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 33888, biasOffset: 40032),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 40224, biasOffset: 41952),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 27712, biasOffset: 33856),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 33888, biasOffset: 40032),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 40224, biasOffset: 41952),
         .copy(name: "features.2.2.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 42144),
         .copy(name: "features.2.2.block.2.fc1.bias", shape: [8], offset: 43680),
         .copy(name: "features.2.2.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 43696),
         .copy(name: "features.2.2.block.2.fc2.bias", shape: [192], offset: 45232),
-        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 45424, biasOffset: 51568),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 51600, biasOffset: 57744),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [192, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 57936, biasOffset: 62736),
+        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 45424, biasOffset: 51568),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 51600, biasOffset: 57744),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [192, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 57936, biasOffset: 62736),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 62928),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [8], offset: 64464),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 64480),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [192], offset: 66016),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [48, 192, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 66208, biasOffset: 75424),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 75472, biasOffset: 89296),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 89584, biasOffset: 96784),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [48, 192, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 66208, biasOffset: 75424),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 75472, biasOffset: 89296),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 89584, biasOffset: 96784),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 97072),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [12], offset: 100528),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 100544),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [288], offset: 104000),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 104288, biasOffset: 118112),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 118160, biasOffset: 131984),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 132272, biasOffset: 139472),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 104288, biasOffset: 118112),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 118160, biasOffset: 131984),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 132272, biasOffset: 139472),
         .copy(name: "features.3.2.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 139760),
         .copy(name: "features.3.2.block.2.fc1.bias", shape: [12], offset: 143216),
         .copy(name: "features.3.2.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 143232),
         .copy(name: "features.3.2.block.2.fc2.bias", shape: [288], offset: 146688),
-        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 146976, biasOffset: 160800),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 160848, biasOffset: 174672),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 174960, biasOffset: 177552),
+        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 146976, biasOffset: 160800),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 160848, biasOffset: 174672),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 174960, biasOffset: 177552),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 177840),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [12], offset: 181296),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 181312),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [288], offset: 184768),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [96, 288, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 185056, biasOffset: 212704),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 212800, biasOffset: 268096),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 268672, biasOffset: 273856),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [96, 288, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 185056, biasOffset: 212704),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 212800, biasOffset: 268096),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 268672, biasOffset: 273856),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [24, 576, 1, 1], offset: 274432),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [24], offset: 288256),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [576, 24, 1, 1], offset: 288288),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [576], offset: 302112),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 302688, biasOffset: 357984),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 358080, biasOffset: 413376),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 413952, biasOffset: 419136),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 302688, biasOffset: 357984),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 358080, biasOffset: 413376),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 413952, biasOffset: 419136),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [24, 576, 1, 1], offset: 419712),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [24], offset: 433536),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [576, 24, 1, 1], offset: 433568),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [576], offset: 447392),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 447968, biasOffset: 503264),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 503360, biasOffset: 558656),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 559232, biasOffset: 564416),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 447968, biasOffset: 503264),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 503360, biasOffset: 558656),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 559232, biasOffset: 564416),
         .copy(name: "features.4.3.block.2.fc1.weight", shape: [24, 576, 1, 1], offset: 564992),
         .copy(name: "features.4.3.block.2.fc1.bias", shape: [24], offset: 578816),
         .copy(name: "features.4.3.block.2.fc2.weight", shape: [576, 24, 1, 1], offset: 578848),
         .copy(name: "features.4.3.block.2.fc2.bias", shape: [576], offset: 592672),
-        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 593248, biasOffset: 648544),
-        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 648640, biasOffset: 703936),
-        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 704512, biasOffset: 709696),
+        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 593248, biasOffset: 648544),
+        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 648640, biasOffset: 703936),
+        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 704512, biasOffset: 709696),
         .copy(name: "features.4.4.block.2.fc1.weight", shape: [24, 576, 1, 1], offset: 710272),
         .copy(name: "features.4.4.block.2.fc1.bias", shape: [24], offset: 724096),
         .copy(name: "features.4.4.block.2.fc2.weight", shape: [576, 24, 1, 1], offset: 724128),
         .copy(name: "features.4.4.block.2.fc2.bias", shape: [576], offset: 737952),
-        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 738528, biasOffset: 793824),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 793920, biasOffset: 849216),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [576, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 849792, biasOffset: 864192),
+        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 738528, biasOffset: 793824),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 793920, biasOffset: 849216),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [576, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 849792, biasOffset: 864192),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [24, 576, 1, 1], offset: 864768),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [24], offset: 878592),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [576, 24, 1, 1], offset: 878624),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [576], offset: 892448),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [136, 576, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 893024, biasOffset: 971360),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 971504, biasOffset: 1082480),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1083296, biasOffset: 1103696),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [136, 576, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 893024, biasOffset: 971360),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 971504, biasOffset: 1082480),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1083296, biasOffset: 1103696),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [34, 816, 1, 1], offset: 1104512),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [34], offset: 1132256),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [816, 34, 1, 1], offset: 1132304),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [816], offset: 1160048),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1160864, biasOffset: 1271840),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1271984, biasOffset: 1382960),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1383776, biasOffset: 1404176),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1160864, biasOffset: 1271840),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1271984, biasOffset: 1382960),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1383776, biasOffset: 1404176),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [34, 816, 1, 1], offset: 1404992),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [34], offset: 1432736),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [816, 34, 1, 1], offset: 1432784),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [816], offset: 1460528),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1461344, biasOffset: 1572320),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1572464, biasOffset: 1683440),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1684256, biasOffset: 1704656),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1461344, biasOffset: 1572320),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1572464, biasOffset: 1683440),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1684256, biasOffset: 1704656),
         .copy(name: "features.5.3.block.2.fc1.weight", shape: [34, 816, 1, 1], offset: 1705472),
         .copy(name: "features.5.3.block.2.fc1.bias", shape: [34], offset: 1733216),
         .copy(name: "features.5.3.block.2.fc2.weight", shape: [816, 34, 1, 1], offset: 1733264),
         .copy(name: "features.5.3.block.2.fc2.bias", shape: [816], offset: 1761008),
-        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1761824, biasOffset: 1872800),
-        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1872944, biasOffset: 1983920),
-        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1984736, biasOffset: 2005136),
+        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1761824, biasOffset: 1872800),
+        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1872944, biasOffset: 1983920),
+        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1984736, biasOffset: 2005136),
         .copy(name: "features.5.4.block.2.fc1.weight", shape: [34, 816, 1, 1], offset: 2005952),
         .copy(name: "features.5.4.block.2.fc1.bias", shape: [34], offset: 2033696),
         .copy(name: "features.5.4.block.2.fc2.weight", shape: [816, 34, 1, 1], offset: 2033744),
         .copy(name: "features.5.4.block.2.fc2.bias", shape: [816], offset: 2061488),
-        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2062304, biasOffset: 2173280),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2173424, biasOffset: 2284400),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 2285216, biasOffset: 2305616),
+        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2062304, biasOffset: 2173280),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2173424, biasOffset: 2284400),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 2285216, biasOffset: 2305616),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [34, 816, 1, 1], offset: 2306432),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [34], offset: 2334176),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [816, 34, 1, 1], offset: 2334224),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [816], offset: 2361968),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [232, 816, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2362784, biasOffset: 2552096),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2552336, biasOffset: 2875280),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 2876672, biasOffset: 2911472),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [232, 816, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2362784, biasOffset: 2552096),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2552336, biasOffset: 2875280),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 2876672, biasOffset: 2911472),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [58, 1392, 1, 1], offset: 2912864),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [58], offset: 2993600),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [1392, 58, 1, 1], offset: 2993664),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [1392], offset: 3074400),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 3075792, biasOffset: 3398736),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 3398976, biasOffset: 3721920),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 3723312, biasOffset: 3758112),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3075792, biasOffset: 3398736),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3398976, biasOffset: 3721920),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 3723312, biasOffset: 3758112),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [58, 1392, 1, 1], offset: 3759504),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [58], offset: 3840240),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [1392, 58, 1, 1], offset: 3840304),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [1392], offset: 3921040),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 3922432, biasOffset: 4245376),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 4245616, biasOffset: 4568560),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 4569952, biasOffset: 4604752),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3922432, biasOffset: 4245376),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4245616, biasOffset: 4568560),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 4569952, biasOffset: 4604752),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [58, 1392, 1, 1], offset: 4606144),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [58], offset: 4686880),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [1392, 58, 1, 1], offset: 4686944),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [1392], offset: 4767680),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 4769072, biasOffset: 5092016),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 5092256, biasOffset: 5415200),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 5416592, biasOffset: 5451392),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4769072, biasOffset: 5092016),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 5092256, biasOffset: 5415200),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 5416592, biasOffset: 5451392),
         .copy(name: "features.6.4.block.2.fc1.weight", shape: [58, 1392, 1, 1], offset: 5452784),
         .copy(name: "features.6.4.block.2.fc1.bias", shape: [58], offset: 5533520),
         .copy(name: "features.6.4.block.2.fc2.weight", shape: [1392, 58, 1, 1], offset: 5533584),
         .copy(name: "features.6.4.block.2.fc2.bias", shape: [1392], offset: 5614320),
-        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 5615712, biasOffset: 5938656),
-        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 5938896, biasOffset: 6261840),
-        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 6263232, biasOffset: 6298032),
+        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 5615712, biasOffset: 5938656),
+        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 5938896, biasOffset: 6261840),
+        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 6263232, biasOffset: 6298032),
         .copy(name: "features.6.5.block.2.fc1.weight", shape: [58, 1392, 1, 1], offset: 6299424),
         .copy(name: "features.6.5.block.2.fc1.bias", shape: [58], offset: 6380160),
         .copy(name: "features.6.5.block.2.fc2.weight", shape: [1392, 58, 1, 1], offset: 6380224),
         .copy(name: "features.6.5.block.2.fc2.bias", shape: [1392], offset: 6460960),
-        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 6462352, biasOffset: 6785296),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 6785536, biasOffset: 7108480),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1392, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 7109872, biasOffset: 7122400),
+        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 6462352, biasOffset: 6785296),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 6785536, biasOffset: 7108480),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1392, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 7109872, biasOffset: 7122400),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [58, 1392, 1, 1], offset: 7123792),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [58], offset: 7204528),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [1392, 58, 1, 1], offset: 7204592),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [1392], offset: 7285328),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [384, 1392, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 7286720, biasOffset: 7821248),
-        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 7821632, biasOffset: 8706368),
-        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [2304, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 8708672, biasOffset: 8729408),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [384, 1392, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 7286720, biasOffset: 7821248),
+        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 7821632, biasOffset: 8706368),
+        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [2304, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 8708672, biasOffset: 8729408),
         .copy(name: "features.7.1.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 8731712),
         .copy(name: "features.7.1.block.2.fc1.bias", shape: [96], offset: 8952896),
         .copy(name: "features.7.1.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 8952992),
         .copy(name: "features.7.1.block.2.fc2.bias", shape: [2304], offset: 9174176),
-        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 9176480, biasOffset: 10061216),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1536, 384, 1, 1], batchNorm: "features.8.1", eps: 1e-05, depthwise: false, weightOffset: 10061600, biasOffset: 10651424),
+        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 9176480, biasOffset: 10061216),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1536, 384, 1, 1], batchNorm: "features.8.1", eps: 1e-05, layout: .inputMajor, weightOffset: 10061600, biasOffset: 10651424),
         .copy(name: "classifier.1.weight", shape: [1000, 1536], offset: 10652960),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 12188960),
     ]

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB4: 380x380x3 -> 1000 classes, 19,341,616 parameters, 4.394 GMACs per image.
-// Activations are NHWC in one arena of 6,498,000 floats per image; inference weights (BatchNorm folded) are 19,279,328 floats.
+// Activations are NHWC in one arena of 7,364,400 floats per image; inference weights (BatchNorm folded) are 19,279,328 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB4: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB4", resolution: 380, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 19279328,
-        arenaFloatsPerImage: 6498000, specSources: specSources)
+        arenaFloatsPerImage: 7364400, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB4: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112),
@@ -40,13 +40,24 @@ public final class EfficientNetB4: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 112),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 160),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 160))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 160),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 190, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 1632, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 1632, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 2688, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 6498000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 6498000 &* n
+        let a = arena.reserve(floats: 7364400 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 7364400 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -94,7 +105,7 @@ public final class EfficientNetB4: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 380, width: 380,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: w + 0, bias: w + 1296, outChannels: 48, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 1296, outChannels: 48, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -120,7 +131,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1732800 &* n, batch: n, imagePixels: 36100, inChannels: 48, inputScales: ws,
-            weights: w + 3040, bias: w + 4192, outChannels: 24,
+            inputMajorWeights: w + 3040, bias: w + 4192, outChannels: 24,
             activation: .identity, residual: nil, output: a,
             workspace: ws + 48 &* n, pool: pool)
         p?.stop(3)
@@ -147,28 +158,25 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 866400 &* n, batch: n, imagePixels: 36100, inChannels: 24, inputScales: ws,
-            weights: w + 4816, bias: w + 5392, outChannels: 24,
-            activation: .identity, residual: a, output: a + 5198400 &* n,
+            inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
+            activation: .identity, residual: a, output: a + 6498000 &* n,
             workspace: ws + 24 &* n, pool: pool)
         p?.stop(6)
     }
 
     /// features.2.0: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 144]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5198400 &* n, pixels: 36100 &* n, inChannels: 24,
-            weights: w + 5424, bias: w + 8880, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6498000 &* n, batch: n, height: 190, width: 190, inChannels: 24,
+            expandWeights: w + 5424, expandBias: w + 8880, expandActivation: .silu,
+            expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 95, outWidth: 95,
+            depthwiseWeights: w + 9024, depthwiseBias: w + 10320, depthwiseActivation: .silu,
+            output: a + 5198400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(7)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 190, width: 190, channels: 144,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: w + 9024, bias: w + 10320, activation: .silu, output: a + 5198400 &* n, pool: pool)
-        p?.stop(8)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -181,7 +189,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5198400 &* n, batch: n, imagePixels: 9025, inChannels: 144, inputScales: ws,
-            weights: w + 12352, bias: w + 16960, outChannels: 32,
+            inputMajorWeights: w + 12352, bias: w + 16960, outChannels: 32,
             activation: .identity, residual: nil, output: a + 3465600 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(10)
@@ -189,20 +197,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3465600 &* n, pixels: 9025 &* n, inChannels: 32,
-            weights: w + 16992, bias: w + 23136, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+            expandWeights: w + 16992, expandBias: w + 23136, expandActivation: .silu,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 95, outWidth: 95,
+            depthwiseWeights: w + 23328, depthwiseBias: w + 25056, depthwiseActivation: .silu,
+            output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(11)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 95, width: 95, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: w + 23328, bias: w + 25056, activation: .silu, output: a + 1732800 &* n, pool: pool)
-        p?.stop(12)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -215,7 +220,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws,
-            weights: w + 28528, bias: w + 34672, outChannels: 32,
+            inputMajorWeights: w + 28528, bias: w + 34672, outChannels: 32,
             activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(14)
@@ -223,20 +228,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3754400 &* n, pixels: 9025 &* n, inChannels: 32,
-            weights: w + 34704, bias: w + 40848, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+            expandWeights: w + 34704, expandBias: w + 40848, expandActivation: .silu,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 95, outWidth: 95,
+            depthwiseWeights: w + 41040, depthwiseBias: w + 42768, depthwiseActivation: .silu,
+            output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 95, width: 95, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: w + 41040, bias: w + 42768, activation: .silu, output: a + 1732800 &* n, pool: pool)
-        p?.stop(16)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -249,7 +251,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws,
-            weights: w + 46240, bias: w + 52384, outChannels: 32,
+            inputMajorWeights: w + 46240, bias: w + 52384, outChannels: 32,
             activation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(18)
@@ -257,20 +259,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3465600 &* n, pixels: 9025 &* n, inChannels: 32,
-            weights: w + 52416, bias: w + 58560, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+            expandWeights: w + 52416, expandBias: w + 58560, expandActivation: .silu,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 95, outWidth: 95,
+            depthwiseWeights: w + 58752, depthwiseBias: w + 60480, depthwiseActivation: .silu,
+            output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 95, width: 95, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: w + 58752, bias: w + 60480, activation: .silu, output: a + 1732800 &* n, pool: pool)
-        p?.stop(20)
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -283,7 +282,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws,
-            weights: w + 63952, bias: w + 70096, outChannels: 32,
+            inputMajorWeights: w + 63952, bias: w + 70096, outChannels: 32,
             activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(22)
@@ -291,20 +290,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3754400 &* n, pixels: 9025 &* n, inChannels: 32,
-            weights: w + 70128, bias: w + 76272, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+            expandWeights: w + 70128, expandBias: w + 76272, expandActivation: .silu,
+            expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 48, outWidth: 48,
+            depthwiseWeights: w + 76464, depthwiseBias: w + 81264, depthwiseActivation: .silu,
+            output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 95, width: 95, channels: 192,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: w + 76464, bias: w + 81264, activation: .silu, output: a + 1732800 &* n, pool: pool)
-        p?.stop(24)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -317,7 +313,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1732800 &* n, batch: n, imagePixels: 2304, inChannels: 192, inputScales: ws,
-            weights: w + 84736, bias: w + 95488, outChannels: 56,
+            inputMajorWeights: w + 84736, bias: w + 95488, outChannels: 56,
             activation: .identity, residual: nil, output: a + 1548288 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(26)
@@ -325,20 +321,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1548288 &* n, pixels: 2304 &* n, inChannels: 56,
-            weights: w + 95552, bias: w + 114368, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+            expandWeights: w + 95552, expandBias: w + 114368, expandActivation: .silu,
+            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 48, outWidth: 48,
+            depthwiseWeights: w + 114704, depthwiseBias: w + 123104, depthwiseActivation: .silu,
+            output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 48, width: 48, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: w + 114704, bias: w + 123104, activation: .silu, output: a + 774144 &* n, pool: pool)
-        p?.stop(28)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -351,7 +344,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws,
-            weights: w + 133200, bias: w + 152016, outChannels: 56,
+            inputMajorWeights: w + 133200, bias: w + 152016, outChannels: 56,
             activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(30)
@@ -359,20 +352,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1677312 &* n, pixels: 2304 &* n, inChannels: 56,
-            weights: w + 152080, bias: w + 170896, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+            expandWeights: w + 152080, expandBias: w + 170896, expandActivation: .silu,
+            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 48, outWidth: 48,
+            depthwiseWeights: w + 171232, depthwiseBias: w + 179632, depthwiseActivation: .silu,
+            output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 48, width: 48, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: w + 171232, bias: w + 179632, activation: .silu, output: a + 774144 &* n, pool: pool)
-        p?.stop(32)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -385,7 +375,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws,
-            weights: w + 189728, bias: w + 208544, outChannels: 56,
+            inputMajorWeights: w + 189728, bias: w + 208544, outChannels: 56,
             activation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(34)
@@ -393,20 +383,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1548288 &* n, pixels: 2304 &* n, inChannels: 56,
-            weights: w + 208608, bias: w + 227424, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+            expandWeights: w + 208608, expandBias: w + 227424, expandActivation: .silu,
+            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 48, outWidth: 48,
+            depthwiseWeights: w + 227760, depthwiseBias: w + 236160, depthwiseActivation: .silu,
+            output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(35)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 48, width: 48, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: w + 227760, bias: w + 236160, activation: .silu, output: a + 774144 &* n, pool: pool)
-        p?.stop(36)
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -419,7 +406,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws,
-            weights: w + 246256, bias: w + 265072, outChannels: 56,
+            inputMajorWeights: w + 246256, bias: w + 265072, outChannels: 56,
             activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(38)
@@ -427,20 +414,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1677312 &* n, pixels: 2304 &* n, inChannels: 56,
-            weights: w + 265136, bias: w + 283952, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+            expandWeights: w + 265136, expandBias: w + 283952, expandActivation: .silu,
+            expandedChannels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 284288, depthwiseBias: w + 287312, depthwiseActivation: .silu,
+            output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 48, width: 48, channels: 336,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: w + 284288, bias: w + 287312, activation: .silu, output: a + 774144 &* n, pool: pool)
-        p?.stop(40)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -453,7 +437,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 774144 &* n, batch: n, imagePixels: 576, inChannels: 336, inputScales: ws,
-            weights: w + 297408, bias: w + 335040, outChannels: 112,
+            inputMajorWeights: w + 297408, bias: w + 335040, outChannels: 112,
             activation: .identity, residual: nil, output: a + 967680 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(42)
@@ -461,20 +445,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 967680 &* n, pixels: 576 &* n, inChannels: 112,
-            weights: w + 335152, bias: w + 410416, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 967680 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+            expandWeights: w + 335152, expandBias: w + 410416, expandActivation: .silu,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 411088, depthwiseBias: w + 417136, depthwiseActivation: .silu,
+            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(43)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: w + 411088, bias: w + 417136, activation: .silu, output: a + 387072 &* n, pool: pool)
-        p?.stop(44)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -487,7 +468,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
-            weights: w + 456144, bias: w + 531408, outChannels: 112,
+            inputMajorWeights: w + 456144, bias: w + 531408, outChannels: 112,
             activation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(46)
@@ -495,20 +476,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 774144 &* n, pixels: 576 &* n, inChannels: 112,
-            weights: w + 531520, bias: w + 606784, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+            expandWeights: w + 531520, expandBias: w + 606784, expandActivation: .silu,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 607456, depthwiseBias: w + 613504, depthwiseActivation: .silu,
+            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(47)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: w + 607456, bias: w + 613504, activation: .silu, output: a + 387072 &* n, pool: pool)
-        p?.stop(48)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -521,7 +499,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
-            weights: w + 652512, bias: w + 727776, outChannels: 112,
+            inputMajorWeights: w + 652512, bias: w + 727776, outChannels: 112,
             activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(50)
@@ -529,20 +507,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 838656 &* n, pixels: 576 &* n, inChannels: 112,
-            weights: w + 727888, bias: w + 803152, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+            expandWeights: w + 727888, expandBias: w + 803152, expandActivation: .silu,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 803824, depthwiseBias: w + 809872, depthwiseActivation: .silu,
+            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: w + 803824, bias: w + 809872, activation: .silu, output: a + 387072 &* n, pool: pool)
-        p?.stop(52)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -555,7 +530,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
-            weights: w + 848880, bias: w + 924144, outChannels: 112,
+            inputMajorWeights: w + 848880, bias: w + 924144, outChannels: 112,
             activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(54)
@@ -563,20 +538,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 774144 &* n, pixels: 576 &* n, inChannels: 112,
-            weights: w + 924256, bias: w + 999520, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+            expandWeights: w + 924256, expandBias: w + 999520, expandActivation: .silu,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 1000192, depthwiseBias: w + 1006240, depthwiseActivation: .silu,
+            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(55)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: w + 1000192, bias: w + 1006240, activation: .silu, output: a + 387072 &* n, pool: pool)
-        p?.stop(56)
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -589,7 +561,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
-            weights: w + 1045248, bias: w + 1120512, outChannels: 112,
+            inputMajorWeights: w + 1045248, bias: w + 1120512, outChannels: 112,
             activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(58)
@@ -597,20 +569,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 838656 &* n, pixels: 576 &* n, inChannels: 112,
-            weights: w + 1120624, bias: w + 1195888, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+            expandWeights: w + 1120624, expandBias: w + 1195888, expandActivation: .silu,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 1196560, depthwiseBias: w + 1202608, depthwiseActivation: .silu,
+            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(59)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: w + 1196560, bias: w + 1202608, activation: .silu, output: a + 387072 &* n, pool: pool)
-        p?.stop(60)
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -623,7 +592,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
-            weights: w + 1241616, bias: w + 1316880, outChannels: 112,
+            inputMajorWeights: w + 1241616, bias: w + 1316880, outChannels: 112,
             activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(62)
@@ -631,20 +600,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 774144 &* n, pixels: 576 &* n, inChannels: 112,
-            weights: w + 1316992, bias: w + 1392256, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+            expandWeights: w + 1316992, expandBias: w + 1392256, expandActivation: .silu,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 1392928, depthwiseBias: w + 1409728, depthwiseActivation: .silu,
+            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: w + 1392928, bias: w + 1409728, activation: .silu, output: a + 387072 &* n, pool: pool)
-        p?.stop(64)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -657,7 +623,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
-            weights: w + 1448736, bias: w + 1556256, outChannels: 160,
+            inputMajorWeights: w + 1448736, bias: w + 1556256, outChannels: 160,
             activation: .identity, residual: nil, output: a + 1105920 &* n,
             workspace: ws + 672 &* n, pool: pool)
         p?.stop(66)
@@ -665,20 +631,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1105920 &* n, pixels: 576 &* n, inChannels: 160,
-            weights: w + 1556416, bias: w + 1710016, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+            expandWeights: w + 1556416, expandBias: w + 1710016, expandActivation: .silu,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 1710976, depthwiseBias: w + 1734976, depthwiseActivation: .silu,
+            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(67)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: w + 1710976, bias: w + 1734976, activation: .silu, output: a + 552960 &* n, pool: pool)
-        p?.stop(68)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -691,7 +654,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
-            weights: w + 1813744, bias: w + 1967344, outChannels: 160,
+            inputMajorWeights: w + 1813744, bias: w + 1967344, outChannels: 160,
             activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(70)
@@ -699,20 +662,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1198080 &* n, pixels: 576 &* n, inChannels: 160,
-            weights: w + 1967504, bias: w + 2121104, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+            expandWeights: w + 1967504, expandBias: w + 2121104, expandActivation: .silu,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 2122064, depthwiseBias: w + 2146064, depthwiseActivation: .silu,
+            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(71)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: w + 2122064, bias: w + 2146064, activation: .silu, output: a + 552960 &* n, pool: pool)
-        p?.stop(72)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -725,7 +685,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
-            weights: w + 2224832, bias: w + 2378432, outChannels: 160,
+            inputMajorWeights: w + 2224832, bias: w + 2378432, outChannels: 160,
             activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(74)
@@ -733,20 +693,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1105920 &* n, pixels: 576 &* n, inChannels: 160,
-            weights: w + 2378592, bias: w + 2532192, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+            expandWeights: w + 2378592, expandBias: w + 2532192, expandActivation: .silu,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 2533152, depthwiseBias: w + 2557152, depthwiseActivation: .silu,
+            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(75)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: w + 2533152, bias: w + 2557152, activation: .silu, output: a + 552960 &* n, pool: pool)
-        p?.stop(76)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -759,7 +716,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
-            weights: w + 2635920, bias: w + 2789520, outChannels: 160,
+            inputMajorWeights: w + 2635920, bias: w + 2789520, outChannels: 160,
             activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(78)
@@ -767,20 +724,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1198080 &* n, pixels: 576 &* n, inChannels: 160,
-            weights: w + 2789680, bias: w + 2943280, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+            expandWeights: w + 2789680, expandBias: w + 2943280, expandActivation: .silu,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 2944240, depthwiseBias: w + 2968240, depthwiseActivation: .silu,
+            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(79)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: w + 2944240, bias: w + 2968240, activation: .silu, output: a + 552960 &* n, pool: pool)
-        p?.stop(80)
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -793,7 +747,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
-            weights: w + 3047008, bias: w + 3200608, outChannels: 160,
+            inputMajorWeights: w + 3047008, bias: w + 3200608, outChannels: 160,
             activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(82)
@@ -801,20 +755,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1105920 &* n, pixels: 576 &* n, inChannels: 160,
-            weights: w + 3200768, bias: w + 3354368, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+            expandWeights: w + 3200768, expandBias: w + 3354368, expandActivation: .silu,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24,
+            depthwiseWeights: w + 3355328, depthwiseBias: w + 3379328, depthwiseActivation: .silu,
+            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(83)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: w + 3355328, bias: w + 3379328, activation: .silu, output: a + 552960 &* n, pool: pool)
-        p?.stop(84)
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -827,7 +778,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
-            weights: w + 3458096, bias: w + 3611696, outChannels: 160,
+            inputMajorWeights: w + 3458096, bias: w + 3611696, outChannels: 160,
             activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(86)
@@ -835,20 +786,17 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1198080 &* n, pixels: 576 &* n, inChannels: 160,
-            weights: w + 3611856, bias: w + 3765456, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+            expandWeights: w + 3611856, expandBias: w + 3765456, expandActivation: .silu,
+            expandedChannels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 3766416, depthwiseBias: w + 3790416, depthwiseActivation: .silu,
+            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 24, width: 24, channels: 960,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: w + 3766416, bias: w + 3790416, activation: .silu, output: a + 552960 &* n, pool: pool)
-        p?.stop(88)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 12, 12, 960]
         p?.start()
         Kernels.squeezeExcite(
@@ -860,27 +808,24 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 552960 &* n, pixels: 144 &* n, inChannels: 960,
-            weights: w + 3869184, bias: w + 4130304, outChannels: 272,
+            inputMajorWeights: w + 3869184, bias: w + 4130304, outChannels: 272,
             activation: .identity, residual: nil, output: a + 470016 &* n, pool: pool)
         p?.stop(90)
     }
 
     /// features.6.1: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 470016 &* n, pixels: 144 &* n, inChannels: 272,
-            weights: w + 4130576, bias: w + 4574480, outChannels: 1632,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            expandWeights: w + 4130576, expandBias: w + 4574480, expandActivation: .silu,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 4576112, depthwiseBias: w + 4616912, depthwiseActivation: .silu,
+            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(91)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: w + 4576112, bias: w + 4616912, activation: .silu, output: a + 235008 &* n, pool: pool)
-        p?.stop(92)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -892,27 +837,24 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
-            weights: w + 4842208, bias: w + 5286112, outChannels: 272,
+            inputMajorWeights: w + 4842208, bias: w + 5286112, outChannels: 272,
             activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
         p?.stop(94)
     }
 
     /// features.6.2: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 509184 &* n, pixels: 144 &* n, inChannels: 272,
-            weights: w + 5286384, bias: w + 5730288, outChannels: 1632,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            expandWeights: w + 5286384, expandBias: w + 5730288, expandActivation: .silu,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 5731920, depthwiseBias: w + 5772720, depthwiseActivation: .silu,
+            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(95)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: w + 5731920, bias: w + 5772720, activation: .silu, output: a + 235008 &* n, pool: pool)
-        p?.stop(96)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -924,27 +866,24 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
-            weights: w + 5998016, bias: w + 6441920, outChannels: 272,
+            inputMajorWeights: w + 5998016, bias: w + 6441920, outChannels: 272,
             activation: .identity, residual: a + 509184 &* n, output: a + 470016 &* n, pool: pool)
         p?.stop(98)
     }
 
     /// features.6.3: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 470016 &* n, pixels: 144 &* n, inChannels: 272,
-            weights: w + 6442192, bias: w + 6886096, outChannels: 1632,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            expandWeights: w + 6442192, expandBias: w + 6886096, expandActivation: .silu,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 6887728, depthwiseBias: w + 6928528, depthwiseActivation: .silu,
+            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(99)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: w + 6887728, bias: w + 6928528, activation: .silu, output: a + 235008 &* n, pool: pool)
-        p?.stop(100)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -956,27 +895,24 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
-            weights: w + 7153824, bias: w + 7597728, outChannels: 272,
+            inputMajorWeights: w + 7153824, bias: w + 7597728, outChannels: 272,
             activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
         p?.stop(102)
     }
 
     /// features.6.4: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 509184 &* n, pixels: 144 &* n, inChannels: 272,
-            weights: w + 7598000, bias: w + 8041904, outChannels: 1632,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            expandWeights: w + 7598000, expandBias: w + 8041904, expandActivation: .silu,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 8043536, depthwiseBias: w + 8084336, depthwiseActivation: .silu,
+            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(103)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: w + 8043536, bias: w + 8084336, activation: .silu, output: a + 235008 &* n, pool: pool)
-        p?.stop(104)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -988,27 +924,24 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
-            weights: w + 8309632, bias: w + 8753536, outChannels: 272,
+            inputMajorWeights: w + 8309632, bias: w + 8753536, outChannels: 272,
             activation: .identity, residual: a + 509184 &* n, output: a + 470016 &* n, pool: pool)
         p?.stop(106)
     }
 
     /// features.6.5: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 470016 &* n, pixels: 144 &* n, inChannels: 272,
-            weights: w + 8753808, bias: w + 9197712, outChannels: 1632,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            expandWeights: w + 8753808, expandBias: w + 9197712, expandActivation: .silu,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 9199344, depthwiseBias: w + 9240144, depthwiseActivation: .silu,
+            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(107)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: w + 9199344, bias: w + 9240144, activation: .silu, output: a + 235008 &* n, pool: pool)
-        p?.stop(108)
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -1020,27 +953,24 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
-            weights: w + 9465440, bias: w + 9909344, outChannels: 272,
+            inputMajorWeights: w + 9465440, bias: w + 9909344, outChannels: 272,
             activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
         p?.stop(110)
     }
 
     /// features.6.6: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 509184 &* n, pixels: 144 &* n, inChannels: 272,
-            weights: w + 9909616, bias: w + 10353520, outChannels: 1632,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            expandWeights: w + 9909616, expandBias: w + 10353520, expandActivation: .silu,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 10355152, depthwiseBias: w + 10395952, depthwiseActivation: .silu,
+            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(111)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: w + 10355152, bias: w + 10395952, activation: .silu, output: a + 235008 &* n, pool: pool)
-        p?.stop(112)
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -1052,27 +982,24 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
-            weights: w + 10621248, bias: w + 11065152, outChannels: 272,
+            inputMajorWeights: w + 10621248, bias: w + 11065152, outChannels: 272,
             activation: .identity, residual: a + 509184 &* n, output: a + 470016 &* n, pool: pool)
         p?.stop(114)
     }
 
     /// features.6.7: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 470016 &* n, pixels: 144 &* n, inChannels: 272,
-            weights: w + 11065424, bias: w + 11509328, outChannels: 1632,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            expandWeights: w + 11065424, expandBias: w + 11509328, expandActivation: .silu,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 11510960, depthwiseBias: w + 11551760, depthwiseActivation: .silu,
+            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(115)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 12, width: 12, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: w + 11510960, bias: w + 11551760, activation: .silu, output: a + 235008 &* n, pool: pool)
-        p?.stop(116)
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -1084,27 +1011,24 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
-            weights: w + 11777056, bias: w + 12220960, outChannels: 272,
+            inputMajorWeights: w + 11777056, bias: w + 12220960, outChannels: 272,
             activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
         p?.stop(118)
     }
 
     /// features.7.0: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 509184 &* n, pixels: 144 &* n, inChannels: 272,
-            weights: w + 12221232, bias: w + 12665136, outChannels: 1632,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            expandWeights: w + 12221232, expandBias: w + 12665136, expandActivation: .silu,
+            expandedChannels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 12666768, depthwiseBias: w + 12681456, depthwiseActivation: .silu,
+            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(119)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 12, width: 12, channels: 1632,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
-            weights: w + 12666768, bias: w + 12681456, activation: .silu, output: a + 235008 &* n, pool: pool)
-        p?.stop(120)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -1116,27 +1040,24 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
-            weights: w + 12906752, bias: w + 13637888, outChannels: 448,
+            inputMajorWeights: w + 12906752, bias: w + 13637888, outChannels: 448,
             activation: .identity, residual: nil, output: a + 774144 &* n, pool: pool)
         p?.stop(122)
     }
 
     /// features.7.1: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 12, 12, 448] -> [n, 12, 12, 2688]
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 774144 &* n, pixels: 144 &* n, inChannels: 448,
-            weights: w + 13638336, bias: w + 14842560, outChannels: 2688,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 774144 &* n, batch: n, height: 12, width: 12, inChannels: 448,
+            expandWeights: w + 13638336, expandBias: w + 14842560, expandActivation: .silu,
+            expandedChannels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 12, outWidth: 12,
+            depthwiseWeights: w + 14845248, depthwiseBias: w + 14869440, depthwiseActivation: .silu,
+            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(123)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 12, width: 12, channels: 2688,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
-            weights: w + 14845248, bias: w + 14869440, activation: .silu, output: a + 387072 &* n, pool: pool)
-        p?.stop(124)
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed by the fused call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 2688 -> 112 -> 2688, in place on [n, 12, 12, 2688]
         p?.start()
         Kernels.squeezeExcite(
@@ -1148,7 +1069,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 387072 &* n, pixels: 144 &* n, inChannels: 2688,
-            weights: w + 15477040, bias: w + 16681264, outChannels: 448,
+            inputMajorWeights: w + 15477040, bias: w + 16681264, outChannels: 448,
             activation: .identity, residual: a + 774144 &* n, output: a + 258048 &* n, pool: pool)
         p?.stop(126)
     }
@@ -1159,7 +1080,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 258048 &* n, pixels: 144 &* n, inChannels: 448,
-            weights: w + 16681712, bias: w + 17484528, outChannels: 1792,
+            inputMajorWeights: w + 16681712, bias: w + 17484528, outChannels: 1792,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(127)
     }
@@ -1198,242 +1119,242 @@ extension EfficientNetB4 {
               "24 -> 6 -> 24, scales only (folded into the projection) for [n, 190, 190, 24]"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 20793600,
               "conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 144]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 136458000,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 11696400,
-              "depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144]"),
+              "depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 41587200,
               "conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 15595200,
-              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
+              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 15595200,
-              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
-        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
+              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 15595200,
-              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
+              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + silu, [n, 95, 95, 32] -> [n, 95, 95, 192]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 66508800,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 11059200,
-              "depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192]"),
+              "depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 24772608,
               "conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 19353600,
-              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
+              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 19353600,
-              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
-        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
+              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 19353600,
-              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
+              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 48, 48, 56] -> [n, 48, 48, 336]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 45093888,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1741824,
-              "depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336]"),
+              "depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 21676032,
               "conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
+              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
+              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
+              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
-        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
+              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
-        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
+              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 43352064,
-              "conv 1x1 + BN + silu, [n, 24, 24, 112] -> [n, 24, 24, 672]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 53028864,
+              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 9676800,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 61931520,
               "conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
+              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
+              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
+              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
-        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
+              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
-        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
+              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 88473600,
-              "conv 1x1 + BN + silu, [n, 24, 24, 160] -> [n, 24, 24, 960]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 91929600,
+              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 3456000,
-              "depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960]"),
+              "depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, in place on [n, 12, 12, 960]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 37601280,
               "conv 1x1 + BN, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 63922176,
-              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
+              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 63922176,
-              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
+              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 63922176,
-              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
+              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 63922176,
-              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
+              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
-        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 63922176,
-              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
+              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
-        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 63922176,
-              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
+              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
-        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 63922176,
-              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
+              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 63922176,
-              "conv 1x1 + BN + silu, [n, 12, 12, 272] -> [n, 12, 12, 1632]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 66037248,
+              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 2115072,
-              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
+              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 105283584,
               "conv 1x1 + BN, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
-        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 173408256,
-              "conv 1x1 + BN + silu, [n, 12, 12, 448] -> [n, 12, 12, 2688]"),
+        .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 176891904,
+              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], the expanded tensor never leaves the worker's band"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688]"),
+              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed by the fused call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 602112,
               "2688 -> 112 -> 2688, in place on [n, 12, 12, 2688]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 173408256,
@@ -2062,230 +1983,230 @@ extension EfficientNetB4 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [48, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, depthwise: false, weightOffset: 0, biasOffset: 1296),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [48, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 1344, biasOffset: 1776),
+        .foldConvolution(weight: "features.0.0.weight", shape: [48, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 0, biasOffset: 1296),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [48, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 1344, biasOffset: 1776),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [12, 48, 1, 1], offset: 1824),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [12], offset: 2400),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [48, 12, 1, 1], offset: 2416),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [48], offset: 2992),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [24, 48, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 3040, biasOffset: 4192),
-        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [24, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 4224, biasOffset: 4448),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [24, 48, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3040, biasOffset: 4192),
+        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [24, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 4224, biasOffset: 4448),
         .copy(name: "features.1.1.block.1.fc1.weight", shape: [6, 24, 1, 1], offset: 4480),
         .copy(name: "features.1.1.block.1.fc1.bias", shape: [6], offset: 4624),
         .copy(name: "features.1.1.block.1.fc2.weight", shape: [24, 6, 1, 1], offset: 4640),
         .copy(name: "features.1.1.block.1.fc2.bias", shape: [24], offset: 4784),
-        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [24, 24, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 4816, biasOffset: 5392),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 5424, biasOffset: 8880),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 9024, biasOffset: 10320),
+        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [24, 24, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4816, biasOffset: 5392),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 5424, biasOffset: 8880),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 9024, biasOffset: 10320),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 10464),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [6], offset: 11328),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 11344),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [144], offset: 12208),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [32, 144, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 12352, biasOffset: 16960),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 16992, biasOffset: 23136),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 23328, biasOffset: 25056),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [32, 144, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 12352, biasOffset: 16960),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 16992, biasOffset: 23136),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 23328, biasOffset: 25056),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 25248),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [8], offset: 26784),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 26800),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [192], offset: 28336),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 28528, biasOffset: 34672),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 34704, biasOffset: 40848),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 41040, biasOffset: 42768),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 28528, biasOffset: 34672),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 34704, biasOffset: 40848),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 41040, biasOffset: 42768),
         .copy(name: "features.2.2.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 42960),
         .copy(name: "features.2.2.block.2.fc1.bias", shape: [8], offset: 44496),
         .copy(name: "features.2.2.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 44512),
         .copy(name: "features.2.2.block.2.fc2.bias", shape: [192], offset: 46048),
-        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 46240, biasOffset: 52384),
-        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 52416, biasOffset: 58560),
-        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 58752, biasOffset: 60480),
+        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 46240, biasOffset: 52384),
+        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 52416, biasOffset: 58560),
+        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 58752, biasOffset: 60480),
         .copy(name: "features.2.3.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 60672),
         .copy(name: "features.2.3.block.2.fc1.bias", shape: [8], offset: 62208),
         .copy(name: "features.2.3.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 62224),
         .copy(name: "features.2.3.block.2.fc2.bias", shape: [192], offset: 63760),
-        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 63952, biasOffset: 70096),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 70128, biasOffset: 76272),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [192, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 76464, biasOffset: 81264),
+        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 63952, biasOffset: 70096),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 70128, biasOffset: 76272),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [192, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 76464, biasOffset: 81264),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 81456),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [8], offset: 82992),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 83008),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [192], offset: 84544),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [56, 192, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 84736, biasOffset: 95488),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 95552, biasOffset: 114368),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 114704, biasOffset: 123104),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [56, 192, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 84736, biasOffset: 95488),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 95552, biasOffset: 114368),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 114704, biasOffset: 123104),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 123440),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [14], offset: 128144),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 128160),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [336], offset: 132864),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 133200, biasOffset: 152016),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 152080, biasOffset: 170896),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 171232, biasOffset: 179632),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 133200, biasOffset: 152016),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 152080, biasOffset: 170896),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 171232, biasOffset: 179632),
         .copy(name: "features.3.2.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 179968),
         .copy(name: "features.3.2.block.2.fc1.bias", shape: [14], offset: 184672),
         .copy(name: "features.3.2.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 184688),
         .copy(name: "features.3.2.block.2.fc2.bias", shape: [336], offset: 189392),
-        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 189728, biasOffset: 208544),
-        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 208608, biasOffset: 227424),
-        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 227760, biasOffset: 236160),
+        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 189728, biasOffset: 208544),
+        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 208608, biasOffset: 227424),
+        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 227760, biasOffset: 236160),
         .copy(name: "features.3.3.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 236496),
         .copy(name: "features.3.3.block.2.fc1.bias", shape: [14], offset: 241200),
         .copy(name: "features.3.3.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 241216),
         .copy(name: "features.3.3.block.2.fc2.bias", shape: [336], offset: 245920),
-        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 246256, biasOffset: 265072),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 265136, biasOffset: 283952),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 284288, biasOffset: 287312),
+        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 246256, biasOffset: 265072),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 265136, biasOffset: 283952),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 284288, biasOffset: 287312),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 287648),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [14], offset: 292352),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 292368),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [336], offset: 297072),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [112, 336, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 297408, biasOffset: 335040),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 335152, biasOffset: 410416),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 411088, biasOffset: 417136),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [112, 336, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 297408, biasOffset: 335040),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 335152, biasOffset: 410416),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 411088, biasOffset: 417136),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 417808),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [28], offset: 436624),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 436656),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [672], offset: 455472),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 456144, biasOffset: 531408),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 531520, biasOffset: 606784),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 607456, biasOffset: 613504),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 456144, biasOffset: 531408),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 531520, biasOffset: 606784),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 607456, biasOffset: 613504),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 614176),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [28], offset: 632992),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 633024),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [672], offset: 651840),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 652512, biasOffset: 727776),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 727888, biasOffset: 803152),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 803824, biasOffset: 809872),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 652512, biasOffset: 727776),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 727888, biasOffset: 803152),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 803824, biasOffset: 809872),
         .copy(name: "features.4.3.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 810544),
         .copy(name: "features.4.3.block.2.fc1.bias", shape: [28], offset: 829360),
         .copy(name: "features.4.3.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 829392),
         .copy(name: "features.4.3.block.2.fc2.bias", shape: [672], offset: 848208),
-        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 848880, biasOffset: 924144),
-        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 924256, biasOffset: 999520),
-        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1000192, biasOffset: 1006240),
+        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 848880, biasOffset: 924144),
+        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 924256, biasOffset: 999520),
+        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1000192, biasOffset: 1006240),
         .copy(name: "features.4.4.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 1006912),
         .copy(name: "features.4.4.block.2.fc1.bias", shape: [28], offset: 1025728),
         .copy(name: "features.4.4.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 1025760),
         .copy(name: "features.4.4.block.2.fc2.bias", shape: [672], offset: 1044576),
-        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1045248, biasOffset: 1120512),
-        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1120624, biasOffset: 1195888),
-        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1196560, biasOffset: 1202608),
+        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1045248, biasOffset: 1120512),
+        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1120624, biasOffset: 1195888),
+        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1196560, biasOffset: 1202608),
         .copy(name: "features.4.5.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 1203280),
         .copy(name: "features.4.5.block.2.fc1.bias", shape: [28], offset: 1222096),
         .copy(name: "features.4.5.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 1222128),
         .copy(name: "features.4.5.block.2.fc2.bias", shape: [672], offset: 1240944),
-        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1241616, biasOffset: 1316880),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1316992, biasOffset: 1392256),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1392928, biasOffset: 1409728),
+        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1241616, biasOffset: 1316880),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1316992, biasOffset: 1392256),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1392928, biasOffset: 1409728),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [28, 672, 1, 1], offset: 1410400),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [28], offset: 1429216),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [672, 28, 1, 1], offset: 1429248),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [672], offset: 1448064),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [160, 672, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1448736, biasOffset: 1556256),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1556416, biasOffset: 1710016),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1710976, biasOffset: 1734976),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [160, 672, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1448736, biasOffset: 1556256),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1556416, biasOffset: 1710016),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1710976, biasOffset: 1734976),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 1735936),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [40], offset: 1774336),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 1774384),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [960], offset: 1812784),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 1813744, biasOffset: 1967344),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 1967504, biasOffset: 2121104),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 2122064, biasOffset: 2146064),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1813744, biasOffset: 1967344),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 1967504, biasOffset: 2121104),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 2122064, biasOffset: 2146064),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 2147024),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [40], offset: 2185424),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 2185472),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [960], offset: 2223872),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2224832, biasOffset: 2378432),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2378592, biasOffset: 2532192),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 2533152, biasOffset: 2557152),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2224832, biasOffset: 2378432),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2378592, biasOffset: 2532192),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 2533152, biasOffset: 2557152),
         .copy(name: "features.5.3.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 2558112),
         .copy(name: "features.5.3.block.2.fc1.bias", shape: [40], offset: 2596512),
         .copy(name: "features.5.3.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 2596560),
         .copy(name: "features.5.3.block.2.fc2.bias", shape: [960], offset: 2634960),
-        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2635920, biasOffset: 2789520),
-        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2789680, biasOffset: 2943280),
-        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 2944240, biasOffset: 2968240),
+        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2635920, biasOffset: 2789520),
+        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2789680, biasOffset: 2943280),
+        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 2944240, biasOffset: 2968240),
         .copy(name: "features.5.4.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 2969200),
         .copy(name: "features.5.4.block.2.fc1.bias", shape: [40], offset: 3007600),
         .copy(name: "features.5.4.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 3007648),
         .copy(name: "features.5.4.block.2.fc2.bias", shape: [960], offset: 3046048),
-        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 3047008, biasOffset: 3200608),
-        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 3200768, biasOffset: 3354368),
-        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 3355328, biasOffset: 3379328),
+        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3047008, biasOffset: 3200608),
+        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3200768, biasOffset: 3354368),
+        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 3355328, biasOffset: 3379328),
         .copy(name: "features.5.5.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 3380288),
         .copy(name: "features.5.5.block.2.fc1.bias", shape: [40], offset: 3418688),
         .copy(name: "features.5.5.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 3418736),
         .copy(name: "features.5.5.block.2.fc2.bias", shape: [960], offset: 3457136),
-        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 3458096, biasOffset: 3611696),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 3611856, biasOffset: 3765456),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 3766416, biasOffset: 3790416),
+        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3458096, biasOffset: 3611696),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3611856, biasOffset: 3765456),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 3766416, biasOffset: 3790416),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 3791376),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [40], offset: 3829776),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 3829824),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [960], offset: 3868224),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [272, 960, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 3869184, biasOffset: 4130304),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 4130576, biasOffset: 4574480),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 4576112, biasOffset: 4616912),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [272, 960, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 3869184, biasOffset: 4130304),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4130576, biasOffset: 4574480),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 4576112, biasOffset: 4616912),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [68, 1632, 1, 1], offset: 4618544),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [68], offset: 4729520),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [1632, 68, 1, 1], offset: 4729600),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [1632], offset: 4840576),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 4842208, biasOffset: 5286112),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 5286384, biasOffset: 5730288),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 5731920, biasOffset: 5772720),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 4842208, biasOffset: 5286112),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 5286384, biasOffset: 5730288),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 5731920, biasOffset: 5772720),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [68, 1632, 1, 1], offset: 5774352),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [68], offset: 5885328),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [1632, 68, 1, 1], offset: 5885408),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [1632], offset: 5996384),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 5998016, biasOffset: 6441920),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 6442192, biasOffset: 6886096),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 6887728, biasOffset: 6928528),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 5998016, biasOffset: 6441920),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 6442192, biasOffset: 6886096),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 6887728, biasOffset: 6928528),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [68, 1632, 1, 1], offset: 6930160),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [68], offset: 7041136),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [1632, 68, 1, 1], offset: 7041216),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [1632], offset: 7152192),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 7153824, biasOffset: 7597728),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 7598000, biasOffset: 8041904),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 8043536, biasOffset: 8084336),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 7153824, biasOffset: 7597728),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 7598000, biasOffset: 8041904),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 8043536, biasOffset: 8084336),
         .copy(name: "features.6.4.block.2.fc1.weight", shape: [68, 1632, 1, 1], offset: 8085968),
         .copy(name: "features.6.4.block.2.fc1.bias", shape: [68], offset: 8196944),
         .copy(name: "features.6.4.block.2.fc2.weight", shape: [1632, 68, 1, 1], offset: 8197024),
         .copy(name: "features.6.4.block.2.fc2.bias", shape: [1632], offset: 8308000),
-        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 8309632, biasOffset: 8753536),
-        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 8753808, biasOffset: 9197712),
-        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 9199344, biasOffset: 9240144),
+        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 8309632, biasOffset: 8753536),
+        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 8753808, biasOffset: 9197712),
+        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 9199344, biasOffset: 9240144),
         .copy(name: "features.6.5.block.2.fc1.weight", shape: [68, 1632, 1, 1], offset: 9241776),
         .copy(name: "features.6.5.block.2.fc1.bias", shape: [68], offset: 9352752),
         .copy(name: "features.6.5.block.2.fc2.weight", shape: [1632, 68, 1, 1], offset: 9352832),
         .copy(name: "features.6.5.block.2.fc2.bias", shape: [1632], offset: 9463808),
-        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 9465440, biasOffset: 9909344),
-        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 9909616, biasOffset: 10353520),
-        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 10355152, biasOffset: 10395952),
+        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 9465440, biasOffset: 9909344),
+        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 9909616, biasOffset: 10353520),
+        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 10355152, biasOffset: 10395952),
         .copy(name: "features.6.6.block.2.fc1.weight", shape: [68, 1632, 1, 1], offset: 10397584),
         .copy(name: "features.6.6.block.2.fc1.bias", shape: [68], offset: 10508560),
         .copy(name: "features.6.6.block.2.fc2.weight", shape: [1632, 68, 1, 1], offset: 10508640),
         .copy(name: "features.6.6.block.2.fc2.bias", shape: [1632], offset: 10619616),
-        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 10621248, biasOffset: 11065152),
-        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 11065424, biasOffset: 11509328),
-        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 11510960, biasOffset: 11551760),
+        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 10621248, biasOffset: 11065152),
+        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 11065424, biasOffset: 11509328),
+        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 11510960, biasOffset: 11551760),
         .copy(name: "features.6.7.block.2.fc1.weight", shape: [68, 1632, 1, 1], offset: 11553392),
         .copy(name: "features.6.7.block.2.fc1.bias", shape: [68], offset: 11664368),
         .copy(name: "features.6.7.block.2.fc2.weight", shape: [1632, 68, 1, 1], offset: 11664448),
         .copy(name: "features.6.7.block.2.fc2.bias", shape: [1632], offset: 11775424),
-        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 11777056, biasOffset: 12220960),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 12221232, biasOffset: 12665136),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1632, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 12666768, biasOffset: 12681456),
+        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 11777056, biasOffset: 12220960),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 12221232, biasOffset: 12665136),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1632, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 12666768, biasOffset: 12681456),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [68, 1632, 1, 1], offset: 12683088),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [68], offset: 12794064),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [1632, 68, 1, 1], offset: 12794144),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [1632], offset: 12905120),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [448, 1632, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 12906752, biasOffset: 13637888),
-        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [2688, 448, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 13638336, biasOffset: 14842560),
-        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [2688, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 14845248, biasOffset: 14869440),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [448, 1632, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 12906752, biasOffset: 13637888),
+        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [2688, 448, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 13638336, biasOffset: 14842560),
+        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [2688, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 14845248, biasOffset: 14869440),
         .copy(name: "features.7.1.block.2.fc1.weight", shape: [112, 2688, 1, 1], offset: 14872128),
         .copy(name: "features.7.1.block.2.fc1.bias", shape: [112], offset: 15173184),
         .copy(name: "features.7.1.block.2.fc2.weight", shape: [2688, 112, 1, 1], offset: 15173296),
         .copy(name: "features.7.1.block.2.fc2.bias", shape: [2688], offset: 15474352),
-        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [448, 2688, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 15477040, biasOffset: 16681264),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1792, 448, 1, 1], batchNorm: "features.8.1", eps: 1e-05, depthwise: false, weightOffset: 16681712, biasOffset: 17484528),
+        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [448, 2688, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 15477040, biasOffset: 16681264),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1792, 448, 1, 1], batchNorm: "features.8.1", eps: 1e-05, layout: .inputMajor, weightOffset: 16681712, biasOffset: 17484528),
         .copy(name: "classifier.1.weight", shape: [1000, 1792], offset: 17486320),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 19278320),
     ]

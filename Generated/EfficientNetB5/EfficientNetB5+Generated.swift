@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB5: 456x456x3 -> 1000 classes, 30,389,784 parameters, 10.266 GMACs per image.
-// Activations are NHWC in one arena of 9,357,120 floats per image; inference weights (BatchNorm folded) are 30,303,664 floats.
+// Activations are NHWC in one arena of 10,604,736 floats per image; inference weights (BatchNorm folded) are 30,303,664 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB5: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB5", resolution: 456, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 30303664,
-        arenaFloatsPerImage: 9357120, specSources: specSources)
+        arenaFloatsPerImage: 10604736, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB5: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128),
@@ -40,13 +40,24 @@ public final class EfficientNetB5: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 384, squeezeChannels: 16, outChannels: 128),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 768, squeezeChannels: 32, outChannels: 128),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 768, squeezeChannels: 32, outChannels: 176),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 228, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 1824, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 1824, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 3072, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 9357120 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 9357120 &* n
+        let a = arena.reserve(floats: 10604736 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 10604736 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -101,7 +112,7 @@ public final class EfficientNetB5: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 456, width: 456,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: w + 0, bias: w + 1296, outChannels: 48, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 1296, outChannels: 48, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -127,7 +138,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2495232 &* n, batch: n, imagePixels: 51984, inChannels: 48, inputScales: ws,
-            weights: w + 3040, bias: w + 4192, outChannels: 24,
+            inputMajorWeights: w + 3040, bias: w + 4192, outChannels: 24,
             activation: .identity, residual: nil, output: a,
             workspace: ws + 48 &* n, pool: pool)
         p?.stop(3)
@@ -154,7 +165,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1247616 &* n, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws,
-            weights: w + 4816, bias: w + 5392, outChannels: 24,
+            inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
             activation: .identity, residual: a, output: a + 2495232 &* n,
             workspace: ws + 24 &* n, pool: pool)
         p?.stop(6)
@@ -181,28 +192,25 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws,
-            weights: w + 6016, bias: w + 6592, outChannels: 24,
-            activation: .identity, residual: a + 2495232 &* n, output: a + 7485696 &* n,
+            inputMajorWeights: w + 6016, bias: w + 6592, outChannels: 24,
+            activation: .identity, residual: a + 2495232 &* n, output: a + 9357120 &* n,
             workspace: ws + 24 &* n, pool: pool)
         p?.stop(9)
     }
 
     /// features.2.0: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 144]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7485696 &* n, pixels: 51984 &* n, inChannels: 24,
-            weights: w + 6624, bias: w + 10080, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 9357120 &* n, batch: n, height: 228, width: 228, inChannels: 24,
+            expandWeights: w + 6624, expandBias: w + 10080, expandActivation: .silu,
+            expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114,
+            depthwiseWeights: w + 10224, depthwiseBias: w + 11520, depthwiseActivation: .silu,
+            output: a + 7485696 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(10)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 228, width: 228, channels: 144,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: w + 10224, bias: w + 11520, activation: .silu, output: a + 7485696 &* n, pool: pool)
-        p?.stop(11)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -215,7 +223,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7485696 &* n, batch: n, imagePixels: 12996, inChannels: 144, inputScales: ws,
-            weights: w + 13552, bias: w + 19312, outChannels: 40,
+            inputMajorWeights: w + 13552, bias: w + 19312, outChannels: 40,
             activation: .identity, residual: nil, output: a + 6238080 &* n,
             workspace: ws + 144 &* n, pool: pool)
         p?.stop(13)
@@ -223,20 +231,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6238080 &* n, pixels: 12996 &* n, inChannels: 40,
-            weights: w + 19360, bias: w + 28960, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+            expandWeights: w + 19360, expandBias: w + 28960, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114,
+            depthwiseWeights: w + 29200, depthwiseBias: w + 31360, depthwiseActivation: .silu,
+            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(14)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 114, width: 114, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: w + 29200, bias: w + 31360, activation: .silu, output: a + 3119040 &* n, pool: pool)
-        p?.stop(15)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -249,7 +254,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
-            weights: w + 36656, bias: w + 46256, outChannels: 40,
+            inputMajorWeights: w + 36656, bias: w + 46256, outChannels: 40,
             activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(17)
@@ -257,20 +262,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6757920 &* n, pixels: 12996 &* n, inChannels: 40,
-            weights: w + 46304, bias: w + 55904, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+            expandWeights: w + 46304, expandBias: w + 55904, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114,
+            depthwiseWeights: w + 56144, depthwiseBias: w + 58304, depthwiseActivation: .silu,
+            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 114, width: 114, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: w + 56144, bias: w + 58304, activation: .silu, output: a + 3119040 &* n, pool: pool)
-        p?.stop(19)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -283,7 +285,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
-            weights: w + 63600, bias: w + 73200, outChannels: 40,
+            inputMajorWeights: w + 63600, bias: w + 73200, outChannels: 40,
             activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(21)
@@ -291,20 +293,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6238080 &* n, pixels: 12996 &* n, inChannels: 40,
-            weights: w + 73248, bias: w + 82848, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+            expandWeights: w + 73248, expandBias: w + 82848, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114,
+            depthwiseWeights: w + 83088, depthwiseBias: w + 85248, depthwiseActivation: .silu,
+            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(22)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 114, width: 114, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: w + 83088, bias: w + 85248, activation: .silu, output: a + 3119040 &* n, pool: pool)
-        p?.stop(23)
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -317,7 +316,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
-            weights: w + 90544, bias: w + 100144, outChannels: 40,
+            inputMajorWeights: w + 90544, bias: w + 100144, outChannels: 40,
             activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(25)
@@ -325,20 +324,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6757920 &* n, pixels: 12996 &* n, inChannels: 40,
-            weights: w + 100192, bias: w + 109792, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+            expandWeights: w + 100192, expandBias: w + 109792, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114,
+            depthwiseWeights: w + 110032, depthwiseBias: w + 112192, depthwiseActivation: .silu,
+            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(26)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 114, width: 114, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: w + 110032, bias: w + 112192, activation: .silu, output: a + 3119040 &* n, pool: pool)
-        p?.stop(27)
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -351,7 +347,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
-            weights: w + 117488, bias: w + 127088, outChannels: 40,
+            inputMajorWeights: w + 117488, bias: w + 127088, outChannels: 40,
             activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(29)
@@ -359,20 +355,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6238080 &* n, pixels: 12996 &* n, inChannels: 40,
-            weights: w + 127136, bias: w + 136736, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+            expandWeights: w + 127136, expandBias: w + 136736, expandActivation: .silu,
+            expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57,
+            depthwiseWeights: w + 136976, depthwiseBias: w + 142976, depthwiseActivation: .silu,
+            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 114, width: 114, channels: 240,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: w + 136976, bias: w + 142976, activation: .silu, output: a + 3119040 &* n, pool: pool)
-        p?.stop(31)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -385,7 +378,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3119040 &* n, batch: n, imagePixels: 3249, inChannels: 240, inputScales: ws,
-            weights: w + 148272, bias: w + 163632, outChannels: 64,
+            inputMajorWeights: w + 148272, bias: w + 163632, outChannels: 64,
             activation: .identity, residual: nil, output: a + 2495232 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(33)
@@ -393,20 +386,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2495232 &* n, pixels: 3249 &* n, inChannels: 64,
-            weights: w + 163696, bias: w + 188272, outChannels: 384,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+            expandWeights: w + 163696, expandBias: w + 188272, expandActivation: .silu,
+            expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57,
+            depthwiseWeights: w + 188656, depthwiseBias: w + 198256, depthwiseActivation: .silu,
+            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(34)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 57, width: 57, channels: 384,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: w + 188656, bias: w + 198256, activation: .silu, output: a + 1247616 &* n, pool: pool)
-        p?.stop(35)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -419,7 +409,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
-            weights: w + 211328, bias: w + 235904, outChannels: 64,
+            inputMajorWeights: w + 211328, bias: w + 235904, outChannels: 64,
             activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
             workspace: ws + 384 &* n, pool: pool)
         p?.stop(37)
@@ -427,20 +417,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2703168 &* n, pixels: 3249 &* n, inChannels: 64,
-            weights: w + 235968, bias: w + 260544, outChannels: 384,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+            expandWeights: w + 235968, expandBias: w + 260544, expandActivation: .silu,
+            expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57,
+            depthwiseWeights: w + 260928, depthwiseBias: w + 270528, depthwiseActivation: .silu,
+            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(38)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 57, width: 57, channels: 384,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: w + 260928, bias: w + 270528, activation: .silu, output: a + 1247616 &* n, pool: pool)
-        p?.stop(39)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -453,7 +440,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
-            weights: w + 283600, bias: w + 308176, outChannels: 64,
+            inputMajorWeights: w + 283600, bias: w + 308176, outChannels: 64,
             activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
             workspace: ws + 384 &* n, pool: pool)
         p?.stop(41)
@@ -461,20 +448,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2495232 &* n, pixels: 3249 &* n, inChannels: 64,
-            weights: w + 308240, bias: w + 332816, outChannels: 384,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+            expandWeights: w + 308240, expandBias: w + 332816, expandActivation: .silu,
+            expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57,
+            depthwiseWeights: w + 333200, depthwiseBias: w + 342800, depthwiseActivation: .silu,
+            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 57, width: 57, channels: 384,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: w + 333200, bias: w + 342800, activation: .silu, output: a + 1247616 &* n, pool: pool)
-        p?.stop(43)
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -487,7 +471,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
-            weights: w + 355872, bias: w + 380448, outChannels: 64,
+            inputMajorWeights: w + 355872, bias: w + 380448, outChannels: 64,
             activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
             workspace: ws + 384 &* n, pool: pool)
         p?.stop(45)
@@ -495,20 +479,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2703168 &* n, pixels: 3249 &* n, inChannels: 64,
-            weights: w + 380512, bias: w + 405088, outChannels: 384,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+            expandWeights: w + 380512, expandBias: w + 405088, expandActivation: .silu,
+            expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57,
+            depthwiseWeights: w + 405472, depthwiseBias: w + 415072, depthwiseActivation: .silu,
+            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(46)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 57, width: 57, channels: 384,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: w + 405472, bias: w + 415072, activation: .silu, output: a + 1247616 &* n, pool: pool)
-        p?.stop(47)
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -521,7 +502,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
-            weights: w + 428144, bias: w + 452720, outChannels: 64,
+            inputMajorWeights: w + 428144, bias: w + 452720, outChannels: 64,
             activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
             workspace: ws + 384 &* n, pool: pool)
         p?.stop(49)
@@ -529,20 +510,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2495232 &* n, pixels: 3249 &* n, inChannels: 64,
-            weights: w + 452784, bias: w + 477360, outChannels: 384,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+            expandWeights: w + 452784, expandBias: w + 477360, expandActivation: .silu,
+            expandedChannels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 477744, depthwiseBias: w + 481200, depthwiseActivation: .silu,
+            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(50)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 57, width: 57, channels: 384,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: w + 477744, bias: w + 481200, activation: .silu, output: a + 1247616 &* n, pool: pool)
-        p?.stop(51)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -555,7 +533,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1247616 &* n, batch: n, imagePixels: 841, inChannels: 384, inputScales: ws,
-            weights: w + 494272, bias: w + 543424, outChannels: 128,
+            inputMajorWeights: w + 494272, bias: w + 543424, outChannels: 128,
             activation: .identity, residual: nil, output: a + 1570560 &* n,
             workspace: ws + 384 &* n, pool: pool)
         p?.stop(53)
@@ -563,20 +541,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1570560 &* n, pixels: 841 &* n, inChannels: 128,
-            weights: w + 543552, bias: w + 641856, outChannels: 768,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1570560 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+            expandWeights: w + 543552, expandBias: w + 641856, expandActivation: .silu,
+            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 642624, depthwiseBias: w + 649536, depthwiseActivation: .silu,
+            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(54)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: w + 642624, bias: w + 649536, activation: .silu, output: a + 645888 &* n, pool: pool)
-        p?.stop(55)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -589,7 +564,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
-            weights: w + 700256, bias: w + 798560, outChannels: 128,
+            inputMajorWeights: w + 700256, bias: w + 798560, outChannels: 128,
             activation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n,
             workspace: ws + 768 &* n, pool: pool)
         p?.stop(57)
@@ -597,20 +572,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1291776 &* n, pixels: 841 &* n, inChannels: 128,
-            weights: w + 798688, bias: w + 896992, outChannels: 768,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+            expandWeights: w + 798688, expandBias: w + 896992, expandActivation: .silu,
+            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 897760, depthwiseBias: w + 904672, depthwiseActivation: .silu,
+            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(58)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: w + 897760, bias: w + 904672, activation: .silu, output: a + 645888 &* n, pool: pool)
-        p?.stop(59)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -623,7 +595,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
-            weights: w + 955392, bias: w + 1053696, outChannels: 128,
+            inputMajorWeights: w + 955392, bias: w + 1053696, outChannels: 128,
             activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
             workspace: ws + 768 &* n, pool: pool)
         p?.stop(61)
@@ -631,20 +603,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1399424 &* n, pixels: 841 &* n, inChannels: 128,
-            weights: w + 1053824, bias: w + 1152128, outChannels: 768,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+            expandWeights: w + 1053824, expandBias: w + 1152128, expandActivation: .silu,
+            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 1152896, depthwiseBias: w + 1159808, depthwiseActivation: .silu,
+            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(62)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: w + 1152896, bias: w + 1159808, activation: .silu, output: a + 645888 &* n, pool: pool)
-        p?.stop(63)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -657,7 +626,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
-            weights: w + 1210528, bias: w + 1308832, outChannels: 128,
+            inputMajorWeights: w + 1210528, bias: w + 1308832, outChannels: 128,
             activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
             workspace: ws + 768 &* n, pool: pool)
         p?.stop(65)
@@ -665,20 +634,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1291776 &* n, pixels: 841 &* n, inChannels: 128,
-            weights: w + 1308960, bias: w + 1407264, outChannels: 768,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+            expandWeights: w + 1308960, expandBias: w + 1407264, expandActivation: .silu,
+            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 1408032, depthwiseBias: w + 1414944, depthwiseActivation: .silu,
+            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(66)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: w + 1408032, bias: w + 1414944, activation: .silu, output: a + 645888 &* n, pool: pool)
-        p?.stop(67)
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -691,7 +657,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
-            weights: w + 1465664, bias: w + 1563968, outChannels: 128,
+            inputMajorWeights: w + 1465664, bias: w + 1563968, outChannels: 128,
             activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
             workspace: ws + 768 &* n, pool: pool)
         p?.stop(69)
@@ -699,20 +665,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1399424 &* n, pixels: 841 &* n, inChannels: 128,
-            weights: w + 1564096, bias: w + 1662400, outChannels: 768,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+            expandWeights: w + 1564096, expandBias: w + 1662400, expandActivation: .silu,
+            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 1663168, depthwiseBias: w + 1670080, depthwiseActivation: .silu,
+            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(70)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: w + 1663168, bias: w + 1670080, activation: .silu, output: a + 645888 &* n, pool: pool)
-        p?.stop(71)
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -725,7 +688,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
-            weights: w + 1720800, bias: w + 1819104, outChannels: 128,
+            inputMajorWeights: w + 1720800, bias: w + 1819104, outChannels: 128,
             activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
             workspace: ws + 768 &* n, pool: pool)
         p?.stop(73)
@@ -733,20 +696,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1291776 &* n, pixels: 841 &* n, inChannels: 128,
-            weights: w + 1819232, bias: w + 1917536, outChannels: 768,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+            expandWeights: w + 1819232, expandBias: w + 1917536, expandActivation: .silu,
+            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 1918304, depthwiseBias: w + 1925216, depthwiseActivation: .silu,
+            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(74)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 768,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: w + 1918304, bias: w + 1925216, activation: .silu, output: a + 645888 &* n, pool: pool)
-        p?.stop(75)
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -759,7 +719,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
-            weights: w + 1975936, bias: w + 2074240, outChannels: 128,
+            inputMajorWeights: w + 1975936, bias: w + 2074240, outChannels: 128,
             activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
             workspace: ws + 768 &* n, pool: pool)
         p?.stop(77)
@@ -767,20 +727,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1399424 &* n, pixels: 841 &* n, inChannels: 128,
-            weights: w + 2074368, bias: w + 2172672, outChannels: 768,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+            expandWeights: w + 2074368, expandBias: w + 2172672, expandActivation: .silu,
+            expandedChannels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 2173440, depthwiseBias: w + 2192640, depthwiseActivation: .silu,
+            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(78)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 768,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: w + 2173440, bias: w + 2192640, activation: .silu, output: a + 645888 &* n, pool: pool)
-        p?.stop(79)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -793,7 +750,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
-            weights: w + 2243360, bias: w + 2378528, outChannels: 176,
+            inputMajorWeights: w + 2243360, bias: w + 2378528, outChannels: 176,
             activation: .identity, residual: nil, output: a + 1776192 &* n,
             workspace: ws + 768 &* n, pool: pool)
         p?.stop(81)
@@ -801,20 +758,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1776192 &* n, pixels: 841 &* n, inChannels: 176,
-            weights: w + 2378704, bias: w + 2564560, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+            expandWeights: w + 2378704, expandBias: w + 2564560, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 2565616, depthwiseBias: w + 2592016, depthwiseActivation: .silu,
+            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(82)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: w + 2565616, bias: w + 2592016, activation: .silu, output: a + 888096 &* n, pool: pool)
-        p?.stop(83)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -827,7 +781,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
-            weights: w + 2687104, bias: w + 2872960, outChannels: 176,
+            inputMajorWeights: w + 2687104, bias: w + 2872960, outChannels: 176,
             activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(85)
@@ -835,20 +789,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1924208 &* n, pixels: 841 &* n, inChannels: 176,
-            weights: w + 2873136, bias: w + 3058992, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+            expandWeights: w + 2873136, expandBias: w + 3058992, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 3060048, depthwiseBias: w + 3086448, depthwiseActivation: .silu,
+            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(86)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: w + 3060048, bias: w + 3086448, activation: .silu, output: a + 888096 &* n, pool: pool)
-        p?.stop(87)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -861,7 +812,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
-            weights: w + 3181536, bias: w + 3367392, outChannels: 176,
+            inputMajorWeights: w + 3181536, bias: w + 3367392, outChannels: 176,
             activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(89)
@@ -869,20 +820,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1776192 &* n, pixels: 841 &* n, inChannels: 176,
-            weights: w + 3367568, bias: w + 3553424, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+            expandWeights: w + 3367568, expandBias: w + 3553424, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 3554480, depthwiseBias: w + 3580880, depthwiseActivation: .silu,
+            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(90)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: w + 3554480, bias: w + 3580880, activation: .silu, output: a + 888096 &* n, pool: pool)
-        p?.stop(91)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -895,7 +843,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
-            weights: w + 3675968, bias: w + 3861824, outChannels: 176,
+            inputMajorWeights: w + 3675968, bias: w + 3861824, outChannels: 176,
             activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(93)
@@ -903,20 +851,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1924208 &* n, pixels: 841 &* n, inChannels: 176,
-            weights: w + 3862000, bias: w + 4047856, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+            expandWeights: w + 3862000, expandBias: w + 4047856, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 4048912, depthwiseBias: w + 4075312, depthwiseActivation: .silu,
+            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(94)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: w + 4048912, bias: w + 4075312, activation: .silu, output: a + 888096 &* n, pool: pool)
-        p?.stop(95)
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -929,7 +874,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
-            weights: w + 4170400, bias: w + 4356256, outChannels: 176,
+            inputMajorWeights: w + 4170400, bias: w + 4356256, outChannels: 176,
             activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(97)
@@ -937,20 +882,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1776192 &* n, pixels: 841 &* n, inChannels: 176,
-            weights: w + 4356432, bias: w + 4542288, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+            expandWeights: w + 4356432, expandBias: w + 4542288, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 4543344, depthwiseBias: w + 4569744, depthwiseActivation: .silu,
+            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(98)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: w + 4543344, bias: w + 4569744, activation: .silu, output: a + 888096 &* n, pool: pool)
-        p?.stop(99)
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -963,7 +905,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
-            weights: w + 4664832, bias: w + 4850688, outChannels: 176,
+            inputMajorWeights: w + 4664832, bias: w + 4850688, outChannels: 176,
             activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(101)
@@ -971,20 +913,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1924208 &* n, pixels: 841 &* n, inChannels: 176,
-            weights: w + 4850864, bias: w + 5036720, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+            expandWeights: w + 4850864, expandBias: w + 5036720, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29,
+            depthwiseWeights: w + 5037776, depthwiseBias: w + 5064176, depthwiseActivation: .silu,
+            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(102)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: w + 5037776, bias: w + 5064176, activation: .silu, output: a + 888096 &* n, pool: pool)
-        p?.stop(103)
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -997,7 +936,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
-            weights: w + 5159264, bias: w + 5345120, outChannels: 176,
+            inputMajorWeights: w + 5159264, bias: w + 5345120, outChannels: 176,
             activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(105)
@@ -1005,20 +944,17 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1776192 &* n, pixels: 841 &* n, inChannels: 176,
-            weights: w + 5345296, bias: w + 5531152, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+            expandWeights: w + 5345296, expandBias: w + 5531152, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 5532208, depthwiseBias: w + 5558608, depthwiseActivation: .silu,
+            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(106)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 29, width: 29, channels: 1056,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 5532208, bias: w + 5558608, activation: .silu, output: a + 888096 &* n, pool: pool)
-        p?.stop(107)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 15, 15, 1056]
         p?.start()
         Kernels.squeezeExcite(
@@ -1030,27 +966,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 888096 &* n, pixels: 225 &* n, inChannels: 1056,
-            weights: w + 5653696, bias: w + 5974720, outChannels: 304,
+            inputMajorWeights: w + 5653696, bias: w + 5974720, outChannels: 304,
             activation: .identity, residual: nil, output: a + 1125696 &* n, pool: pool)
         p?.stop(109)
     }
 
     /// features.6.1: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1125696 &* n, pixels: 225 &* n, inChannels: 304,
-            weights: w + 5975024, bias: w + 6529520, outChannels: 1824,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1125696 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            expandWeights: w + 5975024, expandBias: w + 6529520, expandActivation: .silu,
+            expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 6531344, depthwiseBias: w + 6576944, depthwiseActivation: .silu,
+            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(110)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 6531344, bias: w + 6576944, activation: .silu, output: a + 410400 &* n, pool: pool)
-        p?.stop(111)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1062,27 +995,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
-            weights: w + 6857920, bias: w + 7412416, outChannels: 304,
+            inputMajorWeights: w + 6857920, bias: w + 7412416, outChannels: 304,
             activation: .identity, residual: a + 1125696 &* n, output: a + 820800 &* n, pool: pool)
         p?.stop(113)
     }
 
     /// features.6.2: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 820800 &* n, pixels: 225 &* n, inChannels: 304,
-            weights: w + 7412720, bias: w + 7967216, outChannels: 1824,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            expandWeights: w + 7412720, expandBias: w + 7967216, expandActivation: .silu,
+            expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 7969040, depthwiseBias: w + 8014640, depthwiseActivation: .silu,
+            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(114)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 7969040, bias: w + 8014640, activation: .silu, output: a + 410400 &* n, pool: pool)
-        p?.stop(115)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1094,27 +1024,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
-            weights: w + 8295616, bias: w + 8850112, outChannels: 304,
+            inputMajorWeights: w + 8295616, bias: w + 8850112, outChannels: 304,
             activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
         p?.stop(117)
     }
 
     /// features.6.3: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 889200 &* n, pixels: 225 &* n, inChannels: 304,
-            weights: w + 8850416, bias: w + 9404912, outChannels: 1824,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            expandWeights: w + 8850416, expandBias: w + 9404912, expandActivation: .silu,
+            expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 9406736, depthwiseBias: w + 9452336, depthwiseActivation: .silu,
+            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(118)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 9406736, bias: w + 9452336, activation: .silu, output: a + 410400 &* n, pool: pool)
-        p?.stop(119)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1126,27 +1053,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
-            weights: w + 9733312, bias: w + 10287808, outChannels: 304,
+            inputMajorWeights: w + 9733312, bias: w + 10287808, outChannels: 304,
             activation: .identity, residual: a + 889200 &* n, output: a + 820800 &* n, pool: pool)
         p?.stop(121)
     }
 
     /// features.6.4: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 820800 &* n, pixels: 225 &* n, inChannels: 304,
-            weights: w + 10288112, bias: w + 10842608, outChannels: 1824,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            expandWeights: w + 10288112, expandBias: w + 10842608, expandActivation: .silu,
+            expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 10844432, depthwiseBias: w + 10890032, depthwiseActivation: .silu,
+            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(122)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 10844432, bias: w + 10890032, activation: .silu, output: a + 410400 &* n, pool: pool)
-        p?.stop(123)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1158,27 +1082,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
-            weights: w + 11171008, bias: w + 11725504, outChannels: 304,
+            inputMajorWeights: w + 11171008, bias: w + 11725504, outChannels: 304,
             activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
         p?.stop(125)
     }
 
     /// features.6.5: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 889200 &* n, pixels: 225 &* n, inChannels: 304,
-            weights: w + 11725808, bias: w + 12280304, outChannels: 1824,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            expandWeights: w + 11725808, expandBias: w + 12280304, expandActivation: .silu,
+            expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 12282128, depthwiseBias: w + 12327728, depthwiseActivation: .silu,
+            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(126)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 12282128, bias: w + 12327728, activation: .silu, output: a + 410400 &* n, pool: pool)
-        p?.stop(127)
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1190,27 +1111,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
-            weights: w + 12608704, bias: w + 13163200, outChannels: 304,
+            inputMajorWeights: w + 12608704, bias: w + 13163200, outChannels: 304,
             activation: .identity, residual: a + 889200 &* n, output: a + 820800 &* n, pool: pool)
         p?.stop(129)
     }
 
     /// features.6.6: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 820800 &* n, pixels: 225 &* n, inChannels: 304,
-            weights: w + 13163504, bias: w + 13718000, outChannels: 1824,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            expandWeights: w + 13163504, expandBias: w + 13718000, expandActivation: .silu,
+            expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 13719824, depthwiseBias: w + 13765424, depthwiseActivation: .silu,
+            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(130)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 13719824, bias: w + 13765424, activation: .silu, output: a + 410400 &* n, pool: pool)
-        p?.stop(131)
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1222,27 +1140,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
-            weights: w + 14046400, bias: w + 14600896, outChannels: 304,
+            inputMajorWeights: w + 14046400, bias: w + 14600896, outChannels: 304,
             activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
         p?.stop(133)
     }
 
     /// features.6.7: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 889200 &* n, pixels: 225 &* n, inChannels: 304,
-            weights: w + 14601200, bias: w + 15155696, outChannels: 1824,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            expandWeights: w + 14601200, expandBias: w + 15155696, expandActivation: .silu,
+            expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 15157520, depthwiseBias: w + 15203120, depthwiseActivation: .silu,
+            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(134)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 15157520, bias: w + 15203120, activation: .silu, output: a + 410400 &* n, pool: pool)
-        p?.stop(135)
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1254,27 +1169,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
-            weights: w + 15484096, bias: w + 16038592, outChannels: 304,
+            inputMajorWeights: w + 15484096, bias: w + 16038592, outChannels: 304,
             activation: .identity, residual: a + 889200 &* n, output: a + 820800 &* n, pool: pool)
         p?.stop(137)
     }
 
     /// features.6.8: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 820800 &* n, pixels: 225 &* n, inChannels: 304,
-            weights: w + 16038896, bias: w + 16593392, outChannels: 1824,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            expandWeights: w + 16038896, expandBias: w + 16593392, expandActivation: .silu,
+            expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 16595216, depthwiseBias: w + 16640816, depthwiseActivation: .silu,
+            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(138)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 1824,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 16595216, bias: w + 16640816, activation: .silu, output: a + 410400 &* n, pool: pool)
-        p?.stop(139)
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1286,27 +1198,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
-            weights: w + 16921792, bias: w + 17476288, outChannels: 304,
+            inputMajorWeights: w + 16921792, bias: w + 17476288, outChannels: 304,
             activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
         p?.stop(141)
     }
 
     /// features.7.0: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 889200 &* n, pixels: 225 &* n, inChannels: 304,
-            weights: w + 17476592, bias: w + 18031088, outChannels: 1824,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            expandWeights: w + 17476592, expandBias: w + 18031088, expandActivation: .silu,
+            expandedChannels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 18032912, depthwiseBias: w + 18049328, depthwiseActivation: .silu,
+            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(142)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 1824,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 18032912, bias: w + 18049328, activation: .silu, output: a + 410400 &* n, pool: pool)
-        p?.stop(143)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1318,27 +1227,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
-            weights: w + 18330304, bias: w + 19264192, outChannels: 512,
+            inputMajorWeights: w + 18330304, bias: w + 19264192, outChannels: 512,
             activation: .identity, residual: nil, output: a + 1382400 &* n, pool: pool)
         p?.stop(145)
     }
 
     /// features.7.1: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1382400 &* n, pixels: 225 &* n, inChannels: 512,
-            weights: w + 19264704, bias: w + 20837568, outChannels: 3072,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1382400 &* n, batch: n, height: 15, width: 15, inChannels: 512,
+            expandWeights: w + 19264704, expandBias: w + 20837568, expandActivation: .silu,
+            expandedChannels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 20840640, depthwiseBias: w + 20868288, depthwiseActivation: .silu,
+            output: a + 691200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(146)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 3072,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 20840640, bias: w + 20868288, activation: .silu, output: a + 691200 &* n, pool: pool)
-        p?.stop(147)
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed by the fused call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]
         p?.start()
         Kernels.squeezeExcite(
@@ -1350,27 +1256,24 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 691200 &* n, pixels: 225 &* n, inChannels: 3072,
-            weights: w + 21660992, bias: w + 23233856, outChannels: 512,
+            inputMajorWeights: w + 21660992, bias: w + 23233856, outChannels: 512,
             activation: .identity, residual: a + 1382400 &* n, output: a + 1497600 &* n, pool: pool)
         p?.stop(149)
     }
 
     /// features.7.2: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1497600 &* n, pixels: 225 &* n, inChannels: 512,
-            weights: w + 23234368, bias: w + 24807232, outChannels: 3072,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1497600 &* n, batch: n, height: 15, width: 15, inChannels: 512,
+            expandWeights: w + 23234368, expandBias: w + 24807232, expandActivation: .silu,
+            expandedChannels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 24810304, depthwiseBias: w + 24837952, depthwiseActivation: .silu,
+            output: a + 691200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(150)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 3072,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 24810304, bias: w + 24837952, activation: .silu, output: a + 691200 &* n, pool: pool)
-        p?.stop(151)
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed by the fused call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]
         p?.start()
         Kernels.squeezeExcite(
@@ -1382,7 +1285,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 691200 &* n, pixels: 225 &* n, inChannels: 3072,
-            weights: w + 25630656, bias: w + 27203520, outChannels: 512,
+            inputMajorWeights: w + 25630656, bias: w + 27203520, outChannels: 512,
             activation: .identity, residual: a + 1497600 &* n, output: a + 460800 &* n, pool: pool)
         p?.stop(153)
     }
@@ -1393,7 +1296,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 460800 &* n, pixels: 225 &* n, inChannels: 512,
-            weights: w + 27204032, bias: w + 28252608, outChannels: 2048,
+            inputMajorWeights: w + 27204032, bias: w + 28252608, outChannels: 2048,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(154)
     }
@@ -1438,290 +1341,290 @@ extension EfficientNetB5 {
               "24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24]"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 29942784,
               "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 179656704,
-              "conv 1x1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 144]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 196499520,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 16842816,
-              "depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144]"),
+              "depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 74856960,
               "conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 28071360,
-              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
+              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 28071360,
-              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
-        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
+              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 28071360,
-              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
-        .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
+              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 28071360,
-              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 114, 114, 40] -> [n, 114, 114, 240]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 144255600,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 19494000,
-              "depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240]"),
+              "depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 49904640,
               "conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 79847424,
-              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 31190400,
-              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 79847424,
-              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
+              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 31190400,
-              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
-        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 79847424,
-              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
+              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 31190400,
-              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
-        .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 79847424,
-              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
+              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 31190400,
-              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 79847424,
-              "conv 1x1 + BN + silu, [n, 57, 57, 64] -> [n, 57, 57, 384]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 82753920,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 2906496,
-              "depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384]"),
+              "depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 41336832,
               "conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
+              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
+              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
+              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
-        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
+              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
-        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
+              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
-        .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
+              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 82673664,
-              "conv 1x1 + BN + silu, [n, 29, 29, 128] -> [n, 29, 29, 768]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 98820864,
+              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 16147200,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 113676288,
               "conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
+              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
+              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
+              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
-        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
+              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
-        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
+              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
-        .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
+              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 156304896,
-              "conv 1x1 + BN + silu, [n, 29, 29, 176] -> [n, 29, 29, 1056]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 162244896,
+              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 5940000,
-              "depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056]"),
+              "depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, in place on [n, 15, 15, 1056]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 72230400,
               "conv 1x1 + BN, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
+              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
+              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
+              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
+              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
-        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
+              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
-        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
+              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
-        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
+              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
-        .init("features.6.8.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
+              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 124761600,
-              "conv 1x1 + BN + silu, [n, 15, 15, 304] -> [n, 15, 15, 1824]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 128455200,
+              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 3693600,
-              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 210124800,
               "conv 1x1 + BN, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
-        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 353894400,
-              "conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
+        .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 360115200,
+              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], the expanded tensor never leaves the worker's band"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 6220800,
-              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed by the fused call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 786432,
               "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 353894400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
-        .init("features.7.2.block.0", kind: "expand 1x1", macsPerImage: 353894400,
-              "conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 3072]"),
+        .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 360115200,
+              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], the expanded tensor never leaves the worker's band"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 6220800,
-              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed by the fused call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 786432,
               "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 353894400,
@@ -2478,278 +2381,278 @@ extension EfficientNetB5 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [48, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 1296),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [48, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 1344, biasOffset: 1776),
+        .foldConvolution(weight: "features.0.0.weight", shape: [48, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 1296),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [48, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 1344, biasOffset: 1776),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [12, 48, 1, 1], offset: 1824),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [12], offset: 2400),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [48, 12, 1, 1], offset: 2416),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [48], offset: 2992),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [24, 48, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 3040, biasOffset: 4192),
-        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [24, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, depthwise: true, weightOffset: 4224, biasOffset: 4448),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [24, 48, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 3040, biasOffset: 4192),
+        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [24, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 4224, biasOffset: 4448),
         .copy(name: "features.1.1.block.1.fc1.weight", shape: [6, 24, 1, 1], offset: 4480),
         .copy(name: "features.1.1.block.1.fc1.bias", shape: [6], offset: 4624),
         .copy(name: "features.1.1.block.1.fc2.weight", shape: [24, 6, 1, 1], offset: 4640),
         .copy(name: "features.1.1.block.1.fc2.bias", shape: [24], offset: 4784),
-        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [24, 24, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 4816, biasOffset: 5392),
-        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [24, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, depthwise: true, weightOffset: 5424, biasOffset: 5648),
+        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [24, 24, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 4816, biasOffset: 5392),
+        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [24, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 5424, biasOffset: 5648),
         .copy(name: "features.1.2.block.1.fc1.weight", shape: [6, 24, 1, 1], offset: 5680),
         .copy(name: "features.1.2.block.1.fc1.bias", shape: [6], offset: 5824),
         .copy(name: "features.1.2.block.1.fc2.weight", shape: [24, 6, 1, 1], offset: 5840),
         .copy(name: "features.1.2.block.1.fc2.bias", shape: [24], offset: 5984),
-        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [24, 24, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 6016, biasOffset: 6592),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6624, biasOffset: 10080),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10224, biasOffset: 11520),
+        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [24, 24, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 6016, biasOffset: 6592),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6624, biasOffset: 10080),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10224, biasOffset: 11520),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 11664),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [6], offset: 12528),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 12544),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [144], offset: 13408),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 13552, biasOffset: 19312),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 19360, biasOffset: 28960),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 29200, biasOffset: 31360),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 13552, biasOffset: 19312),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 19360, biasOffset: 28960),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 29200, biasOffset: 31360),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 31600),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [10], offset: 34000),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 34016),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [240], offset: 36416),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 36656, biasOffset: 46256),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 46304, biasOffset: 55904),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 56144, biasOffset: 58304),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 36656, biasOffset: 46256),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 46304, biasOffset: 55904),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 56144, biasOffset: 58304),
         .copy(name: "features.2.2.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 58544),
         .copy(name: "features.2.2.block.2.fc1.bias", shape: [10], offset: 60944),
         .copy(name: "features.2.2.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 60960),
         .copy(name: "features.2.2.block.2.fc2.bias", shape: [240], offset: 63360),
-        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 63600, biasOffset: 73200),
-        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 73248, biasOffset: 82848),
-        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 83088, biasOffset: 85248),
+        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 63600, biasOffset: 73200),
+        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 73248, biasOffset: 82848),
+        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 83088, biasOffset: 85248),
         .copy(name: "features.2.3.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 85488),
         .copy(name: "features.2.3.block.2.fc1.bias", shape: [10], offset: 87888),
         .copy(name: "features.2.3.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 87904),
         .copy(name: "features.2.3.block.2.fc2.bias", shape: [240], offset: 90304),
-        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 90544, biasOffset: 100144),
-        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 100192, biasOffset: 109792),
-        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 110032, biasOffset: 112192),
+        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 90544, biasOffset: 100144),
+        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 100192, biasOffset: 109792),
+        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 110032, biasOffset: 112192),
         .copy(name: "features.2.4.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 112432),
         .copy(name: "features.2.4.block.2.fc1.bias", shape: [10], offset: 114832),
         .copy(name: "features.2.4.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 114848),
         .copy(name: "features.2.4.block.2.fc2.bias", shape: [240], offset: 117248),
-        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 117488, biasOffset: 127088),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 127136, biasOffset: 136736),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 136976, biasOffset: 142976),
+        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 117488, biasOffset: 127088),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 127136, biasOffset: 136736),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 136976, biasOffset: 142976),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 143216),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [10], offset: 145616),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 145632),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [240], offset: 148032),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [64, 240, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 148272, biasOffset: 163632),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 163696, biasOffset: 188272),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [384, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 188656, biasOffset: 198256),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [64, 240, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 148272, biasOffset: 163632),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 163696, biasOffset: 188272),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [384, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 188656, biasOffset: 198256),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [16, 384, 1, 1], offset: 198640),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [16], offset: 204784),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [384, 16, 1, 1], offset: 204800),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [384], offset: 210944),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [64, 384, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 211328, biasOffset: 235904),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 235968, biasOffset: 260544),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [384, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 260928, biasOffset: 270528),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [64, 384, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 211328, biasOffset: 235904),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 235968, biasOffset: 260544),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [384, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 260928, biasOffset: 270528),
         .copy(name: "features.3.2.block.2.fc1.weight", shape: [16, 384, 1, 1], offset: 270912),
         .copy(name: "features.3.2.block.2.fc1.bias", shape: [16], offset: 277056),
         .copy(name: "features.3.2.block.2.fc2.weight", shape: [384, 16, 1, 1], offset: 277072),
         .copy(name: "features.3.2.block.2.fc2.bias", shape: [384], offset: 283216),
-        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [64, 384, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 283600, biasOffset: 308176),
-        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 308240, biasOffset: 332816),
-        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [384, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 333200, biasOffset: 342800),
+        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [64, 384, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 283600, biasOffset: 308176),
+        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 308240, biasOffset: 332816),
+        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [384, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 333200, biasOffset: 342800),
         .copy(name: "features.3.3.block.2.fc1.weight", shape: [16, 384, 1, 1], offset: 343184),
         .copy(name: "features.3.3.block.2.fc1.bias", shape: [16], offset: 349328),
         .copy(name: "features.3.3.block.2.fc2.weight", shape: [384, 16, 1, 1], offset: 349344),
         .copy(name: "features.3.3.block.2.fc2.bias", shape: [384], offset: 355488),
-        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [64, 384, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 355872, biasOffset: 380448),
-        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 380512, biasOffset: 405088),
-        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [384, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 405472, biasOffset: 415072),
+        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [64, 384, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 355872, biasOffset: 380448),
+        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 380512, biasOffset: 405088),
+        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [384, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 405472, biasOffset: 415072),
         .copy(name: "features.3.4.block.2.fc1.weight", shape: [16, 384, 1, 1], offset: 415456),
         .copy(name: "features.3.4.block.2.fc1.bias", shape: [16], offset: 421600),
         .copy(name: "features.3.4.block.2.fc2.weight", shape: [384, 16, 1, 1], offset: 421616),
         .copy(name: "features.3.4.block.2.fc2.bias", shape: [384], offset: 427760),
-        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [64, 384, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 428144, biasOffset: 452720),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 452784, biasOffset: 477360),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [384, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 477744, biasOffset: 481200),
+        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [64, 384, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 428144, biasOffset: 452720),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [384, 64, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 452784, biasOffset: 477360),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [384, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 477744, biasOffset: 481200),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [16, 384, 1, 1], offset: 481584),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [16], offset: 487728),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [384, 16, 1, 1], offset: 487744),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [384], offset: 493888),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [128, 384, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 494272, biasOffset: 543424),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 543552, biasOffset: 641856),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 642624, biasOffset: 649536),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [128, 384, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 494272, biasOffset: 543424),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 543552, biasOffset: 641856),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 642624, biasOffset: 649536),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [32, 768, 1, 1], offset: 650304),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [32], offset: 674880),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [768, 32, 1, 1], offset: 674912),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [768], offset: 699488),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 700256, biasOffset: 798560),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 798688, biasOffset: 896992),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 897760, biasOffset: 904672),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 700256, biasOffset: 798560),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 798688, biasOffset: 896992),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 897760, biasOffset: 904672),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [32, 768, 1, 1], offset: 905440),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [32], offset: 930016),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [768, 32, 1, 1], offset: 930048),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [768], offset: 954624),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 955392, biasOffset: 1053696),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1053824, biasOffset: 1152128),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1152896, biasOffset: 1159808),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 955392, biasOffset: 1053696),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1053824, biasOffset: 1152128),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1152896, biasOffset: 1159808),
         .copy(name: "features.4.3.block.2.fc1.weight", shape: [32, 768, 1, 1], offset: 1160576),
         .copy(name: "features.4.3.block.2.fc1.bias", shape: [32], offset: 1185152),
         .copy(name: "features.4.3.block.2.fc2.weight", shape: [768, 32, 1, 1], offset: 1185184),
         .copy(name: "features.4.3.block.2.fc2.bias", shape: [768], offset: 1209760),
-        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1210528, biasOffset: 1308832),
-        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1308960, biasOffset: 1407264),
-        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1408032, biasOffset: 1414944),
+        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1210528, biasOffset: 1308832),
+        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1308960, biasOffset: 1407264),
+        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1408032, biasOffset: 1414944),
         .copy(name: "features.4.4.block.2.fc1.weight", shape: [32, 768, 1, 1], offset: 1415712),
         .copy(name: "features.4.4.block.2.fc1.bias", shape: [32], offset: 1440288),
         .copy(name: "features.4.4.block.2.fc2.weight", shape: [768, 32, 1, 1], offset: 1440320),
         .copy(name: "features.4.4.block.2.fc2.bias", shape: [768], offset: 1464896),
-        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1465664, biasOffset: 1563968),
-        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1564096, biasOffset: 1662400),
-        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1663168, biasOffset: 1670080),
+        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1465664, biasOffset: 1563968),
+        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1564096, biasOffset: 1662400),
+        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1663168, biasOffset: 1670080),
         .copy(name: "features.4.5.block.2.fc1.weight", shape: [32, 768, 1, 1], offset: 1670848),
         .copy(name: "features.4.5.block.2.fc1.bias", shape: [32], offset: 1695424),
         .copy(name: "features.4.5.block.2.fc2.weight", shape: [768, 32, 1, 1], offset: 1695456),
         .copy(name: "features.4.5.block.2.fc2.bias", shape: [768], offset: 1720032),
-        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1720800, biasOffset: 1819104),
-        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1819232, biasOffset: 1917536),
-        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1918304, biasOffset: 1925216),
+        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1720800, biasOffset: 1819104),
+        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1819232, biasOffset: 1917536),
+        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [768, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1918304, biasOffset: 1925216),
         .copy(name: "features.4.6.block.2.fc1.weight", shape: [32, 768, 1, 1], offset: 1925984),
         .copy(name: "features.4.6.block.2.fc1.bias", shape: [32], offset: 1950560),
         .copy(name: "features.4.6.block.2.fc2.weight", shape: [768, 32, 1, 1], offset: 1950592),
         .copy(name: "features.4.6.block.2.fc2.bias", shape: [768], offset: 1975168),
-        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1975936, biasOffset: 2074240),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2074368, biasOffset: 2172672),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [768, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2173440, biasOffset: 2192640),
+        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [128, 768, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1975936, biasOffset: 2074240),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [768, 128, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2074368, biasOffset: 2172672),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [768, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2173440, biasOffset: 2192640),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [32, 768, 1, 1], offset: 2193408),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [32], offset: 2217984),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [768, 32, 1, 1], offset: 2218016),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [768], offset: 2242592),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [176, 768, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2243360, biasOffset: 2378528),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2378704, biasOffset: 2564560),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2565616, biasOffset: 2592016),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [176, 768, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2243360, biasOffset: 2378528),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2378704, biasOffset: 2564560),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2565616, biasOffset: 2592016),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 2593072),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [44], offset: 2639536),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 2639584),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [1056], offset: 2686048),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2687104, biasOffset: 2872960),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2873136, biasOffset: 3058992),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3060048, biasOffset: 3086448),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2687104, biasOffset: 2872960),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2873136, biasOffset: 3058992),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3060048, biasOffset: 3086448),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 3087504),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [44], offset: 3133968),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 3134016),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [1056], offset: 3180480),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3181536, biasOffset: 3367392),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3367568, biasOffset: 3553424),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3554480, biasOffset: 3580880),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3181536, biasOffset: 3367392),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3367568, biasOffset: 3553424),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3554480, biasOffset: 3580880),
         .copy(name: "features.5.3.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 3581936),
         .copy(name: "features.5.3.block.2.fc1.bias", shape: [44], offset: 3628400),
         .copy(name: "features.5.3.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 3628448),
         .copy(name: "features.5.3.block.2.fc2.bias", shape: [1056], offset: 3674912),
-        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3675968, biasOffset: 3861824),
-        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3862000, biasOffset: 4047856),
-        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4048912, biasOffset: 4075312),
+        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3675968, biasOffset: 3861824),
+        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3862000, biasOffset: 4047856),
+        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4048912, biasOffset: 4075312),
         .copy(name: "features.5.4.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 4076368),
         .copy(name: "features.5.4.block.2.fc1.bias", shape: [44], offset: 4122832),
         .copy(name: "features.5.4.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 4122880),
         .copy(name: "features.5.4.block.2.fc2.bias", shape: [1056], offset: 4169344),
-        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4170400, biasOffset: 4356256),
-        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4356432, biasOffset: 4542288),
-        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4543344, biasOffset: 4569744),
+        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4170400, biasOffset: 4356256),
+        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4356432, biasOffset: 4542288),
+        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4543344, biasOffset: 4569744),
         .copy(name: "features.5.5.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 4570800),
         .copy(name: "features.5.5.block.2.fc1.bias", shape: [44], offset: 4617264),
         .copy(name: "features.5.5.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 4617312),
         .copy(name: "features.5.5.block.2.fc2.bias", shape: [1056], offset: 4663776),
-        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4664832, biasOffset: 4850688),
-        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4850864, biasOffset: 5036720),
-        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5037776, biasOffset: 5064176),
+        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4664832, biasOffset: 4850688),
+        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4850864, biasOffset: 5036720),
+        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5037776, biasOffset: 5064176),
         .copy(name: "features.5.6.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 5065232),
         .copy(name: "features.5.6.block.2.fc1.bias", shape: [44], offset: 5111696),
         .copy(name: "features.5.6.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 5111744),
         .copy(name: "features.5.6.block.2.fc2.bias", shape: [1056], offset: 5158208),
-        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 5159264, biasOffset: 5345120),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5345296, biasOffset: 5531152),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5532208, biasOffset: 5558608),
+        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 5159264, biasOffset: 5345120),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5345296, biasOffset: 5531152),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5532208, biasOffset: 5558608),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 5559664),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [44], offset: 5606128),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 5606176),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [1056], offset: 5652640),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [304, 1056, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 5653696, biasOffset: 5974720),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5975024, biasOffset: 6529520),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 6531344, biasOffset: 6576944),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [304, 1056, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 5653696, biasOffset: 5974720),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5975024, biasOffset: 6529520),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 6531344, biasOffset: 6576944),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [76, 1824, 1, 1], offset: 6578768),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [76], offset: 6717392),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [1824, 76, 1, 1], offset: 6717472),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [1824], offset: 6856096),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 6857920, biasOffset: 7412416),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 7412720, biasOffset: 7967216),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 7969040, biasOffset: 8014640),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 6857920, biasOffset: 7412416),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 7412720, biasOffset: 7967216),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 7969040, biasOffset: 8014640),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [76, 1824, 1, 1], offset: 8016464),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [76], offset: 8155088),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [1824, 76, 1, 1], offset: 8155168),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [1824], offset: 8293792),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 8295616, biasOffset: 8850112),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 8850416, biasOffset: 9404912),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 9406736, biasOffset: 9452336),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 8295616, biasOffset: 8850112),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 8850416, biasOffset: 9404912),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 9406736, biasOffset: 9452336),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [76, 1824, 1, 1], offset: 9454160),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [76], offset: 9592784),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [1824, 76, 1, 1], offset: 9592864),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [1824], offset: 9731488),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 9733312, biasOffset: 10287808),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 10288112, biasOffset: 10842608),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10844432, biasOffset: 10890032),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 9733312, biasOffset: 10287808),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 10288112, biasOffset: 10842608),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10844432, biasOffset: 10890032),
         .copy(name: "features.6.4.block.2.fc1.weight", shape: [76, 1824, 1, 1], offset: 10891856),
         .copy(name: "features.6.4.block.2.fc1.bias", shape: [76], offset: 11030480),
         .copy(name: "features.6.4.block.2.fc2.weight", shape: [1824, 76, 1, 1], offset: 11030560),
         .copy(name: "features.6.4.block.2.fc2.bias", shape: [1824], offset: 11169184),
-        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 11171008, biasOffset: 11725504),
-        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 11725808, biasOffset: 12280304),
-        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 12282128, biasOffset: 12327728),
+        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 11171008, biasOffset: 11725504),
+        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 11725808, biasOffset: 12280304),
+        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 12282128, biasOffset: 12327728),
         .copy(name: "features.6.5.block.2.fc1.weight", shape: [76, 1824, 1, 1], offset: 12329552),
         .copy(name: "features.6.5.block.2.fc1.bias", shape: [76], offset: 12468176),
         .copy(name: "features.6.5.block.2.fc2.weight", shape: [1824, 76, 1, 1], offset: 12468256),
         .copy(name: "features.6.5.block.2.fc2.bias", shape: [1824], offset: 12606880),
-        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 12608704, biasOffset: 13163200),
-        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 13163504, biasOffset: 13718000),
-        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 13719824, biasOffset: 13765424),
+        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 12608704, biasOffset: 13163200),
+        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 13163504, biasOffset: 13718000),
+        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 13719824, biasOffset: 13765424),
         .copy(name: "features.6.6.block.2.fc1.weight", shape: [76, 1824, 1, 1], offset: 13767248),
         .copy(name: "features.6.6.block.2.fc1.bias", shape: [76], offset: 13905872),
         .copy(name: "features.6.6.block.2.fc2.weight", shape: [1824, 76, 1, 1], offset: 13905952),
         .copy(name: "features.6.6.block.2.fc2.bias", shape: [1824], offset: 14044576),
-        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 14046400, biasOffset: 14600896),
-        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 14601200, biasOffset: 15155696),
-        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 15157520, biasOffset: 15203120),
+        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 14046400, biasOffset: 14600896),
+        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 14601200, biasOffset: 15155696),
+        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 15157520, biasOffset: 15203120),
         .copy(name: "features.6.7.block.2.fc1.weight", shape: [76, 1824, 1, 1], offset: 15204944),
         .copy(name: "features.6.7.block.2.fc1.bias", shape: [76], offset: 15343568),
         .copy(name: "features.6.7.block.2.fc2.weight", shape: [1824, 76, 1, 1], offset: 15343648),
         .copy(name: "features.6.7.block.2.fc2.bias", shape: [1824], offset: 15482272),
-        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 15484096, biasOffset: 16038592),
-        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 16038896, biasOffset: 16593392),
-        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 16595216, biasOffset: 16640816),
+        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 15484096, biasOffset: 16038592),
+        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 16038896, biasOffset: 16593392),
+        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [1824, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 16595216, biasOffset: 16640816),
         .copy(name: "features.6.8.block.2.fc1.weight", shape: [76, 1824, 1, 1], offset: 16642640),
         .copy(name: "features.6.8.block.2.fc1.bias", shape: [76], offset: 16781264),
         .copy(name: "features.6.8.block.2.fc2.weight", shape: [1824, 76, 1, 1], offset: 16781344),
         .copy(name: "features.6.8.block.2.fc2.bias", shape: [1824], offset: 16919968),
-        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 16921792, biasOffset: 17476288),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 17476592, biasOffset: 18031088),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1824, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18032912, biasOffset: 18049328),
+        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [304, 1824, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 16921792, biasOffset: 17476288),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1824, 304, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 17476592, biasOffset: 18031088),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1824, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18032912, biasOffset: 18049328),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [76, 1824, 1, 1], offset: 18051152),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [76], offset: 18189776),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [1824, 76, 1, 1], offset: 18189856),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [1824], offset: 18328480),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [512, 1824, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 18330304, biasOffset: 19264192),
-        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [3072, 512, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 19264704, biasOffset: 20837568),
-        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [3072, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 20840640, biasOffset: 20868288),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [512, 1824, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 18330304, biasOffset: 19264192),
+        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [3072, 512, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 19264704, biasOffset: 20837568),
+        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [3072, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 20840640, biasOffset: 20868288),
         .copy(name: "features.7.1.block.2.fc1.weight", shape: [128, 3072, 1, 1], offset: 20871360),
         .copy(name: "features.7.1.block.2.fc1.bias", shape: [128], offset: 21264576),
         .copy(name: "features.7.1.block.2.fc2.weight", shape: [3072, 128, 1, 1], offset: 21264704),
         .copy(name: "features.7.1.block.2.fc2.bias", shape: [3072], offset: 21657920),
-        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [512, 3072, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 21660992, biasOffset: 23233856),
-        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [3072, 512, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 23234368, biasOffset: 24807232),
-        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [3072, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 24810304, biasOffset: 24837952),
+        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [512, 3072, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 21660992, biasOffset: 23233856),
+        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [3072, 512, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 23234368, biasOffset: 24807232),
+        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [3072, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 24810304, biasOffset: 24837952),
         .copy(name: "features.7.2.block.2.fc1.weight", shape: [128, 3072, 1, 1], offset: 24841024),
         .copy(name: "features.7.2.block.2.fc1.bias", shape: [128], offset: 25234240),
         .copy(name: "features.7.2.block.2.fc2.weight", shape: [3072, 128, 1, 1], offset: 25234368),
         .copy(name: "features.7.2.block.2.fc2.bias", shape: [3072], offset: 25627584),
-        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [512, 3072, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 25630656, biasOffset: 27203520),
-        .foldConvolution(weight: "features.8.0.weight", shape: [2048, 512, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 27204032, biasOffset: 28252608),
+        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [512, 3072, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 25630656, biasOffset: 27203520),
+        .foldConvolution(weight: "features.8.0.weight", shape: [2048, 512, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 27204032, biasOffset: 28252608),
         .copy(name: "classifier.1.weight", shape: [1000, 2048], offset: 28254656),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 30302656),
     ]

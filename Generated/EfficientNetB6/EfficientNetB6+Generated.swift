@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB6: 528x528x3 -> 1000 classes, 43,040,704 parameters, 19.068 GMACs per image.
-// Activations are NHWC in one arena of 16,727,040 floats per image; inference weights (BatchNorm folded) are 42,929,248 floats.
+// Activations are NHWC in one arena of 18,957,312 floats per image; inference weights (BatchNorm folded) are 42,929,248 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB6: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB6", resolution: 528, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 42929248,
-        arenaFloatsPerImage: 16727040, specSources: specSources)
+        arenaFloatsPerImage: 18957312, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB6: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144),
@@ -40,13 +40,24 @@ public final class EfficientNetB6: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 144),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 864, squeezeChannels: 36, outChannels: 144),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 864, squeezeChannels: 36, outChannels: 200),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1200, squeezeChannels: 50, outChannels: 200))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1200, squeezeChannels: 50, outChannels: 200),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 264, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 1200, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 2064, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 3456, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 16727040 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 16727040 &* n
+        let a = arena.reserve(floats: 18957312 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 18957312 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -107,7 +118,7 @@ public final class EfficientNetB6: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 528, width: 528,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: w + 0, bias: w + 1520, outChannels: 56, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 1520, outChannels: 56, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -133,7 +144,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3902976 &* n, batch: n, imagePixels: 69696, inChannels: 56, inputScales: ws,
-            weights: w + 3808, bias: w + 5600, outChannels: 32,
+            inputMajorWeights: w + 3808, bias: w + 5600, outChannels: 32,
             activation: .identity, residual: nil, output: a,
             workspace: ws + 56 &* n, pool: pool)
         p?.stop(3)
@@ -160,7 +171,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2230272 &* n, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws,
-            weights: w + 6512, bias: w + 7536, outChannels: 32,
+            inputMajorWeights: w + 6512, bias: w + 7536, outChannels: 32,
             activation: .identity, residual: a, output: a + 4460544 &* n,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(6)
@@ -187,28 +198,25 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws,
-            weights: w + 8448, bias: w + 9472, outChannels: 32,
-            activation: .identity, residual: a + 4460544 &* n, output: a + 13381632 &* n,
+            inputMajorWeights: w + 8448, bias: w + 9472, outChannels: 32,
+            activation: .identity, residual: a + 4460544 &* n, output: a + 16727040 &* n,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(9)
     }
 
     /// features.2.0: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 192]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 13381632 &* n, pixels: 69696 &* n, inChannels: 32,
-            weights: w + 9504, bias: w + 15648, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 16727040 &* n, batch: n, height: 264, width: 264, inChannels: 32,
+            expandWeights: w + 9504, expandBias: w + 15648, expandActivation: .silu,
+            expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132,
+            depthwiseWeights: w + 15840, depthwiseBias: w + 17568, depthwiseActivation: .silu,
+            output: a + 13381632 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(10)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 264, width: 264, channels: 192,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: w + 15840, bias: w + 17568, activation: .silu, output: a + 13381632 &* n, pool: pool)
-        p?.stop(11)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -221,7 +229,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 13381632 &* n, batch: n, imagePixels: 17424, inChannels: 192, inputScales: ws,
-            weights: w + 21040, bias: w + 28720, outChannels: 40,
+            inputMajorWeights: w + 21040, bias: w + 28720, outChannels: 40,
             activation: .identity, residual: nil, output: a + 8363520 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(13)
@@ -229,20 +237,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 8363520 &* n, pixels: 17424 &* n, inChannels: 40,
-            weights: w + 28768, bias: w + 38368, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+            expandWeights: w + 28768, expandBias: w + 38368, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132,
+            depthwiseWeights: w + 38608, depthwiseBias: w + 40768, depthwiseActivation: .silu,
+            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(14)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 132, width: 132, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: w + 38608, bias: w + 40768, activation: .silu, output: a + 4181760 &* n, pool: pool)
-        p?.stop(15)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -255,7 +260,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
-            weights: w + 46064, bias: w + 55664, outChannels: 40,
+            inputMajorWeights: w + 46064, bias: w + 55664, outChannels: 40,
             activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(17)
@@ -263,20 +268,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9060480 &* n, pixels: 17424 &* n, inChannels: 40,
-            weights: w + 55712, bias: w + 65312, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+            expandWeights: w + 55712, expandBias: w + 65312, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132,
+            depthwiseWeights: w + 65552, depthwiseBias: w + 67712, depthwiseActivation: .silu,
+            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 132, width: 132, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: w + 65552, bias: w + 67712, activation: .silu, output: a + 4181760 &* n, pool: pool)
-        p?.stop(19)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -289,7 +291,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
-            weights: w + 73008, bias: w + 82608, outChannels: 40,
+            inputMajorWeights: w + 73008, bias: w + 82608, outChannels: 40,
             activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(21)
@@ -297,20 +299,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 8363520 &* n, pixels: 17424 &* n, inChannels: 40,
-            weights: w + 82656, bias: w + 92256, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+            expandWeights: w + 82656, expandBias: w + 92256, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132,
+            depthwiseWeights: w + 92496, depthwiseBias: w + 94656, depthwiseActivation: .silu,
+            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(22)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 132, width: 132, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: w + 92496, bias: w + 94656, activation: .silu, output: a + 4181760 &* n, pool: pool)
-        p?.stop(23)
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -323,7 +322,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
-            weights: w + 99952, bias: w + 109552, outChannels: 40,
+            inputMajorWeights: w + 99952, bias: w + 109552, outChannels: 40,
             activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(25)
@@ -331,20 +330,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9060480 &* n, pixels: 17424 &* n, inChannels: 40,
-            weights: w + 109600, bias: w + 119200, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+            expandWeights: w + 109600, expandBias: w + 119200, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132,
+            depthwiseWeights: w + 119440, depthwiseBias: w + 121600, depthwiseActivation: .silu,
+            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(26)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 132, width: 132, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: w + 119440, bias: w + 121600, activation: .silu, output: a + 4181760 &* n, pool: pool)
-        p?.stop(27)
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -357,7 +353,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
-            weights: w + 126896, bias: w + 136496, outChannels: 40,
+            inputMajorWeights: w + 126896, bias: w + 136496, outChannels: 40,
             activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(29)
@@ -365,20 +361,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 8363520 &* n, pixels: 17424 &* n, inChannels: 40,
-            weights: w + 136544, bias: w + 146144, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+            expandWeights: w + 136544, expandBias: w + 146144, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132,
+            depthwiseWeights: w + 146384, depthwiseBias: w + 148544, depthwiseActivation: .silu,
+            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 132, width: 132, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: w + 146384, bias: w + 148544, activation: .silu, output: a + 4181760 &* n, pool: pool)
-        p?.stop(31)
+        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -391,7 +384,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
-            weights: w + 153840, bias: w + 163440, outChannels: 40,
+            inputMajorWeights: w + 153840, bias: w + 163440, outChannels: 40,
             activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(33)
@@ -399,20 +392,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 9060480 &* n, pixels: 17424 &* n, inChannels: 40,
-            weights: w + 163488, bias: w + 173088, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+            expandWeights: w + 163488, expandBias: w + 173088, expandActivation: .silu,
+            expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66,
+            depthwiseWeights: w + 173328, depthwiseBias: w + 179328, depthwiseActivation: .silu,
+            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(34)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 132, width: 132, channels: 240,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: w + 173328, bias: w + 179328, activation: .silu, output: a + 4181760 &* n, pool: pool)
-        p?.stop(35)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -425,7 +415,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 4181760 &* n, batch: n, imagePixels: 4356, inChannels: 240, inputScales: ws,
-            weights: w + 184624, bias: w + 201904, outChannels: 72,
+            inputMajorWeights: w + 184624, bias: w + 201904, outChannels: 72,
             activation: .identity, residual: nil, output: a + 3763584 &* n,
             workspace: ws + 240 &* n, pool: pool)
         p?.stop(37)
@@ -433,20 +423,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3763584 &* n, pixels: 4356 &* n, inChannels: 72,
-            weights: w + 201984, bias: w + 233088, outChannels: 432,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+            expandWeights: w + 201984, expandBias: w + 233088, expandActivation: .silu,
+            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66,
+            depthwiseWeights: w + 233520, depthwiseBias: w + 244320, depthwiseActivation: .silu,
+            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(38)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 66, width: 66, channels: 432,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: w + 233520, bias: w + 244320, activation: .silu, output: a + 1881792 &* n, pool: pool)
-        p?.stop(39)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -459,7 +446,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
-            weights: w + 260768, bias: w + 291872, outChannels: 72,
+            inputMajorWeights: w + 260768, bias: w + 291872, outChannels: 72,
             activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
             workspace: ws + 432 &* n, pool: pool)
         p?.stop(41)
@@ -467,20 +454,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4077216 &* n, pixels: 4356 &* n, inChannels: 72,
-            weights: w + 291952, bias: w + 323056, outChannels: 432,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+            expandWeights: w + 291952, expandBias: w + 323056, expandActivation: .silu,
+            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66,
+            depthwiseWeights: w + 323488, depthwiseBias: w + 334288, depthwiseActivation: .silu,
+            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 66, width: 66, channels: 432,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: w + 323488, bias: w + 334288, activation: .silu, output: a + 1881792 &* n, pool: pool)
-        p?.stop(43)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -493,7 +477,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
-            weights: w + 350736, bias: w + 381840, outChannels: 72,
+            inputMajorWeights: w + 350736, bias: w + 381840, outChannels: 72,
             activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
             workspace: ws + 432 &* n, pool: pool)
         p?.stop(45)
@@ -501,20 +485,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3763584 &* n, pixels: 4356 &* n, inChannels: 72,
-            weights: w + 381920, bias: w + 413024, outChannels: 432,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+            expandWeights: w + 381920, expandBias: w + 413024, expandActivation: .silu,
+            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66,
+            depthwiseWeights: w + 413456, depthwiseBias: w + 424256, depthwiseActivation: .silu,
+            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(46)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 66, width: 66, channels: 432,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: w + 413456, bias: w + 424256, activation: .silu, output: a + 1881792 &* n, pool: pool)
-        p?.stop(47)
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -527,7 +508,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
-            weights: w + 440704, bias: w + 471808, outChannels: 72,
+            inputMajorWeights: w + 440704, bias: w + 471808, outChannels: 72,
             activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
             workspace: ws + 432 &* n, pool: pool)
         p?.stop(49)
@@ -535,20 +516,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4077216 &* n, pixels: 4356 &* n, inChannels: 72,
-            weights: w + 471888, bias: w + 502992, outChannels: 432,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+            expandWeights: w + 471888, expandBias: w + 502992, expandActivation: .silu,
+            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66,
+            depthwiseWeights: w + 503424, depthwiseBias: w + 514224, depthwiseActivation: .silu,
+            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(50)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 66, width: 66, channels: 432,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: w + 503424, bias: w + 514224, activation: .silu, output: a + 1881792 &* n, pool: pool)
-        p?.stop(51)
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -561,7 +539,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
-            weights: w + 530672, bias: w + 561776, outChannels: 72,
+            inputMajorWeights: w + 530672, bias: w + 561776, outChannels: 72,
             activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
             workspace: ws + 432 &* n, pool: pool)
         p?.stop(53)
@@ -569,20 +547,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3763584 &* n, pixels: 4356 &* n, inChannels: 72,
-            weights: w + 561856, bias: w + 592960, outChannels: 432,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+            expandWeights: w + 561856, expandBias: w + 592960, expandActivation: .silu,
+            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66,
+            depthwiseWeights: w + 593392, depthwiseBias: w + 604192, depthwiseActivation: .silu,
+            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(54)
-        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 66, width: 66, channels: 432,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: w + 593392, bias: w + 604192, activation: .silu, output: a + 1881792 &* n, pool: pool)
-        p?.stop(55)
+        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -595,7 +570,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
-            weights: w + 620640, bias: w + 651744, outChannels: 72,
+            inputMajorWeights: w + 620640, bias: w + 651744, outChannels: 72,
             activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
             workspace: ws + 432 &* n, pool: pool)
         p?.stop(57)
@@ -603,20 +578,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4077216 &* n, pixels: 4356 &* n, inChannels: 72,
-            weights: w + 651824, bias: w + 682928, outChannels: 432,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+            expandWeights: w + 651824, expandBias: w + 682928, expandActivation: .silu,
+            expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 683360, depthwiseBias: w + 687248, depthwiseActivation: .silu,
+            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(58)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 66, width: 66, channels: 432,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: w + 683360, bias: w + 687248, activation: .silu, output: a + 1881792 &* n, pool: pool)
-        p?.stop(59)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -629,7 +601,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1881792 &* n, batch: n, imagePixels: 1089, inChannels: 432, inputScales: ws,
-            weights: w + 703696, bias: w + 765904, outChannels: 144,
+            inputMajorWeights: w + 703696, bias: w + 765904, outChannels: 144,
             activation: .identity, residual: nil, output: a + 2352240 &* n,
             workspace: ws + 432 &* n, pool: pool)
         p?.stop(61)
@@ -637,20 +609,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2352240 &* n, pixels: 1089 &* n, inChannels: 144,
-            weights: w + 766048, bias: w + 890464, outChannels: 864,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2352240 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+            expandWeights: w + 766048, expandBias: w + 890464, expandActivation: .silu,
+            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 891328, depthwiseBias: w + 899104, depthwiseActivation: .silu,
+            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(62)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 864,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: w + 891328, bias: w + 899104, activation: .silu, output: a + 940896 &* n, pool: pool)
-        p?.stop(63)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -663,7 +632,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
-            weights: w + 963088, bias: w + 1087504, outChannels: 144,
+            inputMajorWeights: w + 963088, bias: w + 1087504, outChannels: 144,
             activation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n,
             workspace: ws + 864 &* n, pool: pool)
         p?.stop(65)
@@ -671,20 +640,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 144,
-            weights: w + 1087648, bias: w + 1212064, outChannels: 864,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+            expandWeights: w + 1087648, expandBias: w + 1212064, expandActivation: .silu,
+            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 1212928, depthwiseBias: w + 1220704, depthwiseActivation: .silu,
+            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(66)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 864,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: w + 1212928, bias: w + 1220704, activation: .silu, output: a + 940896 &* n, pool: pool)
-        p?.stop(67)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -697,7 +663,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
-            weights: w + 1284688, bias: w + 1409104, outChannels: 144,
+            inputMajorWeights: w + 1284688, bias: w + 1409104, outChannels: 144,
             activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
             workspace: ws + 864 &* n, pool: pool)
         p?.stop(69)
@@ -705,20 +671,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2038608 &* n, pixels: 1089 &* n, inChannels: 144,
-            weights: w + 1409248, bias: w + 1533664, outChannels: 864,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+            expandWeights: w + 1409248, expandBias: w + 1533664, expandActivation: .silu,
+            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 1534528, depthwiseBias: w + 1542304, depthwiseActivation: .silu,
+            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(70)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 864,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: w + 1534528, bias: w + 1542304, activation: .silu, output: a + 940896 &* n, pool: pool)
-        p?.stop(71)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -731,7 +694,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
-            weights: w + 1606288, bias: w + 1730704, outChannels: 144,
+            inputMajorWeights: w + 1606288, bias: w + 1730704, outChannels: 144,
             activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
             workspace: ws + 864 &* n, pool: pool)
         p?.stop(73)
@@ -739,20 +702,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 144,
-            weights: w + 1730848, bias: w + 1855264, outChannels: 864,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+            expandWeights: w + 1730848, expandBias: w + 1855264, expandActivation: .silu,
+            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 1856128, depthwiseBias: w + 1863904, depthwiseActivation: .silu,
+            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(74)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 864,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: w + 1856128, bias: w + 1863904, activation: .silu, output: a + 940896 &* n, pool: pool)
-        p?.stop(75)
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -765,7 +725,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
-            weights: w + 1927888, bias: w + 2052304, outChannels: 144,
+            inputMajorWeights: w + 1927888, bias: w + 2052304, outChannels: 144,
             activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
             workspace: ws + 864 &* n, pool: pool)
         p?.stop(77)
@@ -773,20 +733,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2038608 &* n, pixels: 1089 &* n, inChannels: 144,
-            weights: w + 2052448, bias: w + 2176864, outChannels: 864,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+            expandWeights: w + 2052448, expandBias: w + 2176864, expandActivation: .silu,
+            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 2177728, depthwiseBias: w + 2185504, depthwiseActivation: .silu,
+            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(78)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 864,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: w + 2177728, bias: w + 2185504, activation: .silu, output: a + 940896 &* n, pool: pool)
-        p?.stop(79)
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -799,7 +756,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
-            weights: w + 2249488, bias: w + 2373904, outChannels: 144,
+            inputMajorWeights: w + 2249488, bias: w + 2373904, outChannels: 144,
             activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
             workspace: ws + 864 &* n, pool: pool)
         p?.stop(81)
@@ -807,20 +764,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 144,
-            weights: w + 2374048, bias: w + 2498464, outChannels: 864,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+            expandWeights: w + 2374048, expandBias: w + 2498464, expandActivation: .silu,
+            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 2499328, depthwiseBias: w + 2507104, depthwiseActivation: .silu,
+            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(82)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 864,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: w + 2499328, bias: w + 2507104, activation: .silu, output: a + 940896 &* n, pool: pool)
-        p?.stop(83)
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -833,7 +787,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
-            weights: w + 2571088, bias: w + 2695504, outChannels: 144,
+            inputMajorWeights: w + 2571088, bias: w + 2695504, outChannels: 144,
             activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
             workspace: ws + 864 &* n, pool: pool)
         p?.stop(85)
@@ -841,20 +795,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2038608 &* n, pixels: 1089 &* n, inChannels: 144,
-            weights: w + 2695648, bias: w + 2820064, outChannels: 864,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+            expandWeights: w + 2695648, expandBias: w + 2820064, expandActivation: .silu,
+            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 2820928, depthwiseBias: w + 2828704, depthwiseActivation: .silu,
+            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(86)
-        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 864,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: w + 2820928, bias: w + 2828704, activation: .silu, output: a + 940896 &* n, pool: pool)
-        p?.stop(87)
+        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -867,7 +818,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
-            weights: w + 2892688, bias: w + 3017104, outChannels: 144,
+            inputMajorWeights: w + 2892688, bias: w + 3017104, outChannels: 144,
             activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
             workspace: ws + 864 &* n, pool: pool)
         p?.stop(89)
@@ -875,20 +826,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881792 &* n, pixels: 1089 &* n, inChannels: 144,
-            weights: w + 3017248, bias: w + 3141664, outChannels: 864,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+            expandWeights: w + 3017248, expandBias: w + 3141664, expandActivation: .silu,
+            expandedChannels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 3142528, depthwiseBias: w + 3164128, depthwiseActivation: .silu,
+            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(90)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 864,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 3142528, bias: w + 3164128, activation: .silu, output: a + 940896 &* n, pool: pool)
-        p?.stop(91)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -901,7 +849,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
-            weights: w + 3228112, bias: w + 3400912, outChannels: 200,
+            inputMajorWeights: w + 3228112, bias: w + 3400912, outChannels: 200,
             activation: .identity, residual: nil, output: a + 2613600 &* n,
             workspace: ws + 864 &* n, pool: pool)
         p?.stop(93)
@@ -909,20 +857,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2613600 &* n, pixels: 1089 &* n, inChannels: 200,
-            weights: w + 3401120, bias: w + 3641120, outChannels: 1200,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+            expandWeights: w + 3401120, expandBias: w + 3641120, expandActivation: .silu,
+            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 3642320, depthwiseBias: w + 3672320, depthwiseActivation: .silu,
+            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(94)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 1200,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 3642320, bias: w + 3672320, activation: .silu, output: a + 1306800 &* n, pool: pool)
-        p?.stop(95)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -935,7 +880,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
-            weights: w + 3794784, bias: w + 4034784, outChannels: 200,
+            inputMajorWeights: w + 3794784, bias: w + 4034784, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
             workspace: ws + 1200 &* n, pool: pool)
         p?.stop(97)
@@ -943,20 +888,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2831408 &* n, pixels: 1089 &* n, inChannels: 200,
-            weights: w + 4034992, bias: w + 4274992, outChannels: 1200,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+            expandWeights: w + 4034992, expandBias: w + 4274992, expandActivation: .silu,
+            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 4276192, depthwiseBias: w + 4306192, depthwiseActivation: .silu,
+            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(98)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 1200,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 4276192, bias: w + 4306192, activation: .silu, output: a + 1306800 &* n, pool: pool)
-        p?.stop(99)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -969,7 +911,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
-            weights: w + 4428656, bias: w + 4668656, outChannels: 200,
+            inputMajorWeights: w + 4428656, bias: w + 4668656, outChannels: 200,
             activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
             workspace: ws + 1200 &* n, pool: pool)
         p?.stop(101)
@@ -977,20 +919,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2613600 &* n, pixels: 1089 &* n, inChannels: 200,
-            weights: w + 4668864, bias: w + 4908864, outChannels: 1200,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+            expandWeights: w + 4668864, expandBias: w + 4908864, expandActivation: .silu,
+            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 4910064, depthwiseBias: w + 4940064, depthwiseActivation: .silu,
+            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(102)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 1200,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 4910064, bias: w + 4940064, activation: .silu, output: a + 1306800 &* n, pool: pool)
-        p?.stop(103)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1003,7 +942,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
-            weights: w + 5062528, bias: w + 5302528, outChannels: 200,
+            inputMajorWeights: w + 5062528, bias: w + 5302528, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
             workspace: ws + 1200 &* n, pool: pool)
         p?.stop(105)
@@ -1011,20 +950,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2831408 &* n, pixels: 1089 &* n, inChannels: 200,
-            weights: w + 5302736, bias: w + 5542736, outChannels: 1200,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+            expandWeights: w + 5302736, expandBias: w + 5542736, expandActivation: .silu,
+            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 5543936, depthwiseBias: w + 5573936, depthwiseActivation: .silu,
+            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(106)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 1200,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 5543936, bias: w + 5573936, activation: .silu, output: a + 1306800 &* n, pool: pool)
-        p?.stop(107)
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1037,7 +973,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
-            weights: w + 5696400, bias: w + 5936400, outChannels: 200,
+            inputMajorWeights: w + 5696400, bias: w + 5936400, outChannels: 200,
             activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
             workspace: ws + 1200 &* n, pool: pool)
         p?.stop(109)
@@ -1045,20 +981,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2613600 &* n, pixels: 1089 &* n, inChannels: 200,
-            weights: w + 5936608, bias: w + 6176608, outChannels: 1200,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+            expandWeights: w + 5936608, expandBias: w + 6176608, expandActivation: .silu,
+            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 6177808, depthwiseBias: w + 6207808, depthwiseActivation: .silu,
+            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(110)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 1200,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 6177808, bias: w + 6207808, activation: .silu, output: a + 1306800 &* n, pool: pool)
-        p?.stop(111)
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1071,7 +1004,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
-            weights: w + 6330272, bias: w + 6570272, outChannels: 200,
+            inputMajorWeights: w + 6330272, bias: w + 6570272, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
             workspace: ws + 1200 &* n, pool: pool)
         p?.stop(113)
@@ -1079,20 +1012,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2831408 &* n, pixels: 1089 &* n, inChannels: 200,
-            weights: w + 6570480, bias: w + 6810480, outChannels: 1200,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+            expandWeights: w + 6570480, expandBias: w + 6810480, expandActivation: .silu,
+            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 6811680, depthwiseBias: w + 6841680, depthwiseActivation: .silu,
+            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(114)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 1200,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 6811680, bias: w + 6841680, activation: .silu, output: a + 1306800 &* n, pool: pool)
-        p?.stop(115)
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1105,7 +1035,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
-            weights: w + 6964144, bias: w + 7204144, outChannels: 200,
+            inputMajorWeights: w + 6964144, bias: w + 7204144, outChannels: 200,
             activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
             workspace: ws + 1200 &* n, pool: pool)
         p?.stop(117)
@@ -1113,20 +1043,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2613600 &* n, pixels: 1089 &* n, inChannels: 200,
-            weights: w + 7204352, bias: w + 7444352, outChannels: 1200,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+            expandWeights: w + 7204352, expandBias: w + 7444352, expandActivation: .silu,
+            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 7445552, depthwiseBias: w + 7475552, depthwiseActivation: .silu,
+            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(118)
-        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 1200,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 7445552, bias: w + 7475552, activation: .silu, output: a + 1306800 &* n, pool: pool)
-        p?.stop(119)
+        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1139,7 +1066,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
-            weights: w + 7598016, bias: w + 7838016, outChannels: 200,
+            inputMajorWeights: w + 7598016, bias: w + 7838016, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
             workspace: ws + 1200 &* n, pool: pool)
         p?.stop(121)
@@ -1147,20 +1074,17 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2831408 &* n, pixels: 1089 &* n, inChannels: 200,
-            weights: w + 7838224, bias: w + 8078224, outChannels: 1200,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+            expandWeights: w + 7838224, expandBias: w + 8078224, expandActivation: .silu,
+            expandedChannels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 8079424, depthwiseBias: w + 8109424, depthwiseActivation: .silu,
+            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(122)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 1200,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 8079424, bias: w + 8109424, activation: .silu, output: a + 1306800 &* n, pool: pool)
-        p?.stop(123)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 17, 17, 1200]
         p?.start()
         Kernels.squeezeExcite(
@@ -1172,27 +1096,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1306800 &* n, pixels: 289 &* n, inChannels: 1200,
-            weights: w + 8231888, bias: w + 8644688, outChannels: 344,
+            inputMajorWeights: w + 8231888, bias: w + 8644688, outChannels: 344,
             activation: .identity, residual: nil, output: a + 1192992 &* n, pool: pool)
         p?.stop(125)
     }
 
     /// features.6.1: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 8645040, bias: w + 9355056, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 8645040, expandBias: w + 9355056, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 9357120, depthwiseBias: w + 9408720, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(126)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 9357120, bias: w + 9408720, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(127)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1204,27 +1125,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 9767952, bias: w + 10477968, outChannels: 344,
+            inputMajorWeights: w + 9767952, bias: w + 10477968, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
         p?.stop(129)
     }
 
     /// features.6.2: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 10478320, bias: w + 11188336, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 10478320, expandBias: w + 11188336, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 11190400, depthwiseBias: w + 11242000, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(130)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 11190400, bias: w + 11242000, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(131)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1236,27 +1154,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 11601232, bias: w + 12311248, outChannels: 344,
+            inputMajorWeights: w + 11601232, bias: w + 12311248, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
         p?.stop(133)
     }
 
     /// features.6.3: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 12311600, bias: w + 13021616, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 12311600, expandBias: w + 13021616, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 13023680, depthwiseBias: w + 13075280, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(134)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 13023680, bias: w + 13075280, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(135)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1268,27 +1183,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 13434512, bias: w + 14144528, outChannels: 344,
+            inputMajorWeights: w + 13434512, bias: w + 14144528, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
         p?.stop(137)
     }
 
     /// features.6.4: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 14144880, bias: w + 14854896, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 14144880, expandBias: w + 14854896, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 14856960, depthwiseBias: w + 14908560, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(138)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 14856960, bias: w + 14908560, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(139)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1300,27 +1212,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 15267792, bias: w + 15977808, outChannels: 344,
+            inputMajorWeights: w + 15267792, bias: w + 15977808, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
         p?.stop(141)
     }
 
     /// features.6.5: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 15978160, bias: w + 16688176, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 15978160, expandBias: w + 16688176, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 16690240, depthwiseBias: w + 16741840, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(142)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 16690240, bias: w + 16741840, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(143)
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1332,27 +1241,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 17101072, bias: w + 17811088, outChannels: 344,
+            inputMajorWeights: w + 17101072, bias: w + 17811088, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
         p?.stop(145)
     }
 
     /// features.6.6: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 17811440, bias: w + 18521456, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 17811440, expandBias: w + 18521456, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 18523520, depthwiseBias: w + 18575120, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(146)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 18523520, bias: w + 18575120, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(147)
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1364,27 +1270,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 18934352, bias: w + 19644368, outChannels: 344,
+            inputMajorWeights: w + 18934352, bias: w + 19644368, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
         p?.stop(149)
     }
 
     /// features.6.7: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 19644720, bias: w + 20354736, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 19644720, expandBias: w + 20354736, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 20356800, depthwiseBias: w + 20408400, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(150)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 20356800, bias: w + 20408400, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(151)
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1396,27 +1299,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 20767632, bias: w + 21477648, outChannels: 344,
+            inputMajorWeights: w + 20767632, bias: w + 21477648, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
         p?.stop(153)
     }
 
     /// features.6.8: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 21478000, bias: w + 22188016, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 21478000, expandBias: w + 22188016, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 22190080, depthwiseBias: w + 22241680, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(154)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 22190080, bias: w + 22241680, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(155)
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1428,27 +1328,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 22600912, bias: w + 23310928, outChannels: 344,
+            inputMajorWeights: w + 22600912, bias: w + 23310928, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
         p?.stop(157)
     }
 
     /// features.6.9: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 23311280, bias: w + 24021296, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 23311280, expandBias: w + 24021296, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 24023360, depthwiseBias: w + 24074960, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(158)
-        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 24023360, bias: w + 24074960, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(159)
+        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1460,27 +1357,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 24434192, bias: w + 25144208, outChannels: 344,
+            inputMajorWeights: w + 24434192, bias: w + 25144208, outChannels: 344,
             activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
         p?.stop(161)
     }
 
     /// features.6.10: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1292416 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 25144560, bias: w + 25854576, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 25144560, expandBias: w + 25854576, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 25856640, depthwiseBias: w + 25908240, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(162)
-        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 25856640, bias: w + 25908240, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(163)
+        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1492,27 +1386,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 26267472, bias: w + 26977488, outChannels: 344,
+            inputMajorWeights: w + 26267472, bias: w + 26977488, outChannels: 344,
             activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
         p?.stop(165)
     }
 
     /// features.7.0: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1192992 &* n, pixels: 289 &* n, inChannels: 344,
-            weights: w + 26977840, bias: w + 27687856, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            expandWeights: w + 26977840, expandBias: w + 27687856, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 27689920, depthwiseBias: w + 27708496, depthwiseActivation: .silu,
+            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(166)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: w + 27689920, bias: w + 27708496, activation: .silu, output: a + 596496 &* n, pool: pool)
-        p?.stop(167)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1524,27 +1415,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
-            weights: w + 28067728, bias: w + 29256592, outChannels: 576,
+            inputMajorWeights: w + 28067728, bias: w + 29256592, outChannels: 576,
             activation: .identity, residual: nil, output: a + 1997568 &* n, pool: pool)
         p?.stop(169)
     }
 
     /// features.7.1: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1997568 &* n, pixels: 289 &* n, inChannels: 576,
-            weights: w + 29257168, bias: w + 31247824, outChannels: 3456,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1997568 &* n, batch: n, height: 17, width: 17, inChannels: 576,
+            expandWeights: w + 29257168, expandBias: w + 31247824, expandActivation: .silu,
+            expandedChannels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 31251280, depthwiseBias: w + 31282384, depthwiseActivation: .silu,
+            output: a + 998784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(170)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 3456,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: w + 31251280, bias: w + 31282384, activation: .silu, output: a + 998784 &* n, pool: pool)
-        p?.stop(171)
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed by the fused call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]
         p?.start()
         Kernels.squeezeExcite(
@@ -1556,27 +1444,24 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 998784 &* n, pixels: 289 &* n, inChannels: 3456,
-            weights: w + 32284768, bias: w + 34275424, outChannels: 576,
+            inputMajorWeights: w + 32284768, bias: w + 34275424, outChannels: 576,
             activation: .identity, residual: a + 1997568 &* n, output: a + 2164032 &* n, pool: pool)
         p?.stop(173)
     }
 
     /// features.7.2: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2164032 &* n, pixels: 289 &* n, inChannels: 576,
-            weights: w + 34276000, bias: w + 36266656, outChannels: 3456,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2164032 &* n, batch: n, height: 17, width: 17, inChannels: 576,
+            expandWeights: w + 34276000, expandBias: w + 36266656, expandActivation: .silu,
+            expandedChannels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 36270112, depthwiseBias: w + 36301216, depthwiseActivation: .silu,
+            output: a + 998784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(174)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 3456,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: w + 36270112, bias: w + 36301216, activation: .silu, output: a + 998784 &* n, pool: pool)
-        p?.stop(175)
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed by the fused call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]
         p?.start()
         Kernels.squeezeExcite(
@@ -1588,7 +1473,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 998784 &* n, pixels: 289 &* n, inChannels: 3456,
-            weights: w + 37303600, bias: w + 39294256, outChannels: 576,
+            inputMajorWeights: w + 37303600, bias: w + 39294256, outChannels: 576,
             activation: .identity, residual: a + 2164032 &* n, output: a + 665856 &* n, pool: pool)
         p?.stop(177)
     }
@@ -1599,7 +1484,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 665856 &* n, pixels: 289 &* n, inChannels: 576,
-            weights: w + 39294832, bias: w + 40621936, outChannels: 2304,
+            inputMajorWeights: w + 39294832, bias: w + 40621936, outChannels: 2304,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(178)
     }
@@ -1644,338 +1529,338 @@ extension EfficientNetB6 {
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32]"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 71368704,
               "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 428212224,
-              "conv 1x1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 192]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 458320896,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 30108672,
-              "depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192]"),
+              "depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 133816320,
               "conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
+              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
-        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
+              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
-        .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
+              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
-        .init("features.2.5.block.0", kind: "expand 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
+              "conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 167270400,
-              "conv 1x1 + BN + silu, [n, 132, 132, 40] -> [n, 132, 132, 240]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 193406400,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 26136000,
-              "depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240]"),
+              "depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 75271680,
               "conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
+              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
-        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
+              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
-        .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
+              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
-        .init("features.3.5.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
+              "conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 66, 66, 72] -> [n, 66, 66, 432]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 139723056,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 4234032,
-              "depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432]"),
+              "depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 67744512,
               "conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
+              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
+              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
+              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
-        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
+              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
-        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
+              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
-        .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
+              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
-        .init("features.4.7.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
+              "conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 135489024,
-              "conv 1x1 + BN + silu, [n, 33, 33, 144] -> [n, 33, 33, 864]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 159011424,
+              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 23522400,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 188179200,
               "conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
+              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
+              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
+              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
-        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
+              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
-        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
+              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
-        .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
+              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
-        .init("features.5.7.block.0", kind: "expand 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
+              "conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 261360000,
-              "conv 1x1 + BN + silu, [n, 33, 33, 200] -> [n, 33, 33, 1200]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 270030000,
+              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 8670000,
-              "depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200]"),
+              "depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, in place on [n, 17, 17, 1200]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 119299200,
               "conv 1x1 + BN, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.6.8.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.6.9.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.6.10.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
+              "conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 205194624,
-              "conv 1x1 + BN + silu, [n, 17, 17, 344] -> [n, 17, 17, 2064]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 210563088,
+              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 5368464,
-              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 343581696,
               "conv 1x1 + BN, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
-        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 575299584,
-              "conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
+        .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 584288640,
+              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], the expanded tensor never leaves the worker's band"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 8989056,
-              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
+              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed by the fused call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 995328,
               "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 575299584,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
-        .init("features.7.2.block.0", kind: "expand 1x1", macsPerImage: 575299584,
-              "conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 3456]"),
+        .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 584288640,
+              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], the expanded tensor never leaves the worker's band"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 8989056,
-              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
+              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed by the fused call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 995328,
               "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 575299584,
@@ -2846,320 +2731,320 @@ extension EfficientNetB6 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [56, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 1520),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [56, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 1584, biasOffset: 2096),
+        .foldConvolution(weight: "features.0.0.weight", shape: [56, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 1520),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [56, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 1584, biasOffset: 2096),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [14, 56, 1, 1], offset: 2160),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [14], offset: 2944),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [56, 14, 1, 1], offset: 2960),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [56], offset: 3744),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [32, 56, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 3808, biasOffset: 5600),
-        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, depthwise: true, weightOffset: 5632, biasOffset: 5920),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [32, 56, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 3808, biasOffset: 5600),
+        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 5632, biasOffset: 5920),
         .copy(name: "features.1.1.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 5952),
         .copy(name: "features.1.1.block.1.fc1.bias", shape: [8], offset: 6208),
         .copy(name: "features.1.1.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 6224),
         .copy(name: "features.1.1.block.1.fc2.bias", shape: [32], offset: 6480),
-        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 6512, biasOffset: 7536),
-        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, depthwise: true, weightOffset: 7568, biasOffset: 7856),
+        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 6512, biasOffset: 7536),
+        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 7568, biasOffset: 7856),
         .copy(name: "features.1.2.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 7888),
         .copy(name: "features.1.2.block.1.fc1.bias", shape: [8], offset: 8144),
         .copy(name: "features.1.2.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 8160),
         .copy(name: "features.1.2.block.1.fc2.bias", shape: [32], offset: 8416),
-        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 8448, biasOffset: 9472),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 9504, biasOffset: 15648),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 15840, biasOffset: 17568),
+        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 8448, biasOffset: 9472),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 9504, biasOffset: 15648),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 15840, biasOffset: 17568),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 17760),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [8], offset: 19296),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 19312),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [192], offset: 20848),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [40, 192, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 21040, biasOffset: 28720),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 28768, biasOffset: 38368),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 38608, biasOffset: 40768),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [40, 192, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 21040, biasOffset: 28720),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 28768, biasOffset: 38368),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 38608, biasOffset: 40768),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 41008),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [10], offset: 43408),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 43424),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [240], offset: 45824),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 46064, biasOffset: 55664),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 55712, biasOffset: 65312),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 65552, biasOffset: 67712),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 46064, biasOffset: 55664),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 55712, biasOffset: 65312),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 65552, biasOffset: 67712),
         .copy(name: "features.2.2.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 67952),
         .copy(name: "features.2.2.block.2.fc1.bias", shape: [10], offset: 70352),
         .copy(name: "features.2.2.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 70368),
         .copy(name: "features.2.2.block.2.fc2.bias", shape: [240], offset: 72768),
-        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 73008, biasOffset: 82608),
-        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 82656, biasOffset: 92256),
-        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 92496, biasOffset: 94656),
+        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 73008, biasOffset: 82608),
+        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 82656, biasOffset: 92256),
+        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 92496, biasOffset: 94656),
         .copy(name: "features.2.3.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 94896),
         .copy(name: "features.2.3.block.2.fc1.bias", shape: [10], offset: 97296),
         .copy(name: "features.2.3.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 97312),
         .copy(name: "features.2.3.block.2.fc2.bias", shape: [240], offset: 99712),
-        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 99952, biasOffset: 109552),
-        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 109600, biasOffset: 119200),
-        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 119440, biasOffset: 121600),
+        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 99952, biasOffset: 109552),
+        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 109600, biasOffset: 119200),
+        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 119440, biasOffset: 121600),
         .copy(name: "features.2.4.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 121840),
         .copy(name: "features.2.4.block.2.fc1.bias", shape: [10], offset: 124240),
         .copy(name: "features.2.4.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 124256),
         .copy(name: "features.2.4.block.2.fc2.bias", shape: [240], offset: 126656),
-        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 126896, biasOffset: 136496),
-        .foldConvolution(weight: "features.2.5.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 136544, biasOffset: 146144),
-        .foldConvolution(weight: "features.2.5.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 146384, biasOffset: 148544),
+        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 126896, biasOffset: 136496),
+        .foldConvolution(weight: "features.2.5.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.2.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 136544, biasOffset: 146144),
+        .foldConvolution(weight: "features.2.5.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.2.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 146384, biasOffset: 148544),
         .copy(name: "features.2.5.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 148784),
         .copy(name: "features.2.5.block.2.fc1.bias", shape: [10], offset: 151184),
         .copy(name: "features.2.5.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 151200),
         .copy(name: "features.2.5.block.2.fc2.bias", shape: [240], offset: 153600),
-        .foldConvolution(weight: "features.2.5.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 153840, biasOffset: 163440),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 163488, biasOffset: 173088),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 173328, biasOffset: 179328),
+        .foldConvolution(weight: "features.2.5.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.2.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 153840, biasOffset: 163440),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 163488, biasOffset: 173088),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 173328, biasOffset: 179328),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 179568),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [10], offset: 181968),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 181984),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [240], offset: 184384),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [72, 240, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 184624, biasOffset: 201904),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 201984, biasOffset: 233088),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 233520, biasOffset: 244320),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [72, 240, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 184624, biasOffset: 201904),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 201984, biasOffset: 233088),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 233520, biasOffset: 244320),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [18, 432, 1, 1], offset: 244752),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [18], offset: 252528),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [432, 18, 1, 1], offset: 252560),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [432], offset: 260336),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 260768, biasOffset: 291872),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 291952, biasOffset: 323056),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 323488, biasOffset: 334288),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 260768, biasOffset: 291872),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 291952, biasOffset: 323056),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 323488, biasOffset: 334288),
         .copy(name: "features.3.2.block.2.fc1.weight", shape: [18, 432, 1, 1], offset: 334720),
         .copy(name: "features.3.2.block.2.fc1.bias", shape: [18], offset: 342496),
         .copy(name: "features.3.2.block.2.fc2.weight", shape: [432, 18, 1, 1], offset: 342528),
         .copy(name: "features.3.2.block.2.fc2.bias", shape: [432], offset: 350304),
-        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 350736, biasOffset: 381840),
-        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 381920, biasOffset: 413024),
-        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 413456, biasOffset: 424256),
+        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 350736, biasOffset: 381840),
+        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 381920, biasOffset: 413024),
+        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 413456, biasOffset: 424256),
         .copy(name: "features.3.3.block.2.fc1.weight", shape: [18, 432, 1, 1], offset: 424688),
         .copy(name: "features.3.3.block.2.fc1.bias", shape: [18], offset: 432464),
         .copy(name: "features.3.3.block.2.fc2.weight", shape: [432, 18, 1, 1], offset: 432496),
         .copy(name: "features.3.3.block.2.fc2.bias", shape: [432], offset: 440272),
-        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 440704, biasOffset: 471808),
-        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 471888, biasOffset: 502992),
-        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 503424, biasOffset: 514224),
+        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 440704, biasOffset: 471808),
+        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 471888, biasOffset: 502992),
+        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 503424, biasOffset: 514224),
         .copy(name: "features.3.4.block.2.fc1.weight", shape: [18, 432, 1, 1], offset: 514656),
         .copy(name: "features.3.4.block.2.fc1.bias", shape: [18], offset: 522432),
         .copy(name: "features.3.4.block.2.fc2.weight", shape: [432, 18, 1, 1], offset: 522464),
         .copy(name: "features.3.4.block.2.fc2.bias", shape: [432], offset: 530240),
-        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 530672, biasOffset: 561776),
-        .foldConvolution(weight: "features.3.5.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 561856, biasOffset: 592960),
-        .foldConvolution(weight: "features.3.5.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 593392, biasOffset: 604192),
+        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 530672, biasOffset: 561776),
+        .foldConvolution(weight: "features.3.5.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.3.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 561856, biasOffset: 592960),
+        .foldConvolution(weight: "features.3.5.block.1.0.weight", shape: [432, 1, 5, 5], batchNorm: "features.3.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 593392, biasOffset: 604192),
         .copy(name: "features.3.5.block.2.fc1.weight", shape: [18, 432, 1, 1], offset: 604624),
         .copy(name: "features.3.5.block.2.fc1.bias", shape: [18], offset: 612400),
         .copy(name: "features.3.5.block.2.fc2.weight", shape: [432, 18, 1, 1], offset: 612432),
         .copy(name: "features.3.5.block.2.fc2.bias", shape: [432], offset: 620208),
-        .foldConvolution(weight: "features.3.5.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 620640, biasOffset: 651744),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 651824, biasOffset: 682928),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [432, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 683360, biasOffset: 687248),
+        .foldConvolution(weight: "features.3.5.block.3.0.weight", shape: [72, 432, 1, 1], batchNorm: "features.3.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 620640, biasOffset: 651744),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 651824, biasOffset: 682928),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [432, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 683360, biasOffset: 687248),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [18, 432, 1, 1], offset: 687680),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [18], offset: 695456),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [432, 18, 1, 1], offset: 695488),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [432], offset: 703264),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [144, 432, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 703696, biasOffset: 765904),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 766048, biasOffset: 890464),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 891328, biasOffset: 899104),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [144, 432, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 703696, biasOffset: 765904),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 766048, biasOffset: 890464),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 891328, biasOffset: 899104),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [36, 864, 1, 1], offset: 899968),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [36], offset: 931072),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [864, 36, 1, 1], offset: 931120),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [864], offset: 962224),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 963088, biasOffset: 1087504),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1087648, biasOffset: 1212064),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1212928, biasOffset: 1220704),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 963088, biasOffset: 1087504),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1087648, biasOffset: 1212064),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1212928, biasOffset: 1220704),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [36, 864, 1, 1], offset: 1221568),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [36], offset: 1252672),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [864, 36, 1, 1], offset: 1252720),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [864], offset: 1283824),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1284688, biasOffset: 1409104),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1409248, biasOffset: 1533664),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1534528, biasOffset: 1542304),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1284688, biasOffset: 1409104),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1409248, biasOffset: 1533664),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1534528, biasOffset: 1542304),
         .copy(name: "features.4.3.block.2.fc1.weight", shape: [36, 864, 1, 1], offset: 1543168),
         .copy(name: "features.4.3.block.2.fc1.bias", shape: [36], offset: 1574272),
         .copy(name: "features.4.3.block.2.fc2.weight", shape: [864, 36, 1, 1], offset: 1574320),
         .copy(name: "features.4.3.block.2.fc2.bias", shape: [864], offset: 1605424),
-        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1606288, biasOffset: 1730704),
-        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1730848, biasOffset: 1855264),
-        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1856128, biasOffset: 1863904),
+        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1606288, biasOffset: 1730704),
+        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1730848, biasOffset: 1855264),
+        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1856128, biasOffset: 1863904),
         .copy(name: "features.4.4.block.2.fc1.weight", shape: [36, 864, 1, 1], offset: 1864768),
         .copy(name: "features.4.4.block.2.fc1.bias", shape: [36], offset: 1895872),
         .copy(name: "features.4.4.block.2.fc2.weight", shape: [864, 36, 1, 1], offset: 1895920),
         .copy(name: "features.4.4.block.2.fc2.bias", shape: [864], offset: 1927024),
-        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1927888, biasOffset: 2052304),
-        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2052448, biasOffset: 2176864),
-        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2177728, biasOffset: 2185504),
+        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1927888, biasOffset: 2052304),
+        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2052448, biasOffset: 2176864),
+        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2177728, biasOffset: 2185504),
         .copy(name: "features.4.5.block.2.fc1.weight", shape: [36, 864, 1, 1], offset: 2186368),
         .copy(name: "features.4.5.block.2.fc1.bias", shape: [36], offset: 2217472),
         .copy(name: "features.4.5.block.2.fc2.weight", shape: [864, 36, 1, 1], offset: 2217520),
         .copy(name: "features.4.5.block.2.fc2.bias", shape: [864], offset: 2248624),
-        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2249488, biasOffset: 2373904),
-        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2374048, biasOffset: 2498464),
-        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2499328, biasOffset: 2507104),
+        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2249488, biasOffset: 2373904),
+        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2374048, biasOffset: 2498464),
+        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2499328, biasOffset: 2507104),
         .copy(name: "features.4.6.block.2.fc1.weight", shape: [36, 864, 1, 1], offset: 2507968),
         .copy(name: "features.4.6.block.2.fc1.bias", shape: [36], offset: 2539072),
         .copy(name: "features.4.6.block.2.fc2.weight", shape: [864, 36, 1, 1], offset: 2539120),
         .copy(name: "features.4.6.block.2.fc2.bias", shape: [864], offset: 2570224),
-        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2571088, biasOffset: 2695504),
-        .foldConvolution(weight: "features.4.7.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2695648, biasOffset: 2820064),
-        .foldConvolution(weight: "features.4.7.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2820928, biasOffset: 2828704),
+        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2571088, biasOffset: 2695504),
+        .foldConvolution(weight: "features.4.7.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.4.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2695648, biasOffset: 2820064),
+        .foldConvolution(weight: "features.4.7.block.1.0.weight", shape: [864, 1, 3, 3], batchNorm: "features.4.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2820928, biasOffset: 2828704),
         .copy(name: "features.4.7.block.2.fc1.weight", shape: [36, 864, 1, 1], offset: 2829568),
         .copy(name: "features.4.7.block.2.fc1.bias", shape: [36], offset: 2860672),
         .copy(name: "features.4.7.block.2.fc2.weight", shape: [864, 36, 1, 1], offset: 2860720),
         .copy(name: "features.4.7.block.2.fc2.bias", shape: [864], offset: 2891824),
-        .foldConvolution(weight: "features.4.7.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2892688, biasOffset: 3017104),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3017248, biasOffset: 3141664),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [864, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3142528, biasOffset: 3164128),
+        .foldConvolution(weight: "features.4.7.block.3.0.weight", shape: [144, 864, 1, 1], batchNorm: "features.4.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2892688, biasOffset: 3017104),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [864, 144, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3017248, biasOffset: 3141664),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [864, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3142528, biasOffset: 3164128),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [36, 864, 1, 1], offset: 3164992),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [36], offset: 3196096),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [864, 36, 1, 1], offset: 3196144),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [864], offset: 3227248),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [200, 864, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3228112, biasOffset: 3400912),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3401120, biasOffset: 3641120),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3642320, biasOffset: 3672320),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [200, 864, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3228112, biasOffset: 3400912),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3401120, biasOffset: 3641120),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3642320, biasOffset: 3672320),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [50, 1200, 1, 1], offset: 3673520),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [50], offset: 3733520),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [1200, 50, 1, 1], offset: 3733584),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [1200], offset: 3793584),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3794784, biasOffset: 4034784),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4034992, biasOffset: 4274992),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4276192, biasOffset: 4306192),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3794784, biasOffset: 4034784),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4034992, biasOffset: 4274992),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4276192, biasOffset: 4306192),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [50, 1200, 1, 1], offset: 4307392),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [50], offset: 4367392),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [1200, 50, 1, 1], offset: 4367456),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [1200], offset: 4427456),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4428656, biasOffset: 4668656),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4668864, biasOffset: 4908864),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4910064, biasOffset: 4940064),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4428656, biasOffset: 4668656),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4668864, biasOffset: 4908864),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4910064, biasOffset: 4940064),
         .copy(name: "features.5.3.block.2.fc1.weight", shape: [50, 1200, 1, 1], offset: 4941264),
         .copy(name: "features.5.3.block.2.fc1.bias", shape: [50], offset: 5001264),
         .copy(name: "features.5.3.block.2.fc2.weight", shape: [1200, 50, 1, 1], offset: 5001328),
         .copy(name: "features.5.3.block.2.fc2.bias", shape: [1200], offset: 5061328),
-        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 5062528, biasOffset: 5302528),
-        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5302736, biasOffset: 5542736),
-        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5543936, biasOffset: 5573936),
+        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 5062528, biasOffset: 5302528),
+        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5302736, biasOffset: 5542736),
+        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5543936, biasOffset: 5573936),
         .copy(name: "features.5.4.block.2.fc1.weight", shape: [50, 1200, 1, 1], offset: 5575136),
         .copy(name: "features.5.4.block.2.fc1.bias", shape: [50], offset: 5635136),
         .copy(name: "features.5.4.block.2.fc2.weight", shape: [1200, 50, 1, 1], offset: 5635200),
         .copy(name: "features.5.4.block.2.fc2.bias", shape: [1200], offset: 5695200),
-        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 5696400, biasOffset: 5936400),
-        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5936608, biasOffset: 6176608),
-        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 6177808, biasOffset: 6207808),
+        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 5696400, biasOffset: 5936400),
+        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5936608, biasOffset: 6176608),
+        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 6177808, biasOffset: 6207808),
         .copy(name: "features.5.5.block.2.fc1.weight", shape: [50, 1200, 1, 1], offset: 6209008),
         .copy(name: "features.5.5.block.2.fc1.bias", shape: [50], offset: 6269008),
         .copy(name: "features.5.5.block.2.fc2.weight", shape: [1200, 50, 1, 1], offset: 6269072),
         .copy(name: "features.5.5.block.2.fc2.bias", shape: [1200], offset: 6329072),
-        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 6330272, biasOffset: 6570272),
-        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6570480, biasOffset: 6810480),
-        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 6811680, biasOffset: 6841680),
+        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 6330272, biasOffset: 6570272),
+        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6570480, biasOffset: 6810480),
+        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 6811680, biasOffset: 6841680),
         .copy(name: "features.5.6.block.2.fc1.weight", shape: [50, 1200, 1, 1], offset: 6842880),
         .copy(name: "features.5.6.block.2.fc1.bias", shape: [50], offset: 6902880),
         .copy(name: "features.5.6.block.2.fc2.weight", shape: [1200, 50, 1, 1], offset: 6902944),
         .copy(name: "features.5.6.block.2.fc2.bias", shape: [1200], offset: 6962944),
-        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 6964144, biasOffset: 7204144),
-        .foldConvolution(weight: "features.5.7.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 7204352, biasOffset: 7444352),
-        .foldConvolution(weight: "features.5.7.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 7445552, biasOffset: 7475552),
+        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 6964144, biasOffset: 7204144),
+        .foldConvolution(weight: "features.5.7.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.5.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 7204352, biasOffset: 7444352),
+        .foldConvolution(weight: "features.5.7.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.5.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 7445552, biasOffset: 7475552),
         .copy(name: "features.5.7.block.2.fc1.weight", shape: [50, 1200, 1, 1], offset: 7476752),
         .copy(name: "features.5.7.block.2.fc1.bias", shape: [50], offset: 7536752),
         .copy(name: "features.5.7.block.2.fc2.weight", shape: [1200, 50, 1, 1], offset: 7536816),
         .copy(name: "features.5.7.block.2.fc2.bias", shape: [1200], offset: 7596816),
-        .foldConvolution(weight: "features.5.7.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 7598016, biasOffset: 7838016),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 7838224, biasOffset: 8078224),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 8079424, biasOffset: 8109424),
+        .foldConvolution(weight: "features.5.7.block.3.0.weight", shape: [200, 1200, 1, 1], batchNorm: "features.5.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 7598016, biasOffset: 7838016),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [1200, 200, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 7838224, biasOffset: 8078224),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [1200, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 8079424, biasOffset: 8109424),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [50, 1200, 1, 1], offset: 8110624),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [50], offset: 8170624),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [1200, 50, 1, 1], offset: 8170688),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [1200], offset: 8230688),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [344, 1200, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 8231888, biasOffset: 8644688),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 8645040, biasOffset: 9355056),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 9357120, biasOffset: 9408720),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [344, 1200, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 8231888, biasOffset: 8644688),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 8645040, biasOffset: 9355056),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 9357120, biasOffset: 9408720),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 9410784),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [86], offset: 9588288),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 9588384),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [2064], offset: 9765888),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 9767952, biasOffset: 10477968),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 10478320, biasOffset: 11188336),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 11190400, biasOffset: 11242000),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 9767952, biasOffset: 10477968),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 10478320, biasOffset: 11188336),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 11190400, biasOffset: 11242000),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 11244064),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [86], offset: 11421568),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 11421664),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [2064], offset: 11599168),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 11601232, biasOffset: 12311248),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 12311600, biasOffset: 13021616),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 13023680, biasOffset: 13075280),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 11601232, biasOffset: 12311248),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 12311600, biasOffset: 13021616),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 13023680, biasOffset: 13075280),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 13077344),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [86], offset: 13254848),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 13254944),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [2064], offset: 13432448),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 13434512, biasOffset: 14144528),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 14144880, biasOffset: 14854896),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 14856960, biasOffset: 14908560),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 13434512, biasOffset: 14144528),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 14144880, biasOffset: 14854896),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 14856960, biasOffset: 14908560),
         .copy(name: "features.6.4.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 14910624),
         .copy(name: "features.6.4.block.2.fc1.bias", shape: [86], offset: 15088128),
         .copy(name: "features.6.4.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 15088224),
         .copy(name: "features.6.4.block.2.fc2.bias", shape: [2064], offset: 15265728),
-        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 15267792, biasOffset: 15977808),
-        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 15978160, biasOffset: 16688176),
-        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 16690240, biasOffset: 16741840),
+        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 15267792, biasOffset: 15977808),
+        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 15978160, biasOffset: 16688176),
+        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 16690240, biasOffset: 16741840),
         .copy(name: "features.6.5.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 16743904),
         .copy(name: "features.6.5.block.2.fc1.bias", shape: [86], offset: 16921408),
         .copy(name: "features.6.5.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 16921504),
         .copy(name: "features.6.5.block.2.fc2.bias", shape: [2064], offset: 17099008),
-        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 17101072, biasOffset: 17811088),
-        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 17811440, biasOffset: 18521456),
-        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18523520, biasOffset: 18575120),
+        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 17101072, biasOffset: 17811088),
+        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 17811440, biasOffset: 18521456),
+        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18523520, biasOffset: 18575120),
         .copy(name: "features.6.6.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 18577184),
         .copy(name: "features.6.6.block.2.fc1.bias", shape: [86], offset: 18754688),
         .copy(name: "features.6.6.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 18754784),
         .copy(name: "features.6.6.block.2.fc2.bias", shape: [2064], offset: 18932288),
-        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 18934352, biasOffset: 19644368),
-        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 19644720, biasOffset: 20354736),
-        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 20356800, biasOffset: 20408400),
+        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 18934352, biasOffset: 19644368),
+        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 19644720, biasOffset: 20354736),
+        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 20356800, biasOffset: 20408400),
         .copy(name: "features.6.7.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 20410464),
         .copy(name: "features.6.7.block.2.fc1.bias", shape: [86], offset: 20587968),
         .copy(name: "features.6.7.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 20588064),
         .copy(name: "features.6.7.block.2.fc2.bias", shape: [2064], offset: 20765568),
-        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 20767632, biasOffset: 21477648),
-        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 21478000, biasOffset: 22188016),
-        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 22190080, biasOffset: 22241680),
+        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 20767632, biasOffset: 21477648),
+        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 21478000, biasOffset: 22188016),
+        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 22190080, biasOffset: 22241680),
         .copy(name: "features.6.8.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 22243744),
         .copy(name: "features.6.8.block.2.fc1.bias", shape: [86], offset: 22421248),
         .copy(name: "features.6.8.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 22421344),
         .copy(name: "features.6.8.block.2.fc2.bias", shape: [2064], offset: 22598848),
-        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 22600912, biasOffset: 23310928),
-        .foldConvolution(weight: "features.6.9.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 23311280, biasOffset: 24021296),
-        .foldConvolution(weight: "features.6.9.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 24023360, biasOffset: 24074960),
+        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 22600912, biasOffset: 23310928),
+        .foldConvolution(weight: "features.6.9.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 23311280, biasOffset: 24021296),
+        .foldConvolution(weight: "features.6.9.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 24023360, biasOffset: 24074960),
         .copy(name: "features.6.9.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 24077024),
         .copy(name: "features.6.9.block.2.fc1.bias", shape: [86], offset: 24254528),
         .copy(name: "features.6.9.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 24254624),
         .copy(name: "features.6.9.block.2.fc2.bias", shape: [2064], offset: 24432128),
-        .foldConvolution(weight: "features.6.9.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 24434192, biasOffset: 25144208),
-        .foldConvolution(weight: "features.6.10.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 25144560, biasOffset: 25854576),
-        .foldConvolution(weight: "features.6.10.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 25856640, biasOffset: 25908240),
+        .foldConvolution(weight: "features.6.9.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 24434192, biasOffset: 25144208),
+        .foldConvolution(weight: "features.6.10.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.6.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 25144560, biasOffset: 25854576),
+        .foldConvolution(weight: "features.6.10.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.6.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 25856640, biasOffset: 25908240),
         .copy(name: "features.6.10.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 25910304),
         .copy(name: "features.6.10.block.2.fc1.bias", shape: [86], offset: 26087808),
         .copy(name: "features.6.10.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 26087904),
         .copy(name: "features.6.10.block.2.fc2.bias", shape: [2064], offset: 26265408),
-        .foldConvolution(weight: "features.6.10.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 26267472, biasOffset: 26977488),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 26977840, biasOffset: 27687856),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 27689920, biasOffset: 27708496),
+        .foldConvolution(weight: "features.6.10.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.6.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 26267472, biasOffset: 26977488),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 26977840, biasOffset: 27687856),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 27689920, biasOffset: 27708496),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 27710560),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [86], offset: 27888064),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 27888160),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [2064], offset: 28065664),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [576, 2064, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 28067728, biasOffset: 29256592),
-        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [3456, 576, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 29257168, biasOffset: 31247824),
-        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [3456, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 31251280, biasOffset: 31282384),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [576, 2064, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 28067728, biasOffset: 29256592),
+        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [3456, 576, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 29257168, biasOffset: 31247824),
+        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [3456, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 31251280, biasOffset: 31282384),
         .copy(name: "features.7.1.block.2.fc1.weight", shape: [144, 3456, 1, 1], offset: 31285840),
         .copy(name: "features.7.1.block.2.fc1.bias", shape: [144], offset: 31783504),
         .copy(name: "features.7.1.block.2.fc2.weight", shape: [3456, 144, 1, 1], offset: 31783648),
         .copy(name: "features.7.1.block.2.fc2.bias", shape: [3456], offset: 32281312),
-        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [576, 3456, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 32284768, biasOffset: 34275424),
-        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [3456, 576, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 34276000, biasOffset: 36266656),
-        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [3456, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 36270112, biasOffset: 36301216),
+        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [576, 3456, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 32284768, biasOffset: 34275424),
+        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [3456, 576, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 34276000, biasOffset: 36266656),
+        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [3456, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 36270112, biasOffset: 36301216),
         .copy(name: "features.7.2.block.2.fc1.weight", shape: [144, 3456, 1, 1], offset: 36304672),
         .copy(name: "features.7.2.block.2.fc1.bias", shape: [144], offset: 36802336),
         .copy(name: "features.7.2.block.2.fc2.weight", shape: [3456, 144, 1, 1], offset: 36802480),
         .copy(name: "features.7.2.block.2.fc2.bias", shape: [3456], offset: 37300144),
-        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [576, 3456, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 37303600, biasOffset: 39294256),
-        .foldConvolution(weight: "features.8.0.weight", shape: [2304, 576, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 39294832, biasOffset: 40621936),
+        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [576, 3456, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 37303600, biasOffset: 39294256),
+        .foldConvolution(weight: "features.8.0.weight", shape: [2304, 576, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 39294832, biasOffset: 40621936),
         .copy(name: "classifier.1.weight", shape: [1000, 2304], offset: 40624240),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 42928240),
     ]

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB7: 600x600x3 -> 1000 classes, 66,347,960 parameters, 37.746 GMACs per image.
-// Activations are NHWC in one arena of 21,600,000 floats per image; inference weights (BatchNorm folded) are 66,192,912 floats.
+// Activations are NHWC in one arena of 24,480,000 floats per image; inference weights (BatchNorm folded) are 66,192,912 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB7: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB7", resolution: 600, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 66192912,
-        arenaFloatsPerImage: 21600000, specSources: specSources)
+        arenaFloatsPerImage: 24480000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB7: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160),
@@ -40,13 +40,24 @@ public final class EfficientNetB7: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 160),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 160),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 224),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1344, squeezeChannels: 56, outChannels: 224))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1344, squeezeChannels: 56, outChannels: 224),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 300, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 1344, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 2304, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 2304, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 3840, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 21600000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 21600000 &* n
+        let a = arena.reserve(floats: 24480000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 24480000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -117,7 +128,7 @@ public final class EfficientNetB7: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 600, width: 600,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: w + 0, bias: w + 1728, outChannels: 64, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 1728, outChannels: 64, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -143,7 +154,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5760000 &* n, batch: n, imagePixels: 90000, inChannels: 64, inputScales: ws,
-            weights: w + 4560, bias: w + 6608, outChannels: 32,
+            inputMajorWeights: w + 4560, bias: w + 6608, outChannels: 32,
             activation: .identity, residual: nil, output: a,
             workspace: ws + 64 &* n, pool: pool)
         p?.stop(3)
@@ -170,7 +181,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2880000 &* n, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws,
-            weights: w + 7520, bias: w + 8544, outChannels: 32,
+            inputMajorWeights: w + 7520, bias: w + 8544, outChannels: 32,
             activation: .identity, residual: a, output: a + 5760000 &* n,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(6)
@@ -197,7 +208,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws,
-            weights: w + 9456, bias: w + 10480, outChannels: 32,
+            inputMajorWeights: w + 9456, bias: w + 10480, outChannels: 32,
             activation: .identity, residual: a + 5760000 &* n, output: a + 2880000 &* n,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(9)
@@ -224,28 +235,25 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws,
-            weights: w + 11392, bias: w + 12416, outChannels: 32,
-            activation: .identity, residual: a + 2880000 &* n, output: a + 17280000 &* n,
+            inputMajorWeights: w + 11392, bias: w + 12416, outChannels: 32,
+            activation: .identity, residual: a + 2880000 &* n, output: a + 21600000 &* n,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(12)
     }
 
     /// features.2.0: MBConv6 k3 s2: 300x300x32 -> 150x150x48, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 192]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 17280000 &* n, pixels: 90000 &* n, inChannels: 32,
-            weights: w + 12448, bias: w + 18592, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 21600000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
+            expandWeights: w + 12448, expandBias: w + 18592, expandActivation: .silu,
+            expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150,
+            depthwiseWeights: w + 18784, depthwiseBias: w + 20512, depthwiseActivation: .silu,
+            output: a + 17280000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(13)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 300, width: 300, channels: 192,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 18784, bias: w + 20512, activation: .silu, output: a + 17280000 &* n, pool: pool)
-        p?.stop(14)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -258,7 +266,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 17280000 &* n, batch: n, imagePixels: 22500, inChannels: 192, inputScales: ws,
-            weights: w + 23984, bias: w + 33200, outChannels: 48,
+            inputMajorWeights: w + 23984, bias: w + 33200, outChannels: 48,
             activation: .identity, residual: nil, output: a + 12960000 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(16)
@@ -266,20 +274,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 12960000 &* n, pixels: 22500 &* n, inChannels: 48,
-            weights: w + 33248, bias: w + 47072, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+            expandWeights: w + 33248, expandBias: w + 47072, expandActivation: .silu,
+            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150,
+            depthwiseWeights: w + 47360, depthwiseBias: w + 49952, depthwiseActivation: .silu,
+            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(17)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 288,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 47360, bias: w + 49952, activation: .silu, output: a + 6480000 &* n, pool: pool)
-        p?.stop(18)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -292,7 +297,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
-            weights: w + 57456, bias: w + 71280, outChannels: 48,
+            inputMajorWeights: w + 57456, bias: w + 71280, outChannels: 48,
             activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(20)
@@ -300,20 +305,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14040000 &* n, pixels: 22500 &* n, inChannels: 48,
-            weights: w + 71328, bias: w + 85152, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+            expandWeights: w + 71328, expandBias: w + 85152, expandActivation: .silu,
+            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150,
+            depthwiseWeights: w + 85440, depthwiseBias: w + 88032, depthwiseActivation: .silu,
+            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 288,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 85440, bias: w + 88032, activation: .silu, output: a + 6480000 &* n, pool: pool)
-        p?.stop(22)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -326,7 +328,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
-            weights: w + 95536, bias: w + 109360, outChannels: 48,
+            inputMajorWeights: w + 95536, bias: w + 109360, outChannels: 48,
             activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(24)
@@ -334,20 +336,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 12960000 &* n, pixels: 22500 &* n, inChannels: 48,
-            weights: w + 109408, bias: w + 123232, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+            expandWeights: w + 109408, expandBias: w + 123232, expandActivation: .silu,
+            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150,
+            depthwiseWeights: w + 123520, depthwiseBias: w + 126112, depthwiseActivation: .silu,
+            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(25)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 288,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 123520, bias: w + 126112, activation: .silu, output: a + 6480000 &* n, pool: pool)
-        p?.stop(26)
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -360,7 +359,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
-            weights: w + 133616, bias: w + 147440, outChannels: 48,
+            inputMajorWeights: w + 133616, bias: w + 147440, outChannels: 48,
             activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(28)
@@ -368,20 +367,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14040000 &* n, pixels: 22500 &* n, inChannels: 48,
-            weights: w + 147488, bias: w + 161312, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+            expandWeights: w + 147488, expandBias: w + 161312, expandActivation: .silu,
+            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150,
+            depthwiseWeights: w + 161600, depthwiseBias: w + 164192, depthwiseActivation: .silu,
+            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(29)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 288,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 161600, bias: w + 164192, activation: .silu, output: a + 6480000 &* n, pool: pool)
-        p?.stop(30)
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -394,7 +390,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
-            weights: w + 171696, bias: w + 185520, outChannels: 48,
+            inputMajorWeights: w + 171696, bias: w + 185520, outChannels: 48,
             activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(32)
@@ -402,20 +398,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 12960000 &* n, pixels: 22500 &* n, inChannels: 48,
-            weights: w + 185568, bias: w + 199392, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+            expandWeights: w + 185568, expandBias: w + 199392, expandActivation: .silu,
+            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150,
+            depthwiseWeights: w + 199680, depthwiseBias: w + 202272, depthwiseActivation: .silu,
+            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 288,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 199680, bias: w + 202272, activation: .silu, output: a + 6480000 &* n, pool: pool)
-        p?.stop(34)
+        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -428,7 +421,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
-            weights: w + 209776, bias: w + 223600, outChannels: 48,
+            inputMajorWeights: w + 209776, bias: w + 223600, outChannels: 48,
             activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(36)
@@ -436,20 +429,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.6: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14040000 &* n, pixels: 22500 &* n, inChannels: 48,
-            weights: w + 223648, bias: w + 237472, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+            expandWeights: w + 223648, expandBias: w + 237472, expandActivation: .silu,
+            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150,
+            depthwiseWeights: w + 237760, depthwiseBias: w + 240352, depthwiseActivation: .silu,
+            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(37)
-        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 288,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 237760, bias: w + 240352, activation: .silu, output: a + 6480000 &* n, pool: pool)
-        p?.stop(38)
+        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.6.block.0
         // features.2.6.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -462,7 +452,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
-            weights: w + 247856, bias: w + 261680, outChannels: 48,
+            inputMajorWeights: w + 247856, bias: w + 261680, outChannels: 48,
             activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(40)
@@ -470,20 +460,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 150x150x48 -> 75x75x80, SE 288 -> 12 -> 288
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 12960000 &* n, pixels: 22500 &* n, inChannels: 48,
-            weights: w + 261728, bias: w + 275552, outChannels: 288,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+            expandWeights: w + 261728, expandBias: w + 275552, expandActivation: .silu,
+            expandedChannels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 275840, depthwiseBias: w + 283040, depthwiseActivation: .silu,
+            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(41)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 288,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: w + 275840, bias: w + 283040, activation: .silu, output: a + 6480000 &* n, pool: pool)
-        p?.stop(42)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -496,7 +483,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 6480000 &* n, batch: n, imagePixels: 5625, inChannels: 288, inputScales: ws,
-            weights: w + 290544, bias: w + 313584, outChannels: 80,
+            inputMajorWeights: w + 290544, bias: w + 313584, outChannels: 80,
             activation: .identity, residual: nil, output: a + 5400000 &* n,
             workspace: ws + 288 &* n, pool: pool)
         p?.stop(44)
@@ -504,20 +491,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5400000 &* n, pixels: 5625 &* n, inChannels: 80,
-            weights: w + 313664, bias: w + 352064, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+            expandWeights: w + 313664, expandBias: w + 352064, expandActivation: .silu,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 352544, depthwiseBias: w + 364544, depthwiseActivation: .silu,
+            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: w + 352544, bias: w + 364544, activation: .silu, output: a + 2700000 &* n, pool: pool)
-        p?.stop(46)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -530,7 +514,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
-            weights: w + 384736, bias: w + 423136, outChannels: 80,
+            inputMajorWeights: w + 384736, bias: w + 423136, outChannels: 80,
             activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(48)
@@ -538,20 +522,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5850000 &* n, pixels: 5625 &* n, inChannels: 80,
-            weights: w + 423216, bias: w + 461616, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+            expandWeights: w + 423216, expandBias: w + 461616, expandActivation: .silu,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 462096, depthwiseBias: w + 474096, depthwiseActivation: .silu,
+            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(49)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: w + 462096, bias: w + 474096, activation: .silu, output: a + 2700000 &* n, pool: pool)
-        p?.stop(50)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -564,7 +545,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
-            weights: w + 494288, bias: w + 532688, outChannels: 80,
+            inputMajorWeights: w + 494288, bias: w + 532688, outChannels: 80,
             activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(52)
@@ -572,20 +553,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5400000 &* n, pixels: 5625 &* n, inChannels: 80,
-            weights: w + 532768, bias: w + 571168, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+            expandWeights: w + 532768, expandBias: w + 571168, expandActivation: .silu,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 571648, depthwiseBias: w + 583648, depthwiseActivation: .silu,
+            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(53)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: w + 571648, bias: w + 583648, activation: .silu, output: a + 2700000 &* n, pool: pool)
-        p?.stop(54)
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -598,7 +576,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
-            weights: w + 603840, bias: w + 642240, outChannels: 80,
+            inputMajorWeights: w + 603840, bias: w + 642240, outChannels: 80,
             activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(56)
@@ -606,20 +584,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5850000 &* n, pixels: 5625 &* n, inChannels: 80,
-            weights: w + 642320, bias: w + 680720, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+            expandWeights: w + 642320, expandBias: w + 680720, expandActivation: .silu,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 681200, depthwiseBias: w + 693200, depthwiseActivation: .silu,
+            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(57)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: w + 681200, bias: w + 693200, activation: .silu, output: a + 2700000 &* n, pool: pool)
-        p?.stop(58)
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -632,7 +607,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
-            weights: w + 713392, bias: w + 751792, outChannels: 80,
+            inputMajorWeights: w + 713392, bias: w + 751792, outChannels: 80,
             activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(60)
@@ -640,20 +615,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5400000 &* n, pixels: 5625 &* n, inChannels: 80,
-            weights: w + 751872, bias: w + 790272, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+            expandWeights: w + 751872, expandBias: w + 790272, expandActivation: .silu,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 790752, depthwiseBias: w + 802752, depthwiseActivation: .silu,
+            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(61)
-        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: w + 790752, bias: w + 802752, activation: .silu, output: a + 2700000 &* n, pool: pool)
-        p?.stop(62)
+        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -666,7 +638,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
-            weights: w + 822944, bias: w + 861344, outChannels: 80,
+            inputMajorWeights: w + 822944, bias: w + 861344, outChannels: 80,
             activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(64)
@@ -674,20 +646,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.6: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5850000 &* n, pixels: 5625 &* n, inChannels: 80,
-            weights: w + 861424, bias: w + 899824, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+            expandWeights: w + 861424, expandBias: w + 899824, expandActivation: .silu,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 900304, depthwiseBias: w + 912304, depthwiseActivation: .silu,
+            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(65)
-        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: w + 900304, bias: w + 912304, activation: .silu, output: a + 2700000 &* n, pool: pool)
-        p?.stop(66)
+        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.6.block.0
         // features.3.6.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -700,7 +669,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
-            weights: w + 932496, bias: w + 970896, outChannels: 80,
+            inputMajorWeights: w + 932496, bias: w + 970896, outChannels: 80,
             activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(68)
@@ -708,20 +677,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 75x75x80 -> 38x38x160, SE 480 -> 20 -> 480
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5400000 &* n, pixels: 5625 &* n, inChannels: 80,
-            weights: w + 970976, bias: w + 1009376, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+            expandWeights: w + 970976, expandBias: w + 1009376, expandActivation: .silu,
+            expandedChannels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 1009856, depthwiseBias: w + 1014176, depthwiseActivation: .silu,
+            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(69)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 480,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 1009856, bias: w + 1014176, activation: .silu, output: a + 2700000 &* n, pool: pool)
-        p?.stop(70)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -734,7 +700,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2700000 &* n, batch: n, imagePixels: 1444, inChannels: 480, inputScales: ws,
-            weights: w + 1034368, bias: w + 1111168, outChannels: 160,
+            inputMajorWeights: w + 1034368, bias: w + 1111168, outChannels: 160,
             activation: .identity, residual: nil, output: a + 3393120 &* n,
             workspace: ws + 480 &* n, pool: pool)
         p?.stop(72)
@@ -742,20 +708,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3393120 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 1111328, bias: w + 1264928, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3393120 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 1111328, expandBias: w + 1264928, expandActivation: .silu,
+            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 1265888, depthwiseBias: w + 1274528, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(73)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 1265888, bias: w + 1274528, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(74)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -768,7 +731,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 1353296, bias: w + 1506896, outChannels: 160,
+            inputMajorWeights: w + 1353296, bias: w + 1506896, outChannels: 160,
             activation: .identity, residual: a + 3393120 &* n, output: a + 2772480 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(76)
@@ -776,20 +739,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2772480 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 1507056, bias: w + 1660656, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 1507056, expandBias: w + 1660656, expandActivation: .silu,
+            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 1661616, depthwiseBias: w + 1670256, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(77)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 1661616, bias: w + 1670256, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(78)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -802,7 +762,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 1749024, bias: w + 1902624, outChannels: 160,
+            inputMajorWeights: w + 1749024, bias: w + 1902624, outChannels: 160,
             activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(80)
@@ -810,20 +770,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3003520 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 1902784, bias: w + 2056384, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 1902784, expandBias: w + 2056384, expandActivation: .silu,
+            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 2057344, depthwiseBias: w + 2065984, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(81)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 2057344, bias: w + 2065984, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(82)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -836,7 +793,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 2144752, bias: w + 2298352, outChannels: 160,
+            inputMajorWeights: w + 2144752, bias: w + 2298352, outChannels: 160,
             activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(84)
@@ -844,20 +801,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2772480 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 2298512, bias: w + 2452112, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 2298512, expandBias: w + 2452112, expandActivation: .silu,
+            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 2453072, depthwiseBias: w + 2461712, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(85)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 2453072, bias: w + 2461712, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(86)
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -870,7 +824,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 2540480, bias: w + 2694080, outChannels: 160,
+            inputMajorWeights: w + 2540480, bias: w + 2694080, outChannels: 160,
             activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(88)
@@ -878,20 +832,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3003520 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 2694240, bias: w + 2847840, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 2694240, expandBias: w + 2847840, expandActivation: .silu,
+            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 2848800, depthwiseBias: w + 2857440, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(89)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 2848800, bias: w + 2857440, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(90)
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -904,7 +855,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 2936208, bias: w + 3089808, outChannels: 160,
+            inputMajorWeights: w + 2936208, bias: w + 3089808, outChannels: 160,
             activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(92)
@@ -912,20 +863,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2772480 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 3089968, bias: w + 3243568, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 3089968, expandBias: w + 3243568, expandActivation: .silu,
+            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 3244528, depthwiseBias: w + 3253168, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(93)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 3244528, bias: w + 3253168, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(94)
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -938,7 +886,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 3331936, bias: w + 3485536, outChannels: 160,
+            inputMajorWeights: w + 3331936, bias: w + 3485536, outChannels: 160,
             activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(96)
@@ -946,20 +894,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3003520 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 3485696, bias: w + 3639296, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 3485696, expandBias: w + 3639296, expandActivation: .silu,
+            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 3640256, depthwiseBias: w + 3648896, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(97)
-        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 3640256, bias: w + 3648896, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(98)
+        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -972,7 +917,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 3727664, bias: w + 3881264, outChannels: 160,
+            inputMajorWeights: w + 3727664, bias: w + 3881264, outChannels: 160,
             activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(100)
@@ -980,20 +925,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.8: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2772480 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 3881424, bias: w + 4035024, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 3881424, expandBias: w + 4035024, expandActivation: .silu,
+            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 4035984, depthwiseBias: w + 4044624, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(101)
-        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 4035984, bias: w + 4044624, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(102)
+        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.8.block.0
         // features.4.8.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1006,7 +948,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 4123392, bias: w + 4276992, outChannels: 160,
+            inputMajorWeights: w + 4123392, bias: w + 4276992, outChannels: 160,
             activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(104)
@@ -1014,20 +956,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.9: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3003520 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 4277152, bias: w + 4430752, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 4277152, expandBias: w + 4430752, expandActivation: .silu,
+            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 4431712, depthwiseBias: w + 4440352, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(105)
-        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: w + 4431712, bias: w + 4440352, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(106)
+        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.9.block.0
         // features.4.9.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1040,7 +979,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 4519120, bias: w + 4672720, outChannels: 160,
+            inputMajorWeights: w + 4519120, bias: w + 4672720, outChannels: 160,
             activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(108)
@@ -1048,20 +987,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 38x38x160 -> 38x38x224, SE 960 -> 40 -> 960
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2772480 &* n, pixels: 1444 &* n, inChannels: 160,
-            weights: w + 4672880, bias: w + 4826480, outChannels: 960,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+            expandWeights: w + 4672880, expandBias: w + 4826480, expandActivation: .silu,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 4827440, depthwiseBias: w + 4851440, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(109)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 4827440, bias: w + 4851440, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(110)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1074,7 +1010,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
-            weights: w + 4930208, bias: w + 5145248, outChannels: 224,
+            inputMajorWeights: w + 4930208, bias: w + 5145248, outChannels: 224,
             activation: .identity, residual: nil, output: a + 3881472 &* n,
             workspace: ws + 960 &* n, pool: pool)
         p?.stop(112)
@@ -1082,20 +1018,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3881472 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 5145472, bias: w + 5446528, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 5145472, expandBias: w + 5446528, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 5447872, depthwiseBias: w + 5481472, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(113)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 5447872, bias: w + 5481472, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(114)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1108,7 +1041,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
-            weights: w + 5634752, bias: w + 5935808, outChannels: 224,
+            inputMajorWeights: w + 5634752, bias: w + 5935808, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
             workspace: ws + 1344 &* n, pool: pool)
         p?.stop(116)
@@ -1116,20 +1049,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4204928 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 5936032, bias: w + 6237088, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 5936032, expandBias: w + 6237088, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 6238432, depthwiseBias: w + 6272032, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(117)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 6238432, bias: w + 6272032, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(118)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1142,7 +1072,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
-            weights: w + 6425312, bias: w + 6726368, outChannels: 224,
+            inputMajorWeights: w + 6425312, bias: w + 6726368, outChannels: 224,
             activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
             workspace: ws + 1344 &* n, pool: pool)
         p?.stop(120)
@@ -1150,20 +1080,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3881472 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 6726592, bias: w + 7027648, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 6726592, expandBias: w + 7027648, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 7028992, depthwiseBias: w + 7062592, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(121)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 7028992, bias: w + 7062592, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(122)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1176,7 +1103,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
-            weights: w + 7215872, bias: w + 7516928, outChannels: 224,
+            inputMajorWeights: w + 7215872, bias: w + 7516928, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
             workspace: ws + 1344 &* n, pool: pool)
         p?.stop(124)
@@ -1184,20 +1111,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4204928 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 7517152, bias: w + 7818208, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 7517152, expandBias: w + 7818208, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 7819552, depthwiseBias: w + 7853152, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(125)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 7819552, bias: w + 7853152, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(126)
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1210,7 +1134,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
-            weights: w + 8006432, bias: w + 8307488, outChannels: 224,
+            inputMajorWeights: w + 8006432, bias: w + 8307488, outChannels: 224,
             activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
             workspace: ws + 1344 &* n, pool: pool)
         p?.stop(128)
@@ -1218,20 +1142,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3881472 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 8307712, bias: w + 8608768, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 8307712, expandBias: w + 8608768, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 8610112, depthwiseBias: w + 8643712, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(129)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 8610112, bias: w + 8643712, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(130)
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1244,7 +1165,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
-            weights: w + 8796992, bias: w + 9098048, outChannels: 224,
+            inputMajorWeights: w + 8796992, bias: w + 9098048, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
             workspace: ws + 1344 &* n, pool: pool)
         p?.stop(132)
@@ -1252,20 +1173,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4204928 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 9098272, bias: w + 9399328, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 9098272, expandBias: w + 9399328, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 9400672, depthwiseBias: w + 9434272, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(133)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 9400672, bias: w + 9434272, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(134)
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1278,7 +1196,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
-            weights: w + 9587552, bias: w + 9888608, outChannels: 224,
+            inputMajorWeights: w + 9587552, bias: w + 9888608, outChannels: 224,
             activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
             workspace: ws + 1344 &* n, pool: pool)
         p?.stop(136)
@@ -1286,20 +1204,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3881472 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 9888832, bias: w + 10189888, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 9888832, expandBias: w + 10189888, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 10191232, depthwiseBias: w + 10224832, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(137)
-        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 10191232, bias: w + 10224832, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(138)
+        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1312,7 +1227,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
-            weights: w + 10378112, bias: w + 10679168, outChannels: 224,
+            inputMajorWeights: w + 10378112, bias: w + 10679168, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
             workspace: ws + 1344 &* n, pool: pool)
         p?.stop(140)
@@ -1320,20 +1235,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.8: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4204928 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 10679392, bias: w + 10980448, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 10679392, expandBias: w + 10980448, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 10981792, depthwiseBias: w + 11015392, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(141)
-        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 10981792, bias: w + 11015392, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(142)
+        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.8.block.0
         // features.5.8.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1346,7 +1258,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
-            weights: w + 11168672, bias: w + 11469728, outChannels: 224,
+            inputMajorWeights: w + 11168672, bias: w + 11469728, outChannels: 224,
             activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
             workspace: ws + 1344 &* n, pool: pool)
         p?.stop(144)
@@ -1354,20 +1266,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.9: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3881472 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 11469952, bias: w + 11771008, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 11469952, expandBias: w + 11771008, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 11772352, depthwiseBias: w + 11805952, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(145)
-        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 11772352, bias: w + 11805952, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(146)
+        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.9.block.0
         // features.5.9.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1380,7 +1289,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
-            weights: w + 11959232, bias: w + 12260288, outChannels: 224,
+            inputMajorWeights: w + 11959232, bias: w + 12260288, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
             workspace: ws + 1344 &* n, pool: pool)
         p?.stop(148)
@@ -1388,20 +1297,17 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 38x38x224 -> 19x19x384, SE 1344 -> 56 -> 1344
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4204928 &* n, pixels: 1444 &* n, inChannels: 224,
-            weights: w + 12260512, bias: w + 12561568, outChannels: 1344,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            expandWeights: w + 12260512, expandBias: w + 12561568, expandActivation: .silu,
+            expandedChannels: 1344, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 12562912, depthwiseBias: w + 12596512, depthwiseActivation: .silu,
+            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(149)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 1344,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 12562912, bias: w + 12596512, activation: .silu, output: a + 1940736 &* n, pool: pool)
-        p?.stop(150)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 19, 19, 1344]
         p?.start()
         Kernels.squeezeExcite(
@@ -1413,27 +1319,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1940736 &* n, pixels: 361 &* n, inChannels: 1344,
-            weights: w + 12749792, bias: w + 13265888, outChannels: 384,
+            inputMajorWeights: w + 12749792, bias: w + 13265888, outChannels: 384,
             activation: .identity, residual: nil, output: a + 1663488 &* n, pool: pool)
         p?.stop(152)
     }
 
     /// features.6.1: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1663488 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 13266272, bias: w + 14151008, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 13266272, expandBias: w + 14151008, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 14153312, depthwiseBias: w + 14210912, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(153)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 14153312, bias: w + 14210912, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(154)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1445,27 +1348,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 14657984, bias: w + 15542720, outChannels: 384,
+            inputMajorWeights: w + 14657984, bias: w + 15542720, outChannels: 384,
             activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
         p?.stop(156)
     }
 
     /// features.6.2: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1802112 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 15543104, bias: w + 16427840, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 15543104, expandBias: w + 16427840, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 16430144, depthwiseBias: w + 16487744, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(157)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 16430144, bias: w + 16487744, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(158)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1477,27 +1377,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 16934816, bias: w + 17819552, outChannels: 384,
+            inputMajorWeights: w + 16934816, bias: w + 17819552, outChannels: 384,
             activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
         p?.stop(160)
     }
 
     /// features.6.3: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1663488 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 17819936, bias: w + 18704672, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 17819936, expandBias: w + 18704672, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 18706976, depthwiseBias: w + 18764576, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(161)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 18706976, bias: w + 18764576, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(162)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1509,27 +1406,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 19211648, bias: w + 20096384, outChannels: 384,
+            inputMajorWeights: w + 19211648, bias: w + 20096384, outChannels: 384,
             activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
         p?.stop(164)
     }
 
     /// features.6.4: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1802112 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 20096768, bias: w + 20981504, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 20096768, expandBias: w + 20981504, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 20983808, depthwiseBias: w + 21041408, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(165)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 20983808, bias: w + 21041408, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(166)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1541,27 +1435,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 21488480, bias: w + 22373216, outChannels: 384,
+            inputMajorWeights: w + 21488480, bias: w + 22373216, outChannels: 384,
             activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
         p?.stop(168)
     }
 
     /// features.6.5: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1663488 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 22373600, bias: w + 23258336, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 22373600, expandBias: w + 23258336, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 23260640, depthwiseBias: w + 23318240, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(169)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 23260640, bias: w + 23318240, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(170)
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1573,27 +1464,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 23765312, bias: w + 24650048, outChannels: 384,
+            inputMajorWeights: w + 23765312, bias: w + 24650048, outChannels: 384,
             activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
         p?.stop(172)
     }
 
     /// features.6.6: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1802112 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 24650432, bias: w + 25535168, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 24650432, expandBias: w + 25535168, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 25537472, depthwiseBias: w + 25595072, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(173)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 25537472, bias: w + 25595072, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(174)
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1605,27 +1493,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 26042144, bias: w + 26926880, outChannels: 384,
+            inputMajorWeights: w + 26042144, bias: w + 26926880, outChannels: 384,
             activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
         p?.stop(176)
     }
 
     /// features.6.7: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1663488 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 26927264, bias: w + 27812000, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 26927264, expandBias: w + 27812000, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 27814304, depthwiseBias: w + 27871904, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(177)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 27814304, bias: w + 27871904, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(178)
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1637,27 +1522,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 28318976, bias: w + 29203712, outChannels: 384,
+            inputMajorWeights: w + 28318976, bias: w + 29203712, outChannels: 384,
             activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
         p?.stop(180)
     }
 
     /// features.6.8: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1802112 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 29204096, bias: w + 30088832, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 29204096, expandBias: w + 30088832, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 30091136, depthwiseBias: w + 30148736, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(181)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 30091136, bias: w + 30148736, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(182)
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1669,27 +1551,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 30595808, bias: w + 31480544, outChannels: 384,
+            inputMajorWeights: w + 30595808, bias: w + 31480544, outChannels: 384,
             activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
         p?.stop(184)
     }
 
     /// features.6.9: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1663488 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 31480928, bias: w + 32365664, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 31480928, expandBias: w + 32365664, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 32367968, depthwiseBias: w + 32425568, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(185)
-        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 32367968, bias: w + 32425568, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(186)
+        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1701,27 +1580,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 32872640, bias: w + 33757376, outChannels: 384,
+            inputMajorWeights: w + 32872640, bias: w + 33757376, outChannels: 384,
             activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
         p?.stop(188)
     }
 
     /// features.6.10: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1802112 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 33757760, bias: w + 34642496, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 33757760, expandBias: w + 34642496, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 34644800, depthwiseBias: w + 34702400, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(189)
-        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 34644800, bias: w + 34702400, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(190)
+        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1733,27 +1609,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 35149472, bias: w + 36034208, outChannels: 384,
+            inputMajorWeights: w + 35149472, bias: w + 36034208, outChannels: 384,
             activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
         p?.stop(192)
     }
 
     /// features.6.11: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1663488 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 36034592, bias: w + 36919328, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 36034592, expandBias: w + 36919328, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 36921632, depthwiseBias: w + 36979232, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(193)
-        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 36921632, bias: w + 36979232, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(194)
+        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.11.block.0
         // features.6.11.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1765,27 +1638,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 37426304, bias: w + 38311040, outChannels: 384,
+            inputMajorWeights: w + 37426304, bias: w + 38311040, outChannels: 384,
             activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
         p?.stop(196)
     }
 
     /// features.6.12: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1802112 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 38311424, bias: w + 39196160, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 38311424, expandBias: w + 39196160, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 39198464, depthwiseBias: w + 39256064, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(197)
-        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 39198464, bias: w + 39256064, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(198)
+        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.12.block.0
         // features.6.12.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1797,27 +1667,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 39703136, bias: w + 40587872, outChannels: 384,
+            inputMajorWeights: w + 39703136, bias: w + 40587872, outChannels: 384,
             activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
         p?.stop(200)
     }
 
     /// features.7.0: MBConv6 k3 s1: 19x19x384 -> 19x19x640, SE 2304 -> 96 -> 2304
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1663488 &* n, pixels: 361 &* n, inChannels: 384,
-            weights: w + 40588256, bias: w + 41472992, outChannels: 2304,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            expandWeights: w + 40588256, expandBias: w + 41472992, expandActivation: .silu,
+            expandedChannels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 41475296, depthwiseBias: w + 41496032, depthwiseActivation: .silu,
+            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(201)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 2304,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 41475296, bias: w + 41496032, activation: .silu, output: a + 831744 &* n, pool: pool)
-        p?.stop(202)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1829,27 +1696,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
-            weights: w + 41943104, bias: w + 43417664, outChannels: 640,
+            inputMajorWeights: w + 41943104, bias: w + 43417664, outChannels: 640,
             activation: .identity, residual: nil, output: a + 2772480 &* n, pool: pool)
         p?.stop(204)
     }
 
     /// features.7.1: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 640] -> [n, 19, 19, 3840]
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2772480 &* n, pixels: 361 &* n, inChannels: 640,
-            weights: w + 43418304, bias: w + 45875904, outChannels: 3840,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2772480 &* n, batch: n, height: 19, width: 19, inChannels: 640,
+            expandWeights: w + 43418304, expandBias: w + 45875904, expandActivation: .silu,
+            expandedChannels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 45879744, depthwiseBias: w + 45914304, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(205)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 3840,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 45879744, bias: w + 45914304, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(206)
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]
         p?.start()
         Kernels.squeezeExcite(
@@ -1861,27 +1725,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1386240 &* n, pixels: 361 &* n, inChannels: 3840,
-            weights: w + 47150944, bias: w + 49608544, outChannels: 640,
+            inputMajorWeights: w + 47150944, bias: w + 49608544, outChannels: 640,
             activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n, pool: pool)
         p?.stop(208)
     }
 
     /// features.7.2: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 640] -> [n, 19, 19, 3840]
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3003520 &* n, pixels: 361 &* n, inChannels: 640,
-            weights: w + 49609184, bias: w + 52066784, outChannels: 3840,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3003520 &* n, batch: n, height: 19, width: 19, inChannels: 640,
+            expandWeights: w + 49609184, expandBias: w + 52066784, expandActivation: .silu,
+            expandedChannels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 52070624, depthwiseBias: w + 52105184, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(209)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 3840,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 52070624, bias: w + 52105184, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(210)
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]
         p?.start()
         Kernels.squeezeExcite(
@@ -1893,27 +1754,24 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1386240 &* n, pixels: 361 &* n, inChannels: 3840,
-            weights: w + 53341824, bias: w + 55799424, outChannels: 640,
+            inputMajorWeights: w + 53341824, bias: w + 55799424, outChannels: 640,
             activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n, pool: pool)
         p?.stop(212)
     }
 
     /// features.7.3: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.3.block.0 expand: conv 1x1 + BN + silu, [n, 19, 19, 640] -> [n, 19, 19, 3840]
+        // features.7.3.block.0 expand: conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2772480 &* n, pixels: 361 &* n, inChannels: 640,
-            weights: w + 55800064, bias: w + 58257664, outChannels: 3840,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2772480 &* n, batch: n, height: 19, width: 19, inChannels: 640,
+            expandWeights: w + 55800064, expandBias: w + 58257664, expandActivation: .silu,
+            expandedChannels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 58261504, depthwiseBias: w + 58296064, depthwiseActivation: .silu,
+            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(213)
-        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 3840,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 58261504, bias: w + 58296064, activation: .silu, output: a + 1386240 &* n, pool: pool)
-        p?.stop(214)
+        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.3.block.0
         // features.7.3.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]
         p?.start()
         Kernels.squeezeExcite(
@@ -1925,7 +1783,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1386240 &* n, pixels: 361 &* n, inChannels: 3840,
-            weights: w + 59532704, bias: w + 61990304, outChannels: 640,
+            inputMajorWeights: w + 59532704, bias: w + 61990304, outChannels: 640,
             activation: .identity, residual: a + 2772480 &* n, output: a + 924160 &* n, pool: pool)
         p?.stop(216)
     }
@@ -1936,7 +1794,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 924160 &* n, pixels: 361 &* n, inChannels: 640,
-            weights: w + 61990944, bias: w + 63629344, outChannels: 2560,
+            inputMajorWeights: w + 61990944, bias: w + 63629344, outChannels: 2560,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(217)
     }
@@ -1987,410 +1845,410 @@ extension EfficientNetB7 {
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 92160000,
               "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 552960000,
-              "conv 1x1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 192]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 591840000,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 38880000,
-              "depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192]"),
+              "depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 207360000,
               "conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
+              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
-        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
+        .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
+              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
-        .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
+        .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
+              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
-        .init("features.2.5.block.0", kind: "expand 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
+        .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
+              "conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
-        .init("features.2.6.block.0", kind: "expand 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
+        .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
+              "conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 311040000,
-              "conv 1x1 + BN + silu, [n, 150, 150, 48] -> [n, 150, 150, 288]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 351540000,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 40500000,
-              "depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288]"),
+              "depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 129600000,
               "conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
+              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
-        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
+        .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
+              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
-        .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
+        .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
+              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
-        .init("features.3.5.block.0", kind: "expand 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
+        .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
+              "conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
-        .init("features.3.6.block.0", kind: "expand 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
+        .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
+              "conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 216000000,
-              "conv 1x1 + BN + silu, [n, 75, 75, 80] -> [n, 75, 75, 480]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 222238080,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 6238080,
-              "depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480]"),
+              "depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 110899200,
               "conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
+              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
+              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
+              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
+              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
+              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
+              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.4.7.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
+              "conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.4.8.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
+              "conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.4.9.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
+              "conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 221798400,
-              "conv 1x1 + BN + silu, [n, 38, 38, 160] -> [n, 38, 38, 960]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 256454400,
+              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 34656000,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 310517760,
               "conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
+              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
+              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
+              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
+              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
+              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
+              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.5.7.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
+              "conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.5.8.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
+              "conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.5.9.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
+              "conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 434724864,
-              "conv 1x1 + BN + silu, [n, 38, 38, 224] -> [n, 38, 38, 1344]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 446854464,
+              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 12129600,
-              "depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344]"),
+              "depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, in place on [n, 19, 19, 1344]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 186310656,
               "conv 1x1 + BN, [n, 19, 19, 1344] -> [n, 19, 19, 384]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.8.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.9.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.10.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.11.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.6.12.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
+              "conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 319389696,
-              "conv 1x1 + BN + silu, [n, 19, 19, 384] -> [n, 19, 19, 2304]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 326875392,
+              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 7485696,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 532316160,
               "conv 1x1 + BN, [n, 19, 19, 2304] -> [n, 19, 19, 640]"),
-        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 887193600,
-              "conv 1x1 + BN + silu, [n, 19, 19, 640] -> [n, 19, 19, 3840]"),
+        .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
+              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
               "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 887193600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
-        .init("features.7.2.block.0", kind: "expand 1x1", macsPerImage: 887193600,
-              "conv 1x1 + BN + silu, [n, 19, 19, 640] -> [n, 19, 19, 3840]"),
+        .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
+              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
               "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 887193600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
-        .init("features.7.3.block.0", kind: "expand 1x1", macsPerImage: 887193600,
-              "conv 1x1 + BN + silu, [n, 19, 19, 640] -> [n, 19, 19, 3840]"),
+        .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
+              "conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band"),
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
               "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]"),
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 887193600,
@@ -3446,389 +3304,389 @@ extension EfficientNetB7 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [64, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 1728),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [64, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 1792, biasOffset: 2368),
+        .foldConvolution(weight: "features.0.0.weight", shape: [64, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 1728),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [64, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 1792, biasOffset: 2368),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [16, 64, 1, 1], offset: 2432),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [16], offset: 3456),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [64, 16, 1, 1], offset: 3472),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [64], offset: 4496),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [32, 64, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 4560, biasOffset: 6608),
-        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, depthwise: true, weightOffset: 6640, biasOffset: 6928),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [32, 64, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 4560, biasOffset: 6608),
+        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 6640, biasOffset: 6928),
         .copy(name: "features.1.1.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 6960),
         .copy(name: "features.1.1.block.1.fc1.bias", shape: [8], offset: 7216),
         .copy(name: "features.1.1.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 7232),
         .copy(name: "features.1.1.block.1.fc2.bias", shape: [32], offset: 7488),
-        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 7520, biasOffset: 8544),
-        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, depthwise: true, weightOffset: 8576, biasOffset: 8864),
+        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 7520, biasOffset: 8544),
+        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 8576, biasOffset: 8864),
         .copy(name: "features.1.2.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 8896),
         .copy(name: "features.1.2.block.1.fc1.bias", shape: [8], offset: 9152),
         .copy(name: "features.1.2.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 9168),
         .copy(name: "features.1.2.block.1.fc2.bias", shape: [32], offset: 9424),
-        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 9456, biasOffset: 10480),
-        .foldConvolution(weight: "features.1.3.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.3.block.0.1", eps: 0.001, depthwise: true, weightOffset: 10512, biasOffset: 10800),
+        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 9456, biasOffset: 10480),
+        .foldConvolution(weight: "features.1.3.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.3.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 10512, biasOffset: 10800),
         .copy(name: "features.1.3.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 10832),
         .copy(name: "features.1.3.block.1.fc1.bias", shape: [8], offset: 11088),
         .copy(name: "features.1.3.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 11104),
         .copy(name: "features.1.3.block.1.fc2.bias", shape: [32], offset: 11360),
-        .foldConvolution(weight: "features.1.3.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 11392, biasOffset: 12416),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 12448, biasOffset: 18592),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18784, biasOffset: 20512),
+        .foldConvolution(weight: "features.1.3.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 11392, biasOffset: 12416),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 12448, biasOffset: 18592),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18784, biasOffset: 20512),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 20704),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [8], offset: 22240),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 22256),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [192], offset: 23792),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [48, 192, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 23984, biasOffset: 33200),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 33248, biasOffset: 47072),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 47360, biasOffset: 49952),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [48, 192, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 23984, biasOffset: 33200),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 33248, biasOffset: 47072),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 47360, biasOffset: 49952),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 50240),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [12], offset: 53696),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 53712),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [288], offset: 57168),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 57456, biasOffset: 71280),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 71328, biasOffset: 85152),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 85440, biasOffset: 88032),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 57456, biasOffset: 71280),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 71328, biasOffset: 85152),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 85440, biasOffset: 88032),
         .copy(name: "features.2.2.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 88320),
         .copy(name: "features.2.2.block.2.fc1.bias", shape: [12], offset: 91776),
         .copy(name: "features.2.2.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 91792),
         .copy(name: "features.2.2.block.2.fc2.bias", shape: [288], offset: 95248),
-        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 95536, biasOffset: 109360),
-        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 109408, biasOffset: 123232),
-        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 123520, biasOffset: 126112),
+        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 95536, biasOffset: 109360),
+        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 109408, biasOffset: 123232),
+        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 123520, biasOffset: 126112),
         .copy(name: "features.2.3.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 126400),
         .copy(name: "features.2.3.block.2.fc1.bias", shape: [12], offset: 129856),
         .copy(name: "features.2.3.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 129872),
         .copy(name: "features.2.3.block.2.fc2.bias", shape: [288], offset: 133328),
-        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 133616, biasOffset: 147440),
-        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 147488, biasOffset: 161312),
-        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 161600, biasOffset: 164192),
+        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 133616, biasOffset: 147440),
+        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 147488, biasOffset: 161312),
+        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 161600, biasOffset: 164192),
         .copy(name: "features.2.4.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 164480),
         .copy(name: "features.2.4.block.2.fc1.bias", shape: [12], offset: 167936),
         .copy(name: "features.2.4.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 167952),
         .copy(name: "features.2.4.block.2.fc2.bias", shape: [288], offset: 171408),
-        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 171696, biasOffset: 185520),
-        .foldConvolution(weight: "features.2.5.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 185568, biasOffset: 199392),
-        .foldConvolution(weight: "features.2.5.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 199680, biasOffset: 202272),
+        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 171696, biasOffset: 185520),
+        .foldConvolution(weight: "features.2.5.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 185568, biasOffset: 199392),
+        .foldConvolution(weight: "features.2.5.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 199680, biasOffset: 202272),
         .copy(name: "features.2.5.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 202560),
         .copy(name: "features.2.5.block.2.fc1.bias", shape: [12], offset: 206016),
         .copy(name: "features.2.5.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 206032),
         .copy(name: "features.2.5.block.2.fc2.bias", shape: [288], offset: 209488),
-        .foldConvolution(weight: "features.2.5.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 209776, biasOffset: 223600),
-        .foldConvolution(weight: "features.2.6.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 223648, biasOffset: 237472),
-        .foldConvolution(weight: "features.2.6.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 237760, biasOffset: 240352),
+        .foldConvolution(weight: "features.2.5.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 209776, biasOffset: 223600),
+        .foldConvolution(weight: "features.2.6.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.2.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 223648, biasOffset: 237472),
+        .foldConvolution(weight: "features.2.6.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.2.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 237760, biasOffset: 240352),
         .copy(name: "features.2.6.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 240640),
         .copy(name: "features.2.6.block.2.fc1.bias", shape: [12], offset: 244096),
         .copy(name: "features.2.6.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 244112),
         .copy(name: "features.2.6.block.2.fc2.bias", shape: [288], offset: 247568),
-        .foldConvolution(weight: "features.2.6.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 247856, biasOffset: 261680),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 261728, biasOffset: 275552),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 275840, biasOffset: 283040),
+        .foldConvolution(weight: "features.2.6.block.3.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.2.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 247856, biasOffset: 261680),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 261728, biasOffset: 275552),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 275840, biasOffset: 283040),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [12, 288, 1, 1], offset: 283328),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [12], offset: 286784),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [288, 12, 1, 1], offset: 286800),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [288], offset: 290256),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [80, 288, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 290544, biasOffset: 313584),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 313664, biasOffset: 352064),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 352544, biasOffset: 364544),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [80, 288, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 290544, biasOffset: 313584),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 313664, biasOffset: 352064),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 352544, biasOffset: 364544),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 365024),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [20], offset: 374624),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 374656),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [480], offset: 384256),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 384736, biasOffset: 423136),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 423216, biasOffset: 461616),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 462096, biasOffset: 474096),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 384736, biasOffset: 423136),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 423216, biasOffset: 461616),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 462096, biasOffset: 474096),
         .copy(name: "features.3.2.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 474576),
         .copy(name: "features.3.2.block.2.fc1.bias", shape: [20], offset: 484176),
         .copy(name: "features.3.2.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 484208),
         .copy(name: "features.3.2.block.2.fc2.bias", shape: [480], offset: 493808),
-        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 494288, biasOffset: 532688),
-        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 532768, biasOffset: 571168),
-        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 571648, biasOffset: 583648),
+        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 494288, biasOffset: 532688),
+        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 532768, biasOffset: 571168),
+        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 571648, biasOffset: 583648),
         .copy(name: "features.3.3.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 584128),
         .copy(name: "features.3.3.block.2.fc1.bias", shape: [20], offset: 593728),
         .copy(name: "features.3.3.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 593760),
         .copy(name: "features.3.3.block.2.fc2.bias", shape: [480], offset: 603360),
-        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 603840, biasOffset: 642240),
-        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 642320, biasOffset: 680720),
-        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 681200, biasOffset: 693200),
+        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 603840, biasOffset: 642240),
+        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 642320, biasOffset: 680720),
+        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 681200, biasOffset: 693200),
         .copy(name: "features.3.4.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 693680),
         .copy(name: "features.3.4.block.2.fc1.bias", shape: [20], offset: 703280),
         .copy(name: "features.3.4.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 703312),
         .copy(name: "features.3.4.block.2.fc2.bias", shape: [480], offset: 712912),
-        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 713392, biasOffset: 751792),
-        .foldConvolution(weight: "features.3.5.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 751872, biasOffset: 790272),
-        .foldConvolution(weight: "features.3.5.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 790752, biasOffset: 802752),
+        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 713392, biasOffset: 751792),
+        .foldConvolution(weight: "features.3.5.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 751872, biasOffset: 790272),
+        .foldConvolution(weight: "features.3.5.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 790752, biasOffset: 802752),
         .copy(name: "features.3.5.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 803232),
         .copy(name: "features.3.5.block.2.fc1.bias", shape: [20], offset: 812832),
         .copy(name: "features.3.5.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 812864),
         .copy(name: "features.3.5.block.2.fc2.bias", shape: [480], offset: 822464),
-        .foldConvolution(weight: "features.3.5.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 822944, biasOffset: 861344),
-        .foldConvolution(weight: "features.3.6.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 861424, biasOffset: 899824),
-        .foldConvolution(weight: "features.3.6.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 900304, biasOffset: 912304),
+        .foldConvolution(weight: "features.3.5.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 822944, biasOffset: 861344),
+        .foldConvolution(weight: "features.3.6.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.3.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 861424, biasOffset: 899824),
+        .foldConvolution(weight: "features.3.6.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.3.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 900304, biasOffset: 912304),
         .copy(name: "features.3.6.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 912784),
         .copy(name: "features.3.6.block.2.fc1.bias", shape: [20], offset: 922384),
         .copy(name: "features.3.6.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 922416),
         .copy(name: "features.3.6.block.2.fc2.bias", shape: [480], offset: 932016),
-        .foldConvolution(weight: "features.3.6.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 932496, biasOffset: 970896),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 970976, biasOffset: 1009376),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1009856, biasOffset: 1014176),
+        .foldConvolution(weight: "features.3.6.block.3.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.3.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 932496, biasOffset: 970896),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 970976, biasOffset: 1009376),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1009856, biasOffset: 1014176),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [20, 480, 1, 1], offset: 1014656),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [20], offset: 1024256),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [480, 20, 1, 1], offset: 1024288),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [480], offset: 1033888),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [160, 480, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1034368, biasOffset: 1111168),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1111328, biasOffset: 1264928),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1265888, biasOffset: 1274528),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [160, 480, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1034368, biasOffset: 1111168),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1111328, biasOffset: 1264928),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1265888, biasOffset: 1274528),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 1275488),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [40], offset: 1313888),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 1313936),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [960], offset: 1352336),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1353296, biasOffset: 1506896),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1507056, biasOffset: 1660656),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1661616, biasOffset: 1670256),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1353296, biasOffset: 1506896),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1507056, biasOffset: 1660656),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1661616, biasOffset: 1670256),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 1671216),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [40], offset: 1709616),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 1709664),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [960], offset: 1748064),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1749024, biasOffset: 1902624),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1902784, biasOffset: 2056384),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2057344, biasOffset: 2065984),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1749024, biasOffset: 1902624),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1902784, biasOffset: 2056384),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2057344, biasOffset: 2065984),
         .copy(name: "features.4.3.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 2066944),
         .copy(name: "features.4.3.block.2.fc1.bias", shape: [40], offset: 2105344),
         .copy(name: "features.4.3.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 2105392),
         .copy(name: "features.4.3.block.2.fc2.bias", shape: [960], offset: 2143792),
-        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2144752, biasOffset: 2298352),
-        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2298512, biasOffset: 2452112),
-        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2453072, biasOffset: 2461712),
+        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2144752, biasOffset: 2298352),
+        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2298512, biasOffset: 2452112),
+        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2453072, biasOffset: 2461712),
         .copy(name: "features.4.4.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 2462672),
         .copy(name: "features.4.4.block.2.fc1.bias", shape: [40], offset: 2501072),
         .copy(name: "features.4.4.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 2501120),
         .copy(name: "features.4.4.block.2.fc2.bias", shape: [960], offset: 2539520),
-        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2540480, biasOffset: 2694080),
-        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2694240, biasOffset: 2847840),
-        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2848800, biasOffset: 2857440),
+        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2540480, biasOffset: 2694080),
+        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2694240, biasOffset: 2847840),
+        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2848800, biasOffset: 2857440),
         .copy(name: "features.4.5.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 2858400),
         .copy(name: "features.4.5.block.2.fc1.bias", shape: [40], offset: 2896800),
         .copy(name: "features.4.5.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 2896848),
         .copy(name: "features.4.5.block.2.fc2.bias", shape: [960], offset: 2935248),
-        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2936208, biasOffset: 3089808),
-        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3089968, biasOffset: 3243568),
-        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3244528, biasOffset: 3253168),
+        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2936208, biasOffset: 3089808),
+        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3089968, biasOffset: 3243568),
+        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3244528, biasOffset: 3253168),
         .copy(name: "features.4.6.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 3254128),
         .copy(name: "features.4.6.block.2.fc1.bias", shape: [40], offset: 3292528),
         .copy(name: "features.4.6.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 3292576),
         .copy(name: "features.4.6.block.2.fc2.bias", shape: [960], offset: 3330976),
-        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3331936, biasOffset: 3485536),
-        .foldConvolution(weight: "features.4.7.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3485696, biasOffset: 3639296),
-        .foldConvolution(weight: "features.4.7.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3640256, biasOffset: 3648896),
+        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3331936, biasOffset: 3485536),
+        .foldConvolution(weight: "features.4.7.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3485696, biasOffset: 3639296),
+        .foldConvolution(weight: "features.4.7.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3640256, biasOffset: 3648896),
         .copy(name: "features.4.7.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 3649856),
         .copy(name: "features.4.7.block.2.fc1.bias", shape: [40], offset: 3688256),
         .copy(name: "features.4.7.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 3688304),
         .copy(name: "features.4.7.block.2.fc2.bias", shape: [960], offset: 3726704),
-        .foldConvolution(weight: "features.4.7.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3727664, biasOffset: 3881264),
-        .foldConvolution(weight: "features.4.8.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3881424, biasOffset: 4035024),
-        .foldConvolution(weight: "features.4.8.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4035984, biasOffset: 4044624),
+        .foldConvolution(weight: "features.4.7.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3727664, biasOffset: 3881264),
+        .foldConvolution(weight: "features.4.8.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3881424, biasOffset: 4035024),
+        .foldConvolution(weight: "features.4.8.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4035984, biasOffset: 4044624),
         .copy(name: "features.4.8.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 4045584),
         .copy(name: "features.4.8.block.2.fc1.bias", shape: [40], offset: 4083984),
         .copy(name: "features.4.8.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 4084032),
         .copy(name: "features.4.8.block.2.fc2.bias", shape: [960], offset: 4122432),
-        .foldConvolution(weight: "features.4.8.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4123392, biasOffset: 4276992),
-        .foldConvolution(weight: "features.4.9.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4277152, biasOffset: 4430752),
-        .foldConvolution(weight: "features.4.9.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4431712, biasOffset: 4440352),
+        .foldConvolution(weight: "features.4.8.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4123392, biasOffset: 4276992),
+        .foldConvolution(weight: "features.4.9.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.4.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4277152, biasOffset: 4430752),
+        .foldConvolution(weight: "features.4.9.block.1.0.weight", shape: [960, 1, 3, 3], batchNorm: "features.4.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4431712, biasOffset: 4440352),
         .copy(name: "features.4.9.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 4441312),
         .copy(name: "features.4.9.block.2.fc1.bias", shape: [40], offset: 4479712),
         .copy(name: "features.4.9.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 4479760),
         .copy(name: "features.4.9.block.2.fc2.bias", shape: [960], offset: 4518160),
-        .foldConvolution(weight: "features.4.9.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4519120, biasOffset: 4672720),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4672880, biasOffset: 4826480),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4827440, biasOffset: 4851440),
+        .foldConvolution(weight: "features.4.9.block.3.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.4.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4519120, biasOffset: 4672720),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4672880, biasOffset: 4826480),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4827440, biasOffset: 4851440),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [40, 960, 1, 1], offset: 4852400),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [40], offset: 4890800),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [960, 40, 1, 1], offset: 4890848),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [960], offset: 4929248),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [224, 960, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4930208, biasOffset: 5145248),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5145472, biasOffset: 5446528),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5447872, biasOffset: 5481472),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [224, 960, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4930208, biasOffset: 5145248),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5145472, biasOffset: 5446528),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5447872, biasOffset: 5481472),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 5482816),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [56], offset: 5558080),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 5558144),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [1344], offset: 5633408),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 5634752, biasOffset: 5935808),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5936032, biasOffset: 6237088),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 6238432, biasOffset: 6272032),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 5634752, biasOffset: 5935808),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5936032, biasOffset: 6237088),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 6238432, biasOffset: 6272032),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 6273376),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [56], offset: 6348640),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 6348704),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [1344], offset: 6423968),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 6425312, biasOffset: 6726368),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6726592, biasOffset: 7027648),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 7028992, biasOffset: 7062592),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 6425312, biasOffset: 6726368),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6726592, biasOffset: 7027648),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 7028992, biasOffset: 7062592),
         .copy(name: "features.5.3.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 7063936),
         .copy(name: "features.5.3.block.2.fc1.bias", shape: [56], offset: 7139200),
         .copy(name: "features.5.3.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 7139264),
         .copy(name: "features.5.3.block.2.fc2.bias", shape: [1344], offset: 7214528),
-        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 7215872, biasOffset: 7516928),
-        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 7517152, biasOffset: 7818208),
-        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 7819552, biasOffset: 7853152),
+        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 7215872, biasOffset: 7516928),
+        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 7517152, biasOffset: 7818208),
+        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 7819552, biasOffset: 7853152),
         .copy(name: "features.5.4.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 7854496),
         .copy(name: "features.5.4.block.2.fc1.bias", shape: [56], offset: 7929760),
         .copy(name: "features.5.4.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 7929824),
         .copy(name: "features.5.4.block.2.fc2.bias", shape: [1344], offset: 8005088),
-        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 8006432, biasOffset: 8307488),
-        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 8307712, biasOffset: 8608768),
-        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 8610112, biasOffset: 8643712),
+        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 8006432, biasOffset: 8307488),
+        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 8307712, biasOffset: 8608768),
+        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 8610112, biasOffset: 8643712),
         .copy(name: "features.5.5.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 8645056),
         .copy(name: "features.5.5.block.2.fc1.bias", shape: [56], offset: 8720320),
         .copy(name: "features.5.5.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 8720384),
         .copy(name: "features.5.5.block.2.fc2.bias", shape: [1344], offset: 8795648),
-        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 8796992, biasOffset: 9098048),
-        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 9098272, biasOffset: 9399328),
-        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 9400672, biasOffset: 9434272),
+        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 8796992, biasOffset: 9098048),
+        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 9098272, biasOffset: 9399328),
+        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 9400672, biasOffset: 9434272),
         .copy(name: "features.5.6.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 9435616),
         .copy(name: "features.5.6.block.2.fc1.bias", shape: [56], offset: 9510880),
         .copy(name: "features.5.6.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 9510944),
         .copy(name: "features.5.6.block.2.fc2.bias", shape: [1344], offset: 9586208),
-        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 9587552, biasOffset: 9888608),
-        .foldConvolution(weight: "features.5.7.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 9888832, biasOffset: 10189888),
-        .foldConvolution(weight: "features.5.7.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10191232, biasOffset: 10224832),
+        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 9587552, biasOffset: 9888608),
+        .foldConvolution(weight: "features.5.7.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 9888832, biasOffset: 10189888),
+        .foldConvolution(weight: "features.5.7.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10191232, biasOffset: 10224832),
         .copy(name: "features.5.7.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 10226176),
         .copy(name: "features.5.7.block.2.fc1.bias", shape: [56], offset: 10301440),
         .copy(name: "features.5.7.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 10301504),
         .copy(name: "features.5.7.block.2.fc2.bias", shape: [1344], offset: 10376768),
-        .foldConvolution(weight: "features.5.7.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 10378112, biasOffset: 10679168),
-        .foldConvolution(weight: "features.5.8.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 10679392, biasOffset: 10980448),
-        .foldConvolution(weight: "features.5.8.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10981792, biasOffset: 11015392),
+        .foldConvolution(weight: "features.5.7.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 10378112, biasOffset: 10679168),
+        .foldConvolution(weight: "features.5.8.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 10679392, biasOffset: 10980448),
+        .foldConvolution(weight: "features.5.8.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10981792, biasOffset: 11015392),
         .copy(name: "features.5.8.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 11016736),
         .copy(name: "features.5.8.block.2.fc1.bias", shape: [56], offset: 11092000),
         .copy(name: "features.5.8.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 11092064),
         .copy(name: "features.5.8.block.2.fc2.bias", shape: [1344], offset: 11167328),
-        .foldConvolution(weight: "features.5.8.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 11168672, biasOffset: 11469728),
-        .foldConvolution(weight: "features.5.9.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 11469952, biasOffset: 11771008),
-        .foldConvolution(weight: "features.5.9.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 11772352, biasOffset: 11805952),
+        .foldConvolution(weight: "features.5.8.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 11168672, biasOffset: 11469728),
+        .foldConvolution(weight: "features.5.9.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.5.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 11469952, biasOffset: 11771008),
+        .foldConvolution(weight: "features.5.9.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.5.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 11772352, biasOffset: 11805952),
         .copy(name: "features.5.9.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 11807296),
         .copy(name: "features.5.9.block.2.fc1.bias", shape: [56], offset: 11882560),
         .copy(name: "features.5.9.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 11882624),
         .copy(name: "features.5.9.block.2.fc2.bias", shape: [1344], offset: 11957888),
-        .foldConvolution(weight: "features.5.9.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 11959232, biasOffset: 12260288),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 12260512, biasOffset: 12561568),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 12562912, biasOffset: 12596512),
+        .foldConvolution(weight: "features.5.9.block.3.0.weight", shape: [224, 1344, 1, 1], batchNorm: "features.5.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 11959232, biasOffset: 12260288),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [1344, 224, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 12260512, biasOffset: 12561568),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [1344, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 12562912, biasOffset: 12596512),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [56, 1344, 1, 1], offset: 12597856),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [56], offset: 12673120),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [1344, 56, 1, 1], offset: 12673184),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [1344], offset: 12748448),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [384, 1344, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 12749792, biasOffset: 13265888),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 13266272, biasOffset: 14151008),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 14153312, biasOffset: 14210912),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [384, 1344, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 12749792, biasOffset: 13265888),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 13266272, biasOffset: 14151008),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 14153312, biasOffset: 14210912),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 14213216),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [96], offset: 14434400),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 14434496),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [2304], offset: 14655680),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 14657984, biasOffset: 15542720),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 15543104, biasOffset: 16427840),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 16430144, biasOffset: 16487744),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 14657984, biasOffset: 15542720),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 15543104, biasOffset: 16427840),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 16430144, biasOffset: 16487744),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 16490048),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [96], offset: 16711232),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 16711328),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [2304], offset: 16932512),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 16934816, biasOffset: 17819552),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 17819936, biasOffset: 18704672),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18706976, biasOffset: 18764576),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 16934816, biasOffset: 17819552),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 17819936, biasOffset: 18704672),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18706976, biasOffset: 18764576),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 18766880),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [96], offset: 18988064),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 18988160),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [2304], offset: 19209344),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 19211648, biasOffset: 20096384),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 20096768, biasOffset: 20981504),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 20983808, biasOffset: 21041408),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 19211648, biasOffset: 20096384),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 20096768, biasOffset: 20981504),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 20983808, biasOffset: 21041408),
         .copy(name: "features.6.4.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 21043712),
         .copy(name: "features.6.4.block.2.fc1.bias", shape: [96], offset: 21264896),
         .copy(name: "features.6.4.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 21264992),
         .copy(name: "features.6.4.block.2.fc2.bias", shape: [2304], offset: 21486176),
-        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 21488480, biasOffset: 22373216),
-        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 22373600, biasOffset: 23258336),
-        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 23260640, biasOffset: 23318240),
+        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 21488480, biasOffset: 22373216),
+        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 22373600, biasOffset: 23258336),
+        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 23260640, biasOffset: 23318240),
         .copy(name: "features.6.5.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 23320544),
         .copy(name: "features.6.5.block.2.fc1.bias", shape: [96], offset: 23541728),
         .copy(name: "features.6.5.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 23541824),
         .copy(name: "features.6.5.block.2.fc2.bias", shape: [2304], offset: 23763008),
-        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 23765312, biasOffset: 24650048),
-        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 24650432, biasOffset: 25535168),
-        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 25537472, biasOffset: 25595072),
+        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 23765312, biasOffset: 24650048),
+        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 24650432, biasOffset: 25535168),
+        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 25537472, biasOffset: 25595072),
         .copy(name: "features.6.6.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 25597376),
         .copy(name: "features.6.6.block.2.fc1.bias", shape: [96], offset: 25818560),
         .copy(name: "features.6.6.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 25818656),
         .copy(name: "features.6.6.block.2.fc2.bias", shape: [2304], offset: 26039840),
-        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 26042144, biasOffset: 26926880),
-        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 26927264, biasOffset: 27812000),
-        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 27814304, biasOffset: 27871904),
+        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 26042144, biasOffset: 26926880),
+        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 26927264, biasOffset: 27812000),
+        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 27814304, biasOffset: 27871904),
         .copy(name: "features.6.7.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 27874208),
         .copy(name: "features.6.7.block.2.fc1.bias", shape: [96], offset: 28095392),
         .copy(name: "features.6.7.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 28095488),
         .copy(name: "features.6.7.block.2.fc2.bias", shape: [2304], offset: 28316672),
-        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 28318976, biasOffset: 29203712),
-        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 29204096, biasOffset: 30088832),
-        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 30091136, biasOffset: 30148736),
+        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 28318976, biasOffset: 29203712),
+        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 29204096, biasOffset: 30088832),
+        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 30091136, biasOffset: 30148736),
         .copy(name: "features.6.8.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 30151040),
         .copy(name: "features.6.8.block.2.fc1.bias", shape: [96], offset: 30372224),
         .copy(name: "features.6.8.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 30372320),
         .copy(name: "features.6.8.block.2.fc2.bias", shape: [2304], offset: 30593504),
-        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 30595808, biasOffset: 31480544),
-        .foldConvolution(weight: "features.6.9.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 31480928, biasOffset: 32365664),
-        .foldConvolution(weight: "features.6.9.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 32367968, biasOffset: 32425568),
+        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 30595808, biasOffset: 31480544),
+        .foldConvolution(weight: "features.6.9.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 31480928, biasOffset: 32365664),
+        .foldConvolution(weight: "features.6.9.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 32367968, biasOffset: 32425568),
         .copy(name: "features.6.9.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 32427872),
         .copy(name: "features.6.9.block.2.fc1.bias", shape: [96], offset: 32649056),
         .copy(name: "features.6.9.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 32649152),
         .copy(name: "features.6.9.block.2.fc2.bias", shape: [2304], offset: 32870336),
-        .foldConvolution(weight: "features.6.9.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 32872640, biasOffset: 33757376),
-        .foldConvolution(weight: "features.6.10.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 33757760, biasOffset: 34642496),
-        .foldConvolution(weight: "features.6.10.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 34644800, biasOffset: 34702400),
+        .foldConvolution(weight: "features.6.9.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 32872640, biasOffset: 33757376),
+        .foldConvolution(weight: "features.6.10.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 33757760, biasOffset: 34642496),
+        .foldConvolution(weight: "features.6.10.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 34644800, biasOffset: 34702400),
         .copy(name: "features.6.10.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 34704704),
         .copy(name: "features.6.10.block.2.fc1.bias", shape: [96], offset: 34925888),
         .copy(name: "features.6.10.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 34925984),
         .copy(name: "features.6.10.block.2.fc2.bias", shape: [2304], offset: 35147168),
-        .foldConvolution(weight: "features.6.10.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 35149472, biasOffset: 36034208),
-        .foldConvolution(weight: "features.6.11.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.11.block.0.1", eps: 0.001, depthwise: false, weightOffset: 36034592, biasOffset: 36919328),
-        .foldConvolution(weight: "features.6.11.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.11.block.1.1", eps: 0.001, depthwise: true, weightOffset: 36921632, biasOffset: 36979232),
+        .foldConvolution(weight: "features.6.10.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 35149472, biasOffset: 36034208),
+        .foldConvolution(weight: "features.6.11.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.11.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 36034592, biasOffset: 36919328),
+        .foldConvolution(weight: "features.6.11.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.11.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 36921632, biasOffset: 36979232),
         .copy(name: "features.6.11.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 36981536),
         .copy(name: "features.6.11.block.2.fc1.bias", shape: [96], offset: 37202720),
         .copy(name: "features.6.11.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 37202816),
         .copy(name: "features.6.11.block.2.fc2.bias", shape: [2304], offset: 37424000),
-        .foldConvolution(weight: "features.6.11.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.11.block.3.1", eps: 0.001, depthwise: false, weightOffset: 37426304, biasOffset: 38311040),
-        .foldConvolution(weight: "features.6.12.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.12.block.0.1", eps: 0.001, depthwise: false, weightOffset: 38311424, biasOffset: 39196160),
-        .foldConvolution(weight: "features.6.12.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.12.block.1.1", eps: 0.001, depthwise: true, weightOffset: 39198464, biasOffset: 39256064),
+        .foldConvolution(weight: "features.6.11.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.11.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 37426304, biasOffset: 38311040),
+        .foldConvolution(weight: "features.6.12.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.6.12.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 38311424, biasOffset: 39196160),
+        .foldConvolution(weight: "features.6.12.block.1.0.weight", shape: [2304, 1, 5, 5], batchNorm: "features.6.12.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 39198464, biasOffset: 39256064),
         .copy(name: "features.6.12.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 39258368),
         .copy(name: "features.6.12.block.2.fc1.bias", shape: [96], offset: 39479552),
         .copy(name: "features.6.12.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 39479648),
         .copy(name: "features.6.12.block.2.fc2.bias", shape: [2304], offset: 39700832),
-        .foldConvolution(weight: "features.6.12.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.12.block.3.1", eps: 0.001, depthwise: false, weightOffset: 39703136, biasOffset: 40587872),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 40588256, biasOffset: 41472992),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [2304, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 41475296, biasOffset: 41496032),
+        .foldConvolution(weight: "features.6.12.block.3.0.weight", shape: [384, 2304, 1, 1], batchNorm: "features.6.12.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 39703136, biasOffset: 40587872),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [2304, 384, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 40588256, biasOffset: 41472992),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [2304, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 41475296, biasOffset: 41496032),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [96, 2304, 1, 1], offset: 41498336),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [96], offset: 41719520),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [2304, 96, 1, 1], offset: 41719616),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [2304], offset: 41940800),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [640, 2304, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 41943104, biasOffset: 43417664),
-        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [3840, 640, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 43418304, biasOffset: 45875904),
-        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [3840, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 45879744, biasOffset: 45914304),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [640, 2304, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 41943104, biasOffset: 43417664),
+        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [3840, 640, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 43418304, biasOffset: 45875904),
+        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [3840, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 45879744, biasOffset: 45914304),
         .copy(name: "features.7.1.block.2.fc1.weight", shape: [160, 3840, 1, 1], offset: 45918144),
         .copy(name: "features.7.1.block.2.fc1.bias", shape: [160], offset: 46532544),
         .copy(name: "features.7.1.block.2.fc2.weight", shape: [3840, 160, 1, 1], offset: 46532704),
         .copy(name: "features.7.1.block.2.fc2.bias", shape: [3840], offset: 47147104),
-        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [640, 3840, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 47150944, biasOffset: 49608544),
-        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [3840, 640, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 49609184, biasOffset: 52066784),
-        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [3840, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 52070624, biasOffset: 52105184),
+        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [640, 3840, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 47150944, biasOffset: 49608544),
+        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [3840, 640, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 49609184, biasOffset: 52066784),
+        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [3840, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 52070624, biasOffset: 52105184),
         .copy(name: "features.7.2.block.2.fc1.weight", shape: [160, 3840, 1, 1], offset: 52109024),
         .copy(name: "features.7.2.block.2.fc1.bias", shape: [160], offset: 52723424),
         .copy(name: "features.7.2.block.2.fc2.weight", shape: [3840, 160, 1, 1], offset: 52723584),
         .copy(name: "features.7.2.block.2.fc2.bias", shape: [3840], offset: 53337984),
-        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [640, 3840, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 53341824, biasOffset: 55799424),
-        .foldConvolution(weight: "features.7.3.block.0.0.weight", shape: [3840, 640, 1, 1], batchNorm: "features.7.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 55800064, biasOffset: 58257664),
-        .foldConvolution(weight: "features.7.3.block.1.0.weight", shape: [3840, 1, 3, 3], batchNorm: "features.7.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 58261504, biasOffset: 58296064),
+        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [640, 3840, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 53341824, biasOffset: 55799424),
+        .foldConvolution(weight: "features.7.3.block.0.0.weight", shape: [3840, 640, 1, 1], batchNorm: "features.7.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 55800064, biasOffset: 58257664),
+        .foldConvolution(weight: "features.7.3.block.1.0.weight", shape: [3840, 1, 3, 3], batchNorm: "features.7.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 58261504, biasOffset: 58296064),
         .copy(name: "features.7.3.block.2.fc1.weight", shape: [160, 3840, 1, 1], offset: 58299904),
         .copy(name: "features.7.3.block.2.fc1.bias", shape: [160], offset: 58914304),
         .copy(name: "features.7.3.block.2.fc2.weight", shape: [3840, 160, 1, 1], offset: 58914464),
         .copy(name: "features.7.3.block.2.fc2.bias", shape: [3840], offset: 59528864),
-        .foldConvolution(weight: "features.7.3.block.3.0.weight", shape: [640, 3840, 1, 1], batchNorm: "features.7.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 59532704, biasOffset: 61990304),
-        .foldConvolution(weight: "features.8.0.weight", shape: [2560, 640, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 61990944, biasOffset: 63629344),
+        .foldConvolution(weight: "features.7.3.block.3.0.weight", shape: [640, 3840, 1, 1], batchNorm: "features.7.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 59532704, biasOffset: 61990304),
+        .foldConvolution(weight: "features.8.0.weight", shape: [2560, 640, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 61990944, biasOffset: 63629344),
         .copy(name: "classifier.1.weight", shape: [1000, 2560], offset: 63631904),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 66191904),
     ]

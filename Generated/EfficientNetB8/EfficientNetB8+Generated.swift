@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB8: 672x672x3 -> 1000 classes, 87,413,142 parameters, 62.597 GMACs per image.
-// Activations are NHWC in one arena of 27,095,040 floats per image; inference weights (BatchNorm folded) are 87,223,808 floats.
+// Activations are NHWC in one arena of 30,707,712 floats per image; inference weights (BatchNorm folded) are 87,223,808 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB8: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB8", resolution: 672, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 87223808,
-        arenaFloatsPerImage: 27095040, specSources: specSources)
+        arenaFloatsPerImage: 30707712, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB8: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176),
@@ -42,13 +42,24 @@ public final class EfficientNetB8: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 248),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1488, squeezeChannels: 62, outChannels: 248),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1488, squeezeChannels: 62, outChannels: 424),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106, outChannels: 424))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106, outChannels: 424),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 336, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1488, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 4224, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 27095040 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 27095040 &* n
+        let a = arena.reserve(floats: 30707712 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 30707712 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -125,7 +136,7 @@ public final class EfficientNetB8: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 672, width: 672,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: w + 0, bias: w + 1952, outChannels: 72, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 1952, outChannels: 72, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -151,7 +162,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 8128512 &* n, batch: n, imagePixels: 112896, inChannels: 72, inputScales: ws,
-            weights: w + 5472, bias: w + 7776, outChannels: 32,
+            inputMajorWeights: w + 5472, bias: w + 7776, outChannels: 32,
             activation: .identity, residual: nil, output: a,
             workspace: ws + 72 &* n, pool: pool)
         p?.stop(3)
@@ -178,7 +189,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3612672 &* n, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws,
-            weights: w + 8688, bias: w + 9712, outChannels: 32,
+            inputMajorWeights: w + 8688, bias: w + 9712, outChannels: 32,
             activation: .identity, residual: a, output: a + 7225344 &* n,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(6)
@@ -205,7 +216,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws,
-            weights: w + 10624, bias: w + 11648, outChannels: 32,
+            inputMajorWeights: w + 10624, bias: w + 11648, outChannels: 32,
             activation: .identity, residual: a + 7225344 &* n, output: a + 3612672 &* n,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(9)
@@ -232,28 +243,25 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws,
-            weights: w + 12560, bias: w + 13584, outChannels: 32,
-            activation: .identity, residual: a + 3612672 &* n, output: a + 21676032 &* n,
+            inputMajorWeights: w + 12560, bias: w + 13584, outChannels: 32,
+            activation: .identity, residual: a + 3612672 &* n, output: a + 27095040 &* n,
             workspace: ws + 32 &* n, pool: pool)
         p?.stop(12)
     }
 
     /// features.2.0: MBConv6 k3 s2: 336x336x32 -> 168x168x56, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 192]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 21676032 &* n, pixels: 112896 &* n, inChannels: 32,
-            weights: w + 13616, bias: w + 19760, outChannels: 192,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 27095040 &* n, batch: n, height: 336, width: 336, inChannels: 32,
+            expandWeights: w + 13616, expandBias: w + 19760, expandActivation: .silu,
+            expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168,
+            depthwiseWeights: w + 19952, depthwiseBias: w + 21680, depthwiseActivation: .silu,
+            output: a + 21676032 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(13)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 336, width: 336, channels: 192,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
-            weights: w + 19952, bias: w + 21680, activation: .silu, output: a + 21676032 &* n, pool: pool)
-        p?.stop(14)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -266,7 +274,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 21676032 &* n, batch: n, imagePixels: 28224, inChannels: 192, inputScales: ws,
-            weights: w + 25152, bias: w + 35904, outChannels: 56,
+            inputMajorWeights: w + 25152, bias: w + 35904, outChannels: 56,
             activation: .identity, residual: nil, output: a + 18966528 &* n,
             workspace: ws + 192 &* n, pool: pool)
         p?.stop(16)
@@ -274,20 +282,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 18966528 &* n, pixels: 28224 &* n, inChannels: 56,
-            weights: w + 35968, bias: w + 54784, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+            expandWeights: w + 35968, expandBias: w + 54784, expandActivation: .silu,
+            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168,
+            depthwiseWeights: w + 55120, depthwiseBias: w + 58144, depthwiseActivation: .silu,
+            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(17)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 168, width: 168, channels: 336,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
-            weights: w + 55120, bias: w + 58144, activation: .silu, output: a + 9483264 &* n, pool: pool)
-        p?.stop(18)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -300,7 +305,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
-            weights: w + 68240, bias: w + 87056, outChannels: 56,
+            inputMajorWeights: w + 68240, bias: w + 87056, outChannels: 56,
             activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(20)
@@ -308,20 +313,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 20547072 &* n, pixels: 28224 &* n, inChannels: 56,
-            weights: w + 87120, bias: w + 105936, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+            expandWeights: w + 87120, expandBias: w + 105936, expandActivation: .silu,
+            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168,
+            depthwiseWeights: w + 106272, depthwiseBias: w + 109296, depthwiseActivation: .silu,
+            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 168, width: 168, channels: 336,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
-            weights: w + 106272, bias: w + 109296, activation: .silu, output: a + 9483264 &* n, pool: pool)
-        p?.stop(22)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -334,7 +336,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
-            weights: w + 119392, bias: w + 138208, outChannels: 56,
+            inputMajorWeights: w + 119392, bias: w + 138208, outChannels: 56,
             activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(24)
@@ -342,20 +344,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 18966528 &* n, pixels: 28224 &* n, inChannels: 56,
-            weights: w + 138272, bias: w + 157088, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+            expandWeights: w + 138272, expandBias: w + 157088, expandActivation: .silu,
+            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168,
+            depthwiseWeights: w + 157424, depthwiseBias: w + 160448, depthwiseActivation: .silu,
+            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(25)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 168, width: 168, channels: 336,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
-            weights: w + 157424, bias: w + 160448, activation: .silu, output: a + 9483264 &* n, pool: pool)
-        p?.stop(26)
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -368,7 +367,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
-            weights: w + 170544, bias: w + 189360, outChannels: 56,
+            inputMajorWeights: w + 170544, bias: w + 189360, outChannels: 56,
             activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(28)
@@ -376,20 +375,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 20547072 &* n, pixels: 28224 &* n, inChannels: 56,
-            weights: w + 189424, bias: w + 208240, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+            expandWeights: w + 189424, expandBias: w + 208240, expandActivation: .silu,
+            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168,
+            depthwiseWeights: w + 208576, depthwiseBias: w + 211600, depthwiseActivation: .silu,
+            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(29)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 168, width: 168, channels: 336,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
-            weights: w + 208576, bias: w + 211600, activation: .silu, output: a + 9483264 &* n, pool: pool)
-        p?.stop(30)
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -402,7 +398,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
-            weights: w + 221696, bias: w + 240512, outChannels: 56,
+            inputMajorWeights: w + 221696, bias: w + 240512, outChannels: 56,
             activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(32)
@@ -410,20 +406,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 18966528 &* n, pixels: 28224 &* n, inChannels: 56,
-            weights: w + 240576, bias: w + 259392, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+            expandWeights: w + 240576, expandBias: w + 259392, expandActivation: .silu,
+            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168,
+            depthwiseWeights: w + 259728, depthwiseBias: w + 262752, depthwiseActivation: .silu,
+            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 168, width: 168, channels: 336,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
-            weights: w + 259728, bias: w + 262752, activation: .silu, output: a + 9483264 &* n, pool: pool)
-        p?.stop(34)
+        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -436,7 +429,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
-            weights: w + 272848, bias: w + 291664, outChannels: 56,
+            inputMajorWeights: w + 272848, bias: w + 291664, outChannels: 56,
             activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(36)
@@ -444,20 +437,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.6: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 20547072 &* n, pixels: 28224 &* n, inChannels: 56,
-            weights: w + 291728, bias: w + 310544, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+            expandWeights: w + 291728, expandBias: w + 310544, expandActivation: .silu,
+            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168,
+            depthwiseWeights: w + 310880, depthwiseBias: w + 313904, depthwiseActivation: .silu,
+            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(37)
-        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 168, width: 168, channels: 336,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
-            weights: w + 310880, bias: w + 313904, activation: .silu, output: a + 9483264 &* n, pool: pool)
-        p?.stop(38)
+        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.6.block.0
         // features.2.6.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -470,7 +460,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
-            weights: w + 324000, bias: w + 342816, outChannels: 56,
+            inputMajorWeights: w + 324000, bias: w + 342816, outChannels: 56,
             activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(40)
@@ -478,20 +468,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.7: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.7.block.0 expand: conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        // features.2.7.block.0 expand: conv 1x1 + BN + silu fused with features.2.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 18966528 &* n, pixels: 28224 &* n, inChannels: 56,
-            weights: w + 342880, bias: w + 361696, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+            expandWeights: w + 342880, expandBias: w + 361696, expandActivation: .silu,
+            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168,
+            depthwiseWeights: w + 362032, depthwiseBias: w + 365056, depthwiseActivation: .silu,
+            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(41)
-        // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 168, width: 168, channels: 336,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
-            weights: w + 362032, bias: w + 365056, activation: .silu, output: a + 9483264 &* n, pool: pool)
-        p?.stop(42)
+        // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.7.block.0
         // features.2.7.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -504,7 +491,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
-            weights: w + 375152, bias: w + 393968, outChannels: 56,
+            inputMajorWeights: w + 375152, bias: w + 393968, outChannels: 56,
             activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(44)
@@ -512,20 +499,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 168x168x56 -> 84x84x88, SE 336 -> 14 -> 336
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 20547072 &* n, pixels: 28224 &* n, inChannels: 56,
-            weights: w + 394032, bias: w + 412848, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+            expandWeights: w + 394032, expandBias: w + 412848, expandActivation: .silu,
+            expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84,
+            depthwiseWeights: w + 413184, depthwiseBias: w + 421584, depthwiseActivation: .silu,
+            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 168, width: 168, channels: 336,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
-            weights: w + 413184, bias: w + 421584, activation: .silu, output: a + 9483264 &* n, pool: pool)
-        p?.stop(46)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -538,7 +522,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 9483264 &* n, batch: n, imagePixels: 7056, inChannels: 336, inputScales: ws,
-            weights: w + 431680, bias: w + 461248, outChannels: 88,
+            inputMajorWeights: w + 431680, bias: w + 461248, outChannels: 88,
             activation: .identity, residual: nil, output: a + 7451136 &* n,
             workspace: ws + 336 &* n, pool: pool)
         p?.stop(48)
@@ -546,20 +530,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7451136 &* n, pixels: 7056 &* n, inChannels: 88,
-            weights: w + 461344, bias: w + 507808, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+            expandWeights: w + 461344, expandBias: w + 507808, expandActivation: .silu,
+            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84,
+            depthwiseWeights: w + 508336, depthwiseBias: w + 521536, depthwiseActivation: .silu,
+            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(49)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 84, width: 84, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
-            weights: w + 508336, bias: w + 521536, activation: .silu, output: a + 3725568 &* n, pool: pool)
-        p?.stop(50)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -572,7 +553,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
-            weights: w + 545856, bias: w + 592320, outChannels: 88,
+            inputMajorWeights: w + 545856, bias: w + 592320, outChannels: 88,
             activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(52)
@@ -580,20 +561,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 8072064 &* n, pixels: 7056 &* n, inChannels: 88,
-            weights: w + 592416, bias: w + 638880, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+            expandWeights: w + 592416, expandBias: w + 638880, expandActivation: .silu,
+            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84,
+            depthwiseWeights: w + 639408, depthwiseBias: w + 652608, depthwiseActivation: .silu,
+            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(53)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 84, width: 84, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
-            weights: w + 639408, bias: w + 652608, activation: .silu, output: a + 3725568 &* n, pool: pool)
-        p?.stop(54)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -606,7 +584,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
-            weights: w + 676928, bias: w + 723392, outChannels: 88,
+            inputMajorWeights: w + 676928, bias: w + 723392, outChannels: 88,
             activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(56)
@@ -614,20 +592,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7451136 &* n, pixels: 7056 &* n, inChannels: 88,
-            weights: w + 723488, bias: w + 769952, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+            expandWeights: w + 723488, expandBias: w + 769952, expandActivation: .silu,
+            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84,
+            depthwiseWeights: w + 770480, depthwiseBias: w + 783680, depthwiseActivation: .silu,
+            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(57)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 84, width: 84, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
-            weights: w + 770480, bias: w + 783680, activation: .silu, output: a + 3725568 &* n, pool: pool)
-        p?.stop(58)
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -640,7 +615,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
-            weights: w + 808000, bias: w + 854464, outChannels: 88,
+            inputMajorWeights: w + 808000, bias: w + 854464, outChannels: 88,
             activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(60)
@@ -648,20 +623,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 8072064 &* n, pixels: 7056 &* n, inChannels: 88,
-            weights: w + 854560, bias: w + 901024, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+            expandWeights: w + 854560, expandBias: w + 901024, expandActivation: .silu,
+            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84,
+            depthwiseWeights: w + 901552, depthwiseBias: w + 914752, depthwiseActivation: .silu,
+            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(61)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 84, width: 84, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
-            weights: w + 901552, bias: w + 914752, activation: .silu, output: a + 3725568 &* n, pool: pool)
-        p?.stop(62)
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -674,7 +646,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
-            weights: w + 939072, bias: w + 985536, outChannels: 88,
+            inputMajorWeights: w + 939072, bias: w + 985536, outChannels: 88,
             activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(64)
@@ -682,20 +654,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7451136 &* n, pixels: 7056 &* n, inChannels: 88,
-            weights: w + 985632, bias: w + 1032096, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+            expandWeights: w + 985632, expandBias: w + 1032096, expandActivation: .silu,
+            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84,
+            depthwiseWeights: w + 1032624, depthwiseBias: w + 1045824, depthwiseActivation: .silu,
+            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(65)
-        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 84, width: 84, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
-            weights: w + 1032624, bias: w + 1045824, activation: .silu, output: a + 3725568 &* n, pool: pool)
-        p?.stop(66)
+        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -708,7 +677,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
-            weights: w + 1070144, bias: w + 1116608, outChannels: 88,
+            inputMajorWeights: w + 1070144, bias: w + 1116608, outChannels: 88,
             activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(68)
@@ -716,20 +685,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.6: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 8072064 &* n, pixels: 7056 &* n, inChannels: 88,
-            weights: w + 1116704, bias: w + 1163168, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+            expandWeights: w + 1116704, expandBias: w + 1163168, expandActivation: .silu,
+            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84,
+            depthwiseWeights: w + 1163696, depthwiseBias: w + 1176896, depthwiseActivation: .silu,
+            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(69)
-        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 84, width: 84, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
-            weights: w + 1163696, bias: w + 1176896, activation: .silu, output: a + 3725568 &* n, pool: pool)
-        p?.stop(70)
+        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.6.block.0
         // features.3.6.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -742,7 +708,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
-            weights: w + 1201216, bias: w + 1247680, outChannels: 88,
+            inputMajorWeights: w + 1201216, bias: w + 1247680, outChannels: 88,
             activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(72)
@@ -750,20 +716,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.7: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.7.block.0 expand: conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        // features.3.7.block.0 expand: conv 1x1 + BN + silu fused with features.3.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 7451136 &* n, pixels: 7056 &* n, inChannels: 88,
-            weights: w + 1247776, bias: w + 1294240, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+            expandWeights: w + 1247776, expandBias: w + 1294240, expandActivation: .silu,
+            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84,
+            depthwiseWeights: w + 1294768, depthwiseBias: w + 1307968, depthwiseActivation: .silu,
+            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(73)
-        // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 84, width: 84, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
-            weights: w + 1294768, bias: w + 1307968, activation: .silu, output: a + 3725568 &* n, pool: pool)
-        p?.stop(74)
+        // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.7.block.0
         // features.3.7.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -776,7 +739,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
-            weights: w + 1332288, bias: w + 1378752, outChannels: 88,
+            inputMajorWeights: w + 1332288, bias: w + 1378752, outChannels: 88,
             activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(76)
@@ -784,20 +747,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 84x84x88 -> 42x42x176, SE 528 -> 22 -> 528
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 8072064 &* n, pixels: 7056 &* n, inChannels: 88,
-            weights: w + 1378848, bias: w + 1425312, outChannels: 528,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+            expandWeights: w + 1378848, expandBias: w + 1425312, expandActivation: .silu,
+            expandedChannels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 1425840, depthwiseBias: w + 1430592, depthwiseActivation: .silu,
+            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(77)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 84, width: 84, channels: 528,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 1425840, bias: w + 1430592, activation: .silu, output: a + 3725568 &* n, pool: pool)
-        p?.stop(78)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -810,7 +770,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 3725568 &* n, batch: n, imagePixels: 1764, inChannels: 528, inputScales: ws,
-            weights: w + 1454912, bias: w + 1547840, outChannels: 176,
+            inputMajorWeights: w + 1454912, bias: w + 1547840, outChannels: 176,
             activation: .identity, residual: nil, output: a + 4656960 &* n,
             workspace: ws + 528 &* n, pool: pool)
         p?.stop(80)
@@ -818,20 +778,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4656960 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 1548016, bias: w + 1733872, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4656960 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 1548016, expandBias: w + 1733872, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 1734928, depthwiseBias: w + 1744432, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(81)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 1734928, bias: w + 1744432, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(82)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -844,7 +801,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 1839520, bias: w + 2025376, outChannels: 176,
+            inputMajorWeights: w + 1839520, bias: w + 2025376, outChannels: 176,
             activation: .identity, residual: a + 4656960 &* n, output: a + 3725568 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(84)
@@ -852,20 +809,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 2025552, bias: w + 2211408, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 2025552, expandBias: w + 2211408, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 2212464, depthwiseBias: w + 2221968, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(85)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 2212464, bias: w + 2221968, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(86)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -878,7 +832,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 2317056, bias: w + 2502912, outChannels: 176,
+            inputMajorWeights: w + 2317056, bias: w + 2502912, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(88)
@@ -886,20 +840,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4036032 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 2503088, bias: w + 2688944, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 2503088, expandBias: w + 2688944, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 2690000, depthwiseBias: w + 2699504, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(89)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 2690000, bias: w + 2699504, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(90)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -912,7 +863,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 2794592, bias: w + 2980448, outChannels: 176,
+            inputMajorWeights: w + 2794592, bias: w + 2980448, outChannels: 176,
             activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(92)
@@ -920,20 +871,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 2980624, bias: w + 3166480, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 2980624, expandBias: w + 3166480, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 3167536, depthwiseBias: w + 3177040, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(93)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 3167536, bias: w + 3177040, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(94)
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -946,7 +894,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 3272128, bias: w + 3457984, outChannels: 176,
+            inputMajorWeights: w + 3272128, bias: w + 3457984, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(96)
@@ -954,20 +902,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4036032 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 3458160, bias: w + 3644016, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 3458160, expandBias: w + 3644016, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 3645072, depthwiseBias: w + 3654576, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(97)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 3645072, bias: w + 3654576, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(98)
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -980,7 +925,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 3749664, bias: w + 3935520, outChannels: 176,
+            inputMajorWeights: w + 3749664, bias: w + 3935520, outChannels: 176,
             activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(100)
@@ -988,20 +933,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 3935696, bias: w + 4121552, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 3935696, expandBias: w + 4121552, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 4122608, depthwiseBias: w + 4132112, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(101)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 4122608, bias: w + 4132112, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(102)
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1014,7 +956,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 4227200, bias: w + 4413056, outChannels: 176,
+            inputMajorWeights: w + 4227200, bias: w + 4413056, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(104)
@@ -1022,20 +964,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4036032 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 4413232, bias: w + 4599088, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 4413232, expandBias: w + 4599088, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 4600144, depthwiseBias: w + 4609648, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(105)
-        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 4600144, bias: w + 4609648, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(106)
+        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1048,7 +987,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 4704736, bias: w + 4890592, outChannels: 176,
+            inputMajorWeights: w + 4704736, bias: w + 4890592, outChannels: 176,
             activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(108)
@@ -1056,20 +995,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.8: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 4890768, bias: w + 5076624, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 4890768, expandBias: w + 5076624, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 5077680, depthwiseBias: w + 5087184, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(109)
-        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 5077680, bias: w + 5087184, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(110)
+        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.8.block.0
         // features.4.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1082,7 +1018,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 5182272, bias: w + 5368128, outChannels: 176,
+            inputMajorWeights: w + 5182272, bias: w + 5368128, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(112)
@@ -1090,20 +1026,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.9: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4036032 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 5368304, bias: w + 5554160, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 5368304, expandBias: w + 5554160, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 5555216, depthwiseBias: w + 5564720, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(113)
-        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 5555216, bias: w + 5564720, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(114)
+        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.9.block.0
         // features.4.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1116,7 +1049,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 5659808, bias: w + 5845664, outChannels: 176,
+            inputMajorWeights: w + 5659808, bias: w + 5845664, outChannels: 176,
             activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(116)
@@ -1124,20 +1057,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.10: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.10.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.4.10.block.0 expand: conv 1x1 + BN + silu fused with features.4.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 5845840, bias: w + 6031696, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 5845840, expandBias: w + 6031696, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 6032752, depthwiseBias: w + 6042256, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(117)
-        // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: w + 6032752, bias: w + 6042256, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(118)
+        // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.10.block.0
         // features.4.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1150,7 +1080,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 6137344, bias: w + 6323200, outChannels: 176,
+            inputMajorWeights: w + 6137344, bias: w + 6323200, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(120)
@@ -1158,20 +1088,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 42x42x176 -> 42x42x248, SE 1056 -> 44 -> 1056
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4036032 &* n, pixels: 1764 &* n, inChannels: 176,
-            weights: w + 6323376, bias: w + 6509232, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+            expandWeights: w + 6323376, expandBias: w + 6509232, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 6510288, depthwiseBias: w + 6536688, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(121)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 6510288, bias: w + 6536688, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(122)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1184,7 +1111,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
-            weights: w + 6631776, bias: w + 6893664, outChannels: 248,
+            inputMajorWeights: w + 6631776, bias: w + 6893664, outChannels: 248,
             activation: .identity, residual: nil, output: a + 5249664 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(124)
@@ -1192,20 +1119,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5249664 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 6893920, bias: w + 7262944, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 6893920, expandBias: w + 7262944, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 7264432, depthwiseBias: w + 7301632, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(125)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 7264432, bias: w + 7301632, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(126)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1218,7 +1142,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 7489184, bias: w + 7858208, outChannels: 248,
+            inputMajorWeights: w + 7489184, bias: w + 7858208, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(128)
@@ -1226,20 +1150,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5687136 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 7858464, bias: w + 8227488, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 7858464, expandBias: w + 8227488, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 8228976, depthwiseBias: w + 8266176, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(129)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 8228976, bias: w + 8266176, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(130)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1252,7 +1173,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 8453728, bias: w + 8822752, outChannels: 248,
+            inputMajorWeights: w + 8453728, bias: w + 8822752, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(132)
@@ -1260,20 +1181,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5249664 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 8823008, bias: w + 9192032, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 8823008, expandBias: w + 9192032, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 9193520, depthwiseBias: w + 9230720, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(133)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 9193520, bias: w + 9230720, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(134)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1286,7 +1204,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 9418272, bias: w + 9787296, outChannels: 248,
+            inputMajorWeights: w + 9418272, bias: w + 9787296, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(136)
@@ -1294,20 +1212,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5687136 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 9787552, bias: w + 10156576, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 9787552, expandBias: w + 10156576, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 10158064, depthwiseBias: w + 10195264, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(137)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 10158064, bias: w + 10195264, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(138)
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1320,7 +1235,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 10382816, bias: w + 10751840, outChannels: 248,
+            inputMajorWeights: w + 10382816, bias: w + 10751840, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(140)
@@ -1328,20 +1243,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5249664 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 10752096, bias: w + 11121120, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 10752096, expandBias: w + 11121120, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 11122608, depthwiseBias: w + 11159808, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(141)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 11122608, bias: w + 11159808, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(142)
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1354,7 +1266,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 11347360, bias: w + 11716384, outChannels: 248,
+            inputMajorWeights: w + 11347360, bias: w + 11716384, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(144)
@@ -1362,20 +1274,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5687136 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 11716640, bias: w + 12085664, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 11716640, expandBias: w + 12085664, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 12087152, depthwiseBias: w + 12124352, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(145)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 12087152, bias: w + 12124352, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(146)
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1388,7 +1297,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 12311904, bias: w + 12680928, outChannels: 248,
+            inputMajorWeights: w + 12311904, bias: w + 12680928, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(148)
@@ -1396,20 +1305,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5249664 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 12681184, bias: w + 13050208, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 12681184, expandBias: w + 13050208, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 13051696, depthwiseBias: w + 13088896, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(149)
-        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 13051696, bias: w + 13088896, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(150)
+        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1422,7 +1328,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 13276448, bias: w + 13645472, outChannels: 248,
+            inputMajorWeights: w + 13276448, bias: w + 13645472, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(152)
@@ -1430,20 +1336,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.8: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5687136 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 13645728, bias: w + 14014752, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 13645728, expandBias: w + 14014752, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 14016240, depthwiseBias: w + 14053440, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(153)
-        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 14016240, bias: w + 14053440, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(154)
+        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.8.block.0
         // features.5.8.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1456,7 +1359,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 14240992, bias: w + 14610016, outChannels: 248,
+            inputMajorWeights: w + 14240992, bias: w + 14610016, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(156)
@@ -1464,20 +1367,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.9: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5249664 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 14610272, bias: w + 14979296, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 14610272, expandBias: w + 14979296, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 14980784, depthwiseBias: w + 15017984, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(157)
-        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 14980784, bias: w + 15017984, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(158)
+        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.9.block.0
         // features.5.9.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1490,7 +1390,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 15205536, bias: w + 15574560, outChannels: 248,
+            inputMajorWeights: w + 15205536, bias: w + 15574560, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(160)
@@ -1498,20 +1398,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.10: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.10.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.5.10.block.0 expand: conv 1x1 + BN + silu fused with features.5.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5687136 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 15574816, bias: w + 15943840, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 15574816, expandBias: w + 15943840, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42,
+            depthwiseWeights: w + 15945328, depthwiseBias: w + 15982528, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(161)
-        // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: w + 15945328, bias: w + 15982528, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(162)
+        // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.10.block.0
         // features.5.10.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1524,7 +1421,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
-            weights: w + 16170080, bias: w + 16539104, outChannels: 248,
+            inputMajorWeights: w + 16170080, bias: w + 16539104, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(164)
@@ -1532,20 +1429,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 42x42x248 -> 21x21x424, SE 1488 -> 62 -> 1488
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 5249664 &* n, pixels: 1764 &* n, inChannels: 248,
-            weights: w + 16539360, bias: w + 16908384, outChannels: 1488,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+            expandWeights: w + 16539360, expandBias: w + 16908384, expandActivation: .silu,
+            expandedChannels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 16909872, depthwiseBias: w + 16947072, depthwiseActivation: .silu,
+            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(165)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 42, width: 42, channels: 1488,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 16909872, bias: w + 16947072, activation: .silu, output: a + 2624832 &* n, pool: pool)
-        p?.stop(166)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1558,7 +1452,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 2624832 &* n, batch: n, imagePixels: 441, inChannels: 1488, inputScales: ws,
-            weights: w + 17134624, bias: w + 17765536, outChannels: 424,
+            inputMajorWeights: w + 17134624, bias: w + 17765536, outChannels: 424,
             activation: .identity, residual: nil, output: a + 2243808 &* n,
             workspace: ws + 1488 &* n, pool: pool)
         p?.stop(168)
@@ -1566,20 +1460,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2243808 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 17765968, bias: w + 18844624, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 17765968, expandBias: w + 18844624, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 18847168, depthwiseBias: w + 18910768, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(169)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 18847168, bias: w + 18910768, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(170)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1592,7 +1483,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 19455296, bias: w + 20533952, outChannels: 424,
+            inputMajorWeights: w + 19455296, bias: w + 20533952, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(172)
@@ -1600,20 +1491,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2430800 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 20534384, bias: w + 21613040, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 20534384, expandBias: w + 21613040, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 21615584, depthwiseBias: w + 21679184, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(173)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 21615584, bias: w + 21679184, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(174)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1626,7 +1514,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 22223712, bias: w + 23302368, outChannels: 424,
+            inputMajorWeights: w + 22223712, bias: w + 23302368, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(176)
@@ -1634,20 +1522,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2243808 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 23302800, bias: w + 24381456, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 23302800, expandBias: w + 24381456, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 24384000, depthwiseBias: w + 24447600, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(177)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 24384000, bias: w + 24447600, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(178)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1660,7 +1545,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 24992128, bias: w + 26070784, outChannels: 424,
+            inputMajorWeights: w + 24992128, bias: w + 26070784, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(180)
@@ -1668,20 +1553,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2430800 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 26071216, bias: w + 27149872, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 26071216, expandBias: w + 27149872, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 27152416, depthwiseBias: w + 27216016, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(181)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 27152416, bias: w + 27216016, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(182)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1694,7 +1576,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 27760544, bias: w + 28839200, outChannels: 424,
+            inputMajorWeights: w + 27760544, bias: w + 28839200, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(184)
@@ -1702,20 +1584,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2243808 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 28839632, bias: w + 29918288, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 28839632, expandBias: w + 29918288, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 29920832, depthwiseBias: w + 29984432, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(185)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 29920832, bias: w + 29984432, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(186)
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1728,7 +1607,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 30528960, bias: w + 31607616, outChannels: 424,
+            inputMajorWeights: w + 30528960, bias: w + 31607616, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(188)
@@ -1736,20 +1615,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2430800 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 31608048, bias: w + 32686704, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 31608048, expandBias: w + 32686704, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 32689248, depthwiseBias: w + 32752848, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(189)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 32689248, bias: w + 32752848, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(190)
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1762,7 +1638,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 33297376, bias: w + 34376032, outChannels: 424,
+            inputMajorWeights: w + 33297376, bias: w + 34376032, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(192)
@@ -1770,20 +1646,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2243808 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 34376464, bias: w + 35455120, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 34376464, expandBias: w + 35455120, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 35457664, depthwiseBias: w + 35521264, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(193)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 35457664, bias: w + 35521264, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(194)
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1796,7 +1669,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 36065792, bias: w + 37144448, outChannels: 424,
+            inputMajorWeights: w + 36065792, bias: w + 37144448, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(196)
@@ -1804,20 +1677,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2430800 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 37144880, bias: w + 38223536, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 37144880, expandBias: w + 38223536, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 38226080, depthwiseBias: w + 38289680, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(197)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 38226080, bias: w + 38289680, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(198)
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1830,7 +1700,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 38834208, bias: w + 39912864, outChannels: 424,
+            inputMajorWeights: w + 38834208, bias: w + 39912864, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(200)
@@ -1838,20 +1708,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.9: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2243808 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 39913296, bias: w + 40991952, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 39913296, expandBias: w + 40991952, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 40994496, depthwiseBias: w + 41058096, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(201)
-        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 40994496, bias: w + 41058096, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(202)
+        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1864,7 +1731,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 41602624, bias: w + 42681280, outChannels: 424,
+            inputMajorWeights: w + 41602624, bias: w + 42681280, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(204)
@@ -1872,20 +1739,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.10: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2430800 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 42681712, bias: w + 43760368, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 42681712, expandBias: w + 43760368, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 43762912, depthwiseBias: w + 43826512, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(205)
-        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 43762912, bias: w + 43826512, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(206)
+        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1898,7 +1762,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 44371040, bias: w + 45449696, outChannels: 424,
+            inputMajorWeights: w + 44371040, bias: w + 45449696, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(208)
@@ -1906,20 +1770,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.11: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2243808 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 45450128, bias: w + 46528784, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 45450128, expandBias: w + 46528784, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 46531328, depthwiseBias: w + 46594928, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(209)
-        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 46531328, bias: w + 46594928, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(210)
+        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.11.block.0
         // features.6.11.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1932,7 +1793,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 47139456, bias: w + 48218112, outChannels: 424,
+            inputMajorWeights: w + 47139456, bias: w + 48218112, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(212)
@@ -1940,20 +1801,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.12: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2430800 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 48218544, bias: w + 49297200, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 48218544, expandBias: w + 49297200, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 49299744, depthwiseBias: w + 49363344, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(213)
-        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 49299744, bias: w + 49363344, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(214)
+        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.12.block.0
         // features.6.12.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1966,7 +1824,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 49907872, bias: w + 50986528, outChannels: 424,
+            inputMajorWeights: w + 49907872, bias: w + 50986528, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(216)
@@ -1974,20 +1832,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.13: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.13.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.13.block.0 expand: conv 1x1 + BN + silu fused with features.6.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2243808 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 50986960, bias: w + 52065616, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 50986960, expandBias: w + 52065616, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 52068160, depthwiseBias: w + 52131760, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(217)
-        // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 52068160, bias: w + 52131760, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(218)
+        // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.13.block.0
         // features.6.13.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -2000,7 +1855,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 52676288, bias: w + 53754944, outChannels: 424,
+            inputMajorWeights: w + 52676288, bias: w + 53754944, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(220)
@@ -2008,20 +1863,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.14: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.14.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.6.14.block.0 expand: conv 1x1 + BN + silu fused with features.6.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2430800 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 53755376, bias: w + 54834032, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 53755376, expandBias: w + 54834032, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 54836576, depthwiseBias: w + 54900176, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(221)
-        // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: w + 54836576, bias: w + 54900176, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(222)
+        // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.14.block.0
         // features.6.14.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -2034,7 +1886,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
-            weights: w + 55444704, bias: w + 56523360, outChannels: 424,
+            inputMajorWeights: w + 55444704, bias: w + 56523360, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
             workspace: ws + 2544 &* n, pool: pool)
         p?.stop(224)
@@ -2042,20 +1894,17 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 21x21x424 -> 21x21x704, SE 2544 -> 106 -> 2544
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2243808 &* n, pixels: 441 &* n, inChannels: 424,
-            weights: w + 56523792, bias: w + 57602448, outChannels: 2544,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            expandWeights: w + 56523792, expandBias: w + 57602448, expandActivation: .silu,
+            expandedChannels: 2544, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 57604992, depthwiseBias: w + 57627888, depthwiseActivation: .silu,
+            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(225)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 2544,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: w + 57604992, bias: w + 57627888, activation: .silu, output: a + 1121904 &* n, pool: pool)
-        p?.stop(226)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExcite(
@@ -2067,27 +1916,24 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
-            weights: w + 58172416, bias: w + 59963392, outChannels: 704,
+            inputMajorWeights: w + 58172416, bias: w + 59963392, outChannels: 704,
             activation: .identity, residual: nil, output: a + 3725568 &* n, pool: pool)
         p?.stop(228)
     }
 
     /// features.7.1: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 704] -> [n, 21, 21, 4224]
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 441 &* n, inChannels: 704,
-            weights: w + 59964096, bias: w + 62937792, outChannels: 4224,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3725568 &* n, batch: n, height: 21, width: 21, inChannels: 704,
+            expandWeights: w + 59964096, expandBias: w + 62937792, expandActivation: .silu,
+            expandedChannels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 62942016, depthwiseBias: w + 62980032, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(229)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 4224,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: w + 62942016, bias: w + 62980032, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(230)
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]
         p?.start()
         Kernels.squeezeExcite(
@@ -2099,27 +1945,24 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1862784 &* n, pixels: 441 &* n, inChannels: 4224,
-            weights: w + 64475504, bias: w + 67449200, outChannels: 704,
+            inputMajorWeights: w + 64475504, bias: w + 67449200, outChannels: 704,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n, pool: pool)
         p?.stop(232)
     }
 
     /// features.7.2: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 704] -> [n, 21, 21, 4224]
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 4036032 &* n, pixels: 441 &* n, inChannels: 704,
-            weights: w + 67449904, bias: w + 70423600, outChannels: 4224,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4036032 &* n, batch: n, height: 21, width: 21, inChannels: 704,
+            expandWeights: w + 67449904, expandBias: w + 70423600, expandActivation: .silu,
+            expandedChannels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 70427824, depthwiseBias: w + 70465840, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(233)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 4224,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: w + 70427824, bias: w + 70465840, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(234)
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]
         p?.start()
         Kernels.squeezeExcite(
@@ -2131,27 +1974,24 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1862784 &* n, pixels: 441 &* n, inChannels: 4224,
-            weights: w + 71961312, bias: w + 74935008, outChannels: 704,
+            inputMajorWeights: w + 71961312, bias: w + 74935008, outChannels: 704,
             activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n, pool: pool)
         p?.stop(236)
     }
 
     /// features.7.3: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.3.block.0 expand: conv 1x1 + BN + silu, [n, 21, 21, 704] -> [n, 21, 21, 4224]
+        // features.7.3.block.0 expand: conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3725568 &* n, pixels: 441 &* n, inChannels: 704,
-            weights: w + 74935712, bias: w + 77909408, outChannels: 4224,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3725568 &* n, batch: n, height: 21, width: 21, inChannels: 704,
+            expandWeights: w + 74935712, expandBias: w + 77909408, expandActivation: .silu,
+            expandedChannels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 21, outWidth: 21,
+            depthwiseWeights: w + 77913632, depthwiseBias: w + 77951648, depthwiseActivation: .silu,
+            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(237)
-        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 21, width: 21, channels: 4224,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: w + 77913632, bias: w + 77951648, activation: .silu, output: a + 1862784 &* n, pool: pool)
-        p?.stop(238)
+        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.3.block.0
         // features.7.3.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]
         p?.start()
         Kernels.squeezeExcite(
@@ -2163,7 +2003,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1862784 &* n, pixels: 441 &* n, inChannels: 4224,
-            weights: w + 79447120, bias: w + 82420816, outChannels: 704,
+            inputMajorWeights: w + 79447120, bias: w + 82420816, outChannels: 704,
             activation: .identity, residual: a + 3725568 &* n, output: a + 1241856 &* n, pool: pool)
         p?.stop(240)
     }
@@ -2174,7 +2014,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1241856 &* n, pixels: 441 &* n, inChannels: 704,
-            weights: w + 82421520, bias: w + 84403984, outChannels: 2816,
+            inputMajorWeights: w + 82421520, bias: w + 84403984, outChannels: 2816,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(241)
     }
@@ -2225,458 +2065,458 @@ extension EfficientNetB8 {
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 115605504,
               "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 693633024,
-              "conv 1x1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 192]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 742404096,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 48771072,
-              "depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192]"),
+              "depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 303464448,
               "conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
+              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
-        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
+        .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
+              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
-        .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
+        .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
+              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
-        .init("features.2.5.block.0", kind: "expand 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
+        .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
+              "conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
-        .init("features.2.6.block.0", kind: "expand 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
+        .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
+              "conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
-        .init("features.2.7.block.0", kind: "expand 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
+        .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
+              "conv 1x1 + BN + silu fused with features.2.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 531062784,
-              "conv 1x1 + BN + silu, [n, 168, 168, 56] -> [n, 168, 168, 336]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 590333184,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 59270400,
-              "depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336]"),
+              "depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 208631808,
               "conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
+              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
-        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
+        .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
+              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
-        .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
+        .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
+              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
-        .init("features.3.5.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
+        .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
+              "conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
-        .init("features.3.6.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
+        .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
+              "conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
-        .init("features.3.7.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
+        .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
+              "conv 1x1 + BN + silu fused with features.3.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 84, 84, 88] -> [n, 84, 84, 528]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 336232512,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 8382528,
-              "depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528]"),
+              "depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 163924992,
               "conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.7.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.8.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.9.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.10.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
+              "conv 1x1 + BN + silu fused with features.4.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 327849984,
-              "conv 1x1 + BN + silu, [n, 42, 42, 176] -> [n, 42, 42, 1056]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 374419584,
+              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 46569600,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 461970432,
               "conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.7.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.8.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.9.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.5.10.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
+              "conv 1x1 + BN + silu fused with features.5.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 650958336,
-              "conv 1x1 + BN + silu, [n, 42, 42, 248] -> [n, 42, 42, 1488]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 667363536,
+              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 16405200,
-              "depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488]"),
+              "depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 278232192,
               "conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.8.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.9.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.10.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.11.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.12.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.13.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.13.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.13.block.0"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.6.14.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.6.14.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
+              "conv 1x1 + BN + silu fused with features.6.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.14.block.0"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.14.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 475687296,
-              "conv 1x1 + BN + silu, [n, 21, 21, 424] -> [n, 21, 21, 2544]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 485784432,
+              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 10097136,
-              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
+              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 789820416,
               "conv 1x1 + BN, [n, 21, 21, 2544] -> [n, 21, 21, 704]"),
-        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 1311399936,
-              "conv 1x1 + BN + silu, [n, 21, 21, 704] -> [n, 21, 21, 4224]"),
+        .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
+              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
+              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
               "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 1311399936,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
-        .init("features.7.2.block.0", kind: "expand 1x1", macsPerImage: 1311399936,
-              "conv 1x1 + BN + silu, [n, 21, 21, 704] -> [n, 21, 21, 4224]"),
+        .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
+              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
+              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
               "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 1311399936,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
-        .init("features.7.3.block.0", kind: "expand 1x1", macsPerImage: 1311399936,
-              "conv 1x1 + BN + silu, [n, 21, 21, 704] -> [n, 21, 21, 4224]"),
+        .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
+              "conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band"),
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
+              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
               "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]"),
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 1311399936,
@@ -3846,431 +3686,431 @@ extension EfficientNetB8 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [72, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 1952),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 2032, biasOffset: 2688),
+        .foldConvolution(weight: "features.0.0.weight", shape: [72, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 1952),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 2032, biasOffset: 2688),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [18, 72, 1, 1], offset: 2768),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [18], offset: 4064),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [72, 18, 1, 1], offset: 4096),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [72], offset: 5392),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [32, 72, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 5472, biasOffset: 7776),
-        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, depthwise: true, weightOffset: 7808, biasOffset: 8096),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [32, 72, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 5472, biasOffset: 7776),
+        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 7808, biasOffset: 8096),
         .copy(name: "features.1.1.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 8128),
         .copy(name: "features.1.1.block.1.fc1.bias", shape: [8], offset: 8384),
         .copy(name: "features.1.1.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 8400),
         .copy(name: "features.1.1.block.1.fc2.bias", shape: [32], offset: 8656),
-        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 8688, biasOffset: 9712),
-        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, depthwise: true, weightOffset: 9744, biasOffset: 10032),
+        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 8688, biasOffset: 9712),
+        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 9744, biasOffset: 10032),
         .copy(name: "features.1.2.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 10064),
         .copy(name: "features.1.2.block.1.fc1.bias", shape: [8], offset: 10320),
         .copy(name: "features.1.2.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 10336),
         .copy(name: "features.1.2.block.1.fc2.bias", shape: [32], offset: 10592),
-        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 10624, biasOffset: 11648),
-        .foldConvolution(weight: "features.1.3.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.3.block.0.1", eps: 0.001, depthwise: true, weightOffset: 11680, biasOffset: 11968),
+        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 10624, biasOffset: 11648),
+        .foldConvolution(weight: "features.1.3.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.3.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 11680, biasOffset: 11968),
         .copy(name: "features.1.3.block.1.fc1.weight", shape: [8, 32, 1, 1], offset: 12000),
         .copy(name: "features.1.3.block.1.fc1.bias", shape: [8], offset: 12256),
         .copy(name: "features.1.3.block.1.fc2.weight", shape: [32, 8, 1, 1], offset: 12272),
         .copy(name: "features.1.3.block.1.fc2.bias", shape: [32], offset: 12528),
-        .foldConvolution(weight: "features.1.3.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 12560, biasOffset: 13584),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 13616, biasOffset: 19760),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 19952, biasOffset: 21680),
+        .foldConvolution(weight: "features.1.3.block.2.0.weight", shape: [32, 32, 1, 1], batchNorm: "features.1.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 12560, biasOffset: 13584),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 13616, biasOffset: 19760),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 19952, biasOffset: 21680),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [8, 192, 1, 1], offset: 21872),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [8], offset: 23408),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [192, 8, 1, 1], offset: 23424),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [192], offset: 24960),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [56, 192, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 25152, biasOffset: 35904),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 35968, biasOffset: 54784),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 55120, biasOffset: 58144),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [56, 192, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 25152, biasOffset: 35904),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 35968, biasOffset: 54784),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 55120, biasOffset: 58144),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 58480),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [14], offset: 63184),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 63200),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [336], offset: 67904),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 68240, biasOffset: 87056),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 87120, biasOffset: 105936),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 106272, biasOffset: 109296),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 68240, biasOffset: 87056),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 87120, biasOffset: 105936),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 106272, biasOffset: 109296),
         .copy(name: "features.2.2.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 109632),
         .copy(name: "features.2.2.block.2.fc1.bias", shape: [14], offset: 114336),
         .copy(name: "features.2.2.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 114352),
         .copy(name: "features.2.2.block.2.fc2.bias", shape: [336], offset: 119056),
-        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 119392, biasOffset: 138208),
-        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 138272, biasOffset: 157088),
-        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 157424, biasOffset: 160448),
+        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 119392, biasOffset: 138208),
+        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 138272, biasOffset: 157088),
+        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 157424, biasOffset: 160448),
         .copy(name: "features.2.3.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 160784),
         .copy(name: "features.2.3.block.2.fc1.bias", shape: [14], offset: 165488),
         .copy(name: "features.2.3.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 165504),
         .copy(name: "features.2.3.block.2.fc2.bias", shape: [336], offset: 170208),
-        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 170544, biasOffset: 189360),
-        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 189424, biasOffset: 208240),
-        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 208576, biasOffset: 211600),
+        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 170544, biasOffset: 189360),
+        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 189424, biasOffset: 208240),
+        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 208576, biasOffset: 211600),
         .copy(name: "features.2.4.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 211936),
         .copy(name: "features.2.4.block.2.fc1.bias", shape: [14], offset: 216640),
         .copy(name: "features.2.4.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 216656),
         .copy(name: "features.2.4.block.2.fc2.bias", shape: [336], offset: 221360),
-        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 221696, biasOffset: 240512),
-        .foldConvolution(weight: "features.2.5.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 240576, biasOffset: 259392),
-        .foldConvolution(weight: "features.2.5.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 259728, biasOffset: 262752),
+        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 221696, biasOffset: 240512),
+        .foldConvolution(weight: "features.2.5.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 240576, biasOffset: 259392),
+        .foldConvolution(weight: "features.2.5.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 259728, biasOffset: 262752),
         .copy(name: "features.2.5.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 263088),
         .copy(name: "features.2.5.block.2.fc1.bias", shape: [14], offset: 267792),
         .copy(name: "features.2.5.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 267808),
         .copy(name: "features.2.5.block.2.fc2.bias", shape: [336], offset: 272512),
-        .foldConvolution(weight: "features.2.5.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 272848, biasOffset: 291664),
-        .foldConvolution(weight: "features.2.6.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 291728, biasOffset: 310544),
-        .foldConvolution(weight: "features.2.6.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 310880, biasOffset: 313904),
+        .foldConvolution(weight: "features.2.5.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 272848, biasOffset: 291664),
+        .foldConvolution(weight: "features.2.6.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 291728, biasOffset: 310544),
+        .foldConvolution(weight: "features.2.6.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 310880, biasOffset: 313904),
         .copy(name: "features.2.6.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 314240),
         .copy(name: "features.2.6.block.2.fc1.bias", shape: [14], offset: 318944),
         .copy(name: "features.2.6.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 318960),
         .copy(name: "features.2.6.block.2.fc2.bias", shape: [336], offset: 323664),
-        .foldConvolution(weight: "features.2.6.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 324000, biasOffset: 342816),
-        .foldConvolution(weight: "features.2.7.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 342880, biasOffset: 361696),
-        .foldConvolution(weight: "features.2.7.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 362032, biasOffset: 365056),
+        .foldConvolution(weight: "features.2.6.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 324000, biasOffset: 342816),
+        .foldConvolution(weight: "features.2.7.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.2.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 342880, biasOffset: 361696),
+        .foldConvolution(weight: "features.2.7.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.2.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 362032, biasOffset: 365056),
         .copy(name: "features.2.7.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 365392),
         .copy(name: "features.2.7.block.2.fc1.bias", shape: [14], offset: 370096),
         .copy(name: "features.2.7.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 370112),
         .copy(name: "features.2.7.block.2.fc2.bias", shape: [336], offset: 374816),
-        .foldConvolution(weight: "features.2.7.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 375152, biasOffset: 393968),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 394032, biasOffset: 412848),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 413184, biasOffset: 421584),
+        .foldConvolution(weight: "features.2.7.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.2.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 375152, biasOffset: 393968),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 394032, biasOffset: 412848),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 413184, biasOffset: 421584),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 421920),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [14], offset: 426624),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 426640),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [336], offset: 431344),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [88, 336, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 431680, biasOffset: 461248),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 461344, biasOffset: 507808),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 508336, biasOffset: 521536),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [88, 336, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 431680, biasOffset: 461248),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 461344, biasOffset: 507808),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 508336, biasOffset: 521536),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 522064),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [22], offset: 533680),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 533712),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [528], offset: 545328),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 545856, biasOffset: 592320),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 592416, biasOffset: 638880),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 639408, biasOffset: 652608),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 545856, biasOffset: 592320),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 592416, biasOffset: 638880),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 639408, biasOffset: 652608),
         .copy(name: "features.3.2.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 653136),
         .copy(name: "features.3.2.block.2.fc1.bias", shape: [22], offset: 664752),
         .copy(name: "features.3.2.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 664784),
         .copy(name: "features.3.2.block.2.fc2.bias", shape: [528], offset: 676400),
-        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 676928, biasOffset: 723392),
-        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 723488, biasOffset: 769952),
-        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 770480, biasOffset: 783680),
+        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 676928, biasOffset: 723392),
+        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 723488, biasOffset: 769952),
+        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 770480, biasOffset: 783680),
         .copy(name: "features.3.3.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 784208),
         .copy(name: "features.3.3.block.2.fc1.bias", shape: [22], offset: 795824),
         .copy(name: "features.3.3.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 795856),
         .copy(name: "features.3.3.block.2.fc2.bias", shape: [528], offset: 807472),
-        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 808000, biasOffset: 854464),
-        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 854560, biasOffset: 901024),
-        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 901552, biasOffset: 914752),
+        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 808000, biasOffset: 854464),
+        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 854560, biasOffset: 901024),
+        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 901552, biasOffset: 914752),
         .copy(name: "features.3.4.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 915280),
         .copy(name: "features.3.4.block.2.fc1.bias", shape: [22], offset: 926896),
         .copy(name: "features.3.4.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 926928),
         .copy(name: "features.3.4.block.2.fc2.bias", shape: [528], offset: 938544),
-        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 939072, biasOffset: 985536),
-        .foldConvolution(weight: "features.3.5.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 985632, biasOffset: 1032096),
-        .foldConvolution(weight: "features.3.5.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1032624, biasOffset: 1045824),
+        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 939072, biasOffset: 985536),
+        .foldConvolution(weight: "features.3.5.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 985632, biasOffset: 1032096),
+        .foldConvolution(weight: "features.3.5.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1032624, biasOffset: 1045824),
         .copy(name: "features.3.5.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 1046352),
         .copy(name: "features.3.5.block.2.fc1.bias", shape: [22], offset: 1057968),
         .copy(name: "features.3.5.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 1058000),
         .copy(name: "features.3.5.block.2.fc2.bias", shape: [528], offset: 1069616),
-        .foldConvolution(weight: "features.3.5.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1070144, biasOffset: 1116608),
-        .foldConvolution(weight: "features.3.6.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1116704, biasOffset: 1163168),
-        .foldConvolution(weight: "features.3.6.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1163696, biasOffset: 1176896),
+        .foldConvolution(weight: "features.3.5.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1070144, biasOffset: 1116608),
+        .foldConvolution(weight: "features.3.6.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1116704, biasOffset: 1163168),
+        .foldConvolution(weight: "features.3.6.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1163696, biasOffset: 1176896),
         .copy(name: "features.3.6.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 1177424),
         .copy(name: "features.3.6.block.2.fc1.bias", shape: [22], offset: 1189040),
         .copy(name: "features.3.6.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 1189072),
         .copy(name: "features.3.6.block.2.fc2.bias", shape: [528], offset: 1200688),
-        .foldConvolution(weight: "features.3.6.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1201216, biasOffset: 1247680),
-        .foldConvolution(weight: "features.3.7.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1247776, biasOffset: 1294240),
-        .foldConvolution(weight: "features.3.7.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1294768, biasOffset: 1307968),
+        .foldConvolution(weight: "features.3.6.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1201216, biasOffset: 1247680),
+        .foldConvolution(weight: "features.3.7.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.3.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1247776, biasOffset: 1294240),
+        .foldConvolution(weight: "features.3.7.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.3.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1294768, biasOffset: 1307968),
         .copy(name: "features.3.7.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 1308496),
         .copy(name: "features.3.7.block.2.fc1.bias", shape: [22], offset: 1320112),
         .copy(name: "features.3.7.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 1320144),
         .copy(name: "features.3.7.block.2.fc2.bias", shape: [528], offset: 1331760),
-        .foldConvolution(weight: "features.3.7.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1332288, biasOffset: 1378752),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1378848, biasOffset: 1425312),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1425840, biasOffset: 1430592),
+        .foldConvolution(weight: "features.3.7.block.3.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.3.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1332288, biasOffset: 1378752),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1378848, biasOffset: 1425312),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1425840, biasOffset: 1430592),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [22, 528, 1, 1], offset: 1431120),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [22], offset: 1442736),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [528, 22, 1, 1], offset: 1442768),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [528], offset: 1454384),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [176, 528, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1454912, biasOffset: 1547840),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1548016, biasOffset: 1733872),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1734928, biasOffset: 1744432),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [176, 528, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1454912, biasOffset: 1547840),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1548016, biasOffset: 1733872),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1734928, biasOffset: 1744432),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 1745488),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [44], offset: 1791952),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 1792000),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [1056], offset: 1838464),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1839520, biasOffset: 2025376),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2025552, biasOffset: 2211408),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2212464, biasOffset: 2221968),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1839520, biasOffset: 2025376),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2025552, biasOffset: 2211408),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2212464, biasOffset: 2221968),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 2223024),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [44], offset: 2269488),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 2269536),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [1056], offset: 2316000),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2317056, biasOffset: 2502912),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2503088, biasOffset: 2688944),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2690000, biasOffset: 2699504),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2317056, biasOffset: 2502912),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2503088, biasOffset: 2688944),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2690000, biasOffset: 2699504),
         .copy(name: "features.4.3.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 2700560),
         .copy(name: "features.4.3.block.2.fc1.bias", shape: [44], offset: 2747024),
         .copy(name: "features.4.3.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 2747072),
         .copy(name: "features.4.3.block.2.fc2.bias", shape: [1056], offset: 2793536),
-        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2794592, biasOffset: 2980448),
-        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2980624, biasOffset: 3166480),
-        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3167536, biasOffset: 3177040),
+        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2794592, biasOffset: 2980448),
+        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2980624, biasOffset: 3166480),
+        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3167536, biasOffset: 3177040),
         .copy(name: "features.4.4.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 3178096),
         .copy(name: "features.4.4.block.2.fc1.bias", shape: [44], offset: 3224560),
         .copy(name: "features.4.4.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 3224608),
         .copy(name: "features.4.4.block.2.fc2.bias", shape: [1056], offset: 3271072),
-        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3272128, biasOffset: 3457984),
-        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3458160, biasOffset: 3644016),
-        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3645072, biasOffset: 3654576),
+        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3272128, biasOffset: 3457984),
+        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3458160, biasOffset: 3644016),
+        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3645072, biasOffset: 3654576),
         .copy(name: "features.4.5.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 3655632),
         .copy(name: "features.4.5.block.2.fc1.bias", shape: [44], offset: 3702096),
         .copy(name: "features.4.5.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 3702144),
         .copy(name: "features.4.5.block.2.fc2.bias", shape: [1056], offset: 3748608),
-        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3749664, biasOffset: 3935520),
-        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3935696, biasOffset: 4121552),
-        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4122608, biasOffset: 4132112),
+        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3749664, biasOffset: 3935520),
+        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3935696, biasOffset: 4121552),
+        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4122608, biasOffset: 4132112),
         .copy(name: "features.4.6.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 4133168),
         .copy(name: "features.4.6.block.2.fc1.bias", shape: [44], offset: 4179632),
         .copy(name: "features.4.6.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 4179680),
         .copy(name: "features.4.6.block.2.fc2.bias", shape: [1056], offset: 4226144),
-        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4227200, biasOffset: 4413056),
-        .foldConvolution(weight: "features.4.7.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4413232, biasOffset: 4599088),
-        .foldConvolution(weight: "features.4.7.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4600144, biasOffset: 4609648),
+        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4227200, biasOffset: 4413056),
+        .foldConvolution(weight: "features.4.7.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4413232, biasOffset: 4599088),
+        .foldConvolution(weight: "features.4.7.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4600144, biasOffset: 4609648),
         .copy(name: "features.4.7.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 4610704),
         .copy(name: "features.4.7.block.2.fc1.bias", shape: [44], offset: 4657168),
         .copy(name: "features.4.7.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 4657216),
         .copy(name: "features.4.7.block.2.fc2.bias", shape: [1056], offset: 4703680),
-        .foldConvolution(weight: "features.4.7.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4704736, biasOffset: 4890592),
-        .foldConvolution(weight: "features.4.8.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4890768, biasOffset: 5076624),
-        .foldConvolution(weight: "features.4.8.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5077680, biasOffset: 5087184),
+        .foldConvolution(weight: "features.4.7.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4704736, biasOffset: 4890592),
+        .foldConvolution(weight: "features.4.8.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4890768, biasOffset: 5076624),
+        .foldConvolution(weight: "features.4.8.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5077680, biasOffset: 5087184),
         .copy(name: "features.4.8.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 5088240),
         .copy(name: "features.4.8.block.2.fc1.bias", shape: [44], offset: 5134704),
         .copy(name: "features.4.8.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 5134752),
         .copy(name: "features.4.8.block.2.fc2.bias", shape: [1056], offset: 5181216),
-        .foldConvolution(weight: "features.4.8.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 5182272, biasOffset: 5368128),
-        .foldConvolution(weight: "features.4.9.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5368304, biasOffset: 5554160),
-        .foldConvolution(weight: "features.4.9.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5555216, biasOffset: 5564720),
+        .foldConvolution(weight: "features.4.8.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 5182272, biasOffset: 5368128),
+        .foldConvolution(weight: "features.4.9.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5368304, biasOffset: 5554160),
+        .foldConvolution(weight: "features.4.9.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5555216, biasOffset: 5564720),
         .copy(name: "features.4.9.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 5565776),
         .copy(name: "features.4.9.block.2.fc1.bias", shape: [44], offset: 5612240),
         .copy(name: "features.4.9.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 5612288),
         .copy(name: "features.4.9.block.2.fc2.bias", shape: [1056], offset: 5658752),
-        .foldConvolution(weight: "features.4.9.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 5659808, biasOffset: 5845664),
-        .foldConvolution(weight: "features.4.10.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5845840, biasOffset: 6031696),
-        .foldConvolution(weight: "features.4.10.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 6032752, biasOffset: 6042256),
+        .foldConvolution(weight: "features.4.9.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 5659808, biasOffset: 5845664),
+        .foldConvolution(weight: "features.4.10.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5845840, biasOffset: 6031696),
+        .foldConvolution(weight: "features.4.10.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 6032752, biasOffset: 6042256),
         .copy(name: "features.4.10.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 6043312),
         .copy(name: "features.4.10.block.2.fc1.bias", shape: [44], offset: 6089776),
         .copy(name: "features.4.10.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 6089824),
         .copy(name: "features.4.10.block.2.fc2.bias", shape: [1056], offset: 6136288),
-        .foldConvolution(weight: "features.4.10.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 6137344, biasOffset: 6323200),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6323376, biasOffset: 6509232),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 6510288, biasOffset: 6536688),
+        .foldConvolution(weight: "features.4.10.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.4.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 6137344, biasOffset: 6323200),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6323376, biasOffset: 6509232),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 6510288, biasOffset: 6536688),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 6537744),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [44], offset: 6584208),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 6584256),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [1056], offset: 6630720),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [248, 1056, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 6631776, biasOffset: 6893664),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6893920, biasOffset: 7262944),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 7264432, biasOffset: 7301632),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [248, 1056, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 6631776, biasOffset: 6893664),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6893920, biasOffset: 7262944),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 7264432, biasOffset: 7301632),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 7303120),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [62], offset: 7395376),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 7395440),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [1488], offset: 7487696),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 7489184, biasOffset: 7858208),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 7858464, biasOffset: 8227488),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 8228976, biasOffset: 8266176),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 7489184, biasOffset: 7858208),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 7858464, biasOffset: 8227488),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 8228976, biasOffset: 8266176),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 8267664),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [62], offset: 8359920),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 8359984),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [1488], offset: 8452240),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 8453728, biasOffset: 8822752),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 8823008, biasOffset: 9192032),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 9193520, biasOffset: 9230720),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 8453728, biasOffset: 8822752),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 8823008, biasOffset: 9192032),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 9193520, biasOffset: 9230720),
         .copy(name: "features.5.3.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 9232208),
         .copy(name: "features.5.3.block.2.fc1.bias", shape: [62], offset: 9324464),
         .copy(name: "features.5.3.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 9324528),
         .copy(name: "features.5.3.block.2.fc2.bias", shape: [1488], offset: 9416784),
-        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 9418272, biasOffset: 9787296),
-        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 9787552, biasOffset: 10156576),
-        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10158064, biasOffset: 10195264),
+        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 9418272, biasOffset: 9787296),
+        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 9787552, biasOffset: 10156576),
+        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10158064, biasOffset: 10195264),
         .copy(name: "features.5.4.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 10196752),
         .copy(name: "features.5.4.block.2.fc1.bias", shape: [62], offset: 10289008),
         .copy(name: "features.5.4.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 10289072),
         .copy(name: "features.5.4.block.2.fc2.bias", shape: [1488], offset: 10381328),
-        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 10382816, biasOffset: 10751840),
-        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 10752096, biasOffset: 11121120),
-        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 11122608, biasOffset: 11159808),
+        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 10382816, biasOffset: 10751840),
+        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 10752096, biasOffset: 11121120),
+        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 11122608, biasOffset: 11159808),
         .copy(name: "features.5.5.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 11161296),
         .copy(name: "features.5.5.block.2.fc1.bias", shape: [62], offset: 11253552),
         .copy(name: "features.5.5.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 11253616),
         .copy(name: "features.5.5.block.2.fc2.bias", shape: [1488], offset: 11345872),
-        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 11347360, biasOffset: 11716384),
-        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 11716640, biasOffset: 12085664),
-        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 12087152, biasOffset: 12124352),
+        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 11347360, biasOffset: 11716384),
+        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 11716640, biasOffset: 12085664),
+        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 12087152, biasOffset: 12124352),
         .copy(name: "features.5.6.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 12125840),
         .copy(name: "features.5.6.block.2.fc1.bias", shape: [62], offset: 12218096),
         .copy(name: "features.5.6.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 12218160),
         .copy(name: "features.5.6.block.2.fc2.bias", shape: [1488], offset: 12310416),
-        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 12311904, biasOffset: 12680928),
-        .foldConvolution(weight: "features.5.7.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 12681184, biasOffset: 13050208),
-        .foldConvolution(weight: "features.5.7.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 13051696, biasOffset: 13088896),
+        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 12311904, biasOffset: 12680928),
+        .foldConvolution(weight: "features.5.7.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 12681184, biasOffset: 13050208),
+        .foldConvolution(weight: "features.5.7.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 13051696, biasOffset: 13088896),
         .copy(name: "features.5.7.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 13090384),
         .copy(name: "features.5.7.block.2.fc1.bias", shape: [62], offset: 13182640),
         .copy(name: "features.5.7.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 13182704),
         .copy(name: "features.5.7.block.2.fc2.bias", shape: [1488], offset: 13274960),
-        .foldConvolution(weight: "features.5.7.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 13276448, biasOffset: 13645472),
-        .foldConvolution(weight: "features.5.8.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 13645728, biasOffset: 14014752),
-        .foldConvolution(weight: "features.5.8.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 14016240, biasOffset: 14053440),
+        .foldConvolution(weight: "features.5.7.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 13276448, biasOffset: 13645472),
+        .foldConvolution(weight: "features.5.8.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 13645728, biasOffset: 14014752),
+        .foldConvolution(weight: "features.5.8.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 14016240, biasOffset: 14053440),
         .copy(name: "features.5.8.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 14054928),
         .copy(name: "features.5.8.block.2.fc1.bias", shape: [62], offset: 14147184),
         .copy(name: "features.5.8.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 14147248),
         .copy(name: "features.5.8.block.2.fc2.bias", shape: [1488], offset: 14239504),
-        .foldConvolution(weight: "features.5.8.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 14240992, biasOffset: 14610016),
-        .foldConvolution(weight: "features.5.9.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 14610272, biasOffset: 14979296),
-        .foldConvolution(weight: "features.5.9.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 14980784, biasOffset: 15017984),
+        .foldConvolution(weight: "features.5.8.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 14240992, biasOffset: 14610016),
+        .foldConvolution(weight: "features.5.9.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 14610272, biasOffset: 14979296),
+        .foldConvolution(weight: "features.5.9.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 14980784, biasOffset: 15017984),
         .copy(name: "features.5.9.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 15019472),
         .copy(name: "features.5.9.block.2.fc1.bias", shape: [62], offset: 15111728),
         .copy(name: "features.5.9.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 15111792),
         .copy(name: "features.5.9.block.2.fc2.bias", shape: [1488], offset: 15204048),
-        .foldConvolution(weight: "features.5.9.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 15205536, biasOffset: 15574560),
-        .foldConvolution(weight: "features.5.10.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 15574816, biasOffset: 15943840),
-        .foldConvolution(weight: "features.5.10.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 15945328, biasOffset: 15982528),
+        .foldConvolution(weight: "features.5.9.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 15205536, biasOffset: 15574560),
+        .foldConvolution(weight: "features.5.10.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.5.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 15574816, biasOffset: 15943840),
+        .foldConvolution(weight: "features.5.10.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.5.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 15945328, biasOffset: 15982528),
         .copy(name: "features.5.10.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 15984016),
         .copy(name: "features.5.10.block.2.fc1.bias", shape: [62], offset: 16076272),
         .copy(name: "features.5.10.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 16076336),
         .copy(name: "features.5.10.block.2.fc2.bias", shape: [1488], offset: 16168592),
-        .foldConvolution(weight: "features.5.10.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 16170080, biasOffset: 16539104),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 16539360, biasOffset: 16908384),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 16909872, biasOffset: 16947072),
+        .foldConvolution(weight: "features.5.10.block.3.0.weight", shape: [248, 1488, 1, 1], batchNorm: "features.5.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 16170080, biasOffset: 16539104),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [1488, 248, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 16539360, biasOffset: 16908384),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [1488, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 16909872, biasOffset: 16947072),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [62, 1488, 1, 1], offset: 16948560),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [62], offset: 17040816),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [1488, 62, 1, 1], offset: 17040880),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [1488], offset: 17133136),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [424, 1488, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 17134624, biasOffset: 17765536),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 17765968, biasOffset: 18844624),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18847168, biasOffset: 18910768),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [424, 1488, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 17134624, biasOffset: 17765536),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 17765968, biasOffset: 18844624),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18847168, biasOffset: 18910768),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 18913312),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [106], offset: 19182976),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 19183088),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [2544], offset: 19452752),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 19455296, biasOffset: 20533952),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 20534384, biasOffset: 21613040),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 21615584, biasOffset: 21679184),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 19455296, biasOffset: 20533952),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 20534384, biasOffset: 21613040),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 21615584, biasOffset: 21679184),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 21681728),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [106], offset: 21951392),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 21951504),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [2544], offset: 22221168),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 22223712, biasOffset: 23302368),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 23302800, biasOffset: 24381456),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 24384000, biasOffset: 24447600),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 22223712, biasOffset: 23302368),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 23302800, biasOffset: 24381456),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 24384000, biasOffset: 24447600),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 24450144),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [106], offset: 24719808),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 24719920),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [2544], offset: 24989584),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 24992128, biasOffset: 26070784),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 26071216, biasOffset: 27149872),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 27152416, biasOffset: 27216016),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 24992128, biasOffset: 26070784),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 26071216, biasOffset: 27149872),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 27152416, biasOffset: 27216016),
         .copy(name: "features.6.4.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 27218560),
         .copy(name: "features.6.4.block.2.fc1.bias", shape: [106], offset: 27488224),
         .copy(name: "features.6.4.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 27488336),
         .copy(name: "features.6.4.block.2.fc2.bias", shape: [2544], offset: 27758000),
-        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 27760544, biasOffset: 28839200),
-        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 28839632, biasOffset: 29918288),
-        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 29920832, biasOffset: 29984432),
+        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 27760544, biasOffset: 28839200),
+        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 28839632, biasOffset: 29918288),
+        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 29920832, biasOffset: 29984432),
         .copy(name: "features.6.5.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 29986976),
         .copy(name: "features.6.5.block.2.fc1.bias", shape: [106], offset: 30256640),
         .copy(name: "features.6.5.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 30256752),
         .copy(name: "features.6.5.block.2.fc2.bias", shape: [2544], offset: 30526416),
-        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 30528960, biasOffset: 31607616),
-        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 31608048, biasOffset: 32686704),
-        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 32689248, biasOffset: 32752848),
+        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 30528960, biasOffset: 31607616),
+        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 31608048, biasOffset: 32686704),
+        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 32689248, biasOffset: 32752848),
         .copy(name: "features.6.6.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 32755392),
         .copy(name: "features.6.6.block.2.fc1.bias", shape: [106], offset: 33025056),
         .copy(name: "features.6.6.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 33025168),
         .copy(name: "features.6.6.block.2.fc2.bias", shape: [2544], offset: 33294832),
-        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 33297376, biasOffset: 34376032),
-        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 34376464, biasOffset: 35455120),
-        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 35457664, biasOffset: 35521264),
+        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 33297376, biasOffset: 34376032),
+        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 34376464, biasOffset: 35455120),
+        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 35457664, biasOffset: 35521264),
         .copy(name: "features.6.7.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 35523808),
         .copy(name: "features.6.7.block.2.fc1.bias", shape: [106], offset: 35793472),
         .copy(name: "features.6.7.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 35793584),
         .copy(name: "features.6.7.block.2.fc2.bias", shape: [2544], offset: 36063248),
-        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 36065792, biasOffset: 37144448),
-        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 37144880, biasOffset: 38223536),
-        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 38226080, biasOffset: 38289680),
+        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 36065792, biasOffset: 37144448),
+        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 37144880, biasOffset: 38223536),
+        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 38226080, biasOffset: 38289680),
         .copy(name: "features.6.8.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 38292224),
         .copy(name: "features.6.8.block.2.fc1.bias", shape: [106], offset: 38561888),
         .copy(name: "features.6.8.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 38562000),
         .copy(name: "features.6.8.block.2.fc2.bias", shape: [2544], offset: 38831664),
-        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 38834208, biasOffset: 39912864),
-        .foldConvolution(weight: "features.6.9.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 39913296, biasOffset: 40991952),
-        .foldConvolution(weight: "features.6.9.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 40994496, biasOffset: 41058096),
+        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 38834208, biasOffset: 39912864),
+        .foldConvolution(weight: "features.6.9.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 39913296, biasOffset: 40991952),
+        .foldConvolution(weight: "features.6.9.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 40994496, biasOffset: 41058096),
         .copy(name: "features.6.9.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 41060640),
         .copy(name: "features.6.9.block.2.fc1.bias", shape: [106], offset: 41330304),
         .copy(name: "features.6.9.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 41330416),
         .copy(name: "features.6.9.block.2.fc2.bias", shape: [2544], offset: 41600080),
-        .foldConvolution(weight: "features.6.9.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 41602624, biasOffset: 42681280),
-        .foldConvolution(weight: "features.6.10.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 42681712, biasOffset: 43760368),
-        .foldConvolution(weight: "features.6.10.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 43762912, biasOffset: 43826512),
+        .foldConvolution(weight: "features.6.9.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 41602624, biasOffset: 42681280),
+        .foldConvolution(weight: "features.6.10.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 42681712, biasOffset: 43760368),
+        .foldConvolution(weight: "features.6.10.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 43762912, biasOffset: 43826512),
         .copy(name: "features.6.10.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 43829056),
         .copy(name: "features.6.10.block.2.fc1.bias", shape: [106], offset: 44098720),
         .copy(name: "features.6.10.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 44098832),
         .copy(name: "features.6.10.block.2.fc2.bias", shape: [2544], offset: 44368496),
-        .foldConvolution(weight: "features.6.10.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 44371040, biasOffset: 45449696),
-        .foldConvolution(weight: "features.6.11.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.11.block.0.1", eps: 0.001, depthwise: false, weightOffset: 45450128, biasOffset: 46528784),
-        .foldConvolution(weight: "features.6.11.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.11.block.1.1", eps: 0.001, depthwise: true, weightOffset: 46531328, biasOffset: 46594928),
+        .foldConvolution(weight: "features.6.10.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 44371040, biasOffset: 45449696),
+        .foldConvolution(weight: "features.6.11.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.11.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 45450128, biasOffset: 46528784),
+        .foldConvolution(weight: "features.6.11.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.11.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 46531328, biasOffset: 46594928),
         .copy(name: "features.6.11.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 46597472),
         .copy(name: "features.6.11.block.2.fc1.bias", shape: [106], offset: 46867136),
         .copy(name: "features.6.11.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 46867248),
         .copy(name: "features.6.11.block.2.fc2.bias", shape: [2544], offset: 47136912),
-        .foldConvolution(weight: "features.6.11.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.11.block.3.1", eps: 0.001, depthwise: false, weightOffset: 47139456, biasOffset: 48218112),
-        .foldConvolution(weight: "features.6.12.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.12.block.0.1", eps: 0.001, depthwise: false, weightOffset: 48218544, biasOffset: 49297200),
-        .foldConvolution(weight: "features.6.12.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.12.block.1.1", eps: 0.001, depthwise: true, weightOffset: 49299744, biasOffset: 49363344),
+        .foldConvolution(weight: "features.6.11.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.11.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 47139456, biasOffset: 48218112),
+        .foldConvolution(weight: "features.6.12.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.12.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 48218544, biasOffset: 49297200),
+        .foldConvolution(weight: "features.6.12.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.12.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 49299744, biasOffset: 49363344),
         .copy(name: "features.6.12.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 49365888),
         .copy(name: "features.6.12.block.2.fc1.bias", shape: [106], offset: 49635552),
         .copy(name: "features.6.12.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 49635664),
         .copy(name: "features.6.12.block.2.fc2.bias", shape: [2544], offset: 49905328),
-        .foldConvolution(weight: "features.6.12.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.12.block.3.1", eps: 0.001, depthwise: false, weightOffset: 49907872, biasOffset: 50986528),
-        .foldConvolution(weight: "features.6.13.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.13.block.0.1", eps: 0.001, depthwise: false, weightOffset: 50986960, biasOffset: 52065616),
-        .foldConvolution(weight: "features.6.13.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.13.block.1.1", eps: 0.001, depthwise: true, weightOffset: 52068160, biasOffset: 52131760),
+        .foldConvolution(weight: "features.6.12.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.12.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 49907872, biasOffset: 50986528),
+        .foldConvolution(weight: "features.6.13.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.13.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 50986960, biasOffset: 52065616),
+        .foldConvolution(weight: "features.6.13.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.13.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 52068160, biasOffset: 52131760),
         .copy(name: "features.6.13.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 52134304),
         .copy(name: "features.6.13.block.2.fc1.bias", shape: [106], offset: 52403968),
         .copy(name: "features.6.13.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 52404080),
         .copy(name: "features.6.13.block.2.fc2.bias", shape: [2544], offset: 52673744),
-        .foldConvolution(weight: "features.6.13.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.13.block.3.1", eps: 0.001, depthwise: false, weightOffset: 52676288, biasOffset: 53754944),
-        .foldConvolution(weight: "features.6.14.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.14.block.0.1", eps: 0.001, depthwise: false, weightOffset: 53755376, biasOffset: 54834032),
-        .foldConvolution(weight: "features.6.14.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.14.block.1.1", eps: 0.001, depthwise: true, weightOffset: 54836576, biasOffset: 54900176),
+        .foldConvolution(weight: "features.6.13.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.13.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 52676288, biasOffset: 53754944),
+        .foldConvolution(weight: "features.6.14.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.6.14.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 53755376, biasOffset: 54834032),
+        .foldConvolution(weight: "features.6.14.block.1.0.weight", shape: [2544, 1, 5, 5], batchNorm: "features.6.14.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 54836576, biasOffset: 54900176),
         .copy(name: "features.6.14.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 54902720),
         .copy(name: "features.6.14.block.2.fc1.bias", shape: [106], offset: 55172384),
         .copy(name: "features.6.14.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 55172496),
         .copy(name: "features.6.14.block.2.fc2.bias", shape: [2544], offset: 55442160),
-        .foldConvolution(weight: "features.6.14.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.14.block.3.1", eps: 0.001, depthwise: false, weightOffset: 55444704, biasOffset: 56523360),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 56523792, biasOffset: 57602448),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [2544, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 57604992, biasOffset: 57627888),
+        .foldConvolution(weight: "features.6.14.block.3.0.weight", shape: [424, 2544, 1, 1], batchNorm: "features.6.14.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 55444704, biasOffset: 56523360),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [2544, 424, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 56523792, biasOffset: 57602448),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [2544, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 57604992, biasOffset: 57627888),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [106, 2544, 1, 1], offset: 57630432),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [106], offset: 57900096),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [2544, 106, 1, 1], offset: 57900208),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [2544], offset: 58169872),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [704, 2544, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 58172416, biasOffset: 59963392),
-        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [4224, 704, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 59964096, biasOffset: 62937792),
-        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [4224, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 62942016, biasOffset: 62980032),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [704, 2544, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 58172416, biasOffset: 59963392),
+        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [4224, 704, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 59964096, biasOffset: 62937792),
+        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [4224, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 62942016, biasOffset: 62980032),
         .copy(name: "features.7.1.block.2.fc1.weight", shape: [176, 4224, 1, 1], offset: 62984256),
         .copy(name: "features.7.1.block.2.fc1.bias", shape: [176], offset: 63727680),
         .copy(name: "features.7.1.block.2.fc2.weight", shape: [4224, 176, 1, 1], offset: 63727856),
         .copy(name: "features.7.1.block.2.fc2.bias", shape: [4224], offset: 64471280),
-        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [704, 4224, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 64475504, biasOffset: 67449200),
-        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [4224, 704, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 67449904, biasOffset: 70423600),
-        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [4224, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 70427824, biasOffset: 70465840),
+        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [704, 4224, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 64475504, biasOffset: 67449200),
+        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [4224, 704, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 67449904, biasOffset: 70423600),
+        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [4224, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 70427824, biasOffset: 70465840),
         .copy(name: "features.7.2.block.2.fc1.weight", shape: [176, 4224, 1, 1], offset: 70470064),
         .copy(name: "features.7.2.block.2.fc1.bias", shape: [176], offset: 71213488),
         .copy(name: "features.7.2.block.2.fc2.weight", shape: [4224, 176, 1, 1], offset: 71213664),
         .copy(name: "features.7.2.block.2.fc2.bias", shape: [4224], offset: 71957088),
-        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [704, 4224, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 71961312, biasOffset: 74935008),
-        .foldConvolution(weight: "features.7.3.block.0.0.weight", shape: [4224, 704, 1, 1], batchNorm: "features.7.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 74935712, biasOffset: 77909408),
-        .foldConvolution(weight: "features.7.3.block.1.0.weight", shape: [4224, 1, 3, 3], batchNorm: "features.7.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 77913632, biasOffset: 77951648),
+        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [704, 4224, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 71961312, biasOffset: 74935008),
+        .foldConvolution(weight: "features.7.3.block.0.0.weight", shape: [4224, 704, 1, 1], batchNorm: "features.7.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 74935712, biasOffset: 77909408),
+        .foldConvolution(weight: "features.7.3.block.1.0.weight", shape: [4224, 1, 3, 3], batchNorm: "features.7.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 77913632, biasOffset: 77951648),
         .copy(name: "features.7.3.block.2.fc1.weight", shape: [176, 4224, 1, 1], offset: 77955872),
         .copy(name: "features.7.3.block.2.fc1.bias", shape: [176], offset: 78699296),
         .copy(name: "features.7.3.block.2.fc2.weight", shape: [4224, 176, 1, 1], offset: 78699472),
         .copy(name: "features.7.3.block.2.fc2.bias", shape: [4224], offset: 79442896),
-        .foldConvolution(weight: "features.7.3.block.3.0.weight", shape: [704, 4224, 1, 1], batchNorm: "features.7.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 79447120, biasOffset: 82420816),
-        .foldConvolution(weight: "features.8.0.weight", shape: [2816, 704, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 82421520, biasOffset: 84403984),
+        .foldConvolution(weight: "features.7.3.block.3.0.weight", shape: [704, 4224, 1, 1], batchNorm: "features.7.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 79447120, biasOffset: 82420816),
+        .foldConvolution(weight: "features.8.0.weight", shape: [2816, 704, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 82421520, biasOffset: 84403984),
         .copy(name: "classifier.1.weight", shape: [1000, 2816], offset: 84406800),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 87222800),
     ]

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetL2: 800x800x3 -> 1000 classes, 480,309,308 parameters, 475.704 GMACs per image.
-// Activations are NHWC in one arena of 86,400,000 floats per image; inference weights (BatchNorm folded) are 479,765,152 floats.
+// Activations are NHWC in one arena of 97,920,000 floats per image; inference weights (BatchNorm folded) are 479,765,152 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetL2: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetL2", resolution: 800, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 479765152,
-        arenaFloatsPerImage: 86400000, specSources: specSources)
+        arenaFloatsPerImage: 97920000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetL2: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344),
@@ -40,13 +40,24 @@ public final class EfficientNetL2: GeneratedModel {
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 344),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86, outChannels: 344),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86, outChannels: 480),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2880, squeezeChannels: 120, outChannels: 480))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2880, squeezeChannels: 120, outChannels: 480),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 400, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2880, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 4944, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 4944, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 8256, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 86400000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 86400000 &* n
+        let a = arena.reserve(floats: 97920000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 97920000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -150,7 +161,7 @@ public final class EfficientNetL2: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 800, width: 800,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 0, bias: w + 3680, outChannels: 136, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 3680, outChannels: 136, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -176,7 +187,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 21760000 &* n, batch: n, imagePixels: 160000, inChannels: 136, inputScales: ws,
-            weights: w + 14640, bias: w + 24432, outChannels: 72,
+            inputMajorWeights: w + 14640, bias: w + 24432, outChannels: 72,
             activation: .identity, residual: nil, output: a,
             workspace: ws + 136 &* n, pool: pool)
         p?.stop(3)
@@ -203,7 +214,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 11520000 &* n, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
-            weights: w + 27952, bias: w + 33136, outChannels: 72,
+            inputMajorWeights: w + 27952, bias: w + 33136, outChannels: 72,
             activation: .identity, residual: a, output: a + 23040000 &* n,
             workspace: ws + 72 &* n, pool: pool)
         p?.stop(6)
@@ -230,7 +241,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
-            weights: w + 36656, bias: w + 41840, outChannels: 72,
+            inputMajorWeights: w + 36656, bias: w + 41840, outChannels: 72,
             activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
             workspace: ws + 72 &* n, pool: pool)
         p?.stop(9)
@@ -257,7 +268,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
-            weights: w + 45360, bias: w + 50544, outChannels: 72,
+            inputMajorWeights: w + 45360, bias: w + 50544, outChannels: 72,
             activation: .identity, residual: a + 11520000 &* n, output: a + 23040000 &* n,
             workspace: ws + 72 &* n, pool: pool)
         p?.stop(12)
@@ -284,7 +295,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
-            weights: w + 54064, bias: w + 59248, outChannels: 72,
+            inputMajorWeights: w + 54064, bias: w + 59248, outChannels: 72,
             activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
             workspace: ws + 72 &* n, pool: pool)
         p?.stop(15)
@@ -311,28 +322,25 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
-            weights: w + 62768, bias: w + 67952, outChannels: 72,
-            activation: .identity, residual: a + 11520000 &* n, output: a + 69120000 &* n,
+            inputMajorWeights: w + 62768, bias: w + 67952, outChannels: 72,
+            activation: .identity, residual: a + 11520000 &* n, output: a + 86400000 &* n,
             workspace: ws + 72 &* n, pool: pool)
         p?.stop(18)
     }
 
     /// features.2.0: MBConv6 k3 s2: 400x400x72 -> 200x200x104, SE 432 -> 18 -> 432
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 432]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 69120000 &* n, pixels: 160000 &* n, inChannels: 72,
-            weights: w + 68032, bias: w + 99136, outChannels: 432,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 86400000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
+            expandWeights: w + 68032, expandBias: w + 99136, expandActivation: .silu,
+            expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 99568, depthwiseBias: w + 103456, depthwiseActivation: .silu,
+            output: a + 69120000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 400, width: 400, channels: 432,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 99568, bias: w + 103456, activation: .silu, output: a + 69120000 &* n, pool: pool)
-        p?.stop(20)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -345,7 +353,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 69120000 &* n, batch: n, imagePixels: 40000, inChannels: 432, inputScales: ws,
-            weights: w + 119904, bias: w + 164832, outChannels: 104,
+            inputMajorWeights: w + 119904, bias: w + 164832, outChannels: 104,
             activation: .identity, residual: nil, output: a + 49920000 &* n,
             workspace: ws + 432 &* n, pool: pool)
         p?.stop(22)
@@ -353,20 +361,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 49920000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 164944, bias: w + 229840, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 164944, expandBias: w + 229840, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 230464, depthwiseBias: w + 236080, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 230464, bias: w + 236080, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(24)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -379,7 +384,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 269808, bias: w + 334704, outChannels: 104,
+            inputMajorWeights: w + 269808, bias: w + 334704, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(26)
@@ -387,20 +392,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 54080000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 334816, bias: w + 399712, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 334816, expandBias: w + 399712, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 400336, depthwiseBias: w + 405952, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 400336, bias: w + 405952, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(28)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -413,7 +415,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 439680, bias: w + 504576, outChannels: 104,
+            inputMajorWeights: w + 439680, bias: w + 504576, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(30)
@@ -421,20 +423,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 49920000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 504688, bias: w + 569584, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 504688, expandBias: w + 569584, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 570208, depthwiseBias: w + 575824, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 570208, bias: w + 575824, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(32)
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -447,7 +446,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 609552, bias: w + 674448, outChannels: 104,
+            inputMajorWeights: w + 609552, bias: w + 674448, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(34)
@@ -455,20 +454,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 54080000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 674560, bias: w + 739456, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 674560, expandBias: w + 739456, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 740080, depthwiseBias: w + 745696, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(35)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 740080, bias: w + 745696, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(36)
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -481,7 +477,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 779424, bias: w + 844320, outChannels: 104,
+            inputMajorWeights: w + 779424, bias: w + 844320, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(38)
@@ -489,20 +485,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 49920000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 844432, bias: w + 909328, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 844432, expandBias: w + 909328, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 909952, depthwiseBias: w + 915568, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 909952, bias: w + 915568, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(40)
+        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -515,7 +508,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 949296, bias: w + 1014192, outChannels: 104,
+            inputMajorWeights: w + 949296, bias: w + 1014192, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(42)
@@ -523,20 +516,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.6: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 54080000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 1014304, bias: w + 1079200, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 1014304, expandBias: w + 1079200, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 1079824, depthwiseBias: w + 1085440, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(43)
-        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 1079824, bias: w + 1085440, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(44)
+        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.6.block.0
         // features.2.6.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -549,7 +539,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 1119168, bias: w + 1184064, outChannels: 104,
+            inputMajorWeights: w + 1119168, bias: w + 1184064, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(46)
@@ -557,20 +547,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.7: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.7.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.7.block.0 expand: conv 1x1 + BN + silu fused with features.2.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 49920000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 1184176, bias: w + 1249072, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 1184176, expandBias: w + 1249072, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 1249696, depthwiseBias: w + 1255312, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(47)
-        // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 1249696, bias: w + 1255312, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(48)
+        // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.7.block.0
         // features.2.7.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -583,7 +570,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 1289040, bias: w + 1353936, outChannels: 104,
+            inputMajorWeights: w + 1289040, bias: w + 1353936, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(50)
@@ -591,20 +578,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.8: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.8.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.8.block.0 expand: conv 1x1 + BN + silu fused with features.2.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 54080000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 1354048, bias: w + 1418944, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 1354048, expandBias: w + 1418944, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 1419568, depthwiseBias: w + 1425184, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.2.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 1419568, bias: w + 1425184, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(52)
+        // features.2.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.8.block.0
         // features.2.8.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -617,7 +601,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 1458912, bias: w + 1523808, outChannels: 104,
+            inputMajorWeights: w + 1458912, bias: w + 1523808, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(54)
@@ -625,20 +609,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.9: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.9.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.9.block.0 expand: conv 1x1 + BN + silu fused with features.2.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 49920000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 1523920, bias: w + 1588816, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 1523920, expandBias: w + 1588816, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 1589440, depthwiseBias: w + 1595056, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(55)
-        // features.2.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 1589440, bias: w + 1595056, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(56)
+        // features.2.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.9.block.0
         // features.2.9.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -651,7 +632,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 1628784, bias: w + 1693680, outChannels: 104,
+            inputMajorWeights: w + 1628784, bias: w + 1693680, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(58)
@@ -659,20 +640,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.10: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.10.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.2.10.block.0 expand: conv 1x1 + BN + silu fused with features.2.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 54080000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 1693792, bias: w + 1758688, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 1693792, expandBias: w + 1758688, expandActivation: .silu,
+            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200,
+            depthwiseWeights: w + 1759312, depthwiseBias: w + 1764928, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(59)
-        // features.2.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
-            weights: w + 1759312, bias: w + 1764928, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(60)
+        // features.2.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.10.block.0
         // features.2.10.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -685,7 +663,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
-            weights: w + 1798656, bias: w + 1863552, outChannels: 104,
+            inputMajorWeights: w + 1798656, bias: w + 1863552, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(62)
@@ -693,20 +671,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 200x200x104 -> 100x100x176, SE 624 -> 26 -> 624
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 49920000 &* n, pixels: 40000 &* n, inChannels: 104,
-            weights: w + 1863664, bias: w + 1928560, outChannels: 624,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+            expandWeights: w + 1863664, expandBias: w + 1928560, expandActivation: .silu,
+            expandedChannels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 1929184, depthwiseBias: w + 1944784, depthwiseActivation: .silu,
+            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 200, width: 200, channels: 624,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 1929184, bias: w + 1944784, activation: .silu, output: a + 24960000 &* n, pool: pool)
-        p?.stop(64)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -719,7 +694,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 24960000 &* n, batch: n, imagePixels: 10000, inChannels: 624, inputScales: ws,
-            weights: w + 1978512, bias: w + 2088336, outChannels: 176,
+            inputMajorWeights: w + 1978512, bias: w + 2088336, outChannels: 176,
             activation: .identity, residual: nil, output: a + 21120000 &* n,
             workspace: ws + 624 &* n, pool: pool)
         p?.stop(66)
@@ -727,20 +702,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 21120000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 2088512, bias: w + 2274368, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 2088512, expandBias: w + 2274368, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 2275424, depthwiseBias: w + 2301824, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(67)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 2275424, bias: w + 2301824, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(68)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -753,7 +725,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 2396912, bias: w + 2582768, outChannels: 176,
+            inputMajorWeights: w + 2396912, bias: w + 2582768, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(70)
@@ -761,20 +733,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 22880000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 2582944, bias: w + 2768800, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 2582944, expandBias: w + 2768800, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 2769856, depthwiseBias: w + 2796256, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(71)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 2769856, bias: w + 2796256, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(72)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -787,7 +756,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 2891344, bias: w + 3077200, outChannels: 176,
+            inputMajorWeights: w + 2891344, bias: w + 3077200, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(74)
@@ -795,20 +764,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 21120000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 3077376, bias: w + 3263232, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 3077376, expandBias: w + 3263232, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 3264288, depthwiseBias: w + 3290688, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(75)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 3264288, bias: w + 3290688, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(76)
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -821,7 +787,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 3385776, bias: w + 3571632, outChannels: 176,
+            inputMajorWeights: w + 3385776, bias: w + 3571632, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(78)
@@ -829,20 +795,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 22880000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 3571808, bias: w + 3757664, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 3571808, expandBias: w + 3757664, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 3758720, depthwiseBias: w + 3785120, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(79)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 3758720, bias: w + 3785120, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(80)
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -855,7 +818,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 3880208, bias: w + 4066064, outChannels: 176,
+            inputMajorWeights: w + 3880208, bias: w + 4066064, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(82)
@@ -863,20 +826,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 21120000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 4066240, bias: w + 4252096, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 4066240, expandBias: w + 4252096, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 4253152, depthwiseBias: w + 4279552, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(83)
-        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 4253152, bias: w + 4279552, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(84)
+        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -889,7 +849,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 4374640, bias: w + 4560496, outChannels: 176,
+            inputMajorWeights: w + 4374640, bias: w + 4560496, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(86)
@@ -897,20 +857,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.6: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 22880000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 4560672, bias: w + 4746528, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 4560672, expandBias: w + 4746528, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 4747584, depthwiseBias: w + 4773984, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 4747584, bias: w + 4773984, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(88)
+        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.6.block.0
         // features.3.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -923,7 +880,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 4869072, bias: w + 5054928, outChannels: 176,
+            inputMajorWeights: w + 4869072, bias: w + 5054928, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(90)
@@ -931,20 +888,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.7: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.7.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.7.block.0 expand: conv 1x1 + BN + silu fused with features.3.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 21120000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 5055104, bias: w + 5240960, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 5055104, expandBias: w + 5240960, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 5242016, depthwiseBias: w + 5268416, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(91)
-        // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 5242016, bias: w + 5268416, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(92)
+        // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.7.block.0
         // features.3.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -957,7 +911,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 5363504, bias: w + 5549360, outChannels: 176,
+            inputMajorWeights: w + 5363504, bias: w + 5549360, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(94)
@@ -965,20 +919,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.8: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.8.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.8.block.0 expand: conv 1x1 + BN + silu fused with features.3.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 22880000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 5549536, bias: w + 5735392, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 5549536, expandBias: w + 5735392, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 5736448, depthwiseBias: w + 5762848, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(95)
-        // features.3.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 5736448, bias: w + 5762848, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(96)
+        // features.3.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.8.block.0
         // features.3.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -991,7 +942,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 5857936, bias: w + 6043792, outChannels: 176,
+            inputMajorWeights: w + 5857936, bias: w + 6043792, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(98)
@@ -999,20 +950,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.9: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.9.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.9.block.0 expand: conv 1x1 + BN + silu fused with features.3.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 21120000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 6043968, bias: w + 6229824, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 6043968, expandBias: w + 6229824, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 6230880, depthwiseBias: w + 6257280, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(99)
-        // features.3.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 6230880, bias: w + 6257280, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(100)
+        // features.3.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.9.block.0
         // features.3.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1025,7 +973,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 6352368, bias: w + 6538224, outChannels: 176,
+            inputMajorWeights: w + 6352368, bias: w + 6538224, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(102)
@@ -1033,20 +981,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.10: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.10.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.3.10.block.0 expand: conv 1x1 + BN + silu fused with features.3.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 22880000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 6538400, bias: w + 6724256, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 6538400, expandBias: w + 6724256, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100,
+            depthwiseWeights: w + 6725312, depthwiseBias: w + 6751712, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(103)
-        // features.3.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
-            weights: w + 6725312, bias: w + 6751712, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(104)
+        // features.3.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.10.block.0
         // features.3.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1059,7 +1004,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
-            weights: w + 6846800, bias: w + 7032656, outChannels: 176,
+            inputMajorWeights: w + 6846800, bias: w + 7032656, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(106)
@@ -1067,20 +1012,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 100x100x176 -> 50x50x344, SE 1056 -> 44 -> 1056
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 21120000 &* n, pixels: 10000 &* n, inChannels: 176,
-            weights: w + 7032832, bias: w + 7218688, outChannels: 1056,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+            expandWeights: w + 7032832, expandBias: w + 7218688, expandActivation: .silu,
+            expandedChannels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 7219744, depthwiseBias: w + 7229248, depthwiseActivation: .silu,
+            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(107)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 100, width: 100, channels: 1056,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 7219744, bias: w + 7229248, activation: .silu, output: a + 10560000 &* n, pool: pool)
-        p?.stop(108)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1093,7 +1035,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 10560000 &* n, batch: n, imagePixels: 2500, inChannels: 1056, inputScales: ws,
-            weights: w + 7324336, bias: w + 7687600, outChannels: 344,
+            inputMajorWeights: w + 7324336, bias: w + 7687600, outChannels: 344,
             activation: .identity, residual: nil, output: a + 13200000 &* n,
             workspace: ws + 1056 &* n, pool: pool)
         p?.stop(110)
@@ -1101,20 +1043,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 13200000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 7687952, bias: w + 8397968, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 13200000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 7687952, expandBias: w + 8397968, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 8400032, depthwiseBias: w + 8418608, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(111)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 8400032, bias: w + 8418608, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(112)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1127,7 +1066,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 8777840, bias: w + 9487856, outChannels: 344,
+            inputMajorWeights: w + 8777840, bias: w + 9487856, outChannels: 344,
             activation: .identity, residual: a + 13200000 &* n, output: a + 10320000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(114)
@@ -1135,20 +1074,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 9488208, bias: w + 10198224, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 9488208, expandBias: w + 10198224, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 10200288, depthwiseBias: w + 10218864, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(115)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 10200288, bias: w + 10218864, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(116)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1161,7 +1097,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 10578096, bias: w + 11288112, outChannels: 344,
+            inputMajorWeights: w + 10578096, bias: w + 11288112, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(118)
@@ -1169,20 +1105,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11180000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 11288464, bias: w + 11998480, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 11288464, expandBias: w + 11998480, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 12000544, depthwiseBias: w + 12019120, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(119)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 12000544, bias: w + 12019120, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(120)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1195,7 +1128,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 12378352, bias: w + 13088368, outChannels: 344,
+            inputMajorWeights: w + 12378352, bias: w + 13088368, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(122)
@@ -1203,20 +1136,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 13088720, bias: w + 13798736, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 13088720, expandBias: w + 13798736, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 13800800, depthwiseBias: w + 13819376, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(123)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 13800800, bias: w + 13819376, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(124)
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1229,7 +1159,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 14178608, bias: w + 14888624, outChannels: 344,
+            inputMajorWeights: w + 14178608, bias: w + 14888624, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(126)
@@ -1237,20 +1167,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11180000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 14888976, bias: w + 15598992, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 14888976, expandBias: w + 15598992, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 15601056, depthwiseBias: w + 15619632, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(127)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 15601056, bias: w + 15619632, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(128)
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1263,7 +1190,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 15978864, bias: w + 16688880, outChannels: 344,
+            inputMajorWeights: w + 15978864, bias: w + 16688880, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(130)
@@ -1271,20 +1198,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 16689232, bias: w + 17399248, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 16689232, expandBias: w + 17399248, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 17401312, depthwiseBias: w + 17419888, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(131)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 17401312, bias: w + 17419888, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(132)
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1297,7 +1221,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 17779120, bias: w + 18489136, outChannels: 344,
+            inputMajorWeights: w + 17779120, bias: w + 18489136, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(134)
@@ -1305,20 +1229,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11180000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 18489488, bias: w + 19199504, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 18489488, expandBias: w + 19199504, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 19201568, depthwiseBias: w + 19220144, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(135)
-        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 19201568, bias: w + 19220144, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(136)
+        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1331,7 +1252,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 19579376, bias: w + 20289392, outChannels: 344,
+            inputMajorWeights: w + 19579376, bias: w + 20289392, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(138)
@@ -1339,20 +1260,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.8: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 20289744, bias: w + 20999760, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 20289744, expandBias: w + 20999760, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 21001824, depthwiseBias: w + 21020400, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(139)
-        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 21001824, bias: w + 21020400, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(140)
+        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.8.block.0
         // features.4.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1365,7 +1283,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 21379632, bias: w + 22089648, outChannels: 344,
+            inputMajorWeights: w + 21379632, bias: w + 22089648, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(142)
@@ -1373,20 +1291,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.9: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11180000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 22090000, bias: w + 22800016, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 22090000, expandBias: w + 22800016, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 22802080, depthwiseBias: w + 22820656, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(143)
-        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 22802080, bias: w + 22820656, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(144)
+        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.9.block.0
         // features.4.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1399,7 +1314,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 23179888, bias: w + 23889904, outChannels: 344,
+            inputMajorWeights: w + 23179888, bias: w + 23889904, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(146)
@@ -1407,20 +1322,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.10: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.10.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.10.block.0 expand: conv 1x1 + BN + silu fused with features.4.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 23890256, bias: w + 24600272, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 23890256, expandBias: w + 24600272, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 24602336, depthwiseBias: w + 24620912, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(147)
-        // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 24602336, bias: w + 24620912, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(148)
+        // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.10.block.0
         // features.4.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1433,7 +1345,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 24980144, bias: w + 25690160, outChannels: 344,
+            inputMajorWeights: w + 24980144, bias: w + 25690160, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(150)
@@ -1441,20 +1353,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.11: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.11.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.11.block.0 expand: conv 1x1 + BN + silu fused with features.4.11.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11180000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 25690512, bias: w + 26400528, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 25690512, expandBias: w + 26400528, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 26402592, depthwiseBias: w + 26421168, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(151)
-        // features.4.11.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 26402592, bias: w + 26421168, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(152)
+        // features.4.11.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.11.block.0
         // features.4.11.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1467,7 +1376,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 26780400, bias: w + 27490416, outChannels: 344,
+            inputMajorWeights: w + 26780400, bias: w + 27490416, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(154)
@@ -1475,20 +1384,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.12: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.12.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.12.block.0 expand: conv 1x1 + BN + silu fused with features.4.12.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 27490768, bias: w + 28200784, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 27490768, expandBias: w + 28200784, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 28202848, depthwiseBias: w + 28221424, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(155)
-        // features.4.12.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 28202848, bias: w + 28221424, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(156)
+        // features.4.12.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.12.block.0
         // features.4.12.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1501,7 +1407,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 28580656, bias: w + 29290672, outChannels: 344,
+            inputMajorWeights: w + 28580656, bias: w + 29290672, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(158)
@@ -1509,20 +1415,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.13: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.13.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.13.block.0 expand: conv 1x1 + BN + silu fused with features.4.13.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11180000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 29291024, bias: w + 30001040, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 29291024, expandBias: w + 30001040, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 30003104, depthwiseBias: w + 30021680, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(159)
-        // features.4.13.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 30003104, bias: w + 30021680, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(160)
+        // features.4.13.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.13.block.0
         // features.4.13.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1535,7 +1438,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 30380912, bias: w + 31090928, outChannels: 344,
+            inputMajorWeights: w + 30380912, bias: w + 31090928, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(162)
@@ -1543,20 +1446,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.14: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.14.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.14.block.0 expand: conv 1x1 + BN + silu fused with features.4.14.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 31091280, bias: w + 31801296, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 31091280, expandBias: w + 31801296, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 31803360, depthwiseBias: w + 31821936, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(163)
-        // features.4.14.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 31803360, bias: w + 31821936, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(164)
+        // features.4.14.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.14.block.0
         // features.4.14.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1569,7 +1469,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 32181168, bias: w + 32891184, outChannels: 344,
+            inputMajorWeights: w + 32181168, bias: w + 32891184, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(166)
@@ -1577,20 +1477,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.15: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.15.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.4.15.block.0 expand: conv 1x1 + BN + silu fused with features.4.15.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11180000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 32891536, bias: w + 33601552, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 32891536, expandBias: w + 33601552, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 33603616, depthwiseBias: w + 33622192, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(167)
-        // features.4.15.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
-            weights: w + 33603616, bias: w + 33622192, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(168)
+        // features.4.15.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.15.block.0
         // features.4.15.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1603,7 +1500,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 33981424, bias: w + 34691440, outChannels: 344,
+            inputMajorWeights: w + 33981424, bias: w + 34691440, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(170)
@@ -1611,20 +1508,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 50x50x344 -> 50x50x480, SE 2064 -> 86 -> 2064
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 2500 &* n, inChannels: 344,
-            weights: w + 34691792, bias: w + 35401808, outChannels: 2064,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+            expandWeights: w + 34691792, expandBias: w + 35401808, expandActivation: .silu,
+            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 35403872, depthwiseBias: w + 35455472, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(171)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2064,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 35403872, bias: w + 35455472, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(172)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1637,7 +1531,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
-            weights: w + 35814704, bias: w + 36805424, outChannels: 480,
+            inputMajorWeights: w + 35814704, bias: w + 36805424, outChannels: 480,
             activation: .identity, residual: nil, output: a + 14400000 &* n,
             workspace: ws + 2064 &* n, pool: pool)
         p?.stop(174)
@@ -1645,20 +1539,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14400000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 36805904, bias: w + 38188304, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 36805904, expandBias: w + 38188304, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 38191184, depthwiseBias: w + 38263184, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(175)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 38191184, bias: w + 38263184, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(176)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1671,7 +1562,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 38960272, bias: w + 40342672, outChannels: 480,
+            inputMajorWeights: w + 38960272, bias: w + 40342672, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(178)
@@ -1679,20 +1570,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15600000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 40343152, bias: w + 41725552, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 40343152, expandBias: w + 41725552, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 41728432, depthwiseBias: w + 41800432, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(179)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 41728432, bias: w + 41800432, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(180)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1705,7 +1593,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 42497520, bias: w + 43879920, outChannels: 480,
+            inputMajorWeights: w + 42497520, bias: w + 43879920, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(182)
@@ -1713,20 +1601,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14400000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 43880400, bias: w + 45262800, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 43880400, expandBias: w + 45262800, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 45265680, depthwiseBias: w + 45337680, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(183)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 45265680, bias: w + 45337680, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(184)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1739,7 +1624,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 46034768, bias: w + 47417168, outChannels: 480,
+            inputMajorWeights: w + 46034768, bias: w + 47417168, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(186)
@@ -1747,20 +1632,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15600000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 47417648, bias: w + 48800048, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 47417648, expandBias: w + 48800048, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 48802928, depthwiseBias: w + 48874928, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(187)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 48802928, bias: w + 48874928, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(188)
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1773,7 +1655,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 49572016, bias: w + 50954416, outChannels: 480,
+            inputMajorWeights: w + 49572016, bias: w + 50954416, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(190)
@@ -1781,20 +1663,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14400000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 50954896, bias: w + 52337296, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 50954896, expandBias: w + 52337296, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 52340176, depthwiseBias: w + 52412176, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(191)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 52340176, bias: w + 52412176, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(192)
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1807,7 +1686,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 53109264, bias: w + 54491664, outChannels: 480,
+            inputMajorWeights: w + 53109264, bias: w + 54491664, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(194)
@@ -1815,20 +1694,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15600000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 54492144, bias: w + 55874544, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 54492144, expandBias: w + 55874544, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 55877424, depthwiseBias: w + 55949424, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(195)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 55877424, bias: w + 55949424, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(196)
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1841,7 +1717,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 56646512, bias: w + 58028912, outChannels: 480,
+            inputMajorWeights: w + 56646512, bias: w + 58028912, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(198)
@@ -1849,20 +1725,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14400000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 58029392, bias: w + 59411792, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 58029392, expandBias: w + 59411792, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 59414672, depthwiseBias: w + 59486672, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(199)
-        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 59414672, bias: w + 59486672, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(200)
+        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1875,7 +1748,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 60183760, bias: w + 61566160, outChannels: 480,
+            inputMajorWeights: w + 60183760, bias: w + 61566160, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(202)
@@ -1883,20 +1756,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.8: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15600000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 61566640, bias: w + 62949040, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 61566640, expandBias: w + 62949040, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 62951920, depthwiseBias: w + 63023920, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(203)
-        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 62951920, bias: w + 63023920, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(204)
+        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.8.block.0
         // features.5.8.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1909,7 +1779,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 63721008, bias: w + 65103408, outChannels: 480,
+            inputMajorWeights: w + 63721008, bias: w + 65103408, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(206)
@@ -1917,20 +1787,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.9: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14400000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 65103888, bias: w + 66486288, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 65103888, expandBias: w + 66486288, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 66489168, depthwiseBias: w + 66561168, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(207)
-        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 66489168, bias: w + 66561168, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(208)
+        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.9.block.0
         // features.5.9.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1943,7 +1810,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 67258256, bias: w + 68640656, outChannels: 480,
+            inputMajorWeights: w + 67258256, bias: w + 68640656, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(210)
@@ -1951,20 +1818,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.10: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.10.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.10.block.0 expand: conv 1x1 + BN + silu fused with features.5.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15600000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 68641136, bias: w + 70023536, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 68641136, expandBias: w + 70023536, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 70026416, depthwiseBias: w + 70098416, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(211)
-        // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 70026416, bias: w + 70098416, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(212)
+        // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.10.block.0
         // features.5.10.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1977,7 +1841,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 70795504, bias: w + 72177904, outChannels: 480,
+            inputMajorWeights: w + 70795504, bias: w + 72177904, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(214)
@@ -1985,20 +1849,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.11: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.11.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.11.block.0 expand: conv 1x1 + BN + silu fused with features.5.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14400000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 72178384, bias: w + 73560784, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 72178384, expandBias: w + 73560784, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 73563664, depthwiseBias: w + 73635664, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(215)
-        // features.5.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 73563664, bias: w + 73635664, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(216)
+        // features.5.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.11.block.0
         // features.5.11.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -2011,7 +1872,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 74332752, bias: w + 75715152, outChannels: 480,
+            inputMajorWeights: w + 74332752, bias: w + 75715152, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(218)
@@ -2019,20 +1880,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.12: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.12.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.12.block.0 expand: conv 1x1 + BN + silu fused with features.5.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15600000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 75715632, bias: w + 77098032, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 75715632, expandBias: w + 77098032, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 77100912, depthwiseBias: w + 77172912, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(219)
-        // features.5.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 77100912, bias: w + 77172912, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(220)
+        // features.5.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.12.block.0
         // features.5.12.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -2045,7 +1903,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 77870000, bias: w + 79252400, outChannels: 480,
+            inputMajorWeights: w + 77870000, bias: w + 79252400, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(222)
@@ -2053,20 +1911,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.13: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.13.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.13.block.0 expand: conv 1x1 + BN + silu fused with features.5.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14400000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 79252880, bias: w + 80635280, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 79252880, expandBias: w + 80635280, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 80638160, depthwiseBias: w + 80710160, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(223)
-        // features.5.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 80638160, bias: w + 80710160, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(224)
+        // features.5.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.13.block.0
         // features.5.13.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -2079,7 +1934,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 81407248, bias: w + 82789648, outChannels: 480,
+            inputMajorWeights: w + 81407248, bias: w + 82789648, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(226)
@@ -2087,20 +1942,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.14: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.14.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.14.block.0 expand: conv 1x1 + BN + silu fused with features.5.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15600000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 82790128, bias: w + 84172528, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 82790128, expandBias: w + 84172528, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 84175408, depthwiseBias: w + 84247408, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(227)
-        // features.5.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 84175408, bias: w + 84247408, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(228)
+        // features.5.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.14.block.0
         // features.5.14.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -2113,7 +1965,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 84944496, bias: w + 86326896, outChannels: 480,
+            inputMajorWeights: w + 84944496, bias: w + 86326896, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(230)
@@ -2121,20 +1973,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.15: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.15.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.5.15.block.0 expand: conv 1x1 + BN + silu fused with features.5.15.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 14400000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 86327376, bias: w + 87709776, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 86327376, expandBias: w + 87709776, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50,
+            depthwiseWeights: w + 87712656, depthwiseBias: w + 87784656, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(231)
-        // features.5.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
-            weights: w + 87712656, bias: w + 87784656, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(232)
+        // features.5.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.15.block.0
         // features.5.15.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -2147,7 +1996,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
-            weights: w + 88481744, bias: w + 89864144, outChannels: 480,
+            inputMajorWeights: w + 88481744, bias: w + 89864144, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
             workspace: ws + 2880 &* n, pool: pool)
         p?.stop(234)
@@ -2155,20 +2004,17 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 50x50x480 -> 25x25x824, SE 2880 -> 120 -> 2880
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15600000 &* n, pixels: 2500 &* n, inChannels: 480,
-            weights: w + 89864624, bias: w + 91247024, outChannels: 2880,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            expandWeights: w + 89864624, expandBias: w + 91247024, expandActivation: .silu,
+            expandedChannels: 2880, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 91249904, depthwiseBias: w + 91321904, depthwiseActivation: .silu,
+            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(235)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 50, width: 50, channels: 2880,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 91249904, bias: w + 91321904, activation: .silu, output: a + 7200000 &* n, pool: pool)
-        p?.stop(236)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 25, 25, 2880]
         p?.start()
         Kernels.squeezeExcite(
@@ -2180,27 +2026,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 7200000 &* n, pixels: 625 &* n, inChannels: 2880,
-            weights: w + 92018992, bias: w + 94392112, outChannels: 824,
+            inputMajorWeights: w + 92018992, bias: w + 94392112, outChannels: 824,
             activation: .identity, residual: nil, output: a + 6180000 &* n, pool: pool)
         p?.stop(238)
     }
 
     /// features.6.1: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 94392944, bias: w + 98466800, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 94392944, expandBias: w + 98466800, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 98471744, depthwiseBias: w + 98595344, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(239)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 98471744, bias: w + 98595344, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(240)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2212,27 +2055,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 100642368, bias: w + 104716224, outChannels: 824,
+            inputMajorWeights: w + 100642368, bias: w + 104716224, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(242)
     }
 
     /// features.6.2: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 104717056, bias: w + 108790912, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 104717056, expandBias: w + 108790912, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 108795856, depthwiseBias: w + 108919456, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(243)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 108795856, bias: w + 108919456, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(244)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2244,27 +2084,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 110966480, bias: w + 115040336, outChannels: 824,
+            inputMajorWeights: w + 110966480, bias: w + 115040336, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(246)
     }
 
     /// features.6.3: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 115041168, bias: w + 119115024, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 115041168, expandBias: w + 119115024, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 119119968, depthwiseBias: w + 119243568, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(247)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 119119968, bias: w + 119243568, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(248)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2276,27 +2113,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 121290592, bias: w + 125364448, outChannels: 824,
+            inputMajorWeights: w + 121290592, bias: w + 125364448, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(250)
     }
 
     /// features.6.4: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 125365280, bias: w + 129439136, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 125365280, expandBias: w + 129439136, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 129444080, depthwiseBias: w + 129567680, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(251)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 129444080, bias: w + 129567680, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(252)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2308,27 +2142,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 131614704, bias: w + 135688560, outChannels: 824,
+            inputMajorWeights: w + 131614704, bias: w + 135688560, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(254)
     }
 
     /// features.6.5: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 135689392, bias: w + 139763248, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 135689392, expandBias: w + 139763248, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 139768192, depthwiseBias: w + 139891792, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(255)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 139768192, bias: w + 139891792, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(256)
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2340,27 +2171,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 141938816, bias: w + 146012672, outChannels: 824,
+            inputMajorWeights: w + 141938816, bias: w + 146012672, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(258)
     }
 
     /// features.6.6: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 146013504, bias: w + 150087360, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 146013504, expandBias: w + 150087360, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 150092304, depthwiseBias: w + 150215904, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(259)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 150092304, bias: w + 150215904, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(260)
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2372,27 +2200,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 152262928, bias: w + 156336784, outChannels: 824,
+            inputMajorWeights: w + 152262928, bias: w + 156336784, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(262)
     }
 
     /// features.6.7: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 156337616, bias: w + 160411472, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 156337616, expandBias: w + 160411472, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 160416416, depthwiseBias: w + 160540016, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(263)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 160416416, bias: w + 160540016, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(264)
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2404,27 +2229,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 162587040, bias: w + 166660896, outChannels: 824,
+            inputMajorWeights: w + 162587040, bias: w + 166660896, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(266)
     }
 
     /// features.6.8: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 166661728, bias: w + 170735584, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 166661728, expandBias: w + 170735584, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 170740528, depthwiseBias: w + 170864128, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(267)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 170740528, bias: w + 170864128, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(268)
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2436,27 +2258,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 172911152, bias: w + 176985008, outChannels: 824,
+            inputMajorWeights: w + 172911152, bias: w + 176985008, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(270)
     }
 
     /// features.6.9: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 176985840, bias: w + 181059696, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 176985840, expandBias: w + 181059696, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 181064640, depthwiseBias: w + 181188240, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(271)
-        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 181064640, bias: w + 181188240, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(272)
+        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2468,27 +2287,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 183235264, bias: w + 187309120, outChannels: 824,
+            inputMajorWeights: w + 183235264, bias: w + 187309120, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(274)
     }
 
     /// features.6.10: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 187309952, bias: w + 191383808, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 187309952, expandBias: w + 191383808, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 191388752, depthwiseBias: w + 191512352, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(275)
-        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 191388752, bias: w + 191512352, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(276)
+        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2500,27 +2316,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 193559376, bias: w + 197633232, outChannels: 824,
+            inputMajorWeights: w + 193559376, bias: w + 197633232, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(278)
     }
 
     /// features.6.11: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 197634064, bias: w + 201707920, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 197634064, expandBias: w + 201707920, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 201712864, depthwiseBias: w + 201836464, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(279)
-        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 201712864, bias: w + 201836464, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(280)
+        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.11.block.0
         // features.6.11.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2532,27 +2345,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 203883488, bias: w + 207957344, outChannels: 824,
+            inputMajorWeights: w + 203883488, bias: w + 207957344, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(282)
     }
 
     /// features.6.12: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 207958176, bias: w + 212032032, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 207958176, expandBias: w + 212032032, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 212036976, depthwiseBias: w + 212160576, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(283)
-        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 212036976, bias: w + 212160576, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(284)
+        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.12.block.0
         // features.6.12.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2564,27 +2374,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 214207600, bias: w + 218281456, outChannels: 824,
+            inputMajorWeights: w + 214207600, bias: w + 218281456, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(286)
     }
 
     /// features.6.13: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.13.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.13.block.0 expand: conv 1x1 + BN + silu fused with features.6.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 218282288, bias: w + 222356144, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 218282288, expandBias: w + 222356144, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 222361088, depthwiseBias: w + 222484688, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(287)
-        // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 222361088, bias: w + 222484688, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(288)
+        // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.13.block.0
         // features.6.13.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2596,27 +2403,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 224531712, bias: w + 228605568, outChannels: 824,
+            inputMajorWeights: w + 224531712, bias: w + 228605568, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(290)
     }
 
     /// features.6.14: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.14.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.14.block.0 expand: conv 1x1 + BN + silu fused with features.6.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 228606400, bias: w + 232680256, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 228606400, expandBias: w + 232680256, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 232685200, depthwiseBias: w + 232808800, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(291)
-        // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 232685200, bias: w + 232808800, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(292)
+        // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.14.block.0
         // features.6.14.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2628,27 +2432,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 234855824, bias: w + 238929680, outChannels: 824,
+            inputMajorWeights: w + 234855824, bias: w + 238929680, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(294)
     }
 
     /// features.6.15: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.15.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.15.block.0 expand: conv 1x1 + BN + silu fused with features.6.15.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 238930512, bias: w + 243004368, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 238930512, expandBias: w + 243004368, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 243009312, depthwiseBias: w + 243132912, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(295)
-        // features.6.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 243009312, bias: w + 243132912, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(296)
+        // features.6.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.15.block.0
         // features.6.15.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2660,27 +2461,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 245179936, bias: w + 249253792, outChannels: 824,
+            inputMajorWeights: w + 245179936, bias: w + 249253792, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(298)
     }
 
     /// features.6.16: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_16(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.16.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.16.block.0 expand: conv 1x1 + BN + silu fused with features.6.16.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 249254624, bias: w + 253328480, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 249254624, expandBias: w + 253328480, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 253333424, depthwiseBias: w + 253457024, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(299)
-        // features.6.16.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 253333424, bias: w + 253457024, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(300)
+        // features.6.16.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.16.block.0
         // features.6.16.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2692,27 +2490,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 255504048, bias: w + 259577904, outChannels: 824,
+            inputMajorWeights: w + 255504048, bias: w + 259577904, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(302)
     }
 
     /// features.6.17: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_17(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.17.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.17.block.0 expand: conv 1x1 + BN + silu fused with features.6.17.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 259578736, bias: w + 263652592, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 259578736, expandBias: w + 263652592, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 263657536, depthwiseBias: w + 263781136, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(303)
-        // features.6.17.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 263657536, bias: w + 263781136, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(304)
+        // features.6.17.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.17.block.0
         // features.6.17.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2724,27 +2519,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 265828160, bias: w + 269902016, outChannels: 824,
+            inputMajorWeights: w + 265828160, bias: w + 269902016, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(306)
     }
 
     /// features.6.18: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_18(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.18.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.18.block.0 expand: conv 1x1 + BN + silu fused with features.6.18.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 269902848, bias: w + 273976704, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 269902848, expandBias: w + 273976704, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 273981648, depthwiseBias: w + 274105248, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(307)
-        // features.6.18.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 273981648, bias: w + 274105248, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(308)
+        // features.6.18.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.18.block.0
         // features.6.18.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2756,27 +2548,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 276152272, bias: w + 280226128, outChannels: 824,
+            inputMajorWeights: w + 276152272, bias: w + 280226128, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(310)
     }
 
     /// features.6.19: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_19(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.19.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.19.block.0 expand: conv 1x1 + BN + silu fused with features.6.19.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 280226960, bias: w + 284300816, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 280226960, expandBias: w + 284300816, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 284305760, depthwiseBias: w + 284429360, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(311)
-        // features.6.19.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 284305760, bias: w + 284429360, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(312)
+        // features.6.19.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.19.block.0
         // features.6.19.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2788,27 +2577,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 286476384, bias: w + 290550240, outChannels: 824,
+            inputMajorWeights: w + 286476384, bias: w + 290550240, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(314)
     }
 
     /// features.6.20: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_20(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.20.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.20.block.0 expand: conv 1x1 + BN + silu fused with features.6.20.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 290551072, bias: w + 294624928, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 290551072, expandBias: w + 294624928, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 294629872, depthwiseBias: w + 294753472, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(315)
-        // features.6.20.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 294629872, bias: w + 294753472, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(316)
+        // features.6.20.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.20.block.0
         // features.6.20.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2820,27 +2606,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 296800496, bias: w + 300874352, outChannels: 824,
+            inputMajorWeights: w + 296800496, bias: w + 300874352, outChannels: 824,
             activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
         p?.stop(318)
     }
 
     /// features.6.21: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_21(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.21.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.6.21.block.0 expand: conv 1x1 + BN + silu fused with features.6.21.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6180000 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 300875184, bias: w + 304949040, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 300875184, expandBias: w + 304949040, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 304953984, depthwiseBias: w + 305077584, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(319)
-        // features.6.21.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
-            weights: w + 304953984, bias: w + 305077584, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(320)
+        // features.6.21.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.21.block.0
         // features.6.21.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2852,27 +2635,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 307124608, bias: w + 311198464, outChannels: 824,
+            inputMajorWeights: w + 307124608, bias: w + 311198464, outChannels: 824,
             activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
         p?.stop(322)
     }
 
     /// features.7.0: MBConv6 k3 s1: 25x25x824 -> 25x25x1376, SE 4944 -> 206 -> 4944
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 6695008 &* n, pixels: 625 &* n, inChannels: 824,
-            weights: w + 311199296, bias: w + 315273152, outChannels: 4944,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            expandWeights: w + 311199296, expandBias: w + 315273152, expandActivation: .silu,
+            expandedChannels: 4944, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 315278096, depthwiseBias: w + 315322592, depthwiseActivation: .silu,
+            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(323)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 4944,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
-            weights: w + 315278096, bias: w + 315322592, activation: .silu, output: a + 3090000 &* n, pool: pool)
-        p?.stop(324)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2884,27 +2664,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
-            weights: w + 317369616, bias: w + 324172560, outChannels: 1376,
+            inputMajorWeights: w + 317369616, bias: w + 324172560, outChannels: 1376,
             activation: .identity, residual: nil, output: a + 10320000 &* n, pool: pool)
         p?.stop(326)
     }
 
     /// features.7.1: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 625 &* n, inChannels: 1376,
-            weights: w + 324173936, bias: w + 335534192, outChannels: 8256,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            expandWeights: w + 324173936, expandBias: w + 335534192, expandActivation: .silu,
+            expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 335542448, depthwiseBias: w + 335616752, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(327)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 8256,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
-            weights: w + 335542448, bias: w + 335616752, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(328)
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -2916,27 +2693,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
-            weights: w + 341313744, bias: w + 352674000, outChannels: 1376,
+            inputMajorWeights: w + 341313744, bias: w + 352674000, outChannels: 1376,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
         p?.stop(330)
     }
 
     /// features.7.2: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11180000 &* n, pixels: 625 &* n, inChannels: 1376,
-            weights: w + 352675376, bias: w + 364035632, outChannels: 8256,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11180000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            expandWeights: w + 352675376, expandBias: w + 364035632, expandActivation: .silu,
+            expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 364043888, depthwiseBias: w + 364118192, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(331)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 8256,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
-            weights: w + 364043888, bias: w + 364118192, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(332)
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -2948,27 +2722,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
-            weights: w + 369815184, bias: w + 381175440, outChannels: 1376,
+            inputMajorWeights: w + 369815184, bias: w + 381175440, outChannels: 1376,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
         p?.stop(334)
     }
 
     /// features.7.3: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.3.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        // features.7.3.block.0 expand: conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 625 &* n, inChannels: 1376,
-            weights: w + 381176816, bias: w + 392537072, outChannels: 8256,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            expandWeights: w + 381176816, expandBias: w + 392537072, expandActivation: .silu,
+            expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 392545328, depthwiseBias: w + 392619632, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(335)
-        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 8256,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
-            weights: w + 392545328, bias: w + 392619632, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(336)
+        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.3.block.0
         // features.7.3.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -2980,27 +2751,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
-            weights: w + 398316624, bias: w + 409676880, outChannels: 1376,
+            inputMajorWeights: w + 398316624, bias: w + 409676880, outChannels: 1376,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
         p?.stop(338)
     }
 
     /// features.7.4: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.4.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        // features.7.4.block.0 expand: conv 1x1 + BN + silu fused with features.7.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11180000 &* n, pixels: 625 &* n, inChannels: 1376,
-            weights: w + 409678256, bias: w + 421038512, outChannels: 8256,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11180000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            expandWeights: w + 409678256, expandBias: w + 421038512, expandActivation: .silu,
+            expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 421046768, depthwiseBias: w + 421121072, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(339)
-        // features.7.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 8256,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
-            weights: w + 421046768, bias: w + 421121072, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(340)
+        // features.7.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.4.block.0
         // features.7.4.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -3012,27 +2780,24 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
-            weights: w + 426818064, bias: w + 438178320, outChannels: 1376,
+            inputMajorWeights: w + 426818064, bias: w + 438178320, outChannels: 1376,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
         p?.stop(342)
     }
 
     /// features.7.5: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.5.block.0 expand: conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        // features.7.5.block.0 expand: conv 1x1 + BN + silu fused with features.7.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10320000 &* n, pixels: 625 &* n, inChannels: 1376,
-            weights: w + 438179696, bias: w + 449539952, outChannels: 8256,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            expandWeights: w + 438179696, expandBias: w + 449539952, expandActivation: .silu,
+            expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25,
+            depthwiseWeights: w + 449548208, depthwiseBias: w + 449622512, depthwiseActivation: .silu,
+            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(343)
-        // features.7.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 25, width: 25, channels: 8256,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
-            weights: w + 449548208, bias: w + 449622512, activation: .silu, output: a + 5160000 &* n, pool: pool)
-        p?.stop(344)
+        // features.7.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.5.block.0
         // features.7.5.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -3044,7 +2809,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
-            weights: w + 455319504, bias: w + 466679760, outChannels: 1376,
+            inputMajorWeights: w + 455319504, bias: w + 466679760, outChannels: 1376,
             activation: .identity, residual: a + 10320000 &* n, output: a + 3440000 &* n, pool: pool)
         p?.stop(346)
     }
@@ -3055,7 +2820,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3440000 &* n, pixels: 625 &* n, inChannels: 1376,
-            weights: w + 466681136, bias: w + 474254640, outChannels: 5504,
+            inputMajorWeights: w + 466681136, bias: w + 474254640, outChannels: 5504,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(347)
     }
@@ -3118,658 +2883,658 @@ extension EfficientNetL2 {
               "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
         .init("features.1.5.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 4976640000,
-              "conv 1x1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 432]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 5132160000,
+              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 155520000,
-              "depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432]"),
+              "depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 1797120000,
               "conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.4.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.5.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.6.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.7.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.8.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.8.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.8.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.8.block.0"),
         .init("features.2.8.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.8.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.9.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.9.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.9.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.9.block.0"),
         .init("features.2.9.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.9.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.2.10.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.2.10.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
+              "conv 1x1 + BN + silu fused with features.2.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
         .init("features.2.10.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.10.block.0"),
         .init("features.2.10.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.10.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 2595840000,
-              "conv 1x1 + BN + silu, [n, 200, 200, 104] -> [n, 200, 200, 624]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 2751840000,
+              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 156000000,
-              "depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624]"),
+              "depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 1098240000,
               "conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.4.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.5.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.6.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.7.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.8.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.8.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.8.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.8.block.0"),
         .init("features.3.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.8.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.9.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.9.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.9.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.9.block.0"),
         .init("features.3.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.9.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.3.10.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.3.10.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
+              "conv 1x1 + BN + silu fused with features.3.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.3.10.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.10.block.0"),
         .init("features.3.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.10.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 1858560000,
-              "conv 1x1 + BN + silu, [n, 100, 100, 176] -> [n, 100, 100, 1056]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 1882320000,
+              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 23760000,
-              "depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056]"),
+              "depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 908160000,
               "conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.6.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.7.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.8.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.9.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.10.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.11.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.11.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.11.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.11.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.11.block.0"),
         .init("features.4.11.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.11.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.12.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.12.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.12.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.12.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.12.block.0"),
         .init("features.4.12.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.12.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.13.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.13.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.13.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.13.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.13.block.0"),
         .init("features.4.13.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.13.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.14.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.14.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.14.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.14.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.14.block.0"),
         .init("features.4.14.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.14.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.4.15.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.4.15.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
+              "conv 1x1 + BN + silu fused with features.4.15.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.4.15.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.15.block.0"),
         .init("features.4.15.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.15.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 1775040000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 344] -> [n, 50, 50, 2064]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 1904040000,
+              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 129000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 2476800000,
               "conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.6.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.7.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.8.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.9.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.10.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.11.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.11.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.11.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.11.block.0"),
         .init("features.5.11.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.11.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.12.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.12.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.12.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.12.block.0"),
         .init("features.5.12.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.12.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.13.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.13.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.13.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.13.block.0"),
         .init("features.5.13.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.13.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.14.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.14.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.14.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.14.block.0"),
         .init("features.5.14.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.14.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.5.15.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.5.15.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
+              "conv 1x1 + BN + silu fused with features.5.15.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.5.15.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.15.block.0"),
         .init("features.5.15.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.15.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 3456000000,
-              "conv 1x1 + BN + silu, [n, 50, 50, 480] -> [n, 50, 50, 2880]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 3501000000,
+              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 45000000,
-              "depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880]"),
+              "depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, in place on [n, 25, 25, 2880]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 1483200000,
               "conv 1x1 + BN, [n, 25, 25, 2880] -> [n, 25, 25, 824]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.8.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.9.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.10.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.11.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.12.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.13.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.13.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.13.block.0"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.14.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.14.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.14.block.0"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.14.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.15.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.15.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.15.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.15.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.15.block.0"),
         .init("features.6.15.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.15.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.16.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.16.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.16.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.16.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.16.block.0"),
         .init("features.6.16.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.16.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.17.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.17.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.17.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.17.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.17.block.0"),
         .init("features.6.17.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.17.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.18.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.18.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.18.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.18.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.18.block.0"),
         .init("features.6.18.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.18.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.19.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.19.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.19.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.19.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.19.block.0"),
         .init("features.6.19.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.19.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.20.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.20.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.20.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.20.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.20.block.0"),
         .init("features.6.20.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.20.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.6.21.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.6.21.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
+              "conv 1x1 + BN + silu fused with features.6.21.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.6.21.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.21.block.0"),
         .init("features.6.21.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.21.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 2546160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 824] -> [n, 25, 25, 4944]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 2573970000,
+              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 27810000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 4251840000,
               "conv 1x1 + BN, [n, 25, 25, 4944] -> [n, 25, 25, 1376]"),
-        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 7100160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
+        .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
+              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
-        .init("features.7.2.block.0", kind: "expand 1x1", macsPerImage: 7100160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
+        .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
+              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
-        .init("features.7.3.block.0", kind: "expand 1x1", macsPerImage: 7100160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
+        .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
+              "conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
-        .init("features.7.4.block.0", kind: "expand 1x1", macsPerImage: 7100160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
+        .init("features.7.4.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
+              "conv 1x1 + BN + silu fused with features.7.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
         .init("features.7.4.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.4.block.0"),
         .init("features.7.4.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.4.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
-        .init("features.7.5.block.0", kind: "expand 1x1", macsPerImage: 7100160000,
-              "conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 8256]"),
+        .init("features.7.5.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
+              "conv 1x1 + BN + silu fused with features.7.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
         .init("features.7.5.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.5.block.0"),
         .init("features.7.5.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.5.block.3", kind: "project 1x1", macsPerImage: 7100160000,
@@ -5442,618 +5207,618 @@ extension EfficientNetL2 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [136, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 3680),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [136, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 3824, biasOffset: 5056),
+        .foldConvolution(weight: "features.0.0.weight", shape: [136, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 3680),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [136, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 3824, biasOffset: 5056),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [34, 136, 1, 1], offset: 5200),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [34], offset: 9824),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [136, 34, 1, 1], offset: 9872),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [136], offset: 14496),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [72, 136, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 14640, biasOffset: 24432),
-        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, depthwise: true, weightOffset: 24512, biasOffset: 25168),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [72, 136, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 14640, biasOffset: 24432),
+        .foldConvolution(weight: "features.1.1.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.1.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 24512, biasOffset: 25168),
         .copy(name: "features.1.1.block.1.fc1.weight", shape: [18, 72, 1, 1], offset: 25248),
         .copy(name: "features.1.1.block.1.fc1.bias", shape: [18], offset: 26544),
         .copy(name: "features.1.1.block.1.fc2.weight", shape: [72, 18, 1, 1], offset: 26576),
         .copy(name: "features.1.1.block.1.fc2.bias", shape: [72], offset: 27872),
-        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 27952, biasOffset: 33136),
-        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, depthwise: true, weightOffset: 33216, biasOffset: 33872),
+        .foldConvolution(weight: "features.1.1.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 27952, biasOffset: 33136),
+        .foldConvolution(weight: "features.1.2.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.2.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 33216, biasOffset: 33872),
         .copy(name: "features.1.2.block.1.fc1.weight", shape: [18, 72, 1, 1], offset: 33952),
         .copy(name: "features.1.2.block.1.fc1.bias", shape: [18], offset: 35248),
         .copy(name: "features.1.2.block.1.fc2.weight", shape: [72, 18, 1, 1], offset: 35280),
         .copy(name: "features.1.2.block.1.fc2.bias", shape: [72], offset: 36576),
-        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 36656, biasOffset: 41840),
-        .foldConvolution(weight: "features.1.3.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.3.block.0.1", eps: 0.001, depthwise: true, weightOffset: 41920, biasOffset: 42576),
+        .foldConvolution(weight: "features.1.2.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 36656, biasOffset: 41840),
+        .foldConvolution(weight: "features.1.3.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.3.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 41920, biasOffset: 42576),
         .copy(name: "features.1.3.block.1.fc1.weight", shape: [18, 72, 1, 1], offset: 42656),
         .copy(name: "features.1.3.block.1.fc1.bias", shape: [18], offset: 43952),
         .copy(name: "features.1.3.block.1.fc2.weight", shape: [72, 18, 1, 1], offset: 43984),
         .copy(name: "features.1.3.block.1.fc2.bias", shape: [72], offset: 45280),
-        .foldConvolution(weight: "features.1.3.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 45360, biasOffset: 50544),
-        .foldConvolution(weight: "features.1.4.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.4.block.0.1", eps: 0.001, depthwise: true, weightOffset: 50624, biasOffset: 51280),
+        .foldConvolution(weight: "features.1.3.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 45360, biasOffset: 50544),
+        .foldConvolution(weight: "features.1.4.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.4.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 50624, biasOffset: 51280),
         .copy(name: "features.1.4.block.1.fc1.weight", shape: [18, 72, 1, 1], offset: 51360),
         .copy(name: "features.1.4.block.1.fc1.bias", shape: [18], offset: 52656),
         .copy(name: "features.1.4.block.1.fc2.weight", shape: [72, 18, 1, 1], offset: 52688),
         .copy(name: "features.1.4.block.1.fc2.bias", shape: [72], offset: 53984),
-        .foldConvolution(weight: "features.1.4.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.4.block.2.1", eps: 0.001, depthwise: false, weightOffset: 54064, biasOffset: 59248),
-        .foldConvolution(weight: "features.1.5.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.5.block.0.1", eps: 0.001, depthwise: true, weightOffset: 59328, biasOffset: 59984),
+        .foldConvolution(weight: "features.1.4.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.4.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 54064, biasOffset: 59248),
+        .foldConvolution(weight: "features.1.5.block.0.0.weight", shape: [72, 1, 3, 3], batchNorm: "features.1.5.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 59328, biasOffset: 59984),
         .copy(name: "features.1.5.block.1.fc1.weight", shape: [18, 72, 1, 1], offset: 60064),
         .copy(name: "features.1.5.block.1.fc1.bias", shape: [18], offset: 61360),
         .copy(name: "features.1.5.block.1.fc2.weight", shape: [72, 18, 1, 1], offset: 61392),
         .copy(name: "features.1.5.block.1.fc2.bias", shape: [72], offset: 62688),
-        .foldConvolution(weight: "features.1.5.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.5.block.2.1", eps: 0.001, depthwise: false, weightOffset: 62768, biasOffset: 67952),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 68032, biasOffset: 99136),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [432, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 99568, biasOffset: 103456),
+        .foldConvolution(weight: "features.1.5.block.2.0.weight", shape: [72, 72, 1, 1], batchNorm: "features.1.5.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 62768, biasOffset: 67952),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [432, 72, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 68032, biasOffset: 99136),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [432, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 99568, biasOffset: 103456),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [18, 432, 1, 1], offset: 103888),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [18], offset: 111664),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [432, 18, 1, 1], offset: 111696),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [432], offset: 119472),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [104, 432, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 119904, biasOffset: 164832),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 164944, biasOffset: 229840),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 230464, biasOffset: 236080),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [104, 432, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 119904, biasOffset: 164832),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 164944, biasOffset: 229840),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 230464, biasOffset: 236080),
         .copy(name: "features.2.1.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 236704),
         .copy(name: "features.2.1.block.2.fc1.bias", shape: [26], offset: 252928),
         .copy(name: "features.2.1.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 252960),
         .copy(name: "features.2.1.block.2.fc2.bias", shape: [624], offset: 269184),
-        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 269808, biasOffset: 334704),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 334816, biasOffset: 399712),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 400336, biasOffset: 405952),
+        .foldConvolution(weight: "features.2.1.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 269808, biasOffset: 334704),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 334816, biasOffset: 399712),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 400336, biasOffset: 405952),
         .copy(name: "features.2.2.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 406576),
         .copy(name: "features.2.2.block.2.fc1.bias", shape: [26], offset: 422800),
         .copy(name: "features.2.2.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 422832),
         .copy(name: "features.2.2.block.2.fc2.bias", shape: [624], offset: 439056),
-        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 439680, biasOffset: 504576),
-        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 504688, biasOffset: 569584),
-        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 570208, biasOffset: 575824),
+        .foldConvolution(weight: "features.2.2.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 439680, biasOffset: 504576),
+        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 504688, biasOffset: 569584),
+        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 570208, biasOffset: 575824),
         .copy(name: "features.2.3.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 576448),
         .copy(name: "features.2.3.block.2.fc1.bias", shape: [26], offset: 592672),
         .copy(name: "features.2.3.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 592704),
         .copy(name: "features.2.3.block.2.fc2.bias", shape: [624], offset: 608928),
-        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 609552, biasOffset: 674448),
-        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 674560, biasOffset: 739456),
-        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 740080, biasOffset: 745696),
+        .foldConvolution(weight: "features.2.3.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 609552, biasOffset: 674448),
+        .foldConvolution(weight: "features.2.4.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 674560, biasOffset: 739456),
+        .foldConvolution(weight: "features.2.4.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 740080, biasOffset: 745696),
         .copy(name: "features.2.4.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 746320),
         .copy(name: "features.2.4.block.2.fc1.bias", shape: [26], offset: 762544),
         .copy(name: "features.2.4.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 762576),
         .copy(name: "features.2.4.block.2.fc2.bias", shape: [624], offset: 778800),
-        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 779424, biasOffset: 844320),
-        .foldConvolution(weight: "features.2.5.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 844432, biasOffset: 909328),
-        .foldConvolution(weight: "features.2.5.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 909952, biasOffset: 915568),
+        .foldConvolution(weight: "features.2.4.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 779424, biasOffset: 844320),
+        .foldConvolution(weight: "features.2.5.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 844432, biasOffset: 909328),
+        .foldConvolution(weight: "features.2.5.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 909952, biasOffset: 915568),
         .copy(name: "features.2.5.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 916192),
         .copy(name: "features.2.5.block.2.fc1.bias", shape: [26], offset: 932416),
         .copy(name: "features.2.5.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 932448),
         .copy(name: "features.2.5.block.2.fc2.bias", shape: [624], offset: 948672),
-        .foldConvolution(weight: "features.2.5.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 949296, biasOffset: 1014192),
-        .foldConvolution(weight: "features.2.6.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1014304, biasOffset: 1079200),
-        .foldConvolution(weight: "features.2.6.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1079824, biasOffset: 1085440),
+        .foldConvolution(weight: "features.2.5.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 949296, biasOffset: 1014192),
+        .foldConvolution(weight: "features.2.6.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1014304, biasOffset: 1079200),
+        .foldConvolution(weight: "features.2.6.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1079824, biasOffset: 1085440),
         .copy(name: "features.2.6.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 1086064),
         .copy(name: "features.2.6.block.2.fc1.bias", shape: [26], offset: 1102288),
         .copy(name: "features.2.6.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 1102320),
         .copy(name: "features.2.6.block.2.fc2.bias", shape: [624], offset: 1118544),
-        .foldConvolution(weight: "features.2.6.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1119168, biasOffset: 1184064),
-        .foldConvolution(weight: "features.2.7.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1184176, biasOffset: 1249072),
-        .foldConvolution(weight: "features.2.7.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1249696, biasOffset: 1255312),
+        .foldConvolution(weight: "features.2.6.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1119168, biasOffset: 1184064),
+        .foldConvolution(weight: "features.2.7.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1184176, biasOffset: 1249072),
+        .foldConvolution(weight: "features.2.7.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1249696, biasOffset: 1255312),
         .copy(name: "features.2.7.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 1255936),
         .copy(name: "features.2.7.block.2.fc1.bias", shape: [26], offset: 1272160),
         .copy(name: "features.2.7.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 1272192),
         .copy(name: "features.2.7.block.2.fc2.bias", shape: [624], offset: 1288416),
-        .foldConvolution(weight: "features.2.7.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1289040, biasOffset: 1353936),
-        .foldConvolution(weight: "features.2.8.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1354048, biasOffset: 1418944),
-        .foldConvolution(weight: "features.2.8.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1419568, biasOffset: 1425184),
+        .foldConvolution(weight: "features.2.7.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1289040, biasOffset: 1353936),
+        .foldConvolution(weight: "features.2.8.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1354048, biasOffset: 1418944),
+        .foldConvolution(weight: "features.2.8.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1419568, biasOffset: 1425184),
         .copy(name: "features.2.8.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 1425808),
         .copy(name: "features.2.8.block.2.fc1.bias", shape: [26], offset: 1442032),
         .copy(name: "features.2.8.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 1442064),
         .copy(name: "features.2.8.block.2.fc2.bias", shape: [624], offset: 1458288),
-        .foldConvolution(weight: "features.2.8.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1458912, biasOffset: 1523808),
-        .foldConvolution(weight: "features.2.9.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1523920, biasOffset: 1588816),
-        .foldConvolution(weight: "features.2.9.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1589440, biasOffset: 1595056),
+        .foldConvolution(weight: "features.2.8.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1458912, biasOffset: 1523808),
+        .foldConvolution(weight: "features.2.9.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1523920, biasOffset: 1588816),
+        .foldConvolution(weight: "features.2.9.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1589440, biasOffset: 1595056),
         .copy(name: "features.2.9.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 1595680),
         .copy(name: "features.2.9.block.2.fc1.bias", shape: [26], offset: 1611904),
         .copy(name: "features.2.9.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 1611936),
         .copy(name: "features.2.9.block.2.fc2.bias", shape: [624], offset: 1628160),
-        .foldConvolution(weight: "features.2.9.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1628784, biasOffset: 1693680),
-        .foldConvolution(weight: "features.2.10.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1693792, biasOffset: 1758688),
-        .foldConvolution(weight: "features.2.10.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1759312, biasOffset: 1764928),
+        .foldConvolution(weight: "features.2.9.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1628784, biasOffset: 1693680),
+        .foldConvolution(weight: "features.2.10.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.2.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1693792, biasOffset: 1758688),
+        .foldConvolution(weight: "features.2.10.block.1.0.weight", shape: [624, 1, 3, 3], batchNorm: "features.2.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1759312, biasOffset: 1764928),
         .copy(name: "features.2.10.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 1765552),
         .copy(name: "features.2.10.block.2.fc1.bias", shape: [26], offset: 1781776),
         .copy(name: "features.2.10.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 1781808),
         .copy(name: "features.2.10.block.2.fc2.bias", shape: [624], offset: 1798032),
-        .foldConvolution(weight: "features.2.10.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1798656, biasOffset: 1863552),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1863664, biasOffset: 1928560),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [624, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1929184, biasOffset: 1944784),
+        .foldConvolution(weight: "features.2.10.block.3.0.weight", shape: [104, 624, 1, 1], batchNorm: "features.2.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1798656, biasOffset: 1863552),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [624, 104, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1863664, biasOffset: 1928560),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [624, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1929184, biasOffset: 1944784),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [26, 624, 1, 1], offset: 1945408),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [26], offset: 1961632),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [624, 26, 1, 1], offset: 1961664),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [624], offset: 1977888),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [176, 624, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 1978512, biasOffset: 2088336),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2088512, biasOffset: 2274368),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2275424, biasOffset: 2301824),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [176, 624, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 1978512, biasOffset: 2088336),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2088512, biasOffset: 2274368),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2275424, biasOffset: 2301824),
         .copy(name: "features.3.1.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 2302880),
         .copy(name: "features.3.1.block.2.fc1.bias", shape: [44], offset: 2349344),
         .copy(name: "features.3.1.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 2349392),
         .copy(name: "features.3.1.block.2.fc2.bias", shape: [1056], offset: 2395856),
-        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2396912, biasOffset: 2582768),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2582944, biasOffset: 2768800),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2769856, biasOffset: 2796256),
+        .foldConvolution(weight: "features.3.1.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2396912, biasOffset: 2582768),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2582944, biasOffset: 2768800),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2769856, biasOffset: 2796256),
         .copy(name: "features.3.2.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 2797312),
         .copy(name: "features.3.2.block.2.fc1.bias", shape: [44], offset: 2843776),
         .copy(name: "features.3.2.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 2843824),
         .copy(name: "features.3.2.block.2.fc2.bias", shape: [1056], offset: 2890288),
-        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 2891344, biasOffset: 3077200),
-        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3077376, biasOffset: 3263232),
-        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3264288, biasOffset: 3290688),
+        .foldConvolution(weight: "features.3.2.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 2891344, biasOffset: 3077200),
+        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3077376, biasOffset: 3263232),
+        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3264288, biasOffset: 3290688),
         .copy(name: "features.3.3.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 3291744),
         .copy(name: "features.3.3.block.2.fc1.bias", shape: [44], offset: 3338208),
         .copy(name: "features.3.3.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 3338256),
         .copy(name: "features.3.3.block.2.fc2.bias", shape: [1056], offset: 3384720),
-        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3385776, biasOffset: 3571632),
-        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3571808, biasOffset: 3757664),
-        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3758720, biasOffset: 3785120),
+        .foldConvolution(weight: "features.3.3.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3385776, biasOffset: 3571632),
+        .foldConvolution(weight: "features.3.4.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3571808, biasOffset: 3757664),
+        .foldConvolution(weight: "features.3.4.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3758720, biasOffset: 3785120),
         .copy(name: "features.3.4.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 3786176),
         .copy(name: "features.3.4.block.2.fc1.bias", shape: [44], offset: 3832640),
         .copy(name: "features.3.4.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 3832688),
         .copy(name: "features.3.4.block.2.fc2.bias", shape: [1056], offset: 3879152),
-        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 3880208, biasOffset: 4066064),
-        .foldConvolution(weight: "features.3.5.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4066240, biasOffset: 4252096),
-        .foldConvolution(weight: "features.3.5.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4253152, biasOffset: 4279552),
+        .foldConvolution(weight: "features.3.4.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 3880208, biasOffset: 4066064),
+        .foldConvolution(weight: "features.3.5.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4066240, biasOffset: 4252096),
+        .foldConvolution(weight: "features.3.5.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4253152, biasOffset: 4279552),
         .copy(name: "features.3.5.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 4280608),
         .copy(name: "features.3.5.block.2.fc1.bias", shape: [44], offset: 4327072),
         .copy(name: "features.3.5.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 4327120),
         .copy(name: "features.3.5.block.2.fc2.bias", shape: [1056], offset: 4373584),
-        .foldConvolution(weight: "features.3.5.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4374640, biasOffset: 4560496),
-        .foldConvolution(weight: "features.3.6.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4560672, biasOffset: 4746528),
-        .foldConvolution(weight: "features.3.6.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4747584, biasOffset: 4773984),
+        .foldConvolution(weight: "features.3.5.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4374640, biasOffset: 4560496),
+        .foldConvolution(weight: "features.3.6.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4560672, biasOffset: 4746528),
+        .foldConvolution(weight: "features.3.6.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4747584, biasOffset: 4773984),
         .copy(name: "features.3.6.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 4775040),
         .copy(name: "features.3.6.block.2.fc1.bias", shape: [44], offset: 4821504),
         .copy(name: "features.3.6.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 4821552),
         .copy(name: "features.3.6.block.2.fc2.bias", shape: [1056], offset: 4868016),
-        .foldConvolution(weight: "features.3.6.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 4869072, biasOffset: 5054928),
-        .foldConvolution(weight: "features.3.7.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5055104, biasOffset: 5240960),
-        .foldConvolution(weight: "features.3.7.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5242016, biasOffset: 5268416),
+        .foldConvolution(weight: "features.3.6.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 4869072, biasOffset: 5054928),
+        .foldConvolution(weight: "features.3.7.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5055104, biasOffset: 5240960),
+        .foldConvolution(weight: "features.3.7.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5242016, biasOffset: 5268416),
         .copy(name: "features.3.7.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 5269472),
         .copy(name: "features.3.7.block.2.fc1.bias", shape: [44], offset: 5315936),
         .copy(name: "features.3.7.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 5315984),
         .copy(name: "features.3.7.block.2.fc2.bias", shape: [1056], offset: 5362448),
-        .foldConvolution(weight: "features.3.7.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 5363504, biasOffset: 5549360),
-        .foldConvolution(weight: "features.3.8.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5549536, biasOffset: 5735392),
-        .foldConvolution(weight: "features.3.8.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5736448, biasOffset: 5762848),
+        .foldConvolution(weight: "features.3.7.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 5363504, biasOffset: 5549360),
+        .foldConvolution(weight: "features.3.8.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5549536, biasOffset: 5735392),
+        .foldConvolution(weight: "features.3.8.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5736448, biasOffset: 5762848),
         .copy(name: "features.3.8.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 5763904),
         .copy(name: "features.3.8.block.2.fc1.bias", shape: [44], offset: 5810368),
         .copy(name: "features.3.8.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 5810416),
         .copy(name: "features.3.8.block.2.fc2.bias", shape: [1056], offset: 5856880),
-        .foldConvolution(weight: "features.3.8.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 5857936, biasOffset: 6043792),
-        .foldConvolution(weight: "features.3.9.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6043968, biasOffset: 6229824),
-        .foldConvolution(weight: "features.3.9.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 6230880, biasOffset: 6257280),
+        .foldConvolution(weight: "features.3.8.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 5857936, biasOffset: 6043792),
+        .foldConvolution(weight: "features.3.9.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6043968, biasOffset: 6229824),
+        .foldConvolution(weight: "features.3.9.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 6230880, biasOffset: 6257280),
         .copy(name: "features.3.9.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 6258336),
         .copy(name: "features.3.9.block.2.fc1.bias", shape: [44], offset: 6304800),
         .copy(name: "features.3.9.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 6304848),
         .copy(name: "features.3.9.block.2.fc2.bias", shape: [1056], offset: 6351312),
-        .foldConvolution(weight: "features.3.9.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 6352368, biasOffset: 6538224),
-        .foldConvolution(weight: "features.3.10.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6538400, biasOffset: 6724256),
-        .foldConvolution(weight: "features.3.10.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 6725312, biasOffset: 6751712),
+        .foldConvolution(weight: "features.3.9.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 6352368, biasOffset: 6538224),
+        .foldConvolution(weight: "features.3.10.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.3.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6538400, biasOffset: 6724256),
+        .foldConvolution(weight: "features.3.10.block.1.0.weight", shape: [1056, 1, 5, 5], batchNorm: "features.3.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 6725312, biasOffset: 6751712),
         .copy(name: "features.3.10.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 6752768),
         .copy(name: "features.3.10.block.2.fc1.bias", shape: [44], offset: 6799232),
         .copy(name: "features.3.10.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 6799280),
         .copy(name: "features.3.10.block.2.fc2.bias", shape: [1056], offset: 6845744),
-        .foldConvolution(weight: "features.3.10.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 6846800, biasOffset: 7032656),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 7032832, biasOffset: 7218688),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 7219744, biasOffset: 7229248),
+        .foldConvolution(weight: "features.3.10.block.3.0.weight", shape: [176, 1056, 1, 1], batchNorm: "features.3.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 6846800, biasOffset: 7032656),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [1056, 176, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 7032832, biasOffset: 7218688),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [1056, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 7219744, biasOffset: 7229248),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [44, 1056, 1, 1], offset: 7230304),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [44], offset: 7276768),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [1056, 44, 1, 1], offset: 7276816),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [1056], offset: 7323280),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [344, 1056, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 7324336, biasOffset: 7687600),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 7687952, biasOffset: 8397968),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 8400032, biasOffset: 8418608),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [344, 1056, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 7324336, biasOffset: 7687600),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 7687952, biasOffset: 8397968),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 8400032, biasOffset: 8418608),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 8420672),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [86], offset: 8598176),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 8598272),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [2064], offset: 8775776),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 8777840, biasOffset: 9487856),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 9488208, biasOffset: 10198224),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10200288, biasOffset: 10218864),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 8777840, biasOffset: 9487856),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 9488208, biasOffset: 10198224),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10200288, biasOffset: 10218864),
         .copy(name: "features.4.2.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 10220928),
         .copy(name: "features.4.2.block.2.fc1.bias", shape: [86], offset: 10398432),
         .copy(name: "features.4.2.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 10398528),
         .copy(name: "features.4.2.block.2.fc2.bias", shape: [2064], offset: 10576032),
-        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 10578096, biasOffset: 11288112),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 11288464, biasOffset: 11998480),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 12000544, biasOffset: 12019120),
+        .foldConvolution(weight: "features.4.2.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 10578096, biasOffset: 11288112),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 11288464, biasOffset: 11998480),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 12000544, biasOffset: 12019120),
         .copy(name: "features.4.3.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 12021184),
         .copy(name: "features.4.3.block.2.fc1.bias", shape: [86], offset: 12198688),
         .copy(name: "features.4.3.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 12198784),
         .copy(name: "features.4.3.block.2.fc2.bias", shape: [2064], offset: 12376288),
-        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 12378352, biasOffset: 13088368),
-        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 13088720, biasOffset: 13798736),
-        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 13800800, biasOffset: 13819376),
+        .foldConvolution(weight: "features.4.3.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 12378352, biasOffset: 13088368),
+        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 13088720, biasOffset: 13798736),
+        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 13800800, biasOffset: 13819376),
         .copy(name: "features.4.4.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 13821440),
         .copy(name: "features.4.4.block.2.fc1.bias", shape: [86], offset: 13998944),
         .copy(name: "features.4.4.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 13999040),
         .copy(name: "features.4.4.block.2.fc2.bias", shape: [2064], offset: 14176544),
-        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 14178608, biasOffset: 14888624),
-        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 14888976, biasOffset: 15598992),
-        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 15601056, biasOffset: 15619632),
+        .foldConvolution(weight: "features.4.4.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 14178608, biasOffset: 14888624),
+        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 14888976, biasOffset: 15598992),
+        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 15601056, biasOffset: 15619632),
         .copy(name: "features.4.5.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 15621696),
         .copy(name: "features.4.5.block.2.fc1.bias", shape: [86], offset: 15799200),
         .copy(name: "features.4.5.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 15799296),
         .copy(name: "features.4.5.block.2.fc2.bias", shape: [2064], offset: 15976800),
-        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 15978864, biasOffset: 16688880),
-        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 16689232, biasOffset: 17399248),
-        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 17401312, biasOffset: 17419888),
+        .foldConvolution(weight: "features.4.5.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 15978864, biasOffset: 16688880),
+        .foldConvolution(weight: "features.4.6.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 16689232, biasOffset: 17399248),
+        .foldConvolution(weight: "features.4.6.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 17401312, biasOffset: 17419888),
         .copy(name: "features.4.6.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 17421952),
         .copy(name: "features.4.6.block.2.fc1.bias", shape: [86], offset: 17599456),
         .copy(name: "features.4.6.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 17599552),
         .copy(name: "features.4.6.block.2.fc2.bias", shape: [2064], offset: 17777056),
-        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 17779120, biasOffset: 18489136),
-        .foldConvolution(weight: "features.4.7.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 18489488, biasOffset: 19199504),
-        .foldConvolution(weight: "features.4.7.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 19201568, biasOffset: 19220144),
+        .foldConvolution(weight: "features.4.6.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 17779120, biasOffset: 18489136),
+        .foldConvolution(weight: "features.4.7.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 18489488, biasOffset: 19199504),
+        .foldConvolution(weight: "features.4.7.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 19201568, biasOffset: 19220144),
         .copy(name: "features.4.7.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 19222208),
         .copy(name: "features.4.7.block.2.fc1.bias", shape: [86], offset: 19399712),
         .copy(name: "features.4.7.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 19399808),
         .copy(name: "features.4.7.block.2.fc2.bias", shape: [2064], offset: 19577312),
-        .foldConvolution(weight: "features.4.7.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 19579376, biasOffset: 20289392),
-        .foldConvolution(weight: "features.4.8.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 20289744, biasOffset: 20999760),
-        .foldConvolution(weight: "features.4.8.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 21001824, biasOffset: 21020400),
+        .foldConvolution(weight: "features.4.7.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 19579376, biasOffset: 20289392),
+        .foldConvolution(weight: "features.4.8.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 20289744, biasOffset: 20999760),
+        .foldConvolution(weight: "features.4.8.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 21001824, biasOffset: 21020400),
         .copy(name: "features.4.8.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 21022464),
         .copy(name: "features.4.8.block.2.fc1.bias", shape: [86], offset: 21199968),
         .copy(name: "features.4.8.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 21200064),
         .copy(name: "features.4.8.block.2.fc2.bias", shape: [2064], offset: 21377568),
-        .foldConvolution(weight: "features.4.8.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 21379632, biasOffset: 22089648),
-        .foldConvolution(weight: "features.4.9.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 22090000, biasOffset: 22800016),
-        .foldConvolution(weight: "features.4.9.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 22802080, biasOffset: 22820656),
+        .foldConvolution(weight: "features.4.8.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 21379632, biasOffset: 22089648),
+        .foldConvolution(weight: "features.4.9.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 22090000, biasOffset: 22800016),
+        .foldConvolution(weight: "features.4.9.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 22802080, biasOffset: 22820656),
         .copy(name: "features.4.9.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 22822720),
         .copy(name: "features.4.9.block.2.fc1.bias", shape: [86], offset: 23000224),
         .copy(name: "features.4.9.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 23000320),
         .copy(name: "features.4.9.block.2.fc2.bias", shape: [2064], offset: 23177824),
-        .foldConvolution(weight: "features.4.9.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 23179888, biasOffset: 23889904),
-        .foldConvolution(weight: "features.4.10.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 23890256, biasOffset: 24600272),
-        .foldConvolution(weight: "features.4.10.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 24602336, biasOffset: 24620912),
+        .foldConvolution(weight: "features.4.9.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 23179888, biasOffset: 23889904),
+        .foldConvolution(weight: "features.4.10.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 23890256, biasOffset: 24600272),
+        .foldConvolution(weight: "features.4.10.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 24602336, biasOffset: 24620912),
         .copy(name: "features.4.10.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 24622976),
         .copy(name: "features.4.10.block.2.fc1.bias", shape: [86], offset: 24800480),
         .copy(name: "features.4.10.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 24800576),
         .copy(name: "features.4.10.block.2.fc2.bias", shape: [2064], offset: 24978080),
-        .foldConvolution(weight: "features.4.10.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 24980144, biasOffset: 25690160),
-        .foldConvolution(weight: "features.4.11.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.11.block.0.1", eps: 0.001, depthwise: false, weightOffset: 25690512, biasOffset: 26400528),
-        .foldConvolution(weight: "features.4.11.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.11.block.1.1", eps: 0.001, depthwise: true, weightOffset: 26402592, biasOffset: 26421168),
+        .foldConvolution(weight: "features.4.10.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 24980144, biasOffset: 25690160),
+        .foldConvolution(weight: "features.4.11.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.11.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 25690512, biasOffset: 26400528),
+        .foldConvolution(weight: "features.4.11.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.11.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 26402592, biasOffset: 26421168),
         .copy(name: "features.4.11.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 26423232),
         .copy(name: "features.4.11.block.2.fc1.bias", shape: [86], offset: 26600736),
         .copy(name: "features.4.11.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 26600832),
         .copy(name: "features.4.11.block.2.fc2.bias", shape: [2064], offset: 26778336),
-        .foldConvolution(weight: "features.4.11.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.11.block.3.1", eps: 0.001, depthwise: false, weightOffset: 26780400, biasOffset: 27490416),
-        .foldConvolution(weight: "features.4.12.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.12.block.0.1", eps: 0.001, depthwise: false, weightOffset: 27490768, biasOffset: 28200784),
-        .foldConvolution(weight: "features.4.12.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.12.block.1.1", eps: 0.001, depthwise: true, weightOffset: 28202848, biasOffset: 28221424),
+        .foldConvolution(weight: "features.4.11.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.11.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 26780400, biasOffset: 27490416),
+        .foldConvolution(weight: "features.4.12.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.12.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 27490768, biasOffset: 28200784),
+        .foldConvolution(weight: "features.4.12.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.12.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 28202848, biasOffset: 28221424),
         .copy(name: "features.4.12.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 28223488),
         .copy(name: "features.4.12.block.2.fc1.bias", shape: [86], offset: 28400992),
         .copy(name: "features.4.12.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 28401088),
         .copy(name: "features.4.12.block.2.fc2.bias", shape: [2064], offset: 28578592),
-        .foldConvolution(weight: "features.4.12.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.12.block.3.1", eps: 0.001, depthwise: false, weightOffset: 28580656, biasOffset: 29290672),
-        .foldConvolution(weight: "features.4.13.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.13.block.0.1", eps: 0.001, depthwise: false, weightOffset: 29291024, biasOffset: 30001040),
-        .foldConvolution(weight: "features.4.13.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.13.block.1.1", eps: 0.001, depthwise: true, weightOffset: 30003104, biasOffset: 30021680),
+        .foldConvolution(weight: "features.4.12.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.12.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 28580656, biasOffset: 29290672),
+        .foldConvolution(weight: "features.4.13.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.13.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 29291024, biasOffset: 30001040),
+        .foldConvolution(weight: "features.4.13.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.13.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 30003104, biasOffset: 30021680),
         .copy(name: "features.4.13.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 30023744),
         .copy(name: "features.4.13.block.2.fc1.bias", shape: [86], offset: 30201248),
         .copy(name: "features.4.13.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 30201344),
         .copy(name: "features.4.13.block.2.fc2.bias", shape: [2064], offset: 30378848),
-        .foldConvolution(weight: "features.4.13.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.13.block.3.1", eps: 0.001, depthwise: false, weightOffset: 30380912, biasOffset: 31090928),
-        .foldConvolution(weight: "features.4.14.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.14.block.0.1", eps: 0.001, depthwise: false, weightOffset: 31091280, biasOffset: 31801296),
-        .foldConvolution(weight: "features.4.14.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.14.block.1.1", eps: 0.001, depthwise: true, weightOffset: 31803360, biasOffset: 31821936),
+        .foldConvolution(weight: "features.4.13.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.13.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 30380912, biasOffset: 31090928),
+        .foldConvolution(weight: "features.4.14.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.14.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 31091280, biasOffset: 31801296),
+        .foldConvolution(weight: "features.4.14.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.14.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 31803360, biasOffset: 31821936),
         .copy(name: "features.4.14.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 31824000),
         .copy(name: "features.4.14.block.2.fc1.bias", shape: [86], offset: 32001504),
         .copy(name: "features.4.14.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 32001600),
         .copy(name: "features.4.14.block.2.fc2.bias", shape: [2064], offset: 32179104),
-        .foldConvolution(weight: "features.4.14.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.14.block.3.1", eps: 0.001, depthwise: false, weightOffset: 32181168, biasOffset: 32891184),
-        .foldConvolution(weight: "features.4.15.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.15.block.0.1", eps: 0.001, depthwise: false, weightOffset: 32891536, biasOffset: 33601552),
-        .foldConvolution(weight: "features.4.15.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.15.block.1.1", eps: 0.001, depthwise: true, weightOffset: 33603616, biasOffset: 33622192),
+        .foldConvolution(weight: "features.4.14.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.14.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 32181168, biasOffset: 32891184),
+        .foldConvolution(weight: "features.4.15.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.4.15.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 32891536, biasOffset: 33601552),
+        .foldConvolution(weight: "features.4.15.block.1.0.weight", shape: [2064, 1, 3, 3], batchNorm: "features.4.15.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 33603616, biasOffset: 33622192),
         .copy(name: "features.4.15.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 33624256),
         .copy(name: "features.4.15.block.2.fc1.bias", shape: [86], offset: 33801760),
         .copy(name: "features.4.15.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 33801856),
         .copy(name: "features.4.15.block.2.fc2.bias", shape: [2064], offset: 33979360),
-        .foldConvolution(weight: "features.4.15.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.15.block.3.1", eps: 0.001, depthwise: false, weightOffset: 33981424, biasOffset: 34691440),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 34691792, biasOffset: 35401808),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 35403872, biasOffset: 35455472),
+        .foldConvolution(weight: "features.4.15.block.3.0.weight", shape: [344, 2064, 1, 1], batchNorm: "features.4.15.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 33981424, biasOffset: 34691440),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [2064, 344, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 34691792, biasOffset: 35401808),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [2064, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 35403872, biasOffset: 35455472),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [86, 2064, 1, 1], offset: 35457536),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [86], offset: 35635040),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [2064, 86, 1, 1], offset: 35635136),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [2064], offset: 35812640),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [480, 2064, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 35814704, biasOffset: 36805424),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 36805904, biasOffset: 38188304),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 38191184, biasOffset: 38263184),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [480, 2064, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 35814704, biasOffset: 36805424),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 36805904, biasOffset: 38188304),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 38191184, biasOffset: 38263184),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 38266064),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [120], offset: 38611664),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 38611792),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [2880], offset: 38957392),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 38960272, biasOffset: 40342672),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 40343152, biasOffset: 41725552),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 41728432, biasOffset: 41800432),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 38960272, biasOffset: 40342672),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 40343152, biasOffset: 41725552),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 41728432, biasOffset: 41800432),
         .copy(name: "features.5.2.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 41803312),
         .copy(name: "features.5.2.block.2.fc1.bias", shape: [120], offset: 42148912),
         .copy(name: "features.5.2.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 42149040),
         .copy(name: "features.5.2.block.2.fc2.bias", shape: [2880], offset: 42494640),
-        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 42497520, biasOffset: 43879920),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 43880400, biasOffset: 45262800),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 45265680, biasOffset: 45337680),
+        .foldConvolution(weight: "features.5.2.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 42497520, biasOffset: 43879920),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 43880400, biasOffset: 45262800),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 45265680, biasOffset: 45337680),
         .copy(name: "features.5.3.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 45340560),
         .copy(name: "features.5.3.block.2.fc1.bias", shape: [120], offset: 45686160),
         .copy(name: "features.5.3.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 45686288),
         .copy(name: "features.5.3.block.2.fc2.bias", shape: [2880], offset: 46031888),
-        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 46034768, biasOffset: 47417168),
-        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 47417648, biasOffset: 48800048),
-        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 48802928, biasOffset: 48874928),
+        .foldConvolution(weight: "features.5.3.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 46034768, biasOffset: 47417168),
+        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 47417648, biasOffset: 48800048),
+        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 48802928, biasOffset: 48874928),
         .copy(name: "features.5.4.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 48877808),
         .copy(name: "features.5.4.block.2.fc1.bias", shape: [120], offset: 49223408),
         .copy(name: "features.5.4.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 49223536),
         .copy(name: "features.5.4.block.2.fc2.bias", shape: [2880], offset: 49569136),
-        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 49572016, biasOffset: 50954416),
-        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 50954896, biasOffset: 52337296),
-        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 52340176, biasOffset: 52412176),
+        .foldConvolution(weight: "features.5.4.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 49572016, biasOffset: 50954416),
+        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 50954896, biasOffset: 52337296),
+        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 52340176, biasOffset: 52412176),
         .copy(name: "features.5.5.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 52415056),
         .copy(name: "features.5.5.block.2.fc1.bias", shape: [120], offset: 52760656),
         .copy(name: "features.5.5.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 52760784),
         .copy(name: "features.5.5.block.2.fc2.bias", shape: [2880], offset: 53106384),
-        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 53109264, biasOffset: 54491664),
-        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 54492144, biasOffset: 55874544),
-        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 55877424, biasOffset: 55949424),
+        .foldConvolution(weight: "features.5.5.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 53109264, biasOffset: 54491664),
+        .foldConvolution(weight: "features.5.6.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 54492144, biasOffset: 55874544),
+        .foldConvolution(weight: "features.5.6.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 55877424, biasOffset: 55949424),
         .copy(name: "features.5.6.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 55952304),
         .copy(name: "features.5.6.block.2.fc1.bias", shape: [120], offset: 56297904),
         .copy(name: "features.5.6.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 56298032),
         .copy(name: "features.5.6.block.2.fc2.bias", shape: [2880], offset: 56643632),
-        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 56646512, biasOffset: 58028912),
-        .foldConvolution(weight: "features.5.7.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 58029392, biasOffset: 59411792),
-        .foldConvolution(weight: "features.5.7.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 59414672, biasOffset: 59486672),
+        .foldConvolution(weight: "features.5.6.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 56646512, biasOffset: 58028912),
+        .foldConvolution(weight: "features.5.7.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 58029392, biasOffset: 59411792),
+        .foldConvolution(weight: "features.5.7.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 59414672, biasOffset: 59486672),
         .copy(name: "features.5.7.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 59489552),
         .copy(name: "features.5.7.block.2.fc1.bias", shape: [120], offset: 59835152),
         .copy(name: "features.5.7.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 59835280),
         .copy(name: "features.5.7.block.2.fc2.bias", shape: [2880], offset: 60180880),
-        .foldConvolution(weight: "features.5.7.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 60183760, biasOffset: 61566160),
-        .foldConvolution(weight: "features.5.8.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 61566640, biasOffset: 62949040),
-        .foldConvolution(weight: "features.5.8.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 62951920, biasOffset: 63023920),
+        .foldConvolution(weight: "features.5.7.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 60183760, biasOffset: 61566160),
+        .foldConvolution(weight: "features.5.8.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 61566640, biasOffset: 62949040),
+        .foldConvolution(weight: "features.5.8.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 62951920, biasOffset: 63023920),
         .copy(name: "features.5.8.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 63026800),
         .copy(name: "features.5.8.block.2.fc1.bias", shape: [120], offset: 63372400),
         .copy(name: "features.5.8.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 63372528),
         .copy(name: "features.5.8.block.2.fc2.bias", shape: [2880], offset: 63718128),
-        .foldConvolution(weight: "features.5.8.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 63721008, biasOffset: 65103408),
-        .foldConvolution(weight: "features.5.9.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 65103888, biasOffset: 66486288),
-        .foldConvolution(weight: "features.5.9.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 66489168, biasOffset: 66561168),
+        .foldConvolution(weight: "features.5.8.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 63721008, biasOffset: 65103408),
+        .foldConvolution(weight: "features.5.9.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 65103888, biasOffset: 66486288),
+        .foldConvolution(weight: "features.5.9.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 66489168, biasOffset: 66561168),
         .copy(name: "features.5.9.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 66564048),
         .copy(name: "features.5.9.block.2.fc1.bias", shape: [120], offset: 66909648),
         .copy(name: "features.5.9.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 66909776),
         .copy(name: "features.5.9.block.2.fc2.bias", shape: [2880], offset: 67255376),
-        .foldConvolution(weight: "features.5.9.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 67258256, biasOffset: 68640656),
-        .foldConvolution(weight: "features.5.10.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 68641136, biasOffset: 70023536),
-        .foldConvolution(weight: "features.5.10.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 70026416, biasOffset: 70098416),
+        .foldConvolution(weight: "features.5.9.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 67258256, biasOffset: 68640656),
+        .foldConvolution(weight: "features.5.10.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 68641136, biasOffset: 70023536),
+        .foldConvolution(weight: "features.5.10.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 70026416, biasOffset: 70098416),
         .copy(name: "features.5.10.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 70101296),
         .copy(name: "features.5.10.block.2.fc1.bias", shape: [120], offset: 70446896),
         .copy(name: "features.5.10.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 70447024),
         .copy(name: "features.5.10.block.2.fc2.bias", shape: [2880], offset: 70792624),
-        .foldConvolution(weight: "features.5.10.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 70795504, biasOffset: 72177904),
-        .foldConvolution(weight: "features.5.11.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.11.block.0.1", eps: 0.001, depthwise: false, weightOffset: 72178384, biasOffset: 73560784),
-        .foldConvolution(weight: "features.5.11.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.11.block.1.1", eps: 0.001, depthwise: true, weightOffset: 73563664, biasOffset: 73635664),
+        .foldConvolution(weight: "features.5.10.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 70795504, biasOffset: 72177904),
+        .foldConvolution(weight: "features.5.11.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.11.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 72178384, biasOffset: 73560784),
+        .foldConvolution(weight: "features.5.11.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.11.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 73563664, biasOffset: 73635664),
         .copy(name: "features.5.11.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 73638544),
         .copy(name: "features.5.11.block.2.fc1.bias", shape: [120], offset: 73984144),
         .copy(name: "features.5.11.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 73984272),
         .copy(name: "features.5.11.block.2.fc2.bias", shape: [2880], offset: 74329872),
-        .foldConvolution(weight: "features.5.11.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.11.block.3.1", eps: 0.001, depthwise: false, weightOffset: 74332752, biasOffset: 75715152),
-        .foldConvolution(weight: "features.5.12.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.12.block.0.1", eps: 0.001, depthwise: false, weightOffset: 75715632, biasOffset: 77098032),
-        .foldConvolution(weight: "features.5.12.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.12.block.1.1", eps: 0.001, depthwise: true, weightOffset: 77100912, biasOffset: 77172912),
+        .foldConvolution(weight: "features.5.11.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.11.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 74332752, biasOffset: 75715152),
+        .foldConvolution(weight: "features.5.12.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.12.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 75715632, biasOffset: 77098032),
+        .foldConvolution(weight: "features.5.12.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.12.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 77100912, biasOffset: 77172912),
         .copy(name: "features.5.12.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 77175792),
         .copy(name: "features.5.12.block.2.fc1.bias", shape: [120], offset: 77521392),
         .copy(name: "features.5.12.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 77521520),
         .copy(name: "features.5.12.block.2.fc2.bias", shape: [2880], offset: 77867120),
-        .foldConvolution(weight: "features.5.12.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.12.block.3.1", eps: 0.001, depthwise: false, weightOffset: 77870000, biasOffset: 79252400),
-        .foldConvolution(weight: "features.5.13.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.13.block.0.1", eps: 0.001, depthwise: false, weightOffset: 79252880, biasOffset: 80635280),
-        .foldConvolution(weight: "features.5.13.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.13.block.1.1", eps: 0.001, depthwise: true, weightOffset: 80638160, biasOffset: 80710160),
+        .foldConvolution(weight: "features.5.12.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.12.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 77870000, biasOffset: 79252400),
+        .foldConvolution(weight: "features.5.13.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.13.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 79252880, biasOffset: 80635280),
+        .foldConvolution(weight: "features.5.13.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.13.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 80638160, biasOffset: 80710160),
         .copy(name: "features.5.13.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 80713040),
         .copy(name: "features.5.13.block.2.fc1.bias", shape: [120], offset: 81058640),
         .copy(name: "features.5.13.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 81058768),
         .copy(name: "features.5.13.block.2.fc2.bias", shape: [2880], offset: 81404368),
-        .foldConvolution(weight: "features.5.13.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.13.block.3.1", eps: 0.001, depthwise: false, weightOffset: 81407248, biasOffset: 82789648),
-        .foldConvolution(weight: "features.5.14.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.14.block.0.1", eps: 0.001, depthwise: false, weightOffset: 82790128, biasOffset: 84172528),
-        .foldConvolution(weight: "features.5.14.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.14.block.1.1", eps: 0.001, depthwise: true, weightOffset: 84175408, biasOffset: 84247408),
+        .foldConvolution(weight: "features.5.13.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.13.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 81407248, biasOffset: 82789648),
+        .foldConvolution(weight: "features.5.14.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.14.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 82790128, biasOffset: 84172528),
+        .foldConvolution(weight: "features.5.14.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.14.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 84175408, biasOffset: 84247408),
         .copy(name: "features.5.14.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 84250288),
         .copy(name: "features.5.14.block.2.fc1.bias", shape: [120], offset: 84595888),
         .copy(name: "features.5.14.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 84596016),
         .copy(name: "features.5.14.block.2.fc2.bias", shape: [2880], offset: 84941616),
-        .foldConvolution(weight: "features.5.14.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.14.block.3.1", eps: 0.001, depthwise: false, weightOffset: 84944496, biasOffset: 86326896),
-        .foldConvolution(weight: "features.5.15.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.15.block.0.1", eps: 0.001, depthwise: false, weightOffset: 86327376, biasOffset: 87709776),
-        .foldConvolution(weight: "features.5.15.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.15.block.1.1", eps: 0.001, depthwise: true, weightOffset: 87712656, biasOffset: 87784656),
+        .foldConvolution(weight: "features.5.14.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.14.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 84944496, biasOffset: 86326896),
+        .foldConvolution(weight: "features.5.15.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.5.15.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 86327376, biasOffset: 87709776),
+        .foldConvolution(weight: "features.5.15.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.5.15.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 87712656, biasOffset: 87784656),
         .copy(name: "features.5.15.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 87787536),
         .copy(name: "features.5.15.block.2.fc1.bias", shape: [120], offset: 88133136),
         .copy(name: "features.5.15.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 88133264),
         .copy(name: "features.5.15.block.2.fc2.bias", shape: [2880], offset: 88478864),
-        .foldConvolution(weight: "features.5.15.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.15.block.3.1", eps: 0.001, depthwise: false, weightOffset: 88481744, biasOffset: 89864144),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 89864624, biasOffset: 91247024),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 91249904, biasOffset: 91321904),
+        .foldConvolution(weight: "features.5.15.block.3.0.weight", shape: [480, 2880, 1, 1], batchNorm: "features.5.15.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 88481744, biasOffset: 89864144),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [2880, 480, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 89864624, biasOffset: 91247024),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [2880, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 91249904, biasOffset: 91321904),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [120, 2880, 1, 1], offset: 91324784),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [120], offset: 91670384),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [2880, 120, 1, 1], offset: 91670512),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [2880], offset: 92016112),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [824, 2880, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 92018992, biasOffset: 94392112),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 94392944, biasOffset: 98466800),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 98471744, biasOffset: 98595344),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [824, 2880, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 92018992, biasOffset: 94392112),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 94392944, biasOffset: 98466800),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 98471744, biasOffset: 98595344),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 98600288),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [206], offset: 99618752),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 99618960),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [4944], offset: 100637424),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 100642368, biasOffset: 104716224),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 104717056, biasOffset: 108790912),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 108795856, biasOffset: 108919456),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 100642368, biasOffset: 104716224),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 104717056, biasOffset: 108790912),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 108795856, biasOffset: 108919456),
         .copy(name: "features.6.2.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 108924400),
         .copy(name: "features.6.2.block.2.fc1.bias", shape: [206], offset: 109942864),
         .copy(name: "features.6.2.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 109943072),
         .copy(name: "features.6.2.block.2.fc2.bias", shape: [4944], offset: 110961536),
-        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 110966480, biasOffset: 115040336),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 115041168, biasOffset: 119115024),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 119119968, biasOffset: 119243568),
+        .foldConvolution(weight: "features.6.2.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 110966480, biasOffset: 115040336),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 115041168, biasOffset: 119115024),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 119119968, biasOffset: 119243568),
         .copy(name: "features.6.3.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 119248512),
         .copy(name: "features.6.3.block.2.fc1.bias", shape: [206], offset: 120266976),
         .copy(name: "features.6.3.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 120267184),
         .copy(name: "features.6.3.block.2.fc2.bias", shape: [4944], offset: 121285648),
-        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 121290592, biasOffset: 125364448),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 125365280, biasOffset: 129439136),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 129444080, biasOffset: 129567680),
+        .foldConvolution(weight: "features.6.3.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 121290592, biasOffset: 125364448),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 125365280, biasOffset: 129439136),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 129444080, biasOffset: 129567680),
         .copy(name: "features.6.4.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 129572624),
         .copy(name: "features.6.4.block.2.fc1.bias", shape: [206], offset: 130591088),
         .copy(name: "features.6.4.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 130591296),
         .copy(name: "features.6.4.block.2.fc2.bias", shape: [4944], offset: 131609760),
-        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 131614704, biasOffset: 135688560),
-        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 135689392, biasOffset: 139763248),
-        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 139768192, biasOffset: 139891792),
+        .foldConvolution(weight: "features.6.4.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 131614704, biasOffset: 135688560),
+        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 135689392, biasOffset: 139763248),
+        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 139768192, biasOffset: 139891792),
         .copy(name: "features.6.5.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 139896736),
         .copy(name: "features.6.5.block.2.fc1.bias", shape: [206], offset: 140915200),
         .copy(name: "features.6.5.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 140915408),
         .copy(name: "features.6.5.block.2.fc2.bias", shape: [4944], offset: 141933872),
-        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 141938816, biasOffset: 146012672),
-        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 146013504, biasOffset: 150087360),
-        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 150092304, biasOffset: 150215904),
+        .foldConvolution(weight: "features.6.5.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 141938816, biasOffset: 146012672),
+        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 146013504, biasOffset: 150087360),
+        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 150092304, biasOffset: 150215904),
         .copy(name: "features.6.6.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 150220848),
         .copy(name: "features.6.6.block.2.fc1.bias", shape: [206], offset: 151239312),
         .copy(name: "features.6.6.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 151239520),
         .copy(name: "features.6.6.block.2.fc2.bias", shape: [4944], offset: 152257984),
-        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, depthwise: false, weightOffset: 152262928, biasOffset: 156336784),
-        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 156337616, biasOffset: 160411472),
-        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 160416416, biasOffset: 160540016),
+        .foldConvolution(weight: "features.6.6.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.6.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 152262928, biasOffset: 156336784),
+        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 156337616, biasOffset: 160411472),
+        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 160416416, biasOffset: 160540016),
         .copy(name: "features.6.7.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 160544960),
         .copy(name: "features.6.7.block.2.fc1.bias", shape: [206], offset: 161563424),
         .copy(name: "features.6.7.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 161563632),
         .copy(name: "features.6.7.block.2.fc2.bias", shape: [4944], offset: 162582096),
-        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, depthwise: false, weightOffset: 162587040, biasOffset: 166660896),
-        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, depthwise: false, weightOffset: 166661728, biasOffset: 170735584),
-        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, depthwise: true, weightOffset: 170740528, biasOffset: 170864128),
+        .foldConvolution(weight: "features.6.7.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.7.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 162587040, biasOffset: 166660896),
+        .foldConvolution(weight: "features.6.8.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.8.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 166661728, biasOffset: 170735584),
+        .foldConvolution(weight: "features.6.8.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.8.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 170740528, biasOffset: 170864128),
         .copy(name: "features.6.8.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 170869072),
         .copy(name: "features.6.8.block.2.fc1.bias", shape: [206], offset: 171887536),
         .copy(name: "features.6.8.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 171887744),
         .copy(name: "features.6.8.block.2.fc2.bias", shape: [4944], offset: 172906208),
-        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, depthwise: false, weightOffset: 172911152, biasOffset: 176985008),
-        .foldConvolution(weight: "features.6.9.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.9.block.0.1", eps: 0.001, depthwise: false, weightOffset: 176985840, biasOffset: 181059696),
-        .foldConvolution(weight: "features.6.9.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.9.block.1.1", eps: 0.001, depthwise: true, weightOffset: 181064640, biasOffset: 181188240),
+        .foldConvolution(weight: "features.6.8.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.8.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 172911152, biasOffset: 176985008),
+        .foldConvolution(weight: "features.6.9.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.9.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 176985840, biasOffset: 181059696),
+        .foldConvolution(weight: "features.6.9.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.9.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 181064640, biasOffset: 181188240),
         .copy(name: "features.6.9.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 181193184),
         .copy(name: "features.6.9.block.2.fc1.bias", shape: [206], offset: 182211648),
         .copy(name: "features.6.9.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 182211856),
         .copy(name: "features.6.9.block.2.fc2.bias", shape: [4944], offset: 183230320),
-        .foldConvolution(weight: "features.6.9.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.9.block.3.1", eps: 0.001, depthwise: false, weightOffset: 183235264, biasOffset: 187309120),
-        .foldConvolution(weight: "features.6.10.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.10.block.0.1", eps: 0.001, depthwise: false, weightOffset: 187309952, biasOffset: 191383808),
-        .foldConvolution(weight: "features.6.10.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.10.block.1.1", eps: 0.001, depthwise: true, weightOffset: 191388752, biasOffset: 191512352),
+        .foldConvolution(weight: "features.6.9.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.9.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 183235264, biasOffset: 187309120),
+        .foldConvolution(weight: "features.6.10.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.10.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 187309952, biasOffset: 191383808),
+        .foldConvolution(weight: "features.6.10.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.10.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 191388752, biasOffset: 191512352),
         .copy(name: "features.6.10.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 191517296),
         .copy(name: "features.6.10.block.2.fc1.bias", shape: [206], offset: 192535760),
         .copy(name: "features.6.10.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 192535968),
         .copy(name: "features.6.10.block.2.fc2.bias", shape: [4944], offset: 193554432),
-        .foldConvolution(weight: "features.6.10.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.10.block.3.1", eps: 0.001, depthwise: false, weightOffset: 193559376, biasOffset: 197633232),
-        .foldConvolution(weight: "features.6.11.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.11.block.0.1", eps: 0.001, depthwise: false, weightOffset: 197634064, biasOffset: 201707920),
-        .foldConvolution(weight: "features.6.11.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.11.block.1.1", eps: 0.001, depthwise: true, weightOffset: 201712864, biasOffset: 201836464),
+        .foldConvolution(weight: "features.6.10.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.10.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 193559376, biasOffset: 197633232),
+        .foldConvolution(weight: "features.6.11.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.11.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 197634064, biasOffset: 201707920),
+        .foldConvolution(weight: "features.6.11.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.11.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 201712864, biasOffset: 201836464),
         .copy(name: "features.6.11.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 201841408),
         .copy(name: "features.6.11.block.2.fc1.bias", shape: [206], offset: 202859872),
         .copy(name: "features.6.11.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 202860080),
         .copy(name: "features.6.11.block.2.fc2.bias", shape: [4944], offset: 203878544),
-        .foldConvolution(weight: "features.6.11.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.11.block.3.1", eps: 0.001, depthwise: false, weightOffset: 203883488, biasOffset: 207957344),
-        .foldConvolution(weight: "features.6.12.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.12.block.0.1", eps: 0.001, depthwise: false, weightOffset: 207958176, biasOffset: 212032032),
-        .foldConvolution(weight: "features.6.12.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.12.block.1.1", eps: 0.001, depthwise: true, weightOffset: 212036976, biasOffset: 212160576),
+        .foldConvolution(weight: "features.6.11.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.11.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 203883488, biasOffset: 207957344),
+        .foldConvolution(weight: "features.6.12.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.12.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 207958176, biasOffset: 212032032),
+        .foldConvolution(weight: "features.6.12.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.12.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 212036976, biasOffset: 212160576),
         .copy(name: "features.6.12.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 212165520),
         .copy(name: "features.6.12.block.2.fc1.bias", shape: [206], offset: 213183984),
         .copy(name: "features.6.12.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 213184192),
         .copy(name: "features.6.12.block.2.fc2.bias", shape: [4944], offset: 214202656),
-        .foldConvolution(weight: "features.6.12.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.12.block.3.1", eps: 0.001, depthwise: false, weightOffset: 214207600, biasOffset: 218281456),
-        .foldConvolution(weight: "features.6.13.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.13.block.0.1", eps: 0.001, depthwise: false, weightOffset: 218282288, biasOffset: 222356144),
-        .foldConvolution(weight: "features.6.13.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.13.block.1.1", eps: 0.001, depthwise: true, weightOffset: 222361088, biasOffset: 222484688),
+        .foldConvolution(weight: "features.6.12.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.12.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 214207600, biasOffset: 218281456),
+        .foldConvolution(weight: "features.6.13.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.13.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 218282288, biasOffset: 222356144),
+        .foldConvolution(weight: "features.6.13.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.13.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 222361088, biasOffset: 222484688),
         .copy(name: "features.6.13.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 222489632),
         .copy(name: "features.6.13.block.2.fc1.bias", shape: [206], offset: 223508096),
         .copy(name: "features.6.13.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 223508304),
         .copy(name: "features.6.13.block.2.fc2.bias", shape: [4944], offset: 224526768),
-        .foldConvolution(weight: "features.6.13.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.13.block.3.1", eps: 0.001, depthwise: false, weightOffset: 224531712, biasOffset: 228605568),
-        .foldConvolution(weight: "features.6.14.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.14.block.0.1", eps: 0.001, depthwise: false, weightOffset: 228606400, biasOffset: 232680256),
-        .foldConvolution(weight: "features.6.14.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.14.block.1.1", eps: 0.001, depthwise: true, weightOffset: 232685200, biasOffset: 232808800),
+        .foldConvolution(weight: "features.6.13.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.13.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 224531712, biasOffset: 228605568),
+        .foldConvolution(weight: "features.6.14.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.14.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 228606400, biasOffset: 232680256),
+        .foldConvolution(weight: "features.6.14.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.14.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 232685200, biasOffset: 232808800),
         .copy(name: "features.6.14.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 232813744),
         .copy(name: "features.6.14.block.2.fc1.bias", shape: [206], offset: 233832208),
         .copy(name: "features.6.14.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 233832416),
         .copy(name: "features.6.14.block.2.fc2.bias", shape: [4944], offset: 234850880),
-        .foldConvolution(weight: "features.6.14.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.14.block.3.1", eps: 0.001, depthwise: false, weightOffset: 234855824, biasOffset: 238929680),
-        .foldConvolution(weight: "features.6.15.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.15.block.0.1", eps: 0.001, depthwise: false, weightOffset: 238930512, biasOffset: 243004368),
-        .foldConvolution(weight: "features.6.15.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.15.block.1.1", eps: 0.001, depthwise: true, weightOffset: 243009312, biasOffset: 243132912),
+        .foldConvolution(weight: "features.6.14.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.14.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 234855824, biasOffset: 238929680),
+        .foldConvolution(weight: "features.6.15.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.15.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 238930512, biasOffset: 243004368),
+        .foldConvolution(weight: "features.6.15.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.15.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 243009312, biasOffset: 243132912),
         .copy(name: "features.6.15.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 243137856),
         .copy(name: "features.6.15.block.2.fc1.bias", shape: [206], offset: 244156320),
         .copy(name: "features.6.15.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 244156528),
         .copy(name: "features.6.15.block.2.fc2.bias", shape: [4944], offset: 245174992),
-        .foldConvolution(weight: "features.6.15.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.15.block.3.1", eps: 0.001, depthwise: false, weightOffset: 245179936, biasOffset: 249253792),
-        .foldConvolution(weight: "features.6.16.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.16.block.0.1", eps: 0.001, depthwise: false, weightOffset: 249254624, biasOffset: 253328480),
-        .foldConvolution(weight: "features.6.16.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.16.block.1.1", eps: 0.001, depthwise: true, weightOffset: 253333424, biasOffset: 253457024),
+        .foldConvolution(weight: "features.6.15.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.15.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 245179936, biasOffset: 249253792),
+        .foldConvolution(weight: "features.6.16.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.16.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 249254624, biasOffset: 253328480),
+        .foldConvolution(weight: "features.6.16.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.16.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 253333424, biasOffset: 253457024),
         .copy(name: "features.6.16.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 253461968),
         .copy(name: "features.6.16.block.2.fc1.bias", shape: [206], offset: 254480432),
         .copy(name: "features.6.16.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 254480640),
         .copy(name: "features.6.16.block.2.fc2.bias", shape: [4944], offset: 255499104),
-        .foldConvolution(weight: "features.6.16.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.16.block.3.1", eps: 0.001, depthwise: false, weightOffset: 255504048, biasOffset: 259577904),
-        .foldConvolution(weight: "features.6.17.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.17.block.0.1", eps: 0.001, depthwise: false, weightOffset: 259578736, biasOffset: 263652592),
-        .foldConvolution(weight: "features.6.17.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.17.block.1.1", eps: 0.001, depthwise: true, weightOffset: 263657536, biasOffset: 263781136),
+        .foldConvolution(weight: "features.6.16.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.16.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 255504048, biasOffset: 259577904),
+        .foldConvolution(weight: "features.6.17.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.17.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 259578736, biasOffset: 263652592),
+        .foldConvolution(weight: "features.6.17.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.17.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 263657536, biasOffset: 263781136),
         .copy(name: "features.6.17.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 263786080),
         .copy(name: "features.6.17.block.2.fc1.bias", shape: [206], offset: 264804544),
         .copy(name: "features.6.17.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 264804752),
         .copy(name: "features.6.17.block.2.fc2.bias", shape: [4944], offset: 265823216),
-        .foldConvolution(weight: "features.6.17.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.17.block.3.1", eps: 0.001, depthwise: false, weightOffset: 265828160, biasOffset: 269902016),
-        .foldConvolution(weight: "features.6.18.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.18.block.0.1", eps: 0.001, depthwise: false, weightOffset: 269902848, biasOffset: 273976704),
-        .foldConvolution(weight: "features.6.18.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.18.block.1.1", eps: 0.001, depthwise: true, weightOffset: 273981648, biasOffset: 274105248),
+        .foldConvolution(weight: "features.6.17.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.17.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 265828160, biasOffset: 269902016),
+        .foldConvolution(weight: "features.6.18.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.18.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 269902848, biasOffset: 273976704),
+        .foldConvolution(weight: "features.6.18.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.18.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 273981648, biasOffset: 274105248),
         .copy(name: "features.6.18.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 274110192),
         .copy(name: "features.6.18.block.2.fc1.bias", shape: [206], offset: 275128656),
         .copy(name: "features.6.18.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 275128864),
         .copy(name: "features.6.18.block.2.fc2.bias", shape: [4944], offset: 276147328),
-        .foldConvolution(weight: "features.6.18.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.18.block.3.1", eps: 0.001, depthwise: false, weightOffset: 276152272, biasOffset: 280226128),
-        .foldConvolution(weight: "features.6.19.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.19.block.0.1", eps: 0.001, depthwise: false, weightOffset: 280226960, biasOffset: 284300816),
-        .foldConvolution(weight: "features.6.19.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.19.block.1.1", eps: 0.001, depthwise: true, weightOffset: 284305760, biasOffset: 284429360),
+        .foldConvolution(weight: "features.6.18.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.18.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 276152272, biasOffset: 280226128),
+        .foldConvolution(weight: "features.6.19.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.19.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 280226960, biasOffset: 284300816),
+        .foldConvolution(weight: "features.6.19.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.19.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 284305760, biasOffset: 284429360),
         .copy(name: "features.6.19.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 284434304),
         .copy(name: "features.6.19.block.2.fc1.bias", shape: [206], offset: 285452768),
         .copy(name: "features.6.19.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 285452976),
         .copy(name: "features.6.19.block.2.fc2.bias", shape: [4944], offset: 286471440),
-        .foldConvolution(weight: "features.6.19.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.19.block.3.1", eps: 0.001, depthwise: false, weightOffset: 286476384, biasOffset: 290550240),
-        .foldConvolution(weight: "features.6.20.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.20.block.0.1", eps: 0.001, depthwise: false, weightOffset: 290551072, biasOffset: 294624928),
-        .foldConvolution(weight: "features.6.20.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.20.block.1.1", eps: 0.001, depthwise: true, weightOffset: 294629872, biasOffset: 294753472),
+        .foldConvolution(weight: "features.6.19.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.19.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 286476384, biasOffset: 290550240),
+        .foldConvolution(weight: "features.6.20.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.20.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 290551072, biasOffset: 294624928),
+        .foldConvolution(weight: "features.6.20.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.20.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 294629872, biasOffset: 294753472),
         .copy(name: "features.6.20.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 294758416),
         .copy(name: "features.6.20.block.2.fc1.bias", shape: [206], offset: 295776880),
         .copy(name: "features.6.20.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 295777088),
         .copy(name: "features.6.20.block.2.fc2.bias", shape: [4944], offset: 296795552),
-        .foldConvolution(weight: "features.6.20.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.20.block.3.1", eps: 0.001, depthwise: false, weightOffset: 296800496, biasOffset: 300874352),
-        .foldConvolution(weight: "features.6.21.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.21.block.0.1", eps: 0.001, depthwise: false, weightOffset: 300875184, biasOffset: 304949040),
-        .foldConvolution(weight: "features.6.21.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.21.block.1.1", eps: 0.001, depthwise: true, weightOffset: 304953984, biasOffset: 305077584),
+        .foldConvolution(weight: "features.6.20.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.20.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 296800496, biasOffset: 300874352),
+        .foldConvolution(weight: "features.6.21.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.6.21.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 300875184, biasOffset: 304949040),
+        .foldConvolution(weight: "features.6.21.block.1.0.weight", shape: [4944, 1, 5, 5], batchNorm: "features.6.21.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 304953984, biasOffset: 305077584),
         .copy(name: "features.6.21.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 305082528),
         .copy(name: "features.6.21.block.2.fc1.bias", shape: [206], offset: 306100992),
         .copy(name: "features.6.21.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 306101200),
         .copy(name: "features.6.21.block.2.fc2.bias", shape: [4944], offset: 307119664),
-        .foldConvolution(weight: "features.6.21.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.21.block.3.1", eps: 0.001, depthwise: false, weightOffset: 307124608, biasOffset: 311198464),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 311199296, biasOffset: 315273152),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [4944, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 315278096, biasOffset: 315322592),
+        .foldConvolution(weight: "features.6.21.block.3.0.weight", shape: [824, 4944, 1, 1], batchNorm: "features.6.21.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 307124608, biasOffset: 311198464),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [4944, 824, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 311199296, biasOffset: 315273152),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [4944, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 315278096, biasOffset: 315322592),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [206, 4944, 1, 1], offset: 315327536),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [206], offset: 316346000),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [4944, 206, 1, 1], offset: 316346208),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [4944], offset: 317364672),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [1376, 4944, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, depthwise: false, weightOffset: 317369616, biasOffset: 324172560),
-        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 324173936, biasOffset: 335534192),
-        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 335542448, biasOffset: 335616752),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [1376, 4944, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 317369616, biasOffset: 324172560),
+        .foldConvolution(weight: "features.7.1.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 324173936, biasOffset: 335534192),
+        .foldConvolution(weight: "features.7.1.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 335542448, biasOffset: 335616752),
         .copy(name: "features.7.1.block.2.fc1.weight", shape: [344, 8256, 1, 1], offset: 335625008),
         .copy(name: "features.7.1.block.2.fc1.bias", shape: [344], offset: 338465072),
         .copy(name: "features.7.1.block.2.fc2.weight", shape: [8256, 344, 1, 1], offset: 338465424),
         .copy(name: "features.7.1.block.2.fc2.bias", shape: [8256], offset: 341305488),
-        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, depthwise: false, weightOffset: 341313744, biasOffset: 352674000),
-        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 352675376, biasOffset: 364035632),
-        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 364043888, biasOffset: 364118192),
+        .foldConvolution(weight: "features.7.1.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.1.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 341313744, biasOffset: 352674000),
+        .foldConvolution(weight: "features.7.2.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 352675376, biasOffset: 364035632),
+        .foldConvolution(weight: "features.7.2.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 364043888, biasOffset: 364118192),
         .copy(name: "features.7.2.block.2.fc1.weight", shape: [344, 8256, 1, 1], offset: 364126448),
         .copy(name: "features.7.2.block.2.fc1.bias", shape: [344], offset: 366966512),
         .copy(name: "features.7.2.block.2.fc2.weight", shape: [8256, 344, 1, 1], offset: 366966864),
         .copy(name: "features.7.2.block.2.fc2.bias", shape: [8256], offset: 369806928),
-        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, depthwise: false, weightOffset: 369815184, biasOffset: 381175440),
-        .foldConvolution(weight: "features.7.3.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 381176816, biasOffset: 392537072),
-        .foldConvolution(weight: "features.7.3.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 392545328, biasOffset: 392619632),
+        .foldConvolution(weight: "features.7.2.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.2.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 369815184, biasOffset: 381175440),
+        .foldConvolution(weight: "features.7.3.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 381176816, biasOffset: 392537072),
+        .foldConvolution(weight: "features.7.3.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 392545328, biasOffset: 392619632),
         .copy(name: "features.7.3.block.2.fc1.weight", shape: [344, 8256, 1, 1], offset: 392627888),
         .copy(name: "features.7.3.block.2.fc1.bias", shape: [344], offset: 395467952),
         .copy(name: "features.7.3.block.2.fc2.weight", shape: [8256, 344, 1, 1], offset: 395468304),
         .copy(name: "features.7.3.block.2.fc2.bias", shape: [8256], offset: 398308368),
-        .foldConvolution(weight: "features.7.3.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.3.block.3.1", eps: 0.001, depthwise: false, weightOffset: 398316624, biasOffset: 409676880),
-        .foldConvolution(weight: "features.7.4.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 409678256, biasOffset: 421038512),
-        .foldConvolution(weight: "features.7.4.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 421046768, biasOffset: 421121072),
+        .foldConvolution(weight: "features.7.3.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.3.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 398316624, biasOffset: 409676880),
+        .foldConvolution(weight: "features.7.4.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 409678256, biasOffset: 421038512),
+        .foldConvolution(weight: "features.7.4.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 421046768, biasOffset: 421121072),
         .copy(name: "features.7.4.block.2.fc1.weight", shape: [344, 8256, 1, 1], offset: 421129328),
         .copy(name: "features.7.4.block.2.fc1.bias", shape: [344], offset: 423969392),
         .copy(name: "features.7.4.block.2.fc2.weight", shape: [8256, 344, 1, 1], offset: 423969744),
         .copy(name: "features.7.4.block.2.fc2.bias", shape: [8256], offset: 426809808),
-        .foldConvolution(weight: "features.7.4.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.4.block.3.1", eps: 0.001, depthwise: false, weightOffset: 426818064, biasOffset: 438178320),
-        .foldConvolution(weight: "features.7.5.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 438179696, biasOffset: 449539952),
-        .foldConvolution(weight: "features.7.5.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 449548208, biasOffset: 449622512),
+        .foldConvolution(weight: "features.7.4.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.4.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 426818064, biasOffset: 438178320),
+        .foldConvolution(weight: "features.7.5.block.0.0.weight", shape: [8256, 1376, 1, 1], batchNorm: "features.7.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 438179696, biasOffset: 449539952),
+        .foldConvolution(weight: "features.7.5.block.1.0.weight", shape: [8256, 1, 3, 3], batchNorm: "features.7.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 449548208, biasOffset: 449622512),
         .copy(name: "features.7.5.block.2.fc1.weight", shape: [344, 8256, 1, 1], offset: 449630768),
         .copy(name: "features.7.5.block.2.fc1.bias", shape: [344], offset: 452470832),
         .copy(name: "features.7.5.block.2.fc2.weight", shape: [8256, 344, 1, 1], offset: 452471184),
         .copy(name: "features.7.5.block.2.fc2.bias", shape: [8256], offset: 455311248),
-        .foldConvolution(weight: "features.7.5.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.5.block.3.1", eps: 0.001, depthwise: false, weightOffset: 455319504, biasOffset: 466679760),
-        .foldConvolution(weight: "features.8.0.weight", shape: [5504, 1376, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 466681136, biasOffset: 474254640),
+        .foldConvolution(weight: "features.7.5.block.3.0.weight", shape: [1376, 8256, 1, 1], batchNorm: "features.7.5.block.3.1", eps: 0.001, layout: .inputMajor, weightOffset: 455319504, biasOffset: 466679760),
+        .foldConvolution(weight: "features.8.0.weight", shape: [5504, 1376, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 466681136, biasOffset: 474254640),
         .copy(name: "classifier.1.weight", shape: [1000, 5504], offset: 474260144),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 479764144),
     ]

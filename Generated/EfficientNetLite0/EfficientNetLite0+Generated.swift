@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite0: 224x224x3 -> 1000 classes, 4,652,008 parameters, 0.385 GMACs per image.
-// Activations are NHWC in one arena of 1,505,280 floats per image; inference weights (BatchNorm folded) are 4,631,040 floats.
+// Activations are NHWC in one arena of 1,705,984 floats per image; inference weights (BatchNorm folded) are 4,631,040 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite0: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite0", resolution: 224, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 4631040,
-        arenaFloatsPerImage: 1505280, specSources: specSources)
+        arenaFloatsPerImage: 1705984, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,15 +27,20 @@ public final class EfficientNetLite0: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
-        Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount)
+        max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 112, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 1505280 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 1505280 &* n
+        let a = arena.reserve(floats: 1705984 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1705984 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -67,7 +72,7 @@ public final class EfficientNetLite0: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 224, width: 224,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112,
-            weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
+            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -85,132 +90,117 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 401408 &* n, pixels: 12544 &* n, inChannels: 32,
-            weights: w + 1216, bias: w + 1728, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 1204224 &* n, pool: pool)
+            inputMajorWeights: w + 1216, bias: w + 1728, outChannels: 16,
+            activation: .identity, residual: nil, output: a + 1505280 &* n, pool: pool)
         p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 112, 112, 16] -> [n, 112, 112, 96]
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1204224 &* n, pixels: 12544 &* n, inChannels: 16,
-            weights: w + 1744, bias: w + 3280, outChannels: 96,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
+            expandWeights: w + 1744, expandBias: w + 3280, expandActivation: .relu6,
+            expandedChannels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 56, outWidth: 56,
+            depthwiseWeights: w + 3376, depthwiseBias: w + 4240, depthwiseActivation: .relu6,
+            output: a + 1204224 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 112, width: 112, channels: 96,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56,
-            weights: w + 3376, bias: w + 4240, activation: .relu6, output: a + 1204224 &* n, pool: pool)
-        p?.stop(4)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1204224 &* n, pixels: 3136 &* n, inChannels: 96,
-            weights: w + 4336, bias: w + 6640, outChannels: 24,
+            inputMajorWeights: w + 4336, bias: w + 6640, outChannels: 24,
             activation: .identity, residual: nil, output: a + 903168 &* n, pool: pool)
         p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 903168 &* n, pixels: 3136 &* n, inChannels: 24,
-            weights: w + 6672, bias: w + 10128, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+            expandWeights: w + 6672, expandBias: w + 10128, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 56, outWidth: 56,
+            depthwiseWeights: w + 10272, depthwiseBias: w + 11568, depthwiseActivation: .relu6,
+            output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 56, width: 56, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: w + 10272, bias: w + 11568, activation: .relu6, output: a + 451584 &* n, pool: pool)
-        p?.stop(7)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 451584 &* n, pixels: 3136 &* n, inChannels: 144,
-            weights: w + 11712, bias: w + 15168, outChannels: 24,
+            inputMajorWeights: w + 11712, bias: w + 15168, outChannels: 24,
             activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n, pool: pool)
         p?.stop(8)
     }
 
     /// features.3.0: MBConv6 k5 s2: 56x56x24 -> 28x28x40
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 978432 &* n, pixels: 3136 &* n, inChannels: 24,
-            weights: w + 15200, bias: w + 18656, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+            expandWeights: w + 15200, expandBias: w + 18656, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 28, outWidth: 28,
+            depthwiseWeights: w + 18800, depthwiseBias: w + 22400, depthwiseActivation: .relu6,
+            output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 56, width: 56, channels: 144,
-            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28,
-            weights: w + 18800, bias: w + 22400, activation: .relu6, output: a + 451584 &* n, pool: pool)
-        p?.stop(10)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 451584 &* n, pixels: 784 &* n, inChannels: 144,
-            weights: w + 22544, bias: w + 28304, outChannels: 40,
+            inputMajorWeights: w + 22544, bias: w + 28304, outChannels: 40,
             activation: .identity, residual: nil, output: a + 376320 &* n, pool: pool)
         p?.stop(11)
     }
 
     /// features.3.1: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 376320 &* n, pixels: 784 &* n, inChannels: 40,
-            weights: w + 28352, bias: w + 37952, outChannels: 240,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+            expandWeights: w + 28352, expandBias: w + 37952, expandActivation: .relu6,
+            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 28, outWidth: 28,
+            depthwiseWeights: w + 38192, depthwiseBias: w + 44192, depthwiseActivation: .relu6,
+            output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 28, width: 28, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: w + 38192, bias: w + 44192, activation: .relu6, output: a + 188160 &* n, pool: pool)
-        p?.stop(13)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 784 &* n, inChannels: 240,
-            weights: w + 44432, bias: w + 54032, outChannels: 40,
+            inputMajorWeights: w + 44432, bias: w + 54032, outChannels: 40,
             activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n, pool: pool)
         p?.stop(14)
     }
 
     /// features.4.0: MBConv6 k3 s2: 28x28x40 -> 14x14x80
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 407680 &* n, pixels: 784 &* n, inChannels: 40,
-            weights: w + 54080, bias: w + 63680, outChannels: 240,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+            expandWeights: w + 54080, expandBias: w + 63680, expandActivation: .relu6,
+            expandedChannels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 63920, depthwiseBias: w + 66080, depthwiseActivation: .relu6,
+            output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 28, width: 28, channels: 240,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14,
-            weights: w + 63920, bias: w + 66080, activation: .relu6, output: a + 188160 &* n, pool: pool)
-        p?.stop(16)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 196 &* n, inChannels: 240,
-            weights: w + 66320, bias: w + 85520, outChannels: 80,
+            inputMajorWeights: w + 66320, bias: w + 85520, outChannels: 80,
             activation: .identity, residual: nil, output: a + 235200 &* n, pool: pool)
         p?.stop(17)
     }
@@ -221,7 +211,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 235200 &* n, pixels: 196 &* n, inChannels: 80,
-            weights: w + 85600, bias: w + 124000, outChannels: 480,
+            inputMajorWeights: w + 85600, bias: w + 124000, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(18)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -235,7 +225,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
-            weights: w + 129280, bias: w + 167680, outChannels: 80,
+            inputMajorWeights: w + 129280, bias: w + 167680, outChannels: 80,
             activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n, pool: pool)
         p?.stop(20)
     }
@@ -246,7 +236,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 188160 &* n, pixels: 196 &* n, inChannels: 80,
-            weights: w + 167760, bias: w + 206160, outChannels: 480,
+            inputMajorWeights: w + 167760, bias: w + 206160, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(21)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -260,7 +250,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
-            weights: w + 211440, bias: w + 249840, outChannels: 80,
+            inputMajorWeights: w + 211440, bias: w + 249840, outChannels: 80,
             activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n, pool: pool)
         p?.stop(23)
     }
@@ -271,7 +261,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 203840 &* n, pixels: 196 &* n, inChannels: 80,
-            weights: w + 249920, bias: w + 288320, outChannels: 480,
+            inputMajorWeights: w + 249920, bias: w + 288320, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(24)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -285,7 +275,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
-            weights: w + 301280, bias: w + 355040, outChannels: 112,
+            inputMajorWeights: w + 301280, bias: w + 355040, outChannels: 112,
             activation: .identity, residual: nil, output: a + 263424 &* n, pool: pool)
         p?.stop(26)
     }
@@ -296,7 +286,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
-            weights: w + 355152, bias: w + 430416, outChannels: 672,
+            inputMajorWeights: w + 355152, bias: w + 430416, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(27)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -310,7 +300,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
-            weights: w + 448560, bias: w + 523824, outChannels: 112,
+            inputMajorWeights: w + 448560, bias: w + 523824, outChannels: 112,
             activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n, pool: pool)
         p?.stop(29)
     }
@@ -321,7 +311,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 285376 &* n, pixels: 196 &* n, inChannels: 112,
-            weights: w + 523936, bias: w + 599200, outChannels: 672,
+            inputMajorWeights: w + 523936, bias: w + 599200, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(30)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -335,7 +325,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
-            weights: w + 617344, bias: w + 692608, outChannels: 112,
+            inputMajorWeights: w + 617344, bias: w + 692608, outChannels: 112,
             activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n, pool: pool)
         p?.stop(32)
     }
@@ -346,7 +336,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
-            weights: w + 692720, bias: w + 767984, outChannels: 672,
+            inputMajorWeights: w + 692720, bias: w + 767984, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(33)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 14, 14, 672] -> [n, 7, 7, 672]
@@ -360,7 +350,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 131712 &* n, pixels: 49 &* n, inChannels: 672,
-            weights: w + 786128, bias: w + 915152, outChannels: 192,
+            inputMajorWeights: w + 786128, bias: w + 915152, outChannels: 192,
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
         p?.stop(35)
     }
@@ -371,7 +361,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
-            weights: w + 915344, bias: w + 1136528, outChannels: 1152,
+            inputMajorWeights: w + 915344, bias: w + 1136528, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(36)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -385,7 +375,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
-            weights: w + 1167632, bias: w + 1388816, outChannels: 192,
+            inputMajorWeights: w + 1167632, bias: w + 1388816, outChannels: 192,
             activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
         p?.stop(38)
     }
@@ -396,7 +386,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
-            weights: w + 1389008, bias: w + 1610192, outChannels: 1152,
+            inputMajorWeights: w + 1389008, bias: w + 1610192, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(39)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -410,7 +400,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
-            weights: w + 1641296, bias: w + 1862480, outChannels: 192,
+            inputMajorWeights: w + 1641296, bias: w + 1862480, outChannels: 192,
             activation: .identity, residual: a + 122304 &* n, output: a + 112896 &* n, pool: pool)
         p?.stop(41)
     }
@@ -421,7 +411,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
-            weights: w + 1862672, bias: w + 2083856, outChannels: 1152,
+            inputMajorWeights: w + 1862672, bias: w + 2083856, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(42)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -435,7 +425,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
-            weights: w + 2114960, bias: w + 2336144, outChannels: 192,
+            inputMajorWeights: w + 2114960, bias: w + 2336144, outChannels: 192,
             activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
         p?.stop(44)
     }
@@ -446,7 +436,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
-            weights: w + 2336336, bias: w + 2557520, outChannels: 1152,
+            inputMajorWeights: w + 2336336, bias: w + 2557520, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(45)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -460,7 +450,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
-            weights: w + 2570192, bias: w + 2938832, outChannels: 320,
+            inputMajorWeights: w + 2570192, bias: w + 2938832, outChannels: 320,
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
         p?.stop(47)
     }
@@ -471,7 +461,7 @@ public final class EfficientNetLite0: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 320,
-            weights: w + 2939152, bias: w + 3348752, outChannels: 1280,
+            inputMajorWeights: w + 2939152, bias: w + 3348752, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(48)
     }
@@ -502,34 +492,34 @@ extension EfficientNetLite0 {
               "depthwise 3x3/1 + BN + relu6, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 6422528,
               "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 19267584,
-              "conv 1x1 + BN + relu6, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 21977088,
+              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
-              "depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 7225344,
               "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + relu6, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 14902272,
+              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
-              "depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + relu6, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 13660416,
+              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
-              "depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 4515840,
               "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + relu6, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 12230400,
+              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
-              "depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + relu6, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 7949760,
+              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
-              "depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 3763200,
               "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
@@ -853,55 +843,55 @@ extension EfficientNetLite0 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 864),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 896, biasOffset: 1184),
-        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, depthwise: false, weightOffset: 1216, biasOffset: 1728),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1744, biasOffset: 3280),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3376, biasOffset: 4240),
-        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 4336, biasOffset: 6640),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6672, biasOffset: 10128),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10272, biasOffset: 11568),
-        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 11712, biasOffset: 15168),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 15200, biasOffset: 18656),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18800, biasOffset: 22400),
-        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 22544, biasOffset: 28304),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 28352, biasOffset: 37952),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 38192, biasOffset: 44192),
-        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 44432, biasOffset: 54032),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 54080, biasOffset: 63680),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 63920, biasOffset: 66080),
-        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [80, 240, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 66320, biasOffset: 85520),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 85600, biasOffset: 124000),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 124480, biasOffset: 128800),
-        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 129280, biasOffset: 167680),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 167760, biasOffset: 206160),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 206640, biasOffset: 210960),
-        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 211440, biasOffset: 249840),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 249920, biasOffset: 288320),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 288800, biasOffset: 300800),
-        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [112, 480, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 301280, biasOffset: 355040),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 355152, biasOffset: 430416),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 431088, biasOffset: 447888),
-        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 448560, biasOffset: 523824),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 523936, biasOffset: 599200),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 599872, biasOffset: 616672),
-        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 617344, biasOffset: 692608),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 692720, biasOffset: 767984),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 768656, biasOffset: 785456),
-        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [192, 672, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 786128, biasOffset: 915152),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 915344, biasOffset: 1136528),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1137680, biasOffset: 1166480),
-        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1167632, biasOffset: 1388816),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1389008, biasOffset: 1610192),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1611344, biasOffset: 1640144),
-        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1641296, biasOffset: 1862480),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1862672, biasOffset: 2083856),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2085008, biasOffset: 2113808),
-        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2114960, biasOffset: 2336144),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2336336, biasOffset: 2557520),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1152, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2558672, biasOffset: 2569040),
-        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [320, 1152, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2570192, biasOffset: 2938832),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 320, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 2939152, biasOffset: 3348752),
+        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 864),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 896, biasOffset: 1184),
+        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, layout: .inputMajor, weightOffset: 1216, biasOffset: 1728),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1744, biasOffset: 3280),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3376, biasOffset: 4240),
+        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 4336, biasOffset: 6640),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6672, biasOffset: 10128),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10272, biasOffset: 11568),
+        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 11712, biasOffset: 15168),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 15200, biasOffset: 18656),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18800, biasOffset: 22400),
+        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 22544, biasOffset: 28304),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 28352, biasOffset: 37952),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 38192, biasOffset: 44192),
+        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 44432, biasOffset: 54032),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 54080, biasOffset: 63680),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 63920, biasOffset: 66080),
+        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [80, 240, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 66320, biasOffset: 85520),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 85600, biasOffset: 124000),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 124480, biasOffset: 128800),
+        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 129280, biasOffset: 167680),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 167760, biasOffset: 206160),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 206640, biasOffset: 210960),
+        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 211440, biasOffset: 249840),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 249920, biasOffset: 288320),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 288800, biasOffset: 300800),
+        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [112, 480, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 301280, biasOffset: 355040),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 355152, biasOffset: 430416),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 431088, biasOffset: 447888),
+        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 448560, biasOffset: 523824),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 523936, biasOffset: 599200),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 599872, biasOffset: 616672),
+        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 617344, biasOffset: 692608),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 692720, biasOffset: 767984),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 768656, biasOffset: 785456),
+        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [192, 672, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 786128, biasOffset: 915152),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 915344, biasOffset: 1136528),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1137680, biasOffset: 1166480),
+        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1167632, biasOffset: 1388816),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1389008, biasOffset: 1610192),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1611344, biasOffset: 1640144),
+        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1641296, biasOffset: 1862480),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1862672, biasOffset: 2083856),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2085008, biasOffset: 2113808),
+        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2114960, biasOffset: 2336144),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2336336, biasOffset: 2557520),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1152, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2558672, biasOffset: 2569040),
+        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [320, 1152, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2570192, biasOffset: 2938832),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 320, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 2939152, biasOffset: 3348752),
         .copy(name: "classifier.1.weight", shape: [1000, 1280], offset: 3350032),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 4630032),
     ]

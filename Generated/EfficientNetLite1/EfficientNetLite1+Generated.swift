@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite1: 240x240x3 -> 1000 classes, 5,416,680 parameters, 0.600 GMACs per image.
-// Activations are NHWC in one arena of 1,728,000 floats per image; inference weights (BatchNorm folded) are 5,389,904 floats.
+// Activations are NHWC in one arena of 1,958,400 floats per image; inference weights (BatchNorm folded) are 5,389,904 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite1: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite1", resolution: 240, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 5389904,
-        arenaFloatsPerImage: 1728000, specSources: specSources)
+        arenaFloatsPerImage: 1958400, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,15 +27,20 @@ public final class EfficientNetLite1: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
-        Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount)
+        max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 120, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 1728000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 1728000 &* n
+        let a = arena.reserve(floats: 1958400 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1958400 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -72,7 +77,7 @@ public final class EfficientNetLite1: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 240, width: 240,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120,
-            weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
+            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -90,182 +95,161 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 460800 &* n, pixels: 14400 &* n, inChannels: 32,
-            weights: w + 1216, bias: w + 1728, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 1382400 &* n, pool: pool)
+            inputMajorWeights: w + 1216, bias: w + 1728, outChannels: 16,
+            activation: .identity, residual: nil, output: a + 1728000 &* n, pool: pool)
         p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 120, 120, 16] -> [n, 120, 120, 96]
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1382400 &* n, pixels: 14400 &* n, inChannels: 16,
-            weights: w + 1744, bias: w + 3280, outChannels: 96,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
+            expandWeights: w + 1744, expandBias: w + 3280, expandActivation: .relu6,
+            expandedChannels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 60, outWidth: 60,
+            depthwiseWeights: w + 3376, depthwiseBias: w + 4240, depthwiseActivation: .relu6,
+            output: a + 1382400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 120, width: 120, channels: 96,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60,
-            weights: w + 3376, bias: w + 4240, activation: .relu6, output: a + 1382400 &* n, pool: pool)
-        p?.stop(4)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1382400 &* n, pixels: 3600 &* n, inChannels: 96,
-            weights: w + 4336, bias: w + 6640, outChannels: 24,
+            inputMajorWeights: w + 4336, bias: w + 6640, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1036800 &* n, pool: pool)
         p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1036800 &* n, pixels: 3600 &* n, inChannels: 24,
-            weights: w + 6672, bias: w + 10128, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+            expandWeights: w + 6672, expandBias: w + 10128, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60,
+            depthwiseWeights: w + 10272, depthwiseBias: w + 11568, depthwiseActivation: .relu6,
+            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 60, width: 60, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: w + 10272, bias: w + 11568, activation: .relu6, output: a + 518400 &* n, pool: pool)
-        p?.stop(7)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
-            weights: w + 11712, bias: w + 15168, outChannels: 24,
+            inputMajorWeights: w + 11712, bias: w + 15168, outChannels: 24,
             activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n, pool: pool)
         p?.stop(8)
     }
 
     /// features.2.2: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1123200 &* n, pixels: 3600 &* n, inChannels: 24,
-            weights: w + 15200, bias: w + 18656, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+            expandWeights: w + 15200, expandBias: w + 18656, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60,
+            depthwiseWeights: w + 18800, depthwiseBias: w + 20096, depthwiseActivation: .relu6,
+            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 60, width: 60, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: w + 18800, bias: w + 20096, activation: .relu6, output: a + 518400 &* n, pool: pool)
-        p?.stop(10)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
-            weights: w + 20240, bias: w + 23696, outChannels: 24,
+            inputMajorWeights: w + 20240, bias: w + 23696, outChannels: 24,
             activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n, pool: pool)
         p?.stop(11)
     }
 
     /// features.3.0: MBConv6 k5 s2: 60x60x24 -> 30x30x40
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1036800 &* n, pixels: 3600 &* n, inChannels: 24,
-            weights: w + 23728, bias: w + 27184, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+            expandWeights: w + 23728, expandBias: w + 27184, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 30, outWidth: 30,
+            depthwiseWeights: w + 27328, depthwiseBias: w + 30928, depthwiseActivation: .relu6,
+            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 60, width: 60, channels: 144,
-            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30,
-            weights: w + 27328, bias: w + 30928, activation: .relu6, output: a + 518400 &* n, pool: pool)
-        p?.stop(13)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 518400 &* n, pixels: 900 &* n, inChannels: 144,
-            weights: w + 31072, bias: w + 36832, outChannels: 40,
+            inputMajorWeights: w + 31072, bias: w + 36832, outChannels: 40,
             activation: .identity, residual: nil, output: a + 432000 &* n, pool: pool)
         p?.stop(14)
     }
 
     /// features.3.1: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 432000 &* n, pixels: 900 &* n, inChannels: 40,
-            weights: w + 36880, bias: w + 46480, outChannels: 240,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+            expandWeights: w + 36880, expandBias: w + 46480, expandActivation: .relu6,
+            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30,
+            depthwiseWeights: w + 46720, depthwiseBias: w + 52720, depthwiseActivation: .relu6,
+            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 30, width: 30, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: w + 46720, bias: w + 52720, activation: .relu6, output: a + 216000 &* n, pool: pool)
-        p?.stop(16)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
-            weights: w + 52960, bias: w + 62560, outChannels: 40,
+            inputMajorWeights: w + 52960, bias: w + 62560, outChannels: 40,
             activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n, pool: pool)
         p?.stop(17)
     }
 
     /// features.3.2: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 468000 &* n, pixels: 900 &* n, inChannels: 40,
-            weights: w + 62608, bias: w + 72208, outChannels: 240,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+            expandWeights: w + 62608, expandBias: w + 72208, expandActivation: .relu6,
+            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30,
+            depthwiseWeights: w + 72448, depthwiseBias: w + 78448, depthwiseActivation: .relu6,
+            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 30, width: 30, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: w + 72448, bias: w + 78448, activation: .relu6, output: a + 216000 &* n, pool: pool)
-        p?.stop(19)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
-            weights: w + 78688, bias: w + 88288, outChannels: 40,
+            inputMajorWeights: w + 78688, bias: w + 88288, outChannels: 40,
             activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n, pool: pool)
         p?.stop(20)
     }
 
     /// features.4.0: MBConv6 k3 s2: 30x30x40 -> 15x15x80
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 432000 &* n, pixels: 900 &* n, inChannels: 40,
-            weights: w + 88336, bias: w + 97936, outChannels: 240,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+            expandWeights: w + 88336, expandBias: w + 97936, expandActivation: .relu6,
+            expandedChannels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 98176, depthwiseBias: w + 100336, depthwiseActivation: .relu6,
+            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 30, width: 30, channels: 240,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15,
-            weights: w + 98176, bias: w + 100336, activation: .relu6, output: a + 216000 &* n, pool: pool)
-        p?.stop(22)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 240,
-            weights: w + 100576, bias: w + 119776, outChannels: 80,
+            inputMajorWeights: w + 100576, bias: w + 119776, outChannels: 80,
             activation: .identity, residual: nil, output: a + 270000 &* n, pool: pool)
         p?.stop(23)
     }
@@ -276,7 +260,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 270000 &* n, pixels: 225 &* n, inChannels: 80,
-            weights: w + 119856, bias: w + 158256, outChannels: 480,
+            inputMajorWeights: w + 119856, bias: w + 158256, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -290,7 +274,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
-            weights: w + 163536, bias: w + 201936, outChannels: 80,
+            inputMajorWeights: w + 163536, bias: w + 201936, outChannels: 80,
             activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n, pool: pool)
         p?.stop(26)
     }
@@ -301,7 +285,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
-            weights: w + 202016, bias: w + 240416, outChannels: 480,
+            inputMajorWeights: w + 202016, bias: w + 240416, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(27)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -315,7 +299,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
-            weights: w + 245696, bias: w + 284096, outChannels: 80,
+            inputMajorWeights: w + 245696, bias: w + 284096, outChannels: 80,
             activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n, pool: pool)
         p?.stop(29)
     }
@@ -326,7 +310,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 234000 &* n, pixels: 225 &* n, inChannels: 80,
-            weights: w + 284176, bias: w + 322576, outChannels: 480,
+            inputMajorWeights: w + 284176, bias: w + 322576, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(30)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -340,7 +324,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
-            weights: w + 327856, bias: w + 366256, outChannels: 80,
+            inputMajorWeights: w + 327856, bias: w + 366256, outChannels: 80,
             activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n, pool: pool)
         p?.stop(32)
     }
@@ -351,7 +335,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
-            weights: w + 366336, bias: w + 404736, outChannels: 480,
+            inputMajorWeights: w + 366336, bias: w + 404736, outChannels: 480,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(33)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -365,7 +349,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
-            weights: w + 417696, bias: w + 471456, outChannels: 112,
+            inputMajorWeights: w + 417696, bias: w + 471456, outChannels: 112,
             activation: .identity, residual: nil, output: a + 302400 &* n, pool: pool)
         p?.stop(35)
     }
@@ -376,7 +360,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
-            weights: w + 471568, bias: w + 546832, outChannels: 672,
+            inputMajorWeights: w + 471568, bias: w + 546832, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(36)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -390,7 +374,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
-            weights: w + 564976, bias: w + 640240, outChannels: 112,
+            inputMajorWeights: w + 564976, bias: w + 640240, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
         p?.stop(38)
     }
@@ -401,7 +385,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
-            weights: w + 640352, bias: w + 715616, outChannels: 672,
+            inputMajorWeights: w + 640352, bias: w + 715616, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(39)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -415,7 +399,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
-            weights: w + 733760, bias: w + 809024, outChannels: 112,
+            inputMajorWeights: w + 733760, bias: w + 809024, outChannels: 112,
             activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n, pool: pool)
         p?.stop(41)
     }
@@ -426,7 +410,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
-            weights: w + 809136, bias: w + 884400, outChannels: 672,
+            inputMajorWeights: w + 809136, bias: w + 884400, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(42)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -440,7 +424,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
-            weights: w + 902544, bias: w + 977808, outChannels: 112,
+            inputMajorWeights: w + 902544, bias: w + 977808, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
         p?.stop(44)
     }
@@ -451,7 +435,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
-            weights: w + 977920, bias: w + 1053184, outChannels: 672,
+            inputMajorWeights: w + 977920, bias: w + 1053184, outChannels: 672,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(45)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 15, 15, 672] -> [n, 8, 8, 672]
@@ -465,7 +449,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 151200 &* n, pixels: 64 &* n, inChannels: 672,
-            weights: w + 1071328, bias: w + 1200352, outChannels: 192,
+            inputMajorWeights: w + 1071328, bias: w + 1200352, outChannels: 192,
             activation: .identity, residual: nil, output: a + 194208 &* n, pool: pool)
         p?.stop(47)
     }
@@ -476,7 +460,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 194208 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 1200544, bias: w + 1421728, outChannels: 1152,
+            inputMajorWeights: w + 1200544, bias: w + 1421728, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -490,7 +474,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 1452832, bias: w + 1674016, outChannels: 192,
+            inputMajorWeights: w + 1452832, bias: w + 1674016, outChannels: 192,
             activation: .identity, residual: a + 194208 &* n, output: a + 147456 &* n, pool: pool)
         p?.stop(50)
     }
@@ -501,7 +485,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 1674208, bias: w + 1895392, outChannels: 1152,
+            inputMajorWeights: w + 1674208, bias: w + 1895392, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(51)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -515,7 +499,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 1926496, bias: w + 2147680, outChannels: 192,
+            inputMajorWeights: w + 1926496, bias: w + 2147680, outChannels: 192,
             activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
         p?.stop(53)
     }
@@ -526,7 +510,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 2147872, bias: w + 2369056, outChannels: 1152,
+            inputMajorWeights: w + 2147872, bias: w + 2369056, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(54)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -540,7 +524,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 2400160, bias: w + 2621344, outChannels: 192,
+            inputMajorWeights: w + 2400160, bias: w + 2621344, outChannels: 192,
             activation: .identity, residual: a + 159744 &* n, output: a + 147456 &* n, pool: pool)
         p?.stop(56)
     }
@@ -551,7 +535,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 2621536, bias: w + 2842720, outChannels: 1152,
+            inputMajorWeights: w + 2621536, bias: w + 2842720, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(57)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -565,7 +549,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 2873824, bias: w + 3095008, outChannels: 192,
+            inputMajorWeights: w + 2873824, bias: w + 3095008, outChannels: 192,
             activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
         p?.stop(59)
     }
@@ -576,7 +560,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
-            weights: w + 3095200, bias: w + 3316384, outChannels: 1152,
+            inputMajorWeights: w + 3095200, bias: w + 3316384, outChannels: 1152,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -590,7 +574,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
-            weights: w + 3329056, bias: w + 3697696, outChannels: 320,
+            inputMajorWeights: w + 3329056, bias: w + 3697696, outChannels: 320,
             activation: .identity, residual: nil, output: a + 147456 &* n, pool: pool)
         p?.stop(62)
     }
@@ -601,7 +585,7 @@ public final class EfficientNetLite1: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 320,
-            weights: w + 3698016, bias: w + 4107616, outChannels: 1280,
+            inputMajorWeights: w + 3698016, bias: w + 4107616, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(63)
     }
@@ -632,46 +616,46 @@ extension EfficientNetLite1 {
               "depthwise 3x3/1 + BN + relu6, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 7372800,
               "conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 22118400,
-              "conv 1x1 + BN + relu6, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 25228800,
+              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
-              "depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 8294400,
               "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 12441600,
-              "conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
+              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 12441600,
-              "conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
+              "conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 12441600,
-              "conv 1x1 + BN + relu6, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 15681600,
+              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
-              "depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 5184000,
               "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
+              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
-              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
+              "conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
-              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + relu6, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 9126000,
+              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
-              "depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 4320000,
               "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
@@ -1088,70 +1072,70 @@ extension EfficientNetLite1 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 864),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 896, biasOffset: 1184),
-        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, depthwise: false, weightOffset: 1216, biasOffset: 1728),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1744, biasOffset: 3280),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3376, biasOffset: 4240),
-        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 4336, biasOffset: 6640),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6672, biasOffset: 10128),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10272, biasOffset: 11568),
-        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 11712, biasOffset: 15168),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 15200, biasOffset: 18656),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18800, biasOffset: 20096),
-        .foldConvolution(weight: "features.2.2.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 20240, biasOffset: 23696),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 23728, biasOffset: 27184),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 27328, biasOffset: 30928),
-        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 31072, biasOffset: 36832),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 36880, biasOffset: 46480),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 46720, biasOffset: 52720),
-        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 52960, biasOffset: 62560),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 62608, biasOffset: 72208),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 72448, biasOffset: 78448),
-        .foldConvolution(weight: "features.3.2.block.2.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 78688, biasOffset: 88288),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 88336, biasOffset: 97936),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 98176, biasOffset: 100336),
-        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [80, 240, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 100576, biasOffset: 119776),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 119856, biasOffset: 158256),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 158736, biasOffset: 163056),
-        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 163536, biasOffset: 201936),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 202016, biasOffset: 240416),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 240896, biasOffset: 245216),
-        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 245696, biasOffset: 284096),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 284176, biasOffset: 322576),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 323056, biasOffset: 327376),
-        .foldConvolution(weight: "features.4.3.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 327856, biasOffset: 366256),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 366336, biasOffset: 404736),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 405216, biasOffset: 417216),
-        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [112, 480, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 417696, biasOffset: 471456),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 471568, biasOffset: 546832),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 547504, biasOffset: 564304),
-        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 564976, biasOffset: 640240),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 640352, biasOffset: 715616),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 716288, biasOffset: 733088),
-        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 733760, biasOffset: 809024),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 809136, biasOffset: 884400),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 885072, biasOffset: 901872),
-        .foldConvolution(weight: "features.5.3.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 902544, biasOffset: 977808),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 977920, biasOffset: 1053184),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1053856, biasOffset: 1070656),
-        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [192, 672, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1071328, biasOffset: 1200352),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1200544, biasOffset: 1421728),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1422880, biasOffset: 1451680),
-        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1452832, biasOffset: 1674016),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1674208, biasOffset: 1895392),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1896544, biasOffset: 1925344),
-        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1926496, biasOffset: 2147680),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2147872, biasOffset: 2369056),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2370208, biasOffset: 2399008),
-        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2400160, biasOffset: 2621344),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2621536, biasOffset: 2842720),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2843872, biasOffset: 2872672),
-        .foldConvolution(weight: "features.6.4.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.4.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2873824, biasOffset: 3095008),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3095200, biasOffset: 3316384),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1152, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3317536, biasOffset: 3327904),
-        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [320, 1152, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 3329056, biasOffset: 3697696),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 320, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 3698016, biasOffset: 4107616),
+        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 864),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 896, biasOffset: 1184),
+        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, layout: .inputMajor, weightOffset: 1216, biasOffset: 1728),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1744, biasOffset: 3280),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3376, biasOffset: 4240),
+        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 4336, biasOffset: 6640),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6672, biasOffset: 10128),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10272, biasOffset: 11568),
+        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 11712, biasOffset: 15168),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 15200, biasOffset: 18656),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18800, biasOffset: 20096),
+        .foldConvolution(weight: "features.2.2.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 20240, biasOffset: 23696),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 23728, biasOffset: 27184),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 27328, biasOffset: 30928),
+        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 31072, biasOffset: 36832),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 36880, biasOffset: 46480),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 46720, biasOffset: 52720),
+        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 52960, biasOffset: 62560),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 62608, biasOffset: 72208),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 72448, biasOffset: 78448),
+        .foldConvolution(weight: "features.3.2.block.2.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.3.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 78688, biasOffset: 88288),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 88336, biasOffset: 97936),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 98176, biasOffset: 100336),
+        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [80, 240, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 100576, biasOffset: 119776),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 119856, biasOffset: 158256),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 158736, biasOffset: 163056),
+        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 163536, biasOffset: 201936),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 202016, biasOffset: 240416),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 240896, biasOffset: 245216),
+        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 245696, biasOffset: 284096),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 284176, biasOffset: 322576),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [480, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 323056, biasOffset: 327376),
+        .foldConvolution(weight: "features.4.3.block.2.0.weight", shape: [80, 480, 1, 1], batchNorm: "features.4.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 327856, biasOffset: 366256),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [480, 80, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 366336, biasOffset: 404736),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [480, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 405216, biasOffset: 417216),
+        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [112, 480, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 417696, biasOffset: 471456),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 471568, biasOffset: 546832),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 547504, biasOffset: 564304),
+        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 564976, biasOffset: 640240),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 640352, biasOffset: 715616),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 716288, biasOffset: 733088),
+        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 733760, biasOffset: 809024),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 809136, biasOffset: 884400),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 885072, biasOffset: 901872),
+        .foldConvolution(weight: "features.5.3.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.5.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 902544, biasOffset: 977808),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 977920, biasOffset: 1053184),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1053856, biasOffset: 1070656),
+        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [192, 672, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1071328, biasOffset: 1200352),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1200544, biasOffset: 1421728),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1422880, biasOffset: 1451680),
+        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1452832, biasOffset: 1674016),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1674208, biasOffset: 1895392),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1896544, biasOffset: 1925344),
+        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1926496, biasOffset: 2147680),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2147872, biasOffset: 2369056),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2370208, biasOffset: 2399008),
+        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2400160, biasOffset: 2621344),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2621536, biasOffset: 2842720),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1152, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2843872, biasOffset: 2872672),
+        .foldConvolution(weight: "features.6.4.block.2.0.weight", shape: [192, 1152, 1, 1], batchNorm: "features.6.4.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2873824, biasOffset: 3095008),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1152, 192, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3095200, biasOffset: 3316384),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1152, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3317536, biasOffset: 3327904),
+        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [320, 1152, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 3329056, biasOffset: 3697696),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 320, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 3698016, biasOffset: 4107616),
         .copy(name: "classifier.1.weight", shape: [1000, 1280], offset: 4108896),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 5388896),
     ]

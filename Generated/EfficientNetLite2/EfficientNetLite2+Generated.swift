@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite2: 260x260x3 -> 1000 classes, 6,092,072 parameters, 0.860 GMACs per image.
-// Activations are NHWC in one arena of 2,028,000 floats per image; inference weights (BatchNorm folded) are 6,063,120 floats.
+// Activations are NHWC in one arena of 2,298,400 floats per image; inference weights (BatchNorm folded) are 6,063,120 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite2: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite2", resolution: 260, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 6063120,
-        arenaFloatsPerImage: 2028000, specSources: specSources)
+        arenaFloatsPerImage: 2298400, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,15 +27,21 @@ public final class EfficientNetLite2: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
-        Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount)
+        max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 130, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 65, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 65, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 720, kernel: 5, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 2028000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 2028000 &* n
+        let a = arena.reserve(floats: 2298400 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 2298400 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -72,7 +78,7 @@ public final class EfficientNetLite2: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 260, width: 260,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130,
-            weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
+            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -90,182 +96,161 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 540800 &* n, pixels: 16900 &* n, inChannels: 32,
-            weights: w + 1216, bias: w + 1728, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 1622400 &* n, pool: pool)
+            inputMajorWeights: w + 1216, bias: w + 1728, outChannels: 16,
+            activation: .identity, residual: nil, output: a + 2028000 &* n, pool: pool)
         p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 130x130x16 -> 65x65x24
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 130, 130, 16] -> [n, 130, 130, 96]
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1622400 &* n, pixels: 16900 &* n, inChannels: 16,
-            weights: w + 1744, bias: w + 3280, outChannels: 96,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2028000 &* n, batch: n, height: 130, width: 130, inChannels: 16,
+            expandWeights: w + 1744, expandBias: w + 3280, expandActivation: .relu6,
+            expandedChannels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 65, outWidth: 65,
+            depthwiseWeights: w + 3376, depthwiseBias: w + 4240, depthwiseActivation: .relu6,
+            output: a + 1622400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 130, width: 130, channels: 96,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65,
-            weights: w + 3376, bias: w + 4240, activation: .relu6, output: a + 1622400 &* n, pool: pool)
-        p?.stop(4)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 65, 65, 96] -> [n, 65, 65, 24]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1622400 &* n, pixels: 4225 &* n, inChannels: 96,
-            weights: w + 4336, bias: w + 6640, outChannels: 24,
+            inputMajorWeights: w + 4336, bias: w + 6640, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1216800 &* n, pool: pool)
         p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1216800 &* n, pixels: 4225 &* n, inChannels: 24,
-            weights: w + 6672, bias: w + 10128, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1216800 &* n, batch: n, height: 65, width: 65, inChannels: 24,
+            expandWeights: w + 6672, expandBias: w + 10128, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 65, outWidth: 65,
+            depthwiseWeights: w + 10272, depthwiseBias: w + 11568, depthwiseActivation: .relu6,
+            output: a + 608400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 65, width: 65, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
-            weights: w + 10272, bias: w + 11568, activation: .relu6, output: a + 608400 &* n, pool: pool)
-        p?.stop(7)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 608400 &* n, pixels: 4225 &* n, inChannels: 144,
-            weights: w + 11712, bias: w + 15168, outChannels: 24,
+            inputMajorWeights: w + 11712, bias: w + 15168, outChannels: 24,
             activation: .identity, residual: a + 1216800 &* n, output: a + 1318208 &* n, pool: pool)
         p?.stop(8)
     }
 
     /// features.2.2: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1318208 &* n, pixels: 4225 &* n, inChannels: 24,
-            weights: w + 15200, bias: w + 18656, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1318208 &* n, batch: n, height: 65, width: 65, inChannels: 24,
+            expandWeights: w + 15200, expandBias: w + 18656, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 65, outWidth: 65,
+            depthwiseWeights: w + 18800, depthwiseBias: w + 20096, depthwiseActivation: .relu6,
+            output: a + 608400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 65, width: 65, channels: 144,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
-            weights: w + 18800, bias: w + 20096, activation: .relu6, output: a + 608400 &* n, pool: pool)
-        p?.stop(10)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 608400 &* n, pixels: 4225 &* n, inChannels: 144,
-            weights: w + 20240, bias: w + 23696, outChannels: 24,
+            inputMajorWeights: w + 20240, bias: w + 23696, outChannels: 24,
             activation: .identity, residual: a + 1318208 &* n, output: a + 1216800 &* n, pool: pool)
         p?.stop(11)
     }
 
     /// features.3.0: MBConv6 k5 s2: 65x65x24 -> 33x33x48
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1216800 &* n, pixels: 4225 &* n, inChannels: 24,
-            weights: w + 23728, bias: w + 27184, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1216800 &* n, batch: n, height: 65, width: 65, inChannels: 24,
+            expandWeights: w + 23728, expandBias: w + 27184, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 27328, depthwiseBias: w + 30928, depthwiseActivation: .relu6,
+            output: a + 608400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 65, width: 65, channels: 144,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 27328, bias: w + 30928, activation: .relu6, output: a + 608400 &* n, pool: pool)
-        p?.stop(13)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 33, 33, 144] -> [n, 33, 33, 48]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 608400 &* n, pixels: 1089 &* n, inChannels: 144,
-            weights: w + 31072, bias: w + 37984, outChannels: 48,
+            inputMajorWeights: w + 31072, bias: w + 37984, outChannels: 48,
             activation: .identity, residual: nil, output: a + 765216 &* n, pool: pool)
         p?.stop(14)
     }
 
     /// features.3.1: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 765216 &* n, pixels: 1089 &* n, inChannels: 48,
-            weights: w + 38032, bias: w + 51856, outChannels: 288,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 765216 &* n, batch: n, height: 33, width: 33, inChannels: 48,
+            expandWeights: w + 38032, expandBias: w + 51856, expandActivation: .relu6,
+            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 52144, depthwiseBias: w + 59344, depthwiseActivation: .relu6,
+            output: a + 313632 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 52144, bias: w + 59344, activation: .relu6, output: a + 313632 &* n, pool: pool)
-        p?.stop(16)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 313632 &* n, pixels: 1089 &* n, inChannels: 288,
-            weights: w + 59632, bias: w + 73456, outChannels: 48,
+            inputMajorWeights: w + 59632, bias: w + 73456, outChannels: 48,
             activation: .identity, residual: a + 765216 &* n, output: a + 627264 &* n, pool: pool)
         p?.stop(17)
     }
 
     /// features.3.2: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 627264 &* n, pixels: 1089 &* n, inChannels: 48,
-            weights: w + 73504, bias: w + 87328, outChannels: 288,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 627264 &* n, batch: n, height: 33, width: 33, inChannels: 48,
+            expandWeights: w + 73504, expandBias: w + 87328, expandActivation: .relu6,
+            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33,
+            depthwiseWeights: w + 87616, depthwiseBias: w + 94816, depthwiseActivation: .relu6,
+            output: a + 313632 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: w + 87616, bias: w + 94816, activation: .relu6, output: a + 313632 &* n, pool: pool)
-        p?.stop(19)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 313632 &* n, pixels: 1089 &* n, inChannels: 288,
-            weights: w + 95104, bias: w + 108928, outChannels: 48,
+            inputMajorWeights: w + 95104, bias: w + 108928, outChannels: 48,
             activation: .identity, residual: a + 627264 &* n, output: a + 679536 &* n, pool: pool)
         p?.stop(20)
     }
 
     /// features.4.0: MBConv6 k3 s2: 33x33x48 -> 17x17x88
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 679536 &* n, pixels: 1089 &* n, inChannels: 48,
-            weights: w + 108976, bias: w + 122800, outChannels: 288,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 679536 &* n, batch: n, height: 33, width: 33, inChannels: 48,
+            expandWeights: w + 108976, expandBias: w + 122800, expandActivation: .relu6,
+            expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 123088, depthwiseBias: w + 125680, depthwiseActivation: .relu6,
+            output: a + 313632 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 33, width: 33, channels: 288,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: w + 123088, bias: w + 125680, activation: .relu6, output: a + 313632 &* n, pool: pool)
-        p?.stop(22)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 17, 17, 288] -> [n, 17, 17, 88]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 313632 &* n, pixels: 289 &* n, inChannels: 288,
-            weights: w + 125968, bias: w + 151312, outChannels: 88,
+            inputMajorWeights: w + 125968, bias: w + 151312, outChannels: 88,
             activation: .identity, residual: nil, output: a + 396864 &* n, pool: pool)
         p?.stop(23)
     }
@@ -276,7 +261,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 396864 &* n, pixels: 289 &* n, inChannels: 88,
-            weights: w + 151408, bias: w + 197872, outChannels: 528,
+            inputMajorWeights: w + 151408, bias: w + 197872, outChannels: 528,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -290,7 +275,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
-            weights: w + 203680, bias: w + 250144, outChannels: 88,
+            inputMajorWeights: w + 203680, bias: w + 250144, outChannels: 88,
             activation: .identity, residual: a + 396864 &* n, output: a + 305184 &* n, pool: pool)
         p?.stop(26)
     }
@@ -301,7 +286,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 305184 &* n, pixels: 289 &* n, inChannels: 88,
-            weights: w + 250240, bias: w + 296704, outChannels: 528,
+            inputMajorWeights: w + 250240, bias: w + 296704, outChannels: 528,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(27)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -315,7 +300,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
-            weights: w + 302512, bias: w + 348976, outChannels: 88,
+            inputMajorWeights: w + 302512, bias: w + 348976, outChannels: 88,
             activation: .identity, residual: a + 305184 &* n, output: a + 330624 &* n, pool: pool)
         p?.stop(29)
     }
@@ -326,7 +311,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 330624 &* n, pixels: 289 &* n, inChannels: 88,
-            weights: w + 349072, bias: w + 395536, outChannels: 528,
+            inputMajorWeights: w + 349072, bias: w + 395536, outChannels: 528,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(30)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -340,7 +325,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
-            weights: w + 401344, bias: w + 447808, outChannels: 88,
+            inputMajorWeights: w + 401344, bias: w + 447808, outChannels: 88,
             activation: .identity, residual: a + 330624 &* n, output: a + 305184 &* n, pool: pool)
         p?.stop(32)
     }
@@ -351,7 +336,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 305184 &* n, pixels: 289 &* n, inChannels: 88,
-            weights: w + 447904, bias: w + 494368, outChannels: 528,
+            inputMajorWeights: w + 447904, bias: w + 494368, outChannels: 528,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(33)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -365,107 +350,95 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
-            weights: w + 508624, bias: w + 571984, outChannels: 120,
+            inputMajorWeights: w + 508624, bias: w + 571984, outChannels: 120,
             activation: .identity, residual: nil, output: a + 416160 &* n, pool: pool)
         p?.stop(35)
     }
 
     /// features.5.1: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 416160 &* n, pixels: 289 &* n, inChannels: 120,
-            weights: w + 572112, bias: w + 658512, outChannels: 720,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 416160 &* n, batch: n, height: 17, width: 17, inChannels: 120,
+            expandWeights: w + 572112, expandBias: w + 658512, expandActivation: .relu6,
+            expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 659232, depthwiseBias: w + 677232, depthwiseActivation: .relu6,
+            output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 659232, bias: w + 677232, activation: .relu6, output: a + 208080 &* n, pool: pool)
-        p?.stop(37)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 208080 &* n, pixels: 289 &* n, inChannels: 720,
-            weights: w + 677952, bias: w + 764352, outChannels: 120,
+            inputMajorWeights: w + 677952, bias: w + 764352, outChannels: 120,
             activation: .identity, residual: a + 416160 &* n, output: a + 450848 &* n, pool: pool)
         p?.stop(38)
     }
 
     /// features.5.2: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 450848 &* n, pixels: 289 &* n, inChannels: 120,
-            weights: w + 764480, bias: w + 850880, outChannels: 720,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 450848 &* n, batch: n, height: 17, width: 17, inChannels: 120,
+            expandWeights: w + 764480, expandBias: w + 850880, expandActivation: .relu6,
+            expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 851600, depthwiseBias: w + 869600, depthwiseActivation: .relu6,
+            output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 851600, bias: w + 869600, activation: .relu6, output: a + 208080 &* n, pool: pool)
-        p?.stop(40)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 208080 &* n, pixels: 289 &* n, inChannels: 720,
-            weights: w + 870320, bias: w + 956720, outChannels: 120,
+            inputMajorWeights: w + 870320, bias: w + 956720, outChannels: 120,
             activation: .identity, residual: a + 450848 &* n, output: a + 416160 &* n, pool: pool)
         p?.stop(41)
     }
 
     /// features.5.3: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 416160 &* n, pixels: 289 &* n, inChannels: 120,
-            weights: w + 956848, bias: w + 1043248, outChannels: 720,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 416160 &* n, batch: n, height: 17, width: 17, inChannels: 120,
+            expandWeights: w + 956848, expandBias: w + 1043248, expandActivation: .relu6,
+            expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 1043968, depthwiseBias: w + 1061968, depthwiseActivation: .relu6,
+            output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 720,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 1043968, bias: w + 1061968, activation: .relu6, output: a + 208080 &* n, pool: pool)
-        p?.stop(43)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 208080 &* n, pixels: 289 &* n, inChannels: 720,
-            weights: w + 1062688, bias: w + 1149088, outChannels: 120,
+            inputMajorWeights: w + 1062688, bias: w + 1149088, outChannels: 120,
             activation: .identity, residual: a + 416160 &* n, output: a + 450848 &* n, pool: pool)
         p?.stop(44)
     }
 
     /// features.6.0: MBConv6 k5 s2: 17x17x120 -> 9x9x208
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 450848 &* n, pixels: 289 &* n, inChannels: 120,
-            weights: w + 1149216, bias: w + 1235616, outChannels: 720,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 450848 &* n, batch: n, height: 17, width: 17, inChannels: 120,
+            expandWeights: w + 1149216, expandBias: w + 1235616, expandActivation: .relu6,
+            expandedChannels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 1236336, depthwiseBias: w + 1254336, depthwiseActivation: .relu6,
+            output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 720,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 1236336, bias: w + 1254336, activation: .relu6, output: a + 208080 &* n, pool: pool)
-        p?.stop(46)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 208080 &* n, pixels: 81 &* n, inChannels: 720,
-            weights: w + 1255056, bias: w + 1404816, outChannels: 208,
+            inputMajorWeights: w + 1255056, bias: w + 1404816, outChannels: 208,
             activation: .identity, residual: nil, output: a + 266400 &* n, pool: pool)
         p?.stop(47)
     }
@@ -476,7 +449,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 266400 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 1405024, bias: w + 1664608, outChannels: 1248,
+            inputMajorWeights: w + 1405024, bias: w + 1664608, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -490,7 +463,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 1698304, bias: w + 1957888, outChannels: 208,
+            inputMajorWeights: w + 1698304, bias: w + 1957888, outChannels: 208,
             activation: .identity, residual: a + 266400 &* n, output: a + 202176 &* n, pool: pool)
         p?.stop(50)
     }
@@ -501,7 +474,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 1958096, bias: w + 2217680, outChannels: 1248,
+            inputMajorWeights: w + 1958096, bias: w + 2217680, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(51)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -515,7 +488,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 2251376, bias: w + 2510960, outChannels: 208,
+            inputMajorWeights: w + 2251376, bias: w + 2510960, outChannels: 208,
             activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
         p?.stop(53)
     }
@@ -526,7 +499,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 2511168, bias: w + 2770752, outChannels: 1248,
+            inputMajorWeights: w + 2511168, bias: w + 2770752, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(54)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -540,7 +513,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 2804448, bias: w + 3064032, outChannels: 208,
+            inputMajorWeights: w + 2804448, bias: w + 3064032, outChannels: 208,
             activation: .identity, residual: a + 219024 &* n, output: a + 202176 &* n, pool: pool)
         p?.stop(56)
     }
@@ -551,7 +524,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 3064240, bias: w + 3323824, outChannels: 1248,
+            inputMajorWeights: w + 3064240, bias: w + 3323824, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(57)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -565,7 +538,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 3357520, bias: w + 3617104, outChannels: 208,
+            inputMajorWeights: w + 3357520, bias: w + 3617104, outChannels: 208,
             activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
         p?.stop(59)
     }
@@ -576,7 +549,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
-            weights: w + 3617312, bias: w + 3876896, outChannels: 1248,
+            inputMajorWeights: w + 3617312, bias: w + 3876896, outChannels: 1248,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -590,7 +563,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
-            weights: w + 3890624, bias: w + 4329920, outChannels: 352,
+            inputMajorWeights: w + 3890624, bias: w + 4329920, outChannels: 352,
             activation: .identity, residual: nil, output: a + 202176 &* n, pool: pool)
         p?.stop(62)
     }
@@ -601,7 +574,7 @@ public final class EfficientNetLite2: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 352,
-            weights: w + 4330272, bias: w + 4780832, outChannels: 1280,
+            inputMajorWeights: w + 4330272, bias: w + 4780832, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(63)
     }
@@ -632,46 +605,46 @@ extension EfficientNetLite2 {
               "depthwise 3x3/1 + BN + relu6, [n, 130, 130, 32] -> [n, 130, 130, 32]"),
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 8652800,
               "conv 1x1 + BN, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 25958400,
-              "conv 1x1 + BN + relu6, [n, 130, 130, 16] -> [n, 130, 130, 96]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 29608800,
+              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3650400,
-              "depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 9734400,
               "conv 1x1 + BN, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 14601600,
-              "conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 20077200,
+              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 5475600,
-              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 14601600,
               "conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 14601600,
-              "conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 20077200,
+              "conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 5475600,
-              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 14601600,
               "conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 14601600,
-              "conv 1x1 + BN + relu6, [n, 65, 65, 24] -> [n, 65, 65, 144]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 18522000,
+              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3920400,
-              "depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 7527168,
               "conv 1x1 + BN, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 22895136,
+              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 7840800,
-              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 22895136,
+              "conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 7840800,
-              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 15054336,
-              "conv 1x1 + BN + relu6, [n, 33, 33, 48] -> [n, 33, 33, 288]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 15803424,
+              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 749088,
-              "depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 7324416,
               "conv 1x1 + BN, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
         .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 13428096,
@@ -698,28 +671,28 @@ extension EfficientNetLite2 {
               "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 18311040,
               "conv 1x1 + BN, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 24969600,
-              "conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 30171600,
+              "conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5202000,
-              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 24969600,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 24969600,
-              "conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 30171600,
+              "conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5202000,
-              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 24969600,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 24969600,
-              "conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 30171600,
+              "conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5202000,
-              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 24969600,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 24969600,
-              "conv 1x1 + BN + relu6, [n, 17, 17, 120] -> [n, 17, 17, 720]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 26427600,
+              "conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,
-              "depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 12130560,
               "conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 21026304,
@@ -1088,70 +1061,70 @@ extension EfficientNetLite2 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 864),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 896, biasOffset: 1184),
-        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, depthwise: false, weightOffset: 1216, biasOffset: 1728),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1744, biasOffset: 3280),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3376, biasOffset: 4240),
-        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 4336, biasOffset: 6640),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6672, biasOffset: 10128),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10272, biasOffset: 11568),
-        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 11712, biasOffset: 15168),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 15200, biasOffset: 18656),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18800, biasOffset: 20096),
-        .foldConvolution(weight: "features.2.2.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 20240, biasOffset: 23696),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 23728, biasOffset: 27184),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 27328, biasOffset: 30928),
-        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [48, 144, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 31072, biasOffset: 37984),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 38032, biasOffset: 51856),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 52144, biasOffset: 59344),
-        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 59632, biasOffset: 73456),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 73504, biasOffset: 87328),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 87616, biasOffset: 94816),
-        .foldConvolution(weight: "features.3.2.block.2.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 95104, biasOffset: 108928),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 108976, biasOffset: 122800),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 123088, biasOffset: 125680),
-        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [88, 288, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 125968, biasOffset: 151312),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 151408, biasOffset: 197872),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 198400, biasOffset: 203152),
-        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 203680, biasOffset: 250144),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 250240, biasOffset: 296704),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 297232, biasOffset: 301984),
-        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 302512, biasOffset: 348976),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 349072, biasOffset: 395536),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 396064, biasOffset: 400816),
-        .foldConvolution(weight: "features.4.3.block.2.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 401344, biasOffset: 447808),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 447904, biasOffset: 494368),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 494896, biasOffset: 508096),
-        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [120, 528, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 508624, biasOffset: 571984),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 572112, biasOffset: 658512),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 659232, biasOffset: 677232),
-        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 677952, biasOffset: 764352),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 764480, biasOffset: 850880),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 851600, biasOffset: 869600),
-        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 870320, biasOffset: 956720),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 956848, biasOffset: 1043248),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1043968, biasOffset: 1061968),
-        .foldConvolution(weight: "features.5.3.block.2.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1062688, biasOffset: 1149088),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1149216, biasOffset: 1235616),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1236336, biasOffset: 1254336),
-        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [208, 720, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1255056, biasOffset: 1404816),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1405024, biasOffset: 1664608),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1665856, biasOffset: 1697056),
-        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1698304, biasOffset: 1957888),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1958096, biasOffset: 2217680),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2218928, biasOffset: 2250128),
-        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2251376, biasOffset: 2510960),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2511168, biasOffset: 2770752),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2772000, biasOffset: 2803200),
-        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2804448, biasOffset: 3064032),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3064240, biasOffset: 3323824),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3325072, biasOffset: 3356272),
-        .foldConvolution(weight: "features.6.4.block.2.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.4.block.2.1", eps: 0.001, depthwise: false, weightOffset: 3357520, biasOffset: 3617104),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3617312, biasOffset: 3876896),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1248, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3878144, biasOffset: 3889376),
-        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [352, 1248, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 3890624, biasOffset: 4329920),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 352, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 4330272, biasOffset: 4780832),
+        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 864),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 896, biasOffset: 1184),
+        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [16, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, layout: .inputMajor, weightOffset: 1216, biasOffset: 1728),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1744, biasOffset: 3280),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [96, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3376, biasOffset: 4240),
+        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 4336, biasOffset: 6640),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6672, biasOffset: 10128),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10272, biasOffset: 11568),
+        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 11712, biasOffset: 15168),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 15200, biasOffset: 18656),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18800, biasOffset: 20096),
+        .foldConvolution(weight: "features.2.2.block.2.0.weight", shape: [24, 144, 1, 1], batchNorm: "features.2.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 20240, biasOffset: 23696),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 23728, biasOffset: 27184),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [144, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 27328, biasOffset: 30928),
+        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [48, 144, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 31072, biasOffset: 37984),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 38032, biasOffset: 51856),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 52144, biasOffset: 59344),
+        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 59632, biasOffset: 73456),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 73504, biasOffset: 87328),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 87616, biasOffset: 94816),
+        .foldConvolution(weight: "features.3.2.block.2.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 95104, biasOffset: 108928),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 108976, biasOffset: 122800),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 123088, biasOffset: 125680),
+        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [88, 288, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 125968, biasOffset: 151312),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 151408, biasOffset: 197872),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 198400, biasOffset: 203152),
+        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 203680, biasOffset: 250144),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 250240, biasOffset: 296704),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 297232, biasOffset: 301984),
+        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 302512, biasOffset: 348976),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 349072, biasOffset: 395536),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [528, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 396064, biasOffset: 400816),
+        .foldConvolution(weight: "features.4.3.block.2.0.weight", shape: [88, 528, 1, 1], batchNorm: "features.4.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 401344, biasOffset: 447808),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [528, 88, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 447904, biasOffset: 494368),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [528, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 494896, biasOffset: 508096),
+        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [120, 528, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 508624, biasOffset: 571984),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 572112, biasOffset: 658512),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 659232, biasOffset: 677232),
+        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 677952, biasOffset: 764352),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 764480, biasOffset: 850880),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 851600, biasOffset: 869600),
+        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 870320, biasOffset: 956720),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 956848, biasOffset: 1043248),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1043968, biasOffset: 1061968),
+        .foldConvolution(weight: "features.5.3.block.2.0.weight", shape: [120, 720, 1, 1], batchNorm: "features.5.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1062688, biasOffset: 1149088),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [720, 120, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1149216, biasOffset: 1235616),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [720, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1236336, biasOffset: 1254336),
+        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [208, 720, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1255056, biasOffset: 1404816),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1405024, biasOffset: 1664608),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1665856, biasOffset: 1697056),
+        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1698304, biasOffset: 1957888),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1958096, biasOffset: 2217680),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2218928, biasOffset: 2250128),
+        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2251376, biasOffset: 2510960),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2511168, biasOffset: 2770752),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2772000, biasOffset: 2803200),
+        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2804448, biasOffset: 3064032),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3064240, biasOffset: 3323824),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1248, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3325072, biasOffset: 3356272),
+        .foldConvolution(weight: "features.6.4.block.2.0.weight", shape: [208, 1248, 1, 1], batchNorm: "features.6.4.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 3357520, biasOffset: 3617104),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1248, 208, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3617312, biasOffset: 3876896),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1248, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3878144, biasOffset: 3889376),
+        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [352, 1248, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 3890624, biasOffset: 4329920),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 352, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 4330272, biasOffset: 4780832),
         .copy(name: "classifier.1.weight", shape: [1000, 1280], offset: 4782112),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 6062112),
     ]

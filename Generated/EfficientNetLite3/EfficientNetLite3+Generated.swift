@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite3: 280x280x3 -> 1000 classes, 8,197,096 parameters, 1.383 GMACs per image.
-// Activations are NHWC in one arena of 3,528,000 floats per image; inference weights (BatchNorm folded) are 8,158,864 floats.
+// Activations are NHWC in one arena of 3,998,400 floats per image; inference weights (BatchNorm folded) are 8,158,864 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite3: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite3", resolution: 280, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 8158864,
-        arenaFloatsPerImage: 3528000, specSources: specSources)
+        arenaFloatsPerImage: 3998400, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,15 +27,23 @@ public final class EfficientNetLite3: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
-        Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount)
+        max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 140, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 70, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 70, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 35, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 35, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 576, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 816, kernel: 5, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 3528000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 3528000 &* n
+        let a = arena.reserve(floats: 3998400 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 3998400 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -75,7 +83,7 @@ public final class EfficientNetLite3: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 280, width: 280,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140,
-            weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
+            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -93,432 +101,381 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 627200 &* n, pixels: 19600 &* n, inChannels: 32,
-            weights: w + 1216, bias: w + 1984, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 2822400 &* n, pool: pool)
+            inputMajorWeights: w + 1216, bias: w + 1984, outChannels: 24,
+            activation: .identity, residual: nil, output: a + 3528000 &* n, pool: pool)
         p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 140x140x24 -> 70x70x32
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 140, 140, 24] -> [n, 140, 140, 144]
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2822400 &* n, pixels: 19600 &* n, inChannels: 24,
-            weights: w + 2016, bias: w + 5472, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 3528000 &* n, batch: n, height: 140, width: 140, inChannels: 24,
+            expandWeights: w + 2016, expandBias: w + 5472, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 70, outWidth: 70,
+            depthwiseWeights: w + 5616, depthwiseBias: w + 6912, depthwiseActivation: .relu6,
+            output: a + 2822400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 140, width: 140, channels: 144,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70,
-            weights: w + 5616, bias: w + 6912, activation: .relu6, output: a + 2822400 &* n, pool: pool)
-        p?.stop(4)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 70, 70, 144] -> [n, 70, 70, 32]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 2822400 &* n, pixels: 4900 &* n, inChannels: 144,
-            weights: w + 7056, bias: w + 11664, outChannels: 32,
+            inputMajorWeights: w + 7056, bias: w + 11664, outChannels: 32,
             activation: .identity, residual: nil, output: a + 1881600 &* n, pool: pool)
         p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881600 &* n, pixels: 4900 &* n, inChannels: 32,
-            weights: w + 11696, bias: w + 17840, outChannels: 192,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1881600 &* n, batch: n, height: 70, width: 70, inChannels: 32,
+            expandWeights: w + 11696, expandBias: w + 17840, expandActivation: .relu6,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 70, outWidth: 70,
+            depthwiseWeights: w + 18032, depthwiseBias: w + 19760, depthwiseActivation: .relu6,
+            output: a + 940800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 70, width: 70, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
-            weights: w + 18032, bias: w + 19760, activation: .relu6, output: a + 940800 &* n, pool: pool)
-        p?.stop(7)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 940800 &* n, pixels: 4900 &* n, inChannels: 192,
-            weights: w + 19952, bias: w + 26096, outChannels: 32,
+            inputMajorWeights: w + 19952, bias: w + 26096, outChannels: 32,
             activation: .identity, residual: a + 1881600 &* n, output: a + 2038400 &* n, pool: pool)
         p?.stop(8)
     }
 
     /// features.2.2: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2038400 &* n, pixels: 4900 &* n, inChannels: 32,
-            weights: w + 26128, bias: w + 32272, outChannels: 192,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2038400 &* n, batch: n, height: 70, width: 70, inChannels: 32,
+            expandWeights: w + 26128, expandBias: w + 32272, expandActivation: .relu6,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 70, outWidth: 70,
+            depthwiseWeights: w + 32464, depthwiseBias: w + 34192, depthwiseActivation: .relu6,
+            output: a + 940800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 70, width: 70, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
-            weights: w + 32464, bias: w + 34192, activation: .relu6, output: a + 940800 &* n, pool: pool)
-        p?.stop(10)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 940800 &* n, pixels: 4900 &* n, inChannels: 192,
-            weights: w + 34384, bias: w + 40528, outChannels: 32,
+            inputMajorWeights: w + 34384, bias: w + 40528, outChannels: 32,
             activation: .identity, residual: a + 2038400 &* n, output: a + 1881600 &* n, pool: pool)
         p?.stop(11)
     }
 
     /// features.3.0: MBConv6 k5 s2: 70x70x32 -> 35x35x48
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1881600 &* n, pixels: 4900 &* n, inChannels: 32,
-            weights: w + 40560, bias: w + 46704, outChannels: 192,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1881600 &* n, batch: n, height: 70, width: 70, inChannels: 32,
+            expandWeights: w + 40560, expandBias: w + 46704, expandActivation: .relu6,
+            expandedChannels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 35, outWidth: 35,
+            depthwiseWeights: w + 46896, depthwiseBias: w + 51696, depthwiseActivation: .relu6,
+            output: a + 940800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 70, width: 70, channels: 192,
-            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35,
-            weights: w + 46896, bias: w + 51696, activation: .relu6, output: a + 940800 &* n, pool: pool)
-        p?.stop(13)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 35, 35, 192] -> [n, 35, 35, 48]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 940800 &* n, pixels: 1225 &* n, inChannels: 192,
-            weights: w + 51888, bias: w + 61104, outChannels: 48,
+            inputMajorWeights: w + 51888, bias: w + 61104, outChannels: 48,
             activation: .identity, residual: nil, output: a + 705600 &* n, pool: pool)
         p?.stop(14)
     }
 
     /// features.3.1: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 705600 &* n, pixels: 1225 &* n, inChannels: 48,
-            weights: w + 61152, bias: w + 74976, outChannels: 288,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 705600 &* n, batch: n, height: 35, width: 35, inChannels: 48,
+            expandWeights: w + 61152, expandBias: w + 74976, expandActivation: .relu6,
+            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 35, outWidth: 35,
+            depthwiseWeights: w + 75264, depthwiseBias: w + 82464, depthwiseActivation: .relu6,
+            output: a + 352800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 35, width: 35, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
-            weights: w + 75264, bias: w + 82464, activation: .relu6, output: a + 352800 &* n, pool: pool)
-        p?.stop(16)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 352800 &* n, pixels: 1225 &* n, inChannels: 288,
-            weights: w + 82752, bias: w + 96576, outChannels: 48,
+            inputMajorWeights: w + 82752, bias: w + 96576, outChannels: 48,
             activation: .identity, residual: a + 705600 &* n, output: a + 764400 &* n, pool: pool)
         p?.stop(17)
     }
 
     /// features.3.2: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 764400 &* n, pixels: 1225 &* n, inChannels: 48,
-            weights: w + 96624, bias: w + 110448, outChannels: 288,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 764400 &* n, batch: n, height: 35, width: 35, inChannels: 48,
+            expandWeights: w + 96624, expandBias: w + 110448, expandActivation: .relu6,
+            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 35, outWidth: 35,
+            depthwiseWeights: w + 110736, depthwiseBias: w + 117936, depthwiseActivation: .relu6,
+            output: a + 352800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 35, width: 35, channels: 288,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
-            weights: w + 110736, bias: w + 117936, activation: .relu6, output: a + 352800 &* n, pool: pool)
-        p?.stop(19)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 352800 &* n, pixels: 1225 &* n, inChannels: 288,
-            weights: w + 118224, bias: w + 132048, outChannels: 48,
+            inputMajorWeights: w + 118224, bias: w + 132048, outChannels: 48,
             activation: .identity, residual: a + 764400 &* n, output: a + 705600 &* n, pool: pool)
         p?.stop(20)
     }
 
     /// features.4.0: MBConv6 k3 s2: 35x35x48 -> 18x18x96
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 705600 &* n, pixels: 1225 &* n, inChannels: 48,
-            weights: w + 132096, bias: w + 145920, outChannels: 288,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 705600 &* n, batch: n, height: 35, width: 35, inChannels: 48,
+            expandWeights: w + 132096, expandBias: w + 145920, expandActivation: .relu6,
+            expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 146208, depthwiseBias: w + 148800, depthwiseActivation: .relu6,
+            output: a + 352800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 35, width: 35, channels: 288,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 146208, bias: w + 148800, activation: .relu6, output: a + 352800 &* n, pool: pool)
-        p?.stop(22)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 352800 &* n, pixels: 324 &* n, inChannels: 288,
-            weights: w + 149088, bias: w + 176736, outChannels: 96,
+            inputMajorWeights: w + 149088, bias: w + 176736, outChannels: 96,
             activation: .identity, residual: nil, output: a + 446112 &* n, pool: pool)
         p?.stop(23)
     }
 
     /// features.4.1: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 446112 &* n, pixels: 324 &* n, inChannels: 96,
-            weights: w + 176832, bias: w + 232128, outChannels: 576,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 446112 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            expandWeights: w + 176832, expandBias: w + 232128, expandActivation: .relu6,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 232704, depthwiseBias: w + 237888, depthwiseActivation: .relu6,
+            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 232704, bias: w + 237888, activation: .relu6, output: a + 186624 &* n, pool: pool)
-        p?.stop(25)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
-            weights: w + 238464, bias: w + 293760, outChannels: 96,
+            inputMajorWeights: w + 238464, bias: w + 293760, outChannels: 96,
             activation: .identity, residual: a + 446112 &* n, output: a + 373248 &* n, pool: pool)
         p?.stop(26)
     }
 
     /// features.4.2: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 373248 &* n, pixels: 324 &* n, inChannels: 96,
-            weights: w + 293856, bias: w + 349152, outChannels: 576,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 373248 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            expandWeights: w + 293856, expandBias: w + 349152, expandActivation: .relu6,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 349728, depthwiseBias: w + 354912, depthwiseActivation: .relu6,
+            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 349728, bias: w + 354912, activation: .relu6, output: a + 186624 &* n, pool: pool)
-        p?.stop(28)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
-            weights: w + 355488, bias: w + 410784, outChannels: 96,
+            inputMajorWeights: w + 355488, bias: w + 410784, outChannels: 96,
             activation: .identity, residual: a + 373248 &* n, output: a + 404352 &* n, pool: pool)
         p?.stop(29)
     }
 
     /// features.4.3: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 404352 &* n, pixels: 324 &* n, inChannels: 96,
-            weights: w + 410880, bias: w + 466176, outChannels: 576,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 404352 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            expandWeights: w + 410880, expandBias: w + 466176, expandActivation: .relu6,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 466752, depthwiseBias: w + 471936, depthwiseActivation: .relu6,
+            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 466752, bias: w + 471936, activation: .relu6, output: a + 186624 &* n, pool: pool)
-        p?.stop(31)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
-            weights: w + 472512, bias: w + 527808, outChannels: 96,
+            inputMajorWeights: w + 472512, bias: w + 527808, outChannels: 96,
             activation: .identity, residual: a + 404352 &* n, output: a + 373248 &* n, pool: pool)
         p?.stop(32)
     }
 
     /// features.4.4: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.4.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 373248 &* n, pixels: 324 &* n, inChannels: 96,
-            weights: w + 527904, bias: w + 583200, outChannels: 576,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 373248 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            expandWeights: w + 527904, expandBias: w + 583200, expandActivation: .relu6,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 583776, depthwiseBias: w + 588960, depthwiseActivation: .relu6,
+            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 583776, bias: w + 588960, activation: .relu6, output: a + 186624 &* n, pool: pool)
-        p?.stop(34)
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.4.block.0
         // features.4.4.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
-            weights: w + 589536, bias: w + 644832, outChannels: 96,
+            inputMajorWeights: w + 589536, bias: w + 644832, outChannels: 96,
             activation: .identity, residual: a + 373248 &* n, output: a + 404352 &* n, pool: pool)
         p?.stop(35)
     }
 
     /// features.5.0: MBConv6 k5 s1: 18x18x96 -> 18x18x136
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.0.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 404352 &* n, pixels: 324 &* n, inChannels: 96,
-            weights: w + 644928, bias: w + 700224, outChannels: 576,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 404352 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            expandWeights: w + 644928, expandBias: w + 700224, expandActivation: .relu6,
+            expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 700800, depthwiseBias: w + 715200, depthwiseActivation: .relu6,
+            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 576,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: w + 700800, bias: w + 715200, activation: .relu6, output: a + 186624 &* n, pool: pool)
-        p?.stop(37)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 576] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
-            weights: w + 715776, bias: w + 794112, outChannels: 136,
+            inputMajorWeights: w + 715776, bias: w + 794112, outChannels: 136,
             activation: .identity, residual: nil, output: a + 528768 &* n, pool: pool)
         p?.stop(38)
     }
 
     /// features.5.1: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 528768 &* n, pixels: 324 &* n, inChannels: 136,
-            weights: w + 794256, bias: w + 905232, outChannels: 816,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            expandWeights: w + 794256, expandBias: w + 905232, expandActivation: .relu6,
+            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 906048, depthwiseBias: w + 926448, depthwiseActivation: .relu6,
+            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: w + 906048, bias: w + 926448, activation: .relu6, output: a + 264384 &* n, pool: pool)
-        p?.stop(40)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
-            weights: w + 927264, bias: w + 1038240, outChannels: 136,
+            inputMajorWeights: w + 927264, bias: w + 1038240, outChannels: 136,
             activation: .identity, residual: a + 528768 &* n, output: a + 572832 &* n, pool: pool)
         p?.stop(41)
     }
 
     /// features.5.2: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 572832 &* n, pixels: 324 &* n, inChannels: 136,
-            weights: w + 1038384, bias: w + 1149360, outChannels: 816,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 572832 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            expandWeights: w + 1038384, expandBias: w + 1149360, expandActivation: .relu6,
+            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 1150176, depthwiseBias: w + 1170576, depthwiseActivation: .relu6,
+            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: w + 1150176, bias: w + 1170576, activation: .relu6, output: a + 264384 &* n, pool: pool)
-        p?.stop(43)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
-            weights: w + 1171392, bias: w + 1282368, outChannels: 136,
+            inputMajorWeights: w + 1171392, bias: w + 1282368, outChannels: 136,
             activation: .identity, residual: a + 572832 &* n, output: a + 528768 &* n, pool: pool)
         p?.stop(44)
     }
 
     /// features.5.3: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 528768 &* n, pixels: 324 &* n, inChannels: 136,
-            weights: w + 1282512, bias: w + 1393488, outChannels: 816,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            expandWeights: w + 1282512, expandBias: w + 1393488, expandActivation: .relu6,
+            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 1394304, depthwiseBias: w + 1414704, depthwiseActivation: .relu6,
+            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: w + 1394304, bias: w + 1414704, activation: .relu6, output: a + 264384 &* n, pool: pool)
-        p?.stop(46)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
-            weights: w + 1415520, bias: w + 1526496, outChannels: 136,
+            inputMajorWeights: w + 1415520, bias: w + 1526496, outChannels: 136,
             activation: .identity, residual: a + 528768 &* n, output: a + 572832 &* n, pool: pool)
         p?.stop(47)
     }
 
     /// features.5.4: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 572832 &* n, pixels: 324 &* n, inChannels: 136,
-            weights: w + 1526640, bias: w + 1637616, outChannels: 816,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 572832 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            expandWeights: w + 1526640, expandBias: w + 1637616, expandActivation: .relu6,
+            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 1638432, depthwiseBias: w + 1658832, depthwiseActivation: .relu6,
+            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(48)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: w + 1638432, bias: w + 1658832, activation: .relu6, output: a + 264384 &* n, pool: pool)
-        p?.stop(49)
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.4.block.0
         // features.5.4.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
-            weights: w + 1659648, bias: w + 1770624, outChannels: 136,
+            inputMajorWeights: w + 1659648, bias: w + 1770624, outChannels: 136,
             activation: .identity, residual: a + 572832 &* n, output: a + 528768 &* n, pool: pool)
         p?.stop(50)
     }
 
     /// features.6.0: MBConv6 k5 s2: 18x18x136 -> 9x9x232
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 528768 &* n, pixels: 324 &* n, inChannels: 136,
-            weights: w + 1770768, bias: w + 1881744, outChannels: 816,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            expandWeights: w + 1770768, expandBias: w + 1881744, expandActivation: .relu6,
+            expandedChannels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 1882560, depthwiseBias: w + 1902960, depthwiseActivation: .relu6,
+            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 816,
-            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: w + 1882560, bias: w + 1902960, activation: .relu6, output: a + 264384 &* n, pool: pool)
-        p?.stop(52)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 816] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 264384 &* n, pixels: 81 &* n, inChannels: 816,
-            weights: w + 1903776, bias: w + 2093088, outChannels: 232,
+            inputMajorWeights: w + 1903776, bias: w + 2093088, outChannels: 232,
             activation: .identity, residual: nil, output: a + 225504 &* n, pool: pool)
         p?.stop(53)
     }
@@ -529,7 +486,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 225504 &* n, pixels: 81 &* n, inChannels: 232,
-            weights: w + 2093328, bias: w + 2416272, outChannels: 1392,
+            inputMajorWeights: w + 2093328, bias: w + 2416272, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(54)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -543,7 +500,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
-            weights: w + 2453856, bias: w + 2776800, outChannels: 232,
+            inputMajorWeights: w + 2453856, bias: w + 2776800, outChannels: 232,
             activation: .identity, residual: a + 225504 &* n, output: a + 244304 &* n, pool: pool)
         p?.stop(56)
     }
@@ -554,7 +511,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 244304 &* n, pixels: 81 &* n, inChannels: 232,
-            weights: w + 2777040, bias: w + 3099984, outChannels: 1392,
+            inputMajorWeights: w + 2777040, bias: w + 3099984, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(57)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -568,7 +525,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
-            weights: w + 3137568, bias: w + 3460512, outChannels: 232,
+            inputMajorWeights: w + 3137568, bias: w + 3460512, outChannels: 232,
             activation: .identity, residual: a + 244304 &* n, output: a + 225504 &* n, pool: pool)
         p?.stop(59)
     }
@@ -579,7 +536,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 225504 &* n, pixels: 81 &* n, inChannels: 232,
-            weights: w + 3460752, bias: w + 3783696, outChannels: 1392,
+            inputMajorWeights: w + 3460752, bias: w + 3783696, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(60)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -593,7 +550,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
-            weights: w + 3821280, bias: w + 4144224, outChannels: 232,
+            inputMajorWeights: w + 3821280, bias: w + 4144224, outChannels: 232,
             activation: .identity, residual: a + 225504 &* n, output: a + 244304 &* n, pool: pool)
         p?.stop(62)
     }
@@ -604,7 +561,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 244304 &* n, pixels: 81 &* n, inChannels: 232,
-            weights: w + 4144464, bias: w + 4467408, outChannels: 1392,
+            inputMajorWeights: w + 4144464, bias: w + 4467408, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(63)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -618,7 +575,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
-            weights: w + 4504992, bias: w + 4827936, outChannels: 232,
+            inputMajorWeights: w + 4504992, bias: w + 4827936, outChannels: 232,
             activation: .identity, residual: a + 244304 &* n, output: a + 225504 &* n, pool: pool)
         p?.stop(65)
     }
@@ -629,7 +586,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 225504 &* n, pixels: 81 &* n, inChannels: 232,
-            weights: w + 4828176, bias: w + 5151120, outChannels: 1392,
+            inputMajorWeights: w + 4828176, bias: w + 5151120, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(66)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -643,7 +600,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
-            weights: w + 5188704, bias: w + 5511648, outChannels: 232,
+            inputMajorWeights: w + 5188704, bias: w + 5511648, outChannels: 232,
             activation: .identity, residual: a + 225504 &* n, output: a + 244304 &* n, pool: pool)
         p?.stop(68)
     }
@@ -654,7 +611,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 244304 &* n, pixels: 81 &* n, inChannels: 232,
-            weights: w + 5511888, bias: w + 5834832, outChannels: 1392,
+            inputMajorWeights: w + 5511888, bias: w + 5834832, outChannels: 1392,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(69)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -668,7 +625,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
-            weights: w + 5850144, bias: w + 6384672, outChannels: 384,
+            inputMajorWeights: w + 5850144, bias: w + 6384672, outChannels: 384,
             activation: .identity, residual: nil, output: a + 225504 &* n, pool: pool)
         p?.stop(71)
     }
@@ -679,7 +636,7 @@ public final class EfficientNetLite3: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 225504 &* n, pixels: 81 &* n, inChannels: 384,
-            weights: w + 6385056, bias: w + 6876576, outChannels: 1280,
+            inputMajorWeights: w + 6385056, bias: w + 6876576, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(72)
     }
@@ -710,106 +667,106 @@ extension EfficientNetLite3 {
               "depthwise 3x3/1 + BN + relu6, [n, 140, 140, 32] -> [n, 140, 140, 32]"),
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 15052800,
               "conv 1x1 + BN, [n, 140, 140, 32] -> [n, 140, 140, 24]"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 67737600,
-              "conv 1x1 + BN + relu6, [n, 140, 140, 24] -> [n, 140, 140, 144]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 74088000,
+              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 6350400,
-              "depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 22579200,
               "conv 1x1 + BN, [n, 70, 70, 144] -> [n, 70, 70, 32]"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 30105600,
-              "conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 38572800,
+              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 8467200,
-              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 30105600,
               "conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 30105600,
-              "conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 38572800,
+              "conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 8467200,
-              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 30105600,
               "conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 30105600,
-              "conv 1x1 + BN + relu6, [n, 70, 70, 32] -> [n, 70, 70, 192]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 35985600,
+              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 5880000,
-              "depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 11289600,
               "conv 1x1 + BN, [n, 35, 35, 192] -> [n, 35, 35, 48]"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 25754400,
+              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 8820000,
-              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 25754400,
+              "conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 8820000,
-              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + relu6, [n, 35, 35, 48] -> [n, 35, 35, 288]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 17774208,
+              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
-              "depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 8957952,
               "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 96]"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
+              "conv 1x1 + BN + relu6 fused with features.4.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1679616,
-              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
+              "conv 1x1 + BN + relu6 fused with features.4.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1679616,
-              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
+              "conv 1x1 + BN + relu6 fused with features.4.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1679616,
-              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
-        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
+              "conv 1x1 + BN + relu6 fused with features.4.4.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1679616,
-              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 17915904,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 96] -> [n, 18, 18, 576]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 22581504,
+              "conv 1x1 + BN + relu6 fused with features.5.0.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 25380864,
               "conv 1x1 + BN, [n, 18, 18, 576] -> [n, 18, 18, 136]"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 35956224,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
+              "conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 6609600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 35956224,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
+              "conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 6609600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 35956224,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
+              "conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 6609600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
-        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 35956224,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
+              "conv 1x1 + BN + relu6 fused with features.5.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 6609600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 35956224,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 136] -> [n, 18, 18, 816]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 37608624,
+              "conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1652400,
-              "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 15334272,
               "conv 1x1 + BN, [n, 9, 9, 816] -> [n, 9, 9, 232]"),
         .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 26158464,
@@ -1229,79 +1186,79 @@ extension EfficientNetLite3 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 864),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 896, biasOffset: 1184),
-        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [24, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, depthwise: false, weightOffset: 1216, biasOffset: 1984),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2016, biasOffset: 5472),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5616, biasOffset: 6912),
-        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [32, 144, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 7056, biasOffset: 11664),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 11696, biasOffset: 17840),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18032, biasOffset: 19760),
-        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 19952, biasOffset: 26096),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 26128, biasOffset: 32272),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 32464, biasOffset: 34192),
-        .foldConvolution(weight: "features.2.2.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 34384, biasOffset: 40528),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 40560, biasOffset: 46704),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [192, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 46896, biasOffset: 51696),
-        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [48, 192, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 51888, biasOffset: 61104),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 61152, biasOffset: 74976),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 75264, biasOffset: 82464),
-        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 82752, biasOffset: 96576),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 96624, biasOffset: 110448),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 110736, biasOffset: 117936),
-        .foldConvolution(weight: "features.3.2.block.2.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 118224, biasOffset: 132048),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 132096, biasOffset: 145920),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 146208, biasOffset: 148800),
-        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [96, 288, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 149088, biasOffset: 176736),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 176832, biasOffset: 232128),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 232704, biasOffset: 237888),
-        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 238464, biasOffset: 293760),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 293856, biasOffset: 349152),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 349728, biasOffset: 354912),
-        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 355488, biasOffset: 410784),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 410880, biasOffset: 466176),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 466752, biasOffset: 471936),
-        .foldConvolution(weight: "features.4.3.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 472512, biasOffset: 527808),
-        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 527904, biasOffset: 583200),
-        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 583776, biasOffset: 588960),
-        .foldConvolution(weight: "features.4.4.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.4.block.2.1", eps: 0.001, depthwise: false, weightOffset: 589536, biasOffset: 644832),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 644928, biasOffset: 700224),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [576, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 700800, biasOffset: 715200),
-        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [136, 576, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 715776, biasOffset: 794112),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 794256, biasOffset: 905232),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 906048, biasOffset: 926448),
-        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 927264, biasOffset: 1038240),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1038384, biasOffset: 1149360),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1150176, biasOffset: 1170576),
-        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1171392, biasOffset: 1282368),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1282512, biasOffset: 1393488),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1394304, biasOffset: 1414704),
-        .foldConvolution(weight: "features.5.3.block.2.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1415520, biasOffset: 1526496),
-        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1526640, biasOffset: 1637616),
-        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1638432, biasOffset: 1658832),
-        .foldConvolution(weight: "features.5.4.block.2.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.4.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1659648, biasOffset: 1770624),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1770768, biasOffset: 1881744),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1882560, biasOffset: 1902960),
-        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [232, 816, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1903776, biasOffset: 2093088),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2093328, biasOffset: 2416272),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2417664, biasOffset: 2452464),
-        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2453856, biasOffset: 2776800),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2777040, biasOffset: 3099984),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3101376, biasOffset: 3136176),
-        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 3137568, biasOffset: 3460512),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3460752, biasOffset: 3783696),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3785088, biasOffset: 3819888),
-        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 3821280, biasOffset: 4144224),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4144464, biasOffset: 4467408),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4468800, biasOffset: 4503600),
-        .foldConvolution(weight: "features.6.4.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.4.block.2.1", eps: 0.001, depthwise: false, weightOffset: 4504992, biasOffset: 4827936),
-        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4828176, biasOffset: 5151120),
-        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5152512, biasOffset: 5187312),
-        .foldConvolution(weight: "features.6.5.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.5.block.2.1", eps: 0.001, depthwise: false, weightOffset: 5188704, biasOffset: 5511648),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5511888, biasOffset: 5834832),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1392, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5836224, biasOffset: 5848752),
-        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [384, 1392, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 5850144, biasOffset: 6384672),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 384, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 6385056, biasOffset: 6876576),
+        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 864),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 896, biasOffset: 1184),
+        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [24, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, layout: .inputMajor, weightOffset: 1216, biasOffset: 1984),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2016, biasOffset: 5472),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5616, biasOffset: 6912),
+        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [32, 144, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 7056, biasOffset: 11664),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 11696, biasOffset: 17840),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18032, biasOffset: 19760),
+        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 19952, biasOffset: 26096),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 26128, biasOffset: 32272),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 32464, biasOffset: 34192),
+        .foldConvolution(weight: "features.2.2.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 34384, biasOffset: 40528),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 40560, biasOffset: 46704),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [192, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 46896, biasOffset: 51696),
+        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [48, 192, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 51888, biasOffset: 61104),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 61152, biasOffset: 74976),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 75264, biasOffset: 82464),
+        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 82752, biasOffset: 96576),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 96624, biasOffset: 110448),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [288, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 110736, biasOffset: 117936),
+        .foldConvolution(weight: "features.3.2.block.2.0.weight", shape: [48, 288, 1, 1], batchNorm: "features.3.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 118224, biasOffset: 132048),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [288, 48, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 132096, biasOffset: 145920),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [288, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 146208, biasOffset: 148800),
+        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [96, 288, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 149088, biasOffset: 176736),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 176832, biasOffset: 232128),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 232704, biasOffset: 237888),
+        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 238464, biasOffset: 293760),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 293856, biasOffset: 349152),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 349728, biasOffset: 354912),
+        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 355488, biasOffset: 410784),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 410880, biasOffset: 466176),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 466752, biasOffset: 471936),
+        .foldConvolution(weight: "features.4.3.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 472512, biasOffset: 527808),
+        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 527904, biasOffset: 583200),
+        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 583776, biasOffset: 588960),
+        .foldConvolution(weight: "features.4.4.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.4.4.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 589536, biasOffset: 644832),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 644928, biasOffset: 700224),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [576, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 700800, biasOffset: 715200),
+        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [136, 576, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 715776, biasOffset: 794112),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 794256, biasOffset: 905232),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 906048, biasOffset: 926448),
+        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 927264, biasOffset: 1038240),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1038384, biasOffset: 1149360),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1150176, biasOffset: 1170576),
+        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1171392, biasOffset: 1282368),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1282512, biasOffset: 1393488),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1394304, biasOffset: 1414704),
+        .foldConvolution(weight: "features.5.3.block.2.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1415520, biasOffset: 1526496),
+        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1526640, biasOffset: 1637616),
+        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1638432, biasOffset: 1658832),
+        .foldConvolution(weight: "features.5.4.block.2.0.weight", shape: [136, 816, 1, 1], batchNorm: "features.5.4.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1659648, biasOffset: 1770624),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [816, 136, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1770768, biasOffset: 1881744),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [816, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1882560, biasOffset: 1902960),
+        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [232, 816, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1903776, biasOffset: 2093088),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2093328, biasOffset: 2416272),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2417664, biasOffset: 2452464),
+        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2453856, biasOffset: 2776800),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2777040, biasOffset: 3099984),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3101376, biasOffset: 3136176),
+        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 3137568, biasOffset: 3460512),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3460752, biasOffset: 3783696),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3785088, biasOffset: 3819888),
+        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 3821280, biasOffset: 4144224),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4144464, biasOffset: 4467408),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4468800, biasOffset: 4503600),
+        .foldConvolution(weight: "features.6.4.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.4.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 4504992, biasOffset: 4827936),
+        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4828176, biasOffset: 5151120),
+        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1392, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5152512, biasOffset: 5187312),
+        .foldConvolution(weight: "features.6.5.block.2.0.weight", shape: [232, 1392, 1, 1], batchNorm: "features.6.5.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 5188704, biasOffset: 5511648),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1392, 232, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5511888, biasOffset: 5834832),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1392, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5836224, biasOffset: 5848752),
+        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [384, 1392, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 5850144, biasOffset: 6384672),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 384, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 6385056, biasOffset: 6876576),
         .copy(name: "classifier.1.weight", shape: [1000, 1280], offset: 6877856),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 8157856),
     ]

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite4: 300x300x3 -> 1000 classes, 13,006,568 parameters, 2.553 GMACs per image.
-// Activations are NHWC in one arena of 4,050,000 floats per image; inference weights (BatchNorm folded) are 12,950,432 floats.
+// Activations are NHWC in one arena of 4,590,000 floats per image; inference weights (BatchNorm folded) are 12,950,432 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite4: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite4", resolution: 300, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 12950432,
-        arenaFloatsPerImage: 4050000, specSources: specSources)
+        arenaFloatsPerImage: 4590000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,15 +27,25 @@ public final class EfficientNetLite4: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
-        Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount)
+        max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 672, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1632, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1632, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 4050000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 4050000 &* n
+        let a = arena.reserve(floats: 4590000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 4590000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -81,7 +91,7 @@ public final class EfficientNetLite4: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 300, width: 300,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150,
-            weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
+            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -99,732 +109,645 @@ public final class EfficientNetLite4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 720000 &* n, pixels: 22500 &* n, inChannels: 32,
-            weights: w + 1216, bias: w + 1984, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 3240000 &* n, pool: pool)
+            inputMajorWeights: w + 1216, bias: w + 1984, outChannels: 24,
+            activation: .identity, residual: nil, output: a + 4050000 &* n, pool: pool)
         p?.stop(2)
     }
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 3240000 &* n, pixels: 22500 &* n, inChannels: 24,
-            weights: w + 2016, bias: w + 5472, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
+            expandWeights: w + 2016, expandBias: w + 5472, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 5616, depthwiseBias: w + 6912, depthwiseActivation: .relu6,
+            output: a + 3240000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 144,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75,
-            weights: w + 5616, bias: w + 6912, activation: .relu6, output: a + 3240000 &* n, pool: pool)
-        p?.stop(4)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144], computed by the fused call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 3240000 &* n, pixels: 5625 &* n, inChannels: 144,
-            weights: w + 7056, bias: w + 11664, outChannels: 32,
+            inputMajorWeights: w + 7056, bias: w + 11664, outChannels: 32,
             activation: .identity, residual: nil, output: a + 2160000 &* n, pool: pool)
         p?.stop(5)
     }
 
     /// features.2.1: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2160000 &* n, pixels: 5625 &* n, inChannels: 32,
-            weights: w + 11696, bias: w + 17840, outChannels: 192,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            expandWeights: w + 11696, expandBias: w + 17840, expandActivation: .relu6,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 18032, depthwiseBias: w + 19760, depthwiseActivation: .relu6,
+            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: w + 18032, bias: w + 19760, activation: .relu6, output: a + 1080000 &* n, pool: pool)
-        p?.stop(7)
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
-            weights: w + 19952, bias: w + 26096, outChannels: 32,
+            inputMajorWeights: w + 19952, bias: w + 26096, outChannels: 32,
             activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n, pool: pool)
         p?.stop(8)
     }
 
     /// features.2.2: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2340000 &* n, pixels: 5625 &* n, inChannels: 32,
-            weights: w + 26128, bias: w + 32272, outChannels: 192,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            expandWeights: w + 26128, expandBias: w + 32272, expandActivation: .relu6,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 32464, depthwiseBias: w + 34192, depthwiseActivation: .relu6,
+            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: w + 32464, bias: w + 34192, activation: .relu6, output: a + 1080000 &* n, pool: pool)
-        p?.stop(10)
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
-            weights: w + 34384, bias: w + 40528, outChannels: 32,
+            inputMajorWeights: w + 34384, bias: w + 40528, outChannels: 32,
             activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n, pool: pool)
         p?.stop(11)
     }
 
     /// features.2.3: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        // features.2.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2160000 &* n, pixels: 5625 &* n, inChannels: 32,
-            weights: w + 40560, bias: w + 46704, outChannels: 192,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            expandWeights: w + 40560, expandBias: w + 46704, expandActivation: .relu6,
+            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75,
+            depthwiseWeights: w + 46896, depthwiseBias: w + 48624, depthwiseActivation: .relu6,
+            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 192,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: w + 46896, bias: w + 48624, activation: .relu6, output: a + 1080000 &* n, pool: pool)
-        p?.stop(13)
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.3.block.0
         // features.2.3.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
-            weights: w + 48816, bias: w + 54960, outChannels: 32,
+            inputMajorWeights: w + 48816, bias: w + 54960, outChannels: 32,
             activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n, pool: pool)
         p?.stop(14)
     }
 
     /// features.3.0: MBConv6 k5 s2: 75x75x32 -> 38x38x56
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 2340000 &* n, pixels: 5625 &* n, inChannels: 32,
-            weights: w + 54992, bias: w + 61136, outChannels: 192,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            expandWeights: w + 54992, expandBias: w + 61136, expandActivation: .relu6,
+            expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 61328, depthwiseBias: w + 66128, depthwiseActivation: .relu6,
+            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 75, width: 75, channels: 192,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 61328, bias: w + 66128, activation: .relu6, output: a + 1080000 &* n, pool: pool)
-        p?.stop(16)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192], computed by the fused call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 1080000 &* n, pixels: 1444 &* n, inChannels: 192,
-            weights: w + 66320, bias: w + 77072, outChannels: 56,
+            inputMajorWeights: w + 66320, bias: w + 77072, outChannels: 56,
             activation: .identity, residual: nil, output: a + 970368 &* n, pool: pool)
         p?.stop(17)
     }
 
     /// features.3.1: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 970368 &* n, pixels: 1444 &* n, inChannels: 56,
-            weights: w + 77136, bias: w + 95952, outChannels: 336,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 970368 &* n, batch: n, height: 38, width: 38, inChannels: 56,
+            expandWeights: w + 77136, expandBias: w + 95952, expandActivation: .relu6,
+            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 96288, depthwiseBias: w + 104688, depthwiseActivation: .relu6,
+            output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 96288, bias: w + 104688, activation: .relu6, output: a + 485184 &* n, pool: pool)
-        p?.stop(19)
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 1444 &* n, inChannels: 336,
-            weights: w + 105024, bias: w + 123840, outChannels: 56,
+            inputMajorWeights: w + 105024, bias: w + 123840, outChannels: 56,
             activation: .identity, residual: a + 970368 &* n, output: a + 1051232 &* n, pool: pool)
         p?.stop(20)
     }
 
     /// features.3.2: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1051232 &* n, pixels: 1444 &* n, inChannels: 56,
-            weights: w + 123904, bias: w + 142720, outChannels: 336,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1051232 &* n, batch: n, height: 38, width: 38, inChannels: 56,
+            expandWeights: w + 123904, expandBias: w + 142720, expandActivation: .relu6,
+            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 143056, depthwiseBias: w + 151456, depthwiseActivation: .relu6,
+            output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 143056, bias: w + 151456, activation: .relu6, output: a + 485184 &* n, pool: pool)
-        p?.stop(22)
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 1444 &* n, inChannels: 336,
-            weights: w + 151792, bias: w + 170608, outChannels: 56,
+            inputMajorWeights: w + 151792, bias: w + 170608, outChannels: 56,
             activation: .identity, residual: a + 1051232 &* n, output: a + 970368 &* n, pool: pool)
         p?.stop(23)
     }
 
     /// features.3.3: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        // features.3.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 970368 &* n, pixels: 1444 &* n, inChannels: 56,
-            weights: w + 170672, bias: w + 189488, outChannels: 336,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 970368 &* n, batch: n, height: 38, width: 38, inChannels: 56,
+            expandWeights: w + 170672, expandBias: w + 189488, expandActivation: .relu6,
+            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38,
+            depthwiseWeights: w + 189824, depthwiseBias: w + 198224, depthwiseActivation: .relu6,
+            output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: w + 189824, bias: w + 198224, activation: .relu6, output: a + 485184 &* n, pool: pool)
-        p?.stop(25)
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.3.block.0
         // features.3.3.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 1444 &* n, inChannels: 336,
-            weights: w + 198560, bias: w + 217376, outChannels: 56,
+            inputMajorWeights: w + 198560, bias: w + 217376, outChannels: 56,
             activation: .identity, residual: a + 970368 &* n, output: a + 1051232 &* n, pool: pool)
         p?.stop(26)
     }
 
     /// features.4.0: MBConv6 k3 s2: 38x38x56 -> 19x19x112
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 1051232 &* n, pixels: 1444 &* n, inChannels: 56,
-            weights: w + 217440, bias: w + 236256, outChannels: 336,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 1051232 &* n, batch: n, height: 38, width: 38, inChannels: 56,
+            expandWeights: w + 217440, expandBias: w + 236256, expandActivation: .relu6,
+            expandedChannels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 236592, depthwiseBias: w + 239616, depthwiseActivation: .relu6,
+            output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 38, width: 38, channels: 336,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19,
-            weights: w + 236592, bias: w + 239616, activation: .relu6, output: a + 485184 &* n, pool: pool)
-        p?.stop(28)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336], computed by the fused call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 19, 19, 336] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 485184 &* n, pixels: 361 &* n, inChannels: 336,
-            weights: w + 239952, bias: w + 277584, outChannels: 112,
+            inputMajorWeights: w + 239952, bias: w + 277584, outChannels: 112,
             activation: .identity, residual: nil, output: a + 606480 &* n, pool: pool)
         p?.stop(29)
     }
 
     /// features.4.1: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 606480 &* n, pixels: 361 &* n, inChannels: 112,
-            weights: w + 277696, bias: w + 352960, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 606480 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            expandWeights: w + 277696, expandBias: w + 352960, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 353632, depthwiseBias: w + 359680, depthwiseActivation: .relu6,
+            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 353632, bias: w + 359680, activation: .relu6, output: a + 242592 &* n, pool: pool)
-        p?.stop(31)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
-            weights: w + 360352, bias: w + 435616, outChannels: 112,
+            inputMajorWeights: w + 360352, bias: w + 435616, outChannels: 112,
             activation: .identity, residual: a + 606480 &* n, output: a + 485184 &* n, pool: pool)
         p?.stop(32)
     }
 
     /// features.4.2: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 485184 &* n, pixels: 361 &* n, inChannels: 112,
-            weights: w + 435728, bias: w + 510992, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            expandWeights: w + 435728, expandBias: w + 510992, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 511664, depthwiseBias: w + 517712, depthwiseActivation: .relu6,
+            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 511664, bias: w + 517712, activation: .relu6, output: a + 242592 &* n, pool: pool)
-        p?.stop(34)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
-            weights: w + 518384, bias: w + 593648, outChannels: 112,
+            inputMajorWeights: w + 518384, bias: w + 593648, outChannels: 112,
             activation: .identity, residual: a + 485184 &* n, output: a + 525616 &* n, pool: pool)
         p?.stop(35)
     }
 
     /// features.4.3: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 525616 &* n, pixels: 361 &* n, inChannels: 112,
-            weights: w + 593760, bias: w + 669024, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 525616 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            expandWeights: w + 593760, expandBias: w + 669024, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 669696, depthwiseBias: w + 675744, depthwiseActivation: .relu6,
+            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 669696, bias: w + 675744, activation: .relu6, output: a + 242592 &* n, pool: pool)
-        p?.stop(37)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
-            weights: w + 676416, bias: w + 751680, outChannels: 112,
+            inputMajorWeights: w + 676416, bias: w + 751680, outChannels: 112,
             activation: .identity, residual: a + 525616 &* n, output: a + 485184 &* n, pool: pool)
         p?.stop(38)
     }
 
     /// features.4.4: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.4.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 485184 &* n, pixels: 361 &* n, inChannels: 112,
-            weights: w + 751792, bias: w + 827056, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            expandWeights: w + 751792, expandBias: w + 827056, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 827728, depthwiseBias: w + 833776, depthwiseActivation: .relu6,
+            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 827728, bias: w + 833776, activation: .relu6, output: a + 242592 &* n, pool: pool)
-        p?.stop(40)
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.4.block.0
         // features.4.4.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
-            weights: w + 834448, bias: w + 909712, outChannels: 112,
+            inputMajorWeights: w + 834448, bias: w + 909712, outChannels: 112,
             activation: .identity, residual: a + 485184 &* n, output: a + 525616 &* n, pool: pool)
         p?.stop(41)
     }
 
     /// features.4.5: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        // features.4.5.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.5.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 525616 &* n, pixels: 361 &* n, inChannels: 112,
-            weights: w + 909824, bias: w + 985088, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 525616 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            expandWeights: w + 909824, expandBias: w + 985088, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 985760, depthwiseBias: w + 991808, depthwiseActivation: .relu6,
+            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 672,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: w + 985760, bias: w + 991808, activation: .relu6, output: a + 242592 &* n, pool: pool)
-        p?.stop(43)
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.5.block.0
         // features.4.5.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
-            weights: w + 992480, bias: w + 1067744, outChannels: 112,
+            inputMajorWeights: w + 992480, bias: w + 1067744, outChannels: 112,
             activation: .identity, residual: a + 525616 &* n, output: a + 485184 &* n, pool: pool)
         p?.stop(44)
     }
 
     /// features.5.0: MBConv6 k5 s1: 19x19x112 -> 19x19x160
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.0.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 485184 &* n, pixels: 361 &* n, inChannels: 112,
-            weights: w + 1067856, bias: w + 1143120, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            expandWeights: w + 1067856, expandBias: w + 1143120, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 1143792, depthwiseBias: w + 1160592, depthwiseActivation: .relu6,
+            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 1143792, bias: w + 1160592, activation: .relu6, output: a + 242592 &* n, pool: pool)
-        p?.stop(46)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 19, 19, 672] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
-            weights: w + 1161264, bias: w + 1268784, outChannels: 160,
+            inputMajorWeights: w + 1161264, bias: w + 1268784, outChannels: 160,
             activation: .identity, residual: nil, output: a + 693120 &* n, pool: pool)
         p?.stop(47)
     }
 
     /// features.5.1: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 693120 &* n, pixels: 361 &* n, inChannels: 160,
-            weights: w + 1268944, bias: w + 1422544, outChannels: 960,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            expandWeights: w + 1268944, expandBias: w + 1422544, expandActivation: .relu6,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 1423504, depthwiseBias: w + 1447504, depthwiseActivation: .relu6,
+            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(48)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 1423504, bias: w + 1447504, activation: .relu6, output: a + 346560 &* n, pool: pool)
-        p?.stop(49)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
-            weights: w + 1448464, bias: w + 1602064, outChannels: 160,
+            inputMajorWeights: w + 1448464, bias: w + 1602064, outChannels: 160,
             activation: .identity, residual: a + 693120 &* n, output: a + 750880 &* n, pool: pool)
         p?.stop(50)
     }
 
     /// features.5.2: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 750880 &* n, pixels: 361 &* n, inChannels: 160,
-            weights: w + 1602224, bias: w + 1755824, outChannels: 960,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            expandWeights: w + 1602224, expandBias: w + 1755824, expandActivation: .relu6,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 1756784, depthwiseBias: w + 1780784, depthwiseActivation: .relu6,
+            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 1756784, bias: w + 1780784, activation: .relu6, output: a + 346560 &* n, pool: pool)
-        p?.stop(52)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
-            weights: w + 1781744, bias: w + 1935344, outChannels: 160,
+            inputMajorWeights: w + 1781744, bias: w + 1935344, outChannels: 160,
             activation: .identity, residual: a + 750880 &* n, output: a + 693120 &* n, pool: pool)
         p?.stop(53)
     }
 
     /// features.5.3: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 693120 &* n, pixels: 361 &* n, inChannels: 160,
-            weights: w + 1935504, bias: w + 2089104, outChannels: 960,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            expandWeights: w + 1935504, expandBias: w + 2089104, expandActivation: .relu6,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 2090064, depthwiseBias: w + 2114064, depthwiseActivation: .relu6,
+            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(54)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 2090064, bias: w + 2114064, activation: .relu6, output: a + 346560 &* n, pool: pool)
-        p?.stop(55)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
-            weights: w + 2115024, bias: w + 2268624, outChannels: 160,
+            inputMajorWeights: w + 2115024, bias: w + 2268624, outChannels: 160,
             activation: .identity, residual: a + 693120 &* n, output: a + 750880 &* n, pool: pool)
         p?.stop(56)
     }
 
     /// features.5.4: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 750880 &* n, pixels: 361 &* n, inChannels: 160,
-            weights: w + 2268784, bias: w + 2422384, outChannels: 960,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            expandWeights: w + 2268784, expandBias: w + 2422384, expandActivation: .relu6,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 2423344, depthwiseBias: w + 2447344, depthwiseActivation: .relu6,
+            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(57)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 2423344, bias: w + 2447344, activation: .relu6, output: a + 346560 &* n, pool: pool)
-        p?.stop(58)
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.4.block.0
         // features.5.4.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
-            weights: w + 2448304, bias: w + 2601904, outChannels: 160,
+            inputMajorWeights: w + 2448304, bias: w + 2601904, outChannels: 160,
             activation: .identity, residual: a + 750880 &* n, output: a + 693120 &* n, pool: pool)
         p?.stop(59)
     }
 
     /// features.5.5: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        // features.5.5.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.5.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 693120 &* n, pixels: 361 &* n, inChannels: 160,
-            weights: w + 2602064, bias: w + 2755664, outChannels: 960,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            expandWeights: w + 2602064, expandBias: w + 2755664, expandActivation: .relu6,
+            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19,
+            depthwiseWeights: w + 2756624, depthwiseBias: w + 2780624, depthwiseActivation: .relu6,
+            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(60)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: w + 2756624, bias: w + 2780624, activation: .relu6, output: a + 346560 &* n, pool: pool)
-        p?.stop(61)
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.5.block.0
         // features.5.5.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
-            weights: w + 2781584, bias: w + 2935184, outChannels: 160,
+            inputMajorWeights: w + 2781584, bias: w + 2935184, outChannels: 160,
             activation: .identity, residual: a + 693120 &* n, output: a + 750880 &* n, pool: pool)
         p?.stop(62)
     }
 
     /// features.6.0: MBConv6 k5 s2: 19x19x160 -> 10x10x272
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 750880 &* n, pixels: 361 &* n, inChannels: 160,
-            weights: w + 2935344, bias: w + 3088944, outChannels: 960,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            expandWeights: w + 2935344, expandBias: w + 3088944, expandActivation: .relu6,
+            expandedChannels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 3089904, depthwiseBias: w + 3113904, depthwiseActivation: .relu6,
+            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 19, width: 19, channels: 960,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 3089904, bias: w + 3113904, activation: .relu6, output: a + 346560 &* n, pool: pool)
-        p?.stop(64)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960], computed by the fused call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 10, 10, 960] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 346560 &* n, pixels: 100 &* n, inChannels: 960,
-            weights: w + 3114864, bias: w + 3375984, outChannels: 272,
+            inputMajorWeights: w + 3114864, bias: w + 3375984, outChannels: 272,
             activation: .identity, residual: nil, output: a + 442560 &* n, pool: pool)
         p?.stop(65)
     }
 
     /// features.6.1: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 442560 &* n, pixels: 100 &* n, inChannels: 272,
-            weights: w + 3376256, bias: w + 3820160, outChannels: 1632,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 442560 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            expandWeights: w + 3376256, expandBias: w + 3820160, expandActivation: .relu6,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 3821792, depthwiseBias: w + 3862592, depthwiseActivation: .relu6,
+            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(66)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 3821792, bias: w + 3862592, activation: .relu6, output: a + 163200 &* n, pool: pool)
-        p?.stop(67)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
-            weights: w + 3864224, bias: w + 4308128, outChannels: 272,
+            inputMajorWeights: w + 3864224, bias: w + 4308128, outChannels: 272,
             activation: .identity, residual: a + 442560 &* n, output: a + 326400 &* n, pool: pool)
         p?.stop(68)
     }
 
     /// features.6.2: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 326400 &* n, pixels: 100 &* n, inChannels: 272,
-            weights: w + 4308400, bias: w + 4752304, outChannels: 1632,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            expandWeights: w + 4308400, expandBias: w + 4752304, expandActivation: .relu6,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 4753936, depthwiseBias: w + 4794736, depthwiseActivation: .relu6,
+            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(69)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 4753936, bias: w + 4794736, activation: .relu6, output: a + 163200 &* n, pool: pool)
-        p?.stop(70)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
-            weights: w + 4796368, bias: w + 5240272, outChannels: 272,
+            inputMajorWeights: w + 4796368, bias: w + 5240272, outChannels: 272,
             activation: .identity, residual: a + 326400 &* n, output: a + 353600 &* n, pool: pool)
         p?.stop(71)
     }
 
     /// features.6.3: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 353600 &* n, pixels: 100 &* n, inChannels: 272,
-            weights: w + 5240544, bias: w + 5684448, outChannels: 1632,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            expandWeights: w + 5240544, expandBias: w + 5684448, expandActivation: .relu6,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 5686080, depthwiseBias: w + 5726880, depthwiseActivation: .relu6,
+            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(72)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 5686080, bias: w + 5726880, activation: .relu6, output: a + 163200 &* n, pool: pool)
-        p?.stop(73)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
-            weights: w + 5728512, bias: w + 6172416, outChannels: 272,
+            inputMajorWeights: w + 5728512, bias: w + 6172416, outChannels: 272,
             activation: .identity, residual: a + 353600 &* n, output: a + 326400 &* n, pool: pool)
         p?.stop(74)
     }
 
     /// features.6.4: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 326400 &* n, pixels: 100 &* n, inChannels: 272,
-            weights: w + 6172688, bias: w + 6616592, outChannels: 1632,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            expandWeights: w + 6172688, expandBias: w + 6616592, expandActivation: .relu6,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 6618224, depthwiseBias: w + 6659024, depthwiseActivation: .relu6,
+            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(75)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 6618224, bias: w + 6659024, activation: .relu6, output: a + 163200 &* n, pool: pool)
-        p?.stop(76)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.4.block.0
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
-            weights: w + 6660656, bias: w + 7104560, outChannels: 272,
+            inputMajorWeights: w + 6660656, bias: w + 7104560, outChannels: 272,
             activation: .identity, residual: a + 326400 &* n, output: a + 353600 &* n, pool: pool)
         p?.stop(77)
     }
 
     /// features.6.5: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        // features.6.5.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.5.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 353600 &* n, pixels: 100 &* n, inChannels: 272,
-            weights: w + 7104832, bias: w + 7548736, outChannels: 1632,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            expandWeights: w + 7104832, expandBias: w + 7548736, expandActivation: .relu6,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 7550368, depthwiseBias: w + 7591168, depthwiseActivation: .relu6,
+            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(78)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 7550368, bias: w + 7591168, activation: .relu6, output: a + 163200 &* n, pool: pool)
-        p?.stop(79)
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.5.block.0
         // features.6.5.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
-            weights: w + 7592800, bias: w + 8036704, outChannels: 272,
+            inputMajorWeights: w + 7592800, bias: w + 8036704, outChannels: 272,
             activation: .identity, residual: a + 353600 &* n, output: a + 326400 &* n, pool: pool)
         p?.stop(80)
     }
 
     /// features.6.6: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        // features.6.6.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.6.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 326400 &* n, pixels: 100 &* n, inChannels: 272,
-            weights: w + 8036976, bias: w + 8480880, outChannels: 1632,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            expandWeights: w + 8036976, expandBias: w + 8480880, expandActivation: .relu6,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 8482512, depthwiseBias: w + 8523312, depthwiseActivation: .relu6,
+            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(81)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 8482512, bias: w + 8523312, activation: .relu6, output: a + 163200 &* n, pool: pool)
-        p?.stop(82)
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.6.block.0
         // features.6.6.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
-            weights: w + 8524944, bias: w + 8968848, outChannels: 272,
+            inputMajorWeights: w + 8524944, bias: w + 8968848, outChannels: 272,
             activation: .identity, residual: a + 326400 &* n, output: a + 353600 &* n, pool: pool)
         p?.stop(83)
     }
 
     /// features.6.7: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        // features.6.7.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.7.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 353600 &* n, pixels: 100 &* n, inChannels: 272,
-            weights: w + 8969120, bias: w + 9413024, outChannels: 1632,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            expandWeights: w + 8969120, expandBias: w + 9413024, expandActivation: .relu6,
+            expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 9414656, depthwiseBias: w + 9455456, depthwiseActivation: .relu6,
+            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(84)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1632,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 9414656, bias: w + 9455456, activation: .relu6, output: a + 163200 &* n, pool: pool)
-        p?.stop(85)
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.7.block.0
         // features.6.7.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
-            weights: w + 9457088, bias: w + 9900992, outChannels: 272,
+            inputMajorWeights: w + 9457088, bias: w + 9900992, outChannels: 272,
             activation: .identity, residual: a + 353600 &* n, output: a + 326400 &* n, pool: pool)
         p?.stop(86)
     }
 
     /// features.7.0: MBConv6 k3 s1: 10x10x272 -> 10x10x448
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.7.0.block.1 (depthwise 3x3/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 326400 &* n, pixels: 100 &* n, inChannels: 272,
-            weights: w + 9901264, bias: w + 10345168, outChannels: 1632,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            expandWeights: w + 9901264, expandBias: w + 10345168, expandActivation: .relu6,
+            expandedChannels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 10346800, depthwiseBias: w + 10361488, depthwiseActivation: .relu6,
+            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1632,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: w + 10346800, bias: w + 10361488, activation: .relu6, output: a + 163200 &* n, pool: pool)
-        p?.stop(88)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 10, 10, 1632] -> [n, 10, 10, 448]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
-            weights: w + 10363120, bias: w + 11094256, outChannels: 448,
+            inputMajorWeights: w + 10363120, bias: w + 11094256, outChannels: 448,
             activation: .identity, residual: nil, output: a + 326400 &* n, pool: pool)
         p?.stop(89)
     }
@@ -835,7 +758,7 @@ public final class EfficientNetLite4: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 326400 &* n, pixels: 100 &* n, inChannels: 448,
-            weights: w + 11094704, bias: w + 11668144, outChannels: 1280,
+            inputMajorWeights: w + 11094704, bias: w + 11668144, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(90)
     }
@@ -866,178 +789,178 @@ extension EfficientNetLite4 {
               "depthwise 3x3/1 + BN + relu6, [n, 150, 150, 32] -> [n, 150, 150, 32]"),
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 17280000,
               "conv 1x1 + BN, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 77760000,
-              "conv 1x1 + BN + relu6, [n, 150, 150, 24] -> [n, 150, 150, 144]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 85050000,
+              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], the expanded tensor never leaves the worker's band"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
-              "depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144], computed by the fused call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 25920000,
               "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
-        .init("features.2.1.block.0", kind: "expand 1x1", macsPerImage: 34560000,
-              "conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
+              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
-        .init("features.2.2.block.0", kind: "expand 1x1", macsPerImage: 34560000,
-              "conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
+              "conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
-        .init("features.2.3.block.0", kind: "expand 1x1", macsPerImage: 34560000,
-              "conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
+              "conv 1x1 + BN + relu6 fused with features.2.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 34560000,
-              "conv 1x1 + BN + relu6, [n, 75, 75, 32] -> [n, 75, 75, 192]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 41491200,
+              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], the expanded tensor never leaves the worker's band"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
-              "depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192], computed by the fused call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 15525888,
               "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
-        .init("features.3.1.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 39299904,
+              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 12129600,
-              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
-        .init("features.3.2.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 39299904,
+              "conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 12129600,
-              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
-        .init("features.3.3.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 39299904,
+              "conv 1x1 + BN + relu6 fused with features.3.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 12129600,
-              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 38, 38, 56] -> [n, 38, 38, 336]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 28261968,
+              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], the expanded tensor never leaves the worker's band"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1091664,
-              "depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336], computed by the fused call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 13585152,
               "conv 1x1 + BN, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
+              "conv 1x1 + BN + relu6 fused with features.4.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
+              "conv 1x1 + BN + relu6 fused with features.4.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
+              "conv 1x1 + BN + relu6 fused with features.4.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
-        .init("features.4.4.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
+              "conv 1x1 + BN + relu6 fused with features.4.4.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
-        .init("features.4.5.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
+              "conv 1x1 + BN + relu6 fused with features.4.5.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 27170304,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 112] -> [n, 19, 19, 672]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 33235104,
+              "conv 1x1 + BN + relu6 fused with features.5.0.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 6064800,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 38814720,
               "conv 1x1 + BN, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
+              "conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
+              "conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
+              "conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
-        .init("features.5.4.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
+              "conv 1x1 + BN + relu6 fused with features.5.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
-        .init("features.5.5.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
+              "conv 1x1 + BN + relu6 fused with features.5.5.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 55449600,
-              "conv 1x1 + BN + relu6, [n, 19, 19, 160] -> [n, 19, 19, 960]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 57849600,
+              "conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], the expanded tensor never leaves the worker's band"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2400000,
-              "depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960], computed by the fused call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 26112000,
               "conv 1x1 + BN, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 44390400,
-              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
+              "conv 1x1 + BN + relu6 fused with features.6.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 44390400,
-              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
+              "conv 1x1 + BN + relu6 fused with features.6.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 44390400,
-              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
+              "conv 1x1 + BN + relu6 fused with features.6.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 44390400,
-              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
+              "conv 1x1 + BN + relu6 fused with features.6.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
-        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 44390400,
-              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
+              "conv 1x1 + BN + relu6 fused with features.6.5.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
-        .init("features.6.6.block.0", kind: "expand 1x1", macsPerImage: 44390400,
-              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
+              "conv 1x1 + BN + relu6 fused with features.6.6.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
-        .init("features.6.7.block.0", kind: "expand 1x1", macsPerImage: 44390400,
-              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
+              "conv 1x1 + BN + relu6 fused with features.6.7.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 44390400,
-              "conv 1x1 + BN + relu6, [n, 10, 10, 272] -> [n, 10, 10, 1632]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 45859200,
+              "conv 1x1 + BN + relu6 fused with features.7.0.block.1 (depthwise 3x3/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1468800,
-              "depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 73113600,
               "conv 1x1 + BN, [n, 10, 10, 1632] -> [n, 10, 10, 448]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 57344000,
@@ -1511,97 +1434,97 @@ extension EfficientNetLite4 {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 864),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 896, biasOffset: 1184),
-        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [24, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, depthwise: false, weightOffset: 1216, biasOffset: 1984),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2016, biasOffset: 5472),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5616, biasOffset: 6912),
-        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [32, 144, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 7056, biasOffset: 11664),
-        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 11696, biasOffset: 17840),
-        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 18032, biasOffset: 19760),
-        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 19952, biasOffset: 26096),
-        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 26128, biasOffset: 32272),
-        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 32464, biasOffset: 34192),
-        .foldConvolution(weight: "features.2.2.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 34384, biasOffset: 40528),
-        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 40560, biasOffset: 46704),
-        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 46896, biasOffset: 48624),
-        .foldConvolution(weight: "features.2.3.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 48816, biasOffset: 54960),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 54992, biasOffset: 61136),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [192, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 61328, biasOffset: 66128),
-        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [56, 192, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 66320, biasOffset: 77072),
-        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 77136, biasOffset: 95952),
-        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 96288, biasOffset: 104688),
-        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 105024, biasOffset: 123840),
-        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 123904, biasOffset: 142720),
-        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 143056, biasOffset: 151456),
-        .foldConvolution(weight: "features.3.2.block.2.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 151792, biasOffset: 170608),
-        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 170672, biasOffset: 189488),
-        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 189824, biasOffset: 198224),
-        .foldConvolution(weight: "features.3.3.block.2.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 198560, biasOffset: 217376),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 217440, biasOffset: 236256),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 236592, biasOffset: 239616),
-        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [112, 336, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 239952, biasOffset: 277584),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 277696, biasOffset: 352960),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 353632, biasOffset: 359680),
-        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 360352, biasOffset: 435616),
-        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 435728, biasOffset: 510992),
-        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 511664, biasOffset: 517712),
-        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 518384, biasOffset: 593648),
-        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 593760, biasOffset: 669024),
-        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 669696, biasOffset: 675744),
-        .foldConvolution(weight: "features.4.3.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 676416, biasOffset: 751680),
-        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 751792, biasOffset: 827056),
-        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 827728, biasOffset: 833776),
-        .foldConvolution(weight: "features.4.4.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.4.block.2.1", eps: 0.001, depthwise: false, weightOffset: 834448, biasOffset: 909712),
-        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 909824, biasOffset: 985088),
-        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 985760, biasOffset: 991808),
-        .foldConvolution(weight: "features.4.5.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.5.block.2.1", eps: 0.001, depthwise: false, weightOffset: 992480, biasOffset: 1067744),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1067856, biasOffset: 1143120),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1143792, biasOffset: 1160592),
-        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [160, 672, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1161264, biasOffset: 1268784),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1268944, biasOffset: 1422544),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1423504, biasOffset: 1447504),
-        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1448464, biasOffset: 1602064),
-        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1602224, biasOffset: 1755824),
-        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1756784, biasOffset: 1780784),
-        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 1781744, biasOffset: 1935344),
-        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1935504, biasOffset: 2089104),
-        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2090064, biasOffset: 2114064),
-        .foldConvolution(weight: "features.5.3.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2115024, biasOffset: 2268624),
-        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2268784, biasOffset: 2422384),
-        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2423344, biasOffset: 2447344),
-        .foldConvolution(weight: "features.5.4.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.4.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2448304, biasOffset: 2601904),
-        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2602064, biasOffset: 2755664),
-        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 2756624, biasOffset: 2780624),
-        .foldConvolution(weight: "features.5.5.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.5.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2781584, biasOffset: 2935184),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 2935344, biasOffset: 3088944),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3089904, biasOffset: 3113904),
-        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [272, 960, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 3114864, biasOffset: 3375984),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3376256, biasOffset: 3820160),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 3821792, biasOffset: 3862592),
-        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 3864224, biasOffset: 4308128),
-        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, depthwise: false, weightOffset: 4308400, biasOffset: 4752304),
-        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4753936, biasOffset: 4794736),
-        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, depthwise: false, weightOffset: 4796368, biasOffset: 5240272),
-        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, depthwise: false, weightOffset: 5240544, biasOffset: 5684448),
-        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, depthwise: true, weightOffset: 5686080, biasOffset: 5726880),
-        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, depthwise: false, weightOffset: 5728512, biasOffset: 6172416),
-        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, depthwise: false, weightOffset: 6172688, biasOffset: 6616592),
-        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, depthwise: true, weightOffset: 6618224, biasOffset: 6659024),
-        .foldConvolution(weight: "features.6.4.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.4.block.2.1", eps: 0.001, depthwise: false, weightOffset: 6660656, biasOffset: 7104560),
-        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, depthwise: false, weightOffset: 7104832, biasOffset: 7548736),
-        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, depthwise: true, weightOffset: 7550368, biasOffset: 7591168),
-        .foldConvolution(weight: "features.6.5.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.5.block.2.1", eps: 0.001, depthwise: false, weightOffset: 7592800, biasOffset: 8036704),
-        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, depthwise: false, weightOffset: 8036976, biasOffset: 8480880),
-        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, depthwise: true, weightOffset: 8482512, biasOffset: 8523312),
-        .foldConvolution(weight: "features.6.6.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.6.block.2.1", eps: 0.001, depthwise: false, weightOffset: 8524944, biasOffset: 8968848),
-        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, depthwise: false, weightOffset: 8969120, biasOffset: 9413024),
-        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, depthwise: true, weightOffset: 9414656, biasOffset: 9455456),
-        .foldConvolution(weight: "features.6.7.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.7.block.2.1", eps: 0.001, depthwise: false, weightOffset: 9457088, biasOffset: 9900992),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 9901264, biasOffset: 10345168),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1632, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 10346800, biasOffset: 10361488),
-        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [448, 1632, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 10363120, biasOffset: 11094256),
-        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 448, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 11094704, biasOffset: 11668144),
+        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 864),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 896, biasOffset: 1184),
+        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [24, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, layout: .inputMajor, weightOffset: 1216, biasOffset: 1984),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2016, biasOffset: 5472),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5616, biasOffset: 6912),
+        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [32, 144, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 7056, biasOffset: 11664),
+        .foldConvolution(weight: "features.2.1.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 11696, biasOffset: 17840),
+        .foldConvolution(weight: "features.2.1.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 18032, biasOffset: 19760),
+        .foldConvolution(weight: "features.2.1.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 19952, biasOffset: 26096),
+        .foldConvolution(weight: "features.2.2.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 26128, biasOffset: 32272),
+        .foldConvolution(weight: "features.2.2.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 32464, biasOffset: 34192),
+        .foldConvolution(weight: "features.2.2.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 34384, biasOffset: 40528),
+        .foldConvolution(weight: "features.2.3.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.2.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 40560, biasOffset: 46704),
+        .foldConvolution(weight: "features.2.3.block.1.0.weight", shape: [192, 1, 3, 3], batchNorm: "features.2.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 46896, biasOffset: 48624),
+        .foldConvolution(weight: "features.2.3.block.2.0.weight", shape: [32, 192, 1, 1], batchNorm: "features.2.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 48816, biasOffset: 54960),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [192, 32, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 54992, biasOffset: 61136),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [192, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 61328, biasOffset: 66128),
+        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [56, 192, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 66320, biasOffset: 77072),
+        .foldConvolution(weight: "features.3.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 77136, biasOffset: 95952),
+        .foldConvolution(weight: "features.3.1.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 96288, biasOffset: 104688),
+        .foldConvolution(weight: "features.3.1.block.2.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 105024, biasOffset: 123840),
+        .foldConvolution(weight: "features.3.2.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 123904, biasOffset: 142720),
+        .foldConvolution(weight: "features.3.2.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 143056, biasOffset: 151456),
+        .foldConvolution(weight: "features.3.2.block.2.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 151792, biasOffset: 170608),
+        .foldConvolution(weight: "features.3.3.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.3.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 170672, biasOffset: 189488),
+        .foldConvolution(weight: "features.3.3.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.3.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 189824, biasOffset: 198224),
+        .foldConvolution(weight: "features.3.3.block.2.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.3.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 198560, biasOffset: 217376),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 217440, biasOffset: 236256),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [336, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 236592, biasOffset: 239616),
+        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [112, 336, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 239952, biasOffset: 277584),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 277696, biasOffset: 352960),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 353632, biasOffset: 359680),
+        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 360352, biasOffset: 435616),
+        .foldConvolution(weight: "features.4.2.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 435728, biasOffset: 510992),
+        .foldConvolution(weight: "features.4.2.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 511664, biasOffset: 517712),
+        .foldConvolution(weight: "features.4.2.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 518384, biasOffset: 593648),
+        .foldConvolution(weight: "features.4.3.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 593760, biasOffset: 669024),
+        .foldConvolution(weight: "features.4.3.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 669696, biasOffset: 675744),
+        .foldConvolution(weight: "features.4.3.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 676416, biasOffset: 751680),
+        .foldConvolution(weight: "features.4.4.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 751792, biasOffset: 827056),
+        .foldConvolution(weight: "features.4.4.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 827728, biasOffset: 833776),
+        .foldConvolution(weight: "features.4.4.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.4.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 834448, biasOffset: 909712),
+        .foldConvolution(weight: "features.4.5.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.4.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 909824, biasOffset: 985088),
+        .foldConvolution(weight: "features.4.5.block.1.0.weight", shape: [672, 1, 3, 3], batchNorm: "features.4.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 985760, biasOffset: 991808),
+        .foldConvolution(weight: "features.4.5.block.2.0.weight", shape: [112, 672, 1, 1], batchNorm: "features.4.5.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 992480, biasOffset: 1067744),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [672, 112, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1067856, biasOffset: 1143120),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [672, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1143792, biasOffset: 1160592),
+        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [160, 672, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1161264, biasOffset: 1268784),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1268944, biasOffset: 1422544),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1423504, biasOffset: 1447504),
+        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1448464, biasOffset: 1602064),
+        .foldConvolution(weight: "features.5.2.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1602224, biasOffset: 1755824),
+        .foldConvolution(weight: "features.5.2.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1756784, biasOffset: 1780784),
+        .foldConvolution(weight: "features.5.2.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 1781744, biasOffset: 1935344),
+        .foldConvolution(weight: "features.5.3.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1935504, biasOffset: 2089104),
+        .foldConvolution(weight: "features.5.3.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2090064, biasOffset: 2114064),
+        .foldConvolution(weight: "features.5.3.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2115024, biasOffset: 2268624),
+        .foldConvolution(weight: "features.5.4.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2268784, biasOffset: 2422384),
+        .foldConvolution(weight: "features.5.4.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2423344, biasOffset: 2447344),
+        .foldConvolution(weight: "features.5.4.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.4.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2448304, biasOffset: 2601904),
+        .foldConvolution(weight: "features.5.5.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.5.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2602064, biasOffset: 2755664),
+        .foldConvolution(weight: "features.5.5.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.5.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 2756624, biasOffset: 2780624),
+        .foldConvolution(weight: "features.5.5.block.2.0.weight", shape: [160, 960, 1, 1], batchNorm: "features.5.5.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2781584, biasOffset: 2935184),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [960, 160, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 2935344, biasOffset: 3088944),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [960, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3089904, biasOffset: 3113904),
+        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [272, 960, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 3114864, biasOffset: 3375984),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3376256, biasOffset: 3820160),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 3821792, biasOffset: 3862592),
+        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 3864224, biasOffset: 4308128),
+        .foldConvolution(weight: "features.6.2.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.2.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 4308400, biasOffset: 4752304),
+        .foldConvolution(weight: "features.6.2.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.2.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4753936, biasOffset: 4794736),
+        .foldConvolution(weight: "features.6.2.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.2.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 4796368, biasOffset: 5240272),
+        .foldConvolution(weight: "features.6.3.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.3.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 5240544, biasOffset: 5684448),
+        .foldConvolution(weight: "features.6.3.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.3.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 5686080, biasOffset: 5726880),
+        .foldConvolution(weight: "features.6.3.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.3.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 5728512, biasOffset: 6172416),
+        .foldConvolution(weight: "features.6.4.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.4.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 6172688, biasOffset: 6616592),
+        .foldConvolution(weight: "features.6.4.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.4.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 6618224, biasOffset: 6659024),
+        .foldConvolution(weight: "features.6.4.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.4.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 6660656, biasOffset: 7104560),
+        .foldConvolution(weight: "features.6.5.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.5.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 7104832, biasOffset: 7548736),
+        .foldConvolution(weight: "features.6.5.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.5.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 7550368, biasOffset: 7591168),
+        .foldConvolution(weight: "features.6.5.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.5.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 7592800, biasOffset: 8036704),
+        .foldConvolution(weight: "features.6.6.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.6.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 8036976, biasOffset: 8480880),
+        .foldConvolution(weight: "features.6.6.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.6.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 8482512, biasOffset: 8523312),
+        .foldConvolution(weight: "features.6.6.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.6.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 8524944, biasOffset: 8968848),
+        .foldConvolution(weight: "features.6.7.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.6.7.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 8969120, biasOffset: 9413024),
+        .foldConvolution(weight: "features.6.7.block.1.0.weight", shape: [1632, 1, 5, 5], batchNorm: "features.6.7.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 9414656, biasOffset: 9455456),
+        .foldConvolution(weight: "features.6.7.block.2.0.weight", shape: [272, 1632, 1, 1], batchNorm: "features.6.7.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 9457088, biasOffset: 9900992),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [1632, 272, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 9901264, biasOffset: 10345168),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [1632, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 10346800, biasOffset: 10361488),
+        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [448, 1632, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 10363120, biasOffset: 11094256),
+        .foldConvolution(weight: "features.8.0.weight", shape: [1280, 448, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 11094704, biasOffset: 11668144),
         .copy(name: "classifier.1.weight", shape: [1000, 1280], offset: 11669424),
         .copy(name: "classifier.1.bias", shape: [1000], offset: 12949424),
     ]

@@ -27,7 +27,7 @@ public final class EfficientNetTiny: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
@@ -65,7 +65,7 @@ public final class EfficientNetTiny: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 72, width: 72,
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: w + 0, bias: w + 432, outChannels: 16, activation: .silu,
+            inputMajorWeights: w + 0, bias: w + 432, outChannels: 16, activation: .silu,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -91,7 +91,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 20736 &* n, batch: n, imagePixels: 1296, inChannels: 16, inputScales: ws,
-            weights: w + 768, bias: w + 896, outChannels: 8,
+            inputMajorWeights: w + 768, bias: w + 896, outChannels: 8,
             activation: .identity, residual: nil, output: a + 62208 &* n,
             workspace: ws + 16 &* n, pool: pool)
         p?.stop(3)
@@ -103,7 +103,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 62208 &* n, pixels: 1296 &* n, inChannels: 8,
-            weights: w + 912, bias: w + 1296, outChannels: 48,
+            inputMajorWeights: w + 912, bias: w + 1296, outChannels: 48,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(4)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48]
@@ -125,7 +125,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 62208 &* n, batch: n, imagePixels: 324, inChannels: 48, inputScales: ws,
-            weights: w + 2080, bias: w + 2848, outChannels: 16,
+            inputMajorWeights: w + 2080, bias: w + 2848, outChannels: 16,
             activation: .identity, residual: nil, output: a + 31104 &* n,
             workspace: ws + 48 &* n, pool: pool)
         p?.stop(7)
@@ -137,7 +137,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 31104 &* n, pixels: 324 &* n, inChannels: 16,
-            weights: w + 2864, bias: w + 4400, outChannels: 96,
+            inputMajorWeights: w + 2864, bias: w + 4400, outChannels: 96,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(8)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96]
@@ -159,7 +159,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConvScaledInput(
             input: a + 31104 &* n, batch: n, imagePixels: 81, inChannels: 96, inputScales: ws,
-            weights: w + 7872, bias: w + 10176, outChannels: 24,
+            inputMajorWeights: w + 7872, bias: w + 10176, outChannels: 24,
             activation: .identity, residual: nil, output: a + 11664 &* n,
             workspace: ws + 96 &* n, pool: pool)
         p?.stop(11)
@@ -171,7 +171,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 11664 &* n, pixels: 81 &* n, inChannels: 24,
-            weights: w + 10208, bias: w + 13664, outChannels: 144,
+            inputMajorWeights: w + 10208, bias: w + 13664, outChannels: 144,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(12)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144]
@@ -192,7 +192,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 11664 &* n, pixels: 25 &* n, inChannels: 144,
-            weights: w + 17136, bias: w + 22896, outChannels: 40,
+            inputMajorWeights: w + 17136, bias: w + 22896, outChannels: 40,
             activation: .identity, residual: nil, output: a + 15264 &* n, pool: pool)
         p?.stop(15)
     }
@@ -203,7 +203,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 15264 &* n, pixels: 25 &* n, inChannels: 40,
-            weights: w + 22944, bias: w + 32544, outChannels: 240,
+            inputMajorWeights: w + 22944, bias: w + 32544, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(16)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -224,7 +224,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
-            weights: w + 40240, bias: w + 49840, outChannels: 40,
+            inputMajorWeights: w + 40240, bias: w + 49840, outChannels: 40,
             activation: .identity, residual: a + 15264 &* n, output: a + 12000 &* n, pool: pool)
         p?.stop(19)
     }
@@ -235,7 +235,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 12000 &* n, pixels: 25 &* n, inChannels: 40,
-            weights: w + 49888, bias: w + 59488, outChannels: 240,
+            inputMajorWeights: w + 49888, bias: w + 59488, outChannels: 240,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(20)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -256,7 +256,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
-            weights: w + 71024, bias: w + 84464, outChannels: 56,
+            inputMajorWeights: w + 71024, bias: w + 84464, outChannels: 56,
             activation: .identity, residual: nil, output: a + 16800 &* n, pool: pool)
         p?.stop(23)
     }
@@ -267,7 +267,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 16800 &* n, pixels: 25 &* n, inChannels: 56,
-            weights: w + 84528, bias: w + 103344, outChannels: 336,
+            inputMajorWeights: w + 84528, bias: w + 103344, outChannels: 336,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(24)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336]
@@ -288,7 +288,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 8400 &* n, pixels: 25 &* n, inChannels: 336,
-            weights: w + 122176, bias: w + 140992, outChannels: 56,
+            inputMajorWeights: w + 122176, bias: w + 140992, outChannels: 56,
             activation: .identity, residual: a + 16800 &* n, output: a + 18208 &* n, pool: pool)
         p?.stop(27)
     }
@@ -299,7 +299,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 18208 &* n, pixels: 25 &* n, inChannels: 56,
-            weights: w + 141056, bias: w + 159872, outChannels: 336,
+            inputMajorWeights: w + 141056, bias: w + 159872, outChannels: 336,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(28)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336]
@@ -320,7 +320,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 8400 &* n, pixels: 9 &* n, inChannels: 336,
-            weights: w + 178704, bias: w + 210960, outChannels: 96,
+            inputMajorWeights: w + 178704, bias: w + 210960, outChannels: 96,
             activation: .identity, residual: nil, output: a + 11424 &* n, pool: pool)
         p?.stop(31)
     }
@@ -331,7 +331,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 11424 &* n, pixels: 9 &* n, inChannels: 96,
-            weights: w + 211056, bias: w + 266352, outChannels: 576,
+            inputMajorWeights: w + 211056, bias: w + 266352, outChannels: 576,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(32)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -352,7 +352,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
-            weights: w + 310160, bias: w + 365456, outChannels: 96,
+            inputMajorWeights: w + 310160, bias: w + 365456, outChannels: 96,
             activation: .identity, residual: a + 11424 &* n, output: a + 10368 &* n, pool: pool)
         p?.stop(35)
     }
@@ -363,7 +363,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 10368 &* n, pixels: 9 &* n, inChannels: 96,
-            weights: w + 365552, bias: w + 420848, outChannels: 576,
+            inputMajorWeights: w + 365552, bias: w + 420848, outChannels: 576,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(36)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -384,7 +384,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
-            weights: w + 455440, bias: w + 547600, outChannels: 160,
+            inputMajorWeights: w + 455440, bias: w + 547600, outChannels: 160,
             activation: .identity, residual: nil, output: a + 10368 &* n, pool: pool)
         p?.stop(39)
     }
@@ -395,7 +395,7 @@ public final class EfficientNetTiny: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 10368 &* n, pixels: 9 &* n, inChannels: 160,
-            weights: w + 547760, bias: w + 650160, outChannels: 640,
+            inputMajorWeights: w + 547760, bias: w + 650160, outChannels: 640,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(40)
     }
@@ -711,77 +711,77 @@ extension EfficientNetTiny {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [16, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, depthwise: false, weightOffset: 0, biasOffset: 432),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [16, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, depthwise: true, weightOffset: 448, biasOffset: 592),
+        .foldConvolution(weight: "features.0.0.weight", shape: [16, 3, 3, 3], batchNorm: "features.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 0, biasOffset: 432),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [16, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 1e-05, layout: .depthwise, weightOffset: 448, biasOffset: 592),
         .copy(name: "features.1.0.block.1.fc1.weight", shape: [4, 16, 1, 1], offset: 608),
         .copy(name: "features.1.0.block.1.fc1.bias", shape: [4], offset: 672),
         .copy(name: "features.1.0.block.1.fc2.weight", shape: [16, 4, 1, 1], offset: 688),
         .copy(name: "features.1.0.block.1.fc2.bias", shape: [16], offset: 752),
-        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [8, 16, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, depthwise: false, weightOffset: 768, biasOffset: 896),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [48, 8, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 912, biasOffset: 1296),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [48, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 1344, biasOffset: 1776),
+        .foldConvolution(weight: "features.1.0.block.2.0.weight", shape: [8, 16, 1, 1], batchNorm: "features.1.0.block.2.1", eps: 1e-05, layout: .inputMajor, weightOffset: 768, biasOffset: 896),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [48, 8, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 912, biasOffset: 1296),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [48, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 1344, biasOffset: 1776),
         .copy(name: "features.2.0.block.2.fc1.weight", shape: [2, 48, 1, 1], offset: 1824),
         .copy(name: "features.2.0.block.2.fc1.bias", shape: [2], offset: 1920),
         .copy(name: "features.2.0.block.2.fc2.weight", shape: [48, 2, 1, 1], offset: 1936),
         .copy(name: "features.2.0.block.2.fc2.bias", shape: [48], offset: 2032),
-        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [16, 48, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 2080, biasOffset: 2848),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 2864, biasOffset: 4400),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [96, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 4496, biasOffset: 6896),
+        .foldConvolution(weight: "features.2.0.block.3.0.weight", shape: [16, 48, 1, 1], batchNorm: "features.2.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2080, biasOffset: 2848),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 2864, biasOffset: 4400),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [96, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 4496, biasOffset: 6896),
         .copy(name: "features.3.0.block.2.fc1.weight", shape: [4, 96, 1, 1], offset: 6992),
         .copy(name: "features.3.0.block.2.fc1.bias", shape: [4], offset: 7376),
         .copy(name: "features.3.0.block.2.fc2.weight", shape: [96, 4, 1, 1], offset: 7392),
         .copy(name: "features.3.0.block.2.fc2.bias", shape: [96], offset: 7776),
-        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 7872, biasOffset: 10176),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 10208, biasOffset: 13664),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 13808, biasOffset: 15104),
+        .foldConvolution(weight: "features.3.0.block.3.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.3.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 7872, biasOffset: 10176),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 10208, biasOffset: 13664),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 13808, biasOffset: 15104),
         .copy(name: "features.4.0.block.2.fc1.weight", shape: [6, 144, 1, 1], offset: 15248),
         .copy(name: "features.4.0.block.2.fc1.bias", shape: [6], offset: 16112),
         .copy(name: "features.4.0.block.2.fc2.weight", shape: [144, 6, 1, 1], offset: 16128),
         .copy(name: "features.4.0.block.2.fc2.bias", shape: [144], offset: 16992),
-        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 17136, biasOffset: 22896),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 22944, biasOffset: 32544),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 32784, biasOffset: 34944),
+        .foldConvolution(weight: "features.4.0.block.3.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.4.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 17136, biasOffset: 22896),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 22944, biasOffset: 32544),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 32784, biasOffset: 34944),
         .copy(name: "features.4.1.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 35184),
         .copy(name: "features.4.1.block.2.fc1.bias", shape: [10], offset: 37584),
         .copy(name: "features.4.1.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 37600),
         .copy(name: "features.4.1.block.2.fc2.bias", shape: [240], offset: 40000),
-        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 40240, biasOffset: 49840),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 49888, biasOffset: 59488),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 59728, biasOffset: 65728),
+        .foldConvolution(weight: "features.4.1.block.3.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.4.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 40240, biasOffset: 49840),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 49888, biasOffset: 59488),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 59728, biasOffset: 65728),
         .copy(name: "features.5.0.block.2.fc1.weight", shape: [10, 240, 1, 1], offset: 65968),
         .copy(name: "features.5.0.block.2.fc1.bias", shape: [10], offset: 68368),
         .copy(name: "features.5.0.block.2.fc2.weight", shape: [240, 10, 1, 1], offset: 68384),
         .copy(name: "features.5.0.block.2.fc2.bias", shape: [240], offset: 70784),
-        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [56, 240, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 71024, biasOffset: 84464),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 84528, biasOffset: 103344),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 103680, biasOffset: 112080),
+        .foldConvolution(weight: "features.5.0.block.3.0.weight", shape: [56, 240, 1, 1], batchNorm: "features.5.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 71024, biasOffset: 84464),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 84528, biasOffset: 103344),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 103680, biasOffset: 112080),
         .copy(name: "features.5.1.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 112416),
         .copy(name: "features.5.1.block.2.fc1.bias", shape: [14], offset: 117120),
         .copy(name: "features.5.1.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 117136),
         .copy(name: "features.5.1.block.2.fc2.bias", shape: [336], offset: 121840),
-        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 122176, biasOffset: 140992),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 141056, biasOffset: 159872),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 160208, biasOffset: 168608),
+        .foldConvolution(weight: "features.5.1.block.3.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.5.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 122176, biasOffset: 140992),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 141056, biasOffset: 159872),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 160208, biasOffset: 168608),
         .copy(name: "features.6.0.block.2.fc1.weight", shape: [14, 336, 1, 1], offset: 168944),
         .copy(name: "features.6.0.block.2.fc1.bias", shape: [14], offset: 173648),
         .copy(name: "features.6.0.block.2.fc2.weight", shape: [336, 14, 1, 1], offset: 173664),
         .copy(name: "features.6.0.block.2.fc2.bias", shape: [336], offset: 178368),
-        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [96, 336, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 178704, biasOffset: 210960),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 211056, biasOffset: 266352),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [576, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 266928, biasOffset: 281328),
+        .foldConvolution(weight: "features.6.0.block.3.0.weight", shape: [96, 336, 1, 1], batchNorm: "features.6.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 178704, biasOffset: 210960),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 211056, biasOffset: 266352),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [576, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 266928, biasOffset: 281328),
         .copy(name: "features.6.1.block.2.fc1.weight", shape: [24, 576, 1, 1], offset: 281904),
         .copy(name: "features.6.1.block.2.fc1.bias", shape: [24], offset: 295728),
         .copy(name: "features.6.1.block.2.fc2.weight", shape: [576, 24, 1, 1], offset: 295760),
         .copy(name: "features.6.1.block.2.fc2.bias", shape: [576], offset: 309584),
-        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 310160, biasOffset: 365456),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, depthwise: false, weightOffset: 365552, biasOffset: 420848),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, depthwise: true, weightOffset: 421424, biasOffset: 426608),
+        .foldConvolution(weight: "features.6.1.block.3.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.6.1.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 310160, biasOffset: 365456),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 1e-05, layout: .inputMajor, weightOffset: 365552, biasOffset: 420848),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 1e-05, layout: .depthwise, weightOffset: 421424, biasOffset: 426608),
         .copy(name: "features.7.0.block.2.fc1.weight", shape: [24, 576, 1, 1], offset: 427184),
         .copy(name: "features.7.0.block.2.fc1.bias", shape: [24], offset: 441008),
         .copy(name: "features.7.0.block.2.fc2.weight", shape: [576, 24, 1, 1], offset: 441040),
         .copy(name: "features.7.0.block.2.fc2.bias", shape: [576], offset: 454864),
-        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [160, 576, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, depthwise: false, weightOffset: 455440, biasOffset: 547600),
-        .foldConvolution(weight: "features.8.0.weight", shape: [640, 160, 1, 1], batchNorm: "features.8.1", eps: 1e-05, depthwise: false, weightOffset: 547760, biasOffset: 650160),
+        .foldConvolution(weight: "features.7.0.block.3.0.weight", shape: [160, 576, 1, 1], batchNorm: "features.7.0.block.3.1", eps: 1e-05, layout: .inputMajor, weightOffset: 455440, biasOffset: 547600),
+        .foldConvolution(weight: "features.8.0.weight", shape: [640, 160, 1, 1], batchNorm: "features.8.1", eps: 1e-05, layout: .inputMajor, weightOffset: 547760, biasOffset: 650160),
         .copy(name: "classifier.1.weight", shape: [10, 640], offset: 650800),
         .copy(name: "classifier.1.bias", shape: [10], offset: 657200),
     ]

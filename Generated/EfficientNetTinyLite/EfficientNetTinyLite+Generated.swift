@@ -27,7 +27,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount)
     }
@@ -61,7 +61,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         Kernels.stemConv(
             input: x, batch: n, inChannels: 3, height: 72, width: 72,
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 36, outWidth: 36,
-            weights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
+            inputMajorWeights: w + 0, bias: w + 864, outChannels: 32, activation: .relu6,
             output: a, workspace: ws, pool: pool)
         p?.stop(0)
     }
@@ -79,7 +79,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 41472 &* n, pixels: 1296 &* n, inChannels: 32,
-            weights: w + 1216, bias: w + 1472, outChannels: 8,
+            inputMajorWeights: w + 1216, bias: w + 1472, outChannels: 8,
             activation: .identity, residual: nil, output: a + 82944 &* n, pool: pool)
         p?.stop(2)
     }
@@ -90,7 +90,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 82944 &* n, pixels: 1296 &* n, inChannels: 8,
-            weights: w + 1488, bias: w + 1872, outChannels: 48,
+            inputMajorWeights: w + 1488, bias: w + 1872, outChannels: 48,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 36, 36, 48] -> [n, 18, 18, 48]
@@ -104,7 +104,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 62208 &* n, pixels: 324 &* n, inChannels: 48,
-            weights: w + 2400, bias: w + 3168, outChannels: 16,
+            inputMajorWeights: w + 2400, bias: w + 3168, outChannels: 16,
             activation: .identity, residual: nil, output: a + 31104 &* n, pool: pool)
         p?.stop(5)
     }
@@ -115,7 +115,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 31104 &* n, pixels: 324 &* n, inChannels: 16,
-            weights: w + 3184, bias: w + 4720, outChannels: 96,
+            inputMajorWeights: w + 3184, bias: w + 4720, outChannels: 96,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(6)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 96] -> [n, 9, 9, 96]
@@ -129,7 +129,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 31104 &* n, pixels: 81 &* n, inChannels: 96,
-            weights: w + 7312, bias: w + 9616, outChannels: 24,
+            inputMajorWeights: w + 7312, bias: w + 9616, outChannels: 24,
             activation: .identity, residual: nil, output: a + 11664 &* n, pool: pool)
         p?.stop(8)
     }
@@ -140,7 +140,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 11664 &* n, pixels: 81 &* n, inChannels: 24,
-            weights: w + 9648, bias: w + 13104, outChannels: 144,
+            inputMajorWeights: w + 9648, bias: w + 13104, outChannels: 144,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(9)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 9, 9, 144] -> [n, 5, 5, 144]
@@ -154,7 +154,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 11664 &* n, pixels: 25 &* n, inChannels: 144,
-            weights: w + 14688, bias: w + 20448, outChannels: 40,
+            inputMajorWeights: w + 14688, bias: w + 20448, outChannels: 40,
             activation: .identity, residual: nil, output: a + 15264 &* n, pool: pool)
         p?.stop(11)
     }
@@ -165,7 +165,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 15264 &* n, pixels: 25 &* n, inChannels: 40,
-            weights: w + 20496, bias: w + 30096, outChannels: 240,
+            inputMajorWeights: w + 20496, bias: w + 30096, outChannels: 240,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(12)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -179,7 +179,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
-            weights: w + 32736, bias: w + 42336, outChannels: 40,
+            inputMajorWeights: w + 32736, bias: w + 42336, outChannels: 40,
             activation: .identity, residual: a + 15264 &* n, output: a + 12000 &* n, pool: pool)
         p?.stop(14)
     }
@@ -190,7 +190,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 12000 &* n, pixels: 25 &* n, inChannels: 40,
-            weights: w + 42384, bias: w + 51984, outChannels: 240,
+            inputMajorWeights: w + 42384, bias: w + 51984, outChannels: 240,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(15)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -204,7 +204,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
-            weights: w + 58464, bias: w + 71904, outChannels: 56,
+            inputMajorWeights: w + 58464, bias: w + 71904, outChannels: 56,
             activation: .identity, residual: nil, output: a + 16800 &* n, pool: pool)
         p?.stop(17)
     }
@@ -215,7 +215,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 16800 &* n, pixels: 25 &* n, inChannels: 56,
-            weights: w + 71968, bias: w + 90784, outChannels: 336,
+            inputMajorWeights: w + 71968, bias: w + 90784, outChannels: 336,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(18)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 336] -> [n, 5, 5, 336]
@@ -229,7 +229,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 8400 &* n, pixels: 25 &* n, inChannels: 336,
-            weights: w + 99856, bias: w + 118672, outChannels: 56,
+            inputMajorWeights: w + 99856, bias: w + 118672, outChannels: 56,
             activation: .identity, residual: a + 16800 &* n, output: a + 18208 &* n, pool: pool)
         p?.stop(20)
     }
@@ -240,7 +240,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 18208 &* n, pixels: 25 &* n, inChannels: 56,
-            weights: w + 118736, bias: w + 137552, outChannels: 336,
+            inputMajorWeights: w + 118736, bias: w + 137552, outChannels: 336,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(21)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 5, 5, 336] -> [n, 3, 3, 336]
@@ -254,7 +254,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 8400 &* n, pixels: 9 &* n, inChannels: 336,
-            weights: w + 146624, bias: w + 178880, outChannels: 96,
+            inputMajorWeights: w + 146624, bias: w + 178880, outChannels: 96,
             activation: .identity, residual: nil, output: a + 11424 &* n, pool: pool)
         p?.stop(23)
     }
@@ -265,7 +265,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 11424 &* n, pixels: 9 &* n, inChannels: 96,
-            weights: w + 178976, bias: w + 234272, outChannels: 576,
+            inputMajorWeights: w + 178976, bias: w + 234272, outChannels: 576,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(24)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -279,7 +279,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
-            weights: w + 249824, bias: w + 305120, outChannels: 96,
+            inputMajorWeights: w + 249824, bias: w + 305120, outChannels: 96,
             activation: .identity, residual: a + 11424 &* n, output: a + 10368 &* n, pool: pool)
         p?.stop(26)
     }
@@ -290,7 +290,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 10368 &* n, pixels: 9 &* n, inChannels: 96,
-            weights: w + 305216, bias: w + 360512, outChannels: 576,
+            inputMajorWeights: w + 305216, bias: w + 360512, outChannels: 576,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(27)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -304,7 +304,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
-            weights: w + 366848, bias: w + 459008, outChannels: 160,
+            inputMajorWeights: w + 366848, bias: w + 459008, outChannels: 160,
             activation: .identity, residual: nil, output: a + 2880 &* n, pool: pool)
         p?.stop(29)
     }
@@ -315,7 +315,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         p?.start()
         Kernels.pointwiseConv(
             input: a + 2880 &* n, pixels: 9 &* n, inChannels: 160,
-            weights: w + 459168, bias: w + 510368, outChannels: 320,
+            inputMajorWeights: w + 459168, bias: w + 510368, outChannels: 320,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(30)
     }
@@ -571,37 +571,37 @@ extension EfficientNetTinyLite {
 
     /// BatchNorm folding and copies that build the inference weights, at the offsets used above.
     static let preparationSteps: [WeightPreparation] = [
-        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, depthwise: false, weightOffset: 0, biasOffset: 864),
-        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, depthwise: true, weightOffset: 896, biasOffset: 1184),
-        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [8, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, depthwise: false, weightOffset: 1216, biasOffset: 1472),
-        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [48, 8, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 1488, biasOffset: 1872),
-        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [48, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 1920, biasOffset: 2352),
-        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [16, 48, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 2400, biasOffset: 3168),
-        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 3184, biasOffset: 4720),
-        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [96, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 4816, biasOffset: 7216),
-        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 7312, biasOffset: 9616),
-        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 9648, biasOffset: 13104),
-        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 13248, biasOffset: 14544),
-        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 14688, biasOffset: 20448),
-        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 20496, biasOffset: 30096),
-        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 30336, biasOffset: 32496),
-        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 32736, biasOffset: 42336),
-        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 42384, biasOffset: 51984),
-        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 52224, biasOffset: 58224),
-        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [56, 240, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 58464, biasOffset: 71904),
-        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 71968, biasOffset: 90784),
-        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 91120, biasOffset: 99520),
-        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 99856, biasOffset: 118672),
-        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 118736, biasOffset: 137552),
-        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 137888, biasOffset: 146288),
-        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [96, 336, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 146624, biasOffset: 178880),
-        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, depthwise: false, weightOffset: 178976, biasOffset: 234272),
-        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [576, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, depthwise: true, weightOffset: 234848, biasOffset: 249248),
-        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, depthwise: false, weightOffset: 249824, biasOffset: 305120),
-        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, depthwise: false, weightOffset: 305216, biasOffset: 360512),
-        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, depthwise: true, weightOffset: 361088, biasOffset: 366272),
-        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [160, 576, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, depthwise: false, weightOffset: 366848, biasOffset: 459008),
-        .foldConvolution(weight: "features.8.0.weight", shape: [320, 160, 1, 1], batchNorm: "features.8.1", eps: 0.001, depthwise: false, weightOffset: 459168, biasOffset: 510368),
+        .foldConvolution(weight: "features.0.0.weight", shape: [32, 3, 3, 3], batchNorm: "features.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 0, biasOffset: 864),
+        .foldConvolution(weight: "features.1.0.block.0.0.weight", shape: [32, 1, 3, 3], batchNorm: "features.1.0.block.0.1", eps: 0.001, layout: .depthwise, weightOffset: 896, biasOffset: 1184),
+        .foldConvolution(weight: "features.1.0.block.1.0.weight", shape: [8, 32, 1, 1], batchNorm: "features.1.0.block.1.1", eps: 0.001, layout: .inputMajor, weightOffset: 1216, biasOffset: 1472),
+        .foldConvolution(weight: "features.2.0.block.0.0.weight", shape: [48, 8, 1, 1], batchNorm: "features.2.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 1488, biasOffset: 1872),
+        .foldConvolution(weight: "features.2.0.block.1.0.weight", shape: [48, 1, 3, 3], batchNorm: "features.2.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 1920, biasOffset: 2352),
+        .foldConvolution(weight: "features.2.0.block.2.0.weight", shape: [16, 48, 1, 1], batchNorm: "features.2.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 2400, biasOffset: 3168),
+        .foldConvolution(weight: "features.3.0.block.0.0.weight", shape: [96, 16, 1, 1], batchNorm: "features.3.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 3184, biasOffset: 4720),
+        .foldConvolution(weight: "features.3.0.block.1.0.weight", shape: [96, 1, 5, 5], batchNorm: "features.3.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 4816, biasOffset: 7216),
+        .foldConvolution(weight: "features.3.0.block.2.0.weight", shape: [24, 96, 1, 1], batchNorm: "features.3.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 7312, biasOffset: 9616),
+        .foldConvolution(weight: "features.4.0.block.0.0.weight", shape: [144, 24, 1, 1], batchNorm: "features.4.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 9648, biasOffset: 13104),
+        .foldConvolution(weight: "features.4.0.block.1.0.weight", shape: [144, 1, 3, 3], batchNorm: "features.4.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 13248, biasOffset: 14544),
+        .foldConvolution(weight: "features.4.0.block.2.0.weight", shape: [40, 144, 1, 1], batchNorm: "features.4.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 14688, biasOffset: 20448),
+        .foldConvolution(weight: "features.4.1.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.4.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 20496, biasOffset: 30096),
+        .foldConvolution(weight: "features.4.1.block.1.0.weight", shape: [240, 1, 3, 3], batchNorm: "features.4.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 30336, biasOffset: 32496),
+        .foldConvolution(weight: "features.4.1.block.2.0.weight", shape: [40, 240, 1, 1], batchNorm: "features.4.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 32736, biasOffset: 42336),
+        .foldConvolution(weight: "features.5.0.block.0.0.weight", shape: [240, 40, 1, 1], batchNorm: "features.5.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 42384, biasOffset: 51984),
+        .foldConvolution(weight: "features.5.0.block.1.0.weight", shape: [240, 1, 5, 5], batchNorm: "features.5.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 52224, biasOffset: 58224),
+        .foldConvolution(weight: "features.5.0.block.2.0.weight", shape: [56, 240, 1, 1], batchNorm: "features.5.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 58464, biasOffset: 71904),
+        .foldConvolution(weight: "features.5.1.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.5.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 71968, biasOffset: 90784),
+        .foldConvolution(weight: "features.5.1.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.5.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 91120, biasOffset: 99520),
+        .foldConvolution(weight: "features.5.1.block.2.0.weight", shape: [56, 336, 1, 1], batchNorm: "features.5.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 99856, biasOffset: 118672),
+        .foldConvolution(weight: "features.6.0.block.0.0.weight", shape: [336, 56, 1, 1], batchNorm: "features.6.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 118736, biasOffset: 137552),
+        .foldConvolution(weight: "features.6.0.block.1.0.weight", shape: [336, 1, 5, 5], batchNorm: "features.6.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 137888, biasOffset: 146288),
+        .foldConvolution(weight: "features.6.0.block.2.0.weight", shape: [96, 336, 1, 1], batchNorm: "features.6.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 146624, biasOffset: 178880),
+        .foldConvolution(weight: "features.6.1.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.6.1.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 178976, biasOffset: 234272),
+        .foldConvolution(weight: "features.6.1.block.1.0.weight", shape: [576, 1, 5, 5], batchNorm: "features.6.1.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 234848, biasOffset: 249248),
+        .foldConvolution(weight: "features.6.1.block.2.0.weight", shape: [96, 576, 1, 1], batchNorm: "features.6.1.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 249824, biasOffset: 305120),
+        .foldConvolution(weight: "features.7.0.block.0.0.weight", shape: [576, 96, 1, 1], batchNorm: "features.7.0.block.0.1", eps: 0.001, layout: .inputMajor, weightOffset: 305216, biasOffset: 360512),
+        .foldConvolution(weight: "features.7.0.block.1.0.weight", shape: [576, 1, 3, 3], batchNorm: "features.7.0.block.1.1", eps: 0.001, layout: .depthwise, weightOffset: 361088, biasOffset: 366272),
+        .foldConvolution(weight: "features.7.0.block.2.0.weight", shape: [160, 576, 1, 1], batchNorm: "features.7.0.block.2.1", eps: 0.001, layout: .inputMajor, weightOffset: 366848, biasOffset: 459008),
+        .foldConvolution(weight: "features.8.0.weight", shape: [320, 160, 1, 1], batchNorm: "features.8.1", eps: 0.001, layout: .inputMajor, weightOffset: 459168, biasOffset: 510368),
         .copy(name: "classifier.1.weight", shape: [10, 320], offset: 510688),
         .copy(name: "classifier.1.bias", shape: [10], offset: 513888),
     ]

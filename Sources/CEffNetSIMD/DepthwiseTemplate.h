@@ -68,9 +68,11 @@ AI void dw_edge_pixel(int act, int K, ptrdiff_t R, ptrdiff_t kxLo, ptrdiff_t kxH
     if (c < c1) dw_edge(act, K, R, kxLo, kxHi, 0, V_MASK(c1 - c), x + c, rowStep, C, w + c, bias + c, out + c);
 }
 
-AI void dw_row(int act, int K, int S, const float *input, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C, ptrdiff_t padTop,
-               ptrdiff_t padLeft, ptrdiff_t outHeight, ptrdiff_t outWidth, const float *weights, const float *bias,
-               float *output, ptrdiff_t row, ptrdiff_t c0, ptrdiff_t c1) {
+/* Output row `row` (= n*outHeight + oy). `input` holds the image rows from `firstRow` (counted like
+   n*H + iy) on: the whole batch with firstRow 0, or a band of expanded rows (ExpandDepthwiseTemplate.h). */
+AI void dw_row(int act, int K, int S, const float *input, ptrdiff_t firstRow, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C,
+               ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight, ptrdiff_t outWidth, const float *weights,
+               const float *bias, float *output, ptrdiff_t row, ptrdiff_t c0, ptrdiff_t c1) {
     const ptrdiff_t n = row / outHeight;
     const ptrdiff_t iy0 = (row - n * outHeight) * S - padTop;
     const ptrdiff_t kyLo = iy0 < 0 ? -iy0 : 0;
@@ -83,7 +85,7 @@ AI void dw_row(int act, int K, int S, const float *input, ptrdiff_t H, ptrdiff_t
     const ptrdiff_t rowStep = W * C;
     /* Offset (floats) of tap (kyLo, kx = 0) of output column 0; it may lie before the image. Only taps
        inside the image are ever read. */
-    const ptrdiff_t inTop = ((n * H + iy0 + kyLo) * W - padLeft) * C;
+    const ptrdiff_t inTop = ((n * H + iy0 + kyLo - firstRow) * W - padLeft) * C;
     const float *w = weights + kyLo * K * C;
     float *outRow = output + row * outWidth * C;
     ptrdiff_t ox = 0;
@@ -108,8 +110,8 @@ AI void dw_row(int act, int K, int S, const float *input, ptrdiff_t H, ptrdiff_t
 }
 
 #define DW_GEOMETRY(K, S)                                                                                      \
-    WITH_ACTIVATION(act, dw_row(A, K, S, input, H, W, C, padTop, padLeft, outHeight, outWidth, weights, bias,  \
-                                output, row, c0, c1))
+    WITH_ACTIVATION(act, dw_row(A, K, S, input, 0, H, W, C, padTop, padLeft, outHeight, outWidth, weights,     \
+                                bias, output, row, c0, c1))
 
 int FN(effnet_depthwise_row)(int act, const float *input, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C, ptrdiff_t kernel,
                              ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight,

@@ -80,3 +80,28 @@ int effnet_depthwise_row(int isa, int act, const float *input, ptrdiff_t H, ptrd
     __builtin_trap();
 #endif
 }
+
+void effnet_gemm_bias_activation(int isa, int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x,
+                                 ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,
+                                 const float *residual, float *y, ptrdiff_t ldc) {
+    EFFNET_FORWARD(effnet_gemm_bias_activation, act, M, N, K, x, lda, w, ldb, bias, residual, y, ldc);
+}
+
+int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float *input, ptrdiff_t H, ptrdiff_t W,
+                                 ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, const float *expandBias,
+                                 ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,
+                                 ptrdiff_t outHeight, ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,
+                                 float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band,
+                                 ptrdiff_t bandRows) {
+#if defined(__x86_64__)
+    if (isa == EFFNET_ISA_AVX512)
+        return effnet_expand_depthwise_rows_avx512(expandAct, dwAct, input, H, W, Cin, Ce, expandWeights, expandBias,
+                                                   kernel, stride, padTop, padLeft, outHeight, outWidth, dwWeights,
+                                                   dwBias, output, n, oy0, oy1, band, bandRows);
+    return effnet_expand_depthwise_rows_avx2(expandAct, dwAct, input, H, W, Cin, Ce, expandWeights, expandBias, kernel,
+                                             stride, padTop, padLeft, outHeight, outWidth, dwWeights, dwBias, output, n,
+                                             oy0, oy1, band, bandRows);
+#else
+    __builtin_trap();
+#endif
+}

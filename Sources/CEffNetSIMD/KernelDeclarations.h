@@ -30,7 +30,17 @@
                                       ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,   \
                                       ptrdiff_t outHeight, ptrdiff_t outWidth, const float *weights,             \
                                       const float *bias, float *output, ptrdiff_t row, ptrdiff_t c0,             \
-                                      ptrdiff_t c1);
+                                      ptrdiff_t c1);                                                          \
+    void effnet_gemm_bias_activation_##SUFFIX(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x,     \
+                                              ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,     \
+                                              const float *residual, float *y, ptrdiff_t ldc);                      \
+    int effnet_expand_depthwise_rows_##SUFFIX(int expandAct, int dwAct, const float *input, ptrdiff_t H,          \
+                                              ptrdiff_t W, ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, \
+                                              const float *expandBias, ptrdiff_t kernel, ptrdiff_t stride,          \
+                                              ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight,             \
+                                              ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,      \
+                                              float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band, \
+                                              ptrdiff_t bandRows);
 
 EFFNET_DECLARE_KERNELS(avx512)
 EFFNET_DECLARE_KERNELS(avx2)

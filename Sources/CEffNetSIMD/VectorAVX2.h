@@ -10,6 +10,8 @@ typedef __m256 VF;
 typedef __m256i VM;
 #define VW 8
 #define FN(name) name##_avx2
+/* Rows of the GEMM register tile: 4 x 3 accumulators + 3 weight vectors + 1 broadcast <= 16 registers. */
+#define GEMM_MR 4
 
 /* A window of 8 into this table is the mask of the first n lanes. */
 static const int32_t avx2_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};

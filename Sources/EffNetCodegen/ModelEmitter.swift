@@ -15,6 +15,7 @@ private struct Emitter {
     let plan: ModelPlan
     let layout: WeightLayout
     let folding: SqueezeExciteFolding
+    let fusion: ExpandDepthwiseFusion
     var out = ""
     /// Index of the next layer in `profiledLayers` (the plan's layer order).
     var layerIndex = 0
@@ -22,6 +23,7 @@ private struct Emitter {
     init(plan: ModelPlan) {
         self.plan = plan
         folding = SqueezeExciteFolding(plan: plan)
+        fusion = ExpandDepthwiseFusion(plan: plan)
         self.layout = WeightLayout(plan: plan)
     }
 
@@ -77,7 +79,8 @@ private struct Emitter {
     mutating func emitWorkspace() {
         let stem = plan.layers[0]
         let se = plan.layers.filter { $0.operation == .squeezeExcitation }
-        line("    /// Kernel scratch after the activations: the stem's im2col tiles and squeeze-excitation vectors.")
+        line("    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and "
+             + "the bands of fused expansions.")
         line("    private func workspaceFloats(batch n: Int) -> Int {")
         var terms = ["Kernels.stemConvWorkspaceFloats(inChannels: \(stem.inputShape.channels), kernel: \(stem.kernel), "
                      + "threads: pool.threadCount)"]
@@ -89,6 +92,13 @@ private struct Emitter {
         for layer in se {
             if let projection = folding.projection[layer.name] {
                 let term = SqueezeExciteFolding.workspace(se: layer, projection: projection)
+                if !terms.contains(term) { terms.append(term) }
+            }
+        }
+        for layer in plan.layers {
+            if let dw = fusion.depthwise[layer.name] {
+                let term = "Kernels.expandDepthwiseWorkspaceFloats(width: \(dw.inputShape.width), expandedChannels: "
+                    + "\(dw.inputShape.channels), kernel: \(dw.kernel), threads: pool.threadCount)"
                 if !terms.contains(term) { terms.append(term) }
             }
         }
@@ -151,6 +161,14 @@ private struct Emitter {
         case .stemConvolution:
             return "conv \(k)/\(l.stride) + BN + \(act), "
                 + "[n, \(l.inputShape.channels), \(l.inputShape.height), \(l.inputShape.width)] (NCHW) -> \(shape(l.outputShape))"
+        case .pointwiseConvolution where fusion.depthwise[l.name] != nil:
+            let dw = fusion.depthwise[l.name]!
+            return "conv 1x1 + BN + \(act) fused with \(dw.name) (depthwise \(dw.kernel)x\(dw.kernel)/\(dw.stride) + BN + "
+                + "\(dw.activation?.rawValue ?? "identity")), \(shape(l.inputShape)) -> \(shape(l.outputShape)) "
+                + "-> \(shape(dw.outputShape)), the expanded tensor never leaves the worker's band"
+        case .depthwiseConvolution where fusion.expansion[l.name] != nil:
+            return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape)), "
+                + "computed by the fused call of \(fusion.expansion[l.name]!.name)"
         case .pointwiseConvolution:
             let epilogue = l.activation.map { " + \($0.rawValue)" } ?? ""
             let scaled = folding.squeezeExcite[l.name] != nil ? ", the SE's scales folded into per-image weights" : ""
@@ -173,6 +191,7 @@ private struct Emitter {
 
     /// The group a layer's time is summed into by `effnet bench --profile`.
     func profileKind(_ l: PlannedLayer) -> String {
+        if fusion.depthwise[l.name] != nil { return "expand+depthwise" }
         switch l.role {
         case "expand": return "expand 1x1"
         case "project": return "project 1x1"
@@ -185,6 +204,10 @@ private struct Emitter {
     /// One layer's kernel call, bracketed by the profiler (a nil check each when none is attached).
     mutating func emitLayer(_ l: PlannedLayer) {
         line("        // \(l.name)\(l.operation == .globalAveragePool ? "" : " \(l.role)"): \(summary(l))")
+        if fusion.expansion[l.name] != nil {  // no call of its own (its profile row stays empty)
+            layerIndex += 1
+            return
+        }
         line("        p?.start()")
         emitKernelCall(l)
         line("        p?.stop(\(layerIndex))")
@@ -201,22 +224,35 @@ private struct Emitter {
                  + "width: \(l.inputShape.width),")
             line("            kernel: \(l.kernel), stride: \(l.stride), padTop: \(l.padding.top), padLeft: \(l.padding.left), "
                  + "outHeight: \(l.outputShape.height), outWidth: \(l.outputShape.width),")
-            line("            weights: w + \(slot.weights), bias: w + \(slot.bias), outChannels: \(l.outputShape.channels), "
-                 + "activation: \(act),")
+            line("            inputMajorWeights: w + \(slot.weights), bias: w + \(slot.bias), "
+                 + "outChannels: \(l.outputShape.channels), activation: \(act),")
             line("            output: \(tensor(l.output)), workspace: ws, pool: pool)")
         case .pointwiseConvolution where folding.squeezeExcite[l.name] != nil:
             let se = folding.squeezeExcite[l.name]!
             line("        Kernels.pointwiseConvScaledInput(")
             line("            input: \(tensor(l.input)), batch: n, imagePixels: \(l.inputShape.pixels), "
                  + "inChannels: \(l.inputShape.channels), inputScales: ws,")
-            line("            weights: w + \(slot.weights), bias: w + \(slot.bias), outChannels: \(l.outputShape.channels),")
+            line("            inputMajorWeights: w + \(slot.weights), bias: w + \(slot.bias), outChannels: \(l.outputShape.channels),")
             line("            activation: \(act), residual: \(l.residual.map(tensor) ?? "nil"), "
                  + "output: \(tensor(l.output)),")
             line("            workspace: ws + \(se.inputShape.channels) &* n, pool: pool)")
+        case .pointwiseConvolution where fusion.depthwise[l.name] != nil:
+            let dw = fusion.depthwise[l.name]!
+            let dwSlot = layout.slots[dw.name] ?? WeightLayout.Slots()
+            line("        Kernels.expandDepthwise(")
+            line("            input: \(tensor(l.input)), batch: n, height: \(l.inputShape.height), width: \(l.inputShape.width), "
+                 + "inChannels: \(l.inputShape.channels),")
+            line("            expandWeights: w + \(slot.weights), expandBias: w + \(slot.bias), expandActivation: \(act),")
+            line("            expandedChannels: \(l.outputShape.channels), kernel: \(dw.kernel), stride: \(dw.stride), "
+                 + "padTop: \(dw.padding.top), padLeft: \(dw.padding.left),")
+            line("            outHeight: \(dw.outputShape.height), outWidth: \(dw.outputShape.width),")
+            line("            depthwiseWeights: w + \(dwSlot.weights), depthwiseBias: w + \(dwSlot.bias), "
+                 + "depthwiseActivation: \(activation(dw.activation)),")
+            line("            output: \(tensor(dw.output)), expanded: \(tensor(l.output)), workspace: ws, pool: pool)")
         case .pointwiseConvolution:
             line("        Kernels.pointwiseConv(")
             line("            input: \(tensor(l.input)), pixels: \(l.inputShape.pixels) &* n, inChannels: \(l.inputShape.channels),")
-            line("            weights: w + \(slot.weights), bias: w + \(slot.bias), outChannels: \(l.outputShape.channels),")
+            line("            inputMajorWeights: w + \(slot.weights), bias: w + \(slot.bias), outChannels: \(l.outputShape.channels),")
             line("            activation: \(act), residual: \(l.residual.map(tensor) ?? "nil"), "
                  + "output: \(tensor(l.output)), pool: pool)")
         case .depthwiseConvolution:
@@ -258,7 +294,8 @@ private struct Emitter {
         line("    /// The kernel calls of `forward` in order (`p?.stop(i)` charges entry i), with their MACs per image.")
         line("    public static let profiledLayers: [LayerProfiler.Layer] = [")
         for l in plan.layers {
-            line("        .init(\(literal(l.name)), kind: \(literal(profileKind(l))), macsPerImage: \(l.macs),")
+            let macs = l.macs + (fusion.depthwise[l.name]?.macs ?? 0)
+            line("        .init(\(literal(l.name)), kind: \(literal(profileKind(l))), macsPerImage: \(macs),")
             line("              \(literal(summary(l)))),")
         }
         line("    ]")

@@ -31,8 +31,11 @@ struct WeightLayout {
                 slot.weights = allocate(shape.reduce(1, *))
                 slot.bias = allocate(shape[0])
                 slots[layer.name] = slot
+                // The layout each kernel reads: the depthwise kernel [k][k][channels]; the GEMMs of the
+                // 1x1 convolutions and of the stem's im2col tiles input-major [in·k·k][out].
+                let layout = layer.operation == .depthwiseConvolution ? "depthwise" : "inputMajor"
                 steps.append(".foldConvolution(weight: \(literal(weightName)), shape: \(shape), batchNorm: \(literal(bn)), "
-                             + "eps: \(plan.batchNorm.eps), depthwise: \(layer.operation == .depthwiseConvolution), "
+                             + "eps: \(plan.batchNorm.eps), layout: .\(layout), "
                              + "weightOffset: \(slot.weights), biasOffset: \(slot.bias))")
             case .squeezeExcitation, .linear:
                 var offsets: [Int] = []

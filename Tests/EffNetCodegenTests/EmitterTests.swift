@@ -157,4 +157,31 @@ final class EmitterTests: XCTestCase {
         XCTAssertEqual(inference.components(separatedBy: "Kernels.squeezeExcite(").count - 1, 16 - folded)
         XCTAssertTrue(inference.contains("Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144"))
     }
+
+    /// B0's expansions on large maps (112x112 to 28x28) run fused with their depthwise layer; the fused
+    /// call reads the expansion's input while it writes the depthwise output, so the memory plan must
+    /// keep the two apart. The depthwise layers keep their profile rows but have no call of their own.
+    func testExpansionFusesWithTheDepthwiseOnLargeMapsAndItsInputOutlivesTheCall() throws {
+        let plan = Planner.plan(try SpecFiles.loadLibrary(folder: GeneratedFilesTests.specs).resolve("EfficientNetB0"))
+        let fusion = ExpandDepthwiseFusion(plan: plan)
+        XCTAssertEqual(Set(fusion.depthwise.keys), ["features.2.0.block.0", "features.2.1.block.0", "features.3.0.block.0",
+                                                    "features.3.1.block.0", "features.4.0.block.0"])
+        for (name, dw) in fusion.depthwise {
+            let expand = plan.layers.first { $0.name == name }!
+            let input = plan.tensors[expand.input], output = plan.tensors[dw.output]
+            let a = input.arenaOffset!, b = output.arenaOffset!
+            XCTAssertTrue(a + input.shape.elements <= b || b + output.shape.elements <= a,
+                          "\(name): input [\(a), +\(input.shape.elements)) overlaps \(dw.name)'s output at \(b)")
+        }
+        let whole = ModelEmitter.emit(plan, specSources: [])
+        let inference = String(whole[..<whole.range(of: "public final class EfficientNetB0Training")!.lowerBound])
+        XCTAssertEqual(inference.components(separatedBy: "Kernels.expandDepthwise(").count - 1, 5)
+        XCTAssertEqual(inference.components(separatedBy: "Kernels.depthwiseConv(").count - 1, 16 - 5)
+        XCTAssertTrue(inference.contains("// features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, "
+                                         + "[n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of "
+                                         + "features.2.0.block.0"))
+        let expand = plan.layers.first { $0.name == "features.2.0.block.0" }!
+        let macs = expand.macs + fusion.depthwise[expand.name]!.macs
+        XCTAssertTrue(inference.contains(".init(\"features.2.0.block.0\", kind: \"expand+depthwise\", macsPerImage: \(macs),"))
+    }
 }

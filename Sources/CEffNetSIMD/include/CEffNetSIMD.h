@@ -80,6 +80,27 @@ int effnet_depthwise_row(int isa, int act, const float *input, ptrdiff_t H, ptrd
                          ptrdiff_t outWidth, const float *weights, const float *bias, float *output, ptrdiff_t row,
                          ptrdiff_t c0, ptrdiff_t c1);
 
+/// The 1x1-convolution GEMM with the epilogue in registers (GemmTemplate.h):
+/// y[m][n] = act(sum_k x[m][k]*w[k][n] + bias[n]) (+ residual[m][n], after the activation) for m < M,
+/// n < N, k < K. x has row stride lda, w (input-major weights, K x N) ldb, y and residual ldc.
+/// `bias` and `residual` may be NULL; y must not overlap x or w.
+void effnet_gemm_bias_activation(int isa, int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x,
+                                 ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,
+                                 const float *residual, float *y, ptrdiff_t ldc);
+
+/// An MBConv expansion fused with its depthwise convolution (ExpandDepthwiseTemplate.h): output rows
+/// oy0..<oy1 of image n of depthwise(act(expand(input))), without writing the expanded tensor. input is
+/// NHWC [*][H][W][Cin]; expandWeights input-major [Cin][Ce]; dwWeights [kernel][kernel][Ce]; output NHWC
+/// [*][outHeight][outWidth][Ce]. `band` is scratch of bandRows x W x Ce floats, bandRows >= kernel (more
+/// rows: fewer, larger sub-bands). Handles kernel 3 and 5 with stride 1 and 2 and returns 1; returns 0
+/// without writing anything otherwise.
+int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float *input, ptrdiff_t H, ptrdiff_t W,
+                                 ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, const float *expandBias,
+                                 ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,
+                                 ptrdiff_t outHeight, ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,
+                                 float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band,
+                                 ptrdiff_t bandRows);
+
 #ifdef __cplusplus
 }
 #endif

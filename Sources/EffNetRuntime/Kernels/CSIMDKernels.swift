@@ -24,6 +24,31 @@ struct CSIMDKernels {
         effnet_bias_activation(isa, activation.code, out, ldo, rows, cols, bias, residual)
     }
 
+    /// y[m][n] = act(Σ_k x[m][k]·w[k][n] + bias[n]) (+ residual[m][n]) with the epilogue in registers
+    /// (GemmTemplate.h). `w` is input-major (K × N, row stride `ldw`); y and residual have row stride `ldy`.
+    func gemmBiasActivation(_ activation: Activation, rows M: Int, cols N: Int, depth K: Int,
+                            x: UnsafePointer<Float>, ldx: Int, w: UnsafePointer<Float>, ldw: Int,
+                            bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                            y: UnsafeMutablePointer<Float>, ldy: Int) {
+        effnet_gemm_bias_activation(isa, activation.code, M, N, K, x, ldx, w, ldw, bias, residual, y, ldy)
+    }
+
+    /// Output rows `rows` of image `image` of depthwise(act(expand(input))) through a band of `bandRows`
+    /// expanded rows (see `Kernels.expandDepthwise`). False, writing nothing, for geometries without a
+    /// C depthwise row kernel.
+    func expandDepthwiseRows(_ expandActivation: Activation, _ depthwiseActivation: Activation,
+                             input: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int,
+                             expandedChannels: Int, expandWeights: UnsafePointer<Float>,
+                             expandBias: UnsafePointer<Float>, kernel: Int, stride: Int, padTop: Int, padLeft: Int,
+                             outHeight: Int, outWidth: Int, depthwiseWeights: UnsafePointer<Float>,
+                             depthwiseBias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, image: Int,
+                             rows: Range<Int>, band: UnsafeMutablePointer<Float>, bandRows: Int) -> Bool {
+        effnet_expand_depthwise_rows(isa, expandActivation.code, depthwiseActivation.code, input, height, width,
+                                     inChannels, expandedChannels, expandWeights, expandBias, kernel, stride, padTop,
+                                     padLeft, outHeight, outWidth, depthwiseWeights, depthwiseBias, output, image,
+                                     rows.lowerBound, rows.upperBound, band, bandRows) != 0
+    }
+
     /// Σ (x − K), Σ (x − K)² per channel (see `TrainingKernels.bnStatisticsPart`).
     func bnStatistics(_ x: UnsafePointer<Float>, _ C: Int, _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int,
                       tileRows: Int, _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>) {

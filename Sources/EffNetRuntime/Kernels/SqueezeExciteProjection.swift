@@ -1,5 +1,3 @@
-import COpenBLAS
-
 /// Squeeze-excitation folded into the projection that follows it (inference).
 ///
 /// An MBConv block computes project(x · s) with s[n][c] the SE scales of image n. For a 1×1
@@ -49,66 +47,55 @@ extension Kernels {
         }
     }
 
-    /// output[n][p][co] = act(Σ_ci input[n][p][ci]·inputScales[n][ci]·weights[co][ci] + bias[co]) (+ residual):
-    /// a 1×1 convolution of an input whose channels are scaled per image, computed with per-image
-    /// scaled weights. `workspace` holds batch·outChannels·inChannels floats.
+    /// output[n][p][co] = act(Σ_ci input[n][p][ci]·inputScales[n][ci]·inputMajorWeights[ci][co] + bias[co])
+    /// (+ residual): a 1×1 convolution of an input whose channels are scaled per image, computed with
+    /// per-image scaled weights (weights input-major, as for `pointwiseConv(inputMajorWeights:)`).
+    /// `workspace` holds batch·inChannels·outChannels floats.
     public static func pointwiseConvScaledInput(
         input: UnsafePointer<Float>, batch: Int, imagePixels: Int, inChannels: Int, inputScales: UnsafePointer<Float>,
-        weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
+        inputMajorWeights weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
         activation: Activation, residual: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
-        switch activation {
-        case .identity:
-            pointwiseConvScaledInput(IdentityFunction.self, input, batch, imagePixels, inChannels, inputScales, weights,
-                                     bias, outChannels, residual, output, workspace, pool)
-        case .silu:
-            pointwiseConvScaledInput(SiLUFunction.self, input, batch, imagePixels, inChannels, inputScales, weights,
-                                     bias, outChannels, residual, output, workspace, pool)
-        case .relu6:
-            pointwiseConvScaledInput(ReLU6Function.self, input, batch, imagePixels, inChannels, inputScales, weights,
-                                     bias, outChannels, residual, output, workspace, pool)
-        }
-    }
-
-    @inline(__always) static func pointwiseConvScaledInput<A: ActivationFunction>(
-        _: A.Type, _ input: UnsafePointer<Float>, _ batch: Int, _ imagePixels: Int, _ inChannels: Int,
-        _ inputScales: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
-        _ outChannels: Int, _ residual: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>,
-        _ workspace: UnsafeMutablePointer<Float>, _ pool: WorkerPool
-    ) {
         let matrix = outChannels &* inChannels
-        // 1. Each image's weights: W[co][ci] · s[n][ci].
-        let weightTasks = batch &* matrix >= 1 << 15 ? min(batch &* outChannels, 2 &* pool.threadCount) : 1
-        let rowsPerTask = (batch &* outChannels + weightTasks - 1) / weightTasks
+        // 1. Each image's weights: row ci of W times s[n][ci].
+        let weightRows = batch &* inChannels
+        let weightTasks = batch &* matrix >= 1 << 15 ? min(weightRows, 2 &* pool.threadCount) : 1
+        let rowsPerTask = (weightRows + weightTasks - 1) / weightTasks
         pool.parallelFor(weightTasks) { t in
-            let end = min(batch &* outChannels, (t &+ 1) &* rowsPerTask)
+            let end = min(weightRows, (t &+ 1) &* rowsPerTask)
             var row = t &* rowsPerTask
             while row < end {
-                let n = row / outChannels, co = row &- n &* outChannels
-                // One weight row times the image's scales: the SE's own per-channel scaling.
-                TrainingKernels.scaleChannels(weights + co &* inChannels, inputScales + n &* inChannels, nil, 1,
-                                              inChannels, 0, inChannels, workspace + row &* inChannels)
+                let ci = row % inChannels
+                scaleRow(weights + ci &* outChannels, by: inputScales[row], count: outChannels,
+                         into: workspace + row &* outChannels)
                 row &+= 1
             }
         }
-        // 2. One GEMM per row tile of an image, with that image's weights; the tiles of all images
-        //    are shared out together.
-        let tile = pointwiseRowTile(pixels: imagePixels, inChannels: inChannels, outChannels: outChannels,
-                                    threads: batch >= pool.threadCount ? 1 : pool.threadCount)
+        // 2. The GEMM tiles of every image, shared out together; each uses its image's weights.
+        let threads = batch >= pool.threadCount ? 1 : pool.threadCount
+        let tile = pointwiseGemmRowTile(rows: imagePixels, inChannels: inChannels, threads: threads)
         let tilesPerImage = (imagePixels + tile - 1) / tile
         pool.parallelFor(batch &* tilesPerImage) { t in
             let n = t / tilesPerImage
             let r0 = (t &- n &* tilesPerImage) &* tile
-            let rows = min(tile, imagePixels &- r0)
             let first = n &* imagePixels &+ r0
-            let out = output + first &* outChannels
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                        Int32(rows), Int32(outChannels), Int32(inChannels), 1,
-                        input + first &* inChannels, Int32(inChannels), workspace + n &* matrix, Int32(inChannels),
-                        0, out, Int32(outChannels))
-            biasActivationEpilogue(A.self, out: out, ldo: outChannels, rows: rows, cols: outChannels,
-                                   bias: bias, residual: residual.map { $0 + first &* outChannels })
+            pointwiseGemmTile(activation, rows: min(tile, imagePixels &- r0), cols: outChannels, inChannels: inChannels,
+                              input: input + first &* inChannels, weights: workspace + n &* matrix, ldw: outChannels,
+                              bias: bias, residual: residual.map { $0 + first &* outChannels },
+                              output: output + first &* outChannels, ldo: outChannels)
         }
+    }
+
+    /// into[i] = row[i] · scale for i < count.
+    @inline(__always) static func scaleRow(_ row: UnsafePointer<Float>, by scale: Float, count: Int,
+                                           into: UnsafeMutablePointer<Float>) {
+        let s = FVec(repeating: scale)
+        var c = 0
+        while c &+ 16 <= count {
+            storeVec(loadVec(row + c) * s, into + c)
+            c &+= 16
+        }
+        if c < count { storePartialVec(loadPartialVec(row + c, count &- c) * s, into + c, count &- c) }
     }
 }

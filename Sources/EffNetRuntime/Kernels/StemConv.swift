@@ -11,34 +11,65 @@ extension Kernels {
 
     /// Dense k×k convolution reading the user's NCHW input and writing NHWC:
     /// input [batch][inChannels][height][width] → output [batch][outHeight][outWidth][outChannels].
-    /// `weights` PyTorch layout [outChannels][inChannels][kernel][kernel] (BN folded), `bias` [outChannels].
-    /// Tiled im2col (tiles of `stemTilePixels` output pixels, columns ordered (ci, ky, kx) to match the
-    /// weight rows) + single-threaded sgemm per tile + fused bias/activation. `workspace` must hold
-    /// `stemConvWorkspaceFloats(inChannels:kernel:threads: pool.threadCount)` floats.
+    /// `weights` PyTorch layout [outChannels][inChannels][kernel][kernel] (training's parameters), `bias`
+    /// [outChannels]. Tiled im2col (tiles of `stemTilePixels` output pixels, columns ordered (ci, ky, kx)
+    /// to match the weight rows) + single-threaded sgemm per tile + fused bias/activation. `workspace` must
+    /// hold `stemConvWorkspaceFloats(inChannels:kernel:threads: pool.threadCount)` floats.
     public static func stemConv(
         input: UnsafePointer<Float>, batch: Int, inChannels: Int, height: Int, width: Int,
         kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
         weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int, activation: Activation,
         output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
-        switch activation {
-        case .identity:
-            stemConv(IdentityFunction.self, input, batch, inChannels, height, width, kernel, stride, padTop,
-                     padLeft, outHeight, outWidth, weights, bias, outChannels, output, workspace, pool)
-        case .silu:
-            stemConv(SiLUFunction.self, input, batch, inChannels, height, width, kernel, stride, padTop,
-                     padLeft, outHeight, outWidth, weights, bias, outChannels, output, workspace, pool)
-        case .relu6:
-            stemConv(ReLU6Function.self, input, batch, inChannels, height, width, kernel, stride, padTop,
-                     padLeft, outHeight, outWidth, weights, bias, outChannels, output, workspace, pool)
+        let depth = inChannels &* kernel &* kernel
+        stemConvTiles(input, batch, inChannels, height, width, kernel, stride, padTop, padLeft, outHeight, outWidth,
+                      workspace, pool) { col, count, p0 in
+            let out = output + p0 &* outChannels
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                        Int32(count), Int32(outChannels), Int32(depth), 1,
+                        col, Int32(depth), weights, Int32(depth),
+                        0, out, Int32(outChannels))
+            switch activation {
+            case .identity:
+                biasActivationEpilogue(IdentityFunction.self, out: out, ldo: outChannels, rows: count,
+                                       cols: outChannels, bias: bias, residual: nil)
+            case .silu:
+                biasActivationEpilogue(SiLUFunction.self, out: out, ldo: outChannels, rows: count, cols: outChannels,
+                                       bias: bias, residual: nil)
+            case .relu6:
+                biasActivationEpilogue(ReLU6Function.self, out: out, ldo: outChannels, rows: count, cols: outChannels,
+                                       bias: bias, residual: nil)
+            }
         }
     }
 
-    @inline(__always) static func stemConv<A: ActivationFunction>(
-        _: A.Type, _ input: UnsafePointer<Float>, _ batch: Int, _ inChannels: Int, _ height: Int, _ width: Int,
+    /// The inference stem: as `stemConv(weights:)` with the (BN-folded) weights stored input-major,
+    /// [inChannels·kernel·kernel][outChannels] (`WeightPreparation.Layout.inputMajor`), so each im2col
+    /// tile goes through the pointwise GEMM with its epilogue in registers.
+    public static func stemConv(
+        input: UnsafePointer<Float>, batch: Int, inChannels: Int, height: Int, width: Int,
+        kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
+        inputMajorWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
+        activation: Activation, output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>,
+        pool: WorkerPool
+    ) {
+        let depth = inChannels &* kernel &* kernel
+        stemConvTiles(input, batch, inChannels, height, width, kernel, stride, padTop, padLeft, outHeight, outWidth,
+                      workspace, pool) { col, count, p0 in
+            pointwiseGemmTile(activation, rows: count, cols: outChannels, inChannels: depth, input: col,
+                              weights: inputMajorWeights, ldw: outChannels, bias: bias, residual: nil,
+                              output: output + p0 &* outChannels, ldo: outChannels)
+        }
+    }
+
+    /// Shares the output pixels out in tiles of `stemTilePixels`, builds each tile's im2col rows in the
+    /// worker's slice of `workspace` and hands them to `gemm(col, count, p0)` (tile of `count` output
+    /// pixels starting at pixel p0).
+    @inline(__always) static func stemConvTiles(
+        _ input: UnsafePointer<Float>, _ batch: Int, _ inChannels: Int, _ height: Int, _ width: Int,
         _ kernel: Int, _ stride: Int, _ padTop: Int, _ padLeft: Int, _ outHeight: Int, _ outWidth: Int,
-        _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, _ outChannels: Int,
-        _ output: UnsafeMutablePointer<Float>, _ workspace: UnsafeMutablePointer<Float>, _ pool: WorkerPool
+        _ workspace: UnsafeMutablePointer<Float>, _ pool: WorkerPool,
+        gemm: (UnsafePointer<Float>, Int, Int) -> Void
     ) {
         let k = kernel
         let depth = inChannels &* k &* k  // im2col row length
@@ -55,13 +86,7 @@ extension Kernels {
                 let count = min(tileP, totalPixels &- p0)
                 stemIm2col(input, inChannels, height, width, k, stride, padTop, padLeft, outHeight, outWidth,
                            p0, count, col)
-                let out = output + p0 &* outChannels
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                            Int32(count), Int32(outChannels), Int32(depth), 1,
-                            col, Int32(depth), weights, Int32(depth),
-                            0, out, Int32(outChannels))
-                biasActivationEpilogue(A.self, out: out, ldo: outChannels, rows: count, cols: outChannels,
-                                       bias: bias, residual: nil)
+                gemm(col, count, p0)
                 tile &+= workers
             }
         }

@@ -30,4 +30,15 @@ public enum WeightPrep {
             }
         }
     }
+
+    /// Dense weights [outChannels][inChannels] (PyTorch's [out][in][k][k] with in·k·k as `inChannels`)
+    /// → [inChannels][outChannels], the layout the GEMM kernels read.
+    public static func inputMajorWeights(_ outputMajor: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                         into: UnsafeMutablePointer<Float>) {
+        for co in 0..<outChannels {
+            for ci in 0..<inChannels {
+                into[ci * outChannels + co] = outputMajor[co * inChannels + ci]
+            }
+        }
+    }
 }

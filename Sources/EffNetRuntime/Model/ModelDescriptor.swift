@@ -65,10 +65,18 @@ public struct ModelDescriptor: Sendable {
 /// One step that turns stored parameters into the inference weight blob.
 public enum WeightPreparation: Sendable {
     /// Fold eval-mode BatchNorm (`<batchNorm>.weight/bias/running_mean/running_var`) into a
-    /// bias-free convolution. Dense weights keep PyTorch's [out][in][k][k] layout; depthwise
-    /// weights become [k][k][channels] for the channel-vectorised kernel.
-    case foldConvolution(weight: String, shape: [Int], batchNorm: String, eps: Double, depthwise: Bool,
+    /// bias-free convolution and store the folded weights in `layout`.
+    case foldConvolution(weight: String, shape: [Int], batchNorm: String, eps: Double, layout: Layout,
                          weightOffset: Int, biasOffset: Int)
     /// Copy a tensor as it is (squeeze-excitation and classifier weights and biases).
     case copy(name: String, shape: [Int], offset: Int)
+
+    /// How a folded convolution's weights are laid out for the kernel that reads them.
+    public enum Layout: Sendable {
+        /// [k][k][channels], for the channel-vectorised depthwise kernel.
+        case depthwise
+        /// [in·k·k][out], PyTorch's [out][in][k][k] transposed: rows of output channels, as the GEMM of
+        /// `Kernels.pointwiseConv(inputMajorWeights:)` and `Kernels.stemConv(inputMajorWeights:)` reads them.
+        case inputMajor
+    }
 }

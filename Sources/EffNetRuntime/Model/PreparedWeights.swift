@@ -20,7 +20,7 @@ public final class PreparedWeights: @unchecked Sendable {
 
     private func prepare(_ step: WeightPreparation, from store: any WeightStore) throws {
         switch step {
-        case let .foldConvolution(weight, shape, batchNorm, eps, depthwise, weightOffset, biasOffset):
+        case let .foldConvolution(weight, shape, batchNorm, eps, layout, weightOffset, biasOffset):
             let outChannels = shape[0]
             let perChannel = shape.dropFirst().reduce(1, *)
             let w = try store.tensor(weight, shape: shape)
@@ -35,10 +35,12 @@ public final class PreparedWeights: @unchecked Sendable {
                     gamma: gamma.values, beta: beta.values, mean: mean.values, variance: variance.values, eps: eps,
                     foldedWeights: foldedWeights.baseAddress!, foldedBias: storage + biasOffset)
             }
-            if depthwise {
+            switch layout {
+            case .depthwise:
                 WeightPrep.depthwiseWeights(folded, channels: outChannels, kernel: shape[2], into: storage + weightOffset)
-            } else {
-                (storage + weightOffset).update(from: folded, count: folded.count)
+            case .inputMajor:
+                WeightPrep.inputMajorWeights(folded, outChannels: outChannels, inChannels: perChannel,
+                                             into: storage + weightOffset)
             }
         case let .copy(name, shape, offset):
             let tensor = try store.tensor(name, shape: shape)

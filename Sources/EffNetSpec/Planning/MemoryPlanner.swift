@@ -9,7 +9,10 @@ public enum MemoryPlanner {
     /// Offsets are aligned to 16 floats (64 bytes, a cache line) per image.
     public static let alignment = 16
 
-    public static func place(tensors: [PlannedTensor], layers: [PlannedLayer], externalTensors: Set<Int>)
+    /// `fusion`: a fused expansion's input is still read while its depthwise layer writes, so it lives
+    /// until that layer.
+    public static func place(tensors: [PlannedTensor], layers: [PlannedLayer], externalTensors: Set<Int>,
+                             fusion: ExpandDepthwiseFusion = ExpandDepthwiseFusion(blocks: []))
         -> ([PlannedTensor], MemoryPlan) {
         var first = [Int](repeating: Int.max, count: tensors.count)
         var last = [Int](repeating: -1, count: tensors.count)
@@ -18,6 +21,7 @@ public enum MemoryPlanner {
                 first[id] = min(first[id], index)
                 last[id] = max(last[id], index)
             }
+            if let expand = fusion.expansion[layer.name] { last[expand.input] = max(last[expand.input], index) }
         }
         func size(_ id: Int) -> Int { aligned(tensors[id].shape.elements) }
         let live = tensors.indices.filter { !externalTensors.contains($0) && last[$0] >= 0 }

@@ -189,7 +189,8 @@ private struct PlanBuilder {
     func finish() -> ModelPlan {
         let layers = blocks.flatMap(\.layers)
         let (placed, memory) = MemoryPlanner.place(tensors: tensors, layers: layers,
-                                                   externalTensors: [0, tensors.count - 1])
+                                                   externalTensors: [0, tensors.count - 1],
+                                                   fusion: ExpandDepthwiseFusion(blocks: blocks))
         return ModelPlan(
             model: spec.name, source: spec.file, baseChain: spec.baseChain,
             resolution: spec.resolution, inputChannels: spec.inputChannels, classes: spec.classes,

@@ -33,6 +33,15 @@ enum NaiveReference {
         return out
     }
 
+    /// PyTorch 1×1 weights [out][in] transposed to [in][out] (what PreparedWeights stores for the GEMM).
+    static func inputMajor(_ weights: [Float], outChannels: Int, inChannels: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: weights.count)
+        for co in 0..<outChannels {
+            for ci in 0..<inChannels { out[ci * outChannels + co] = weights[co * inChannels + ci] }
+        }
+        return out
+    }
+
     /// NHWC depthwise conv with PyTorch weights [C][1][k][k].
     static func depthwiseConv(input: [Float], batch: Int, height: Int, width: Int, channels: Int,
                               kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,

@@ -1,6 +1,8 @@
 import EffNetRuntime
 import XCTest
 
+/// Both 1×1 convolutions, training's (PyTorch-layout weights) and inference's (input-major weights, the
+/// register-tiled C GEMM on x86), against the naive double-precision loop.
 final class PointwiseConvTests: XCTestCase {
     private func check(pixels: Int, inChannels: Int, outChannels: Int, seed: UInt64,
                        activations: [Activation] = allActivations, file: StaticString = #filePath, line: UInt = #line) {
@@ -9,6 +11,7 @@ final class PointwiseConvTests: XCTestCase {
         let weights = rng.floats(outChannels * inChannels)
         let bias = rng.floats(outChannels, -4, 4)
         let residual = rng.floats(pixels * outChannels)
+        let inputMajor = NaiveReference.inputMajor(weights, outChannels: outChannels, inChannels: inChannels)
         for activation in activations {
             for useResidual in [false, true] {
                 let ref = NaiveReference.pointwiseConv(
@@ -24,6 +27,17 @@ final class PointwiseConvTests: XCTestCase {
                     }
                     assertClose(output, ref, "pointwise \(pixels)x\(inChannels)->\(outChannels) \(activation) "
                                 + "residual \(useResidual) threads \(pool.threadCount)", file: file, line: line)
+                    // The inference kernel: the same weights stored input-major (as PreparedWeights does).
+                    output = [Float](repeating: .nan, count: pixels * outChannels)
+                    residual.withUnsafeBufferPointer { res in
+                        Kernels.pointwiseConv(
+                            input: input, pixels: pixels, inChannels: inChannels, inputMajorWeights: inputMajor,
+                            bias: bias, outChannels: outChannels, activation: activation,
+                            residual: useResidual ? res.baseAddress! : nil, output: &output, pool: pool)
+                    }
+                    assertClose(output, ref, "input-major pointwise \(pixels)x\(inChannels)->\(outChannels) "
+                                + "\(activation) residual \(useResidual) threads \(pool.threadCount)",
+                                file: file, line: line)
                 }
             }
         }
@@ -44,5 +58,15 @@ final class PointwiseConvTests: XCTestCase {
     /// Many pixels: several row tiles per worker, last tile partial.
     func testPointwiseManyRowTilesMatchNaive() {
         check(pixels: 500, inChannels: 200, outChannels: 40, seed: 6, activations: [.silu])
+    }
+
+    /// Output-channel counts around the GEMM's 32-column panels and 16-lane vectors (full panels, a
+    /// full or masked one-vector tail, a masked two-vector tail) and row counts around its 14-row tiles.
+    func testPointwisePanelAndTileEdgesMatchNaive() {
+        for (i, outChannels) in [8, 16, 24, 32, 40, 48, 56, 72].enumerated() {
+            check(pixels: 15 + 14 * i, inChannels: 5 + i, outChannels: outChannels, seed: 10 + UInt64(i),
+                  activations: [.silu])
+        }
+        check(pixels: 29, inChannels: 1, outChannels: 1, seed: 20, activations: [.identity])
     }
 }

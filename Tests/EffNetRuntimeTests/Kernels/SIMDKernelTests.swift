@@ -90,6 +90,54 @@ final class SIMDKernelTests: XCTestCase {
         }
     }
 
+    // MARK: - Pointwise GEMM
+
+    /// The register-tiled GEMM with its epilogue in registers, per instruction set, against a Double
+    /// loop: row counts around the tile heights (14 and 6), column counts around the 2-vector panels
+    /// (16 and 32 on AVX-512, 8 and 16 on AVX2), K down to 1, strided operands, every activation, bias
+    /// and residual on and off. Nothing outside the rows x cols block of y may change.
+    func testGemmMatchesDoubleLoopWithTailsStridesAndEpilogues() {
+        var rng = TestRandom(seed: 73)
+        let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (13, 17, 3), (14, 32, 16), (15, 33, 24), (29, 8, 7),
+                                                  (6, 40, 40), (7, 100, 5), (28, 16, 96), (3, 31, 2), (43, 64, 11)]
+        for (name, simd) in paths {
+            for (m, n, k) in shapes {
+                let ldx = k + 3, ldw = n + 5, ldy = n + 7
+                let x = rng.floats(m * ldx, -2, 2), w = rng.floats(k * ldw, -1, 1)
+                let bias = rng.floats(n, -2, 2), residual = rng.floats(m * ldy, -3, 3)
+                let start = rng.floats(m * ldy, 50, 60)
+                for activation in allActivations {
+                    for (useBias, useResidual) in [(true, true), (true, false), (false, true), (false, false)] {
+                        var y = start
+                        y.withUnsafeMutableBufferPointer { out in
+                            simd.gemmBiasActivation(activation, rows: m, cols: n, depth: k, x: x, ldx: ldx, w: w,
+                                                    ldw: ldw, bias: useBias ? bias : nil,
+                                                    residual: useResidual ? residual : nil, y: out.baseAddress!,
+                                                    ldy: ldy)
+                        }
+                        let label = "\(name) \(m)x\(n)x\(k) \(activation) bias \(useBias) residual \(useResidual)"
+                        for r in 0..<m {
+                            for c in 0..<ldy {
+                                let i = r * ldy + c
+                                guard c < n else {
+                                    XCTAssertEqual(y[i], start[i], "\(label): wrote past the block at [\(r)][\(c)]")
+                                    continue
+                                }
+                                var sum = useBias ? Double(bias[c]) : 0
+                                for j in 0..<k { sum += Double(x[r * ldx + j]) * Double(w[j * ldw + c]) }
+                                var want = NaiveReference.activate(sum, activation)
+                                if useResidual { want += Double(residual[i]) }
+                                // Float sums of k products (each rounded once by the FMA), then the epilogue.
+                                let allowed = 1e-6 * Double(k + 4) * (abs(want) + 1)
+                                XCTAssert(abs(Double(y[i]) - want) <= allowed, "\(label) [\(r)][\(c)]: \(y[i]) vs \(want)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: - Activation backward
 
     func testActivationBackwardMatchesScalarDerivative() {

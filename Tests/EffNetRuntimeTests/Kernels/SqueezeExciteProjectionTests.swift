@@ -37,7 +37,9 @@ final class SqueezeExciteProjectionTests: XCTestCase {
                         expandWeights: expandWeights, expandBias: expandBias, scales: scales, workspace: scratch, pool: pool)
                     Kernels.pointwiseConvScaledInput(
                         input: x, batch: batch, imagePixels: pixels, inChannels: channels, inputScales: scales,
-                        weights: weights, bias: bias, outChannels: outChannels, activation: activation,
+                        inputMajorWeights: NaiveReference.inputMajor(weights, outChannels: outChannels,
+                                                                     inChannels: channels),
+                        bias: bias, outChannels: outChannels, activation: activation,
                         residual: residual, output: &output, workspace: scratch, pool: pool)
                 }
                 assertClose(output, ref, "SE+project b\(batch) p\(pixels) c\(channels) s\(squeezeChannels) "

@@ -28,6 +28,19 @@ final class StemConvTests: XCTestCase {
                 assertClose(output, ref, "stem b\(batch) \(inChannels)x\(height)x\(width) k\(kernel) s\(stride) "
                             + "pad \(padTop),\(padLeft) -> \(outChannels) \(activation) threads \(pool.threadCount)",
                             file: file, line: line)
+                // The inference stem: the same weights input-major, through the GEMM kernel.
+                output = [Float](repeating: .nan, count: output.count)
+                Kernels.stemConv(
+                    input: input, batch: batch, inChannels: inChannels, height: height, width: width,
+                    kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
+                    outHeight: outHeight, outWidth: outWidth,
+                    inputMajorWeights: NaiveReference.inputMajor(weights, outChannels: outChannels,
+                                                                 inChannels: inChannels * kernel * kernel),
+                    bias: bias, outChannels: outChannels, activation: activation, output: &output,
+                    workspace: &workspace, pool: pool)
+                assertClose(output, ref, "input-major stem b\(batch) \(inChannels)x\(height)x\(width) k\(kernel) "
+                            + "s\(stride) pad \(padTop),\(padLeft) -> \(outChannels) \(activation) "
+                            + "threads \(pool.threadCount)", file: file, line: line)
             }
         }
     }

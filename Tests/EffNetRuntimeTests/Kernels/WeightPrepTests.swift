@@ -47,6 +47,14 @@ final class WeightPrepTests: XCTestCase {
         XCTAssertEqual(bias, [0, -1])
     }
 
+    func testInputMajorWeightsPutOutputChannelsInnermost() {
+        let outChannels = 3, inChannels = 2
+        let torch: [Float] = [0, 1, 10, 11, 20, 21]  // value = co*10 + ci
+        var out = [Float](repeating: .nan, count: torch.count)
+        WeightPrep.inputMajorWeights(torch, outChannels: outChannels, inChannels: inChannels, into: &out)
+        XCTAssertEqual(out, [0, 10, 20, 1, 11, 21])
+    }
+
     func testDepthwiseWeightsMovesChannelsInnermost() {
         let channels = 3, kernel = 3
         let torch = (0..<(channels * kernel * kernel)).map { Float($0) }  // value = c*9 + ky*3 + kx

@@ -1,0 +1,141 @@
+// The 1x1-convolution GEMM with its epilogue in registers, written once against the V_* vocabulary and
+// instantiated per instruction set by KernelTemplate.h (no include guard on purpose).
+//
+// C[m][n] = act(sum_k A[m][k] * B[k][n] + bias[n]) (+ residual[m][n], after the activation).
+// A is the NHWC activation (pixels x inChannels, row stride lda), B the weights input-major (inChannels x
+// outChannels, row stride ldb) as PreparedWeights lays them out, so a row of B is a run of output channels
+// and the kernel needs no packing at all: OpenBLAS packs both operands on every call, which dominated the
+// skinny early layers (K = 16..40 against 3,136..12,544 pixels).
+//
+// Register tile: GEMM_MR rows x 3 vectors (AVX-512: 8 x 48 = 24 accumulators + 3 B vectors + the
+// broadcast; AVX2: 4 x 24). Each k step loads three B vectors and issues 3*GEMM_MR FMAs against A values
+// broadcast straight from memory, one pointer per row: 8 rows keep every pointer in a register (14 rows
+// x 2 vectors spilled three of them per k step). The sums leave the registers only once, through bias,
+// activation and residual, so the output is written once and never re-read.
+
+/* SwiftPM compiles C at -O2, where clang leaves loops of 14 unrolled only partly and the accumulators
+   go to memory (measured: 2-3x slower than -O3). The row loops must unroll completely. */
+#if defined(__clang__)
+#define GEMM_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define GEMM_UNROLL _Pragma("GCC unroll 32")
+#endif
+
+/* One strip: rows m0..m0+mr (mr <= GEMM_MR) x the columns of one panel of nv <= 3 vectors, the last one
+   masked by `tail` when `full` is 0. Rows past mr re-read the strip's last row (harmless work, no
+   out-of-bounds reads) and are not stored. `act`, `nv`, `full`, `hasBias`, `hasResidual` are literals at
+   every call site, so each combination compiles to straight code. */
+AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, ptrdiff_t K, const float *a,
+                   ptrdiff_t lda, ptrdiff_t mr, const float *b, ptrdiff_t ldb, VM tail, float *c, ptrdiff_t ldc,
+                   const float *bias, const float *residual) {
+    VF acc[3][GEMM_MR];
+    const float *row[GEMM_MR];
+    GEMM_UNROLL
+    for (int r = 0; r < GEMM_MR; r++) {
+        acc[0][r] = V_ZERO();
+        acc[1][r] = V_ZERO();
+        acc[2][r] = V_ZERO();
+        row[r] = a + (r < mr ? r : mr - 1) * lda;
+    }
+    const VM m = tail; /* for LD/ST of the panel's last vector */
+    for (ptrdiff_t k = 0; k < K; k++) {
+        const float *bk = b + k * ldb;
+        VF bv[3];
+        GEMM_UNROLL
+        for (int v = 0; v < 3; v++) {
+            if (v >= nv) break;
+            bv[v] = (v == nv - 1 && !full) ? V_LOADM(bk + v * VW, m) : V_LOAD(bk + v * VW);
+        }
+        GEMM_UNROLL
+        for (int r = 0; r < GEMM_MR; r++) {
+            const VF av = V_SET1(row[r][k]);
+            GEMM_UNROLL
+            for (int v = 0; v < 3; v++) {
+                if (v >= nv) break;
+                acc[v][r] = V_FMADD(av, bv[v], acc[v][r]);
+            }
+        }
+    }
+    VF biasv[3] = {V_ZERO(), V_ZERO(), V_ZERO()};
+    if (hasBias) {
+        GEMM_UNROLL
+        for (int v = 0; v < 3; v++) {
+            if (v >= nv) break;
+            biasv[v] = (v == nv - 1 && !full) ? V_LOADM(bias + v * VW, m) : V_LOAD(bias + v * VW);
+        }
+    }
+    GEMM_UNROLL
+    for (int r = 0; r < GEMM_MR; r++) {
+        if (r >= mr) break;
+        float *out = c + r * ldc;
+        const float *res = hasResidual ? residual + r * ldc : 0;
+        GEMM_UNROLL
+        for (int v = 0; v < 3; v++) {
+            if (v >= nv) break;
+            const int masked = v == nv - 1 && !full;
+            VF y = acc[v][r];
+            if (hasBias) y = V_ADD(y, biasv[v]);
+            y = v_activate(y, act);
+            if (hasResidual) y = V_ADD(y, masked ? V_LOADM(res + v * VW, m) : V_LOAD(res + v * VW));
+            if (masked) V_STOREM(out + v * VW, m, y);
+            else V_STORE(out + v * VW, y);
+        }
+    }
+}
+
+/* Every strip of one panel, top to bottom: the panel's K x (nv*VW) slice of B stays in L1/L2 while A
+   streams past it. */
+AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t K,
+                   const float *A, ptrdiff_t lda, const float *b, ptrdiff_t ldb, VM tail, float *c, ptrdiff_t ldc,
+                   const float *bias, const float *residual) {
+    for (ptrdiff_t m0 = 0; m0 < M; m0 += GEMM_MR) {
+        const ptrdiff_t mr = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
+        gemm_strip(act, nv, full, hasBias, hasResidual, K, A + m0 * lda, lda, mr, b, ldb, tail, c + m0 * ldc, ldc,
+                   bias, hasResidual ? residual + m0 * ldc : 0);
+    }
+}
+
+/* Panels of 3 vectors (48 columns on AVX-512: 96, 144, 240, 480, 672, 1152 output channels divide
+   evenly), then the remainder as one panel of 1 to 3 vectors, its last one masked unless whole. */
+AI void gemm_all(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x,
+                 ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias, const float *residual, float *y,
+                 ptrdiff_t ldc) {
+    const VM unused = V_MASK(1);
+    ptrdiff_t n0 = 0;
+    for (; n0 + 3 * VW <= N; n0 += 3 * VW)
+        gemm_panel(act, 3, 1, hasBias, hasResidual, M, K, x, lda, w + n0, ldb, unused, y + n0, ldc,
+                   hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0);
+    const ptrdiff_t left = N - n0;
+    if (left == 0) return;
+    const float *bp = hasBias ? bias + n0 : 0;
+    const float *rp = hasResidual ? residual + n0 : 0;
+    const int vectors = (int)((left + VW - 1) / VW);
+    const int whole = left % VW == 0;
+    const VM tail = whole ? unused : V_MASK(left % VW);
+#define GEMM_TAIL_PANEL(NV)                                                                                    \
+    do {                                                                                                       \
+        if (whole) gemm_panel(act, NV, 1, hasBias, hasResidual, M, K, x, lda, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
+        else gemm_panel(act, NV, 0, hasBias, hasResidual, M, K, x, lda, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
+    } while (0)
+    if (vectors == 1) GEMM_TAIL_PANEL(1);
+    else if (vectors == 2) GEMM_TAIL_PANEL(2);
+    else GEMM_TAIL_PANEL(3);
+#undef GEMM_TAIL_PANEL
+}
+
+void FN(effnet_gemm_bias_activation)(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,
+                                     const float *w, ptrdiff_t ldb, const float *bias, const float *residual,
+                                     float *y, ptrdiff_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (bias && residual) {
+        WITH_ACTIVATION(act, gemm_all(A, 1, 1, M, N, K, x, lda, w, ldb, bias, residual, y, ldc))
+    } else if (bias) {
+        WITH_ACTIVATION(act, gemm_all(A, 1, 0, M, N, K, x, lda, w, ldb, bias, 0, y, ldc))
+    } else if (residual) {
+        WITH_ACTIVATION(act, gemm_all(A, 0, 1, M, N, K, x, lda, w, ldb, 0, residual, y, ldc))
+    } else {
+        WITH_ACTIVATION(act, gemm_all(A, 0, 0, M, N, K, x, lda, w, ldb, 0, 0, y, ldc))
+    }
+}
+
+#undef GEMM_UNROLL

@@ -1,0 +1,72 @@
+/// An MBConv block's expansion fused with its depthwise convolution (inference).
+///
+/// Unfused, the expansion writes the block's largest tensor (B0 stage 2: 112×112×96 floats, 4.8 MB per
+/// image) and the depthwise pass reads it back; on this machine that memory traffic, not arithmetic,
+/// sets the time of both layers. Fused, each worker expands just the input rows its next few output
+/// rows need into a band of ~512 KB that stays in its L2, and runs the depthwise row kernel over the
+/// band (CEffNetSIMD's ExpandDepthwiseTemplate.h). The generator fuses the blocks whose expanded map is
+/// large (`ExpandDepthwiseFusion`); the arithmetic, and so every output bit, is that of the two kernels.
+extension Kernels {
+    /// Rows of the expanded map in one worker's band: ~128 Ki floats (512 KB), at least `kernel`.
+    @inline(__always) static func expandDepthwiseBandRows(width: Int, expandedChannels: Int, kernel: Int) -> Int {
+        max(kernel, (128 * 1024) / max(1, width &* expandedChannels))
+    }
+
+    /// Scratch of `expandDepthwise`: one band per worker.
+    public static func expandDepthwiseWorkspaceFloats(width: Int, expandedChannels: Int, kernel: Int,
+                                                      threads: Int) -> Int {
+        max(1, threads) * expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel)
+            * width * expandedChannels
+    }
+
+    /// output = depthwise(act(expand(input))): `pointwiseConv(inputMajorWeights:)` from `inChannels` to
+    /// `expandedChannels` followed by `depthwiseConv`, with the same arguments, without materialising the
+    /// expanded tensor. `expanded` is where the unfused fallback puts it (geometries without a C row
+    /// kernel, and the portable `.swift` path); the fused path leaves it untouched. `workspace` holds
+    /// `expandDepthwiseWorkspaceFloats(width:expandedChannels:kernel:threads: pool.threadCount)` floats.
+    public static func expandDepthwise(
+        input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, inChannels: Int,
+        expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>, expandActivation: Activation,
+        expandedChannels: Int, kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
+        depthwiseWeights: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>, depthwiseActivation: Activation,
+        output: UnsafeMutablePointer<Float>, expanded: UnsafeMutablePointer<Float>,
+        workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
+        guard let simd = CSIMDKernels.active, CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride) else {
+            pointwiseConv(input: input, pixels: batch &* height &* width, inChannels: inChannels,
+                          inputMajorWeights: expandWeights, bias: expandBias, outChannels: expandedChannels,
+                          activation: expandActivation, residual: nil, output: expanded, pool: pool)
+            depthwiseConv(input: expanded, batch: batch, height: height, width: width, channels: expandedChannels,
+                          kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight,
+                          outWidth: outWidth, weights: depthwiseWeights, bias: depthwiseBias,
+                          activation: depthwiseActivation, output: output, pool: pool)
+            return
+        }
+        let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel)
+        let bandFloats = bandRows &* width &* expandedChannels
+        // Tasks: ranges of output rows of one image. A whole image per task once there are enough images;
+        // otherwise a few ranges per image so every worker has work (each range boundary re-expands the
+        // kernel - stride rows both sides need).
+        let threads = pool.threadCount
+        let ranges = batch >= 2 * threads ? 1 : min(max(1, outHeight / 4), (2 * threads + batch - 1) / batch)
+        let tasks = batch &* ranges
+        let workers = min(threads, tasks)
+        // Static round-robin: each worker owns one band of the workspace.
+        pool.parallelFor(workers) { worker in
+            let band = workspace + worker &* bandFloats
+            var t = worker
+            while t < tasks {
+                let n = t / ranges, r = t &- n &* ranges
+                let oy0 = r &* outHeight / ranges, oy1 = (r &+ 1) &* outHeight / ranges
+                _ = simd.expandDepthwiseRows(
+                    expandActivation, depthwiseActivation, input: input, height: height, width: width,
+                    inChannels: inChannels, expandedChannels: expandedChannels, expandWeights: expandWeights,
+                    expandBias: expandBias, kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
+                    outHeight: outHeight, outWidth: outWidth, depthwiseWeights: depthwiseWeights,
+                    depthwiseBias: depthwiseBias, output: output, image: n, rows: oy0..<oy1, band: band,
+                    bandRows: bandRows)
+                t &+= workers
+            }
+        }
+    }
+}

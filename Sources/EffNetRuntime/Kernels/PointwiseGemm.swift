@@ -1,0 +1,93 @@
+import COpenBLAS
+
+/// The inference 1×1 convolution: a GEMM on NHWC activations against weights that PreparedWeights
+/// stored input-major ([inChannels][outChannels], `WeightPreparation.Layout.inputMajor`), so that the
+/// C kernel (GemmTemplate.h) reads rows of output channels without packing and applies bias,
+/// activation and residual while the sums are still in registers.
+///
+/// On the portable `.swift` SIMD path the same contract runs as single-threaded OpenBLAS sgemm per tile
+/// followed by the Swift epilogue. (Training keeps `pointwiseConv(weights:)`, PyTorch's layout: its
+/// weights change every step.)
+extension Kernels {
+    /// output[p][co] = act(Σ_ci input[p][ci] · inputMajorWeights[ci][co] + bias[co]) (+ residual[p][co],
+    /// added after the activation). `pixels` = batch·H·W.
+    public static func pointwiseConv(
+        input: UnsafePointer<Float>, pixels: Int, inChannels: Int,
+        inputMajorWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
+        activation: Activation, residual: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
+        pointwiseGemm(activation, rows: pixels, inChannels: inChannels, outChannels: outChannels, input: input,
+                      weights: inputMajorWeights, bias: bias, residual: residual, output: output,
+                      threads: pool.threadCount) { tasks, body in pool.parallelFor(tasks, body) }
+    }
+
+    /// Splits rows × outChannels into tasks and runs one GEMM tile per task through `run` (a pool's
+    /// parallelFor, or a caller that shares the tasks of several GEMMs out together).
+    ///
+    /// Row tiles by default: each keeps its input rows (re-read once per 32-column panel) within
+    /// ~256 KB of L2, and there are at least two per worker so an uneven finish costs little. When the
+    /// weights outweigh the activations (the late 7×7 layers at small batch) the output channels are
+    /// split instead, so each worker streams only its share of the weights.
+    @inline(__always) static func pointwiseGemm(
+        _ activation: Activation, rows: Int, inChannels: Int, outChannels: Int, input: UnsafePointer<Float>,
+        weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, threads: Int, run: (Int, (Int) -> Void) -> Void
+    ) {
+        if threads > 1 && rows < 2 * outChannels && outChannels >= 64 * threads {
+            let chunk = alignedChunk(outChannels, parts: threads, align: 32)
+            let tasks = (outChannels + chunk - 1) / chunk
+            run(tasks) { t in
+                let c0 = t &* chunk
+                pointwiseGemmTile(activation, rows: rows, cols: min(chunk, outChannels &- c0), inChannels: inChannels,
+                                  input: input, weights: weights + c0, ldw: outChannels, bias: bias + c0,
+                                  residual: residual.map { $0 + c0 }, output: output + c0, ldo: outChannels)
+            }
+        } else {
+            let tile = pointwiseGemmRowTile(rows: rows, inChannels: inChannels, threads: threads)
+            let tasks = (rows + tile - 1) / tile
+            run(tasks) { t in
+                let r0 = t &* tile
+                pointwiseGemmTile(activation, rows: min(tile, rows &- r0), cols: outChannels, inChannels: inChannels,
+                                  input: input + r0 &* inChannels, weights: weights, ldw: outChannels, bias: bias,
+                                  residual: residual.map { $0 + r0 &* outChannels },
+                                  output: output + r0 &* outChannels, ldo: outChannels)
+            }
+        }
+    }
+
+    /// Rows per task: a multiple of 28 (whole register tiles on both C paths), input rows within 64 Ki
+    /// floats, and at least two tasks per worker when there are enough rows.
+    @inline(__always) static func pointwiseGemmRowTile(rows: Int, inChannels: Int, threads: Int) -> Int {
+        let step = 28
+        let byCache = max(step, (64 * 1024 / max(1, inChannels)) / step * step)
+        let byBalance = max(step, ((rows + 2 * threads - 1) / (2 * threads) + step - 1) / step * step)
+        return min(byCache, byBalance)
+    }
+
+    /// One tile: the C kernel, or sgemm plus the Swift epilogue on the portable path.
+    @inline(__always) static func pointwiseGemmTile(
+        _ activation: Activation, rows: Int, cols: Int, inChannels: Int, input: UnsafePointer<Float>,
+        weights: UnsafePointer<Float>, ldw: Int, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        if let simd = CSIMDKernels.active {
+            simd.gemmBiasActivation(activation, rows: rows, cols: cols, depth: inChannels, x: input, ldx: inChannels,
+                                    w: weights, ldw: ldw, bias: bias, residual: residual, y: output, ldy: ldo)
+            return
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols), Int32(inChannels), 1,
+                    input, Int32(inChannels), weights, Int32(ldw), 0, output, Int32(ldo))
+        switch activation {
+        case .identity:
+            biasActivationEpilogue(IdentityFunction.self, out: output, ldo: ldo, rows: rows, cols: cols, bias: bias,
+                                   residual: residual)
+        case .silu:
+            biasActivationEpilogue(SiLUFunction.self, out: output, ldo: ldo, rows: rows, cols: cols, bias: bias,
+                                   residual: residual)
+        case .relu6:
+            biasActivationEpilogue(ReLU6Function.self, out: output, ldo: ldo, rows: rows, cols: cols, bias: bias,
+                                   residual: residual)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+@testable import EffNetRuntime
+import XCTest
+
+/// The expansion fused with the depthwise convolution computes, bit for bit, what the two kernels
+/// compute one after the other (same GEMM and depthwise row code, only the expanded rows live in a band
+/// instead of a full tensor), for every geometry the C row kernel handles, symmetric and TensorFlow
+/// SAME padding, batches that split images into several row ranges or give whole images per task, and
+/// bands small enough that rows slide through them many times. The fused path must not touch the
+/// buffer the unfused fallback would use.
+final class ExpandDepthwiseTests: XCTestCase {
+    private struct Geometry {
+        var kernel, stride, padTop, padLeft: Int
+        func outSize(_ size: Int, pad: Int) -> Int {
+            // Symmetric padding (pad = (k-1)/2) or TF SAME (out = ceil(size/stride)).
+            pad == (kernel - 1) / 2 ? (size + 2 * pad - kernel) / stride + 1 : (size + stride - 1) / stride
+        }
+    }
+
+    private let geometries = [
+        Geometry(kernel: 3, stride: 1, padTop: 1, padLeft: 1), Geometry(kernel: 3, stride: 2, padTop: 1, padLeft: 1),
+        Geometry(kernel: 5, stride: 1, padTop: 2, padLeft: 2), Geometry(kernel: 5, stride: 2, padTop: 2, padLeft: 2),
+        Geometry(kernel: 3, stride: 2, padTop: 0, padLeft: 0), Geometry(kernel: 5, stride: 2, padTop: 1, padLeft: 1),
+    ]
+
+    /// Through `Kernels.expandDepthwise` on the process's path: 64 x 256 expanded rows make a band of
+    /// 8 rows, so a 37-row image goes through it in many sub-bands.
+    func testFusedEqualsExpandThenDepthwiseBitForBit() {
+        var rng = TestRandom(seed: 900)
+        let height = 37, width = 64, inChannels = 8, expanded = 256
+        for (index, g) in geometries.enumerated() {
+            let outHeight = g.outSize(height, pad: g.padTop), outWidth = g.outSize(width, pad: g.padLeft)
+            for batch in [1, 2, 5] {
+                let input = rng.floats(batch * height * width * inChannels, -2, 2)
+                let expandWeights = rng.floats(inChannels * expanded, -0.5, 0.5)
+                let expandBias = rng.floats(expanded), dwWeights = rng.floats(g.kernel * g.kernel * expanded)
+                let dwBias = rng.floats(expanded)
+                let activations: (Activation, Activation) = index % 2 == 0 ? (.silu, .silu) : (.relu6, .identity)
+                for pool in testPools {
+                    var tensor = [Float](repeating: .nan, count: batch * height * width * expanded)
+                    var want = [Float](repeating: .nan, count: batch * outHeight * outWidth * expanded)
+                    Kernels.pointwiseConv(input: input, pixels: batch * height * width, inChannels: inChannels,
+                                          inputMajorWeights: expandWeights, bias: expandBias, outChannels: expanded,
+                                          activation: activations.0, residual: nil, output: &tensor, pool: pool)
+                    Kernels.depthwiseConv(input: tensor, batch: batch, height: height, width: width, channels: expanded,
+                                          kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
+                                          outHeight: outHeight, outWidth: outWidth, weights: dwWeights, bias: dwBias,
+                                          activation: activations.1, output: &want, pool: pool)
+                    var got = [Float](repeating: .nan, count: want.count)
+                    var untouched = [Float](repeating: .nan, count: tensor.count)
+                    var workspace = [Float](repeating: .nan, count: Kernels.expandDepthwiseWorkspaceFloats(
+                        width: width, expandedChannels: expanded, kernel: g.kernel, threads: pool.threadCount))
+                    Kernels.expandDepthwise(
+                        input: input, batch: batch, height: height, width: width, inChannels: inChannels,
+                        expandWeights: expandWeights, expandBias: expandBias, expandActivation: activations.0,
+                        expandedChannels: expanded, kernel: g.kernel, stride: g.stride, padTop: g.padTop,
+                        padLeft: g.padLeft, outHeight: outHeight, outWidth: outWidth, depthwiseWeights: dwWeights,
+                        depthwiseBias: dwBias, depthwiseActivation: activations.1, output: &got, expanded: &untouched,
+                        workspace: &workspace, pool: pool)
+                    let label = "k\(g.kernel) s\(g.stride) pad \(g.padTop),\(g.padLeft) batch \(batch) "
+                        + "threads \(pool.threadCount)"
+                    XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), label)
+                    if CSIMDKernels.active != nil {
+                        XCTAssert(untouched.allSatisfy(\.isNaN), "\(label): the fused path wrote the expanded buffer")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every C path, row ranges that start and end mid-image and bands from the smallest allowed
+    /// (kernel rows: one output row per sub-band) up.
+    func testEveryPathAndBandSizeMatchesUnfusedKernels() {
+        var rng = TestRandom(seed: 901)
+        let height = 11, width = 9, inChannels = 5, expanded = 40, batch = 2
+        for (name, simd) in SIMDPath.supported.compactMap({ path in CSIMDKernels(path).map { (path.rawValue, $0) } }) {
+            for g in geometries {
+                let outHeight = g.outSize(height, pad: g.padTop), outWidth = g.outSize(width, pad: g.padLeft)
+                let input = rng.floats(batch * height * width * inChannels, -2, 2)
+                let expandWeights = rng.floats(inChannels * expanded), expandBias = rng.floats(expanded)
+                let dwWeights = rng.floats(g.kernel * g.kernel * expanded), dwBias = rng.floats(expanded)
+                var tensor = [Float](repeating: .nan, count: batch * height * width * expanded)
+                tensor.withUnsafeMutableBufferPointer { t in
+                    simd.gemmBiasActivation(.silu, rows: batch * height * width, cols: expanded, depth: inChannels,
+                                            x: input, ldx: inChannels, w: expandWeights, ldw: expanded,
+                                            bias: expandBias, residual: nil, y: t.baseAddress!, ldy: expanded)
+                }
+                var want = [Float](repeating: .nan, count: batch * outHeight * outWidth * expanded)
+                let shape = DepthwiseShape(batch: batch, height: height, width: width, channels: expanded,
+                                           kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
+                                           outHeight: outHeight, outWidth: outWidth)
+                Kernels.depthwiseConv(shape, tensor, dwWeights, dwBias, .relu6, &want, testPools[0], simd: simd)
+                for bandRows in [g.kernel, g.kernel + 1, g.kernel + 3, 2 * height] {
+                    var got = [Float](repeating: .nan, count: want.count)
+                    var band = [Float](repeating: .nan, count: bandRows * width * expanded)
+                    let split = outHeight / 3 + 1
+                    for n in 0..<batch {
+                        for rows in [0..<split, split..<outHeight] {
+                            XCTAssertTrue(simd.expandDepthwiseRows(
+                                .silu, .relu6, input: input, height: height, width: width, inChannels: inChannels,
+                                expandedChannels: expanded, expandWeights: expandWeights, expandBias: expandBias,
+                                kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
+                                outHeight: outHeight, outWidth: outWidth, depthwiseWeights: dwWeights,
+                                depthwiseBias: dwBias, output: &got, image: n, rows: rows, band: &band,
+                                bandRows: bandRows))
+                        }
+                    }
+                    XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern),
+                                   "\(name) k\(g.kernel) s\(g.stride) pad \(g.padTop) band \(bandRows) rows")
+                }
+            }
+        }
+    }
+}
