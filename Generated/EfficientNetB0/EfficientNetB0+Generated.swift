@@ -44,7 +44,12 @@ public final class EfficientNetB0: GeneratedModel {
             Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -116,7 +121,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
@@ -126,7 +131,7 @@ public final class EfficientNetB0: GeneratedModel {
             depthwiseWeights: w + 3936, depthwiseBias: w + 4800, depthwiseActivation: .silu,
             output: a + 1204224 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(4)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -147,7 +152,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
@@ -157,7 +162,7 @@ public final class EfficientNetB0: GeneratedModel {
             depthwiseWeights: w + 11712, depthwiseBias: w + 13008, depthwiseActivation: .silu,
             output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(8)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -178,7 +183,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
@@ -188,7 +193,7 @@ public final class EfficientNetB0: GeneratedModel {
             depthwiseWeights: w + 22128, depthwiseBias: w + 25728, depthwiseActivation: .silu,
             output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -209,7 +214,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
@@ -219,7 +224,7 @@ public final class EfficientNetB0: GeneratedModel {
             depthwiseWeights: w + 43408, depthwiseBias: w + 49408, depthwiseActivation: .silu,
             output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(16)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -240,7 +245,7 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
@@ -250,7 +255,7 @@ public final class EfficientNetB0: GeneratedModel {
             depthwiseWeights: w + 74192, depthwiseBias: w + 76352, depthwiseActivation: .silu,
             output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(20)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -271,20 +276,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 235200 &* n, pixels: 196 &* n, inChannels: 80,
-            inputMajorWeights: w + 100928, bias: w + 139328, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 235200 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+            expandWeights: w + 100928, expandBias: w + 139328, expandActivation: .silu,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 139808, depthwiseBias: w + 144128, depthwiseActivation: .silu,
+            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: w + 139808, bias: w + 144128, activation: .silu, output: a + 94080 &* n, pool: pool)
-        p?.stop(25)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -305,20 +307,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 188160 &* n, pixels: 196 &* n, inChannels: 80,
-            inputMajorWeights: w + 202800, bias: w + 241200, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 188160 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+            expandWeights: w + 202800, expandBias: w + 241200, expandActivation: .silu,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 241680, depthwiseBias: w + 246000, depthwiseActivation: .silu,
+            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(28)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: w + 241680, bias: w + 246000, activation: .silu, output: a + 94080 &* n, pool: pool)
-        p?.stop(29)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -339,20 +338,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 203840 &* n, pixels: 196 &* n, inChannels: 80,
-            inputMajorWeights: w + 304672, bias: w + 343072, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 203840 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+            expandWeights: w + 304672, expandBias: w + 343072, expandActivation: .silu,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 343552, depthwiseBias: w + 355552, depthwiseActivation: .silu,
+            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(32)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: w + 343552, bias: w + 355552, activation: .silu, output: a + 94080 &* n, pool: pool)
-        p?.stop(33)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -373,20 +369,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
-            inputMajorWeights: w + 429616, bias: w + 504880, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            expandWeights: w + 429616, expandBias: w + 504880, expandActivation: .silu,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 505552, depthwiseBias: w + 522352, depthwiseActivation: .silu,
+            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: w + 505552, bias: w + 522352, activation: .silu, output: a + 131712 &* n, pool: pool)
-        p?.stop(37)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -407,20 +400,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 285376 &* n, pixels: 196 &* n, inChannels: 112,
-            inputMajorWeights: w + 636736, bias: w + 712000, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 285376 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            expandWeights: w + 636736, expandBias: w + 712000, expandActivation: .silu,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 712672, depthwiseBias: w + 729472, depthwiseActivation: .silu,
+            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(40)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: w + 712672, bias: w + 729472, activation: .silu, output: a + 131712 &* n, pool: pool)
-        p?.stop(41)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -441,20 +431,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
-            inputMajorWeights: w + 843856, bias: w + 919120, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            expandWeights: w + 843856, expandBias: w + 919120, expandActivation: .silu,
+            expandedChannels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 919792, depthwiseBias: w + 936592, depthwiseActivation: .silu,
+            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(44)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: w + 919792, bias: w + 936592, activation: .silu, output: a + 131712 &* n, pool: pool)
-        p?.stop(45)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 7, 7, 672]
         p?.start()
         Kernels.squeezeExcite(
@@ -473,20 +460,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
-            inputMajorWeights: w + 1104816, bias: w + 1326000, outChannels: 1152,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            expandWeights: w + 1104816, expandBias: w + 1326000, expandActivation: .silu,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 1327152, depthwiseBias: w + 1355952, depthwiseActivation: .silu,
+            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(48)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 7, width: 7, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: w + 1327152, bias: w + 1355952, activation: .silu, output: a + 56448 &* n, pool: pool)
-        p?.stop(49)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
         p?.start()
         Kernels.squeezeExcite(
@@ -505,20 +489,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
-            inputMajorWeights: w + 1690272, bias: w + 1911456, outChannels: 1152,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            expandWeights: w + 1690272, expandBias: w + 1911456, expandActivation: .silu,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 1912608, depthwiseBias: w + 1941408, depthwiseActivation: .silu,
+            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(52)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 7, width: 7, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: w + 1912608, bias: w + 1941408, activation: .silu, output: a + 56448 &* n, pool: pool)
-        p?.stop(53)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
         p?.start()
         Kernels.squeezeExcite(
@@ -537,20 +518,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
-            inputMajorWeights: w + 2275728, bias: w + 2496912, outChannels: 1152,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            expandWeights: w + 2275728, expandBias: w + 2496912, expandActivation: .silu,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 2498064, depthwiseBias: w + 2526864, depthwiseActivation: .silu,
+            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(56)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 7, width: 7, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: w + 2498064, bias: w + 2526864, activation: .silu, output: a + 56448 &* n, pool: pool)
-        p?.stop(57)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
         p?.start()
         Kernels.squeezeExcite(
@@ -569,20 +547,17 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
-            inputMajorWeights: w + 2861184, bias: w + 3082368, outChannels: 1152,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            expandWeights: w + 2861184, expandBias: w + 3082368, expandActivation: .silu,
+            expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 3083520, depthwiseBias: w + 3093888, depthwiseActivation: .silu,
+            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(60)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 7, width: 7, channels: 1152,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: w + 3083520, bias: w + 3093888, activation: .silu, output: a + 56448 &* n, pool: pool)
-        p?.stop(61)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
         p?.start()
         Kernels.squeezeExcite(
@@ -639,121 +614,121 @@ extension EfficientNetB0 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 6422528,
               "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 21977088,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
-              "depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
               "96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 7225344,
               "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 14902272,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
-              "depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 13660416,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
-              "depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 4515840,
               "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 12230400,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
-              "depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 7949760,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
-              "depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 3763200,
               "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 846720,
-              "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+              "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 846720,
-              "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+              "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + silu, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 9878400,
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2352000,
-              "depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+              "depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 10536960,
               "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 14751744,
-              "conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3292800,
-              "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+              "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 14751744,
-              "conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3292800,
-              "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+              "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 14751744,
-              "conv 1x1 + BN + silu, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 15574944,
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 823200,
-              "depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
+              "depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, in place on [n, 7, 7, 672]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 6322176,
               "conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1411200,
-              "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
               "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1411200,
-              "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
               "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1411200,
-              "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
               "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + silu, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 11346048,
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 508032,
-              "depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
               "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 18063360,

@@ -45,7 +45,13 @@ public final class EfficientNetB1: GeneratedModel {
             Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1920, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -151,7 +157,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
@@ -161,7 +167,7 @@ public final class EfficientNetB1: GeneratedModel {
             depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
             output: a + 1382400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(7)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -182,7 +188,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
@@ -192,7 +198,7 @@ public final class EfficientNetB1: GeneratedModel {
             depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
             output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(11)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -213,7 +219,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
@@ -223,7 +229,7 @@ public final class EfficientNetB1: GeneratedModel {
             depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
             output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -244,7 +250,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
@@ -254,7 +260,7 @@ public final class EfficientNetB1: GeneratedModel {
             depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
             output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -275,7 +281,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
@@ -285,7 +291,7 @@ public final class EfficientNetB1: GeneratedModel {
             depthwiseWeights: w + 54416, depthwiseBias: w + 60416, depthwiseActivation: .silu,
             output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -306,7 +312,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
@@ -316,7 +322,7 @@ public final class EfficientNetB1: GeneratedModel {
             depthwiseWeights: w + 85200, depthwiseBias: w + 91200, depthwiseActivation: .silu,
             output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -337,7 +343,7 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
@@ -347,7 +353,7 @@ public final class EfficientNetB1: GeneratedModel {
             depthwiseWeights: w + 115984, depthwiseBias: w + 118144, depthwiseActivation: .silu,
             output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -368,20 +374,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 270000 &* n, pixels: 225 &* n, inChannels: 80,
-            inputMajorWeights: w + 142720, bias: w + 181120, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 270000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            expandWeights: w + 142720, expandBias: w + 181120, expandActivation: .silu,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 181600, depthwiseBias: w + 185920, depthwiseActivation: .silu,
+            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(35)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 181600, bias: w + 185920, activation: .silu, output: a + 108000 &* n, pool: pool)
-        p?.stop(36)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -402,20 +405,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
-            inputMajorWeights: w + 244592, bias: w + 282992, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            expandWeights: w + 244592, expandBias: w + 282992, expandActivation: .silu,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 283472, depthwiseBias: w + 287792, depthwiseActivation: .silu,
+            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 283472, bias: w + 287792, activation: .silu, output: a + 108000 &* n, pool: pool)
-        p?.stop(40)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -436,20 +436,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 234000 &* n, pixels: 225 &* n, inChannels: 80,
-            inputMajorWeights: w + 346464, bias: w + 384864, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 234000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            expandWeights: w + 346464, expandBias: w + 384864, expandActivation: .silu,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 385344, depthwiseBias: w + 389664, depthwiseActivation: .silu,
+            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(43)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 385344, bias: w + 389664, activation: .silu, output: a + 108000 &* n, pool: pool)
-        p?.stop(44)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -470,20 +467,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
-            inputMajorWeights: w + 448336, bias: w + 486736, outChannels: 480,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            expandWeights: w + 448336, expandBias: w + 486736, expandActivation: .silu,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 487216, depthwiseBias: w + 499216, depthwiseActivation: .silu,
+            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(47)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 487216, bias: w + 499216, activation: .silu, output: a + 108000 &* n, pool: pool)
-        p?.stop(48)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -504,20 +498,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
-            inputMajorWeights: w + 573280, bias: w + 648544, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            expandWeights: w + 573280, expandBias: w + 648544, expandActivation: .silu,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 649216, depthwiseBias: w + 666016, depthwiseActivation: .silu,
+            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 649216, bias: w + 666016, activation: .silu, output: a + 151200 &* n, pool: pool)
-        p?.stop(52)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -538,20 +529,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
-            inputMajorWeights: w + 780400, bias: w + 855664, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            expandWeights: w + 780400, expandBias: w + 855664, expandActivation: .silu,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 856336, depthwiseBias: w + 873136, depthwiseActivation: .silu,
+            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(55)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 856336, bias: w + 873136, activation: .silu, output: a + 151200 &* n, pool: pool)
-        p?.stop(56)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -572,20 +560,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
-            inputMajorWeights: w + 987520, bias: w + 1062784, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            expandWeights: w + 987520, expandBias: w + 1062784, expandActivation: .silu,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 1063456, depthwiseBias: w + 1080256, depthwiseActivation: .silu,
+            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(59)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 1063456, bias: w + 1080256, activation: .silu, output: a + 151200 &* n, pool: pool)
-        p?.stop(60)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -606,20 +591,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
-            inputMajorWeights: w + 1194640, bias: w + 1269904, outChannels: 672,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            expandWeights: w + 1194640, expandBias: w + 1269904, expandActivation: .silu,
+            expandedChannels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 1270576, depthwiseBias: w + 1287376, depthwiseActivation: .silu,
+            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 1270576, bias: w + 1287376, activation: .silu, output: a + 151200 &* n, pool: pool)
-        p?.stop(64)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 8, 8, 672]
         p?.start()
         Kernels.squeezeExcite(
@@ -638,20 +620,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 194208 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 1455600, bias: w + 1676784, outChannels: 1152,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 194208 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 1455600, expandBias: w + 1676784, expandActivation: .silu,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 1677936, depthwiseBias: w + 1706736, depthwiseActivation: .silu,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(67)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 1677936, bias: w + 1706736, activation: .silu, output: a + 73728 &* n, pool: pool)
-        p?.stop(68)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
         p?.start()
         Kernels.squeezeExcite(
@@ -670,20 +649,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 2041056, bias: w + 2262240, outChannels: 1152,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 2041056, expandBias: w + 2262240, expandActivation: .silu,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 2263392, depthwiseBias: w + 2292192, depthwiseActivation: .silu,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(71)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 2263392, bias: w + 2292192, activation: .silu, output: a + 73728 &* n, pool: pool)
-        p?.stop(72)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
         p?.start()
         Kernels.squeezeExcite(
@@ -702,20 +678,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 2626512, bias: w + 2847696, outChannels: 1152,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 2626512, expandBias: w + 2847696, expandActivation: .silu,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 2848848, depthwiseBias: w + 2877648, depthwiseActivation: .silu,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(75)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 2848848, bias: w + 2877648, activation: .silu, output: a + 73728 &* n, pool: pool)
-        p?.stop(76)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
         p?.start()
         Kernels.squeezeExcite(
@@ -734,20 +707,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 3211968, bias: w + 3433152, outChannels: 1152,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 3211968, expandBias: w + 3433152, expandActivation: .silu,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 3434304, depthwiseBias: w + 3463104, depthwiseActivation: .silu,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(79)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 3434304, bias: w + 3463104, activation: .silu, output: a + 73728 &* n, pool: pool)
-        p?.stop(80)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
         p?.start()
         Kernels.squeezeExcite(
@@ -766,20 +736,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 3797424, bias: w + 4018608, outChannels: 1152,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 3797424, expandBias: w + 4018608, expandActivation: .silu,
+            expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 4019760, depthwiseBias: w + 4030128, depthwiseActivation: .silu,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(83)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: w + 4019760, bias: w + 4030128, activation: .silu, output: a + 73728 &* n, pool: pool)
-        p?.stop(84)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
         p?.start()
         Kernels.squeezeExcite(
@@ -798,20 +765,17 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu, [n, 8, 8, 320] -> [n, 8, 8, 1920]
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 320] -> [n, 8, 8, 1920] -> [n, 8, 8, 1920], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 245760 &* n, pixels: 64 &* n, inChannels: 320,
-            inputMajorWeights: w + 4512032, bias: w + 5126432, outChannels: 1920,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 245760 &* n, batch: n, height: 8, width: 8, inChannels: 320,
+            expandWeights: w + 4512032, expandBias: w + 5126432, expandActivation: .silu,
+            expandedChannels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 5128352, depthwiseBias: w + 5145632, depthwiseActivation: .silu,
+            output: a + 122880 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1920,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: w + 5128352, bias: w + 5145632, activation: .silu, output: a + 122880 &* n, pool: pool)
-        p?.stop(88)
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 1920 -> 80 -> 1920, in place on [n, 8, 8, 1920]
         p?.start()
         Kernels.squeezeExcite(
@@ -874,169 +838,169 @@ extension EfficientNetB1 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 3686400,
               "conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 25228800,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
-              "depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
               "96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 8294400,
               "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 15681600,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
-              "depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 5184000,
               "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
-              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
-              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 9126000,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
-              "depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 4320000,
               "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 972000,
-              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 972000,
-              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 972000,
-              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + silu, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 11340000,
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2700000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 12096000,
               "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3780000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3780000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 3780000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + silu, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 18009600,
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1075200,
-              "depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
+              "depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, in place on [n, 8, 8, 672]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 8257536,
               "conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1843200,
-              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
               "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1843200,
-              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
               "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1843200,
-              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
               "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 1843200,
-              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
               "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + silu, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 14819328,
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 663552,
-              "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
               "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 23592960,
               "conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
-        .init("features.7.1.block.0", kind: "expand 1x1", macsPerImage: 39321600,
-              "conv 1x1 + BN + silu, [n, 8, 8, 320] -> [n, 8, 8, 1920]"),
+        .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 40427520,
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 320] -> [n, 8, 8, 1920] -> [n, 8, 8, 1920], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 1105920,
-              "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920]"),
+              "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 307200,
               "1920 -> 80 -> 1920, in place on [n, 8, 8, 1920]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 39321600,

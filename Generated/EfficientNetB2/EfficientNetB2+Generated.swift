@@ -49,6 +49,8 @@ public final class EfficientNetB2: GeneratedModel {
             Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 2112, kernel: 3, threads: pool.threadCount))
     }
 
@@ -155,7 +157,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2488320 &* n, batch: n, height: 144, width: 144, inChannels: 16,
@@ -165,7 +167,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
             output: a + 1990656 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(7)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -186,7 +188,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
@@ -196,7 +198,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
             output: a + 746496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(11)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -217,7 +219,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1617408 &* n, batch: n, height: 72, width: 72, inChannels: 24,
@@ -227,7 +229,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
             output: a + 746496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -248,7 +250,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
@@ -258,7 +260,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
             output: a + 746496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -279,7 +281,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 933120 &* n, batch: n, height: 36, width: 36, inChannels: 48,
@@ -289,7 +291,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 59840, depthwiseBias: w + 67040, depthwiseActivation: .silu,
             output: a + 373248 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -310,7 +312,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 746496 &* n, batch: n, height: 36, width: 36, inChannels: 48,
@@ -320,7 +322,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 102528, depthwiseBias: w + 109728, depthwiseActivation: .silu,
             output: a + 373248 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -341,7 +343,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 808704 &* n, batch: n, height: 36, width: 36, inChannels: 48,
@@ -351,7 +353,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 145216, depthwiseBias: w + 147808, depthwiseActivation: .silu,
             output: a + 373248 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -372,7 +374,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
@@ -382,7 +384,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 227744, depthwiseBias: w + 232496, depthwiseActivation: .silu,
             output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(35)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -403,7 +405,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
@@ -413,7 +415,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 350368, depthwiseBias: w + 355120, depthwiseActivation: .silu,
             output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -434,7 +436,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
@@ -444,7 +446,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 472992, depthwiseBias: w + 477744, depthwiseActivation: .silu,
             output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(43)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -465,7 +467,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
@@ -475,7 +477,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 595616, depthwiseBias: w + 608816, depthwiseActivation: .silu,
             output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(47)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -496,7 +498,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
@@ -506,7 +508,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 783744, depthwiseBias: w + 801744, depthwiseActivation: .silu,
             output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -527,7 +529,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
@@ -537,7 +539,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 1020064, depthwiseBias: w + 1038064, depthwiseActivation: .silu,
             output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(55)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -558,7 +560,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
@@ -568,7 +570,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 1256384, depthwiseBias: w + 1274384, depthwiseActivation: .silu,
             output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(59)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -589,7 +591,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
@@ -599,7 +601,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 1492704, depthwiseBias: w + 1510704, depthwiseActivation: .silu,
             output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 9, 9, 720]
         p?.start()
         Kernels.squeezeExcite(
@@ -618,20 +620,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 1705344, bias: w + 1964928, outChannels: 1248,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 1705344, expandBias: w + 1964928, expandActivation: .silu,
+            expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 1966176, depthwiseBias: w + 1997376, depthwiseActivation: .silu,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(67)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 1966176, bias: w + 1997376, activation: .silu, output: a + 101088 &* n, pool: pool)
-        p?.stop(68)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
         p?.start()
         Kernels.squeezeExcite(
@@ -650,20 +649,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 2389520, bias: w + 2649104, outChannels: 1248,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 2389520, expandBias: w + 2649104, expandActivation: .silu,
+            expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 2650352, depthwiseBias: w + 2681552, depthwiseActivation: .silu,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(71)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 2650352, bias: w + 2681552, activation: .silu, output: a + 101088 &* n, pool: pool)
-        p?.stop(72)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
         p?.start()
         Kernels.squeezeExcite(
@@ -682,20 +678,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 3073696, bias: w + 3333280, outChannels: 1248,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 3073696, expandBias: w + 3333280, expandActivation: .silu,
+            expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 3334528, depthwiseBias: w + 3365728, depthwiseActivation: .silu,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(75)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 3334528, bias: w + 3365728, activation: .silu, output: a + 101088 &* n, pool: pool)
-        p?.stop(76)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
         p?.start()
         Kernels.squeezeExcite(
@@ -714,20 +707,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 3757872, bias: w + 4017456, outChannels: 1248,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 3757872, expandBias: w + 4017456, expandActivation: .silu,
+            expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 4018704, depthwiseBias: w + 4049904, depthwiseActivation: .silu,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(79)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 4018704, bias: w + 4049904, activation: .silu, output: a + 101088 &* n, pool: pool)
-        p?.stop(80)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
         p?.start()
         Kernels.squeezeExcite(
@@ -746,20 +736,17 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 4442048, bias: w + 4701632, outChannels: 1248,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 4442048, expandBias: w + 4701632, expandActivation: .silu,
+            expandedChannels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 4702880, depthwiseBias: w + 4714112, depthwiseActivation: .silu,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(83)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: w + 4702880, bias: w + 4714112, activation: .silu, output: a + 101088 &* n, pool: pool)
-        p?.stop(84)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
         p?.start()
         Kernels.squeezeExcite(
@@ -778,7 +765,7 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], the expanded tensor never leaves the worker's band
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 342144 &* n, batch: n, height: 9, width: 9, inChannels: 352,
@@ -788,7 +775,7 @@ public final class EfficientNetB2: GeneratedModel {
             depthwiseWeights: w + 6031648, depthwiseBias: w + 6050656, depthwiseActivation: .silu,
             output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed by the fused call of features.7.1.block.0
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 2112 -> 88 -> 2112, in place on [n, 9, 9, 2112]
         p?.start()
         Kernels.squeezeExcite(
@@ -851,169 +838,169 @@ extension EfficientNetB2 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 5308416,
               "conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 36329472,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 4478976,
-              "depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
               "96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 11943936,
               "conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 6718464,
-              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
-              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 6718464,
-              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 22581504,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 8957952,
               "conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 9331200,
-              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
-              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 9331200,
-              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 18755712,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
-              "depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 8211456,
               "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
-              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1539648,
-              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
-              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1539648,
-              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
-              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1539648,
-              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 19331136,
-              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4276800,
-              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 20528640,
               "conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
-              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5832000,
-              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
               "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
-              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5832000,
-              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
               "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
-              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5832000,
-              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
               "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 29451600,
-              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,
-              "depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
               "720 -> 30 -> 720, in place on [n, 9, 9, 720]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 12130560,
               "conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2527200,
-              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
               "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2527200,
-              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
               "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2527200,
-              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
               "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2527200,
-              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
               "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + silu, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 21936096,
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 909792,
-              "depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
               "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 35582976,
               "conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 61756992,
-              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 1539648,
-              "depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed by the fused call of features.7.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 371712,
               "2112 -> 88 -> 2112, in place on [n, 9, 9, 2112]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 60217344,

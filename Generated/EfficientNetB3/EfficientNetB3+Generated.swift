@@ -49,6 +49,8 @@ public final class EfficientNetB3: GeneratedModel {
             Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1392, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1392, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 2304, kernel: 3, threads: pool.threadCount))
     }
 
@@ -158,7 +160,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
@@ -168,7 +170,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 8208, depthwiseBias: w + 9504, depthwiseActivation: .silu,
             output: a + 3240000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(7)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -189,7 +191,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -199,7 +201,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 22512, depthwiseBias: w + 24240, depthwiseActivation: .silu,
             output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(11)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -220,7 +222,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -230,7 +232,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 40224, depthwiseBias: w + 41952, depthwiseActivation: .silu,
             output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -251,7 +253,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -261,7 +263,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 57936, depthwiseBias: w + 62736, depthwiseActivation: .silu,
             output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -282,7 +284,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
@@ -292,7 +294,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 89584, depthwiseBias: w + 96784, depthwiseActivation: .silu,
             output: a + 415872 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -313,7 +315,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 901056 &* n, batch: n, height: 38, width: 38, inChannels: 48,
@@ -323,7 +325,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 132272, depthwiseBias: w + 139472, depthwiseActivation: .silu,
             output: a + 415872 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -344,7 +346,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
@@ -354,7 +356,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 174960, depthwiseBias: w + 177552, depthwiseActivation: .silu,
             output: a + 415872 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -375,7 +377,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 519840 &* n, batch: n, height: 19, width: 19, inChannels: 96,
@@ -385,7 +387,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 268672, depthwiseBias: w + 273856, depthwiseActivation: .silu,
             output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(35)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -406,7 +408,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
@@ -416,7 +418,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 413952, depthwiseBias: w + 419136, depthwiseActivation: .silu,
             output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -437,7 +439,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
@@ -447,7 +449,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 559232, depthwiseBias: w + 564416, depthwiseActivation: .silu,
             output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(43)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -468,7 +470,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
@@ -478,7 +480,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 704512, depthwiseBias: w + 709696, depthwiseActivation: .silu,
             output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(47)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.4.block.0
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -499,7 +501,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
@@ -509,7 +511,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 849792, depthwiseBias: w + 864192, depthwiseActivation: .silu,
             output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -530,7 +532,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
@@ -540,7 +542,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 1083296, depthwiseBias: w + 1103696, depthwiseActivation: .silu,
             output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(55)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -561,7 +563,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
@@ -571,7 +573,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 1383776, depthwiseBias: w + 1404176, depthwiseActivation: .silu,
             output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(59)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -592,7 +594,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
@@ -602,7 +604,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 1684256, depthwiseBias: w + 1704656, depthwiseActivation: .silu,
             output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -623,7 +625,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
@@ -633,7 +635,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 1984736, depthwiseBias: w + 2005136, depthwiseActivation: .silu,
             output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(67)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.4.block.0
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -654,7 +656,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
@@ -664,7 +666,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 2285216, depthwiseBias: w + 2305616, depthwiseActivation: .silu,
             output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(71)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 10, 10, 816]
         p?.start()
         Kernels.squeezeExcite(
@@ -683,20 +685,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 376176 &* n, pixels: 100 &* n, inChannels: 232,
-            inputMajorWeights: w + 2552336, bias: w + 2875280, outChannels: 1392,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 376176 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            expandWeights: w + 2552336, expandBias: w + 2875280, expandActivation: .silu,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 2876672, depthwiseBias: w + 2911472, depthwiseActivation: .silu,
+            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(75)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 2876672, bias: w + 2911472, activation: .silu, output: a + 139200 &* n, pool: pool)
-        p?.stop(76)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
         p?.start()
         Kernels.squeezeExcite(
@@ -715,20 +714,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 278400 &* n, pixels: 100 &* n, inChannels: 232,
-            inputMajorWeights: w + 3398976, bias: w + 3721920, outChannels: 1392,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 278400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            expandWeights: w + 3398976, expandBias: w + 3721920, expandActivation: .silu,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 3723312, depthwiseBias: w + 3758112, depthwiseActivation: .silu,
+            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(79)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 3723312, bias: w + 3758112, activation: .silu, output: a + 139200 &* n, pool: pool)
-        p?.stop(80)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
         p?.start()
         Kernels.squeezeExcite(
@@ -747,20 +743,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 301600 &* n, pixels: 100 &* n, inChannels: 232,
-            inputMajorWeights: w + 4245616, bias: w + 4568560, outChannels: 1392,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 301600 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            expandWeights: w + 4245616, expandBias: w + 4568560, expandActivation: .silu,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 4569952, depthwiseBias: w + 4604752, depthwiseActivation: .silu,
+            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(83)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 4569952, bias: w + 4604752, activation: .silu, output: a + 139200 &* n, pool: pool)
-        p?.stop(84)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
         p?.start()
         Kernels.squeezeExcite(
@@ -779,20 +772,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 278400 &* n, pixels: 100 &* n, inChannels: 232,
-            inputMajorWeights: w + 5092256, bias: w + 5415200, outChannels: 1392,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 278400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            expandWeights: w + 5092256, expandBias: w + 5415200, expandActivation: .silu,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 5416592, depthwiseBias: w + 5451392, depthwiseActivation: .silu,
+            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 5416592, bias: w + 5451392, activation: .silu, output: a + 139200 &* n, pool: pool)
-        p?.stop(88)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
         p?.start()
         Kernels.squeezeExcite(
@@ -811,20 +801,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 301600 &* n, pixels: 100 &* n, inChannels: 232,
-            inputMajorWeights: w + 5938896, bias: w + 6261840, outChannels: 1392,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 301600 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            expandWeights: w + 5938896, expandBias: w + 6261840, expandActivation: .silu,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 6263232, depthwiseBias: w + 6298032, depthwiseActivation: .silu,
+            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(91)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: w + 6263232, bias: w + 6298032, activation: .silu, output: a + 139200 &* n, pool: pool)
-        p?.stop(92)
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
         p?.start()
         Kernels.squeezeExcite(
@@ -843,20 +830,17 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 278400 &* n, pixels: 100 &* n, inChannels: 232,
-            inputMajorWeights: w + 6785536, bias: w + 7108480, outChannels: 1392,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 278400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            expandWeights: w + 6785536, expandBias: w + 7108480, expandActivation: .silu,
+            expandedChannels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 10, outWidth: 10,
+            depthwiseWeights: w + 7109872, depthwiseBias: w + 7122400, depthwiseActivation: .silu,
+            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(95)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 10, width: 10, channels: 1392,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: w + 7109872, bias: w + 7122400, activation: .silu, output: a + 139200 &* n, pool: pool)
-        p?.stop(96)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
         p?.start()
         Kernels.squeezeExcite(
@@ -875,7 +859,7 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], the expanded tensor never leaves the worker's band
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 460800 &* n, batch: n, height: 10, width: 10, inChannels: 384,
@@ -885,7 +869,7 @@ public final class EfficientNetB3: GeneratedModel {
             depthwiseWeights: w + 8708672, depthwiseBias: w + 8729408, depthwiseActivation: .silu,
             output: a + 230400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(99)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed by the fused call of features.7.1.block.0
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 10, 10, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -948,193 +932,193 @@ extension EfficientNetB3 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 12960000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 85050000,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
-              "depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 25920000,
               "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 41491200,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
-              "depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 13307904,
               "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 10396800,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
-              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 10396800,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 20897568,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 935712,
-              "depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 9980928,
               "conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1871424,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1871424,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1871424,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1871424,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.4.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 25160256,
-              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 5198400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 28279296,
               "conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 7364400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 7364400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 7364400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 7364400,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed by the fused call of features.5.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 42102336,
-              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2040000,
-              "depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
               "816 -> 34 -> 816, in place on [n, 10, 10, 816]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 18931200,
               "conv 1x1 + BN, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 32294400,
-              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 3480000,
-              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
               "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 32294400,
-              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 3480000,
-              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
               "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 32294400,
-              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 3480000,
-              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
               "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 32294400,
-              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 3480000,
-              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
               "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
-        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 32294400,
-              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 3480000,
-              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
               "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 32294400,
-              "conv 1x1 + BN + silu, [n, 10, 10, 232] -> [n, 10, 10, 1392]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 33547200,
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1252800,
-              "depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
+              "depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
               "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 53452800,
               "conv 1x1 + BN, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 90547200,
-              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 2073600,
-              "depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed by the fused call of features.7.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 10, 10, 2304]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 88473600,

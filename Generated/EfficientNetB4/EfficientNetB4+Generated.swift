@@ -166,7 +166,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6498000 &* n, batch: n, height: 190, width: 190, inChannels: 24,
@@ -176,7 +176,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 9024, depthwiseBias: w + 10320, depthwiseActivation: .silu,
             output: a + 5198400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(7)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -197,7 +197,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
@@ -207,7 +207,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 23328, depthwiseBias: w + 25056, depthwiseActivation: .silu,
             output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(11)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -228,7 +228,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
@@ -238,7 +238,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 41040, depthwiseBias: w + 42768, depthwiseActivation: .silu,
             output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -259,7 +259,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
@@ -269,7 +269,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 58752, depthwiseBias: w + 60480, depthwiseActivation: .silu,
             output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.3.block.0
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -290,7 +290,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
@@ -300,7 +300,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 76464, depthwiseBias: w + 81264, depthwiseActivation: .silu,
             output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -321,7 +321,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
@@ -331,7 +331,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 114704, depthwiseBias: w + 123104, depthwiseActivation: .silu,
             output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -352,7 +352,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
@@ -362,7 +362,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 171232, depthwiseBias: w + 179632, depthwiseActivation: .silu,
             output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -383,7 +383,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
@@ -393,7 +393,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 227760, depthwiseBias: w + 236160, depthwiseActivation: .silu,
             output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(35)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.3.block.0
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -414,7 +414,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
@@ -424,7 +424,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 284288, depthwiseBias: w + 287312, depthwiseActivation: .silu,
             output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -445,7 +445,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 967680 &* n, batch: n, height: 24, width: 24, inChannels: 112,
@@ -455,7 +455,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 411088, depthwiseBias: w + 417136, depthwiseActivation: .silu,
             output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(43)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -476,7 +476,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
@@ -486,7 +486,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 607456, depthwiseBias: w + 613504, depthwiseActivation: .silu,
             output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(47)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -507,7 +507,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
@@ -517,7 +517,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 803824, depthwiseBias: w + 809872, depthwiseActivation: .silu,
             output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -538,7 +538,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
@@ -548,7 +548,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 1000192, depthwiseBias: w + 1006240, depthwiseActivation: .silu,
             output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(55)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.4.block.0
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -569,7 +569,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
@@ -579,7 +579,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 1196560, depthwiseBias: w + 1202608, depthwiseActivation: .silu,
             output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(59)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.5.block.0
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -600,7 +600,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
@@ -610,7 +610,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 1392928, depthwiseBias: w + 1409728, depthwiseActivation: .silu,
             output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -631,7 +631,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
@@ -641,7 +641,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 1710976, depthwiseBias: w + 1734976, depthwiseActivation: .silu,
             output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(67)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -662,7 +662,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
@@ -672,7 +672,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 2122064, depthwiseBias: w + 2146064, depthwiseActivation: .silu,
             output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(71)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -693,7 +693,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
@@ -703,7 +703,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 2533152, depthwiseBias: w + 2557152, depthwiseActivation: .silu,
             output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(75)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -724,7 +724,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
@@ -734,7 +734,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 2944240, depthwiseBias: w + 2968240, depthwiseActivation: .silu,
             output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(79)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.4.block.0
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -755,7 +755,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
@@ -765,7 +765,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 3355328, depthwiseBias: w + 3379328, depthwiseActivation: .silu,
             output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(83)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.5.block.0
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -786,7 +786,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
@@ -796,7 +796,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 3766416, depthwiseBias: w + 3790416, depthwiseActivation: .silu,
             output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 12, 12, 960]
         p?.start()
         Kernels.squeezeExcite(
@@ -815,7 +815,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -825,7 +825,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 4576112, depthwiseBias: w + 4616912, depthwiseActivation: .silu,
             output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(91)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.1.block.0
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -844,7 +844,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -854,7 +854,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 5731920, depthwiseBias: w + 5772720, depthwiseActivation: .silu,
             output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(95)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.2.block.0
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -873,7 +873,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -883,7 +883,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 6887728, depthwiseBias: w + 6928528, depthwiseActivation: .silu,
             output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(99)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.3.block.0
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -902,7 +902,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -912,7 +912,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 8043536, depthwiseBias: w + 8084336, depthwiseActivation: .silu,
             output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(103)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.4.block.0
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -931,7 +931,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -941,7 +941,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 9199344, depthwiseBias: w + 9240144, depthwiseActivation: .silu,
             output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(107)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.5.block.0
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -960,7 +960,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -970,7 +970,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 10355152, depthwiseBias: w + 10395952, depthwiseActivation: .silu,
             output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(111)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.6.block.0
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -989,7 +989,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -999,7 +999,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 11510960, depthwiseBias: w + 11551760, depthwiseActivation: .silu,
             output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(115)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.7.block.0
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -1018,7 +1018,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
@@ -1028,7 +1028,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 12666768, depthwiseBias: w + 12681456, depthwiseActivation: .silu,
             output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(119)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.7.0.block.0
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
         p?.start()
         Kernels.squeezeExcite(
@@ -1047,7 +1047,7 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], the expanded tensor never leaves the worker's band
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 774144 &* n, batch: n, height: 12, width: 12, inChannels: 448,
@@ -1057,7 +1057,7 @@ public final class EfficientNetB4: GeneratedModel {
             depthwiseWeights: w + 14845248, depthwiseBias: w + 14869440, depthwiseActivation: .silu,
             output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(123)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed by the fused call of features.7.1.block.0
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 2688 -> 112 -> 2688, in place on [n, 12, 12, 2688]
         p?.start()
         Kernels.squeezeExcite(
@@ -1120,241 +1120,241 @@ extension EfficientNetB4 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 20793600,
               "conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 136458000,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 11696400,
-              "depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 41587200,
               "conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 15595200,
-              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
-              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 15595200,
-              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
-              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 15595200,
-              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed by the fused call of features.2.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 66508800,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 11059200,
-              "depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 24772608,
               "conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 19353600,
-              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
-              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 19353600,
-              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
-              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 19353600,
-              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed by the fused call of features.3.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 45093888,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1741824,
-              "depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 21676032,
               "conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.4.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 53028864,
-              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 9676800,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
               "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 61931520,
               "conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 13824000,
-              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed by the fused call of features.5.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 91929600,
-              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 3456000,
-              "depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, in place on [n, 12, 12, 960]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 37601280,
               "conv 1x1 + BN, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
-              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 5875200,
-              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.6.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 66037248,
-              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 2115072,
-              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed by the fused call of features.7.0.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
               "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 105283584,
               "conv 1x1 + BN, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 176891904,
-              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 3483648,
-              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed by the fused call of features.7.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 602112,
               "2688 -> 112 -> 2688, in place on [n, 12, 12, 2688]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 173408256,

@@ -200,7 +200,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 9357120 &* n, batch: n, height: 228, width: 228, inChannels: 24,
@@ -210,7 +210,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 10224, depthwiseBias: w + 11520, depthwiseActivation: .silu,
             output: a + 7485696 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(10)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -231,7 +231,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
@@ -241,7 +241,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 29200, depthwiseBias: w + 31360, depthwiseActivation: .silu,
             output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(14)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -262,7 +262,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
@@ -272,7 +272,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 56144, depthwiseBias: w + 58304, depthwiseActivation: .silu,
             output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -293,7 +293,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
@@ -303,7 +303,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 83088, depthwiseBias: w + 85248, depthwiseActivation: .silu,
             output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(22)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.3.block.0
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -324,7 +324,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
@@ -334,7 +334,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 110032, depthwiseBias: w + 112192, depthwiseActivation: .silu,
             output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(26)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.4.block.0
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -355,7 +355,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
@@ -365,7 +365,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 136976, depthwiseBias: w + 142976, depthwiseActivation: .silu,
             output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -386,7 +386,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
@@ -396,7 +396,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 188656, depthwiseBias: w + 198256, depthwiseActivation: .silu,
             output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(34)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -417,7 +417,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
@@ -427,7 +427,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 260928, depthwiseBias: w + 270528, depthwiseActivation: .silu,
             output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(38)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -448,7 +448,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
@@ -458,7 +458,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 333200, depthwiseBias: w + 342800, depthwiseActivation: .silu,
             output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.3.block.0
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -479,7 +479,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
@@ -489,7 +489,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 405472, depthwiseBias: w + 415072, depthwiseActivation: .silu,
             output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(46)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.4.block.0
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -510,7 +510,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
@@ -520,7 +520,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 477744, depthwiseBias: w + 481200, depthwiseActivation: .silu,
             output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(50)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -541,7 +541,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1570560 &* n, batch: n, height: 29, width: 29, inChannels: 128,
@@ -551,7 +551,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 642624, depthwiseBias: w + 649536, depthwiseActivation: .silu,
             output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(54)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -572,7 +572,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
@@ -582,7 +582,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 897760, depthwiseBias: w + 904672, depthwiseActivation: .silu,
             output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(58)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -603,7 +603,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
@@ -613,7 +613,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 1152896, depthwiseBias: w + 1159808, depthwiseActivation: .silu,
             output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(62)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -634,7 +634,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
@@ -644,7 +644,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 1408032, depthwiseBias: w + 1414944, depthwiseActivation: .silu,
             output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(66)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.4.block.0
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -665,7 +665,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
@@ -675,7 +675,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 1663168, depthwiseBias: w + 1670080, depthwiseActivation: .silu,
             output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(70)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.5.block.0
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -696,7 +696,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
@@ -706,7 +706,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 1918304, depthwiseBias: w + 1925216, depthwiseActivation: .silu,
             output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(74)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.6.block.0
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -727,7 +727,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
@@ -737,7 +737,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 2173440, depthwiseBias: w + 2192640, depthwiseActivation: .silu,
             output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(78)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -758,7 +758,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
@@ -768,7 +768,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 2565616, depthwiseBias: w + 2592016, depthwiseActivation: .silu,
             output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(82)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -789,7 +789,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
@@ -799,7 +799,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 3060048, depthwiseBias: w + 3086448, depthwiseActivation: .silu,
             output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(86)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -820,7 +820,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
@@ -830,7 +830,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 3554480, depthwiseBias: w + 3580880, depthwiseActivation: .silu,
             output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(90)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -851,7 +851,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
@@ -861,7 +861,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 4048912, depthwiseBias: w + 4075312, depthwiseActivation: .silu,
             output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(94)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.4.block.0
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -882,7 +882,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
@@ -892,7 +892,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 4543344, depthwiseBias: w + 4569744, depthwiseActivation: .silu,
             output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(98)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.5.block.0
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -913,7 +913,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
@@ -923,7 +923,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 5037776, depthwiseBias: w + 5064176, depthwiseActivation: .silu,
             output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(102)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.6.block.0
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -944,7 +944,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
@@ -954,7 +954,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 5532208, depthwiseBias: w + 5558608, depthwiseActivation: .silu,
             output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(106)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 15, 15, 1056]
         p?.start()
         Kernels.squeezeExcite(
@@ -973,7 +973,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1125696 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -983,7 +983,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 6531344, depthwiseBias: w + 6576944, depthwiseActivation: .silu,
             output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(110)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.1.block.0
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1002,7 +1002,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1012,7 +1012,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 7969040, depthwiseBias: w + 8014640, depthwiseActivation: .silu,
             output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(114)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.2.block.0
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1031,7 +1031,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1041,7 +1041,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 9406736, depthwiseBias: w + 9452336, depthwiseActivation: .silu,
             output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(118)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.3.block.0
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1060,7 +1060,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1070,7 +1070,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 10844432, depthwiseBias: w + 10890032, depthwiseActivation: .silu,
             output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(122)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.4.block.0
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1089,7 +1089,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1099,7 +1099,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 12282128, depthwiseBias: w + 12327728, depthwiseActivation: .silu,
             output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(126)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.5.block.0
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1118,7 +1118,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1128,7 +1128,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 13719824, depthwiseBias: w + 13765424, depthwiseActivation: .silu,
             output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(130)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.6.block.0
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1147,7 +1147,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1157,7 +1157,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 15157520, depthwiseBias: w + 15203120, depthwiseActivation: .silu,
             output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(134)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.7.block.0
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1176,7 +1176,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1186,7 +1186,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 16595216, depthwiseBias: w + 16640816, depthwiseActivation: .silu,
             output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(138)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.8.block.0
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1205,7 +1205,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
@@ -1215,7 +1215,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 18032912, depthwiseBias: w + 18049328, depthwiseActivation: .silu,
             output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(142)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.7.0.block.0
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
         p?.start()
         Kernels.squeezeExcite(
@@ -1234,7 +1234,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], the expanded tensor never leaves the worker's band
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1382400 &* n, batch: n, height: 15, width: 15, inChannels: 512,
@@ -1244,7 +1244,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 20840640, depthwiseBias: w + 20868288, depthwiseActivation: .silu,
             output: a + 691200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(146)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed by the fused call of features.7.1.block.0
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]
         p?.start()
         Kernels.squeezeExcite(
@@ -1263,7 +1263,7 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], the expanded tensor never leaves the worker's band
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1497600 &* n, batch: n, height: 15, width: 15, inChannels: 512,
@@ -1273,7 +1273,7 @@ public final class EfficientNetB5: GeneratedModel {
             depthwiseWeights: w + 24810304, depthwiseBias: w + 24837952, depthwiseActivation: .silu,
             output: a + 691200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(150)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed by the fused call of features.7.2.block.0
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]
         p?.start()
         Kernels.squeezeExcite(
@@ -1342,289 +1342,289 @@ extension EfficientNetB5 {
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 29942784,
               "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 196499520,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 16842816,
-              "depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 74856960,
               "conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 28071360,
-              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 28071360,
-              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 28071360,
-              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 28071360,
-              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed by the fused call of features.2.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 144255600,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 19494000,
-              "depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 49904640,
               "conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 31190400,
-              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 31190400,
-              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 31190400,
-              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 31190400,
-              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed by the fused call of features.3.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 82753920,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 2906496,
-              "depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
               "384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 41336832,
               "conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 5812992,
-              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.4.6.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 98820864,
-              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 16147200,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
               "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 113676288,
               "conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 22202400,
-              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed by the fused call of features.5.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 162244896,
-              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 5940000,
-              "depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, in place on [n, 15, 15, 1056]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 72230400,
               "conv 1x1 + BN, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
-              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 10260000,
-              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.6.8.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 128455200,
-              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 3693600,
-              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed by the fused call of features.7.0.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
               "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 210124800,
               "conv 1x1 + BN, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 360115200,
-              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 6220800,
-              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed by the fused call of features.7.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 786432,
               "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 353894400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 360115200,
-              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 6220800,
-              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed by the fused call of features.7.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 786432,
               "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 353894400,

@@ -206,7 +206,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 16727040 &* n, batch: n, height: 264, width: 264, inChannels: 32,
@@ -216,7 +216,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 15840, depthwiseBias: w + 17568, depthwiseActivation: .silu,
             output: a + 13381632 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(10)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -237,7 +237,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
@@ -247,7 +247,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 38608, depthwiseBias: w + 40768, depthwiseActivation: .silu,
             output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(14)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -268,7 +268,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
@@ -278,7 +278,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 65552, depthwiseBias: w + 67712, depthwiseActivation: .silu,
             output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -299,7 +299,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
@@ -309,7 +309,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 92496, depthwiseBias: w + 94656, depthwiseActivation: .silu,
             output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(22)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.3.block.0
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -330,7 +330,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
@@ -340,7 +340,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 119440, depthwiseBias: w + 121600, depthwiseActivation: .silu,
             output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(26)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.4.block.0
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -361,7 +361,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
@@ -371,7 +371,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 146384, depthwiseBias: w + 148544, depthwiseActivation: .silu,
             output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.5.block.0
+        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -392,7 +392,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
@@ -402,7 +402,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 173328, depthwiseBias: w + 179328, depthwiseActivation: .silu,
             output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(34)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -423,7 +423,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
@@ -433,7 +433,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 233520, depthwiseBias: w + 244320, depthwiseActivation: .silu,
             output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(38)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -454,7 +454,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
@@ -464,7 +464,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 323488, depthwiseBias: w + 334288, depthwiseActivation: .silu,
             output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -485,7 +485,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
@@ -495,7 +495,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 413456, depthwiseBias: w + 424256, depthwiseActivation: .silu,
             output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(46)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.3.block.0
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -516,7 +516,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
@@ -526,7 +526,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 503424, depthwiseBias: w + 514224, depthwiseActivation: .silu,
             output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(50)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.4.block.0
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -547,7 +547,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
@@ -557,7 +557,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 593392, depthwiseBias: w + 604192, depthwiseActivation: .silu,
             output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(54)
-        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.5.block.0
+        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -578,7 +578,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
@@ -588,7 +588,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 683360, depthwiseBias: w + 687248, depthwiseActivation: .silu,
             output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(58)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -609,7 +609,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2352240 &* n, batch: n, height: 33, width: 33, inChannels: 144,
@@ -619,7 +619,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 891328, depthwiseBias: w + 899104, depthwiseActivation: .silu,
             output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(62)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -640,7 +640,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
@@ -650,7 +650,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 1212928, depthwiseBias: w + 1220704, depthwiseActivation: .silu,
             output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(66)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -671,7 +671,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
@@ -681,7 +681,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 1534528, depthwiseBias: w + 1542304, depthwiseActivation: .silu,
             output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(70)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -702,7 +702,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
@@ -712,7 +712,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 1856128, depthwiseBias: w + 1863904, depthwiseActivation: .silu,
             output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(74)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.4.block.0
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -733,7 +733,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
@@ -743,7 +743,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 2177728, depthwiseBias: w + 2185504, depthwiseActivation: .silu,
             output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(78)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.5.block.0
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -764,7 +764,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
@@ -774,7 +774,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 2499328, depthwiseBias: w + 2507104, depthwiseActivation: .silu,
             output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(82)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.6.block.0
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -795,7 +795,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
@@ -805,7 +805,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 2820928, depthwiseBias: w + 2828704, depthwiseActivation: .silu,
             output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(86)
-        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.7.block.0
+        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -826,7 +826,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
@@ -836,7 +836,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 3142528, depthwiseBias: w + 3164128, depthwiseActivation: .silu,
             output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(90)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -857,7 +857,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
@@ -867,7 +867,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 3642320, depthwiseBias: w + 3672320, depthwiseActivation: .silu,
             output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(94)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -888,7 +888,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
@@ -898,7 +898,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 4276192, depthwiseBias: w + 4306192, depthwiseActivation: .silu,
             output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(98)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -919,7 +919,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
@@ -929,7 +929,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 4910064, depthwiseBias: w + 4940064, depthwiseActivation: .silu,
             output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(102)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -950,7 +950,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
@@ -960,7 +960,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 5543936, depthwiseBias: w + 5573936, depthwiseActivation: .silu,
             output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(106)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.4.block.0
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -981,7 +981,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
@@ -991,7 +991,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 6177808, depthwiseBias: w + 6207808, depthwiseActivation: .silu,
             output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(110)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.5.block.0
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1012,7 +1012,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
@@ -1022,7 +1022,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 6811680, depthwiseBias: w + 6841680, depthwiseActivation: .silu,
             output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(114)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.6.block.0
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1043,7 +1043,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
@@ -1053,7 +1053,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 7445552, depthwiseBias: w + 7475552, depthwiseActivation: .silu,
             output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(118)
-        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.7.block.0
+        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1074,7 +1074,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
@@ -1084,7 +1084,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 8079424, depthwiseBias: w + 8109424, depthwiseActivation: .silu,
             output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(122)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 17, 17, 1200]
         p?.start()
         Kernels.squeezeExcite(
@@ -1103,7 +1103,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1113,7 +1113,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 9357120, depthwiseBias: w + 9408720, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(126)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.1.block.0
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1132,7 +1132,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1142,7 +1142,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 11190400, depthwiseBias: w + 11242000, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(130)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.2.block.0
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1161,7 +1161,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1171,7 +1171,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 13023680, depthwiseBias: w + 13075280, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(134)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.3.block.0
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1190,7 +1190,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1200,7 +1200,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 14856960, depthwiseBias: w + 14908560, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(138)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.4.block.0
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1219,7 +1219,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1229,7 +1229,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 16690240, depthwiseBias: w + 16741840, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(142)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.5.block.0
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1248,7 +1248,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1258,7 +1258,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 18523520, depthwiseBias: w + 18575120, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(146)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.6.block.0
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1277,7 +1277,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1287,7 +1287,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 20356800, depthwiseBias: w + 20408400, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(150)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.7.block.0
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1306,7 +1306,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1316,7 +1316,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 22190080, depthwiseBias: w + 22241680, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(154)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.8.block.0
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1335,7 +1335,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.9: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1345,7 +1345,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 24023360, depthwiseBias: w + 24074960, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(158)
-        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.9.block.0
+        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1364,7 +1364,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.6.10: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1374,7 +1374,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 25856640, depthwiseBias: w + 25908240, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(162)
-        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.10.block.0
+        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1393,7 +1393,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
@@ -1403,7 +1403,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 27689920, depthwiseBias: w + 27708496, depthwiseActivation: .silu,
             output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(166)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.7.0.block.0
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
         p?.start()
         Kernels.squeezeExcite(
@@ -1422,7 +1422,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], the expanded tensor never leaves the worker's band
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1997568 &* n, batch: n, height: 17, width: 17, inChannels: 576,
@@ -1432,7 +1432,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 31251280, depthwiseBias: w + 31282384, depthwiseActivation: .silu,
             output: a + 998784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(170)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed by the fused call of features.7.1.block.0
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]
         p?.start()
         Kernels.squeezeExcite(
@@ -1451,7 +1451,7 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], the expanded tensor never leaves the worker's band
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2164032 &* n, batch: n, height: 17, width: 17, inChannels: 576,
@@ -1461,7 +1461,7 @@ public final class EfficientNetB6: GeneratedModel {
             depthwiseWeights: w + 36270112, depthwiseBias: w + 36301216, depthwiseActivation: .silu,
             output: a + 998784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(174)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed by the fused call of features.7.2.block.0
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]
         p?.start()
         Kernels.squeezeExcite(
@@ -1530,337 +1530,337 @@ extension EfficientNetB6 {
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 71368704,
               "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 458320896,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 30108672,
-              "depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 133816320,
               "conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 37635840,
-              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed by the fused call of features.2.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 193406400,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 26136000,
-              "depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 75271680,
               "conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 47044800,
-              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed by the fused call of features.3.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 139723056,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 4234032,
-              "depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 67744512,
               "conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.6.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 8468064,
-              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.4.7.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 159011424,
-              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 23522400,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
               "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 188179200,
               "conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 32670000,
-              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed by the fused call of features.5.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 270030000,
-              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 8670000,
-              "depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
               "1200 -> 50 -> 1200, in place on [n, 17, 17, 1200]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 119299200,
               "conv 1x1 + BN, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.8.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.9.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
-              "conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 14912400,
-              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.6.10.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 210563088,
-              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 5368464,
-              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed by the fused call of features.7.0.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 343581696,
               "conv 1x1 + BN, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 584288640,
-              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 8989056,
-              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed by the fused call of features.7.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 995328,
               "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 575299584,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 584288640,
-              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 8989056,
-              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed by the fused call of features.7.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 995328,
               "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 575299584,

@@ -243,7 +243,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 300x300x32 -> 150x150x48, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 21600000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
@@ -253,7 +253,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 18784, depthwiseBias: w + 20512, depthwiseActivation: .silu,
             output: a + 17280000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(13)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -274,7 +274,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
@@ -284,7 +284,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 47360, depthwiseBias: w + 49952, depthwiseActivation: .silu,
             output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(17)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -305,7 +305,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
@@ -315,7 +315,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 85440, depthwiseBias: w + 88032, depthwiseActivation: .silu,
             output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -336,7 +336,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
@@ -346,7 +346,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 123520, depthwiseBias: w + 126112, depthwiseActivation: .silu,
             output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(25)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.3.block.0
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -367,7 +367,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
@@ -377,7 +377,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 161600, depthwiseBias: w + 164192, depthwiseActivation: .silu,
             output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(29)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.4.block.0
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -398,7 +398,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
@@ -408,7 +408,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 199680, depthwiseBias: w + 202272, depthwiseActivation: .silu,
             output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.5.block.0
+        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -429,7 +429,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.6: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
@@ -439,7 +439,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 237760, depthwiseBias: w + 240352, depthwiseActivation: .silu,
             output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(37)
-        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.6.block.0
+        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.6.block.0
         // features.2.6.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -460,7 +460,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 150x150x48 -> 75x75x80, SE 288 -> 12 -> 288
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
@@ -470,7 +470,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 275840, depthwiseBias: w + 283040, depthwiseActivation: .silu,
             output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(41)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -491,7 +491,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
@@ -501,7 +501,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 352544, depthwiseBias: w + 364544, depthwiseActivation: .silu,
             output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -522,7 +522,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
@@ -532,7 +532,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 462096, depthwiseBias: w + 474096, depthwiseActivation: .silu,
             output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(49)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -553,7 +553,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
@@ -563,7 +563,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 571648, depthwiseBias: w + 583648, depthwiseActivation: .silu,
             output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(53)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.3.block.0
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -584,7 +584,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
@@ -594,7 +594,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 681200, depthwiseBias: w + 693200, depthwiseActivation: .silu,
             output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(57)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.4.block.0
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -615,7 +615,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
@@ -625,7 +625,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 790752, depthwiseBias: w + 802752, depthwiseActivation: .silu,
             output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(61)
-        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.5.block.0
+        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -646,7 +646,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.3.6: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
@@ -656,7 +656,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 900304, depthwiseBias: w + 912304, depthwiseActivation: .silu,
             output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(65)
-        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.6.block.0
+        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.6.block.0
         // features.3.6.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -677,7 +677,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 75x75x80 -> 38x38x160, SE 480 -> 20 -> 480
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
@@ -687,7 +687,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 1009856, depthwiseBias: w + 1014176, depthwiseActivation: .silu,
             output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(69)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -708,7 +708,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3393120 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -718,7 +718,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 1265888, depthwiseBias: w + 1274528, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(73)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -739,7 +739,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -749,7 +749,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 1661616, depthwiseBias: w + 1670256, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(77)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -770,7 +770,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -780,7 +780,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 2057344, depthwiseBias: w + 2065984, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(81)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -801,7 +801,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -811,7 +811,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 2453072, depthwiseBias: w + 2461712, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(85)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.4.block.0
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -832,7 +832,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -842,7 +842,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 2848800, depthwiseBias: w + 2857440, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(89)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.5.block.0
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -863,7 +863,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -873,7 +873,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 3244528, depthwiseBias: w + 3253168, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(93)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.6.block.0
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -894,7 +894,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -904,7 +904,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 3640256, depthwiseBias: w + 3648896, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(97)
-        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.7.block.0
+        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -925,7 +925,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.8: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -935,7 +935,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 4035984, depthwiseBias: w + 4044624, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(101)
-        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.8.block.0
+        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.8.block.0
         // features.4.8.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -956,7 +956,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.4.9: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -966,7 +966,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 4431712, depthwiseBias: w + 4440352, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(105)
-        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.9.block.0
+        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.9.block.0
         // features.4.9.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -987,7 +987,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 38x38x160 -> 38x38x224, SE 960 -> 40 -> 960
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
@@ -997,7 +997,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 4827440, depthwiseBias: w + 4851440, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(109)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1018,7 +1018,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1028,7 +1028,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 5447872, depthwiseBias: w + 5481472, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(113)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1049,7 +1049,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1059,7 +1059,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 6238432, depthwiseBias: w + 6272032, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(117)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1080,7 +1080,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1090,7 +1090,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 7028992, depthwiseBias: w + 7062592, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(121)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1111,7 +1111,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1121,7 +1121,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 7819552, depthwiseBias: w + 7853152, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(125)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.4.block.0
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1142,7 +1142,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1152,7 +1152,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 8610112, depthwiseBias: w + 8643712, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(129)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.5.block.0
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1173,7 +1173,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1183,7 +1183,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 9400672, depthwiseBias: w + 9434272, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(133)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.6.block.0
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1204,7 +1204,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1214,7 +1214,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 10191232, depthwiseBias: w + 10224832, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(137)
-        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.7.block.0
+        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1235,7 +1235,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.8: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1245,7 +1245,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 10981792, depthwiseBias: w + 11015392, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(141)
-        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.8.block.0
+        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.8.block.0
         // features.5.8.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1266,7 +1266,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.5.9: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1276,7 +1276,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 11772352, depthwiseBias: w + 11805952, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(145)
-        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.9.block.0
+        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.9.block.0
         // features.5.9.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1297,7 +1297,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 38x38x224 -> 19x19x384, SE 1344 -> 56 -> 1344
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
@@ -1307,7 +1307,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 12562912, depthwiseBias: w + 12596512, depthwiseActivation: .silu,
             output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(149)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 19, 19, 1344]
         p?.start()
         Kernels.squeezeExcite(
@@ -1326,7 +1326,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1336,7 +1336,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 14153312, depthwiseBias: w + 14210912, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(153)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.1.block.0
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1355,7 +1355,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1365,7 +1365,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 16430144, depthwiseBias: w + 16487744, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(157)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.2.block.0
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1384,7 +1384,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1394,7 +1394,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 18706976, depthwiseBias: w + 18764576, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(161)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.3.block.0
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1413,7 +1413,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1423,7 +1423,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 20983808, depthwiseBias: w + 21041408, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(165)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.4.block.0
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1442,7 +1442,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1452,7 +1452,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 23260640, depthwiseBias: w + 23318240, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(169)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.5.block.0
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1471,7 +1471,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1481,7 +1481,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 25537472, depthwiseBias: w + 25595072, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(173)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.6.block.0
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1500,7 +1500,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1510,7 +1510,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 27814304, depthwiseBias: w + 27871904, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(177)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.7.block.0
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1529,7 +1529,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1539,7 +1539,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 30091136, depthwiseBias: w + 30148736, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(181)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.8.block.0
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1558,7 +1558,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.9: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1568,7 +1568,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 32367968, depthwiseBias: w + 32425568, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(185)
-        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.9.block.0
+        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1587,7 +1587,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.10: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1597,7 +1597,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 34644800, depthwiseBias: w + 34702400, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(189)
-        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.10.block.0
+        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1616,7 +1616,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.11: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1626,7 +1626,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 36921632, depthwiseBias: w + 36979232, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(193)
-        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.11.block.0
+        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.11.block.0
         // features.6.11.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1645,7 +1645,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.6.12: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1655,7 +1655,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 39198464, depthwiseBias: w + 39256064, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(197)
-        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.12.block.0
+        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.12.block.0
         // features.6.12.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1674,7 +1674,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 19x19x384 -> 19x19x640, SE 2304 -> 96 -> 2304
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
@@ -1684,7 +1684,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 41475296, depthwiseBias: w + 41496032, depthwiseActivation: .silu,
             output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(201)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.7.0.block.0
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
         p?.start()
         Kernels.squeezeExcite(
@@ -1703,7 +1703,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2772480 &* n, batch: n, height: 19, width: 19, inChannels: 640,
@@ -1713,7 +1713,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 45879744, depthwiseBias: w + 45914304, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(205)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.1.block.0
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]
         p?.start()
         Kernels.squeezeExcite(
@@ -1732,7 +1732,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3003520 &* n, batch: n, height: 19, width: 19, inChannels: 640,
@@ -1742,7 +1742,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 52070624, depthwiseBias: w + 52105184, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(209)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.2.block.0
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]
         p?.start()
         Kernels.squeezeExcite(
@@ -1761,7 +1761,7 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.7.3: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.3.block.0 expand: conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band
+        // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2772480 &* n, batch: n, height: 19, width: 19, inChannels: 640,
@@ -1771,7 +1771,7 @@ public final class EfficientNetB7: GeneratedModel {
             depthwiseWeights: w + 58261504, depthwiseBias: w + 58296064, depthwiseActivation: .silu,
             output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(213)
-        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.3.block.0
+        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.3.block.0
         // features.7.3.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]
         p?.start()
         Kernels.squeezeExcite(
@@ -1846,409 +1846,409 @@ extension EfficientNetB7 {
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 92160000,
               "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 591840000,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 38880000,
-              "depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 207360000,
               "conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 58320000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed by the fused call of features.2.6.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 351540000,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 40500000,
-              "depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
               "288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 129600000,
               "conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 67500000,
-              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed by the fused call of features.3.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 222238080,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 6238080,
-              "depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
               "480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 110899200,
               "conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.6.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.7.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.8.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.4.9.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 256454400,
-              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 34656000,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
               "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 310517760,
               "conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.8.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 48518400,
-              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed by the fused call of features.5.9.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 446854464,
-              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 12129600,
-              "depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
               "1344 -> 56 -> 1344, in place on [n, 19, 19, 1344]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 186310656,
               "conv 1x1 + BN, [n, 19, 19, 1344] -> [n, 19, 19, 384]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.8.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.9.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.10.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.11.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
-              "conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 20793600,
-              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.6.12.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 326875392,
-              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 7485696,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed by the fused call of features.7.0.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
               "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 532316160,
               "conv 1x1 + BN, [n, 19, 19, 2304] -> [n, 19, 19, 640]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
-              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
               "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 887193600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
-              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
               "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 887193600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
-              "conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 12476160,
-              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed by the fused call of features.7.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
               "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]"),
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 887193600,

@@ -251,7 +251,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 336x336x32 -> 168x168x56, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 27095040 &* n, batch: n, height: 336, width: 336, inChannels: 32,
@@ -261,7 +261,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 19952, depthwiseBias: w + 21680, depthwiseActivation: .silu,
             output: a + 21676032 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(13)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -282,7 +282,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
@@ -292,7 +292,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 55120, depthwiseBias: w + 58144, depthwiseActivation: .silu,
             output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(17)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -313,7 +313,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
@@ -323,7 +323,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 106272, depthwiseBias: w + 109296, depthwiseActivation: .silu,
             output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -344,7 +344,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
@@ -354,7 +354,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 157424, depthwiseBias: w + 160448, depthwiseActivation: .silu,
             output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(25)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.3.block.0
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -375,7 +375,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
@@ -385,7 +385,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 208576, depthwiseBias: w + 211600, depthwiseActivation: .silu,
             output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(29)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.4.block.0
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -406,7 +406,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
@@ -416,7 +416,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 259728, depthwiseBias: w + 262752, depthwiseActivation: .silu,
             output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.5.block.0
+        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -437,7 +437,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.6: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
@@ -447,7 +447,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 310880, depthwiseBias: w + 313904, depthwiseActivation: .silu,
             output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(37)
-        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.6.block.0
+        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.6.block.0
         // features.2.6.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -468,7 +468,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.7: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.7.block.0 expand: conv 1x1 + BN + silu fused with features.2.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band
+        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
@@ -478,7 +478,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 362032, depthwiseBias: w + 365056, depthwiseActivation: .silu,
             output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(41)
-        // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.7.block.0
+        // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.7.block.0
         // features.2.7.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -499,7 +499,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 168x168x56 -> 84x84x88, SE 336 -> 14 -> 336
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
@@ -509,7 +509,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 413184, depthwiseBias: w + 421584, depthwiseActivation: .silu,
             output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -530,7 +530,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
@@ -540,7 +540,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 508336, depthwiseBias: w + 521536, depthwiseActivation: .silu,
             output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(49)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -561,7 +561,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
@@ -571,7 +571,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 639408, depthwiseBias: w + 652608, depthwiseActivation: .silu,
             output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(53)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -592,7 +592,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
@@ -602,7 +602,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 770480, depthwiseBias: w + 783680, depthwiseActivation: .silu,
             output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(57)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.3.block.0
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -623,7 +623,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
@@ -633,7 +633,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 901552, depthwiseBias: w + 914752, depthwiseActivation: .silu,
             output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(61)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.4.block.0
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -654,7 +654,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
@@ -664,7 +664,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 1032624, depthwiseBias: w + 1045824, depthwiseActivation: .silu,
             output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(65)
-        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.5.block.0
+        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -685,7 +685,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.6: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
@@ -695,7 +695,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 1163696, depthwiseBias: w + 1176896, depthwiseActivation: .silu,
             output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(69)
-        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.6.block.0
+        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.6.block.0
         // features.3.6.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -716,7 +716,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.3.7: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.7.block.0 expand: conv 1x1 + BN + silu fused with features.3.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band
+        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
@@ -726,7 +726,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 1294768, depthwiseBias: w + 1307968, depthwiseActivation: .silu,
             output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(73)
-        // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.7.block.0
+        // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.7.block.0
         // features.3.7.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -747,7 +747,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 84x84x88 -> 42x42x176, SE 528 -> 22 -> 528
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
@@ -757,7 +757,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 1425840, depthwiseBias: w + 1430592, depthwiseActivation: .silu,
             output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(77)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -778,7 +778,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4656960 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -788,7 +788,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 1734928, depthwiseBias: w + 1744432, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(81)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -809,7 +809,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -819,7 +819,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 2212464, depthwiseBias: w + 2221968, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(85)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -840,7 +840,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -850,7 +850,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 2690000, depthwiseBias: w + 2699504, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(89)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -871,7 +871,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -881,7 +881,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 3167536, depthwiseBias: w + 3177040, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(93)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.4.block.0
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -902,7 +902,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -912,7 +912,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 3645072, depthwiseBias: w + 3654576, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(97)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.5.block.0
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -933,7 +933,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -943,7 +943,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 4122608, depthwiseBias: w + 4132112, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(101)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.6.block.0
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -964,7 +964,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -974,7 +974,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 4600144, depthwiseBias: w + 4609648, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(105)
-        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.7.block.0
+        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -995,7 +995,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.8: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -1005,7 +1005,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 5077680, depthwiseBias: w + 5087184, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(109)
-        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.8.block.0
+        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.8.block.0
         // features.4.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1026,7 +1026,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.9: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -1036,7 +1036,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 5555216, depthwiseBias: w + 5564720, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(113)
-        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.9.block.0
+        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.9.block.0
         // features.4.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1057,7 +1057,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.4.10: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.10.block.0 expand: conv 1x1 + BN + silu fused with features.4.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -1067,7 +1067,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 6032752, depthwiseBias: w + 6042256, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(117)
-        // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.10.block.0
+        // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.10.block.0
         // features.4.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1088,7 +1088,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 42x42x176 -> 42x42x248, SE 1056 -> 44 -> 1056
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
@@ -1098,7 +1098,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 6510288, depthwiseBias: w + 6536688, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(121)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1119,7 +1119,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1129,7 +1129,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 7264432, depthwiseBias: w + 7301632, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(125)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1150,7 +1150,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1160,7 +1160,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 8228976, depthwiseBias: w + 8266176, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(129)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1181,7 +1181,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1191,7 +1191,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 9193520, depthwiseBias: w + 9230720, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(133)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1212,7 +1212,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1222,7 +1222,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 10158064, depthwiseBias: w + 10195264, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(137)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.4.block.0
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1243,7 +1243,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1253,7 +1253,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 11122608, depthwiseBias: w + 11159808, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(141)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.5.block.0
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1274,7 +1274,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1284,7 +1284,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 12087152, depthwiseBias: w + 12124352, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(145)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.6.block.0
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1305,7 +1305,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1315,7 +1315,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 13051696, depthwiseBias: w + 13088896, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(149)
-        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.7.block.0
+        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1336,7 +1336,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.8: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1346,7 +1346,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 14016240, depthwiseBias: w + 14053440, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(153)
-        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.8.block.0
+        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.8.block.0
         // features.5.8.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1367,7 +1367,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.9: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1377,7 +1377,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 14980784, depthwiseBias: w + 15017984, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(157)
-        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.9.block.0
+        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.9.block.0
         // features.5.9.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1398,7 +1398,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.5.10: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.10.block.0 expand: conv 1x1 + BN + silu fused with features.5.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band
+        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1408,7 +1408,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 15945328, depthwiseBias: w + 15982528, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(161)
-        // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.10.block.0
+        // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.10.block.0
         // features.5.10.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1429,7 +1429,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 42x42x248 -> 21x21x424, SE 1488 -> 62 -> 1488
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
@@ -1439,7 +1439,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 16909872, depthwiseBias: w + 16947072, depthwiseActivation: .silu,
             output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(165)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1460,7 +1460,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1470,7 +1470,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 18847168, depthwiseBias: w + 18910768, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(169)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.1.block.0
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1491,7 +1491,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1501,7 +1501,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 21615584, depthwiseBias: w + 21679184, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(173)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.2.block.0
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1522,7 +1522,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1532,7 +1532,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 24384000, depthwiseBias: w + 24447600, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(177)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.3.block.0
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1553,7 +1553,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1563,7 +1563,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 27152416, depthwiseBias: w + 27216016, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(181)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.4.block.0
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1584,7 +1584,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1594,7 +1594,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 29920832, depthwiseBias: w + 29984432, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(185)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.5.block.0
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1615,7 +1615,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1625,7 +1625,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 32689248, depthwiseBias: w + 32752848, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(189)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.6.block.0
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1646,7 +1646,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1656,7 +1656,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 35457664, depthwiseBias: w + 35521264, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(193)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.7.block.0
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1677,7 +1677,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1687,7 +1687,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 38226080, depthwiseBias: w + 38289680, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(197)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.8.block.0
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1708,7 +1708,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.9: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1718,7 +1718,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 40994496, depthwiseBias: w + 41058096, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(201)
-        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.9.block.0
+        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1739,7 +1739,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.10: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1749,7 +1749,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 43762912, depthwiseBias: w + 43826512, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(205)
-        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.10.block.0
+        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1770,7 +1770,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.11: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1780,7 +1780,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 46531328, depthwiseBias: w + 46594928, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(209)
-        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.11.block.0
+        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.11.block.0
         // features.6.11.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1801,7 +1801,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.12: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1811,7 +1811,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 49299744, depthwiseBias: w + 49363344, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(213)
-        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.12.block.0
+        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.12.block.0
         // features.6.12.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1832,7 +1832,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.13: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.13.block.0 expand: conv 1x1 + BN + silu fused with features.6.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1842,7 +1842,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 52068160, depthwiseBias: w + 52131760, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(217)
-        // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.13.block.0
+        // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.13.block.0
         // features.6.13.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1863,7 +1863,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.6.14: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.14.block.0 expand: conv 1x1 + BN + silu fused with features.6.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1873,7 +1873,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 54836576, depthwiseBias: w + 54900176, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(221)
-        // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.14.block.0
+        // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.14.block.0
         // features.6.14.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1894,7 +1894,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 21x21x424 -> 21x21x704, SE 2544 -> 106 -> 2544
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
@@ -1904,7 +1904,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 57604992, depthwiseBias: w + 57627888, depthwiseActivation: .silu,
             output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(225)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.7.0.block.0
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
         p?.start()
         Kernels.squeezeExcite(
@@ -1923,7 +1923,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3725568 &* n, batch: n, height: 21, width: 21, inChannels: 704,
@@ -1933,7 +1933,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 62942016, depthwiseBias: w + 62980032, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(229)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.1.block.0
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]
         p?.start()
         Kernels.squeezeExcite(
@@ -1952,7 +1952,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4036032 &* n, batch: n, height: 21, width: 21, inChannels: 704,
@@ -1962,7 +1962,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 70427824, depthwiseBias: w + 70465840, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(233)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.2.block.0
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]
         p?.start()
         Kernels.squeezeExcite(
@@ -1981,7 +1981,7 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.7.3: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.3.block.0 expand: conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band
+        // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3725568 &* n, batch: n, height: 21, width: 21, inChannels: 704,
@@ -1991,7 +1991,7 @@ public final class EfficientNetB8: GeneratedModel {
             depthwiseWeights: w + 77913632, depthwiseBias: w + 77951648, depthwiseActivation: .silu,
             output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(237)
-        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.3.block.0
+        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.3.block.0
         // features.7.3.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]
         p?.start()
         Kernels.squeezeExcite(
@@ -2066,457 +2066,457 @@ extension EfficientNetB8 {
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 115605504,
               "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 742404096,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 48771072,
-              "depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
               "192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 303464448,
               "conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.6.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu fused with features.2.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 85349376,
-              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed by the fused call of features.2.7.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 590333184,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 59270400,
-              "depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 208631808,
               "conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu fused with features.3.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 93139200,
-              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed by the fused call of features.3.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 336232512,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 8382528,
-              "depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
               "528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 163924992,
               "conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.6.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.7.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.8.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.9.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu fused with features.4.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.4.10.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 374419584,
-              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 46569600,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 461970432,
               "conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.8.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.9.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu fused with features.5.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 65620800,
-              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed by the fused call of features.5.10.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 667363536,
-              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 16405200,
-              "depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
               "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 278232192,
               "conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.8.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.9.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.10.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.11.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.12.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.13.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.13.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.13.block.0"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.14.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu fused with features.6.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 28047600,
-              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.6.14.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.14.block.0"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
         .init("features.6.14.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 485784432,
-              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 10097136,
-              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed by the fused call of features.7.0.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
               "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 789820416,
               "conv 1x1 + BN, [n, 21, 21, 2544] -> [n, 21, 21, 704]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
-              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
               "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 1311399936,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
-              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
               "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 1311399936,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
-              "conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 16765056,
-              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed by the fused call of features.7.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
               "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]"),
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 1311399936,

@@ -330,7 +330,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 400x400x72 -> 200x200x104, SE 432 -> 18 -> 432
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 86400000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
@@ -340,7 +340,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 99568, depthwiseBias: w + 103456, depthwiseActivation: .silu,
             output: a + 69120000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(19)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -361,7 +361,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -371,7 +371,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 230464, depthwiseBias: w + 236080, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(23)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -392,7 +392,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -402,7 +402,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 400336, depthwiseBias: w + 405952, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -423,7 +423,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -433,7 +433,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 570208, depthwiseBias: w + 575824, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(31)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.3.block.0
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -454,7 +454,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.4: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -464,7 +464,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 740080, depthwiseBias: w + 745696, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(35)
-        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.4.block.0
+        // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -485,7 +485,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.5: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -495,7 +495,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 909952, depthwiseBias: w + 915568, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.5.block.0
+        // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -516,7 +516,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.6: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -526,7 +526,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 1079824, depthwiseBias: w + 1085440, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(43)
-        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.6.block.0
+        // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.6.block.0
         // features.2.6.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -547,7 +547,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.7: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.7.block.0 expand: conv 1x1 + BN + silu fused with features.2.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -557,7 +557,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 1249696, depthwiseBias: w + 1255312, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(47)
-        // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.7.block.0
+        // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.7.block.0
         // features.2.7.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -578,7 +578,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.8: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.8.block.0 expand: conv 1x1 + BN + silu fused with features.2.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.8.block.0 expand: conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -588,7 +588,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 1419568, depthwiseBias: w + 1425184, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.2.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.8.block.0
+        // features.2.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.8.block.0
         // features.2.8.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -609,7 +609,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.9: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.9.block.0 expand: conv 1x1 + BN + silu fused with features.2.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.9.block.0 expand: conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -619,7 +619,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 1589440, depthwiseBias: w + 1595056, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(55)
-        // features.2.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.9.block.0
+        // features.2.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.9.block.0
         // features.2.9.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -640,7 +640,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.10: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.10.block.0 expand: conv 1x1 + BN + silu fused with features.2.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band
+        // features.2.10.block.0 expand: conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -650,7 +650,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 1759312, depthwiseBias: w + 1764928, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(59)
-        // features.2.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.10.block.0
+        // features.2.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.10.block.0
         // features.2.10.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -671,7 +671,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 200x200x104 -> 100x100x176, SE 624 -> 26 -> 624
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
@@ -681,7 +681,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 1929184, depthwiseBias: w + 1944784, depthwiseActivation: .silu,
             output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -702,7 +702,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -712,7 +712,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 2275424, depthwiseBias: w + 2301824, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(67)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -733,7 +733,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -743,7 +743,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 2769856, depthwiseBias: w + 2796256, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(71)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -764,7 +764,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -774,7 +774,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 3264288, depthwiseBias: w + 3290688, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(75)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.3.block.0
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -795,7 +795,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.4: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -805,7 +805,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 3758720, depthwiseBias: w + 3785120, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(79)
-        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.4.block.0
+        // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -826,7 +826,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.5: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -836,7 +836,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 4253152, depthwiseBias: w + 4279552, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(83)
-        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.5.block.0
+        // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -857,7 +857,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.6: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -867,7 +867,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 4747584, depthwiseBias: w + 4773984, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.6.block.0
+        // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.6.block.0
         // features.3.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -888,7 +888,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.7: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.7.block.0 expand: conv 1x1 + BN + silu fused with features.3.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -898,7 +898,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 5242016, depthwiseBias: w + 5268416, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(91)
-        // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.7.block.0
+        // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.7.block.0
         // features.3.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -919,7 +919,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.8: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.8.block.0 expand: conv 1x1 + BN + silu fused with features.3.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.8.block.0 expand: conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -929,7 +929,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 5736448, depthwiseBias: w + 5762848, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(95)
-        // features.3.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.8.block.0
+        // features.3.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.8.block.0
         // features.3.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -950,7 +950,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.9: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.9.block.0 expand: conv 1x1 + BN + silu fused with features.3.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.9.block.0 expand: conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -960,7 +960,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 6230880, depthwiseBias: w + 6257280, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(99)
-        // features.3.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.9.block.0
+        // features.3.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.9.block.0
         // features.3.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -981,7 +981,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.3.10: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.10.block.0 expand: conv 1x1 + BN + silu fused with features.3.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band
+        // features.3.10.block.0 expand: conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -991,7 +991,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 6725312, depthwiseBias: w + 6751712, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(103)
-        // features.3.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.10.block.0
+        // features.3.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.10.block.0
         // features.3.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1012,7 +1012,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 100x100x176 -> 50x50x344, SE 1056 -> 44 -> 1056
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
@@ -1022,7 +1022,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 7219744, depthwiseBias: w + 7229248, depthwiseActivation: .silu,
             output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(107)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1043,7 +1043,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 13200000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1053,7 +1053,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 8400032, depthwiseBias: w + 8418608, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(111)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1074,7 +1074,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1084,7 +1084,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 10200288, depthwiseBias: w + 10218864, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(115)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1105,7 +1105,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1115,7 +1115,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 12000544, depthwiseBias: w + 12019120, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(119)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1136,7 +1136,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1146,7 +1146,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 13800800, depthwiseBias: w + 13819376, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(123)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.4.block.0
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1167,7 +1167,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1177,7 +1177,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 15601056, depthwiseBias: w + 15619632, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(127)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.5.block.0
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1198,7 +1198,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.6: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1208,7 +1208,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 17401312, depthwiseBias: w + 17419888, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(131)
-        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.6.block.0
+        // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1229,7 +1229,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.7: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1239,7 +1239,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 19201568, depthwiseBias: w + 19220144, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(135)
-        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.7.block.0
+        // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1260,7 +1260,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.8: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1270,7 +1270,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 21001824, depthwiseBias: w + 21020400, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(139)
-        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.8.block.0
+        // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.8.block.0
         // features.4.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1291,7 +1291,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.9: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1301,7 +1301,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 22802080, depthwiseBias: w + 22820656, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(143)
-        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.9.block.0
+        // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.9.block.0
         // features.4.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1322,7 +1322,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.10: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.10.block.0 expand: conv 1x1 + BN + silu fused with features.4.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1332,7 +1332,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 24602336, depthwiseBias: w + 24620912, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(147)
-        // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.10.block.0
+        // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.10.block.0
         // features.4.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1353,7 +1353,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.11: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.11.block.0 expand: conv 1x1 + BN + silu fused with features.4.11.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.11.block.0 expand: conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1363,7 +1363,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 26402592, depthwiseBias: w + 26421168, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(151)
-        // features.4.11.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.11.block.0
+        // features.4.11.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.11.block.0
         // features.4.11.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1384,7 +1384,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.12: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.12.block.0 expand: conv 1x1 + BN + silu fused with features.4.12.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.12.block.0 expand: conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1394,7 +1394,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 28202848, depthwiseBias: w + 28221424, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(155)
-        // features.4.12.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.12.block.0
+        // features.4.12.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.12.block.0
         // features.4.12.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1415,7 +1415,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.13: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.13.block.0 expand: conv 1x1 + BN + silu fused with features.4.13.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.13.block.0 expand: conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1425,7 +1425,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 30003104, depthwiseBias: w + 30021680, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(159)
-        // features.4.13.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.13.block.0
+        // features.4.13.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.13.block.0
         // features.4.13.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1446,7 +1446,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.14: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.14.block.0 expand: conv 1x1 + BN + silu fused with features.4.14.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.14.block.0 expand: conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1456,7 +1456,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 31803360, depthwiseBias: w + 31821936, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(163)
-        // features.4.14.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.14.block.0
+        // features.4.14.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.14.block.0
         // features.4.14.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1477,7 +1477,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.4.15: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.15.block.0 expand: conv 1x1 + BN + silu fused with features.4.15.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.4.15.block.0 expand: conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1487,7 +1487,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 33603616, depthwiseBias: w + 33622192, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(167)
-        // features.4.15.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.15.block.0
+        // features.4.15.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.15.block.0
         // features.4.15.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1508,7 +1508,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 50x50x344 -> 50x50x480, SE 2064 -> 86 -> 2064
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
@@ -1518,7 +1518,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 35403872, depthwiseBias: w + 35455472, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(171)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1539,7 +1539,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1549,7 +1549,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 38191184, depthwiseBias: w + 38263184, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(175)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1570,7 +1570,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1580,7 +1580,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 41728432, depthwiseBias: w + 41800432, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(179)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1601,7 +1601,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1611,7 +1611,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 45265680, depthwiseBias: w + 45337680, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(183)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1632,7 +1632,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1642,7 +1642,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 48802928, depthwiseBias: w + 48874928, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(187)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.4.block.0
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1663,7 +1663,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1673,7 +1673,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 52340176, depthwiseBias: w + 52412176, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(191)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.5.block.0
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1694,7 +1694,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.6: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1704,7 +1704,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 55877424, depthwiseBias: w + 55949424, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(195)
-        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.6.block.0
+        // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1725,7 +1725,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.7: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1735,7 +1735,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 59414672, depthwiseBias: w + 59486672, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(199)
-        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.7.block.0
+        // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1756,7 +1756,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.8: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1766,7 +1766,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 62951920, depthwiseBias: w + 63023920, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(203)
-        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.8.block.0
+        // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.8.block.0
         // features.5.8.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1787,7 +1787,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.9: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1797,7 +1797,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 66489168, depthwiseBias: w + 66561168, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(207)
-        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.9.block.0
+        // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.9.block.0
         // features.5.9.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1818,7 +1818,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.10: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.10.block.0 expand: conv 1x1 + BN + silu fused with features.5.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1828,7 +1828,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 70026416, depthwiseBias: w + 70098416, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(211)
-        // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.10.block.0
+        // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.10.block.0
         // features.5.10.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1849,7 +1849,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.11: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.11.block.0 expand: conv 1x1 + BN + silu fused with features.5.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.11.block.0 expand: conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1859,7 +1859,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 73563664, depthwiseBias: w + 73635664, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(215)
-        // features.5.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.11.block.0
+        // features.5.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.11.block.0
         // features.5.11.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1880,7 +1880,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.12: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.12.block.0 expand: conv 1x1 + BN + silu fused with features.5.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.12.block.0 expand: conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1890,7 +1890,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 77100912, depthwiseBias: w + 77172912, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(219)
-        // features.5.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.12.block.0
+        // features.5.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.12.block.0
         // features.5.12.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1911,7 +1911,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.13: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.13.block.0 expand: conv 1x1 + BN + silu fused with features.5.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.13.block.0 expand: conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1921,7 +1921,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 80638160, depthwiseBias: w + 80710160, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(223)
-        // features.5.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.13.block.0
+        // features.5.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.13.block.0
         // features.5.13.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1942,7 +1942,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.14: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.14.block.0 expand: conv 1x1 + BN + silu fused with features.5.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.14.block.0 expand: conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1952,7 +1952,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 84175408, depthwiseBias: w + 84247408, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(227)
-        // features.5.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.14.block.0
+        // features.5.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.14.block.0
         // features.5.14.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -1973,7 +1973,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.5.15: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.15.block.0 expand: conv 1x1 + BN + silu fused with features.5.15.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band
+        // features.5.15.block.0 expand: conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -1983,7 +1983,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 87712656, depthwiseBias: w + 87784656, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(231)
-        // features.5.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.15.block.0
+        // features.5.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.15.block.0
         // features.5.15.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -2004,7 +2004,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 50x50x480 -> 25x25x824, SE 2880 -> 120 -> 2880
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
@@ -2014,7 +2014,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 91249904, depthwiseBias: w + 91321904, depthwiseActivation: .silu,
             output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(235)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 25, 25, 2880]
         p?.start()
         Kernels.squeezeExcite(
@@ -2033,7 +2033,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2043,7 +2043,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 98471744, depthwiseBias: w + 98595344, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(239)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.1.block.0
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2062,7 +2062,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2072,7 +2072,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 108795856, depthwiseBias: w + 108919456, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(243)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.2.block.0
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2091,7 +2091,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2101,7 +2101,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 119119968, depthwiseBias: w + 119243568, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(247)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.3.block.0
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2120,7 +2120,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2130,7 +2130,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 129444080, depthwiseBias: w + 129567680, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(251)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.4.block.0
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2149,7 +2149,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2159,7 +2159,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 139768192, depthwiseBias: w + 139891792, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(255)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.5.block.0
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2178,7 +2178,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2188,7 +2188,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 150092304, depthwiseBias: w + 150215904, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(259)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.6.block.0
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2207,7 +2207,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2217,7 +2217,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 160416416, depthwiseBias: w + 160540016, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(263)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.7.block.0
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2236,7 +2236,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.8: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2246,7 +2246,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 170740528, depthwiseBias: w + 170864128, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(267)
-        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.8.block.0
+        // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2265,7 +2265,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.9: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2275,7 +2275,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 181064640, depthwiseBias: w + 181188240, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(271)
-        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.9.block.0
+        // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2294,7 +2294,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.10: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2304,7 +2304,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 191388752, depthwiseBias: w + 191512352, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(275)
-        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.10.block.0
+        // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2323,7 +2323,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.11: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2333,7 +2333,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 201712864, depthwiseBias: w + 201836464, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(279)
-        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.11.block.0
+        // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.11.block.0
         // features.6.11.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2352,7 +2352,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.12: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2362,7 +2362,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 212036976, depthwiseBias: w + 212160576, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(283)
-        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.12.block.0
+        // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.12.block.0
         // features.6.12.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2381,7 +2381,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.13: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.13.block.0 expand: conv 1x1 + BN + silu fused with features.6.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2391,7 +2391,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 222361088, depthwiseBias: w + 222484688, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(287)
-        // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.13.block.0
+        // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.13.block.0
         // features.6.13.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2410,7 +2410,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.14: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.14.block.0 expand: conv 1x1 + BN + silu fused with features.6.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2420,7 +2420,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 232685200, depthwiseBias: w + 232808800, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(291)
-        // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.14.block.0
+        // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.14.block.0
         // features.6.14.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2439,7 +2439,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.15: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.15.block.0 expand: conv 1x1 + BN + silu fused with features.6.15.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.15.block.0 expand: conv 1x1 + BN + silu and features.6.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2449,7 +2449,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 243009312, depthwiseBias: w + 243132912, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(295)
-        // features.6.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.15.block.0
+        // features.6.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.15.block.0
         // features.6.15.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2468,7 +2468,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.16: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_16(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.16.block.0 expand: conv 1x1 + BN + silu fused with features.6.16.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.16.block.0 expand: conv 1x1 + BN + silu and features.6.16.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2478,7 +2478,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 253333424, depthwiseBias: w + 253457024, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(299)
-        // features.6.16.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.16.block.0
+        // features.6.16.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.16.block.0
         // features.6.16.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2497,7 +2497,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.17: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_17(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.17.block.0 expand: conv 1x1 + BN + silu fused with features.6.17.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.17.block.0 expand: conv 1x1 + BN + silu and features.6.17.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2507,7 +2507,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 263657536, depthwiseBias: w + 263781136, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(303)
-        // features.6.17.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.17.block.0
+        // features.6.17.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.17.block.0
         // features.6.17.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2526,7 +2526,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.18: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_18(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.18.block.0 expand: conv 1x1 + BN + silu fused with features.6.18.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.18.block.0 expand: conv 1x1 + BN + silu and features.6.18.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2536,7 +2536,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 273981648, depthwiseBias: w + 274105248, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(307)
-        // features.6.18.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.18.block.0
+        // features.6.18.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.18.block.0
         // features.6.18.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2555,7 +2555,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.19: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_19(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.19.block.0 expand: conv 1x1 + BN + silu fused with features.6.19.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.19.block.0 expand: conv 1x1 + BN + silu and features.6.19.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2565,7 +2565,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 284305760, depthwiseBias: w + 284429360, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(311)
-        // features.6.19.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.19.block.0
+        // features.6.19.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.19.block.0
         // features.6.19.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2584,7 +2584,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.20: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_20(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.20.block.0 expand: conv 1x1 + BN + silu fused with features.6.20.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.20.block.0 expand: conv 1x1 + BN + silu and features.6.20.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2594,7 +2594,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 294629872, depthwiseBias: w + 294753472, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(315)
-        // features.6.20.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.20.block.0
+        // features.6.20.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.20.block.0
         // features.6.20.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2613,7 +2613,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.6.21: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
     private func features_6_21(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.21.block.0 expand: conv 1x1 + BN + silu fused with features.6.21.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.6.21.block.0 expand: conv 1x1 + BN + silu and features.6.21.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2623,7 +2623,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 304953984, depthwiseBias: w + 305077584, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(319)
-        // features.6.21.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.21.block.0
+        // features.6.21.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.21.block.0
         // features.6.21.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2642,7 +2642,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 25x25x824 -> 25x25x1376, SE 4944 -> 206 -> 4944
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
@@ -2652,7 +2652,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 315278096, depthwiseBias: w + 315322592, depthwiseActivation: .silu,
             output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(323)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.7.0.block.0
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
         p?.start()
         Kernels.squeezeExcite(
@@ -2671,7 +2671,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.1: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.1.block.0 expand: conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
+        // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -2681,7 +2681,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 335542448, depthwiseBias: w + 335616752, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(327)
-        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.1.block.0
+        // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -2700,7 +2700,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.2: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.2.block.0 expand: conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
+        // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -2710,7 +2710,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 364043888, depthwiseBias: w + 364118192, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(331)
-        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.2.block.0
+        // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -2729,7 +2729,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.3: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.3.block.0 expand: conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
+        // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -2739,7 +2739,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 392545328, depthwiseBias: w + 392619632, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(335)
-        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.3.block.0
+        // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.3.block.0
         // features.7.3.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -2758,7 +2758,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.4: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.4.block.0 expand: conv 1x1 + BN + silu fused with features.7.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
+        // features.7.4.block.0 expand: conv 1x1 + BN + silu and features.7.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 11180000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -2768,7 +2768,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 421046768, depthwiseBias: w + 421121072, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(339)
-        // features.7.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.4.block.0
+        // features.7.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.4.block.0
         // features.7.4.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -2787,7 +2787,7 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.7.5: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
     private func features_7_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.5.block.0 expand: conv 1x1 + BN + silu fused with features.7.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band
+        // features.7.5.block.0 expand: conv 1x1 + BN + silu and features.7.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
@@ -2797,7 +2797,7 @@ public final class EfficientNetL2: GeneratedModel {
             depthwiseWeights: w + 449548208, depthwiseBias: w + 449622512, depthwiseActivation: .silu,
             output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(343)
-        // features.7.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.5.block.0
+        // features.7.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.5.block.0
         // features.7.5.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
         p?.start()
         Kernels.squeezeExcite(
@@ -2884,657 +2884,657 @@ extension EfficientNetL2 {
         .init("features.1.5.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 5132160000,
-              "conv 1x1 + BN + silu fused with features.2.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 155520000,
-              "depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
               "432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 1797120000,
               "conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.6.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.7.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.8.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.8.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.8.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.8.block.0"),
         .init("features.2.8.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.8.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.9.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.9.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.9.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.9.block.0"),
         .init("features.2.9.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.9.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.10.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu fused with features.2.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.10.block.1", kind: "depthwise", macsPerImage: 224640000,
-              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed by the fused call of features.2.10.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.10.block.0"),
         .init("features.2.10.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
         .init("features.2.10.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 2751840000,
-              "conv 1x1 + BN + silu fused with features.3.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 156000000,
-              "depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
               "624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 1098240000,
               "conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.8.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.8.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.8.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.8.block.0"),
         .init("features.3.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.8.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.9.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.9.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.9.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.9.block.0"),
         .init("features.3.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.9.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.10.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu fused with features.3.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.10.block.1", kind: "depthwise", macsPerImage: 264000000,
-              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed by the fused call of features.3.10.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.10.block.0"),
         .init("features.3.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
         .init("features.3.10.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 1882320000,
-              "conv 1x1 + BN + silu fused with features.4.0.block.1 (depthwise 3x3/2 + BN + silu), [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 23760000,
-              "depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
               "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 908160000,
               "conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.6.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.6.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.7.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.7.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.8.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.8.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.9.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.9.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.10.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.10.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.11.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.11.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.11.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.11.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.11.block.0"),
         .init("features.4.11.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.11.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.12.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.12.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.12.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.12.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.12.block.0"),
         .init("features.4.12.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.12.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.13.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.13.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.13.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.13.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.13.block.0"),
         .init("features.4.13.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.13.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.14.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.14.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.14.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.14.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.14.block.0"),
         .init("features.4.14.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.14.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.15.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu fused with features.4.15.block.1 (depthwise 3x3/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.15.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.4.15.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.15.block.0"),
         .init("features.4.15.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.4.15.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 1904040000,
-              "conv 1x1 + BN + silu fused with features.5.0.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 129000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
               "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 2476800000,
               "conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.8.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.9.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.10.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.11.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.11.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.11.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.11.block.0"),
         .init("features.5.11.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.11.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.12.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.12.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.12.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.12.block.0"),
         .init("features.5.12.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.12.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.13.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.13.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.13.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.13.block.0"),
         .init("features.5.13.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.13.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.14.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.14.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.14.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.14.block.0"),
         .init("features.5.14.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.14.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.15.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu fused with features.5.15.block.1 (depthwise 5x5/1 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.15.block.1", kind: "depthwise", macsPerImage: 180000000,
-              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed by the fused call of features.5.15.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.15.block.0"),
         .init("features.5.15.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
         .init("features.5.15.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 3501000000,
-              "conv 1x1 + BN + silu fused with features.6.0.block.1 (depthwise 5x5/2 + BN + silu), [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 45000000,
-              "depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
               "2880 -> 120 -> 2880, in place on [n, 25, 25, 2880]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 1483200000,
               "conv 1x1 + BN, [n, 25, 25, 2880] -> [n, 25, 25, 824]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.1.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.1.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.2.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.2.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.3.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.3.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.4.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.4.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.5.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.5.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.6.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.6.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.7.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.7.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.8.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.8.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.9.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.9.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.10.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.10.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.11.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.11.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.12.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.12.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.13.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.13.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.13.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.13.block.0"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.14.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.14.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.14.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.14.block.0"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.14.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.15.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.15.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.15.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.15.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.15.block.0"),
         .init("features.6.15.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.15.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.16.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.16.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.16.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.16.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.16.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.16.block.0"),
         .init("features.6.16.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.16.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.17.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.17.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.17.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.17.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.17.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.17.block.0"),
         .init("features.6.17.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.17.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.18.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.18.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.18.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.18.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.18.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.18.block.0"),
         .init("features.6.18.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.18.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.19.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.19.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.19.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.19.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.19.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.19.block.0"),
         .init("features.6.19.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.19.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.20.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.20.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.20.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.20.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.20.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.20.block.0"),
         .init("features.6.20.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.20.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.21.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
-              "conv 1x1 + BN + silu fused with features.6.21.block.1 (depthwise 5x5/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.6.21.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.21.block.1", kind: "depthwise", macsPerImage: 77250000,
-              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.6.21.block.0"),
+              "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.21.block.0"),
         .init("features.6.21.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.6.21.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 2573970000,
-              "conv 1x1 + BN + silu fused with features.7.0.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 27810000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed by the fused call of features.7.0.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
               "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 4251840000,
               "conv 1x1 + BN, [n, 25, 25, 4944] -> [n, 25, 25, 1376]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu fused with features.7.1.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.1.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu fused with features.7.2.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.2.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu fused with features.7.3.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.3.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.4.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu fused with features.7.4.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.4.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.4.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.4.block.0"),
         .init("features.7.4.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.4.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.5.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
-              "conv 1x1 + BN + silu fused with features.7.5.block.1 (depthwise 3x3/1 + BN + silu), [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + silu and features.7.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.5.block.1", kind: "depthwise", macsPerImage: 46440000,
-              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed by the fused call of features.7.5.block.0"),
+              "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.5.block.0"),
         .init("features.7.5.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
               "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
         .init("features.7.5.block.3", kind: "project 1x1", macsPerImage: 7100160000,

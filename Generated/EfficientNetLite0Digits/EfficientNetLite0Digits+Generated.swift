@@ -34,7 +34,12 @@ public final class EfficientNetLite0Digits: GeneratedModel {
             Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -97,7 +102,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
@@ -107,7 +112,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
             depthwiseWeights: w + 3376, depthwiseBias: w + 4240, depthwiseActivation: .relu6,
             output: a + 1204224 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]
         p?.start()
         Kernels.pointwiseConv(
@@ -119,7 +124,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
@@ -129,7 +134,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
             depthwiseWeights: w + 10272, depthwiseBias: w + 11568, depthwiseActivation: .relu6,
             output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]
         p?.start()
         Kernels.pointwiseConv(
@@ -141,7 +146,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 56x56x24 -> 28x28x40
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
@@ -151,7 +156,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
             depthwiseWeights: w + 18800, depthwiseBias: w + 22400, depthwiseActivation: .relu6,
             output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]
         p?.start()
         Kernels.pointwiseConv(
@@ -163,7 +168,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
@@ -173,7 +178,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
             depthwiseWeights: w + 38192, depthwiseBias: w + 44192, depthwiseActivation: .relu6,
             output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]
         p?.start()
         Kernels.pointwiseConv(
@@ -185,7 +190,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 28x28x40 -> 14x14x80
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
@@ -195,7 +200,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
             depthwiseWeights: w + 63920, depthwiseBias: w + 66080, depthwiseActivation: .relu6,
             output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]
         p?.start()
         Kernels.pointwiseConv(
@@ -207,20 +212,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 235200 &* n, pixels: 196 &* n, inChannels: 80,
-            inputMajorWeights: w + 85600, bias: w + 124000, outChannels: 480,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 235200 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+            expandWeights: w + 85600, expandBias: w + 124000, expandActivation: .relu6,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 124480, depthwiseBias: w + 128800, depthwiseActivation: .relu6,
+            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: w + 124480, bias: w + 128800, activation: .relu6, output: a + 94080 &* n, pool: pool)
-        p?.stop(19)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
         p?.start()
         Kernels.pointwiseConv(
@@ -232,20 +234,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 188160 &* n, pixels: 196 &* n, inChannels: 80,
-            inputMajorWeights: w + 167760, bias: w + 206160, outChannels: 480,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 188160 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+            expandWeights: w + 167760, expandBias: w + 206160, expandActivation: .relu6,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 206640, depthwiseBias: w + 210960, depthwiseActivation: .relu6,
+            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: w + 206640, bias: w + 210960, activation: .relu6, output: a + 94080 &* n, pool: pool)
-        p?.stop(22)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
         p?.start()
         Kernels.pointwiseConv(
@@ -257,20 +256,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 14x14x80 -> 14x14x112
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 203840 &* n, pixels: 196 &* n, inChannels: 80,
-            inputMajorWeights: w + 249920, bias: w + 288320, outChannels: 480,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 203840 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+            expandWeights: w + 249920, expandBias: w + 288320, expandActivation: .relu6,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 288800, depthwiseBias: w + 300800, depthwiseActivation: .relu6,
+            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: w + 288800, bias: w + 300800, activation: .relu6, output: a + 94080 &* n, pool: pool)
-        p?.stop(25)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -282,20 +278,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
-            inputMajorWeights: w + 355152, bias: w + 430416, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            expandWeights: w + 355152, expandBias: w + 430416, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 431088, depthwiseBias: w + 447888, depthwiseActivation: .relu6,
+            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: w + 431088, bias: w + 447888, activation: .relu6, output: a + 131712 &* n, pool: pool)
-        p?.stop(28)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -307,20 +300,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 285376 &* n, pixels: 196 &* n, inChannels: 112,
-            inputMajorWeights: w + 523936, bias: w + 599200, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 285376 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            expandWeights: w + 523936, expandBias: w + 599200, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14,
+            depthwiseWeights: w + 599872, depthwiseBias: w + 616672, depthwiseActivation: .relu6,
+            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: w + 599872, bias: w + 616672, activation: .relu6, output: a + 131712 &* n, pool: pool)
-        p?.stop(31)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -332,20 +322,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 14x14x112 -> 7x7x192
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 263424 &* n, pixels: 196 &* n, inChannels: 112,
-            inputMajorWeights: w + 692720, bias: w + 767984, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            expandWeights: w + 692720, expandBias: w + 767984, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 768656, depthwiseBias: w + 785456, depthwiseActivation: .relu6,
+            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 14, 14, 672] -> [n, 7, 7, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 14, width: 14, channels: 672,
-            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: w + 768656, bias: w + 785456, activation: .relu6, output: a + 131712 &* n, pool: pool)
-        p?.stop(34)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
@@ -357,20 +344,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
-            inputMajorWeights: w + 915344, bias: w + 1136528, outChannels: 1152,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            expandWeights: w + 915344, expandBias: w + 1136528, expandActivation: .relu6,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 1137680, depthwiseBias: w + 1166480, depthwiseActivation: .relu6,
+            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 7, width: 7, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: w + 1137680, bias: w + 1166480, activation: .relu6, output: a + 56448 &* n, pool: pool)
-        p?.stop(37)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
@@ -382,20 +366,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
-            inputMajorWeights: w + 1389008, bias: w + 1610192, outChannels: 1152,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            expandWeights: w + 1389008, expandBias: w + 1610192, expandActivation: .relu6,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 1611344, depthwiseBias: w + 1640144, depthwiseActivation: .relu6,
+            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 7, width: 7, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: w + 1611344, bias: w + 1640144, activation: .relu6, output: a + 56448 &* n, pool: pool)
-        p?.stop(40)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
@@ -407,20 +388,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 112896 &* n, pixels: 49 &* n, inChannels: 192,
-            inputMajorWeights: w + 1862672, bias: w + 2083856, outChannels: 1152,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            expandWeights: w + 1862672, expandBias: w + 2083856, expandActivation: .relu6,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 2085008, depthwiseBias: w + 2113808, depthwiseActivation: .relu6,
+            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 7, width: 7, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: w + 2085008, bias: w + 2113808, activation: .relu6, output: a + 56448 &* n, pool: pool)
-        p?.stop(43)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
@@ -432,20 +410,17 @@ public final class EfficientNetLite0Digits: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 7x7x192 -> 7x7x320
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 122304 &* n, pixels: 49 &* n, inChannels: 192,
-            inputMajorWeights: w + 2336336, bias: w + 2557520, outChannels: 1152,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            expandWeights: w + 2336336, expandBias: w + 2557520, expandActivation: .relu6,
+            expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 7, outWidth: 7,
+            depthwiseWeights: w + 2558672, depthwiseBias: w + 2569040, depthwiseActivation: .relu6,
+            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 7, width: 7, channels: 1152,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: w + 2558672, bias: w + 2569040, activation: .relu6, output: a + 56448 &* n, pool: pool)
-        p?.stop(46)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         p?.start()
         Kernels.pointwiseConv(
@@ -493,93 +468,93 @@ extension EfficientNetLite0Digits {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 6422528,
               "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 21977088,
-              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
-              "depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 7225344,
               "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 14902272,
-              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
-              "depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 13660416,
-              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
-              "depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 4515840,
               "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 12230400,
-              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
-              "depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 7949760,
-              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
-              "depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 3763200,
               "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 846720,
-              "depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 846720,
-              "depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 7526400,
-              "conv 1x1 + BN + relu6, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 9878400,
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2352000,
-              "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 10536960,
               "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 14751744,
-              "conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3292800,
-              "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 14751744,
-              "conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3292800,
-              "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 14751744,
-              "conv 1x1 + BN + relu6, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 15574944,
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 823200,
-              "depthwise 5x5/2 + BN + relu6, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 6322176,
               "conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1411200,
-              "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1411200,
-              "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1411200,
-              "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 10838016,
-              "conv 1x1 + BN + relu6, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 11346048,
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 508032,
-              "depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 18063360,
               "conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 20070400,

@@ -34,7 +34,12 @@ public final class EfficientNetLite1: GeneratedModel {
             Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -102,7 +107,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
@@ -112,7 +117,7 @@ public final class EfficientNetLite1: GeneratedModel {
             depthwiseWeights: w + 3376, depthwiseBias: w + 4240, depthwiseActivation: .relu6,
             output: a + 1382400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]
         p?.start()
         Kernels.pointwiseConv(
@@ -124,7 +129,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
@@ -134,7 +139,7 @@ public final class EfficientNetLite1: GeneratedModel {
             depthwiseWeights: w + 10272, depthwiseBias: w + 11568, depthwiseActivation: .relu6,
             output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
         p?.start()
         Kernels.pointwiseConv(
@@ -146,7 +151,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
@@ -156,7 +161,7 @@ public final class EfficientNetLite1: GeneratedModel {
             depthwiseWeights: w + 18800, depthwiseBias: w + 20096, depthwiseActivation: .relu6,
             output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
         p?.start()
         Kernels.pointwiseConv(
@@ -168,7 +173,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 60x60x24 -> 30x30x40
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
@@ -178,7 +183,7 @@ public final class EfficientNetLite1: GeneratedModel {
             depthwiseWeights: w + 27328, depthwiseBias: w + 30928, depthwiseActivation: .relu6,
             output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]
         p?.start()
         Kernels.pointwiseConv(
@@ -190,7 +195,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
@@ -200,7 +205,7 @@ public final class EfficientNetLite1: GeneratedModel {
             depthwiseWeights: w + 46720, depthwiseBias: w + 52720, depthwiseActivation: .relu6,
             output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
         p?.start()
         Kernels.pointwiseConv(
@@ -212,7 +217,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
@@ -222,7 +227,7 @@ public final class EfficientNetLite1: GeneratedModel {
             depthwiseWeights: w + 72448, depthwiseBias: w + 78448, depthwiseActivation: .relu6,
             output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
         p?.start()
         Kernels.pointwiseConv(
@@ -234,7 +239,7 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 30x30x40 -> 15x15x80
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
@@ -244,7 +249,7 @@ public final class EfficientNetLite1: GeneratedModel {
             depthwiseWeights: w + 98176, depthwiseBias: w + 100336, depthwiseActivation: .relu6,
             output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]
         p?.start()
         Kernels.pointwiseConv(
@@ -256,20 +261,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 270000 &* n, pixels: 225 &* n, inChannels: 80,
-            inputMajorWeights: w + 119856, bias: w + 158256, outChannels: 480,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 270000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            expandWeights: w + 119856, expandBias: w + 158256, expandActivation: .relu6,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 158736, depthwiseBias: w + 163056, depthwiseActivation: .relu6,
+            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 158736, bias: w + 163056, activation: .relu6, output: a + 108000 &* n, pool: pool)
-        p?.stop(25)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
         p?.start()
         Kernels.pointwiseConv(
@@ -281,20 +283,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
-            inputMajorWeights: w + 202016, bias: w + 240416, outChannels: 480,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            expandWeights: w + 202016, expandBias: w + 240416, expandActivation: .relu6,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 240896, depthwiseBias: w + 245216, depthwiseActivation: .relu6,
+            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 240896, bias: w + 245216, activation: .relu6, output: a + 108000 &* n, pool: pool)
-        p?.stop(28)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
         p?.start()
         Kernels.pointwiseConv(
@@ -306,20 +305,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 234000 &* n, pixels: 225 &* n, inChannels: 80,
-            inputMajorWeights: w + 284176, bias: w + 322576, outChannels: 480,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 234000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            expandWeights: w + 284176, expandBias: w + 322576, expandActivation: .relu6,
+            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 323056, depthwiseBias: w + 327376, depthwiseActivation: .relu6,
+            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 480,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: w + 323056, bias: w + 327376, activation: .relu6, output: a + 108000 &* n, pool: pool)
-        p?.stop(31)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
         p?.start()
         Kernels.pointwiseConv(
@@ -331,20 +327,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 15x15x80 -> 15x15x112
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 225 &* n, inChannels: 80,
-            inputMajorWeights: w + 366336, bias: w + 404736, outChannels: 480,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            expandWeights: w + 366336, expandBias: w + 404736, expandActivation: .relu6,
+            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 405216, depthwiseBias: w + 417216, depthwiseActivation: .relu6,
+            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 480,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 405216, bias: w + 417216, activation: .relu6, output: a + 108000 &* n, pool: pool)
-        p?.stop(34)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -356,20 +349,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
-            inputMajorWeights: w + 471568, bias: w + 546832, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            expandWeights: w + 471568, expandBias: w + 546832, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 547504, depthwiseBias: w + 564304, depthwiseActivation: .relu6,
+            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 547504, bias: w + 564304, activation: .relu6, output: a + 151200 &* n, pool: pool)
-        p?.stop(37)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -381,20 +371,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
-            inputMajorWeights: w + 640352, bias: w + 715616, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            expandWeights: w + 640352, expandBias: w + 715616, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 716288, depthwiseBias: w + 733088, depthwiseActivation: .relu6,
+            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 716288, bias: w + 733088, activation: .relu6, output: a + 151200 &* n, pool: pool)
-        p?.stop(40)
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -406,20 +393,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 302400 &* n, pixels: 225 &* n, inChannels: 112,
-            inputMajorWeights: w + 809136, bias: w + 884400, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            expandWeights: w + 809136, expandBias: w + 884400, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15,
+            depthwiseWeights: w + 885072, depthwiseBias: w + 901872, depthwiseActivation: .relu6,
+            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: w + 885072, bias: w + 901872, activation: .relu6, output: a + 151200 &* n, pool: pool)
-        p?.stop(43)
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -431,20 +415,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 15x15x112 -> 8x8x192
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 327600 &* n, pixels: 225 &* n, inChannels: 112,
-            inputMajorWeights: w + 977920, bias: w + 1053184, outChannels: 672,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            expandWeights: w + 977920, expandBias: w + 1053184, expandActivation: .relu6,
+            expandedChannels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 1053856, depthwiseBias: w + 1070656, depthwiseActivation: .relu6,
+            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 15, 15, 672] -> [n, 8, 8, 672]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 15, width: 15, channels: 672,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 1053856, bias: w + 1070656, activation: .relu6, output: a + 151200 &* n, pool: pool)
-        p?.stop(46)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
@@ -456,20 +437,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 194208 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 1200544, bias: w + 1421728, outChannels: 1152,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 194208 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 1200544, expandBias: w + 1421728, expandActivation: .relu6,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 1422880, depthwiseBias: w + 1451680, depthwiseActivation: .relu6,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(48)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 1422880, bias: w + 1451680, activation: .relu6, output: a + 73728 &* n, pool: pool)
-        p?.stop(49)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
@@ -481,20 +459,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 1674208, bias: w + 1895392, outChannels: 1152,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 1674208, expandBias: w + 1895392, expandActivation: .relu6,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 1896544, depthwiseBias: w + 1925344, depthwiseActivation: .relu6,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 1896544, bias: w + 1925344, activation: .relu6, output: a + 73728 &* n, pool: pool)
-        p?.stop(52)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
@@ -506,20 +481,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 2147872, bias: w + 2369056, outChannels: 1152,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 2147872, expandBias: w + 2369056, expandActivation: .relu6,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 2370208, depthwiseBias: w + 2399008, depthwiseActivation: .relu6,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(54)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 2370208, bias: w + 2399008, activation: .relu6, output: a + 73728 &* n, pool: pool)
-        p?.stop(55)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
@@ -531,20 +503,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 147456 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 2621536, bias: w + 2842720, outChannels: 1152,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 2621536, expandBias: w + 2842720, expandActivation: .relu6,
+            expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 2843872, depthwiseBias: w + 2872672, depthwiseActivation: .relu6,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(57)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: w + 2843872, bias: w + 2872672, activation: .relu6, output: a + 73728 &* n, pool: pool)
-        p?.stop(58)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
@@ -556,20 +525,17 @@ public final class EfficientNetLite1: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 8x8x192 -> 8x8x320
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 159744 &* n, pixels: 64 &* n, inChannels: 192,
-            inputMajorWeights: w + 3095200, bias: w + 3316384, outChannels: 1152,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            expandWeights: w + 3095200, expandBias: w + 3316384, expandActivation: .relu6,
+            expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 8, outWidth: 8,
+            depthwiseWeights: w + 3317536, depthwiseBias: w + 3327904, depthwiseActivation: .relu6,
+            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(60)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 8, width: 8, channels: 1152,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: w + 3317536, bias: w + 3327904, activation: .relu6, output: a + 73728 &* n, pool: pool)
-        p?.stop(61)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         p?.start()
         Kernels.pointwiseConv(
@@ -617,123 +583,123 @@ extension EfficientNetLite1 {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 7372800,
               "conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 25228800,
-              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
-              "depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 8294400,
               "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 15681600,
-              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
-              "depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 5184000,
               "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
-              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
-              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 9126000,
-              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
-              "depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 4320000,
               "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 972000,
-              "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 972000,
-              "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
+              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 972000,
-              "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 8640000,
-              "conv 1x1 + BN + relu6, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 11340000,
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2700000,
-              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 12096000,
               "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3780000,
-              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
-        .init("features.5.2.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3780000,
-              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
-        .init("features.5.3.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
+              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 3780000,
-              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 16934400,
-              "conv 1x1 + BN + relu6, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 18009600,
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1075200,
-              "depthwise 5x5/2 + BN + relu6, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 8257536,
               "conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1843200,
-              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1843200,
-              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1843200,
-              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
+              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 1843200,
-              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 14155776,
-              "conv 1x1 + BN + relu6, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 14819328,
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 663552,
-              "depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 23592960,
               "conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 26214400,

@@ -35,7 +35,11 @@ public final class EfficientNetLite2: GeneratedModel {
             Kernels.expandDepthwiseWorkspaceFloats(width: 65, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 720, kernel: 5, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -103,7 +107,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 130x130x16 -> 65x65x24
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2028000 &* n, batch: n, height: 130, width: 130, inChannels: 16,
@@ -113,7 +117,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 3376, depthwiseBias: w + 4240, depthwiseActivation: .relu6,
             output: a + 1622400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 65, 65, 96] -> [n, 65, 65, 24]
         p?.start()
         Kernels.pointwiseConv(
@@ -125,7 +129,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1216800 &* n, batch: n, height: 65, width: 65, inChannels: 24,
@@ -135,7 +139,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 10272, depthwiseBias: w + 11568, depthwiseActivation: .relu6,
             output: a + 608400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]
         p?.start()
         Kernels.pointwiseConv(
@@ -147,7 +151,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1318208 &* n, batch: n, height: 65, width: 65, inChannels: 24,
@@ -157,7 +161,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 18800, depthwiseBias: w + 20096, depthwiseActivation: .relu6,
             output: a + 608400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed in the call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]
         p?.start()
         Kernels.pointwiseConv(
@@ -169,7 +173,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 65x65x24 -> 33x33x48
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1216800 &* n, batch: n, height: 65, width: 65, inChannels: 24,
@@ -179,7 +183,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 27328, depthwiseBias: w + 30928, depthwiseActivation: .relu6,
             output: a + 608400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 33, 33, 144] -> [n, 33, 33, 48]
         p?.start()
         Kernels.pointwiseConv(
@@ -191,7 +195,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 765216 &* n, batch: n, height: 33, width: 33, inChannels: 48,
@@ -201,7 +205,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 52144, depthwiseBias: w + 59344, depthwiseActivation: .relu6,
             output: a + 313632 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]
         p?.start()
         Kernels.pointwiseConv(
@@ -213,7 +217,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 627264 &* n, batch: n, height: 33, width: 33, inChannels: 48,
@@ -223,7 +227,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 87616, depthwiseBias: w + 94816, depthwiseActivation: .relu6,
             output: a + 313632 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed in the call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]
         p?.start()
         Kernels.pointwiseConv(
@@ -235,7 +239,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 33x33x48 -> 17x17x88
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 679536 &* n, batch: n, height: 33, width: 33, inChannels: 48,
@@ -245,7 +249,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 123088, depthwiseBias: w + 125680, depthwiseActivation: .relu6,
             output: a + 313632 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 17, 17, 288] -> [n, 17, 17, 88]
         p?.start()
         Kernels.pointwiseConv(
@@ -257,20 +261,17 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 396864 &* n, pixels: 289 &* n, inChannels: 88,
-            inputMajorWeights: w + 151408, bias: w + 197872, outChannels: 528,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 396864 &* n, batch: n, height: 17, width: 17, inChannels: 88,
+            expandWeights: w + 151408, expandBias: w + 197872, expandActivation: .relu6,
+            expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 198400, depthwiseBias: w + 203152, depthwiseActivation: .relu6,
+            output: a + 152592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: w + 198400, bias: w + 203152, activation: .relu6, output: a + 152592 &* n, pool: pool)
-        p?.stop(25)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]
         p?.start()
         Kernels.pointwiseConv(
@@ -282,20 +283,17 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 305184 &* n, pixels: 289 &* n, inChannels: 88,
-            inputMajorWeights: w + 250240, bias: w + 296704, outChannels: 528,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 305184 &* n, batch: n, height: 17, width: 17, inChannels: 88,
+            expandWeights: w + 250240, expandBias: w + 296704, expandActivation: .relu6,
+            expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 297232, depthwiseBias: w + 301984, depthwiseActivation: .relu6,
+            output: a + 152592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: w + 297232, bias: w + 301984, activation: .relu6, output: a + 152592 &* n, pool: pool)
-        p?.stop(28)
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]
         p?.start()
         Kernels.pointwiseConv(
@@ -307,20 +305,17 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 330624 &* n, pixels: 289 &* n, inChannels: 88,
-            inputMajorWeights: w + 349072, bias: w + 395536, outChannels: 528,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 330624 &* n, batch: n, height: 17, width: 17, inChannels: 88,
+            expandWeights: w + 349072, expandBias: w + 395536, expandActivation: .relu6,
+            expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 396064, depthwiseBias: w + 400816, depthwiseActivation: .relu6,
+            output: a + 152592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 528,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: w + 396064, bias: w + 400816, activation: .relu6, output: a + 152592 &* n, pool: pool)
-        p?.stop(31)
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]
         p?.start()
         Kernels.pointwiseConv(
@@ -332,20 +327,17 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 17x17x88 -> 17x17x120
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 305184 &* n, pixels: 289 &* n, inChannels: 88,
-            inputMajorWeights: w + 447904, bias: w + 494368, outChannels: 528,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 305184 &* n, batch: n, height: 17, width: 17, inChannels: 88,
+            expandWeights: w + 447904, expandBias: w + 494368, expandActivation: .relu6,
+            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17,
+            depthwiseWeights: w + 494896, depthwiseBias: w + 508096, depthwiseActivation: .relu6,
+            output: a + 152592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 17, width: 17, channels: 528,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: w + 494896, bias: w + 508096, activation: .relu6, output: a + 152592 &* n, pool: pool)
-        p?.stop(34)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 17, 17, 528] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
@@ -357,7 +349,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 416160 &* n, batch: n, height: 17, width: 17, inChannels: 120,
@@ -367,7 +359,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 659232, depthwiseBias: w + 677232, depthwiseActivation: .relu6,
             output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
@@ -379,7 +371,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 450848 &* n, batch: n, height: 17, width: 17, inChannels: 120,
@@ -389,7 +381,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 851600, depthwiseBias: w + 869600, depthwiseActivation: .relu6,
             output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
@@ -401,7 +393,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 416160 &* n, batch: n, height: 17, width: 17, inChannels: 120,
@@ -411,7 +403,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 1043968, depthwiseBias: w + 1061968, depthwiseActivation: .relu6,
             output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
@@ -423,7 +415,7 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 17x17x120 -> 9x9x208
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 450848 &* n, batch: n, height: 17, width: 17, inChannels: 120,
@@ -433,7 +425,7 @@ public final class EfficientNetLite2: GeneratedModel {
             depthwiseWeights: w + 1236336, depthwiseBias: w + 1254336, depthwiseActivation: .relu6,
             output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
@@ -445,20 +437,17 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 266400 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 1405024, bias: w + 1664608, outChannels: 1248,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 266400 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 1405024, expandBias: w + 1664608, expandActivation: .relu6,
+            expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 1665856, depthwiseBias: w + 1697056, depthwiseActivation: .relu6,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(48)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 1665856, bias: w + 1697056, activation: .relu6, output: a + 101088 &* n, pool: pool)
-        p?.stop(49)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
@@ -470,20 +459,17 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 1958096, bias: w + 2217680, outChannels: 1248,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 1958096, expandBias: w + 2217680, expandActivation: .relu6,
+            expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 2218928, depthwiseBias: w + 2250128, depthwiseActivation: .relu6,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 2218928, bias: w + 2250128, activation: .relu6, output: a + 101088 &* n, pool: pool)
-        p?.stop(52)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
@@ -495,20 +481,17 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 2511168, bias: w + 2770752, outChannels: 1248,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 2511168, expandBias: w + 2770752, expandActivation: .relu6,
+            expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 2772000, depthwiseBias: w + 2803200, depthwiseActivation: .relu6,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(54)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 2772000, bias: w + 2803200, activation: .relu6, output: a + 101088 &* n, pool: pool)
-        p?.stop(55)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
@@ -520,20 +503,17 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 202176 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 3064240, bias: w + 3323824, outChannels: 1248,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 3064240, expandBias: w + 3323824, expandActivation: .relu6,
+            expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 3325072, depthwiseBias: w + 3356272, depthwiseActivation: .relu6,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(57)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 3325072, bias: w + 3356272, activation: .relu6, output: a + 101088 &* n, pool: pool)
-        p?.stop(58)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
@@ -545,20 +525,17 @@ public final class EfficientNetLite2: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 9x9x208 -> 9x9x352
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 219024 &* n, pixels: 81 &* n, inChannels: 208,
-            inputMajorWeights: w + 3617312, bias: w + 3876896, outChannels: 1248,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            expandWeights: w + 3617312, expandBias: w + 3876896, expandActivation: .relu6,
+            expandedChannels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 3878144, depthwiseBias: w + 3889376, depthwiseActivation: .relu6,
+            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(60)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1248,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: w + 3878144, bias: w + 3889376, activation: .relu6, output: a + 101088 &* n, pool: pool)
-        p?.stop(61)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         p?.start()
         Kernels.pointwiseConv(
@@ -606,123 +583,123 @@ extension EfficientNetLite2 {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 8652800,
               "conv 1x1 + BN, [n, 130, 130, 32] -> [n, 130, 130, 16]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 29608800,
-              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3650400,
-              "depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 9734400,
               "conv 1x1 + BN, [n, 65, 65, 96] -> [n, 65, 65, 24]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 20077200,
-              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 5475600,
-              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 14601600,
               "conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 20077200,
-              "conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 5475600,
-              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 14601600,
               "conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 18522000,
-              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3920400,
-              "depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 7527168,
               "conv 1x1 + BN, [n, 33, 33, 144] -> [n, 33, 33, 48]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 22895136,
-              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 7840800,
-              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 22895136,
-              "conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 7840800,
-              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 15803424,
-              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 749088,
-              "depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 7324416,
               "conv 1x1 + BN, [n, 17, 17, 288] -> [n, 17, 17, 88]"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 13428096,
-              "conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 14801424,
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1373328,
-              "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 13428096,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
-        .init("features.4.2.block.0", kind: "expand 1x1", macsPerImage: 13428096,
-              "conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 14801424,
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1373328,
-              "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 13428096,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
-        .init("features.4.3.block.0", kind: "expand 1x1", macsPerImage: 13428096,
-              "conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 14801424,
+              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1373328,
-              "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 13428096,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 13428096,
-              "conv 1x1 + BN + relu6, [n, 17, 17, 88] -> [n, 17, 17, 528]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 17242896,
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 3814800,
-              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 18311040,
               "conv 1x1 + BN, [n, 17, 17, 528] -> [n, 17, 17, 120]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 30171600,
-              "conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5202000,
-              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 24969600,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 30171600,
-              "conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5202000,
-              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 24969600,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 30171600,
-              "conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5202000,
-              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 24969600,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 26427600,
-              "conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,
-              "depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 12130560,
               "conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2527200,
-              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2527200,
-              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2527200,
-              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
+              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2527200,
-              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 21026304,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 208] -> [n, 9, 9, 1248]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 21936096,
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 909792,
-              "depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 35582976,
               "conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 36495360,

@@ -37,7 +37,9 @@ public final class EfficientNetLite3: GeneratedModel {
             Kernels.expandDepthwiseWorkspaceFloats(width: 35, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 576, kernel: 3, threads: pool.threadCount),
             Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 816, kernel: 5, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1392, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1392, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -108,7 +110,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 140x140x24 -> 70x70x32
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 3528000 &* n, batch: n, height: 140, width: 140, inChannels: 24,
@@ -118,7 +120,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 5616, depthwiseBias: w + 6912, depthwiseActivation: .relu6,
             output: a + 2822400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 70, 70, 144] -> [n, 70, 70, 32]
         p?.start()
         Kernels.pointwiseConv(
@@ -130,7 +132,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1881600 &* n, batch: n, height: 70, width: 70, inChannels: 32,
@@ -140,7 +142,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 18032, depthwiseBias: w + 19760, depthwiseActivation: .relu6,
             output: a + 940800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]
         p?.start()
         Kernels.pointwiseConv(
@@ -152,7 +154,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2038400 &* n, batch: n, height: 70, width: 70, inChannels: 32,
@@ -162,7 +164,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 32464, depthwiseBias: w + 34192, depthwiseActivation: .relu6,
             output: a + 940800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed in the call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]
         p?.start()
         Kernels.pointwiseConv(
@@ -174,7 +176,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 70x70x32 -> 35x35x48
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1881600 &* n, batch: n, height: 70, width: 70, inChannels: 32,
@@ -184,7 +186,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 46896, depthwiseBias: w + 51696, depthwiseActivation: .relu6,
             output: a + 940800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 35, 35, 192] -> [n, 35, 35, 48]
         p?.start()
         Kernels.pointwiseConv(
@@ -196,7 +198,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 705600 &* n, batch: n, height: 35, width: 35, inChannels: 48,
@@ -206,7 +208,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 75264, depthwiseBias: w + 82464, depthwiseActivation: .relu6,
             output: a + 352800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]
         p?.start()
         Kernels.pointwiseConv(
@@ -218,7 +220,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 764400 &* n, batch: n, height: 35, width: 35, inChannels: 48,
@@ -228,7 +230,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 110736, depthwiseBias: w + 117936, depthwiseActivation: .relu6,
             output: a + 352800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed in the call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]
         p?.start()
         Kernels.pointwiseConv(
@@ -240,7 +242,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 35x35x48 -> 18x18x96
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 705600 &* n, batch: n, height: 35, width: 35, inChannels: 48,
@@ -250,7 +252,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 146208, depthwiseBias: w + 148800, depthwiseActivation: .relu6,
             output: a + 352800 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
@@ -262,7 +264,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 446112 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -272,7 +274,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 232704, depthwiseBias: w + 237888, depthwiseActivation: .relu6,
             output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
@@ -284,7 +286,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 373248 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -294,7 +296,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 349728, depthwiseBias: w + 354912, depthwiseActivation: .relu6,
             output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
@@ -306,7 +308,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 404352 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -316,7 +318,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 466752, depthwiseBias: w + 471936, depthwiseActivation: .relu6,
             output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
@@ -328,7 +330,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.4.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
+        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 373248 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -338,7 +340,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 583776, depthwiseBias: w + 588960, depthwiseActivation: .relu6,
             output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.4.block.0
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.4.block.0
         // features.4.4.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
@@ -350,7 +352,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 18x18x96 -> 18x18x136
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.0.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 404352 &* n, batch: n, height: 18, width: 18, inChannels: 96,
@@ -360,7 +362,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 700800, depthwiseBias: w + 715200, depthwiseActivation: .relu6,
             output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 576] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
@@ -372,7 +374,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -382,7 +384,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 906048, depthwiseBias: w + 926448, depthwiseActivation: .relu6,
             output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
@@ -394,7 +396,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 572832 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -404,7 +406,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 1150176, depthwiseBias: w + 1170576, depthwiseActivation: .relu6,
             output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
@@ -416,7 +418,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -426,7 +428,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 1394304, depthwiseBias: w + 1414704, depthwiseActivation: .relu6,
             output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
@@ -438,7 +440,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band
+        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 572832 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -448,7 +450,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 1638432, depthwiseBias: w + 1658832, depthwiseActivation: .relu6,
             output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(48)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.4.block.0
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.4.block.0
         // features.5.4.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
@@ -460,7 +462,7 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 18x18x136 -> 9x9x232
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
@@ -470,7 +472,7 @@ public final class EfficientNetLite3: GeneratedModel {
             depthwiseWeights: w + 1882560, depthwiseBias: w + 1902960, depthwiseActivation: .relu6,
             output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 816] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
@@ -482,20 +484,17 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 225504 &* n, pixels: 81 &* n, inChannels: 232,
-            inputMajorWeights: w + 2093328, bias: w + 2416272, outChannels: 1392,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 225504 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            expandWeights: w + 2093328, expandBias: w + 2416272, expandActivation: .relu6,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 2417664, depthwiseBias: w + 2452464, depthwiseActivation: .relu6,
+            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(54)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 2417664, bias: w + 2452464, activation: .relu6, output: a + 112752 &* n, pool: pool)
-        p?.stop(55)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
@@ -507,20 +506,17 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 244304 &* n, pixels: 81 &* n, inChannels: 232,
-            inputMajorWeights: w + 2777040, bias: w + 3099984, outChannels: 1392,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 244304 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            expandWeights: w + 2777040, expandBias: w + 3099984, expandActivation: .relu6,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 3101376, depthwiseBias: w + 3136176, depthwiseActivation: .relu6,
+            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(57)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 3101376, bias: w + 3136176, activation: .relu6, output: a + 112752 &* n, pool: pool)
-        p?.stop(58)
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
@@ -532,20 +528,17 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 225504 &* n, pixels: 81 &* n, inChannels: 232,
-            inputMajorWeights: w + 3460752, bias: w + 3783696, outChannels: 1392,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 225504 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            expandWeights: w + 3460752, expandBias: w + 3783696, expandActivation: .relu6,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 3785088, depthwiseBias: w + 3819888, depthwiseActivation: .relu6,
+            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(60)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 3785088, bias: w + 3819888, activation: .relu6, output: a + 112752 &* n, pool: pool)
-        p?.stop(61)
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
@@ -557,20 +550,17 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 244304 &* n, pixels: 81 &* n, inChannels: 232,
-            inputMajorWeights: w + 4144464, bias: w + 4467408, outChannels: 1392,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 244304 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            expandWeights: w + 4144464, expandBias: w + 4467408, expandActivation: .relu6,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 4468800, depthwiseBias: w + 4503600, depthwiseActivation: .relu6,
+            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 4468800, bias: w + 4503600, activation: .relu6, output: a + 112752 &* n, pool: pool)
-        p?.stop(64)
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.4.block.0
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
@@ -582,20 +572,17 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        // features.6.5.block.0 expand: conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 225504 &* n, pixels: 81 &* n, inChannels: 232,
-            inputMajorWeights: w + 4828176, bias: w + 5151120, outChannels: 1392,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 225504 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            expandWeights: w + 4828176, expandBias: w + 5151120, expandActivation: .relu6,
+            expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 5152512, depthwiseBias: w + 5187312, depthwiseActivation: .relu6,
+            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(66)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1392,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 5152512, bias: w + 5187312, activation: .relu6, output: a + 112752 &* n, pool: pool)
-        p?.stop(67)
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.5.block.0
         // features.6.5.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
@@ -607,20 +594,17 @@ public final class EfficientNetLite3: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 9x9x232 -> 9x9x384
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 244304 &* n, pixels: 81 &* n, inChannels: 232,
-            inputMajorWeights: w + 5511888, bias: w + 5834832, outChannels: 1392,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 244304 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            expandWeights: w + 5511888, expandBias: w + 5834832, expandActivation: .relu6,
+            expandedChannels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 5836224, depthwiseBias: w + 5848752, depthwiseActivation: .relu6,
+            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(69)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 1392,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: w + 5836224, bias: w + 5848752, activation: .relu6, output: a + 112752 &* n, pool: pool)
-        p?.stop(70)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 1392] -> [n, 9, 9, 384]
         p?.start()
         Kernels.pointwiseConv(
@@ -668,141 +652,141 @@ extension EfficientNetLite3 {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 15052800,
               "conv 1x1 + BN, [n, 140, 140, 32] -> [n, 140, 140, 24]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 74088000,
-              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 6350400,
-              "depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 22579200,
               "conv 1x1 + BN, [n, 70, 70, 144] -> [n, 70, 70, 32]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 38572800,
-              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 8467200,
-              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 30105600,
               "conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 38572800,
-              "conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 8467200,
-              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 30105600,
               "conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 35985600,
-              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 5880000,
-              "depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 11289600,
               "conv 1x1 + BN, [n, 35, 35, 192] -> [n, 35, 35, 48]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 25754400,
-              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 8820000,
-              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 25754400,
-              "conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 8820000,
-              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 17774208,
-              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
-              "depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 8957952,
               "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 96]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
-              "conv 1x1 + BN + relu6 fused with features.4.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1679616,
-              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
-              "conv 1x1 + BN + relu6 fused with features.4.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1679616,
-              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
-              "conv 1x1 + BN + relu6 fused with features.4.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1679616,
-              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 19595520,
-              "conv 1x1 + BN + relu6 fused with features.4.4.block.1 (depthwise 3x3/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1679616,
-              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.4.4.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 22581504,
-              "conv 1x1 + BN + relu6 fused with features.5.0.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4665600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 25380864,
               "conv 1x1 + BN, [n, 18, 18, 576] -> [n, 18, 18, 136]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
-              "conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 6609600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
-              "conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 6609600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
-              "conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 6609600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 42565824,
-              "conv 1x1 + BN + relu6 fused with features.5.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 6609600,
-              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed by the fused call of features.5.4.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "project 1x1", macsPerImage: 35956224,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 37608624,
-              "conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1652400,
-              "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 15334272,
               "conv 1x1 + BN, [n, 9, 9, 816] -> [n, 9, 9, 232]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 26158464,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2818800,
-              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
-        .init("features.6.2.block.0", kind: "expand 1x1", macsPerImage: 26158464,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2818800,
-              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
-        .init("features.6.3.block.0", kind: "expand 1x1", macsPerImage: 26158464,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2818800,
-              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
-        .init("features.6.4.block.0", kind: "expand 1x1", macsPerImage: 26158464,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
+              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2818800,
-              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
-        .init("features.6.5.block.0", kind: "expand 1x1", macsPerImage: 26158464,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 28977264,
+              "conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 2818800,
-              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "project 1x1", macsPerImage: 26158464,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 26158464,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 232] -> [n, 9, 9, 1392]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 27173232,
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1014768,
-              "depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 43296768,
               "conv 1x1 + BN, [n, 9, 9, 1392] -> [n, 9, 9, 384]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 39813120,

@@ -116,7 +116,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], the expanded tensor never leaves the worker's band
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
@@ -126,7 +126,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 5616, depthwiseBias: w + 6912, depthwiseActivation: .relu6,
             output: a + 3240000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144], computed by the fused call of features.2.0.block.0
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
@@ -138,7 +138,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.2.1: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
+        // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -148,7 +148,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 18032, depthwiseBias: w + 19760, depthwiseActivation: .relu6,
             output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.1.block.0
+        // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
@@ -160,7 +160,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.2.2: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
+        // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -170,7 +170,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 32464, depthwiseBias: w + 34192, depthwiseActivation: .relu6,
             output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.2.block.0
+        // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
@@ -182,7 +182,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.2.3: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.2.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band
+        // features.2.3.block.0 expand: conv 1x1 + BN + relu6 and features.2.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -192,7 +192,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 46896, depthwiseBias: w + 48624, depthwiseActivation: .relu6,
             output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.3.block.0
+        // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.3.block.0
         // features.2.3.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
@@ -204,7 +204,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.3.0: MBConv6 k5 s2: 75x75x32 -> 38x38x56
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], the expanded tensor never leaves the worker's band
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
@@ -214,7 +214,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 61328, depthwiseBias: w + 66128, depthwiseActivation: .relu6,
             output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192], computed by the fused call of features.3.0.block.0
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
@@ -226,7 +226,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.3.1: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band
+        // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 38, width: 38, inChannels: 56,
@@ -236,7 +236,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 96288, depthwiseBias: w + 104688, depthwiseActivation: .relu6,
             output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.1.block.0
+        // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
@@ -248,7 +248,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.3.2: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band
+        // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1051232 &* n, batch: n, height: 38, width: 38, inChannels: 56,
@@ -258,7 +258,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 143056, depthwiseBias: w + 151456, depthwiseActivation: .relu6,
             output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.2.block.0
+        // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
@@ -270,7 +270,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.3.3: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.3.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band
+        // features.3.3.block.0 expand: conv 1x1 + BN + relu6 and features.3.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 38, width: 38, inChannels: 56,
@@ -280,7 +280,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 189824, depthwiseBias: w + 198224, depthwiseActivation: .relu6,
             output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.3.block.0
+        // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.3.block.0
         // features.3.3.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
@@ -292,7 +292,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.0: MBConv6 k3 s2: 38x38x56 -> 19x19x112
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], the expanded tensor never leaves the worker's band
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 1051232 &* n, batch: n, height: 38, width: 38, inChannels: 56,
@@ -302,7 +302,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 236592, depthwiseBias: w + 239616, depthwiseActivation: .relu6,
             output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336], computed by the fused call of features.4.0.block.0
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 19, 19, 336] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -314,7 +314,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 606480 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -324,7 +324,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 353632, depthwiseBias: w + 359680, depthwiseActivation: .relu6,
             output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(30)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.1.block.0
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -336,7 +336,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.2: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
+        // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -346,7 +346,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 511664, depthwiseBias: w + 517712, depthwiseActivation: .relu6,
             output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(33)
-        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.2.block.0
+        // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -358,7 +358,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.3: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
+        // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 525616 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -368,7 +368,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 669696, depthwiseBias: w + 675744, depthwiseActivation: .relu6,
             output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.3.block.0
+        // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -380,7 +380,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.4: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.4.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
+        // features.4.4.block.0 expand: conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -390,7 +390,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 827728, depthwiseBias: w + 833776, depthwiseActivation: .relu6,
             output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(39)
-        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.4.block.0
+        // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.4.block.0
         // features.4.4.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -402,7 +402,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.4.5: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + relu6 fused with features.4.5.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
+        // features.4.5.block.0 expand: conv 1x1 + BN + relu6 and features.4.5.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 525616 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -412,7 +412,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 985760, depthwiseBias: w + 991808, depthwiseActivation: .relu6,
             output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(42)
-        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.5.block.0
+        // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.5.block.0
         // features.4.5.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
@@ -424,7 +424,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 19x19x112 -> 19x19x160
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.0.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
@@ -434,7 +434,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 1143792, depthwiseBias: w + 1160592, depthwiseActivation: .relu6,
             output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(45)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.5.0.block.0
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 19, 19, 672] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
@@ -446,7 +446,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -456,7 +456,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 1423504, depthwiseBias: w + 1447504, depthwiseActivation: .relu6,
             output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(48)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.1.block.0
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
@@ -468,7 +468,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.2: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
+        // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -478,7 +478,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 1756784, depthwiseBias: w + 1780784, depthwiseActivation: .relu6,
             output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(51)
-        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.2.block.0
+        // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
@@ -490,7 +490,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.3: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
+        // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -500,7 +500,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 2090064, depthwiseBias: w + 2114064, depthwiseActivation: .relu6,
             output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(54)
-        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.3.block.0
+        // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
@@ -512,7 +512,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.4: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
+        // features.5.4.block.0 expand: conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -522,7 +522,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 2423344, depthwiseBias: w + 2447344, depthwiseActivation: .relu6,
             output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(57)
-        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.4.block.0
+        // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.4.block.0
         // features.5.4.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
@@ -534,7 +534,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.5.5: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + relu6 fused with features.5.5.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band
+        // features.5.5.block.0 expand: conv 1x1 + BN + relu6 and features.5.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -544,7 +544,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 2756624, depthwiseBias: w + 2780624, depthwiseActivation: .relu6,
             output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(60)
-        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.5.block.0
+        // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.5.block.0
         // features.5.5.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
@@ -556,7 +556,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 19x19x160 -> 10x10x272
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], the expanded tensor never leaves the worker's band
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
@@ -566,7 +566,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 3089904, depthwiseBias: w + 3113904, depthwiseActivation: .relu6,
             output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(63)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960], computed by the fused call of features.6.0.block.0
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 10, 10, 960] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
@@ -578,7 +578,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 442560 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -588,7 +588,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 3821792, depthwiseBias: w + 3862592, depthwiseActivation: .relu6,
             output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(66)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.1.block.0
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
@@ -600,7 +600,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.2: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
+        // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -610,7 +610,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 4753936, depthwiseBias: w + 4794736, depthwiseActivation: .relu6,
             output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(69)
-        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.2.block.0
+        // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
@@ -622,7 +622,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.3: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
+        // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -632,7 +632,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 5686080, depthwiseBias: w + 5726880, depthwiseActivation: .relu6,
             output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(72)
-        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.3.block.0
+        // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
@@ -644,7 +644,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.4: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
+        // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -654,7 +654,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 6618224, depthwiseBias: w + 6659024, depthwiseActivation: .relu6,
             output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(75)
-        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.4.block.0
+        // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.4.block.0
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
@@ -666,7 +666,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.5: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.5.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
+        // features.6.5.block.0 expand: conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -676,7 +676,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 7550368, depthwiseBias: w + 7591168, depthwiseActivation: .relu6,
             output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(78)
-        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.5.block.0
+        // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.5.block.0
         // features.6.5.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
@@ -688,7 +688,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.6: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.6.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
+        // features.6.6.block.0 expand: conv 1x1 + BN + relu6 and features.6.6.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -698,7 +698,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 8482512, depthwiseBias: w + 8523312, depthwiseActivation: .relu6,
             output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(81)
-        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.6.block.0
+        // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.6.block.0
         // features.6.6.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
@@ -710,7 +710,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.6.7: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + relu6 fused with features.6.7.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
+        // features.6.7.block.0 expand: conv 1x1 + BN + relu6 and features.6.7.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -720,7 +720,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 9414656, depthwiseBias: w + 9455456, depthwiseActivation: .relu6,
             output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(84)
-        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.7.block.0
+        // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.7.block.0
         // features.6.7.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
@@ -732,7 +732,7 @@ public final class EfficientNetLite4: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 10x10x272 -> 10x10x448
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 fused with features.7.0.block.1 (depthwise 3x3/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
         Kernels.expandDepthwise(
             input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
@@ -742,7 +742,7 @@ public final class EfficientNetLite4: GeneratedModel {
             depthwiseWeights: w + 10346800, depthwiseBias: w + 10361488, depthwiseActivation: .relu6,
             output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(87)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.7.0.block.0
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 10, 10, 1632] -> [n, 10, 10, 448]
         p?.start()
         Kernels.pointwiseConv(
@@ -790,177 +790,177 @@ extension EfficientNetLite4 {
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 17280000,
               "conv 1x1 + BN, [n, 150, 150, 32] -> [n, 150, 150, 24]"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 85050000,
-              "conv 1x1 + BN + relu6 fused with features.2.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
-              "depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144], computed by the fused call of features.2.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 25920000,
               "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + relu6 fused with features.2.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.1.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + relu6 fused with features.2.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.2.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + relu6 fused with features.2.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.2.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 9720000,
-              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed by the fused call of features.2.3.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 41491200,
-              "conv 1x1 + BN + relu6 fused with features.3.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
-              "depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192], computed by the fused call of features.3.0.block.0"),
+              "depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 15525888,
               "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 56]"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 39299904,
-              "conv 1x1 + BN + relu6 fused with features.3.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 12129600,
-              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.1.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 39299904,
-              "conv 1x1 + BN + relu6 fused with features.3.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 12129600,
-              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.2.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 39299904,
-              "conv 1x1 + BN + relu6 fused with features.3.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.3.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 12129600,
-              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed by the fused call of features.3.3.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 28261968,
-              "conv 1x1 + BN + relu6 fused with features.4.0.block.1 (depthwise 3x3/2 + BN + relu6), [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1091664,
-              "depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336], computed by the fused call of features.4.0.block.0"),
+              "depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 13585152,
               "conv 1x1 + BN, [n, 19, 19, 336] -> [n, 19, 19, 112]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 fused with features.4.1.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.1.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 fused with features.4.2.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.2.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 fused with features.4.3.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.3.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 fused with features.4.4.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.4.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 29353632,
-              "conv 1x1 + BN + relu6 fused with features.4.5.block.1 (depthwise 3x3/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.4.5.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 2183328,
-              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.4.5.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "project 1x1", macsPerImage: 27170304,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 33235104,
-              "conv 1x1 + BN + relu6 fused with features.5.0.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 6064800,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed by the fused call of features.5.0.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 38814720,
               "conv 1x1 + BN, [n, 19, 19, 672] -> [n, 19, 19, 160]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 fused with features.5.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.1.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 fused with features.5.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.2.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 fused with features.5.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.3.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 fused with features.5.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.4.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 64113600,
-              "conv 1x1 + BN + relu6 fused with features.5.5.block.1 (depthwise 5x5/1 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.5.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 8664000,
-              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed by the fused call of features.5.5.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 57849600,
-              "conv 1x1 + BN + relu6 fused with features.6.0.block.1 (depthwise 5x5/2 + BN + relu6), [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2400000,
-              "depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960], computed by the fused call of features.6.0.block.0"),
+              "depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 26112000,
               "conv 1x1 + BN, [n, 10, 10, 960] -> [n, 10, 10, 272]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 fused with features.6.1.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.1.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 fused with features.6.2.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.2.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 fused with features.6.3.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.3.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 fused with features.6.4.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.4.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 fused with features.6.5.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.5.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 fused with features.6.6.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.6.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.6.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 48470400,
-              "conv 1x1 + BN + relu6 fused with features.6.7.block.1 (depthwise 5x5/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.6.7.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 4080000,
-              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.6.7.block.0"),
+              "depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "project 1x1", macsPerImage: 44390400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 45859200,
-              "conv 1x1 + BN + relu6 fused with features.7.0.block.1 (depthwise 3x3/1 + BN + relu6), [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], the expanded tensor never leaves the worker's band"),
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1468800,
-              "depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed by the fused call of features.7.0.block.0"),
+              "depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 73113600,
               "conv 1x1 + BN, [n, 10, 10, 1632] -> [n, 10, 10, 448]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 57344000,

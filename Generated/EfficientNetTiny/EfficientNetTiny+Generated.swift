@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetTiny: 72x72x3 -> 10 classes, 663,530 parameters, 0.010 GMACs per image.
-// Activations are NHWC in one arena of 77,760 floats per image; inference weights (BatchNorm folded) are 657,216 floats.
+// Activations are NHWC in one arena of 88,128 floats per image; inference weights (BatchNorm folded) are 657,216 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetTiny: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetTiny", resolution: 72, inputChannels: 3, classes: 10,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 657216,
-        arenaFloatsPerImage: 77760, specSources: specSources)
+        arenaFloatsPerImage: 88128, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -33,13 +33,21 @@ public final class EfficientNetTiny: GeneratedModel {
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 8),
             Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 2, outChannels: 16),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24))
+            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 48, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 96, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 77760 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 77760 &* n
+        let a = arena.reserve(floats: 88128 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 88128 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -92,27 +100,24 @@ public final class EfficientNetTiny: GeneratedModel {
         Kernels.pointwiseConvScaledInput(
             input: a + 20736 &* n, batch: n, imagePixels: 1296, inChannels: 16, inputScales: ws,
             inputMajorWeights: w + 768, bias: w + 896, outChannels: 8,
-            activation: .identity, residual: nil, output: a + 62208 &* n,
+            activation: .identity, residual: nil, output: a + 77760 &* n,
             workspace: ws + 16 &* n, pool: pool)
         p?.stop(3)
     }
 
     /// features.2.0: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu, [n, 36, 36, 8] -> [n, 36, 36, 48]
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 62208 &* n, pixels: 1296 &* n, inChannels: 8,
-            inputMajorWeights: w + 912, bias: w + 1296, outChannels: 48,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 77760 &* n, batch: n, height: 36, width: 36, inChannels: 8,
+            expandWeights: w + 912, expandBias: w + 1296, expandActivation: .silu,
+            expandedChannels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 1344, depthwiseBias: w + 1776, depthwiseActivation: .silu,
+            output: a + 62208 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(4)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 36, width: 36, channels: 48,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 62208 &* n, pool: pool)
-        p?.stop(5)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 48 -> 2 -> 48, scales only (folded into the projection) for [n, 18, 18, 48]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -126,27 +131,24 @@ public final class EfficientNetTiny: GeneratedModel {
         Kernels.pointwiseConvScaledInput(
             input: a + 62208 &* n, batch: n, imagePixels: 324, inChannels: 48, inputScales: ws,
             inputMajorWeights: w + 2080, bias: w + 2848, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 31104 &* n,
+            activation: .identity, residual: nil, output: a + 38880 &* n,
             workspace: ws + 48 &* n, pool: pool)
         p?.stop(7)
     }
 
     /// features.3.0: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu, [n, 18, 18, 16] -> [n, 18, 18, 96]
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 31104 &* n, pixels: 324 &* n, inChannels: 16,
-            inputMajorWeights: w + 2864, bias: w + 4400, outChannels: 96,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 38880 &* n, batch: n, height: 18, width: 18, inChannels: 16,
+            expandWeights: w + 2864, expandBias: w + 4400, expandActivation: .silu,
+            expandedChannels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 4496, depthwiseBias: w + 6896, depthwiseActivation: .silu,
+            output: a + 31104 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(8)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 96,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: w + 4496, bias: w + 6896, activation: .silu, output: a + 31104 &* n, pool: pool)
-        p?.stop(9)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 9, 9, 96]
         p?.start()
         Kernels.squeezeExciteScales(
@@ -160,27 +162,24 @@ public final class EfficientNetTiny: GeneratedModel {
         Kernels.pointwiseConvScaledInput(
             input: a + 31104 &* n, batch: n, imagePixels: 81, inChannels: 96, inputScales: ws,
             inputMajorWeights: w + 7872, bias: w + 10176, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 11664 &* n,
+            activation: .identity, residual: nil, output: a + 15264 &* n,
             workspace: ws + 96 &* n, pool: pool)
         p?.stop(11)
     }
 
     /// features.4.0: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu, [n, 9, 9, 24] -> [n, 9, 9, 144]
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11664 &* n, pixels: 81 &* n, inChannels: 24,
-            inputMajorWeights: w + 10208, bias: w + 13664, outChannels: 144,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15264 &* n, batch: n, height: 9, width: 9, inChannels: 24,
+            expandWeights: w + 10208, expandBias: w + 13664, expandActivation: .silu,
+            expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 5, outWidth: 5,
+            depthwiseWeights: w + 13808, depthwiseBias: w + 15104, depthwiseActivation: .silu,
+            output: a + 11664 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 144,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: w + 13808, bias: w + 15104, activation: .silu, output: a + 11664 &* n, pool: pool)
-        p?.stop(13)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 5, 5, 144]
         p?.start()
         Kernels.squeezeExcite(
@@ -199,20 +198,17 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15264 &* n, pixels: 25 &* n, inChannels: 40,
-            inputMajorWeights: w + 22944, bias: w + 32544, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15264 &* n, batch: n, height: 5, width: 5, inChannels: 40,
+            expandWeights: w + 22944, expandBias: w + 32544, expandActivation: .silu,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 5, outWidth: 5,
+            depthwiseWeights: w + 32784, depthwiseBias: w + 34944, depthwiseActivation: .silu,
+            output: a + 6000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(16)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 5, width: 5, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: w + 32784, bias: w + 34944, activation: .silu, output: a + 6000 &* n, pool: pool)
-        p?.stop(17)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240]
         p?.start()
         Kernels.squeezeExcite(
@@ -231,20 +227,17 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 12000 &* n, pixels: 25 &* n, inChannels: 40,
-            inputMajorWeights: w + 49888, bias: w + 59488, outChannels: 240,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 12000 &* n, batch: n, height: 5, width: 5, inChannels: 40,
+            expandWeights: w + 49888, expandBias: w + 59488, expandActivation: .silu,
+            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 5, outWidth: 5,
+            depthwiseWeights: w + 59728, depthwiseBias: w + 65728, depthwiseActivation: .silu,
+            output: a + 6000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(20)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 5, width: 5, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: w + 59728, bias: w + 65728, activation: .silu, output: a + 6000 &* n, pool: pool)
-        p?.stop(21)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240]
         p?.start()
         Kernels.squeezeExcite(
@@ -263,20 +256,17 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 16800 &* n, pixels: 25 &* n, inChannels: 56,
-            inputMajorWeights: w + 84528, bias: w + 103344, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 16800 &* n, batch: n, height: 5, width: 5, inChannels: 56,
+            expandWeights: w + 84528, expandBias: w + 103344, expandActivation: .silu,
+            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 5, outWidth: 5,
+            depthwiseWeights: w + 103680, depthwiseBias: w + 112080, depthwiseActivation: .silu,
+            output: a + 8400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 5, width: 5, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: w + 103680, bias: w + 112080, activation: .silu, output: a + 8400 &* n, pool: pool)
-        p?.stop(25)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 5, 5, 336]
         p?.start()
         Kernels.squeezeExcite(
@@ -295,20 +285,17 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 18208 &* n, pixels: 25 &* n, inChannels: 56,
-            inputMajorWeights: w + 141056, bias: w + 159872, outChannels: 336,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 18208 &* n, batch: n, height: 5, width: 5, inChannels: 56,
+            expandWeights: w + 141056, expandBias: w + 159872, expandActivation: .silu,
+            expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 3, outWidth: 3,
+            depthwiseWeights: w + 160208, depthwiseBias: w + 168608, depthwiseActivation: .silu,
+            output: a + 8400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(28)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 5, width: 5, channels: 336,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: w + 160208, bias: w + 168608, activation: .silu, output: a + 8400 &* n, pool: pool)
-        p?.stop(29)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 3, 3, 336]
         p?.start()
         Kernels.squeezeExcite(
@@ -327,20 +314,17 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11424 &* n, pixels: 9 &* n, inChannels: 96,
-            inputMajorWeights: w + 211056, bias: w + 266352, outChannels: 576,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11424 &* n, batch: n, height: 3, width: 3, inChannels: 96,
+            expandWeights: w + 211056, expandBias: w + 266352, expandActivation: .silu,
+            expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 3, outWidth: 3,
+            depthwiseWeights: w + 266928, depthwiseBias: w + 281328, depthwiseActivation: .silu,
+            output: a + 5184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(32)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 3, width: 3, channels: 576,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: w + 266928, bias: w + 281328, activation: .silu, output: a + 5184 &* n, pool: pool)
-        p?.stop(33)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576]
         p?.start()
         Kernels.squeezeExcite(
@@ -359,20 +343,17 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + silu, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10368 &* n, pixels: 9 &* n, inChannels: 96,
-            inputMajorWeights: w + 365552, bias: w + 420848, outChannels: 576,
-            activation: .silu, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10368 &* n, batch: n, height: 3, width: 3, inChannels: 96,
+            expandWeights: w + 365552, expandBias: w + 420848, expandActivation: .silu,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 3, outWidth: 3,
+            depthwiseWeights: w + 421424, depthwiseBias: w + 426608, depthwiseActivation: .silu,
+            output: a + 5184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(36)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 3, width: 3, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: w + 421424, bias: w + 426608, activation: .silu, output: a + 5184 &* n, pool: pool)
-        p?.stop(37)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576]
         p?.start()
         Kernels.squeezeExcite(
@@ -428,74 +409,74 @@ extension EfficientNetTiny {
               "16 -> 4 -> 16, scales only (folded into the projection) for [n, 36, 36, 16]"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 165888,
               "conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8], the SE's scales folded into per-image weights"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
-              "conv 1x1 + BN + silu, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 637632,
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 139968,
-              "depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
+              "depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 192,
               "48 -> 2 -> 48, scales only (folded into the projection) for [n, 18, 18, 48]"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 248832,
               "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16], the SE's scales folded into per-image weights"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
-              "conv 1x1 + BN + silu, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 692064,
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 194400,
-              "depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
+              "depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
               "96 -> 4 -> 96, scales only (folded into the projection) for [n, 9, 9, 96]"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 186624,
               "conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24], the SE's scales folded into per-image weights"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 279936,
-              "conv 1x1 + BN + silu, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 312336,
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 32400,
-              "depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
+              "depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
               "144 -> 6 -> 144, in place on [n, 5, 5, 144]"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 144000,
               "conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 240000,
-              "conv 1x1 + BN + silu, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 294000,
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 54000,
-              "depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+              "depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, in place on [n, 5, 5, 240]"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 240000,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 240000,
-              "conv 1x1 + BN + silu, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 390000,
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 150000,
-              "depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+              "depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
               "240 -> 10 -> 240, in place on [n, 5, 5, 240]"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 336000,
               "conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 470400,
-              "conv 1x1 + BN + silu, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 680400,
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 210000,
-              "depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
+              "depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, in place on [n, 5, 5, 336]"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 470400,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 470400,
-              "conv 1x1 + BN + silu, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 546000,
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 75600,
-              "depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
+              "depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
               "336 -> 14 -> 336, in place on [n, 3, 3, 336]"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 290304,
               "conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 497664,
-              "conv 1x1 + BN + silu, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 627264,
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 129600,
-              "depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+              "depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, in place on [n, 3, 3, 576]"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 497664,
               "conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
-              "conv 1x1 + BN + silu, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 544320,
+              "conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 46656,
-              "depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+              "depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
               "576 -> 24 -> 576, in place on [n, 3, 3, 576]"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 829440,

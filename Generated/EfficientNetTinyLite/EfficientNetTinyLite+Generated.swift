@@ -29,7 +29,15 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
-        Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount)
+        max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 48, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 96, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -86,70 +94,61 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 36x36x8 -> 18x18x16
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + relu6, [n, 36, 36, 8] -> [n, 36, 36, 48]
+        // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 82944 &* n, pixels: 1296 &* n, inChannels: 8,
-            inputMajorWeights: w + 1488, bias: w + 1872, outChannels: 48,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 82944 &* n, batch: n, height: 36, width: 36, inChannels: 8,
+            expandWeights: w + 1488, expandBias: w + 1872, expandActivation: .relu6,
+            expandedChannels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 18, outWidth: 18,
+            depthwiseWeights: w + 1920, depthwiseBias: w + 2352, depthwiseActivation: .relu6,
+            output: a + 62208 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(3)
-        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 36, 36, 48] -> [n, 18, 18, 48]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 36, width: 36, channels: 48,
-            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18,
-            weights: w + 1920, bias: w + 2352, activation: .relu6, output: a + 62208 &* n, pool: pool)
-        p?.stop(4)
+        // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 62208 &* n, pixels: 324 &* n, inChannels: 48,
             inputMajorWeights: w + 2400, bias: w + 3168, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 31104 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 38880 &* n, pool: pool)
         p?.stop(5)
     }
 
     /// features.3.0: MBConv6 k5 s2: 18x18x16 -> 9x9x24
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + relu6, [n, 18, 18, 16] -> [n, 18, 18, 96]
+        // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 31104 &* n, pixels: 324 &* n, inChannels: 16,
-            inputMajorWeights: w + 3184, bias: w + 4720, outChannels: 96,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 38880 &* n, batch: n, height: 18, width: 18, inChannels: 16,
+            expandWeights: w + 3184, expandBias: w + 4720, expandActivation: .relu6,
+            expandedChannels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 9, outWidth: 9,
+            depthwiseWeights: w + 4816, depthwiseBias: w + 7216, depthwiseActivation: .relu6,
+            output: a + 31104 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(6)
-        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 96] -> [n, 9, 9, 96]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 18, width: 18, channels: 96,
-            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: w + 4816, bias: w + 7216, activation: .relu6, output: a + 31104 &* n, pool: pool)
-        p?.stop(7)
+        // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]
         p?.start()
         Kernels.pointwiseConv(
             input: a + 31104 &* n, pixels: 81 &* n, inChannels: 96,
             inputMajorWeights: w + 7312, bias: w + 9616, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 11664 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 15264 &* n, pool: pool)
         p?.stop(8)
     }
 
     /// features.4.0: MBConv6 k3 s2: 9x9x24 -> 5x5x40
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + relu6, [n, 9, 9, 24] -> [n, 9, 9, 144]
+        // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11664 &* n, pixels: 81 &* n, inChannels: 24,
-            inputMajorWeights: w + 9648, bias: w + 13104, outChannels: 144,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15264 &* n, batch: n, height: 9, width: 9, inChannels: 24,
+            expandWeights: w + 9648, expandBias: w + 13104, expandActivation: .relu6,
+            expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 5, outWidth: 5,
+            depthwiseWeights: w + 13248, depthwiseBias: w + 14544, depthwiseActivation: .relu6,
+            output: a + 11664 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(9)
-        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 9, 9, 144] -> [n, 5, 5, 144]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 9, width: 9, channels: 144,
-            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: w + 13248, bias: w + 14544, activation: .relu6, output: a + 11664 &* n, pool: pool)
-        p?.stop(10)
+        // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]
         p?.start()
         Kernels.pointwiseConv(
@@ -161,20 +160,17 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.4.1: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + relu6, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 15264 &* n, pixels: 25 &* n, inChannels: 40,
-            inputMajorWeights: w + 20496, bias: w + 30096, outChannels: 240,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 15264 &* n, batch: n, height: 5, width: 5, inChannels: 40,
+            expandWeights: w + 20496, expandBias: w + 30096, expandActivation: .relu6,
+            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 5, outWidth: 5,
+            depthwiseWeights: w + 30336, depthwiseBias: w + 32496, depthwiseActivation: .relu6,
+            output: a + 6000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(12)
-        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 5, width: 5, channels: 240,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: w + 30336, bias: w + 32496, activation: .relu6, output: a + 6000 &* n, pool: pool)
-        p?.stop(13)
+        // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]
         p?.start()
         Kernels.pointwiseConv(
@@ -186,20 +182,17 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.5.0: MBConv6 k5 s1: 5x5x40 -> 5x5x56
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + relu6, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 12000 &* n, pixels: 25 &* n, inChannels: 40,
-            inputMajorWeights: w + 42384, bias: w + 51984, outChannels: 240,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 12000 &* n, batch: n, height: 5, width: 5, inChannels: 40,
+            expandWeights: w + 42384, expandBias: w + 51984, expandActivation: .relu6,
+            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 5, outWidth: 5,
+            depthwiseWeights: w + 52224, depthwiseBias: w + 58224, depthwiseActivation: .relu6,
+            output: a + 6000 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(15)
-        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 5, width: 5, channels: 240,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: w + 52224, bias: w + 58224, activation: .relu6, output: a + 6000 &* n, pool: pool)
-        p?.stop(16)
+        // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]
         p?.start()
         Kernels.pointwiseConv(
@@ -211,20 +204,17 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.5.1: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + relu6, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 16800 &* n, pixels: 25 &* n, inChannels: 56,
-            inputMajorWeights: w + 71968, bias: w + 90784, outChannels: 336,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 16800 &* n, batch: n, height: 5, width: 5, inChannels: 56,
+            expandWeights: w + 71968, expandBias: w + 90784, expandActivation: .relu6,
+            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 5, outWidth: 5,
+            depthwiseWeights: w + 91120, depthwiseBias: w + 99520, depthwiseActivation: .relu6,
+            output: a + 8400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(18)
-        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 336] -> [n, 5, 5, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 5, width: 5, channels: 336,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: w + 91120, bias: w + 99520, activation: .relu6, output: a + 8400 &* n, pool: pool)
-        p?.stop(19)
+        // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]
         p?.start()
         Kernels.pointwiseConv(
@@ -236,20 +226,17 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.6.0: MBConv6 k5 s2: 5x5x56 -> 3x3x96
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + relu6, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 18208 &* n, pixels: 25 &* n, inChannels: 56,
-            inputMajorWeights: w + 118736, bias: w + 137552, outChannels: 336,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 18208 &* n, batch: n, height: 5, width: 5, inChannels: 56,
+            expandWeights: w + 118736, expandBias: w + 137552, expandActivation: .relu6,
+            expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 3, outWidth: 3,
+            depthwiseWeights: w + 137888, depthwiseBias: w + 146288, depthwiseActivation: .relu6,
+            output: a + 8400 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(21)
-        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 5, 5, 336] -> [n, 3, 3, 336]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 5, width: 5, channels: 336,
-            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: w + 137888, bias: w + 146288, activation: .relu6, output: a + 8400 &* n, pool: pool)
-        p?.stop(22)
+        // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]
         p?.start()
         Kernels.pointwiseConv(
@@ -261,20 +248,17 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.6.1: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + relu6, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 11424 &* n, pixels: 9 &* n, inChannels: 96,
-            inputMajorWeights: w + 178976, bias: w + 234272, outChannels: 576,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 11424 &* n, batch: n, height: 3, width: 3, inChannels: 96,
+            expandWeights: w + 178976, expandBias: w + 234272, expandActivation: .relu6,
+            expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 3, outWidth: 3,
+            depthwiseWeights: w + 234848, depthwiseBias: w + 249248, depthwiseActivation: .relu6,
+            output: a + 5184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(24)
-        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 3, width: 3, channels: 576,
-            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: w + 234848, bias: w + 249248, activation: .relu6, output: a + 5184 &* n, pool: pool)
-        p?.stop(25)
+        // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]
         p?.start()
         Kernels.pointwiseConv(
@@ -286,20 +270,17 @@ public final class EfficientNetTinyLite: GeneratedModel {
 
     /// features.7.0: MBConv6 k3 s1: 3x3x96 -> 3x3x160
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.7.0.block.0 expand: conv 1x1 + BN + relu6, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
         p?.start()
-        Kernels.pointwiseConv(
-            input: a + 10368 &* n, pixels: 9 &* n, inChannels: 96,
-            inputMajorWeights: w + 305216, bias: w + 360512, outChannels: 576,
-            activation: .relu6, residual: nil, output: a, pool: pool)
+        Kernels.expandDepthwise(
+            input: a + 10368 &* n, batch: n, height: 3, width: 3, inChannels: 96,
+            expandWeights: w + 305216, expandBias: w + 360512, expandActivation: .relu6,
+            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 3, outWidth: 3,
+            depthwiseWeights: w + 361088, depthwiseBias: w + 366272, depthwiseActivation: .relu6,
+            output: a + 5184 &* n, expanded: a, workspace: ws, pool: pool)
         p?.stop(27)
-        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 3, width: 3, channels: 576,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: w + 361088, bias: w + 366272, activation: .relu6, output: a + 5184 &* n, pool: pool)
-        p?.stop(28)
+        // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]
         p?.start()
         Kernels.pointwiseConv(
@@ -346,58 +327,58 @@ extension EfficientNetTinyLite {
               "depthwise 3x3/1 + BN + relu6, [n, 36, 36, 32] -> [n, 36, 36, 32]"),
         .init("features.1.0.block.1", kind: "project 1x1", macsPerImage: 331776,
               "conv 1x1 + BN, [n, 36, 36, 32] -> [n, 36, 36, 8]"),
-        .init("features.2.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
-              "conv 1x1 + BN + relu6, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
+        .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 637632,
+              "conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 139968,
-              "depthwise 3x3/2 + BN + relu6, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "project 1x1", macsPerImage: 248832,
               "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
-        .init("features.3.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
-              "conv 1x1 + BN + relu6, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
+        .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 692064,
+              "conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 194400,
-              "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "project 1x1", macsPerImage: 186624,
               "conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
-        .init("features.4.0.block.0", kind: "expand 1x1", macsPerImage: 279936,
-              "conv 1x1 + BN + relu6, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
+        .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 312336,
+              "conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 32400,
-              "depthwise 3x3/2 + BN + relu6, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
+              "depthwise 3x3/2 + BN + relu6, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "project 1x1", macsPerImage: 144000,
               "conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
-        .init("features.4.1.block.0", kind: "expand 1x1", macsPerImage: 240000,
-              "conv 1x1 + BN + relu6, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 294000,
+              "conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 54000,
-              "depthwise 3x3/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "project 1x1", macsPerImage: 240000,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
-        .init("features.5.0.block.0", kind: "expand 1x1", macsPerImage: 240000,
-              "conv 1x1 + BN + relu6, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
+        .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 390000,
+              "conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 150000,
-              "depthwise 5x5/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "project 1x1", macsPerImage: 336000,
               "conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
-        .init("features.5.1.block.0", kind: "expand 1x1", macsPerImage: 470400,
-              "conv 1x1 + BN + relu6, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 680400,
+              "conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 210000,
-              "depthwise 5x5/1 + BN + relu6, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "project 1x1", macsPerImage: 470400,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
-        .init("features.6.0.block.0", kind: "expand 1x1", macsPerImage: 470400,
-              "conv 1x1 + BN + relu6, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
+        .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 546000,
+              "conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 75600,
-              "depthwise 5x5/2 + BN + relu6, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
+              "depthwise 5x5/2 + BN + relu6, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "project 1x1", macsPerImage: 290304,
               "conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
-        .init("features.6.1.block.0", kind: "expand 1x1", macsPerImage: 497664,
-              "conv 1x1 + BN + relu6, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 627264,
+              "conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 129600,
-              "depthwise 5x5/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+              "depthwise 5x5/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "project 1x1", macsPerImage: 497664,
               "conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
-        .init("features.7.0.block.0", kind: "expand 1x1", macsPerImage: 497664,
-              "conv 1x1 + BN + relu6, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
+        .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 544320,
+              "conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 46656,
-              "depthwise 3x3/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
+              "depthwise 3x3/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "project 1x1", macsPerImage: 829440,
               "conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 460800,

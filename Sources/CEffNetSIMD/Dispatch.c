@@ -105,3 +105,12 @@ int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float 
     __builtin_trap();
 #endif
 }
+
+float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift) {
+#if defined(__x86_64__)
+    return isa == EFFNET_ISA_AVX512 ? effnet_fma_chains_avx512(iterations, scale, shift)
+                                    : effnet_fma_chains_avx2(iterations, scale, shift);
+#else
+    __builtin_trap();
+#endif
+}

@@ -40,7 +40,8 @@
                                               ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight,             \
                                               ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,      \
                                               float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band, \
-                                              ptrdiff_t bandRows);
+                                              ptrdiff_t bandRows);                                           \
+    float effnet_fma_chains_##SUFFIX(ptrdiff_t iterations, float scale, float shift);
 
 EFFNET_DECLARE_KERNELS(avx512)
 EFFNET_DECLARE_KERNELS(avx2)

@@ -315,6 +315,9 @@ void FN(effnet_bn_backward_input)(int act, const float *dOut, const float *z, pt
 #include "GemmTemplate.h"
 #include "ExpandDepthwiseTemplate.h"
 
+/* The FMA loop that measures the machine's peak. */
+#include "PeakTemplate.h"
+
 #undef AI
 #undef LD
 #undef ST

@@ -163,12 +163,13 @@ private struct Emitter {
                 + "[n, \(l.inputShape.channels), \(l.inputShape.height), \(l.inputShape.width)] (NCHW) -> \(shape(l.outputShape))"
         case .pointwiseConvolution where fusion.depthwise[l.name] != nil:
             let dw = fusion.depthwise[l.name]!
-            return "conv 1x1 + BN + \(act) fused with \(dw.name) (depthwise \(dw.kernel)x\(dw.kernel)/\(dw.stride) + BN + "
-                + "\(dw.activation?.rawValue ?? "identity")), \(shape(l.inputShape)) -> \(shape(l.outputShape)) "
-                + "-> \(shape(dw.outputShape)), the expanded tensor never leaves the worker's band"
+            return "conv 1x1 + BN + \(act) and \(dw.name) (depthwise \(dw.kernel)x\(dw.kernel)/\(dw.stride) + BN + "
+                + "\(dw.activation?.rawValue ?? "identity")) in one call, \(shape(l.inputShape)) -> \(shape(l.outputShape)) "
+                + "-> \(shape(dw.outputShape)), fused (the expanded tensor stays in a worker's band) for large maps "
+                + "or whole images per task"
         case .depthwiseConvolution where fusion.expansion[l.name] != nil:
             return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape)), "
-                + "computed by the fused call of \(fusion.expansion[l.name]!.name)"
+                + "computed in the call of \(fusion.expansion[l.name]!.name)"
         case .pointwiseConvolution:
             let epilogue = l.activation.map { " + \($0.rawValue)" } ?? ""
             let scaled = folding.squeezeExcite[l.name] != nil ? ", the SE's scales folded into per-image weights" : ""

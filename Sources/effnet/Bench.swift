@@ -3,8 +3,8 @@ import EffNetRuntime
 import Foundation
 
 /// Release-build inference benchmark: latency at a batch size (median and p90 after warm-up),
-/// throughput, peak RSS and achieved MACs/s; with `--profile`, the time and GFLOP/s of every
-/// generated layer (kernel call).
+/// throughput, peak RSS and achieved MACs/s, also as a share of the machine's measured FMA peak
+/// (`MachinePeak`); with `--profile`, the time and GFLOP/s of every generated layer (kernel call).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmark inference of a variant.")
 
@@ -49,12 +49,15 @@ struct Bench: ParsableCommand {
         let pool = try threading.pool()
         let network = try model.init(weights: store, pool: pool)
         let macs = try VariantLookup.plan(of: model).macs
+        let peak = MachinePeak.gigaflopsPerSecond(pool: pool)
         if !json {
             let header = "\(d.name) at \(d.resolution)x\(d.resolution), \(pool.threadCount) threads, "
                 + "SIMD \(SIMDPath.active.rawValue), "
                 + "\(iterations) runs after \(warmup) warm-up\n"
+                + (peak.map { String(format: "machine peak (FMA loop on %d threads, measured): %.0f GFLOP/s\n",
+                                     pool.threadCount, $0) } ?? "")
             FileHandle.standardError.write(Data(header.utf8))
-            print("batch   median ms     p90 ms    images/s   GMAC/s   peak RSS")
+            print("batch   median ms     p90 ms    images/s   GMAC/s   of peak   peak RSS")
         }
         var profiles: [LayerProfile] = []
         for n in batch {
@@ -79,18 +82,25 @@ struct Bench: ParsableCommand {
             }
             let imagesPerSecond = Double(n) / (median / 1000)
             let gmacs = Double(macs) * imagesPerSecond / 1e9
+            // 2 FLOPs per MAC against the FMA peak.
+            let shareOfPeak = peak.map { 2 * gmacs / $0 }
             let rss = PeakMemory.residentBytes()
             if json {
-                let object: [String: Any] = [
+                var object: [String: Any] = [
                     "variant": d.name, "batch": n, "threads": pool.threadCount, "simd": SIMDPath.active.rawValue,
                     "median_ms": median, "p90_ms": p90,
                     "images_per_second": imagesPerSecond, "gmacs_per_second": gmacs, "peak_rss_bytes": rss,
                 ].merging(layerProfile.map { ["profile": $0.json] } ?? [:]) { first, _ in first }
+                if let peak, let shareOfPeak {
+                    object["machine_peak_gflops"] = peak
+                    object["share_of_peak"] = shareOfPeak
+                }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print(String(format: "%5d %11.2f %10.2f %11.1f %8.1f %7.0f MB", n, median, p90, imagesPerSecond, gmacs,
-                             Double(rss) / 1e6))
+                let share = shareOfPeak.map { String(format: "%8.1f %%", 100 * $0) } ?? "       -  "
+                print(String(format: "%5d %11.2f %10.2f %11.1f %8.1f ", n, median, p90, imagesPerSecond, gmacs)
+                      + share + String(format: " %7.0f MB", Double(rss) / 1e6))
                 if let layerProfile { profiles.append(layerProfile) }
             }
         }

@@ -37,8 +37,9 @@ final class EmitterTests: XCTestCase {
     func testIdentityShortcutIsFusedIntoTheProjection() throws {
         let whole = ModelEmitter.emit(try tinyPlan(), specSources: [])
         let code = String(whole[..<whole.range(of: "public final class TTraining")!.lowerBound])
-        // No shortcut: 2.0 expand, 2.0 project (stride 2), 2.1 expand, head. Shortcut: 1.0 and 2.1 projections.
-        XCTAssertEqual(code.components(separatedBy: "residual: nil").count - 1, 4)
+        // No shortcut: 2.0 project (stride 2) and the head (the expansions run in expand+depthwise calls,
+        // which have no shortcut argument). Shortcut: 1.0 and 2.1 projections.
+        XCTAssertEqual(code.components(separatedBy: "residual: nil").count - 1, 2)
         XCTAssertTrue(code.contains("// features.1.0.block.2 project: conv 1x1 + BN + shortcut"))
         XCTAssertTrue(code.contains("// features.2.1.block.2 project: conv 1x1 + BN + shortcut"))
     }
@@ -86,20 +87,26 @@ final class EmitterTests: XCTestCase {
         let split = whole.range(of: "public final class TTraining")!.lowerBound
         let inference = whole[..<split]
 
-        // Every kernel call sits alone between `p?.start()` and `p?.stop(i)`, i counting up from 0.
+        // Every kernel call sits alone between `p?.start()` and `p?.stop(i)`, i the table index of its layer,
+        // counting up from 0 and skipping the depthwise layers that run inside an expand+depthwise call.
+        let fusion = ExpandDepthwiseFusion(plan: plan)
+        XCTAssertEqual(fusion.expansion.count, 2, "both expansions of the tiny model share a call with their depthwise")
+        let called = plan.layers.indices.filter { fusion.expansion[plan.layers[$0].name] == nil }
         let lines = trimmedLines(inference)
-        var index = 0
+        var calls = 0
         for (number, text) in lines.enumerated() where text.hasPrefix("Kernels.") && text.hasSuffix("(") {
             guard number > 0, lines[number - 1] == "p?.start()" else {
                 XCTFail("\(text) at line \(number) is not started")
                 continue
             }
             let stop = lines[number...].firstIndex { $0.hasPrefix("p?.") }
-            XCTAssertEqual(stop.map { lines[$0] }, "p?.stop(\(index))", "call \(index): \(text)")
-            index += 1
+            if calls < called.count {
+                XCTAssertEqual(stop.map { lines[$0] }, "p?.stop(\(called[calls]))", "call \(calls): \(text)")
+            }
+            calls += 1
         }
-        XCTAssertEqual(index, plan.layers.count)
-        XCTAssertEqual(lines.filter { $0 == "p?.start()" }.count, plan.layers.count)
+        XCTAssertEqual(calls, called.count)
+        XCTAssertEqual(lines.filter { $0 == "p?.start()" }.count, called.count)
         XCTAssertTrue(inference.contains("p?.beginRun(batch: n)"))
 
         let table = profileTable(inference)
@@ -111,9 +118,11 @@ final class EmitterTests: XCTestCase {
             let digits = entry[entry.range(of: "macsPerImage: ")!.upperBound...].prefix { $0.isNumber }
             return Int(digits)!
         }
-        XCTAssertEqual(macs, plan.layers.map(\.macs))
-        XCTAssertEqual(macs.reduce(0, +), plan.macs)
-        XCTAssertTrue(inference.contains("\"depthwise 5x5/2 + BN + silu, [n, 16, 16, 48] -> [n, 8, 8, 48]\""),
+        // A shared call's row carries both layers' MACs; the depthwise row, which never runs, keeps its own.
+        XCTAssertEqual(macs, plan.layers.map { $0.macs + (fusion.depthwise[$0.name]?.macs ?? 0) })
+        XCTAssertEqual(called.map { macs[$0] }.reduce(0, +), plan.macs, "the rows that run count every MAC once")
+        XCTAssertTrue(inference.contains("\"depthwise 5x5/2 + BN + silu, [n, 16, 16, 48] -> [n, 8, 8, 48], computed in "
+                                         + "the call of features.2.0.block.0\""),
                       "the table describes each layer as its comment does")
     }
 
@@ -158,14 +167,16 @@ final class EmitterTests: XCTestCase {
         XCTAssertTrue(inference.contains("Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144"))
     }
 
-    /// B0's expansions on large maps (112x112 to 28x28) run fused with their depthwise layer; the fused
-    /// call reads the expansion's input while it writes the depthwise output, so the memory plan must
-    /// keep the two apart. The depthwise layers keep their profile rows but have no call of their own.
-    func testExpansionFusesWithTheDepthwiseOnLargeMapsAndItsInputOutlivesTheCall() throws {
+    /// Every B0 expansion (blocks 2.0 to 7.0; block 1.0 has none) is emitted in one call with its depthwise
+    /// layer; the fused kernel reads the expansion's input while it writes the depthwise output, so the
+    /// memory plan must keep the two apart. The depthwise layers keep their profile rows but have no call
+    /// of their own.
+    func testExpansionAndDepthwiseShareACallAndTheExpansionInputOutlivesIt() throws {
         let plan = Planner.plan(try SpecFiles.loadLibrary(folder: GeneratedFilesTests.specs).resolve("EfficientNetB0"))
         let fusion = ExpandDepthwiseFusion(plan: plan)
-        XCTAssertEqual(Set(fusion.depthwise.keys), ["features.2.0.block.0", "features.2.1.block.0", "features.3.0.block.0",
-                                                    "features.3.1.block.0", "features.4.0.block.0"])
+        let expansions = plan.layers.filter { $0.role == "expand" }.map(\.name)
+        XCTAssertEqual(expansions.count, 15)
+        XCTAssertEqual(Set(fusion.depthwise.keys), Set(expansions))
         for (name, dw) in fusion.depthwise {
             let expand = plan.layers.first { $0.name == name }!
             let input = plan.tensors[expand.input], output = plan.tensors[dw.output]
@@ -175,10 +186,10 @@ final class EmitterTests: XCTestCase {
         }
         let whole = ModelEmitter.emit(plan, specSources: [])
         let inference = String(whole[..<whole.range(of: "public final class EfficientNetB0Training")!.lowerBound])
-        XCTAssertEqual(inference.components(separatedBy: "Kernels.expandDepthwise(").count - 1, 5)
-        XCTAssertEqual(inference.components(separatedBy: "Kernels.depthwiseConv(").count - 1, 16 - 5)
+        XCTAssertEqual(inference.components(separatedBy: "Kernels.expandDepthwise(").count - 1, 15)
+        XCTAssertEqual(inference.components(separatedBy: "Kernels.depthwiseConv(").count - 1, 1, "block 1.0's")
         XCTAssertTrue(inference.contains("// features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, "
-                                         + "[n, 112, 112, 96] -> [n, 56, 56, 96], computed by the fused call of "
+                                         + "[n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of "
                                          + "features.2.0.block.0"))
         let expand = plan.layers.first { $0.name == "features.2.0.block.0" }!
         let macs = expand.macs + fusion.depthwise[expand.name]!.macs

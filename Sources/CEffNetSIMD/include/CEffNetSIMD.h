@@ -101,6 +101,10 @@ int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float 
                                  float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band,
                                  ptrdiff_t bandRows);
 
+/// `iterations` rounds of 12 independent vector FMAs (PeakTemplate.h), for measuring the machine's peak:
+/// 12 x lanes x 2 FLOPs per round of acc = acc*scale + shift. The result only keeps the loop alive.
+float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,9 +4,23 @@
 /// image) and the depthwise pass reads it back; on this machine that memory traffic, not arithmetic,
 /// sets the time of both layers. Fused, each worker expands just the input rows its next few output
 /// rows need into a band of ~512 KB that stays in its L2, and runs the depthwise row kernel over the
-/// band (CEffNetSIMD's ExpandDepthwiseTemplate.h). The generator fuses the blocks whose expanded map is
-/// large (`ExpandDepthwiseFusion`); the arithmetic, and so every output bit, is that of the two kernels.
+/// band (CEffNetSIMD's ExpandDepthwiseTemplate.h). The generator emits this call for every expansion
+/// followed by a depthwise layer (`ExpandDepthwiseFusion`); `expandDepthwiseRunsFused` decides per call.
+/// The arithmetic, and so every output bit, is that of the two kernels.
 extension Kernels {
+    /// Expanded maps of at least this many floats per image always run fused: 600 KB, about a third of
+    /// this machine's 2 MB L2, which also has to hold the layer's input and the depthwise output.
+    static let expandDepthwiseFusedFloats = 150 * 1024
+
+    /// Fused when the map is large (B0 at batch 1: the 112x112 to 28x28 maps) or when every task holds
+    /// whole images (batch >= 2 x threads: no row is expanded twice). Small maps at small batch (B0's
+    /// 14x14x672 at batch 1 would re-expand a third of their rows at range edges) run as two kernels;
+    /// they stay in L2 between them anyway.
+    static func expandDepthwiseRunsFused(batch: Int, height: Int, width: Int, expandedChannels: Int,
+                                         threads: Int) -> Bool {
+        batch >= 2 * threads || height * width * expandedChannels >= expandDepthwiseFusedFloats
+    }
+
     /// Rows of the expanded map in one worker's band: ~128 Ki floats (512 KB), at least `kernel`.
     @inline(__always) static func expandDepthwiseBandRows(width: Int, expandedChannels: Int, kernel: Int) -> Int {
         max(kernel, (128 * 1024) / max(1, width &* expandedChannels))
@@ -21,8 +35,8 @@ extension Kernels {
 
     /// output = depthwise(act(expand(input))): `pointwiseConv(inputMajorWeights:)` from `inChannels` to
     /// `expandedChannels` followed by `depthwiseConv`, with the same arguments, without materialising the
-    /// expanded tensor. `expanded` is where the unfused fallback puts it (geometries without a C row
-    /// kernel, and the portable `.swift` path); the fused path leaves it untouched. `workspace` holds
+    /// expanded tensor. `expanded` is where the unfused path puts it (small maps at small batch, geometries
+    /// without a C row kernel, the portable `.swift` path); the fused path leaves it untouched. `workspace` holds
     /// `expandDepthwiseWorkspaceFloats(width:expandedChannels:kernel:threads: pool.threadCount)` floats.
     public static func expandDepthwise(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, inChannels: Int,
@@ -32,7 +46,9 @@ extension Kernels {
         output: UnsafeMutablePointer<Float>, expanded: UnsafeMutablePointer<Float>,
         workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
-        guard let simd = CSIMDKernels.active, CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride) else {
+        guard let simd = CSIMDKernels.active, CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride),
+              expandDepthwiseRunsFused(batch: batch, height: height, width: width,
+                                       expandedChannels: expandedChannels, threads: pool.threadCount) else {
             pointwiseConv(input: input, pixels: batch &* height &* width, inChannels: inChannels,
                           inputMajorWeights: expandWeights, bias: expandBias, outChannels: expandedChannels,
                           activation: expandActivation, residual: nil, output: expanded, pool: pool)

@@ -67,6 +67,45 @@ final class ExpandDepthwiseTests: XCTestCase {
         }
     }
 
+    /// Small maps run fused only when tasks hold whole images; at batch 1 they take the two-kernel path
+    /// (which writes the expanded buffer). Both give the two kernels' bits.
+    func testSmallMapsFuseOnlyWithWholeImagesPerTask() {
+        var rng = TestRandom(seed: 902)
+        let height = 7, width = 7, inChannels = 16, expanded = 48, g = geometries[2]
+        for batch in [1, 4] {
+            let input = rng.floats(batch * height * width * inChannels, -2, 2)
+            let expandWeights = rng.floats(inChannels * expanded), expandBias = rng.floats(expanded)
+            let dwWeights = rng.floats(25 * expanded), dwBias = rng.floats(expanded)
+            for pool in testPools {
+                var tensor = [Float](repeating: .nan, count: batch * height * width * expanded)
+                var want = [Float](repeating: .nan, count: tensor.count)
+                Kernels.pointwiseConv(input: input, pixels: batch * height * width, inChannels: inChannels,
+                                      inputMajorWeights: expandWeights, bias: expandBias, outChannels: expanded,
+                                      activation: .silu, residual: nil, output: &tensor, pool: pool)
+                Kernels.depthwiseConv(input: tensor, batch: batch, height: height, width: width, channels: expanded,
+                                      kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: height, outWidth: width,
+                                      weights: dwWeights, bias: dwBias, activation: .silu, output: &want, pool: pool)
+                var got = [Float](repeating: .nan, count: want.count)
+                var expandedBuffer = [Float](repeating: .nan, count: tensor.count)
+                var workspace = [Float](repeating: .nan, count: Kernels.expandDepthwiseWorkspaceFloats(
+                    width: width, expandedChannels: expanded, kernel: 5, threads: pool.threadCount))
+                Kernels.expandDepthwise(
+                    input: input, batch: batch, height: height, width: width, inChannels: inChannels,
+                    expandWeights: expandWeights, expandBias: expandBias, expandActivation: .silu,
+                    expandedChannels: expanded, kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
+                    outHeight: height, outWidth: width, depthwiseWeights: dwWeights, depthwiseBias: dwBias,
+                    depthwiseActivation: .silu, output: &got, expanded: &expandedBuffer, workspace: &workspace,
+                    pool: pool)
+                let label = "7x7x48 batch \(batch) threads \(pool.threadCount)"
+                XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), label)
+                let fused = CSIMDKernels.active != nil && Kernels.expandDepthwiseRunsFused(
+                    batch: batch, height: height, width: width, expandedChannels: expanded, threads: pool.threadCount)
+                XCTAssertEqual(fused, batch >= 2 * pool.threadCount && CSIMDKernels.active != nil, label)
+                XCTAssertEqual(expandedBuffer.allSatisfy(\.isNaN), fused, "\(label): expanded buffer written iff unfused")
+            }
+        }
+    }
+
     /// Every C path, row ranges that start and end mid-image and bands from the smallest allowed
     /// (kernel rows: one output row per sub-band) up.
     func testEveryPathAndBandSizeMatchesUnfusedKernels() {
