@@ -13,12 +13,22 @@ extension Kernels {
     static let expandDepthwiseFusedFloats = 150 * 1024
 
     /// Fused when the map is large (B0 at batch 1: the 112x112 to 28x28 maps) or when every task holds
-    /// whole images (batch >= 2 x threads: no row is expanded twice). Small maps at small batch (B0's
-    /// 14x14x672 at batch 1 would re-expand a third of their rows at range edges) run as two kernels;
-    /// they stay in L2 between them anyway.
-    static func expandDepthwiseRunsFused(batch: Int, height: Int, width: Int, expandedChannels: Int,
+    /// whole images (batch >= 2 x threads: no row is expanded twice), and the expansion's weights are
+    /// cheap to read once per sub-band: they fit in L2 (512 KB), or re-reading them costs less traffic
+    /// than writing and reading the expanded map. Otherwise two kernels: small maps at small batch (B0's
+    /// 14x14x672 at batch 1 would re-expand a third of their rows at range edges; they stay in L2 between
+    /// the layers anyway), and wide late layers (B7's 19x19, 640 -> 3,840 channels: a band holds one row,
+    /// so fused, the 9.8 MB of weights streamed from memory for every 19 pixels).
+    static func expandDepthwiseRunsFused(batch: Int, height: Int, width: Int, inChannels: Int,
+                                         expandedChannels: Int, kernel: Int, stride: Int, outHeight: Int,
                                          threads: Int) -> Bool {
-        batch >= 2 * threads || height * width * expandedChannels >= expandDepthwiseFusedFloats
+        guard batch >= 2 * threads || height * width * expandedChannels >= expandDepthwiseFusedFloats else {
+            return false
+        }
+        if inChannels * expandedChannels <= 128 * 1024 { return true }
+        let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel)
+        let subBands = (outHeight + (bandRows - kernel) / stride) / ((bandRows - kernel) / stride + 1)
+        return subBands * inChannels <= height * width
     }
 
     /// Rows of the expanded map in one worker's band: ~128 Ki floats (512 KB), at least `kernel`.
@@ -47,8 +57,9 @@ extension Kernels {
         workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         guard let simd = CSIMDKernels.active, CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride),
-              expandDepthwiseRunsFused(batch: batch, height: height, width: width,
-                                       expandedChannels: expandedChannels, threads: pool.threadCount) else {
+              expandDepthwiseRunsFused(batch: batch, height: height, width: width, inChannels: inChannels,
+                                       expandedChannels: expandedChannels, kernel: kernel, stride: stride,
+                                       outHeight: outHeight, threads: pool.threadCount) else {
             pointwiseConv(input: input, pixels: batch &* height &* width, inChannels: inChannels,
                           inputMajorWeights: expandWeights, bias: expandBias, outChannels: expandedChannels,
                           activation: expandActivation, residual: nil, output: expanded, pool: pool)

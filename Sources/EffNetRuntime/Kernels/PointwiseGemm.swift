@@ -65,13 +65,19 @@ extension Kernels {
         return min(byCache, byBalance)
     }
 
-    /// One tile: the C kernel, or sgemm plus the Swift epilogue on the portable path.
+    /// One tile: the C kernel, or sgemm plus the epilogue on the portable path and for deep, tall tiles.
+    ///
+    /// The C kernel streams each 48-column panel of the weights once per 8-row strip and has no blocking
+    /// over K: past ~1,000 input channels with many rows per tile (B7's 19x19 stage: 361 rows, K 2,304 and
+    /// 3,840) neither the rows nor the panel stay in L1 and OpenBLAS's packed, K-blocked sgemm is faster
+    /// (measured: 99-121 against 40-79 GFLOP/s); with few rows (7x7 maps at batch 1: 49) ours still wins
+    /// (160 against 90).
     @inline(__always) static func pointwiseGemmTile(
         _ activation: Activation, rows: Int, cols: Int, inChannels: Int, input: UnsafePointer<Float>,
         weights: UnsafePointer<Float>, ldw: Int, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, ldo: Int
     ) {
-        if let simd = CSIMDKernels.active {
+        if let simd = CSIMDKernels.active, inChannels <= 1024 || rows <= 64 {
             simd.gemmBiasActivation(activation, rows: rows, cols: cols, depth: inChannels, x: input, ldx: inChannels,
                                     w: weights, ldw: ldw, bias: bias, residual: residual, y: output, ldy: ldo)
             return

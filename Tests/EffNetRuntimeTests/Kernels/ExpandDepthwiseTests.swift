@@ -99,7 +99,8 @@ final class ExpandDepthwiseTests: XCTestCase {
                 let label = "7x7x48 batch \(batch) threads \(pool.threadCount)"
                 XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), label)
                 let fused = CSIMDKernels.active != nil && Kernels.expandDepthwiseRunsFused(
-                    batch: batch, height: height, width: width, expandedChannels: expanded, threads: pool.threadCount)
+                    batch: batch, height: height, width: width, inChannels: inChannels, expandedChannels: expanded,
+                    kernel: 5, stride: 1, outHeight: height, threads: pool.threadCount)
                 XCTAssertEqual(fused, batch >= 2 * pool.threadCount && CSIMDKernels.active != nil, label)
                 XCTAssertEqual(expandedBuffer.allSatisfy(\.isNaN), fused, "\(label): expanded buffer written iff unfused")
             }
@@ -148,5 +149,23 @@ final class ExpandDepthwiseTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The fusion policy on shapes of the shipped models: fused where the map is large or tasks hold
+    /// whole images, but not where the expansion's weights outgrow L2 and would be re-read for every
+    /// few pixels (B7's last stage at batch 1, B0's 7x7 stage even at batch 16).
+    func testFusionRuleFusesLargeMapsAndKeepsWideLateLayersApart() {
+        func fused(_ batch: Int, _ size: Int, _ cin: Int, _ ce: Int, _ k: Int, _ s: Int) -> Bool {
+            Kernels.expandDepthwiseRunsFused(batch: batch, height: size, width: size, inChannels: cin,
+                                             expandedChannels: ce, kernel: k, stride: s,
+                                             outHeight: (size + s - 1) / s, threads: 2)
+        }
+        XCTAssertTrue(fused(1, 112, 16, 96, 3, 2), "B0 stage 2 at batch 1")
+        XCTAssertTrue(fused(1, 300, 32, 192, 3, 2), "B7 stage 2 at batch 1")
+        XCTAssertFalse(fused(1, 14, 112, 672, 5, 1), "B0 14x14 at batch 1: small map, would re-expand rows")
+        XCTAssertTrue(fused(16, 14, 112, 672, 5, 1), "B0 14x14 at batch 16: whole images, weights in L2")
+        XCTAssertFalse(fused(16, 7, 192, 1152, 5, 1), "B0 7x7 at batch 16: 884 KB of weights per 49 pixels")
+        XCTAssertFalse(fused(1, 19, 640, 3840, 3, 1), "B7 19x19 at batch 1: 9.8 MB of weights per band row")
+        XCTAssertFalse(fused(1, 38, 224, 1344, 5, 1), "B7 38x38 at batch 1: a band of one row")
     }
 }
