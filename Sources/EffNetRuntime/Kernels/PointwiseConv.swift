@@ -4,7 +4,8 @@ import COpenBLAS
 public enum Kernels {}
 
 extension Kernels {
-    /// 1×1 convolution as a GEMM on NHWC activations:
+    /// The training step's 1×1 convolution as a GEMM on NHWC activations, on weights in PyTorch's layout
+    /// (the trained parameters, which change every step; inference uses `pointwiseConv(inputMajorWeights:)`):
     /// output[p][co] = act(Σ_ci input[p][ci] · weights[co][ci] + bias[co]) (+ residual[p][co], added
     /// after the activation). `pixels` = batch·H·W; `weights` row-major [outChannels][inChannels].
     ///
