@@ -19,6 +19,8 @@ int effnet_simd_best_isa(void) {
 }
 
 #if defined(__x86_64__)
+#define EFFNET_RETURN_FORWARD(name, ...)                                                                       \
+    return isa == EFFNET_ISA_AVX512 ? name##_avx512(__VA_ARGS__) : name##_avx2(__VA_ARGS__)
 #define EFFNET_FORWARD(name, ...)                                                                              \
     do {                                                                                                       \
         if (isa == EFFNET_ISA_AVX512) name##_avx512(__VA_ARGS__);                                              \
@@ -27,6 +29,7 @@ int effnet_simd_best_isa(void) {
 #else
 // Unreachable: effnet_simd_best_isa() is EFFNET_ISA_NONE here, so Swift never selects a C path.
 #define EFFNET_FORWARD(name, ...) __builtin_trap()
+#define EFFNET_RETURN_FORWARD(name, ...) __builtin_trap()
 #endif
 
 void effnet_bias_activation(int isa, int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,
@@ -70,15 +73,8 @@ int effnet_depthwise_row(int isa, int act, const float *input, ptrdiff_t H, ptrd
                          ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight,
                          ptrdiff_t outWidth, const float *weights, const float *bias, float *output, ptrdiff_t row,
                          ptrdiff_t c0, ptrdiff_t c1) {
-#if defined(__x86_64__)
-    if (isa == EFFNET_ISA_AVX512)
-        return effnet_depthwise_row_avx512(act, input, H, W, C, kernel, stride, padTop, padLeft, outHeight, outWidth,
-                                           weights, bias, output, row, c0, c1);
-    return effnet_depthwise_row_avx2(act, input, H, W, C, kernel, stride, padTop, padLeft, outHeight, outWidth,
-                                     weights, bias, output, row, c0, c1);
-#else
-    __builtin_trap();
-#endif
+    EFFNET_RETURN_FORWARD(effnet_depthwise_row, act, input, H, W, C, kernel, stride, padTop, padLeft, outHeight,
+                          outWidth, weights, bias, output, row, c0, c1);
 }
 
 void effnet_gemm_bias_activation(int isa, int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x,
@@ -93,24 +89,11 @@ int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float 
                                  ptrdiff_t outHeight, ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,
                                  float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band,
                                  ptrdiff_t bandRows) {
-#if defined(__x86_64__)
-    if (isa == EFFNET_ISA_AVX512)
-        return effnet_expand_depthwise_rows_avx512(expandAct, dwAct, input, H, W, Cin, Ce, expandWeights, expandBias,
-                                                   kernel, stride, padTop, padLeft, outHeight, outWidth, dwWeights,
-                                                   dwBias, output, n, oy0, oy1, band, bandRows);
-    return effnet_expand_depthwise_rows_avx2(expandAct, dwAct, input, H, W, Cin, Ce, expandWeights, expandBias, kernel,
-                                             stride, padTop, padLeft, outHeight, outWidth, dwWeights, dwBias, output, n,
-                                             oy0, oy1, band, bandRows);
-#else
-    __builtin_trap();
-#endif
+    EFFNET_RETURN_FORWARD(effnet_expand_depthwise_rows, expandAct, dwAct, input, H, W, Cin, Ce, expandWeights,
+                          expandBias, kernel, stride, padTop, padLeft, outHeight, outWidth, dwWeights, dwBias, output,
+                          n, oy0, oy1, band, bandRows);
 }
 
 float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift) {
-#if defined(__x86_64__)
-    return isa == EFFNET_ISA_AVX512 ? effnet_fma_chains_avx512(iterations, scale, shift)
-                                    : effnet_fma_chains_avx2(iterations, scale, shift);
-#else
-    __builtin_trap();
-#endif
+    EFFNET_RETURN_FORWARD(effnet_fma_chains, iterations, scale, shift);
 }

@@ -134,6 +134,24 @@ enum ReLU6Function: ActivationFunction {
     }
 }
 
+/// `biasActivationEpilogue` for an activation known only at run time (one dispatch per block).
+@inline(__always) func biasActivationEpilogue(
+    _ activation: Activation, out: UnsafeMutablePointer<Float>, ldo: Int, rows: Int, cols: Int,
+    bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?
+) {
+    switch activation {
+    case .identity:
+        biasActivationEpilogue(IdentityFunction.self, out: out, ldo: ldo, rows: rows, cols: cols, bias: bias,
+                               residual: residual)
+    case .silu:
+        biasActivationEpilogue(SiLUFunction.self, out: out, ldo: ldo, rows: rows, cols: cols, bias: bias,
+                               residual: residual)
+    case .relu6:
+        biasActivationEpilogue(ReLU6Function.self, out: out, ldo: ldo, rows: rows, cols: cols, bias: bias,
+                               residual: residual)
+    }
+}
+
 extension Kernels {
     /// In-place activation over `count` contiguous floats (for fusions the generator does not cover).
     public static func applyActivation(_ data: UnsafeMutablePointer<Float>, count: Int,

@@ -12,6 +12,9 @@ extension Kernels {
     /// this machine's 2 MB L2, which also has to hold the layer's input and the depthwise output.
     static let expandDepthwiseFusedFloats = 150 * 1024
 
+    /// The share of a worker's L2 (512 KB) that a band, or weights read once per sub-band, may take.
+    static let expandDepthwiseL2ShareFloats = 128 * 1024
+
     /// Fused when the map is large (B0 at batch 1: the 112x112 to 28x28 maps) or when every task holds
     /// whole images (batch >= 2 x threads: no row is expanded twice), and the expansion's weights are
     /// cheap to read once per sub-band: they fit in L2 (512 KB), or re-reading them costs less traffic
@@ -25,15 +28,15 @@ extension Kernels {
         guard batch >= 2 * threads || height * width * expandedChannels >= expandDepthwiseFusedFloats else {
             return false
         }
-        if inChannels * expandedChannels <= 128 * 1024 { return true }
+        if inChannels * expandedChannels <= expandDepthwiseL2ShareFloats { return true }
         let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel)
         let subBands = (outHeight + (bandRows - kernel) / stride) / ((bandRows - kernel) / stride + 1)
         return subBands * inChannels <= height * width
     }
 
-    /// Rows of the expanded map in one worker's band: ~128 Ki floats (512 KB), at least `kernel`.
+    /// Rows of the expanded map in one worker's band: about `expandDepthwiseL2ShareFloats`, at least `kernel`.
     @inline(__always) static func expandDepthwiseBandRows(width: Int, expandedChannels: Int, kernel: Int) -> Int {
-        max(kernel, (128 * 1024) / max(1, width &* expandedChannels))
+        max(kernel, expandDepthwiseL2ShareFloats / max(1, width &* expandedChannels))
     }
 
     /// Scratch of `expandDepthwise`: one band per worker.

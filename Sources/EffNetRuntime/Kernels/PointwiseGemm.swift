@@ -84,16 +84,7 @@ extension Kernels {
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols), Int32(inChannels), 1,
                     input, Int32(inChannels), weights, Int32(ldw), 0, output, Int32(ldo))
-        switch activation {
-        case .identity:
-            biasActivationEpilogue(IdentityFunction.self, out: output, ldo: ldo, rows: rows, cols: cols, bias: bias,
-                                   residual: residual)
-        case .silu:
-            biasActivationEpilogue(SiLUFunction.self, out: output, ldo: ldo, rows: rows, cols: cols, bias: bias,
-                                   residual: residual)
-        case .relu6:
-            biasActivationEpilogue(ReLU6Function.self, out: output, ldo: ldo, rows: rows, cols: cols, bias: bias,
-                                   residual: residual)
-        }
+        biasActivationEpilogue(activation, out: output, ldo: ldo, rows: rows, cols: cols, bias: bias,
+                               residual: residual)
     }
 }

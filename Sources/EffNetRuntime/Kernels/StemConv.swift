@@ -29,17 +29,8 @@ extension Kernels {
                         Int32(count), Int32(outChannels), Int32(depth), 1,
                         col, Int32(depth), weights, Int32(depth),
                         0, out, Int32(outChannels))
-            switch activation {
-            case .identity:
-                biasActivationEpilogue(IdentityFunction.self, out: out, ldo: outChannels, rows: count,
-                                       cols: outChannels, bias: bias, residual: nil)
-            case .silu:
-                biasActivationEpilogue(SiLUFunction.self, out: out, ldo: outChannels, rows: count, cols: outChannels,
-                                       bias: bias, residual: nil)
-            case .relu6:
-                biasActivationEpilogue(ReLU6Function.self, out: out, ldo: outChannels, rows: count, cols: outChannels,
-                                       bias: bias, residual: nil)
-            }
+            biasActivationEpilogue(activation, out: out, ldo: outChannels, rows: count, cols: outChannels, bias: bias,
+                                   residual: nil)
         }
     }
 
