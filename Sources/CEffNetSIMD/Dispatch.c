@@ -94,6 +94,13 @@ int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float 
                           n, oy0, oy1, band, bandRows);
 }
 
+int effnet_stem_rows(int isa, int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W, ptrdiff_t k,
+                     ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, const float *w,
+                     const float *bias, ptrdiff_t Cout, float *output, ptrdiff_t row0, ptrdiff_t row1) {
+    EFFNET_RETURN_FORWARD(effnet_stem_rows, act, input, Cin, H, W, k, s, padTop, padLeft, outH, outW, w, bias, Cout,
+                          output, row0, row1);
+}
+
 float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift) {
     EFFNET_RETURN_FORWARD(effnet_fma_chains, iterations, scale, shift);
 }

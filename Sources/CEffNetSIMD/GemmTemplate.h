@@ -24,10 +24,13 @@
 /* One strip: rows m0..m0+mr (mr <= GEMM_MR) x the columns of one panel of nv <= 3 vectors, the last one
    masked by `tail` when `full` is 0. Rows past mr re-read the strip's last row (harmless work, no
    out-of-bounds reads) and are not stored. `act`, `nv`, `full`, `hasBias`, `hasResidual` are literals at
-   every call site, so each combination compiles to straight code. */
+   every call site, so each combination compiles to straight code.
+   A[m][k] is a[m*lda + k], or a[m*lda + koff[k]] when `koff` is not null: the stem (StemTemplate.h)
+   reads its k x k x Cin receptive fields straight from the image that way, with lda = the stride, instead
+   of copying them into im2col rows. The GEMM passes a literal null, which folds away. */
 AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, ptrdiff_t K, const float *a,
-                   ptrdiff_t lda, ptrdiff_t mr, const float *b, ptrdiff_t ldb, VM tail, float *c, ptrdiff_t ldc,
-                   const float *bias, const float *residual) {
+                   ptrdiff_t lda, const ptrdiff_t *koff, ptrdiff_t mr, const float *b, ptrdiff_t ldb, VM tail,
+                   float *c, ptrdiff_t ldc, const float *bias, const float *residual) {
     VF acc[3][GEMM_MR];
     const float *row[GEMM_MR];
     GEMM_UNROLL
@@ -40,6 +43,7 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, ptrd
     const VM m = tail; /* for LD/ST of the panel's last vector */
     for (ptrdiff_t k = 0; k < K; k++) {
         const float *bk = b + k * ldb;
+        const ptrdiff_t ka = koff ? koff[k] : k;
         VF bv[3];
         GEMM_UNROLL
         for (int v = 0; v < 3; v++) {
@@ -48,7 +52,7 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, ptrd
         }
         GEMM_UNROLL
         for (int r = 0; r < GEMM_MR; r++) {
-            const VF av = V_SET1(row[r][k]);
+            const VF av = V_SET1(row[r][ka]);
             GEMM_UNROLL
             for (int v = 0; v < 3; v++) {
                 if (v >= nv) break;
@@ -86,11 +90,11 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, ptrd
 /* Every strip of one panel, top to bottom: the panel's K x (nv*VW) slice of B stays in L1/L2 while A
    streams past it. */
 AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t K,
-                   const float *A, ptrdiff_t lda, const float *b, ptrdiff_t ldb, VM tail, float *c, ptrdiff_t ldc,
-                   const float *bias, const float *residual) {
+                   const float *A, ptrdiff_t lda, const ptrdiff_t *koff, const float *b, ptrdiff_t ldb, VM tail,
+                   float *c, ptrdiff_t ldc, const float *bias, const float *residual) {
     for (ptrdiff_t m0 = 0; m0 < M; m0 += GEMM_MR) {
         const ptrdiff_t mr = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
-        gemm_strip(act, nv, full, hasBias, hasResidual, K, A + m0 * lda, lda, mr, b, ldb, tail, c + m0 * ldc, ldc,
+        gemm_strip(act, nv, full, hasBias, hasResidual, K, A + m0 * lda, lda, koff, mr, b, ldb, tail, c + m0 * ldc, ldc,
                    bias, hasResidual ? residual + m0 * ldc : 0);
     }
 }
@@ -98,12 +102,12 @@ AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, ptrd
 /* Panels of 3 vectors (48 columns on AVX-512: 96, 144, 240, 480, 672, 1152 output channels divide
    evenly), then the remainder as one panel of 1 to 3 vectors, its last one masked unless whole. */
 AI void gemm_all(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x,
-                 ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias, const float *residual, float *y,
-                 ptrdiff_t ldc) {
+                 ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb, const float *bias,
+                 const float *residual, float *y, ptrdiff_t ldc) {
     const VM unused = V_MASK(1);
     ptrdiff_t n0 = 0;
     for (; n0 + 3 * VW <= N; n0 += 3 * VW)
-        gemm_panel(act, 3, 1, hasBias, hasResidual, M, K, x, lda, w + n0, ldb, unused, y + n0, ldc,
+        gemm_panel(act, 3, 1, hasBias, hasResidual, M, K, x, lda, koff, w + n0, ldb, unused, y + n0, ldc,
                    hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0);
     const ptrdiff_t left = N - n0;
     if (left == 0) return;
@@ -114,8 +118,8 @@ AI void gemm_all(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N
     const VM tail = whole ? unused : V_MASK(left % VW);
 #define GEMM_TAIL_PANEL(NV)                                                                                    \
     do {                                                                                                       \
-        if (whole) gemm_panel(act, NV, 1, hasBias, hasResidual, M, K, x, lda, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
-        else gemm_panel(act, NV, 0, hasBias, hasResidual, M, K, x, lda, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
+        if (whole) gemm_panel(act, NV, 1, hasBias, hasResidual, M, K, x, lda, koff, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
+        else gemm_panel(act, NV, 0, hasBias, hasResidual, M, K, x, lda, koff, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
     } while (0)
     if (vectors == 1) GEMM_TAIL_PANEL(1);
     else if (vectors == 2) GEMM_TAIL_PANEL(2);
@@ -128,13 +132,13 @@ void FN(effnet_gemm_bias_activation)(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_
                                      float *y, ptrdiff_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (bias && residual) {
-        WITH_ACTIVATION(act, gemm_all(A, 1, 1, M, N, K, x, lda, w, ldb, bias, residual, y, ldc))
+        WITH_ACTIVATION(act, gemm_all(A, 1, 1, M, N, K, x, lda, 0, w, ldb, bias, residual, y, ldc))
     } else if (bias) {
-        WITH_ACTIVATION(act, gemm_all(A, 1, 0, M, N, K, x, lda, w, ldb, bias, 0, y, ldc))
+        WITH_ACTIVATION(act, gemm_all(A, 1, 0, M, N, K, x, lda, 0, w, ldb, bias, 0, y, ldc))
     } else if (residual) {
-        WITH_ACTIVATION(act, gemm_all(A, 0, 1, M, N, K, x, lda, w, ldb, 0, residual, y, ldc))
+        WITH_ACTIVATION(act, gemm_all(A, 0, 1, M, N, K, x, lda, 0, w, ldb, 0, residual, y, ldc))
     } else {
-        WITH_ACTIVATION(act, gemm_all(A, 0, 0, M, N, K, x, lda, w, ldb, 0, 0, y, ldc))
+        WITH_ACTIVATION(act, gemm_all(A, 0, 0, M, N, K, x, lda, 0, w, ldb, 0, 0, y, ldc))
     }
 }
 

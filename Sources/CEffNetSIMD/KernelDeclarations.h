@@ -41,6 +41,10 @@
                                               ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,      \
                                               float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band, \
                                               ptrdiff_t bandRows);                                           \
+    int effnet_stem_rows_##SUFFIX(int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W,            \
+                                  ptrdiff_t k, ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH,    \
+                                  ptrdiff_t outW, const float *w, const float *bias, ptrdiff_t Cout, float *output, \
+                                  ptrdiff_t row0, ptrdiff_t row1);                                              \
     float effnet_fma_chains_##SUFFIX(ptrdiff_t iterations, float scale, float shift);
 
 EFFNET_DECLARE_KERNELS(avx512)

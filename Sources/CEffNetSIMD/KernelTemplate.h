@@ -314,6 +314,7 @@ void FN(effnet_bn_backward_input)(int act, const float *dOut, const float *z, pt
 /* So do the pointwise GEMM and the expansion fused with the depthwise convolution (which uses both). */
 #include "GemmTemplate.h"
 #include "ExpandDepthwiseTemplate.h"
+#include "StemTemplate.h"
 
 /* The FMA loop that measures the machine's peak. */
 #include "PeakTemplate.h"

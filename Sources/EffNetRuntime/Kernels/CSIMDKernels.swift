@@ -49,6 +49,18 @@ struct CSIMDKernels {
                                      rows.lowerBound, rows.upperBound, band, bandRows) != 0
     }
 
+    /// Output rows `rows` (row = n·outHeight + oy) of the stem convolution, reading the NCHW image directly
+    /// (StemTemplate.h). `weights` input-major [inChannels·kernel·kernel][outChannels]. False, writing
+    /// nothing, for stems too large for the kernel's offset tables or scratch.
+    func stemRows(_ activation: Activation, input: UnsafePointer<Float>, inChannels: Int, height: Int, width: Int,
+                  kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
+                  weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
+                  output: UnsafeMutablePointer<Float>, rows: Range<Int>) -> Bool {
+        effnet_stem_rows(isa, activation.code, input, inChannels, height, width, kernel, stride, padTop, padLeft,
+                         outHeight, outWidth, weights, bias, outChannels, output, rows.lowerBound,
+                         rows.upperBound) != 0
+    }
+
     /// Σ (x − K), Σ (x − K)² per channel (see `TrainingKernels.bnStatisticsPart`).
     func bnStatistics(_ x: UnsafePointer<Float>, _ C: Int, _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int,
                       tileRows: Int, _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>) {

@@ -12,7 +12,8 @@ extension Kernels {
     /// Dense k×k convolution reading the user's NCHW input and writing NHWC:
     /// input [batch][inChannels][height][width] → output [batch][outHeight][outWidth][outChannels].
     /// `weights` PyTorch layout [outChannels][inChannels][kernel][kernel] (training's parameters), `bias`
-    /// [outChannels]. Tiled im2col (tiles of `stemTilePixels` output pixels, columns ordered (ci, ky, kx)
+    /// [outChannels]. On the C paths: the direct stem kernel on an input-major copy of the weights. On the
+    /// portable path: tiled im2col (tiles of `stemTilePixels` output pixels, columns ordered (ci, ky, kx)
     /// to match the weight rows) + single-threaded sgemm per tile + fused bias/activation. `workspace` must
     /// hold `stemConvWorkspaceFloats(inChannels:kernel:threads: pool.threadCount)` floats.
     public static func stemConv(
@@ -22,6 +23,21 @@ extension Kernels {
         output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         let depth = inChannels &* kernel &* kernel
+        // The direct C kernel wants the weights input-major: a transposed copy (depth x outChannels floats,
+        // 864 for B0) costs far less than the im2col tiles it replaces, and the workspace is free until then.
+        if let simd = CSIMDKernels.active, depth &* outChannels <= stemConvWorkspaceFloats(
+               inChannels: inChannels, kernel: kernel, threads: pool.threadCount),
+           simd.stemRows(activation, input: input, inChannels: inChannels, height: height, width: width,
+                         kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight,
+                         outWidth: outWidth, weights: workspace, bias: bias, outChannels: outChannels,
+                         output: output, rows: 0..<0) {
+            for co in 0..<outChannels {
+                for j in 0..<depth { workspace[j &* outChannels &+ co] = weights[co &* depth &+ j] }
+            }
+            stemRowsDirect(simd, activation, input, batch, inChannels, height, width, kernel, stride, padTop, padLeft,
+                           outHeight, outWidth, UnsafePointer(workspace), bias, outChannels, output, pool)
+            return
+        }
         stemConvTiles(input, batch, inChannels, height, width, kernel, stride, padTop, padLeft, outHeight, outWidth,
                       workspace, pool) { col, count, p0 in
             let out = output + p0 &* outChannels
@@ -35,8 +51,9 @@ extension Kernels {
     }
 
     /// The inference stem: as `stemConv(weights:)` with the (BN-folded) weights stored input-major,
-    /// [inChannels·kernel·kernel][outChannels] (`WeightPreparation.Layout.inputMajor`), so each im2col
-    /// tile goes through the pointwise GEMM with its epilogue in registers.
+    /// [inChannels·kernel·kernel][outChannels] (`WeightPreparation.Layout.inputMajor`). On the C paths the
+    /// GEMM reads the receptive fields straight from the image (StemTemplate.h); the portable path builds
+    /// im2col tiles and runs them through the pointwise GEMM tile.
     public static func stemConv(
         input: UnsafePointer<Float>, batch: Int, inChannels: Int, height: Int, width: Int,
         kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
@@ -44,12 +61,42 @@ extension Kernels {
         activation: Activation, output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>,
         pool: WorkerPool
     ) {
+        if let simd = CSIMDKernels.active,
+           simd.stemRows(activation, input: input, inChannels: inChannels, height: height, width: width,
+                         kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight,
+                         outWidth: outWidth, weights: inputMajorWeights, bias: bias, outChannels: outChannels,
+                         output: output, rows: 0..<0) {
+            stemRowsDirect(simd, activation, input, batch, inChannels, height, width, kernel, stride, padTop, padLeft,
+                           outHeight, outWidth, inputMajorWeights, bias, outChannels, output, pool)
+            return
+        }
         let depth = inChannels &* kernel &* kernel
         stemConvTiles(input, batch, inChannels, height, width, kernel, stride, padTop, padLeft, outHeight, outWidth,
                       workspace, pool) { col, count, p0 in
             pointwiseGemmTile(activation, rows: count, cols: outChannels, inChannels: depth, input: col,
                               weights: inputMajorWeights, ldw: outChannels, bias: bias, residual: nil,
                               output: output + p0 &* outChannels, ldo: outChannels)
+        }
+    }
+
+    /// The C stem kernel over every output row, in tasks of a few rows (about eight per worker, taken
+    /// dynamically). The caller has checked, with an empty row range, that the kernel takes this geometry.
+    static func stemRowsDirect(
+        _ simd: CSIMDKernels, _ activation: Activation, _ input: UnsafePointer<Float>, _ batch: Int,
+        _ inChannels: Int, _ height: Int, _ width: Int, _ kernel: Int, _ stride: Int, _ padTop: Int, _ padLeft: Int,
+        _ outHeight: Int, _ outWidth: Int, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+        _ outChannels: Int, _ output: UnsafeMutablePointer<Float>, _ pool: WorkerPool
+    ) {
+        let rows = batch &* outHeight
+        let rowsPerTask = max(1, rows / (8 &* pool.threadCount))
+        let tasks = (rows + rowsPerTask - 1) / rowsPerTask
+        pool.parallelFor(tasks) { t in
+            let r0 = t &* rowsPerTask
+            let done = simd.stemRows(activation, input: input, inChannels: inChannels, height: height, width: width,
+                                     kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
+                                     outHeight: outHeight, outWidth: outWidth, weights: weights, bias: bias,
+                                     outChannels: outChannels, output: output, rows: r0..<min(rows, r0 &+ rowsPerTask))
+            precondition(done, "stemRows refused a geometry it accepted for an empty range")
         }
     }
 
