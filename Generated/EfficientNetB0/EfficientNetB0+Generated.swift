@@ -1212,7 +1212,7 @@ public final class EfficientNetB0Training: TrainableModel {
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5330800,
         arenaFloatsPerImage: 15810656, recomputingArenaFloatsPerImage: 7459408,
-        fixedFloats: 407328,
+        fixedFloats: 816928,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.3.0", "features.3.1", "features.4.0", "features.4.1", "features.4.2", "features.5.0", "features.5.1", "features.5.2", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1310,7 +1310,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 410880, savedInvStd: s.f + 410912,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1319,7 +1319,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 1280, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 410880, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1328,12 +1328,12 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 411008)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 112, width: 112, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 411008, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 32]
@@ -1341,7 +1341,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 410944, savedInvStd: s.f + 410976,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -1350,7 +1350,7 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 1344, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 410944, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]
@@ -1360,80 +1360,88 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
             savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
         s.profiler?.stop(8)
+        // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 1280)
+        s.profiler?.stop(9)
         // features.1.0.block.2 project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1968, bias: s.f,
-            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(9)
+        Kernels.pointwiseConv(input: s.tensor(4), pixels: 12544 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
+        s.profiler?.stop(10)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                activation: .identity, output: s.tensor(9), savedMean: s.f + 411584, savedInvStd: s.f + 411600,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 1984, pool: pool)
-            s.profiler?.stop(11)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 411584, pool: pool)
+            s.profiler?.stop(12)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2544, outChannels: 96, inChannels: 16, into: s.f + 1280)
+        s.profiler?.stop(13)
         // features.2.0.block.0 expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(9), pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 2544, bias: s.f,
-            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(12)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 12544 &* s.n, inChannels: 16, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
+        s.profiler?.stop(14)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 411616, savedInvStd: s.f + 411712,
                 runningMean: s.p + 4272, runningVar: s.p + 4368, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 2016, pool: pool)
-            s.profiler?.stop(14)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 411616, pool: pool)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 2400)
-        s.profiler?.stop(15)
+        WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 412000)
+        s.profiler?.stop(17)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 412000, bias: s.f,
             activation: .identity, output: s.tensor(12), pool: pool)
-        s.profiler?.stop(16)
+        s.profiler?.stop(18)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(13), savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                activation: .silu, output: s.tensor(13), savedMean: s.f + 411808, savedInvStd: s.f + 411904,
                 runningMean: s.p + 5520, runningVar: s.p + 5616, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
-                activation: .silu, output: s.tensor(13), scratch: s.f + 2208, pool: pool)
-            s.profiler?.stop(18)
+                activation: .silu, output: s.tensor(13), scratch: s.f + 411808, pool: pool)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]
         s.profiler?.start()
@@ -1441,81 +1449,89 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, reduceBias: s.p + 6096,
             activation: .silu, expandWeights: s.p + 6112, expandBias: s.p + 6496, savedPooled: s.tensor(15),
             savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
-        s.profiler?.stop(19)
+        s.profiler?.stop(21)
+        // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 6592, outChannels: 24, inChannels: 96, into: s.f + 1280)
+        s.profiler?.stop(22)
         // features.2.0.block.3 project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(14), pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 6592, bias: s.f,
-            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(20)
+        Kernels.pointwiseConv(input: s.tensor(14), pixels: 3136 &* s.n, inChannels: 96, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
+        s.profiler?.stop(23)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 8896, beta: s.p + 8928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(19), savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                activation: .identity, output: s.tensor(19), savedMean: s.f + 413728, savedInvStd: s.f + 413752,
                 runningMean: s.p + 8960, runningVar: s.p + 8992, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(24)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 8896, beta: s.p + 8928, runningMean: s.p + 8960, runningVar: s.p + 8992, eps: 1e-05,
-                activation: .identity, output: s.tensor(19), scratch: s.f + 4128, pool: pool)
-            s.profiler?.stop(22)
+                activation: .identity, output: s.tensor(19), scratch: s.f + 413728, pool: pool)
+            s.profiler?.stop(25)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 9024, outChannels: 144, inChannels: 24, into: s.f + 1280)
+        s.profiler?.stop(26)
         // features.2.1.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(19), pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 9024, bias: s.f,
-            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(23)
+        Kernels.pointwiseConv(input: s.tensor(19), pixels: 3136 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
+        s.profiler?.stop(27)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 413776, savedInvStd: s.f + 413920,
                 runningMean: s.p + 12768, runningVar: s.p + 12912, pool: pool)
-            s.profiler?.stop(24)
+            s.profiler?.stop(28)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 4176, pool: pool)
-            s.profiler?.stop(25)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 413776, pool: pool)
+            s.profiler?.stop(29)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 4752)
-        s.profiler?.stop(26)
+        WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 414352)
+        s.profiler?.stop(30)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 4752, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 414352, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(27)
+        s.profiler?.stop(31)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 414064, savedInvStd: s.f + 414208,
                 runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(32)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
-                activation: .silu, output: s.tensor(23), scratch: s.f + 4464, pool: pool)
-            s.profiler?.stop(29)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 414064, pool: pool)
+            s.profiler?.stop(33)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]
         s.profiler?.start()
@@ -1523,93 +1539,101 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, reduceBias: s.p + 15792,
             activation: .silu, expandWeights: s.p + 15808, expandBias: s.p + 16672, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(30)
+        s.profiler?.stop(34)
+        // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 16816, outChannels: 24, inChannels: 144, into: s.f + 1280)
+        s.profiler?.stop(35)
         // features.2.1.block.3 project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(24), pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 16816,
+        Kernels.pointwiseConv(input: s.tensor(24), pixels: 3136 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(31)
+        s.profiler?.stop(36)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 20272, beta: s.p + 20304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(29), savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                activation: .identity, output: s.tensor(29), savedMean: s.f + 416944, savedInvStd: s.f + 416968,
                 runningMean: s.p + 20336, runningVar: s.p + 20368, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(37)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 20272, beta: s.p + 20304, runningMean: s.p + 20336, runningVar: s.p + 20368, eps: 1e-05,
-                activation: .identity, output: s.tensor(29), scratch: s.f + 7344, pool: pool)
-            s.profiler?.stop(33)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 416944, pool: pool)
+            s.profiler?.stop(38)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.tensor(31), random: &random)
-            s.profiler?.stop(34)
+            s.profiler?.stop(39)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(19), branch: s.tensor(29),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
             perImage: 75264, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(35)
+        s.profiler?.stop(40)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 20400, outChannels: 144, inChannels: 24, into: s.f + 1280)
+        s.profiler?.stop(41)
         // features.3.0.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(30), pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 20400,
+        Kernels.pointwiseConv(input: s.tensor(30), pixels: 3136 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(36)
+        s.profiler?.stop(42)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 416992, savedInvStd: s.f + 417136,
                 runningMean: s.p + 24144, runningVar: s.p + 24288, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(43)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 7392, pool: pool)
-            s.profiler?.stop(38)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 416992, pool: pool)
+            s.profiler?.stop(44)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 7968)
-        s.profiler?.stop(39)
+        WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 417568)
+        s.profiler?.stop(45)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 7968, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 417568, bias: s.f,
             activation: .identity, output: s.tensor(34), pool: pool)
-        s.profiler?.stop(40)
+        s.profiler?.stop(46)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(35), savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                activation: .silu, output: s.tensor(35), savedMean: s.f + 417280, savedInvStd: s.f + 417424,
                 runningMean: s.p + 28320, runningVar: s.p + 28464, pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(47)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
-                activation: .silu, output: s.tensor(35), scratch: s.f + 7680, pool: pool)
-            s.profiler?.stop(42)
+                activation: .silu, output: s.tensor(35), scratch: s.f + 417280, pool: pool)
+            s.profiler?.stop(48)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]
         s.profiler?.start()
@@ -1617,81 +1641,89 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, reduceBias: s.p + 29472,
             activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 30352, savedPooled: s.tensor(37),
             savedHidden: s.tensor(38), savedScale: s.tensor(39), pool: pool)
-        s.profiler?.stop(43)
+        s.profiler?.stop(49)
+        // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 30496, outChannels: 40, inChannels: 144, into: s.f + 1280)
+        s.profiler?.stop(50)
         // features.3.0.block.3 project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(36), pixels: 784 &* s.n, inChannels: 144, weights: s.p + 30496,
+        Kernels.pointwiseConv(input: s.tensor(36), pixels: 784 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(44)
+        s.profiler?.stop(51)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 36256, beta: s.p + 36304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(41), savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+                activation: .identity, output: s.tensor(41), savedMean: s.f + 424768, savedInvStd: s.f + 424808,
                 runningMean: s.p + 36352, runningVar: s.p + 36400, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(52)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 36256, beta: s.p + 36304, runningMean: s.p + 36352, runningVar: s.p + 36400, eps: 1e-05,
-                activation: .identity, output: s.tensor(41), scratch: s.f + 15168, pool: pool)
-            s.profiler?.stop(46)
+                activation: .identity, output: s.tensor(41), scratch: s.f + 424768, pool: pool)
+            s.profiler?.stop(53)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 36448, outChannels: 240, inChannels: 40, into: s.f + 1280)
+        s.profiler?.stop(54)
         // features.3.1.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(41), pixels: 784 &* s.n, inChannels: 40, weights: s.p + 36448, bias: s.f,
-            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(47)
+        Kernels.pointwiseConv(input: s.tensor(41), pixels: 784 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
+        s.profiler?.stop(55)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 424848, savedInvStd: s.f + 425088,
                 runningMean: s.p + 46528, runningVar: s.p + 46768, pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(56)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 15248, pool: pool)
-            s.profiler?.stop(49)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 424848, pool: pool)
+            s.profiler?.stop(57)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 16208)
-        s.profiler?.stop(50)
+        WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 425808)
+        s.profiler?.stop(58)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 16208, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 425808, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(51)
+        s.profiler?.stop(59)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+                activation: .silu, output: s.tensor(45), savedMean: s.f + 425328, savedInvStd: s.f + 425568,
                 runningMean: s.p + 53488, runningVar: s.p + 53728, pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(60)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
-                activation: .silu, output: s.tensor(45), scratch: s.f + 15728, pool: pool)
-            s.profiler?.stop(53)
+                activation: .silu, output: s.tensor(45), scratch: s.f + 425328, pool: pool)
+            s.profiler?.stop(61)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]
         s.profiler?.start()
@@ -1699,93 +1731,101 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, reduceBias: s.p + 56368,
             activation: .silu, expandWeights: s.p + 56384, expandBias: s.p + 58784, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(54)
+        s.profiler?.stop(62)
+        // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 59024, outChannels: 40, inChannels: 240, into: s.f + 1280)
+        s.profiler?.stop(63)
         // features.3.1.block.3 project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(46), pixels: 784 &* s.n, inChannels: 240, weights: s.p + 59024,
+        Kernels.pointwiseConv(input: s.tensor(46), pixels: 784 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(55)
+        s.profiler?.stop(64)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 68624, beta: s.p + 68672, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(51), savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+                activation: .identity, output: s.tensor(51), savedMean: s.f + 437808, savedInvStd: s.f + 437848,
                 runningMean: s.p + 68720, runningVar: s.p + 68768, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(65)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 68624, beta: s.p + 68672, runningMean: s.p + 68720, runningVar: s.p + 68768, eps: 1e-05,
-                activation: .identity, output: s.tensor(51), scratch: s.f + 28208, pool: pool)
-            s.profiler?.stop(57)
+                activation: .identity, output: s.tensor(51), scratch: s.f + 437808, pool: pool)
+            s.profiler?.stop(66)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.tensor(53), random: &random)
-            s.profiler?.stop(58)
+            s.profiler?.stop(67)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(41), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 31360, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(59)
+        s.profiler?.stop(68)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 68816, outChannels: 240, inChannels: 40, into: s.f + 1280)
+        s.profiler?.stop(69)
         // features.4.0.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(52), pixels: 784 &* s.n, inChannels: 40, weights: s.p + 68816, bias: s.f,
-            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(60)
+        Kernels.pointwiseConv(input: s.tensor(52), pixels: 784 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
+        s.profiler?.stop(70)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 437888, savedInvStd: s.f + 438128,
                 runningMean: s.p + 78896, runningVar: s.p + 79136, pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(71)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 28288, pool: pool)
-            s.profiler?.stop(62)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 437888, pool: pool)
+            s.profiler?.stop(72)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 29248)
-        s.profiler?.stop(63)
+        WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 438848)
+        s.profiler?.stop(73)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 438848, bias: s.f,
             activation: .identity, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(64)
+        s.profiler?.stop(74)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+                activation: .silu, output: s.tensor(57), savedMean: s.f + 438368, savedInvStd: s.f + 438608,
                 runningMean: s.p + 82016, runningVar: s.p + 82256, pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(75)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
-                activation: .silu, output: s.tensor(57), scratch: s.f + 28768, pool: pool)
-            s.profiler?.stop(66)
+                activation: .silu, output: s.tensor(57), scratch: s.f + 438368, pool: pool)
+            s.profiler?.stop(76)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]
         s.profiler?.start()
@@ -1793,81 +1833,89 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, reduceBias: s.p + 84896,
             activation: .silu, expandWeights: s.p + 84912, expandBias: s.p + 87312, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(67)
+        s.profiler?.stop(77)
+        // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [240][80]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 87552, outChannels: 80, inChannels: 240, into: s.f + 1280)
+        s.profiler?.stop(78)
         // features.4.0.block.3 project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(58), pixels: 196 &* s.n, inChannels: 240, weights: s.p + 87552,
+        Kernels.pointwiseConv(input: s.tensor(58), pixels: 196 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(68)
+        s.profiler?.stop(79)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 106752, beta: s.p + 106832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(63), savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+                activation: .identity, output: s.tensor(63), savedMean: s.f + 443168, savedInvStd: s.f + 443248,
                 runningMean: s.p + 106912, runningVar: s.p + 106992, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(80)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 106752, beta: s.p + 106832, runningMean: s.p + 106912, runningVar: s.p + 106992,
-                eps: 1e-05, activation: .identity, output: s.tensor(63), scratch: s.f + 33568, pool: pool)
-            s.profiler?.stop(70)
+                eps: 1e-05, activation: .identity, output: s.tensor(63), scratch: s.f + 443168, pool: pool)
+            s.profiler?.stop(81)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 107072, outChannels: 480, inChannels: 80, into: s.f + 1280)
+        s.profiler?.stop(82)
         // features.4.1.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(63), pixels: 196 &* s.n, inChannels: 80, weights: s.p + 107072,
+        Kernels.pointwiseConv(input: s.tensor(63), pixels: 196 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(71)
+        s.profiler?.stop(83)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+                activation: .silu, output: s.tensor(65), savedMean: s.f + 443328, savedInvStd: s.f + 443808,
                 runningMean: s.p + 146432, runningVar: s.p + 146912, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(84)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
-                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 33728, pool: pool)
-            s.profiler?.stop(73)
+                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 443328, pool: pool)
+            s.profiler?.stop(85)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 35648)
-        s.profiler?.stop(74)
+        WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 445248)
+        s.profiler?.stop(86)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 445248, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(75)
+        s.profiler?.stop(87)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+                activation: .silu, output: s.tensor(67), savedMean: s.f + 444288, savedInvStd: s.f + 444768,
                 runningMean: s.p + 152672, runningVar: s.p + 153152, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(88)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
-                eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 34688, pool: pool)
-            s.profiler?.stop(77)
+                eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 444288, pool: pool)
+            s.profiler?.stop(89)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
@@ -1875,94 +1923,102 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, reduceBias: s.p + 163232,
             activation: .silu, expandWeights: s.p + 163264, expandBias: s.p + 172864, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(78)
+        s.profiler?.stop(90)
+        // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 173344, outChannels: 80, inChannels: 480, into: s.f + 1280)
+        s.profiler?.stop(91)
         // features.4.1.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 480, weights: s.p + 173344,
+        Kernels.pointwiseConv(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(79)
+        s.profiler?.stop(92)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 211744, beta: s.p + 211824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(73), savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+                activation: .identity, output: s.tensor(73), savedMean: s.f + 453888, savedInvStd: s.f + 453968,
                 runningMean: s.p + 211904, runningVar: s.p + 211984, pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(93)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 211744, beta: s.p + 211824, runningMean: s.p + 211904, runningVar: s.p + 211984,
-                eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 44288, pool: pool)
-            s.profiler?.stop(81)
+                eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 453888, pool: pool)
+            s.profiler?.stop(94)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(82)
+            s.profiler?.stop(95)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 15680, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(83)
+        s.profiler?.stop(96)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 212064, outChannels: 480, inChannels: 80, into: s.f + 1280)
+        s.profiler?.stop(97)
         // features.4.2.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(74), pixels: 196 &* s.n, inChannels: 80, weights: s.p + 212064,
+        Kernels.pointwiseConv(input: s.tensor(74), pixels: 196 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(84)
+        s.profiler?.stop(98)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 454048, savedInvStd: s.f + 454528,
                 runningMean: s.p + 251424, runningVar: s.p + 251904, pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(99)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
-                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 44448, pool: pool)
-            s.profiler?.stop(86)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 454048, pool: pool)
+            s.profiler?.stop(100)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 46368)
-        s.profiler?.stop(87)
+        WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 455968)
+        s.profiler?.stop(101)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 455968, bias: s.f,
             activation: .identity, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(102)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+                activation: .silu, output: s.tensor(79), savedMean: s.f + 455008, savedInvStd: s.f + 455488,
                 runningMean: s.p + 257664, runningVar: s.p + 258144, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(103)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
-                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 45408, pool: pool)
-            s.profiler?.stop(90)
+                eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 455008, pool: pool)
+            s.profiler?.stop(104)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
@@ -1970,94 +2026,102 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, reduceBias: s.p + 268224,
             activation: .silu, expandWeights: s.p + 268256, expandBias: s.p + 277856, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(91)
+        s.profiler?.stop(105)
+        // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 278336, outChannels: 80, inChannels: 480, into: s.f + 1280)
+        s.profiler?.stop(106)
         // features.4.2.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(80), pixels: 196 &* s.n, inChannels: 480, weights: s.p + 278336,
+        Kernels.pointwiseConv(input: s.tensor(80), pixels: 196 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(92)
+        s.profiler?.stop(107)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 316736, beta: s.p + 316816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 464608, savedInvStd: s.f + 464688,
                 runningMean: s.p + 316896, runningVar: s.p + 316976, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(108)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 316736, beta: s.p + 316816, runningMean: s.p + 316896, runningVar: s.p + 316976,
-                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 55008, pool: pool)
-            s.profiler?.stop(94)
+                eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 464608, pool: pool)
+            s.profiler?.stop(109)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(95)
+            s.profiler?.stop(110)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 15680, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(96)
+        s.profiler?.stop(111)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 317056, outChannels: 480, inChannels: 80, into: s.f + 1280)
+        s.profiler?.stop(112)
         // features.5.0.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(86), pixels: 196 &* s.n, inChannels: 80, weights: s.p + 317056,
+        Kernels.pointwiseConv(input: s.tensor(86), pixels: 196 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(97)
+        s.profiler?.stop(113)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+                activation: .silu, output: s.tensor(89), savedMean: s.f + 464768, savedInvStd: s.f + 465248,
                 runningMean: s.p + 356416, runningVar: s.p + 356896, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(114)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
-                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 55168, pool: pool)
-            s.profiler?.stop(99)
+                eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 464768, pool: pool)
+            s.profiler?.stop(115)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 57088)
-        s.profiler?.stop(100)
+        WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 466688)
+        s.profiler?.stop(116)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 466688, bias: s.f,
             activation: .identity, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(101)
+        s.profiler?.stop(117)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+                activation: .silu, output: s.tensor(91), savedMean: s.f + 465728, savedInvStd: s.f + 466208,
                 runningMean: s.p + 370336, runningVar: s.p + 370816, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(118)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
-                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 56128, pool: pool)
-            s.profiler?.stop(103)
+                eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 465728, pool: pool)
+            s.profiler?.stop(119)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
@@ -2065,81 +2129,89 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, reduceBias: s.p + 380896,
             activation: .silu, expandWeights: s.p + 380928, expandBias: s.p + 390528, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(104)
+        s.profiler?.stop(120)
+        // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [480][112]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 391008, outChannels: 112, inChannels: 480, into: s.f + 1280)
+        s.profiler?.stop(121)
         // features.5.0.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 196 &* s.n, inChannels: 480, weights: s.p + 391008,
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 196 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(105)
+        s.profiler?.stop(122)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 444768, beta: s.p + 444880, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(97), savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+                activation: .identity, output: s.tensor(97), savedMean: s.f + 490688, savedInvStd: s.f + 490800,
                 runningMean: s.p + 444992, runningVar: s.p + 445104, pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(123)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 444768, beta: s.p + 444880, runningMean: s.p + 444992, runningVar: s.p + 445104,
-                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 81088, pool: pool)
-            s.profiler?.stop(107)
+                eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 490688, pool: pool)
+            s.profiler?.stop(124)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 445216, outChannels: 672, inChannels: 112, into: s.f + 1280)
+        s.profiler?.stop(125)
         // features.5.1.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(97), pixels: 196 &* s.n, inChannels: 112, weights: s.p + 445216,
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 196 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(108)
+        s.profiler?.stop(126)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(99), savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+                activation: .silu, output: s.tensor(99), savedMean: s.f + 490912, savedInvStd: s.f + 491584,
                 runningMean: s.p + 521824, runningVar: s.p + 522496, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(127)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
-                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 81312, pool: pool)
-            s.profiler?.stop(110)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 490912, pool: pool)
+            s.profiler?.stop(128)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 84000)
-        s.profiler?.stop(111)
+        WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 493600)
+        s.profiler?.stop(129)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 493600, bias: s.f,
             activation: .identity, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(112)
+        s.profiler?.stop(130)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+                activation: .silu, output: s.tensor(101), savedMean: s.f + 492256, savedInvStd: s.f + 492928,
                 runningMean: s.p + 541312, runningVar: s.p + 541984, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(131)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
-                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 82656, pool: pool)
-            s.profiler?.stop(114)
+                eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 492256, pool: pool)
+            s.profiler?.stop(132)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         s.profiler?.start()
@@ -2147,93 +2219,101 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, reduceBias: s.p + 561472,
             activation: .silu, expandWeights: s.p + 561504, expandBias: s.p + 580320, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(115)
+        s.profiler?.stop(133)
+        // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 580992, outChannels: 112, inChannels: 672, into: s.f + 1280)
+        s.profiler?.stop(134)
         // features.5.1.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(102), pixels: 196 &* s.n, inChannels: 672, weights: s.p + 580992,
+        Kernels.pointwiseConv(input: s.tensor(102), pixels: 196 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(116)
+        s.profiler?.stop(135)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(107), savedMean: s.f + 117600, savedInvStd: s.f + 117712,
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 527200, savedInvStd: s.f + 527312,
                 runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(136)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, runningMean: s.p + 656480, runningVar: s.p + 656592,
-                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 117600, pool: pool)
-            s.profiler?.stop(118)
+                eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 527200, pool: pool)
+            s.profiler?.stop(137)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.tensor(109), random: &random)
-            s.profiler?.stop(119)
+            s.profiler?.stop(138)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 21952, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(120)
+        s.profiler?.stop(139)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 656704, outChannels: 672, inChannels: 112, into: s.f + 1280)
+        s.profiler?.stop(140)
         // features.5.2.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(108), pixels: 196 &* s.n, inChannels: 112, weights: s.p + 656704,
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 196 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(121)
+        s.profiler?.stop(141)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(111), savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+                activation: .silu, output: s.tensor(111), savedMean: s.f + 527424, savedInvStd: s.f + 528096,
                 runningMean: s.p + 733312, runningVar: s.p + 733984, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(142)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
-                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 117824, pool: pool)
-            s.profiler?.stop(123)
+                eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 527424, pool: pool)
+            s.profiler?.stop(143)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 120512)
-        s.profiler?.stop(124)
+        WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 530112)
+        s.profiler?.stop(144)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 530112, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(125)
+        s.profiler?.stop(145)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+                activation: .silu, output: s.tensor(113), savedMean: s.f + 528768, savedInvStd: s.f + 529440,
                 runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(146)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
-                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 119168, pool: pool)
-            s.profiler?.stop(127)
+                eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 528768, pool: pool)
+            s.profiler?.stop(147)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         s.profiler?.start()
@@ -2241,93 +2321,101 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, reduceBias: s.p + 772960,
             activation: .silu, expandWeights: s.p + 772992, expandBias: s.p + 791808, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(128)
+        s.profiler?.stop(148)
+        // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 792480, outChannels: 112, inChannels: 672, into: s.f + 1280)
+        s.profiler?.stop(149)
         // features.5.2.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(114), pixels: 196 &* s.n, inChannels: 672, weights: s.p + 792480,
+        Kernels.pointwiseConv(input: s.tensor(114), pixels: 196 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(129)
+        s.profiler?.stop(150)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(119), savedMean: s.f + 154112, savedInvStd: s.f + 154224,
+                activation: .identity, output: s.tensor(119), savedMean: s.f + 563712, savedInvStd: s.f + 563824,
                 runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(151)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, runningMean: s.p + 867968, runningVar: s.p + 868080,
-                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 154112, pool: pool)
-            s.profiler?.stop(131)
+                eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 563712, pool: pool)
+            s.profiler?.stop(152)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(121), random: &random)
-            s.profiler?.stop(132)
+            s.profiler?.stop(153)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 21952, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(133)
+        s.profiler?.stop(154)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 868192, outChannels: 672, inChannels: 112, into: s.f + 1280)
+        s.profiler?.stop(155)
         // features.6.0.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(120), pixels: 196 &* s.n, inChannels: 112, weights: s.p + 868192,
+        Kernels.pointwiseConv(input: s.tensor(120), pixels: 196 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(134)
+        s.profiler?.stop(156)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(123), savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+                activation: .silu, output: s.tensor(123), savedMean: s.f + 563936, savedInvStd: s.f + 564608,
                 runningMean: s.p + 944800, runningVar: s.p + 945472, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(157)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
-                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 154336, pool: pool)
-            s.profiler?.stop(136)
+                eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 563936, pool: pool)
+            s.profiler?.stop(158)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 157024)
-        s.profiler?.stop(137)
+        WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 566624)
+        s.profiler?.stop(159)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 566624, bias: s.f,
             activation: .identity, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(138)
+        s.profiler?.stop(160)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+                activation: .silu, output: s.tensor(125), savedMean: s.f + 565280, savedInvStd: s.f + 565952,
                 runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(161)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
-                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 155680, pool: pool)
-            s.profiler?.stop(140)
+                eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 565280, pool: pool)
+            s.profiler?.stop(162)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]
         s.profiler?.start()
@@ -2335,81 +2423,89 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, reduceBias: s.p + 984448,
             activation: .silu, expandWeights: s.p + 984480, expandBias: s.p + 1003296, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(141)
+        s.profiler?.stop(163)
+        // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [672][192]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1003968, outChannels: 192, inChannels: 672, into: s.f + 1280)
+        s.profiler?.stop(164)
         // features.6.0.block.3 project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(126), pixels: 49 &* s.n, inChannels: 672, weights: s.p + 1003968,
+        Kernels.pointwiseConv(input: s.tensor(126), pixels: 49 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(142)
+        s.profiler?.stop(165)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(131), savedMean: s.f + 190624, savedInvStd: s.f + 190816,
+                activation: .identity, output: s.tensor(131), savedMean: s.f + 600224, savedInvStd: s.f + 600416,
                 runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(166)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, runningMean: s.p + 1133376, runningVar: s.p + 1133568,
-                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 190624, pool: pool)
-            s.profiler?.stop(144)
+                eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 600224, pool: pool)
+            s.profiler?.stop(167)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1133760, outChannels: 1152, inChannels: 192, into: s.f + 1280)
+        s.profiler?.stop(168)
         // features.6.1.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(131), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1133760,
+        Kernels.pointwiseConv(input: s.tensor(131), pixels: 49 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(169)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(133), savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                activation: .silu, output: s.tensor(133), savedMean: s.f + 600608, savedInvStd: s.f + 601760,
                 runningMean: s.p + 1357248, runningVar: s.p + 1358400, pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(170)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
-                eps: 1e-05, activation: .silu, output: s.tensor(133), scratch: s.f + 191008, pool: pool)
-            s.profiler?.stop(147)
+                eps: 1e-05, activation: .silu, output: s.tensor(133), scratch: s.f + 600608, pool: pool)
+            s.profiler?.stop(171)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 195616)
-        s.profiler?.stop(148)
+        WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 605216)
+        s.profiler?.stop(172)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 195616, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 605216, bias: s.f,
             activation: .identity, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(149)
+        s.profiler?.stop(173)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                activation: .silu, output: s.tensor(135), savedMean: s.f + 602912, savedInvStd: s.f + 604064,
                 runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(174)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
-                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 193312, pool: pool)
-            s.profiler?.stop(151)
+                eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 602912, pool: pool)
+            s.profiler?.stop(175)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2417,94 +2513,102 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, reduceBias: s.p + 1448256,
             activation: .silu, expandWeights: s.p + 1448304, expandBias: s.p + 1503600, savedPooled: s.tensor(137),
             savedHidden: s.tensor(138), savedScale: s.tensor(139), pool: pool)
-        s.profiler?.stop(152)
+        s.profiler?.stop(176)
+        // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1504752, outChannels: 192, inChannels: 1152, into: s.f + 1280)
+        s.profiler?.stop(177)
         // features.6.1.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(136), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 1504752,
+        Kernels.pointwiseConv(input: s.tensor(136), pixels: 49 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(140), pool: pool)
-        s.profiler?.stop(153)
+        s.profiler?.stop(178)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(141), savedMean: s.f + 253216, savedInvStd: s.f + 253408,
+                activation: .identity, output: s.tensor(141), savedMean: s.f + 662816, savedInvStd: s.f + 663008,
                 runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(179)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, runningMean: s.p + 1726320, runningVar: s.p + 1726512,
-                eps: 1e-05, activation: .identity, output: s.tensor(141), scratch: s.f + 253216, pool: pool)
-            s.profiler?.stop(155)
+                eps: 1e-05, activation: .identity, output: s.tensor(141), scratch: s.f + 662816, pool: pool)
+            s.profiler?.stop(180)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002, into: s.tensor(143),
                 random: &random)
-            s.profiler?.stop(156)
+            s.profiler?.stop(181)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(131), branch: s.tensor(141),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(157)
+        s.profiler?.stop(182)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1726704, outChannels: 1152, inChannels: 192, into: s.f + 1280)
+        s.profiler?.stop(183)
         // features.6.2.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(142), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1726704,
+        Kernels.pointwiseConv(input: s.tensor(142), pixels: 49 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(158)
+        s.profiler?.stop(184)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(145), savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                activation: .silu, output: s.tensor(145), savedMean: s.f + 663200, savedInvStd: s.f + 664352,
                 runningMean: s.p + 1950192, runningVar: s.p + 1951344, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(185)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
-                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 253600, pool: pool)
-            s.profiler?.stop(160)
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 663200, pool: pool)
+            s.profiler?.stop(186)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 258208)
-        s.profiler?.stop(161)
+        WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 667808)
+        s.profiler?.stop(187)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 258208, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 667808, bias: s.f,
             activation: .identity, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(162)
+        s.profiler?.stop(188)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                activation: .silu, output: s.tensor(147), savedMean: s.f + 665504, savedInvStd: s.f + 666656,
                 runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(189)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
-                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 255904, pool: pool)
-            s.profiler?.stop(164)
+                eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 665504, pool: pool)
+            s.profiler?.stop(190)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2512,93 +2616,101 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, reduceBias: s.p + 2041200,
             activation: .silu, expandWeights: s.p + 2041248, expandBias: s.p + 2096544, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(191)
+        // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2097696, outChannels: 192, inChannels: 1152, into: s.f + 1280)
+        s.profiler?.stop(192)
         // features.6.2.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(148), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 2097696,
+        Kernels.pointwiseConv(input: s.tensor(148), pixels: 49 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
-        s.profiler?.stop(166)
+        s.profiler?.stop(193)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(153), savedMean: s.f + 315808, savedInvStd: s.f + 316000,
+                activation: .identity, output: s.tensor(153), savedMean: s.f + 725408, savedInvStd: s.f + 725600,
                 runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(194)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, runningMean: s.p + 2319264, runningVar: s.p + 2319456,
-                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 315808, pool: pool)
-            s.profiler?.stop(168)
+                eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 725408, pool: pool)
+            s.profiler?.stop(195)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.tensor(155), random: &random)
-            s.profiler?.stop(169)
+            s.profiler?.stop(196)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(142), branch: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(170)
+        s.profiler?.stop(197)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2319648, outChannels: 1152, inChannels: 192, into: s.f + 1280)
+        s.profiler?.stop(198)
         // features.6.3.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(154), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2319648,
+        Kernels.pointwiseConv(input: s.tensor(154), pixels: 49 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(171)
+        s.profiler?.stop(199)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(157), savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                activation: .silu, output: s.tensor(157), savedMean: s.f + 725792, savedInvStd: s.f + 726944,
                 runningMean: s.p + 2543136, runningVar: s.p + 2544288, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(200)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
-                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 316192, pool: pool)
-            s.profiler?.stop(173)
+                eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 725792, pool: pool)
+            s.profiler?.stop(201)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 320800)
-        s.profiler?.stop(174)
+        WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 730400)
+        s.profiler?.stop(202)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 320800, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 730400, bias: s.f,
             activation: .identity, output: s.tensor(158), pool: pool)
-        s.profiler?.stop(175)
+        s.profiler?.stop(203)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                activation: .silu, output: s.tensor(159), savedMean: s.f + 728096, savedInvStd: s.f + 729248,
                 runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(204)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
-                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 318496, pool: pool)
-            s.profiler?.stop(177)
+                eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 728096, pool: pool)
+            s.profiler?.stop(205)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2606,94 +2718,102 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, reduceBias: s.p + 2634144,
             activation: .silu, expandWeights: s.p + 2634192, expandBias: s.p + 2689488, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(178)
+        s.profiler?.stop(206)
+        // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2690640, outChannels: 192, inChannels: 1152, into: s.f + 1280)
+        s.profiler?.stop(207)
         // features.6.3.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(160), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 2690640,
+        Kernels.pointwiseConv(input: s.tensor(160), pixels: 49 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(164), pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(208)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(165), savedMean: s.f + 378400, savedInvStd: s.f + 378592,
+                activation: .identity, output: s.tensor(165), savedMean: s.f + 788000, savedInvStd: s.f + 788192,
                 runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(209)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, runningMean: s.p + 2912208, runningVar: s.p + 2912400,
-                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 378400, pool: pool)
-            s.profiler?.stop(181)
+                eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 788000, pool: pool)
+            s.profiler?.stop(210)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(182)
+            s.profiler?.stop(211)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(183)
+        s.profiler?.stop(212)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2912592, outChannels: 1152, inChannels: 192, into: s.f + 1280)
+        s.profiler?.stop(213)
         // features.7.0.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(166), pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2912592,
+        Kernels.pointwiseConv(input: s.tensor(166), pixels: 49 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(184)
+        s.profiler?.stop(214)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(169), savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                activation: .silu, output: s.tensor(169), savedMean: s.f + 788384, savedInvStd: s.f + 789536,
                 runningMean: s.p + 3136080, runningVar: s.p + 3137232, pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(215)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
-                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 378784, pool: pool)
-            s.profiler?.stop(186)
+                eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 788384, pool: pool)
+            s.profiler?.stop(216)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 383392)
-        s.profiler?.stop(187)
+        WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 792992)
+        s.profiler?.stop(217)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 383392, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 792992, bias: s.f,
             activation: .identity, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(188)
+        s.profiler?.stop(218)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                activation: .silu, output: s.tensor(171), savedMean: s.f + 790688, savedInvStd: s.f + 791840,
                 runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(219)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
-                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 381088, pool: pool)
-            s.profiler?.stop(190)
+                eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 790688, pool: pool)
+            s.profiler?.stop(220)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2701,54 +2821,62 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, reduceBias: s.p + 3208656,
             activation: .silu, expandWeights: s.p + 3208704, expandBias: s.p + 3264000, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(191)
+        s.profiler?.stop(221)
+        // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1152][320]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 3265152, outChannels: 320, inChannels: 1152, into: s.f + 1280)
+        s.profiler?.stop(222)
         // features.7.0.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(172), pixels: 49 &* s.n, inChannels: 1152, weights: s.p + 3265152,
+        Kernels.pointwiseConv(input: s.tensor(172), pixels: 49 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(176), pool: pool)
-        s.profiler?.stop(192)
+        s.profiler?.stop(223)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(177), savedMean: s.f + 404128, savedInvStd: s.f + 404448,
+                activation: .identity, output: s.tensor(177), savedMean: s.f + 813728, savedInvStd: s.f + 814048,
                 runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(224)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, runningMean: s.p + 3634432, runningVar: s.p + 3634752,
-                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 404128, pool: pool)
-            s.profiler?.stop(194)
+                eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 813728, pool: pool)
+            s.profiler?.stop(225)
         }
     }
 
     /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1 weights to the GEMM layout [320][1280]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 3635072, outChannels: 1280, inChannels: 320, into: s.f + 1280)
+        s.profiler?.stop(226)
         // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(177), pixels: 49 &* s.n, inChannels: 320, weights: s.p + 3635072,
+        Kernels.pointwiseConv(input: s.tensor(177), pixels: 49 &* s.n, inChannels: 320, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(195)
+        s.profiler?.stop(227)
         // features.8 BatchNorm (batch statistics) + silu on [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(179), savedMean: s.f + 404768, savedInvStd: s.f + 406048,
+                activation: .silu, output: s.tensor(179), savedMean: s.f + 814368, savedInvStd: s.f + 815648,
                 runningMean: s.p + 4047232, runningVar: s.p + 4048512, pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(228)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, runningMean: s.p + 4047232, runningVar: s.p + 4048512,
-                eps: 1e-05, activation: .silu, output: s.tensor(179), scratch: s.f + 404768, pool: pool)
-            s.profiler?.stop(197)
+                eps: 1e-05, activation: .silu, output: s.tensor(179), scratch: s.f + 814368, pool: pool)
+            s.profiler?.stop(229)
         }
     }
 
@@ -2758,26 +2886,26 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(179), batch: s.n, pixels: 49, channels: 1280, output: s.tensor(180),
             pool: pool)
-        s.profiler?.stop(198)
+        s.profiler?.stop(230)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(180), output: s.tensor(182), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(181), random: &random)
-        s.profiler?.stop(199)
+        s.profiler?.stop(231)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(182), batch: s.n, inFeatures: 1280, weights: s.p + 4049792, bias: s.p + 5329792,
             outFeatures: 1000, output: s.tensor(183), pool: pool)
-        s.profiler?.stop(200)
+        s.profiler?.stop(232)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(183), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(184))
-        s.profiler?.stop(201)
+        s.profiler?.stop(233)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(183), count: 1000 &* s.n)
-        s.profiler?.stop(202)
+        s.profiler?.stop(234)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
@@ -2787,17 +2915,17 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(184), input: s.tensor(182), weights: s.p + 4049792,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(185), gradWeights: s.g + 4049792,
             gradBias: s.g + 5329792, pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(235)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(185), mask: s.tensor(181), count: 1280 &* s.n,
             gradInput: s.tensor(186))
-        s.profiler?.stop(204)
+        s.profiler?.stop(236)
         // avgpool backward: spread each channel's gradient over the 49 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(186), batch: s.n, pixels: 49, channels: 1280,
             gradInput: s.tensor(187), pool: pool)
-        s.profiler?.stop(205)
+        s.profiler?.stop(237)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
@@ -2805,16 +2933,16 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.8 backward through silu and BatchNorm (in place) on [n, 7, 7, 1280]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(178), pixels: 49 &* s.n,
-            channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 404768,
-            savedInvStd: s.f + 406048, activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 4044672,
+            channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 814368,
+            savedInvStd: s.f + 815648, activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 4044672,
             gradBeta: s.g + 4045952, pool: pool)
-        s.profiler?.stop(206)
+        s.profiler?.stop(238)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(177), weights: s.p + 3635072,
             pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(188),
             gradWeights: s.g + 3635072, pool: pool)
-        s.profiler?.stop(207)
+        s.profiler?.stop(239)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
@@ -2822,39 +2950,39 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 320]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(176), pixels: 49 &* s.n,
-            channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 404128,
-            savedInvStd: s.f + 404448, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 3633792,
+            channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 813728,
+            savedInvStd: s.f + 814048, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 3633792,
             gradBeta: s.g + 3634112, pool: pool)
-        s.profiler?.stop(208)
+        s.profiler?.stop(240)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 790688, savedInvStd: s.f + 791840,
                 activation: .silu, output: s.tensor(191), pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(241)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
-                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 381088, pool: pool)
-            s.profiler?.stop(210)
+                eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 790688, pool: pool)
+            s.profiler?.stop(242)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(191), savedScale: s.tensor(175), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(190), pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(243)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 3265152,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
             gradWeights: s.g + 3265152, pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(244)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(189), input: s.tensor(191), batch: s.n, pixels: 49,
@@ -2863,57 +2991,57 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(175), gradInput: s.tensor(192), gradReduceWeights: s.g + 3153360,
             gradReduceBias: s.g + 3208656, gradExpandWeights: s.g + 3208704, gradExpandBias: s.g + 3264000,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(213)
+        s.profiler?.stop(245)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(192), input: s.tensor(170), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 381088,
-            savedInvStd: s.f + 382240, activation: .silu, gradInput: s.tensor(192), gradGamma: s.g + 3148752,
+            channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 790688,
+            savedInvStd: s.f + 791840, activation: .silu, gradInput: s.tensor(192), gradGamma: s.g + 3148752,
             gradBeta: s.g + 3149904, pool: pool)
-        s.profiler?.stop(214)
+        s.profiler?.stop(246)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 788384, savedInvStd: s.f + 789536,
                 activation: .silu, output: s.tensor(194), pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(247)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
-                eps: 1e-05, activation: .silu, output: s.tensor(194), scratch: s.f + 378784, pool: pool)
-            s.profiler?.stop(216)
+                eps: 1e-05, activation: .silu, output: s.tensor(194), scratch: s.f + 788384, pool: pool)
+            s.profiler?.stop(248)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 393760, count: 10368)
-        s.profiler?.stop(217)
+        TrainingKernels.zero(s.f + 803360, count: 10368)
+        s.profiler?.stop(249)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(192), input: s.tensor(194), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: s.f + 383392, gradInput: s.tensor(193), gradWeights: s.f + 393760, pool: pool)
-        s.profiler?.stop(218)
+            weights: s.f + 792992, gradInput: s.tensor(193), gradWeights: s.f + 803360, pool: pool)
+        s.profiler?.stop(250)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 393760, channels: 1152, kernel: 3, into: s.g + 3138384)
-        s.profiler?.stop(219)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 803360, channels: 1152, kernel: 3, into: s.g + 3138384)
+        s.profiler?.stop(251)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(168), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 378784,
-            savedInvStd: s.f + 379936, activation: .silu, gradInput: s.tensor(193), gradGamma: s.g + 3133776,
+            channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 788384,
+            savedInvStd: s.f + 789536, activation: .silu, gradInput: s.tensor(193), gradGamma: s.g + 3133776,
             gradBeta: s.g + 3134928, pool: pool)
-        s.profiler?.stop(220)
+        s.profiler?.stop(252)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(166), weights: s.p + 2912592,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(195),
             gradWeights: s.g + 2912592, pool: pool)
-        s.profiler?.stop(221)
+        s.profiler?.stop(253)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -2923,43 +3051,43 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(195),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(196), pool: pool)
-        s.profiler?.stop(222)
+        s.profiler?.stop(254)
         // features.6.3.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(164), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 378400,
-            savedInvStd: s.f + 378592, activation: .identity, gradInput: s.tensor(196), gradGamma: s.g + 2911824,
+            channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 788000,
+            savedInvStd: s.f + 788192, activation: .identity, gradInput: s.tensor(196), gradGamma: s.g + 2911824,
             gradBeta: s.g + 2912016, pool: pool)
-        s.profiler?.stop(223)
+        s.profiler?.stop(255)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 728096, savedInvStd: s.f + 729248,
                 activation: .silu, output: s.tensor(199), pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(256)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
-                eps: 1e-05, activation: .silu, output: s.tensor(199), scratch: s.f + 318496, pool: pool)
-            s.profiler?.stop(225)
+                eps: 1e-05, activation: .silu, output: s.tensor(199), scratch: s.f + 728096, pool: pool)
+            s.profiler?.stop(257)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(199), savedScale: s.tensor(163), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(198), pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(258)
         }
         // features.6.3.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(198), weights: s.p + 2690640,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(197),
             gradWeights: s.g + 2690640, pool: pool)
-        s.profiler?.stop(227)
+        s.profiler?.stop(259)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(197), input: s.tensor(199), batch: s.n, pixels: 49,
@@ -2968,61 +3096,61 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(163), gradInput: s.tensor(200), gradReduceWeights: s.g + 2578848,
             gradReduceBias: s.g + 2634144, gradExpandWeights: s.g + 2634192, gradExpandBias: s.g + 2689488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(260)
         // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(158), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 318496,
-            savedInvStd: s.f + 319648, activation: .silu, gradInput: s.tensor(200), gradGamma: s.g + 2574240,
+            channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 728096,
+            savedInvStd: s.f + 729248, activation: .silu, gradInput: s.tensor(200), gradGamma: s.g + 2574240,
             gradBeta: s.g + 2575392, pool: pool)
-        s.profiler?.stop(229)
+        s.profiler?.stop(261)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 725792, savedInvStd: s.f + 726944,
                 activation: .silu, output: s.tensor(202), pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(262)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
-                eps: 1e-05, activation: .silu, output: s.tensor(202), scratch: s.f + 316192, pool: pool)
-            s.profiler?.stop(231)
+                eps: 1e-05, activation: .silu, output: s.tensor(202), scratch: s.f + 725792, pool: pool)
+            s.profiler?.stop(263)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 349600, count: 28800)
-        s.profiler?.stop(232)
+        TrainingKernels.zero(s.f + 759200, count: 28800)
+        s.profiler?.stop(264)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(202), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 320800, gradInput: s.tensor(201), gradWeights: s.f + 349600, pool: pool)
-        s.profiler?.stop(233)
+            weights: s.f + 730400, gradInput: s.tensor(201), gradWeights: s.f + 759200, pool: pool)
+        s.profiler?.stop(265)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 349600, channels: 1152, kernel: 5, into: s.g + 2545440)
-        s.profiler?.stop(234)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 759200, channels: 1152, kernel: 5, into: s.g + 2545440)
+        s.profiler?.stop(266)
         // features.6.3.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(201), input: s.tensor(156), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 316192,
-            savedInvStd: s.f + 317344, activation: .silu, gradInput: s.tensor(201), gradGamma: s.g + 2540832,
+            channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 725792,
+            savedInvStd: s.f + 726944, activation: .silu, gradInput: s.tensor(201), gradGamma: s.g + 2540832,
             gradBeta: s.g + 2541984, pool: pool)
-        s.profiler?.stop(235)
+        s.profiler?.stop(267)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(154), weights: s.p + 2319648,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(203),
             gradWeights: s.g + 2319648, pool: pool)
-        s.profiler?.stop(236)
+        s.profiler?.stop(268)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(203), s.tensor(195), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(237)
+        s.profiler?.stop(269)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3032,43 +3160,43 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(203),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(204), pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(270)
         // features.6.2.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(204), input: s.tensor(152), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 315808,
-            savedInvStd: s.f + 316000, activation: .identity, gradInput: s.tensor(204), gradGamma: s.g + 2318880,
+            channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 725408,
+            savedInvStd: s.f + 725600, activation: .identity, gradInput: s.tensor(204), gradGamma: s.g + 2318880,
             gradBeta: s.g + 2319072, pool: pool)
-        s.profiler?.stop(239)
+        s.profiler?.stop(271)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 665504, savedInvStd: s.f + 666656,
                 activation: .silu, output: s.tensor(207), pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(272)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
-                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 255904, pool: pool)
-            s.profiler?.stop(241)
+                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 665504, pool: pool)
+            s.profiler?.stop(273)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(207), savedScale: s.tensor(151), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(206), pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(274)
         }
         // features.6.2.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(204), input: s.tensor(206), weights: s.p + 2097696,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(205),
             gradWeights: s.g + 2097696, pool: pool)
-        s.profiler?.stop(243)
+        s.profiler?.stop(275)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(205), input: s.tensor(207), batch: s.n, pixels: 49,
@@ -3077,61 +3205,61 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(151), gradInput: s.tensor(208), gradReduceWeights: s.g + 1985904,
             gradReduceBias: s.g + 2041200, gradExpandWeights: s.g + 2041248, gradExpandBias: s.g + 2096544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(276)
         // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(146), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 255904,
-            savedInvStd: s.f + 257056, activation: .silu, gradInput: s.tensor(208), gradGamma: s.g + 1981296,
+            channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 665504,
+            savedInvStd: s.f + 666656, activation: .silu, gradInput: s.tensor(208), gradGamma: s.g + 1981296,
             gradBeta: s.g + 1982448, pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(277)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 663200, savedInvStd: s.f + 664352,
                 activation: .silu, output: s.tensor(210), pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(278)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
-                eps: 1e-05, activation: .silu, output: s.tensor(210), scratch: s.f + 253600, pool: pool)
-            s.profiler?.stop(247)
+                eps: 1e-05, activation: .silu, output: s.tensor(210), scratch: s.f + 663200, pool: pool)
+            s.profiler?.stop(279)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 287008, count: 28800)
-        s.profiler?.stop(248)
+        TrainingKernels.zero(s.f + 696608, count: 28800)
+        s.profiler?.stop(280)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(210), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 258208, gradInput: s.tensor(209), gradWeights: s.f + 287008, pool: pool)
-        s.profiler?.stop(249)
+            weights: s.f + 667808, gradInput: s.tensor(209), gradWeights: s.f + 696608, pool: pool)
+        s.profiler?.stop(281)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 287008, channels: 1152, kernel: 5, into: s.g + 1952496)
-        s.profiler?.stop(250)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 696608, channels: 1152, kernel: 5, into: s.g + 1952496)
+        s.profiler?.stop(282)
         // features.6.2.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(209), input: s.tensor(144), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 253600,
-            savedInvStd: s.f + 254752, activation: .silu, gradInput: s.tensor(209), gradGamma: s.g + 1947888,
+            channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 663200,
+            savedInvStd: s.f + 664352, activation: .silu, gradInput: s.tensor(209), gradGamma: s.g + 1947888,
             gradBeta: s.g + 1949040, pool: pool)
-        s.profiler?.stop(251)
+        s.profiler?.stop(283)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(142), weights: s.p + 1726704,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(211),
             gradWeights: s.g + 1726704, pool: pool)
-        s.profiler?.stop(252)
+        s.profiler?.stop(284)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(211), s.tensor(203), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(285)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3141,43 +3269,43 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(211),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(212), pool: pool)
-        s.profiler?.stop(254)
+        s.profiler?.stop(286)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(140), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 253216,
-            savedInvStd: s.f + 253408, activation: .identity, gradInput: s.tensor(212), gradGamma: s.g + 1725936,
+            channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 662816,
+            savedInvStd: s.f + 663008, activation: .identity, gradInput: s.tensor(212), gradGamma: s.g + 1725936,
             gradBeta: s.g + 1726128, pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(287)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 602912, savedInvStd: s.f + 604064,
                 activation: .silu, output: s.tensor(215), pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(288)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
-                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 193312, pool: pool)
-            s.profiler?.stop(257)
+                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 602912, pool: pool)
+            s.profiler?.stop(289)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(215), savedScale: s.tensor(139), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(214), pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(290)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(214), weights: s.p + 1504752,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(213),
             gradWeights: s.g + 1504752, pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(291)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(213), input: s.tensor(215), batch: s.n, pixels: 49,
@@ -3186,61 +3314,61 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(139), gradInput: s.tensor(216), gradReduceWeights: s.g + 1392960,
             gradReduceBias: s.g + 1448256, gradExpandWeights: s.g + 1448304, gradExpandBias: s.g + 1503600,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(292)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(134), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 193312,
-            savedInvStd: s.f + 194464, activation: .silu, gradInput: s.tensor(216), gradGamma: s.g + 1388352,
+            channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 602912,
+            savedInvStd: s.f + 604064, activation: .silu, gradInput: s.tensor(216), gradGamma: s.g + 1388352,
             gradBeta: s.g + 1389504, pool: pool)
-        s.profiler?.stop(261)
+        s.profiler?.stop(293)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 600608, savedInvStd: s.f + 601760,
                 activation: .silu, output: s.tensor(218), pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(294)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
-                eps: 1e-05, activation: .silu, output: s.tensor(218), scratch: s.f + 191008, pool: pool)
-            s.profiler?.stop(263)
+                eps: 1e-05, activation: .silu, output: s.tensor(218), scratch: s.f + 600608, pool: pool)
+            s.profiler?.stop(295)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 224416, count: 28800)
-        s.profiler?.stop(264)
+        TrainingKernels.zero(s.f + 634016, count: 28800)
+        s.profiler?.stop(296)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 195616, gradInput: s.tensor(217), gradWeights: s.f + 224416, pool: pool)
-        s.profiler?.stop(265)
+            weights: s.f + 605216, gradInput: s.tensor(217), gradWeights: s.f + 634016, pool: pool)
+        s.profiler?.stop(297)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 224416, channels: 1152, kernel: 5, into: s.g + 1359552)
-        s.profiler?.stop(266)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 634016, channels: 1152, kernel: 5, into: s.g + 1359552)
+        s.profiler?.stop(298)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(132), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 191008,
-            savedInvStd: s.f + 192160, activation: .silu, gradInput: s.tensor(217), gradGamma: s.g + 1354944,
+            channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 600608,
+            savedInvStd: s.f + 601760, activation: .silu, gradInput: s.tensor(217), gradGamma: s.g + 1354944,
             gradBeta: s.g + 1356096, pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(299)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(131), weights: s.p + 1133760,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(219),
             gradWeights: s.g + 1133760, pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(300)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(219), s.tensor(211), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(269)
+        s.profiler?.stop(301)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
@@ -3248,39 +3376,39 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(130), pixels: 49 &* s.n,
-            channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 190624,
-            savedInvStd: s.f + 190816, activation: .identity, gradInput: s.tensor(219), gradGamma: s.g + 1132992,
+            channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 600224,
+            savedInvStd: s.f + 600416, activation: .identity, gradInput: s.tensor(219), gradGamma: s.g + 1132992,
             gradBeta: s.g + 1133184, pool: pool)
-        s.profiler?.stop(270)
+        s.profiler?.stop(302)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944,
-                beta: s.p + 963616, savedMean: s.f + 155680, savedInvStd: s.f + 156352, activation: .silu,
+                beta: s.p + 963616, savedMean: s.f + 565280, savedInvStd: s.f + 565952, activation: .silu,
                 output: s.tensor(222), pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(303)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
-                eps: 1e-05, activation: .silu, output: s.tensor(222), scratch: s.f + 155680, pool: pool)
-            s.profiler?.stop(272)
+                eps: 1e-05, activation: .silu, output: s.tensor(222), scratch: s.f + 565280, pool: pool)
+            s.profiler?.stop(304)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(222), savedScale: s.tensor(129), batch: s.n, pixels: 49,
                 channels: 672, output: s.tensor(221), pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(305)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(221), weights: s.p + 1003968,
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(220), gradWeights: s.g + 1003968,
             pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(306)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(220), input: s.tensor(222), batch: s.n, pixels: 49,
@@ -3289,56 +3417,56 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(129), gradInput: s.tensor(223), gradReduceWeights: s.g + 965632,
             gradReduceBias: s.g + 984448, gradExpandWeights: s.g + 984480, gradExpandBias: s.g + 1003296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(275)
+        s.profiler?.stop(307)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(124), pixels: 49 &* s.n,
-            channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+            channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 565280, savedInvStd: s.f + 565952,
             activation: .silu, gradInput: s.tensor(223), gradGamma: s.g + 962944, gradBeta: s.g + 963616, pool: pool)
-        s.profiler?.stop(276)
+        s.profiler?.stop(308)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+                gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 563936, savedInvStd: s.f + 564608,
                 activation: .silu, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(309)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
-                eps: 1e-05, activation: .silu, output: s.tensor(225), scratch: s.f + 154336, pool: pool)
-            s.profiler?.stop(278)
+                eps: 1e-05, activation: .silu, output: s.tensor(225), scratch: s.f + 563936, pool: pool)
+            s.profiler?.stop(310)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 173824, count: 16800)
-        s.profiler?.stop(279)
+        TrainingKernels.zero(s.f + 583424, count: 16800)
+        s.profiler?.stop(311)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(225), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 157024, gradInput: s.tensor(224), gradWeights: s.f + 173824, pool: pool)
-        s.profiler?.stop(280)
+            weights: s.f + 566624, gradInput: s.tensor(224), gradWeights: s.f + 583424, pool: pool)
+        s.profiler?.stop(312)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 173824, channels: 672, kernel: 5, into: s.g + 946144)
-        s.profiler?.stop(281)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 583424, channels: 672, kernel: 5, into: s.g + 946144)
+        s.profiler?.stop(313)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(224), input: s.tensor(122),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 154336,
-            savedInvStd: s.f + 155008, activation: .silu, gradInput: s.tensor(224), gradGamma: s.g + 943456,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 563936,
+            savedInvStd: s.f + 564608, activation: .silu, gradInput: s.tensor(224), gradGamma: s.g + 943456,
             gradBeta: s.g + 944128, pool: pool)
-        s.profiler?.stop(282)
+        s.profiler?.stop(314)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(224), input: s.tensor(120), weights: s.p + 868192,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(226), gradWeights: s.g + 868192,
             pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(315)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -3348,43 +3476,43 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(226),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(227), pool: pool)
-        s.profiler?.stop(284)
+        s.profiler?.stop(316)
         // features.5.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(227), input: s.tensor(118),
-            pixels: 196 &* s.n, channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 154112,
-            savedInvStd: s.f + 154224, activation: .identity, gradInput: s.tensor(227), gradGamma: s.g + 867744,
+            pixels: 196 &* s.n, channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 563712,
+            savedInvStd: s.f + 563824, activation: .identity, gradInput: s.tensor(227), gradGamma: s.g + 867744,
             gradBeta: s.g + 867856, pool: pool)
-        s.profiler?.stop(285)
+        s.profiler?.stop(317)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+                gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 528768, savedInvStd: s.f + 529440,
                 activation: .silu, output: s.tensor(230), pool: pool)
-            s.profiler?.stop(286)
+            s.profiler?.stop(318)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
-                eps: 1e-05, activation: .silu, output: s.tensor(230), scratch: s.f + 119168, pool: pool)
-            s.profiler?.stop(287)
+                eps: 1e-05, activation: .silu, output: s.tensor(230), scratch: s.f + 528768, pool: pool)
+            s.profiler?.stop(319)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(230), savedScale: s.tensor(117), batch: s.n,
                 pixels: 196, channels: 672, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(320)
         }
         // features.5.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(227), input: s.tensor(229), weights: s.p + 792480,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(228), gradWeights: s.g + 792480,
             pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(321)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(228), input: s.tensor(230), batch: s.n, pixels: 196,
@@ -3393,61 +3521,61 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(117), gradInput: s.tensor(231), gradReduceWeights: s.g + 754144,
             gradReduceBias: s.g + 772960, gradExpandWeights: s.g + 772992, gradExpandBias: s.g + 791808,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(290)
+        s.profiler?.stop(322)
         // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(112),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 119168,
-            savedInvStd: s.f + 119840, activation: .silu, gradInput: s.tensor(231), gradGamma: s.g + 751456,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 528768,
+            savedInvStd: s.f + 529440, activation: .silu, gradInput: s.tensor(231), gradGamma: s.g + 751456,
             gradBeta: s.g + 752128, pool: pool)
-        s.profiler?.stop(291)
+        s.profiler?.stop(323)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+                gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 527424, savedInvStd: s.f + 528096,
                 activation: .silu, output: s.tensor(233), pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(324)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
-                eps: 1e-05, activation: .silu, output: s.tensor(233), scratch: s.f + 117824, pool: pool)
-            s.profiler?.stop(293)
+                eps: 1e-05, activation: .silu, output: s.tensor(233), scratch: s.f + 527424, pool: pool)
+            s.profiler?.stop(325)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 137312, count: 16800)
-        s.profiler?.stop(294)
+        TrainingKernels.zero(s.f + 546912, count: 16800)
+        s.profiler?.stop(326)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(233), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 120512, gradInput: s.tensor(232), gradWeights: s.f + 137312, pool: pool)
-        s.profiler?.stop(295)
+            weights: s.f + 530112, gradInput: s.tensor(232), gradWeights: s.f + 546912, pool: pool)
+        s.profiler?.stop(327)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 137312, channels: 672, kernel: 5, into: s.g + 734656)
-        s.profiler?.stop(296)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 546912, channels: 672, kernel: 5, into: s.g + 734656)
+        s.profiler?.stop(328)
         // features.5.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(232), input: s.tensor(110),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 117824,
-            savedInvStd: s.f + 118496, activation: .silu, gradInput: s.tensor(232), gradGamma: s.g + 731968,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 527424,
+            savedInvStd: s.f + 528096, activation: .silu, gradInput: s.tensor(232), gradGamma: s.g + 731968,
             gradBeta: s.g + 732640, pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(329)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(232), input: s.tensor(108), weights: s.p + 656704,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(234), gradWeights: s.g + 656704,
             pool: pool)
-        s.profiler?.stop(298)
+        s.profiler?.stop(330)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(234), s.tensor(226), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(299)
+        s.profiler?.stop(331)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -3457,43 +3585,43 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(234),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(235), pool: pool)
-        s.profiler?.stop(300)
+        s.profiler?.stop(332)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(106),
-            pixels: 196 &* s.n, channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 117600,
-            savedInvStd: s.f + 117712, activation: .identity, gradInput: s.tensor(235), gradGamma: s.g + 656256,
+            pixels: 196 &* s.n, channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 527200,
+            savedInvStd: s.f + 527312, activation: .identity, gradInput: s.tensor(235), gradGamma: s.g + 656256,
             gradBeta: s.g + 656368, pool: pool)
-        s.profiler?.stop(301)
+        s.profiler?.stop(333)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+                gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 492256, savedInvStd: s.f + 492928,
                 activation: .silu, output: s.tensor(238), pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(334)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
-                eps: 1e-05, activation: .silu, output: s.tensor(238), scratch: s.f + 82656, pool: pool)
-            s.profiler?.stop(303)
+                eps: 1e-05, activation: .silu, output: s.tensor(238), scratch: s.f + 492256, pool: pool)
+            s.profiler?.stop(335)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(238), savedScale: s.tensor(105), batch: s.n,
                 pixels: 196, channels: 672, output: s.tensor(237), pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(336)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(237), weights: s.p + 580992,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 580992,
             pool: pool)
-        s.profiler?.stop(305)
+        s.profiler?.stop(337)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(236), input: s.tensor(238), batch: s.n, pixels: 196,
@@ -3502,60 +3630,60 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(105), gradInput: s.tensor(239), gradReduceWeights: s.g + 542656,
             gradReduceBias: s.g + 561472, gradExpandWeights: s.g + 561504, gradExpandBias: s.g + 580320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(338)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(100),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 82656,
-            savedInvStd: s.f + 83328, activation: .silu, gradInput: s.tensor(239), gradGamma: s.g + 539968,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 492256,
+            savedInvStd: s.f + 492928, activation: .silu, gradInput: s.tensor(239), gradGamma: s.g + 539968,
             gradBeta: s.g + 540640, pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(339)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480,
-                beta: s.p + 521152, savedMean: s.f + 81312, savedInvStd: s.f + 81984, activation: .silu,
+                beta: s.p + 521152, savedMean: s.f + 490912, savedInvStd: s.f + 491584, activation: .silu,
                 output: s.tensor(241), pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(340)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
-                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 81312, pool: pool)
-            s.profiler?.stop(309)
+                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 490912, pool: pool)
+            s.profiler?.stop(341)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 100800, count: 16800)
-        s.profiler?.stop(310)
+        TrainingKernels.zero(s.f + 510400, count: 16800)
+        s.profiler?.stop(342)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 84000, gradInput: s.tensor(240), gradWeights: s.f + 100800, pool: pool)
-        s.profiler?.stop(311)
+            weights: s.f + 493600, gradInput: s.tensor(240), gradWeights: s.f + 510400, pool: pool)
+        s.profiler?.stop(343)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 100800, channels: 672, kernel: 5, into: s.g + 523168)
-        s.profiler?.stop(312)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 510400, channels: 672, kernel: 5, into: s.g + 523168)
+        s.profiler?.stop(344)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(98), pixels: 196 &* s.n,
-            channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+            channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 490912, savedInvStd: s.f + 491584,
             activation: .silu, gradInput: s.tensor(240), gradGamma: s.g + 520480, gradBeta: s.g + 521152, pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(345)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(97), weights: s.p + 445216,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(242), gradWeights: s.g + 445216,
             pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(346)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(242), s.tensor(234), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(347)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
@@ -3563,39 +3691,39 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(96), pixels: 196 &* s.n,
-            channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+            channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 490688, savedInvStd: s.f + 490800,
             activation: .identity, gradInput: s.tensor(242), gradGamma: s.g + 444768, gradBeta: s.g + 444880,
             pool: pool)
-        s.profiler?.stop(316)
+        s.profiler?.stop(348)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376,
-                beta: s.p + 369856, savedMean: s.f + 56128, savedInvStd: s.f + 56608, activation: .silu,
+                beta: s.p + 369856, savedMean: s.f + 465728, savedInvStd: s.f + 466208, activation: .silu,
                 output: s.tensor(245), pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(349)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
-                eps: 1e-05, activation: .silu, output: s.tensor(245), scratch: s.f + 56128, pool: pool)
-            s.profiler?.stop(318)
+                eps: 1e-05, activation: .silu, output: s.tensor(245), scratch: s.f + 465728, pool: pool)
+            s.profiler?.stop(350)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(245), savedScale: s.tensor(95), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(244), pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(351)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(244), weights: s.p + 391008,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(243), gradWeights: s.g + 391008,
             pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(352)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(243), input: s.tensor(245), batch: s.n, pixels: 196,
@@ -3604,55 +3732,55 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(95), gradInput: s.tensor(246), gradReduceWeights: s.g + 371296,
             gradReduceBias: s.g + 380896, gradExpandWeights: s.g + 380928, gradExpandBias: s.g + 390528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(321)
+        s.profiler?.stop(353)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(90), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+            channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 465728, savedInvStd: s.f + 466208,
             activation: .silu, gradInput: s.tensor(246), gradGamma: s.g + 369376, gradBeta: s.g + 369856, pool: pool)
-        s.profiler?.stop(322)
+        s.profiler?.stop(354)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456,
-                beta: s.p + 355936, savedMean: s.f + 55168, savedInvStd: s.f + 55648, activation: .silu,
+                beta: s.p + 355936, savedMean: s.f + 464768, savedInvStd: s.f + 465248, activation: .silu,
                 output: s.tensor(248), pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(355)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
-                eps: 1e-05, activation: .silu, output: s.tensor(248), scratch: s.f + 55168, pool: pool)
-            s.profiler?.stop(324)
+                eps: 1e-05, activation: .silu, output: s.tensor(248), scratch: s.f + 464768, pool: pool)
+            s.profiler?.stop(356)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 69088, count: 12000)
-        s.profiler?.stop(325)
+        TrainingKernels.zero(s.f + 478688, count: 12000)
+        s.profiler?.stop(357)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(248), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 57088, gradInput: s.tensor(247), gradWeights: s.f + 69088, pool: pool)
-        s.profiler?.stop(326)
+            weights: s.f + 466688, gradInput: s.tensor(247), gradWeights: s.f + 478688, pool: pool)
+        s.profiler?.stop(358)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 69088, channels: 480, kernel: 5, into: s.g + 357376)
-        s.profiler?.stop(327)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 478688, channels: 480, kernel: 5, into: s.g + 357376)
+        s.profiler?.stop(359)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(247), input: s.tensor(88), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+            channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 464768, savedInvStd: s.f + 465248,
             activation: .silu, gradInput: s.tensor(247), gradGamma: s.g + 355456, gradBeta: s.g + 355936, pool: pool)
-        s.profiler?.stop(328)
+        s.profiler?.stop(360)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(247), input: s.tensor(86), weights: s.p + 317056,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(249), gradWeights: s.g + 317056,
             pool: pool)
-        s.profiler?.stop(329)
+        s.profiler?.stop(361)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3662,43 +3790,43 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(249),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(250), pool: pool)
-        s.profiler?.stop(330)
+        s.profiler?.stop(362)
         // features.4.2.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(250), input: s.tensor(84), pixels: 196 &* s.n,
-            channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+            channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 464608, savedInvStd: s.f + 464688,
             activation: .identity, gradInput: s.tensor(250), gradGamma: s.g + 316736, gradBeta: s.g + 316816,
             pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(363)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704,
-                beta: s.p + 257184, savedMean: s.f + 45408, savedInvStd: s.f + 45888, activation: .silu,
+                beta: s.p + 257184, savedMean: s.f + 455008, savedInvStd: s.f + 455488, activation: .silu,
                 output: s.tensor(253), pool: pool)
-            s.profiler?.stop(332)
+            s.profiler?.stop(364)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
-                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 45408, pool: pool)
-            s.profiler?.stop(333)
+                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 455008, pool: pool)
+            s.profiler?.stop(365)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(253), savedScale: s.tensor(83), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(252), pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(366)
         }
         // features.4.2.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(252), weights: s.p + 278336,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(251), gradWeights: s.g + 278336,
             pool: pool)
-        s.profiler?.stop(335)
+        s.profiler?.stop(367)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(251), input: s.tensor(253), batch: s.n, pixels: 196,
@@ -3707,59 +3835,59 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(83), gradInput: s.tensor(254), gradReduceWeights: s.g + 258624,
             gradReduceBias: s.g + 268224, gradExpandWeights: s.g + 268256, gradExpandBias: s.g + 277856,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(336)
+        s.profiler?.stop(368)
         // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(78), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+            channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 455008, savedInvStd: s.f + 455488,
             activation: .silu, gradInput: s.tensor(254), gradGamma: s.g + 256704, gradBeta: s.g + 257184, pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(369)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464,
-                beta: s.p + 250944, savedMean: s.f + 44448, savedInvStd: s.f + 44928, activation: .silu,
+                beta: s.p + 250944, savedMean: s.f + 454048, savedInvStd: s.f + 454528, activation: .silu,
                 output: s.tensor(256), pool: pool)
-            s.profiler?.stop(338)
+            s.profiler?.stop(370)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
-                eps: 1e-05, activation: .silu, output: s.tensor(256), scratch: s.f + 44448, pool: pool)
-            s.profiler?.stop(339)
+                eps: 1e-05, activation: .silu, output: s.tensor(256), scratch: s.f + 454048, pool: pool)
+            s.profiler?.stop(371)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 50688, count: 4320)
-        s.profiler?.stop(340)
+        TrainingKernels.zero(s.f + 460288, count: 4320)
+        s.profiler?.stop(372)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(256), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 46368, gradInput: s.tensor(255), gradWeights: s.f + 50688, pool: pool)
-        s.profiler?.stop(341)
+            weights: s.f + 455968, gradInput: s.tensor(255), gradWeights: s.f + 460288, pool: pool)
+        s.profiler?.stop(373)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 50688, channels: 480, kernel: 3, into: s.g + 252384)
-        s.profiler?.stop(342)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 460288, channels: 480, kernel: 3, into: s.g + 252384)
+        s.profiler?.stop(374)
         // features.4.2.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(76), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+            channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 454048, savedInvStd: s.f + 454528,
             activation: .silu, gradInput: s.tensor(255), gradGamma: s.g + 250464, gradBeta: s.g + 250944, pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(375)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(74), weights: s.p + 212064,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(257), gradWeights: s.g + 212064,
             pool: pool)
-        s.profiler?.stop(344)
+        s.profiler?.stop(376)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(257), s.tensor(249), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(377)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3769,43 +3897,43 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(257),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(258), pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(378)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(258), input: s.tensor(72), pixels: 196 &* s.n,
-            channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+            channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 453888, savedInvStd: s.f + 453968,
             activation: .identity, gradInput: s.tensor(258), gradGamma: s.g + 211744, gradBeta: s.g + 211824,
             pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(379)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712,
-                beta: s.p + 152192, savedMean: s.f + 34688, savedInvStd: s.f + 35168, activation: .silu,
+                beta: s.p + 152192, savedMean: s.f + 444288, savedInvStd: s.f + 444768, activation: .silu,
                 output: s.tensor(261), pool: pool)
-            s.profiler?.stop(348)
+            s.profiler?.stop(380)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
-                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 34688, pool: pool)
-            s.profiler?.stop(349)
+                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 444288, pool: pool)
+            s.profiler?.stop(381)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(261), savedScale: s.tensor(71), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(260), pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(382)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(258), input: s.tensor(260), weights: s.p + 173344,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(259), gradWeights: s.g + 173344,
             pool: pool)
-        s.profiler?.stop(351)
+        s.profiler?.stop(383)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(259), input: s.tensor(261), batch: s.n, pixels: 196,
@@ -3814,59 +3942,59 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(71), gradInput: s.tensor(262), gradReduceWeights: s.g + 153632,
             gradReduceBias: s.g + 163232, gradExpandWeights: s.g + 163264, gradExpandBias: s.g + 172864,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(384)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(66), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+            channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 444288, savedInvStd: s.f + 444768,
             activation: .silu, gradInput: s.tensor(262), gradGamma: s.g + 151712, gradBeta: s.g + 152192, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(385)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472,
-                beta: s.p + 145952, savedMean: s.f + 33728, savedInvStd: s.f + 34208, activation: .silu,
+                beta: s.p + 145952, savedMean: s.f + 443328, savedInvStd: s.f + 443808, activation: .silu,
                 output: s.tensor(264), pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(386)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
-                eps: 1e-05, activation: .silu, output: s.tensor(264), scratch: s.f + 33728, pool: pool)
-            s.profiler?.stop(355)
+                eps: 1e-05, activation: .silu, output: s.tensor(264), scratch: s.f + 443328, pool: pool)
+            s.profiler?.stop(387)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 39968, count: 4320)
-        s.profiler?.stop(356)
+        TrainingKernels.zero(s.f + 449568, count: 4320)
+        s.profiler?.stop(388)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 35648, gradInput: s.tensor(263), gradWeights: s.f + 39968, pool: pool)
-        s.profiler?.stop(357)
+            weights: s.f + 445248, gradInput: s.tensor(263), gradWeights: s.f + 449568, pool: pool)
+        s.profiler?.stop(389)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 39968, channels: 480, kernel: 3, into: s.g + 147392)
-        s.profiler?.stop(358)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 449568, channels: 480, kernel: 3, into: s.g + 147392)
+        s.profiler?.stop(390)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(64), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+            channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 443328, savedInvStd: s.f + 443808,
             activation: .silu, gradInput: s.tensor(263), gradGamma: s.g + 145472, gradBeta: s.g + 145952, pool: pool)
-        s.profiler?.stop(359)
+        s.profiler?.stop(391)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(63), weights: s.p + 107072,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(265), gradWeights: s.g + 107072,
             pool: pool)
-        s.profiler?.stop(360)
+        s.profiler?.stop(392)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(265), s.tensor(257), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(393)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
@@ -3874,39 +4002,39 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(62), pixels: 196 &* s.n,
-            channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+            channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 443168, savedInvStd: s.f + 443248,
             activation: .identity, gradInput: s.tensor(265), gradGamma: s.g + 106752, gradBeta: s.g + 106832,
             pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(394)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536,
-                beta: s.p + 81776, savedMean: s.f + 28768, savedInvStd: s.f + 29008, activation: .silu,
+                beta: s.p + 81776, savedMean: s.f + 438368, savedInvStd: s.f + 438608, activation: .silu,
                 output: s.tensor(268), pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(395)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
-                activation: .silu, output: s.tensor(268), scratch: s.f + 28768, pool: pool)
-            s.profiler?.stop(364)
+                activation: .silu, output: s.tensor(268), scratch: s.f + 438368, pool: pool)
+            s.profiler?.stop(396)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(268), savedScale: s.tensor(61), batch: s.n, pixels: 196,
                 channels: 240, output: s.tensor(267), pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(397)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(267), weights: s.p + 87552,
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(266), gradWeights: s.g + 87552,
             pool: pool)
-        s.profiler?.stop(366)
+        s.profiler?.stop(398)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(266), input: s.tensor(268), batch: s.n, pixels: 196,
@@ -3914,55 +4042,55 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 84912, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
             gradInput: s.tensor(269), gradReduceWeights: s.g + 82496, gradReduceBias: s.g + 84896,
             gradExpandWeights: s.g + 84912, gradExpandBias: s.g + 87312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(399)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(56), pixels: 196 &* s.n,
-            channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+            channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 438368, savedInvStd: s.f + 438608,
             activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 81536, gradBeta: s.g + 81776, pool: pool)
-        s.profiler?.stop(368)
+        s.profiler?.stop(400)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416,
-                beta: s.p + 78656, savedMean: s.f + 28288, savedInvStd: s.f + 28528, activation: .silu,
+                beta: s.p + 78656, savedMean: s.f + 437888, savedInvStd: s.f + 438128, activation: .silu,
                 output: s.tensor(271), pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(401)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
-                activation: .silu, output: s.tensor(271), scratch: s.f + 28288, pool: pool)
-            s.profiler?.stop(370)
+                activation: .silu, output: s.tensor(271), scratch: s.f + 437888, pool: pool)
+            s.profiler?.stop(402)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 31408, count: 2160)
-        s.profiler?.stop(371)
+        TrainingKernels.zero(s.f + 441008, count: 2160)
+        s.profiler?.stop(403)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(271), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 29248, gradInput: s.tensor(270), gradWeights: s.f + 31408, pool: pool)
-        s.profiler?.stop(372)
+            weights: s.f + 438848, gradInput: s.tensor(270), gradWeights: s.f + 441008, pool: pool)
+        s.profiler?.stop(404)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 31408, channels: 240, kernel: 3, into: s.g + 79376)
-        s.profiler?.stop(373)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 441008, channels: 240, kernel: 3, into: s.g + 79376)
+        s.profiler?.stop(405)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(270), input: s.tensor(54), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+            channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 437888, savedInvStd: s.f + 438128,
             activation: .silu, gradInput: s.tensor(270), gradGamma: s.g + 78416, gradBeta: s.g + 78656, pool: pool)
-        s.profiler?.stop(374)
+        s.profiler?.stop(406)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(270), input: s.tensor(52), weights: s.p + 68816,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(272), gradWeights: s.g + 68816,
             pool: pool)
-        s.profiler?.stop(375)
+        s.profiler?.stop(407)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
@@ -3972,43 +4100,43 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(272),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 31360, gradBranch: s.tensor(273), pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(408)
         // features.3.1.block.3 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(50), pixels: 784 &* s.n,
-            channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+            channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 437808, savedInvStd: s.f + 437848,
             activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 68624, gradBeta: s.g + 68672,
             pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(409)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008,
-                beta: s.p + 53248, savedMean: s.f + 15728, savedInvStd: s.f + 15968, activation: .silu,
+                beta: s.p + 53248, savedMean: s.f + 425328, savedInvStd: s.f + 425568, activation: .silu,
                 output: s.tensor(276), pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(410)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
-                activation: .silu, output: s.tensor(276), scratch: s.f + 15728, pool: pool)
-            s.profiler?.stop(379)
+                activation: .silu, output: s.tensor(276), scratch: s.f + 425328, pool: pool)
+            s.profiler?.stop(411)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(276), savedScale: s.tensor(49), batch: s.n, pixels: 784,
                 channels: 240, output: s.tensor(275), pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(412)
         }
         // features.3.1.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 59024,
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(274), gradWeights: s.g + 59024,
             pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(413)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(274), input: s.tensor(276), batch: s.n, pixels: 784,
@@ -4016,59 +4144,59 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 56384, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
             gradInput: s.tensor(277), gradReduceWeights: s.g + 53968, gradReduceBias: s.g + 56368,
             gradExpandWeights: s.g + 56384, gradExpandBias: s.g + 58784, workspace: s.ws, pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(414)
         // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(277), input: s.tensor(44), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+            channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 425328, savedInvStd: s.f + 425568,
             activation: .silu, gradInput: s.tensor(277), gradGamma: s.g + 53008, gradBeta: s.g + 53248, pool: pool)
-        s.profiler?.stop(383)
+        s.profiler?.stop(415)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048,
-                beta: s.p + 46288, savedMean: s.f + 15248, savedInvStd: s.f + 15488, activation: .silu,
+                beta: s.p + 46288, savedMean: s.f + 424848, savedInvStd: s.f + 425088, activation: .silu,
                 output: s.tensor(279), pool: pool)
-            s.profiler?.stop(384)
+            s.profiler?.stop(416)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
-                activation: .silu, output: s.tensor(279), scratch: s.f + 15248, pool: pool)
-            s.profiler?.stop(385)
+                activation: .silu, output: s.tensor(279), scratch: s.f + 424848, pool: pool)
+            s.profiler?.stop(417)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 22208, count: 6000)
-        s.profiler?.stop(386)
+        TrainingKernels.zero(s.f + 431808, count: 6000)
+        s.profiler?.stop(418)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(277), input: s.tensor(279), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 16208, gradInput: s.tensor(278), gradWeights: s.f + 22208, pool: pool)
-        s.profiler?.stop(387)
+            weights: s.f + 425808, gradInput: s.tensor(278), gradWeights: s.f + 431808, pool: pool)
+        s.profiler?.stop(419)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 22208, channels: 240, kernel: 5, into: s.g + 47008)
-        s.profiler?.stop(388)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 431808, channels: 240, kernel: 5, into: s.g + 47008)
+        s.profiler?.stop(420)
         // features.3.1.block.0 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(42), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+            channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 424848, savedInvStd: s.f + 425088,
             activation: .silu, gradInput: s.tensor(278), gradGamma: s.g + 46048, gradBeta: s.g + 46288, pool: pool)
-        s.profiler?.stop(389)
+        s.profiler?.stop(421)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(41), weights: s.p + 36448,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(280), gradWeights: s.g + 36448,
             pool: pool)
-        s.profiler?.stop(390)
+        s.profiler?.stop(422)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(280), s.tensor(272), count: 31360 &* s.n, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(423)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
@@ -4076,39 +4204,39 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 28, 28, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(280), input: s.tensor(40), pixels: 784 &* s.n,
-            channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+            channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 424768, savedInvStd: s.f + 424808,
             activation: .identity, gradInput: s.tensor(280), gradGamma: s.g + 36256, gradBeta: s.g + 36304,
             pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(424)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032,
-                beta: s.p + 28176, savedMean: s.f + 7680, savedInvStd: s.f + 7824, activation: .silu,
+                beta: s.p + 28176, savedMean: s.f + 417280, savedInvStd: s.f + 417424, activation: .silu,
                 output: s.tensor(283), pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(425)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
-                activation: .silu, output: s.tensor(283), scratch: s.f + 7680, pool: pool)
-            s.profiler?.stop(394)
+                activation: .silu, output: s.tensor(283), scratch: s.f + 417280, pool: pool)
+            s.profiler?.stop(426)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(283), savedScale: s.tensor(39), batch: s.n, pixels: 784,
                 channels: 144, output: s.tensor(282), pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(427)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(280), input: s.tensor(282), weights: s.p + 30496,
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(281), gradWeights: s.g + 30496,
             pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(428)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(281), input: s.tensor(283), batch: s.n, pixels: 784,
@@ -4116,56 +4244,56 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 29488, savedPooled: s.tensor(37), savedHidden: s.tensor(38), savedScale: s.tensor(39),
             gradInput: s.tensor(284), gradReduceWeights: s.g + 28608, gradReduceBias: s.g + 29472,
             gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 30352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(397)
+        s.profiler?.stop(429)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(34), pixels: 784 &* s.n,
-            channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+            channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 417280, savedInvStd: s.f + 417424,
             activation: .silu, gradInput: s.tensor(284), gradGamma: s.g + 28032, gradBeta: s.g + 28176, pool: pool)
-        s.profiler?.stop(398)
+        s.profiler?.stop(430)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856,
-                beta: s.p + 24000, savedMean: s.f + 7392, savedInvStd: s.f + 7536, activation: .silu,
+                beta: s.p + 24000, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .silu,
                 output: s.tensor(286), pool: pool)
-            s.profiler?.stop(399)
+            s.profiler?.stop(431)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
-                activation: .silu, output: s.tensor(286), scratch: s.f + 7392, pool: pool)
-            s.profiler?.stop(400)
+                activation: .silu, output: s.tensor(286), scratch: s.f + 416992, pool: pool)
+            s.profiler?.stop(432)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 11568, count: 3600)
-        s.profiler?.stop(401)
+        TrainingKernels.zero(s.f + 421168, count: 3600)
+        s.profiler?.stop(433)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(286), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 7968, gradInput: s.tensor(285), gradWeights: s.f + 11568, pool: pool)
-        s.profiler?.stop(402)
+            weights: s.f + 417568, gradInput: s.tensor(285), gradWeights: s.f + 421168, pool: pool)
+        s.profiler?.stop(434)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 11568, channels: 144, kernel: 5, into: s.g + 24432)
-        s.profiler?.stop(403)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 421168, channels: 144, kernel: 5, into: s.g + 24432)
+        s.profiler?.stop(435)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(285), input: s.tensor(32),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 7392,
-            savedInvStd: s.f + 7536, activation: .silu, gradInput: s.tensor(285), gradGamma: s.g + 23856,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 416992,
+            savedInvStd: s.f + 417136, activation: .silu, gradInput: s.tensor(285), gradGamma: s.g + 23856,
             gradBeta: s.g + 24000, pool: pool)
-        s.profiler?.stop(404)
+        s.profiler?.stop(436)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(285), input: s.tensor(30), weights: s.p + 20400,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(287), gradWeights: s.g + 20400,
             pool: pool)
-        s.profiler?.stop(405)
+        s.profiler?.stop(437)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
@@ -4175,43 +4303,43 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(287),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
             perImage: 75264, gradBranch: s.tensor(288), pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(438)
         // features.2.1.block.3 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(288), input: s.tensor(28),
-            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 7344,
-            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.tensor(288), gradGamma: s.g + 20272,
+            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 416944,
+            savedInvStd: s.f + 416968, activation: .identity, gradInput: s.tensor(288), gradGamma: s.g + 20272,
             gradBeta: s.g + 20304, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(439)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352,
-                beta: s.p + 14496, savedMean: s.f + 4464, savedInvStd: s.f + 4608, activation: .silu,
+                beta: s.p + 14496, savedMean: s.f + 414064, savedInvStd: s.f + 414208, activation: .silu,
                 output: s.tensor(291), pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(440)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
-                activation: .silu, output: s.tensor(291), scratch: s.f + 4464, pool: pool)
-            s.profiler?.stop(409)
+                activation: .silu, output: s.tensor(291), scratch: s.f + 414064, pool: pool)
+            s.profiler?.stop(441)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(291), savedScale: s.tensor(27), batch: s.n,
                 pixels: 3136, channels: 144, output: s.tensor(290), pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(442)
         }
         // features.2.1.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(290), weights: s.p + 16816,
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(289), gradWeights: s.g + 16816,
             pool: pool)
-        s.profiler?.stop(411)
+        s.profiler?.stop(443)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(289), input: s.tensor(291), batch: s.n,
@@ -4219,61 +4347,61 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 15808, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
             gradInput: s.tensor(292), gradReduceWeights: s.g + 14928, gradReduceBias: s.g + 15792,
             gradExpandWeights: s.g + 15808, gradExpandBias: s.g + 16672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(444)
         // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(292), input: s.tensor(22),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 4464,
-            savedInvStd: s.f + 4608, activation: .silu, gradInput: s.tensor(292), gradGamma: s.g + 14352,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 414064,
+            savedInvStd: s.f + 414208, activation: .silu, gradInput: s.tensor(292), gradGamma: s.g + 14352,
             gradBeta: s.g + 14496, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(445)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480,
-                beta: s.p + 12624, savedMean: s.f + 4176, savedInvStd: s.f + 4320, activation: .silu,
+                beta: s.p + 12624, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .silu,
                 output: s.tensor(294), pool: pool)
-            s.profiler?.stop(414)
+            s.profiler?.stop(446)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
-                activation: .silu, output: s.tensor(294), scratch: s.f + 4176, pool: pool)
-            s.profiler?.stop(415)
+                activation: .silu, output: s.tensor(294), scratch: s.f + 413776, pool: pool)
+            s.profiler?.stop(447)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 6048, count: 1296)
-        s.profiler?.stop(416)
+        TrainingKernels.zero(s.f + 415648, count: 1296)
+        s.profiler?.stop(448)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(294), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 4752, gradInput: s.tensor(293), gradWeights: s.f + 6048, pool: pool)
-        s.profiler?.stop(417)
+            weights: s.f + 414352, gradInput: s.tensor(293), gradWeights: s.f + 415648, pool: pool)
+        s.profiler?.stop(449)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 13056)
-        s.profiler?.stop(418)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 415648, channels: 144, kernel: 3, into: s.g + 13056)
+        s.profiler?.stop(450)
         // features.2.1.block.0 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(293), input: s.tensor(20),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 4176,
-            savedInvStd: s.f + 4320, activation: .silu, gradInput: s.tensor(293), gradGamma: s.g + 12480,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 413776,
+            savedInvStd: s.f + 413920, activation: .silu, gradInput: s.tensor(293), gradGamma: s.g + 12480,
             gradBeta: s.g + 12624, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(451)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(293), input: s.tensor(19), weights: s.p + 9024,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(295), gradWeights: s.g + 9024,
             pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(452)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(295), s.tensor(287), count: 75264 &* s.n, pool: pool)
-        s.profiler?.stop(421)
+        s.profiler?.stop(453)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
@@ -4281,39 +4409,39 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 56, 56, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(295), input: s.tensor(18),
-            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 4128,
-            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.tensor(295), gradGamma: s.g + 8896,
+            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 413728,
+            savedInvStd: s.f + 413752, activation: .identity, gradInput: s.tensor(295), gradGamma: s.g + 8896,
             gradBeta: s.g + 8928, pool: pool)
-        s.profiler?.stop(422)
+        s.profiler?.stop(454)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328,
-                beta: s.p + 5424, savedMean: s.f + 2208, savedInvStd: s.f + 2304, activation: .silu,
+                beta: s.p + 5424, savedMean: s.f + 411808, savedInvStd: s.f + 411904, activation: .silu,
                 output: s.tensor(298), pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(455)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
-                activation: .silu, output: s.tensor(298), scratch: s.f + 2208, pool: pool)
-            s.profiler?.stop(424)
+                activation: .silu, output: s.tensor(298), scratch: s.f + 411808, pool: pool)
+            s.profiler?.stop(456)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(298), savedScale: s.tensor(17), batch: s.n,
                 pixels: 3136, channels: 96, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(457)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(295), input: s.tensor(297), weights: s.p + 6592,
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(296), gradWeights: s.g + 6592,
             pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(458)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(296), input: s.tensor(298), batch: s.n,
@@ -4321,57 +4449,57 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 6112, savedPooled: s.tensor(15), savedHidden: s.tensor(16), savedScale: s.tensor(17),
             gradInput: s.tensor(299), gradReduceWeights: s.g + 5712, gradReduceBias: s.g + 6096,
             gradExpandWeights: s.g + 6112, gradExpandBias: s.g + 6496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(459)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(12),
-            pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 2208,
-            savedInvStd: s.f + 2304, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 5328,
+            pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 411808,
+            savedInvStd: s.f + 411904, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 5328,
             gradBeta: s.g + 5424, pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(460)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
-                beta: s.p + 4176, savedMean: s.f + 2016, savedInvStd: s.f + 2112, activation: .silu,
+                beta: s.p + 4176, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .silu,
                 output: s.tensor(301), pool: pool)
-            s.profiler?.stop(429)
+            s.profiler?.stop(461)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
-                activation: .silu, output: s.tensor(301), scratch: s.f + 2016, pool: pool)
-            s.profiler?.stop(430)
+                activation: .silu, output: s.tensor(301), scratch: s.f + 411616, pool: pool)
+            s.profiler?.stop(462)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3264, count: 864)
-        s.profiler?.stop(431)
+        TrainingKernels.zero(s.f + 412864, count: 864)
+        s.profiler?.stop(463)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(301), batch: s.n, height: 112,
             width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 2400, gradInput: s.tensor(300), gradWeights: s.f + 3264, pool: pool)
-        s.profiler?.stop(432)
+            weights: s.f + 412000, gradInput: s.tensor(300), gradWeights: s.f + 412864, pool: pool)
+        s.profiler?.stop(464)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 4464)
-        s.profiler?.stop(433)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 412864, channels: 96, kernel: 3, into: s.g + 4464)
+        s.profiler?.stop(465)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(300), input: s.tensor(10),
-            pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 2016,
-            savedInvStd: s.f + 2112, activation: .silu, gradInput: s.tensor(300), gradGamma: s.g + 4080,
+            pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 411616,
+            savedInvStd: s.f + 411712, activation: .silu, gradInput: s.tensor(300), gradGamma: s.g + 4080,
             gradBeta: s.g + 4176, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(466)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(300), input: s.tensor(9), weights: s.p + 2544,
             pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(302), gradWeights: s.g + 2544,
             pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(467)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
@@ -4379,39 +4507,39 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 112, 112, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(8),
-            pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 1984,
-            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 2480,
+            pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 411584,
+            savedInvStd: s.f + 411600, activation: .identity, gradInput: s.tensor(302), gradGamma: s.g + 2480,
             gradBeta: s.g + 2496, pool: pool)
-        s.profiler?.stop(436)
+        s.profiler?.stop(468)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376, activation: .silu,
+                beta: s.p + 1312, savedMean: s.f + 410944, savedInvStd: s.f + 410976, activation: .silu,
                 output: s.tensor(305), pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(469)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(305), scratch: s.f + 1344, pool: pool)
-            s.profiler?.stop(438)
+                activation: .silu, output: s.tensor(305), scratch: s.f + 410944, pool: pool)
+            s.profiler?.stop(470)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(7), batch: s.n,
                 pixels: 12544, channels: 32, output: s.tensor(304), pool: pool)
-            s.profiler?.stop(439)
+            s.profiler?.stop(471)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 1968,
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(303), gradWeights: s.g + 1968,
             pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(472)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n,
@@ -4419,44 +4547,44 @@ public final class EfficientNetB0Training: TrainableModel {
             expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(306), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
             gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(473)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(2),
-            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
-            savedInvStd: s.f + 1376, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 1280,
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 410944,
+            savedInvStd: s.f + 410976, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(474)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 1280, savedInvStd: s.f + 1312, activation: .silu,
+                beta: s.p + 896, savedMean: s.f + 410880, savedInvStd: s.f + 410912, activation: .silu,
                 output: s.tensor(308), pool: pool)
-            s.profiler?.stop(443)
+            s.profiler?.stop(475)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(308), scratch: s.f + 1280, pool: pool)
-            s.profiler?.stop(444)
+                activation: .silu, output: s.tensor(308), scratch: s.f + 410880, pool: pool)
+            s.profiler?.stop(476)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1696, count: 288)
-        s.profiler?.stop(445)
+        TrainingKernels.zero(s.f + 411296, count: 288)
+        s.profiler?.stop(477)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 112,
             width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: s.f + 1408, gradInput: s.tensor(307), gradWeights: s.f + 1696, pool: pool)
-        s.profiler?.stop(446)
+            weights: s.f + 411008, gradInput: s.tensor(307), gradWeights: s.f + 411296, pool: pool)
+        s.profiler?.stop(478)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(447)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 411296, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(479)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -4464,16 +4592,16 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(0),
-            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
-            savedInvStd: s.f + 1312, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 864,
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 410880,
+            savedInvStd: s.f + 410912, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(448)
+        s.profiler?.stop(480)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(307), input: s.x, batch: s.n, inChannels: 3,
             height: 224, width: 224, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(481)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -4812,12 +4940,16 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
               "squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [32][16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 6422528,
               "project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 112, 112, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [16][96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 19267584,
               "expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -4834,12 +4966,16 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
               "squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 7225344,
               "project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 56, 56, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [24][144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -4856,6 +4992,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
               "squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]"),
+        .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -4866,6 +5004,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.975"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [24][144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -4882,12 +5022,16 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
               "squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4515840,
               "project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 28, 28, 40]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [40][240]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -4904,6 +5048,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
               "squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]"),
+        .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -4914,6 +5060,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.95"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [40][240]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -4930,12 +5078,16 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
               "squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [240][80]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 3763200,
               "project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 14, 14, 80]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [80][480]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -4952,6 +5104,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
               "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -4962,6 +5116,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.925"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [80][480]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -4978,6 +5134,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
               "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
+        .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -4988,6 +5146,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.9125"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [80][480]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5004,12 +5164,16 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
               "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [480][112]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 10536960,
               "project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 14, 14, 112]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [112][672]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5026,6 +5190,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
               "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5036,6 +5202,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.8875"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [112][672]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5052,6 +5220,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
               "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
+        .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5062,6 +5232,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.875"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [112][672]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5078,12 +5250,16 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
               "squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [672][192]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 6322176,
               "project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 7, 7, 192]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [192][1152]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5100,6 +5276,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5110,6 +5288,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.85"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [192][1152]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5126,6 +5306,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5136,6 +5318,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.8375"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [192][1152]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5152,6 +5336,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5162,6 +5348,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.825"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [192][1152]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5178,12 +5366,16 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
               "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [1152][320]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 18063360,
               "project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 7, 7, 320]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
+              "head conv 1x1 weights to the GEMM layout [320][1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 20070400,
               "head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,

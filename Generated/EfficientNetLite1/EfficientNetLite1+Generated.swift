@@ -1153,7 +1153,7 @@ public final class EfficientNetLite1Training: TrainableModel {
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5470544,
         arenaFloatsPerImage: 20315040, recomputingArenaFloatsPerImage: 11099360,
-        fixedFloats: 533408,
+        fixedFloats: 943008,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -1260,7 +1260,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+                activation: .relu6, output: s.tensor(1), savedMean: s.f + 410880, savedInvStd: s.f + 410912,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1269,7 +1269,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(1), scratch: s.f + 1280, pool: pool)
+                activation: .relu6, output: s.tensor(1), scratch: s.f + 410880, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -1278,12 +1278,12 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 411008)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 120, width: 120, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 1408, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 411008, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]
@@ -1291,7 +1291,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+                activation: .relu6, output: s.tensor(3), savedMean: s.f + 410944, savedInvStd: s.f + 410976,
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(6)
         }
@@ -1300,1738 +1300,1906 @@ public final class EfficientNetLite1Training: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(3), scratch: s.f + 1344, pool: pool)
+                activation: .relu6, output: s.tensor(3), scratch: s.f + 410944, pool: pool)
             s.profiler?.stop(7)
         }
+        // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][16]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1408, outChannels: 16, inChannels: 32, into: s.f + 1280)
+        s.profiler?.stop(8)
         // features.1.0.block.1 project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(3), pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1408, bias: s.f,
-            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
-        s.profiler?.stop(8)
+        Kernels.pointwiseConv(input: s.tensor(3), pixels: 14400 &* s.n, inChannels: 32, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(4), pool: pool)
+        s.profiler?.stop(9)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(4), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(5), savedMean: s.f + 1984, savedInvStd: s.f + 2000,
+                activation: .identity, output: s.tensor(5), savedMean: s.f + 411584, savedInvStd: s.f + 411600,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, pool: pool)
-            s.profiler?.stop(9)
+            s.profiler?.stop(10)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
-                activation: .identity, output: s.tensor(5), scratch: s.f + 1984, pool: pool)
-            s.profiler?.stop(10)
+                activation: .identity, output: s.tensor(5), scratch: s.f + 411584, pool: pool)
+            s.profiler?.stop(11)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1984, outChannels: 96, inChannels: 16, into: s.f + 1280)
+        s.profiler?.stop(12)
         // features.2.0.block.0 expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(5), pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 1984, bias: s.f,
-            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
-        s.profiler?.stop(11)
+        Kernels.pointwiseConv(input: s.tensor(5), pixels: 14400 &* s.n, inChannels: 16, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
+        s.profiler?.stop(13)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(7), savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+                activation: .relu6, output: s.tensor(7), savedMean: s.f + 411616, savedInvStd: s.f + 411712,
                 runningMean: s.p + 3712, runningVar: s.p + 3808, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
-                activation: .relu6, output: s.tensor(7), scratch: s.f + 2016, pool: pool)
-            s.profiler?.stop(13)
+                activation: .relu6, output: s.tensor(7), scratch: s.f + 411616, pool: pool)
+            s.profiler?.stop(15)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
-        s.profiler?.stop(14)
+        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 412000)
+        s.profiler?.stop(16)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 2400, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 412000, bias: s.f,
             activation: .identity, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(15)
+        s.profiler?.stop(17)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+                activation: .relu6, output: s.tensor(9), savedMean: s.f + 411808, savedInvStd: s.f + 411904,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.tensor(9), scratch: s.f + 2208, pool: pool)
-            s.profiler?.stop(17)
+                activation: .relu6, output: s.tensor(9), scratch: s.f + 411808, pool: pool)
+            s.profiler?.stop(19)
         }
+        // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 5152, outChannels: 24, inChannels: 96, into: s.f + 1280)
+        s.profiler?.stop(20)
         // features.2.0.block.2 project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(9), pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 5152, bias: s.f,
-            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(18)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 3600 &* s.n, inChannels: 96, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
+        s.profiler?.stop(21)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(11), savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                activation: .identity, output: s.tensor(11), savedMean: s.f + 413728, savedInvStd: s.f + 413752,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
-                activation: .identity, output: s.tensor(11), scratch: s.f + 4128, pool: pool)
-            s.profiler?.stop(20)
+                activation: .identity, output: s.tensor(11), scratch: s.f + 413728, pool: pool)
+            s.profiler?.stop(23)
         }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 7584, outChannels: 144, inChannels: 24, into: s.f + 1280)
+        s.profiler?.stop(24)
         // features.2.1.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(11), pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 7584, bias: s.f,
-            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
-        s.profiler?.stop(21)
+        Kernels.pointwiseConv(input: s.tensor(11), pixels: 3600 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(12), pool: pool)
+        s.profiler?.stop(25)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(13), savedMean: s.f + 4176, savedInvStd: s.f + 4320,
+                activation: .relu6, output: s.tensor(13), savedMean: s.f + 413776, savedInvStd: s.f + 413920,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, pool: pool)
-            s.profiler?.stop(22)
+            s.profiler?.stop(26)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.tensor(13), scratch: s.f + 4176, pool: pool)
-            s.profiler?.stop(23)
+                activation: .relu6, output: s.tensor(13), scratch: s.f + 413776, pool: pool)
+            s.profiler?.stop(27)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
-        s.profiler?.stop(24)
+        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 414352)
+        s.profiler?.stop(28)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 4752, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 414352, bias: s.f,
             activation: .identity, output: s.tensor(14), pool: pool)
-        s.profiler?.stop(25)
+        s.profiler?.stop(29)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 4464, savedInvStd: s.f + 4608,
+                activation: .relu6, output: s.tensor(15), savedMean: s.f + 414064, savedInvStd: s.f + 414208,
                 runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.tensor(15), scratch: s.f + 4464, pool: pool)
-            s.profiler?.stop(27)
+                activation: .relu6, output: s.tensor(15), scratch: s.f + 414064, pool: pool)
+            s.profiler?.stop(31)
         }
+        // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [144][24]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 13488, outChannels: 24, inChannels: 144, into: s.f + 1280)
+        s.profiler?.stop(32)
         // features.2.1.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(15), pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 13488,
+        Kernels.pointwiseConv(input: s.tensor(15), pixels: 3600 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
-        s.profiler?.stop(28)
+        s.profiler?.stop(33)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(16), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(17), savedMean: s.f + 7344, savedInvStd: s.f + 7368,
+                activation: .identity, output: s.tensor(17), savedMean: s.f + 416944, savedInvStd: s.f + 416968,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(34)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
-                activation: .identity, output: s.tensor(17), scratch: s.f + 7344, pool: pool)
-            s.profiler?.stop(30)
+                activation: .identity, output: s.tensor(17), scratch: s.f + 416944, pool: pool)
+            s.profiler?.stop(35)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(31)
+            s.profiler?.stop(36)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 86400, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(32)
+        s.profiler?.stop(37)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
     private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 17072, outChannels: 144, inChannels: 24, into: s.f + 1280)
+        s.profiler?.stop(38)
         // features.2.2.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(18), pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 17072,
+        Kernels.pointwiseConv(input: s.tensor(18), pixels: 3600 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(33)
+        s.profiler?.stop(39)
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(21), savedMean: s.f + 7392, savedInvStd: s.f + 7536,
+                activation: .relu6, output: s.tensor(21), savedMean: s.f + 416992, savedInvStd: s.f + 417136,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(40)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.tensor(21), scratch: s.f + 7392, pool: pool)
-            s.profiler?.stop(35)
+                activation: .relu6, output: s.tensor(21), scratch: s.f + 416992, pool: pool)
+            s.profiler?.stop(41)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 7968)
-        s.profiler?.stop(36)
+        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 417568)
+        s.profiler?.stop(42)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 7968, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 417568, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(37)
+        s.profiler?.stop(43)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                activation: .relu6, output: s.tensor(23), savedMean: s.f + 417280, savedInvStd: s.f + 417424,
                 runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(44)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
-                activation: .relu6, output: s.tensor(23), scratch: s.f + 7680, pool: pool)
-            s.profiler?.stop(39)
+                activation: .relu6, output: s.tensor(23), scratch: s.f + 417280, pool: pool)
+            s.profiler?.stop(45)
         }
+        // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [144][24]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 22976, outChannels: 24, inChannels: 144, into: s.f + 1280)
+        s.profiler?.stop(46)
         // features.2.2.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(23), pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 22976,
+        Kernels.pointwiseConv(input: s.tensor(23), pixels: 3600 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
-        s.profiler?.stop(40)
+        s.profiler?.stop(47)
         // features.2.2.block.2 BatchNorm (batch statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(24), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(25), savedMean: s.f + 10560, savedInvStd: s.f + 10584,
+                activation: .identity, output: s.tensor(25), savedMean: s.f + 420160, savedInvStd: s.f + 420184,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(48)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
-                activation: .identity, output: s.tensor(25), scratch: s.f + 10560, pool: pool)
-            s.profiler?.stop(42)
+                activation: .identity, output: s.tensor(25), scratch: s.f + 420160, pool: pool)
+            s.profiler?.stop(49)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574, into: s.tensor(27),
                 random: &random)
-            s.profiler?.stop(43)
+            s.profiler?.stop(50)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 86400, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(44)
+        s.profiler?.stop(51)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 26560, outChannels: 144, inChannels: 24, into: s.f + 1280)
+        s.profiler?.stop(52)
         // features.3.0.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(26), pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 26560,
+        Kernels.pointwiseConv(input: s.tensor(26), pixels: 3600 &* s.n, inChannels: 24, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(45)
+        s.profiler?.stop(53)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(29), savedMean: s.f + 10608, savedInvStd: s.f + 10752,
+                activation: .relu6, output: s.tensor(29), savedMean: s.f + 420208, savedInvStd: s.f + 420352,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(54)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
-                activation: .relu6, output: s.tensor(29), scratch: s.f + 10608, pool: pool)
-            s.profiler?.stop(47)
+                activation: .relu6, output: s.tensor(29), scratch: s.f + 420208, pool: pool)
+            s.profiler?.stop(55)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 11184)
-        s.profiler?.stop(48)
+        WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 420784)
+        s.profiler?.stop(56)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 11184, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 420784, bias: s.f,
             activation: .identity, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(49)
+        s.profiler?.stop(57)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(31), savedMean: s.f + 10896, savedInvStd: s.f + 11040,
+                activation: .relu6, output: s.tensor(31), savedMean: s.f + 420496, savedInvStd: s.f + 420640,
                 runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(58)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
-                activation: .relu6, output: s.tensor(31), scratch: s.f + 10896, pool: pool)
-            s.profiler?.stop(51)
+                activation: .relu6, output: s.tensor(31), scratch: s.f + 420496, pool: pool)
+            s.profiler?.stop(59)
         }
+        // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [144][40]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 34768, outChannels: 40, inChannels: 144, into: s.f + 1280)
+        s.profiler?.stop(60)
         // features.3.0.block.2 project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(31), pixels: 900 &* s.n, inChannels: 144, weights: s.p + 34768,
+        Kernels.pointwiseConv(input: s.tensor(31), pixels: 900 &* s.n, inChannels: 144, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(52)
+        s.profiler?.stop(61)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 40528, beta: s.p + 40576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(33), savedMean: s.f + 18384, savedInvStd: s.f + 18424,
+                activation: .identity, output: s.tensor(33), savedMean: s.f + 427984, savedInvStd: s.f + 428024,
                 runningMean: s.p + 40624, runningVar: s.p + 40672, pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(62)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 40528, beta: s.p + 40576, runningMean: s.p + 40624, runningVar: s.p + 40672, eps: 0.001,
-                activation: .identity, output: s.tensor(33), scratch: s.f + 18384, pool: pool)
-            s.profiler?.stop(54)
+                activation: .identity, output: s.tensor(33), scratch: s.f + 427984, pool: pool)
+            s.profiler?.stop(63)
         }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 40720, outChannels: 240, inChannels: 40, into: s.f + 1280)
+        s.profiler?.stop(64)
         // features.3.1.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(33), pixels: 900 &* s.n, inChannels: 40, weights: s.p + 40720, bias: s.f,
-            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(34), pool: pool)
-        s.profiler?.stop(55)
+        Kernels.pointwiseConv(input: s.tensor(33), pixels: 900 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(34), pool: pool)
+        s.profiler?.stop(65)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(35), savedMean: s.f + 18464, savedInvStd: s.f + 18704,
+                activation: .relu6, output: s.tensor(35), savedMean: s.f + 428064, savedInvStd: s.f + 428304,
                 runningMean: s.p + 50800, runningVar: s.p + 51040, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(66)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
-                activation: .relu6, output: s.tensor(35), scratch: s.f + 18464, pool: pool)
-            s.profiler?.stop(57)
+                activation: .relu6, output: s.tensor(35), scratch: s.f + 428064, pool: pool)
+            s.profiler?.stop(67)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 19424)
-        s.profiler?.stop(58)
+        WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 429024)
+        s.profiler?.stop(68)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 19424, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 429024, bias: s.f,
             activation: .identity, output: s.tensor(36), pool: pool)
-        s.profiler?.stop(59)
+        s.profiler?.stop(69)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 18944, savedInvStd: s.f + 19184,
+                activation: .relu6, output: s.tensor(37), savedMean: s.f + 428544, savedInvStd: s.f + 428784,
                 runningMean: s.p + 57760, runningVar: s.p + 58000, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(70)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
-                activation: .relu6, output: s.tensor(37), scratch: s.f + 18944, pool: pool)
-            s.profiler?.stop(61)
+                activation: .relu6, output: s.tensor(37), scratch: s.f + 428544, pool: pool)
+            s.profiler?.stop(71)
         }
+        // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [240][40]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 58240, outChannels: 40, inChannels: 240, into: s.f + 1280)
+        s.profiler?.stop(72)
         // features.3.1.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(37), pixels: 900 &* s.n, inChannels: 240, weights: s.p + 58240,
+        Kernels.pointwiseConv(input: s.tensor(37), pixels: 900 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(62)
+        s.profiler?.stop(73)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 67840, beta: s.p + 67888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 31424, savedInvStd: s.f + 31464,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 441024, savedInvStd: s.f + 441064,
                 runningMean: s.p + 67936, runningVar: s.p + 67984, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(74)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 67840, beta: s.p + 67888, runningMean: s.p + 67936, runningVar: s.p + 67984, eps: 0.001,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 31424, pool: pool)
-            s.profiler?.stop(64)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 441024, pool: pool)
+            s.profiler?.stop(75)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(65)
+            s.profiler?.stop(76)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(33), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 36000, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(66)
+        s.profiler?.stop(77)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
     private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 68032, outChannels: 240, inChannels: 40, into: s.f + 1280)
+        s.profiler?.stop(78)
         // features.3.2.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(40), pixels: 900 &* s.n, inChannels: 40, weights: s.p + 68032, bias: s.f,
-            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(67)
+        Kernels.pointwiseConv(input: s.tensor(40), pixels: 900 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(42), pool: pool)
+        s.profiler?.stop(79)
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(43), savedMean: s.f + 31504, savedInvStd: s.f + 31744,
+                activation: .relu6, output: s.tensor(43), savedMean: s.f + 441104, savedInvStd: s.f + 441344,
                 runningMean: s.p + 78112, runningVar: s.p + 78352, pool: pool)
-            s.profiler?.stop(68)
+            s.profiler?.stop(80)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
-                activation: .relu6, output: s.tensor(43), scratch: s.f + 31504, pool: pool)
-            s.profiler?.stop(69)
+                activation: .relu6, output: s.tensor(43), scratch: s.f + 441104, pool: pool)
+            s.profiler?.stop(81)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 32464)
-        s.profiler?.stop(70)
+        WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 442064)
+        s.profiler?.stop(82)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 32464, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 442064, bias: s.f,
             activation: .identity, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(71)
+        s.profiler?.stop(83)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(45), savedMean: s.f + 31984, savedInvStd: s.f + 32224,
+                activation: .relu6, output: s.tensor(45), savedMean: s.f + 441584, savedInvStd: s.f + 441824,
                 runningMean: s.p + 85072, runningVar: s.p + 85312, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(84)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
-                activation: .relu6, output: s.tensor(45), scratch: s.f + 31984, pool: pool)
-            s.profiler?.stop(73)
+                activation: .relu6, output: s.tensor(45), scratch: s.f + 441584, pool: pool)
+            s.profiler?.stop(85)
         }
+        // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [240][40]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 85552, outChannels: 40, inChannels: 240, into: s.f + 1280)
+        s.profiler?.stop(86)
         // features.3.2.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(45), pixels: 900 &* s.n, inChannels: 240, weights: s.p + 85552,
+        Kernels.pointwiseConv(input: s.tensor(45), pixels: 900 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
-        s.profiler?.stop(74)
+        s.profiler?.stop(87)
         // features.3.2.block.2 BatchNorm (batch statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(46), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 95152, beta: s.p + 95200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(47), savedMean: s.f + 44464, savedInvStd: s.f + 44504,
+                activation: .identity, output: s.tensor(47), savedMean: s.f + 454064, savedInvStd: s.f + 454104,
                 runningMean: s.p + 95248, runningVar: s.p + 95296, pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(88)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 95152, beta: s.p + 95200, runningMean: s.p + 95248, runningVar: s.p + 95296, eps: 0.001,
-                activation: .identity, output: s.tensor(47), scratch: s.f + 44464, pool: pool)
-            s.profiler?.stop(76)
+                activation: .identity, output: s.tensor(47), scratch: s.f + 454064, pool: pool)
+            s.profiler?.stop(89)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715, into: s.tensor(49),
                 random: &random)
-            s.profiler?.stop(77)
+            s.profiler?.stop(90)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(47),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 36000, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(78)
+        s.profiler?.stop(91)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 95344, outChannels: 240, inChannels: 40, into: s.f + 1280)
+        s.profiler?.stop(92)
         // features.4.0.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(48), pixels: 900 &* s.n, inChannels: 40, weights: s.p + 95344, bias: s.f,
-            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(79)
+        Kernels.pointwiseConv(input: s.tensor(48), pixels: 900 &* s.n, inChannels: 40, inputMajorWeights: s.f + 1280,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
+        s.profiler?.stop(93)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(51), savedMean: s.f + 44544, savedInvStd: s.f + 44784,
+                activation: .relu6, output: s.tensor(51), savedMean: s.f + 454144, savedInvStd: s.f + 454384,
                 runningMean: s.p + 105424, runningVar: s.p + 105664, pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(94)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
-                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 44544, pool: pool)
-            s.profiler?.stop(81)
+                eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 454144, pool: pool)
+            s.profiler?.stop(95)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 45504)
-        s.profiler?.stop(82)
+        WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 455104)
+        s.profiler?.stop(96)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
-            stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 45504, bias: s.f,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 455104, bias: s.f,
             activation: .identity, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(83)
+        s.profiler?.stop(97)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(53), savedMean: s.f + 45024, savedInvStd: s.f + 45264,
+                activation: .relu6, output: s.tensor(53), savedMean: s.f + 454624, savedInvStd: s.f + 454864,
                 runningMean: s.p + 108544, runningVar: s.p + 108784, pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(98)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
-                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 45024, pool: pool)
-            s.profiler?.stop(85)
+                eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 454624, pool: pool)
+            s.profiler?.stop(99)
         }
+        // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [240][80]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 109024, outChannels: 80, inChannels: 240, into: s.f + 1280)
+        s.profiler?.stop(100)
         // features.4.0.block.2 project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(53), pixels: 225 &* s.n, inChannels: 240, weights: s.p + 109024,
+        Kernels.pointwiseConv(input: s.tensor(53), pixels: 225 &* s.n, inChannels: 240, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(86)
+        s.profiler?.stop(101)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 128224, beta: s.p + 128304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(55), savedMean: s.f + 49824, savedInvStd: s.f + 49904,
+                activation: .identity, output: s.tensor(55), savedMean: s.f + 459424, savedInvStd: s.f + 459504,
                 runningMean: s.p + 128384, runningVar: s.p + 128464, pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(102)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 128224, beta: s.p + 128304, runningMean: s.p + 128384, runningVar: s.p + 128464,
-                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 49824, pool: pool)
-            s.profiler?.stop(88)
+                eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 459424, pool: pool)
+            s.profiler?.stop(103)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 128544, outChannels: 480, inChannels: 80, into: s.f + 1280)
+        s.profiler?.stop(104)
         // features.4.1.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(55), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 128544,
+        Kernels.pointwiseConv(input: s.tensor(55), pixels: 225 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(89)
+        s.profiler?.stop(105)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(57), savedMean: s.f + 49984, savedInvStd: s.f + 50464,
+                activation: .relu6, output: s.tensor(57), savedMean: s.f + 459584, savedInvStd: s.f + 460064,
                 runningMean: s.p + 167904, runningVar: s.p + 168384, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(106)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
-                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 49984, pool: pool)
-            s.profiler?.stop(91)
+                eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 459584, pool: pool)
+            s.profiler?.stop(107)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 51904)
-        s.profiler?.stop(92)
+        WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 461504)
+        s.profiler?.stop(108)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 51904, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 461504, bias: s.f,
             activation: .identity, output: s.tensor(58), pool: pool)
-        s.profiler?.stop(93)
+        s.profiler?.stop(109)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 50944, savedInvStd: s.f + 51424,
+                activation: .relu6, output: s.tensor(59), savedMean: s.f + 460544, savedInvStd: s.f + 461024,
                 runningMean: s.p + 174144, runningVar: s.p + 174624, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(110)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
-                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 50944, pool: pool)
-            s.profiler?.stop(95)
+                eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 460544, pool: pool)
+            s.profiler?.stop(111)
         }
+        // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [480][80]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 175104, outChannels: 80, inChannels: 480, into: s.f + 1280)
+        s.profiler?.stop(112)
         // features.4.1.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(59), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 175104,
+        Kernels.pointwiseConv(input: s.tensor(59), pixels: 225 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
-        s.profiler?.stop(96)
+        s.profiler?.stop(113)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 213504, beta: s.p + 213584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(61), savedMean: s.f + 60544, savedInvStd: s.f + 60624,
+                activation: .identity, output: s.tensor(61), savedMean: s.f + 470144, savedInvStd: s.f + 470224,
                 runningMean: s.p + 213664, runningVar: s.p + 213744, pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(114)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 213504, beta: s.p + 213584, runningMean: s.p + 213664, runningVar: s.p + 213744,
-                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 60544, pool: pool)
-            s.profiler?.stop(98)
+                eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 470144, pool: pool)
+            s.profiler?.stop(115)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762, into: s.tensor(63),
                 random: &random)
-            s.profiler?.stop(99)
+            s.profiler?.stop(116)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(55), branch: s.tensor(61),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(100)
+        s.profiler?.stop(117)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 213824, outChannels: 480, inChannels: 80, into: s.f + 1280)
+        s.profiler?.stop(118)
         // features.4.2.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(62), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 213824,
+        Kernels.pointwiseConv(input: s.tensor(62), pixels: 225 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(101)
+        s.profiler?.stop(119)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(65), savedMean: s.f + 60704, savedInvStd: s.f + 61184,
+                activation: .relu6, output: s.tensor(65), savedMean: s.f + 470304, savedInvStd: s.f + 470784,
                 runningMean: s.p + 253184, runningVar: s.p + 253664, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(120)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
-                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 60704, pool: pool)
-            s.profiler?.stop(103)
+                eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 470304, pool: pool)
+            s.profiler?.stop(121)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 62624)
-        s.profiler?.stop(104)
+        WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 472224)
+        s.profiler?.stop(122)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 62624, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 472224, bias: s.f,
             activation: .identity, output: s.tensor(66), pool: pool)
-        s.profiler?.stop(105)
+        s.profiler?.stop(123)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(67), savedMean: s.f + 61664, savedInvStd: s.f + 62144,
+                activation: .relu6, output: s.tensor(67), savedMean: s.f + 471264, savedInvStd: s.f + 471744,
                 runningMean: s.p + 259424, runningVar: s.p + 259904, pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(124)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
-                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 61664, pool: pool)
-            s.profiler?.stop(107)
+                eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 471264, pool: pool)
+            s.profiler?.stop(125)
         }
+        // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [480][80]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 260384, outChannels: 80, inChannels: 480, into: s.f + 1280)
+        s.profiler?.stop(126)
         // features.4.2.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(67), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 260384,
+        Kernels.pointwiseConv(input: s.tensor(67), pixels: 225 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(68), pool: pool)
-        s.profiler?.stop(108)
+        s.profiler?.stop(127)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 298784, beta: s.p + 298864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(69), savedMean: s.f + 71264, savedInvStd: s.f + 71344,
+                activation: .identity, output: s.tensor(69), savedMean: s.f + 480864, savedInvStd: s.f + 480944,
                 runningMean: s.p + 298944, runningVar: s.p + 299024, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(128)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 298784, beta: s.p + 298864, runningMean: s.p + 298944, runningVar: s.p + 299024,
-                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 71264, pool: pool)
-            s.profiler?.stop(110)
+                eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 480864, pool: pool)
+            s.profiler?.stop(129)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572, into: s.tensor(71),
                 random: &random)
-            s.profiler?.stop(111)
+            s.profiler?.stop(130)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(69),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(70), pool: pool)
-        s.profiler?.stop(112)
+        s.profiler?.stop(131)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
     private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 299104, outChannels: 480, inChannels: 80, into: s.f + 1280)
+        s.profiler?.stop(132)
         // features.4.3.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(70), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 299104,
+        Kernels.pointwiseConv(input: s.tensor(70), pixels: 225 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(133)
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(73), savedMean: s.f + 71424, savedInvStd: s.f + 71904,
+                activation: .relu6, output: s.tensor(73), savedMean: s.f + 481024, savedInvStd: s.f + 481504,
                 runningMean: s.p + 338464, runningVar: s.p + 338944, pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(134)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
-                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 71424, pool: pool)
-            s.profiler?.stop(115)
+                eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 481024, pool: pool)
+            s.profiler?.stop(135)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 73344)
-        s.profiler?.stop(116)
+        WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 482944)
+        s.profiler?.stop(136)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 73344, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 482944, bias: s.f,
             activation: .identity, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(117)
+        s.profiler?.stop(137)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(75), savedMean: s.f + 72384, savedInvStd: s.f + 72864,
+                activation: .relu6, output: s.tensor(75), savedMean: s.f + 481984, savedInvStd: s.f + 482464,
                 runningMean: s.p + 344704, runningVar: s.p + 345184, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(138)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
-                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 72384, pool: pool)
-            s.profiler?.stop(119)
+                eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 481984, pool: pool)
+            s.profiler?.stop(139)
         }
+        // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [480][80]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 345664, outChannels: 80, inChannels: 480, into: s.f + 1280)
+        s.profiler?.stop(140)
         // features.4.3.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(75), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 345664,
+        Kernels.pointwiseConv(input: s.tensor(75), pixels: 225 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(120)
+        s.profiler?.stop(141)
         // features.4.3.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 384064, beta: s.p + 384144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(77), savedMean: s.f + 81984, savedInvStd: s.f + 82064,
+                activation: .identity, output: s.tensor(77), savedMean: s.f + 491584, savedInvStd: s.f + 491664,
                 runningMean: s.p + 384224, runningVar: s.p + 384304, pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(142)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 384064, beta: s.p + 384144, runningMean: s.p + 384224, runningVar: s.p + 384304,
-                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 81984, pool: pool)
-            s.profiler?.stop(122)
+                eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 491584, pool: pool)
+            s.profiler?.stop(143)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523, into: s.tensor(79),
                 random: &random)
-            s.profiler?.stop(123)
+            s.profiler?.stop(144)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(70), branch: s.tensor(77),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(124)
+        s.profiler?.stop(145)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 384384, outChannels: 480, inChannels: 80, into: s.f + 1280)
+        s.profiler?.stop(146)
         // features.5.0.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(78), pixels: 225 &* s.n, inChannels: 80, weights: s.p + 384384,
+        Kernels.pointwiseConv(input: s.tensor(78), pixels: 225 &* s.n, inChannels: 80, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.tensor(80), pool: pool)
-        s.profiler?.stop(125)
+        s.profiler?.stop(147)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(81), savedMean: s.f + 82144, savedInvStd: s.f + 82624,
+                activation: .relu6, output: s.tensor(81), savedMean: s.f + 491744, savedInvStd: s.f + 492224,
                 runningMean: s.p + 423744, runningVar: s.p + 424224, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(148)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
-                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 82144, pool: pool)
-            s.profiler?.stop(127)
+                eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 491744, pool: pool)
+            s.profiler?.stop(149)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 84064)
-        s.profiler?.stop(128)
+        WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 493664)
+        s.profiler?.stop(150)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 84064, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 493664, bias: s.f,
             activation: .identity, output: s.tensor(82), pool: pool)
-        s.profiler?.stop(129)
+        s.profiler?.stop(151)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(83), savedMean: s.f + 83104, savedInvStd: s.f + 83584,
+                activation: .relu6, output: s.tensor(83), savedMean: s.f + 492704, savedInvStd: s.f + 493184,
                 runningMean: s.p + 437664, runningVar: s.p + 438144, pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(152)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
-                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 83104, pool: pool)
-            s.profiler?.stop(131)
+                eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 492704, pool: pool)
+            s.profiler?.stop(153)
         }
+        // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [480][112]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 438624, outChannels: 112, inChannels: 480, into: s.f + 1280)
+        s.profiler?.stop(154)
         // features.5.0.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(83), pixels: 225 &* s.n, inChannels: 480, weights: s.p + 438624,
+        Kernels.pointwiseConv(input: s.tensor(83), pixels: 225 &* s.n, inChannels: 480, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(132)
+        s.profiler?.stop(155)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 492384, beta: s.p + 492496, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(85), savedMean: s.f + 108064, savedInvStd: s.f + 108176,
+                activation: .identity, output: s.tensor(85), savedMean: s.f + 517664, savedInvStd: s.f + 517776,
                 runningMean: s.p + 492608, runningVar: s.p + 492720, pool: pool)
-            s.profiler?.stop(133)
+            s.profiler?.stop(156)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 492384, beta: s.p + 492496, runningMean: s.p + 492608, runningVar: s.p + 492720,
-                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 108064, pool: pool)
-            s.profiler?.stop(134)
+                eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 517664, pool: pool)
+            s.profiler?.stop(157)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 492832, outChannels: 672, inChannels: 112, into: s.f + 1280)
+        s.profiler?.stop(158)
         // features.5.1.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(85), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 492832,
+        Kernels.pointwiseConv(input: s.tensor(85), pixels: 225 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(135)
+        s.profiler?.stop(159)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(87), savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+                activation: .relu6, output: s.tensor(87), savedMean: s.f + 517888, savedInvStd: s.f + 518560,
                 runningMean: s.p + 569440, runningVar: s.p + 570112, pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(160)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
-                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 108288, pool: pool)
-            s.profiler?.stop(137)
+                eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 517888, pool: pool)
+            s.profiler?.stop(161)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 110976)
-        s.profiler?.stop(138)
+        WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 520576)
+        s.profiler?.stop(162)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 110976, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 520576, bias: s.f,
             activation: .identity, output: s.tensor(88), pool: pool)
-        s.profiler?.stop(139)
+        s.profiler?.stop(163)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(89), savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+                activation: .relu6, output: s.tensor(89), savedMean: s.f + 519232, savedInvStd: s.f + 519904,
                 runningMean: s.p + 588928, runningVar: s.p + 589600, pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(164)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
-                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 109632, pool: pool)
-            s.profiler?.stop(141)
+                eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 519232, pool: pool)
+            s.profiler?.stop(165)
         }
+        // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [672][112]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 590272, outChannels: 112, inChannels: 672, into: s.f + 1280)
+        s.profiler?.stop(166)
         // features.5.1.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(89), pixels: 225 &* s.n, inChannels: 672, weights: s.p + 590272,
+        Kernels.pointwiseConv(input: s.tensor(89), pixels: 225 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(142)
+        s.profiler?.stop(167)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 665536, beta: s.p + 665648, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(91), savedMean: s.f + 144576, savedInvStd: s.f + 144688,
+                activation: .identity, output: s.tensor(91), savedMean: s.f + 554176, savedInvStd: s.f + 554288,
                 runningMean: s.p + 665760, runningVar: s.p + 665872, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(168)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 665536, beta: s.p + 665648, runningMean: s.p + 665760, runningVar: s.p + 665872,
-                eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 144576, pool: pool)
-            s.profiler?.stop(144)
+                eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 554176, pool: pool)
+            s.profiler?.stop(169)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143, into: s.tensor(93),
                 random: &random)
-            s.profiler?.stop(145)
+            s.profiler?.stop(170)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(85), branch: s.tensor(91),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(92), pool: pool)
-        s.profiler?.stop(146)
+        s.profiler?.stop(171)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 665984, outChannels: 672, inChannels: 112, into: s.f + 1280)
+        s.profiler?.stop(172)
         // features.5.2.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 665984,
+        Kernels.pointwiseConv(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(94), pool: pool)
-        s.profiler?.stop(147)
+        s.profiler?.stop(173)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(95), savedMean: s.f + 144800, savedInvStd: s.f + 145472,
+                activation: .relu6, output: s.tensor(95), savedMean: s.f + 554400, savedInvStd: s.f + 555072,
                 runningMean: s.p + 742592, runningVar: s.p + 743264, pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(174)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
-                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 144800, pool: pool)
-            s.profiler?.stop(149)
+                eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 554400, pool: pool)
+            s.profiler?.stop(175)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 147488)
-        s.profiler?.stop(150)
+        WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 557088)
+        s.profiler?.stop(176)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 147488, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 557088, bias: s.f,
             activation: .identity, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(151)
+        s.profiler?.stop(177)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(97), savedMean: s.f + 146144, savedInvStd: s.f + 146816,
+                activation: .relu6, output: s.tensor(97), savedMean: s.f + 555744, savedInvStd: s.f + 556416,
                 runningMean: s.p + 762080, runningVar: s.p + 762752, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(178)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
-                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 146144, pool: pool)
-            s.profiler?.stop(153)
+                eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 555744, pool: pool)
+            s.profiler?.stop(179)
         }
+        // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [672][112]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 763424, outChannels: 112, inChannels: 672, into: s.f + 1280)
+        s.profiler?.stop(180)
         // features.5.2.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 672, weights: s.p + 763424,
+        Kernels.pointwiseConv(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(154)
+        s.profiler?.stop(181)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 838688, beta: s.p + 838800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(99), savedMean: s.f + 181088, savedInvStd: s.f + 181200,
+                activation: .identity, output: s.tensor(99), savedMean: s.f + 590688, savedInvStd: s.f + 590800,
                 runningMean: s.p + 838912, runningVar: s.p + 839024, pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(182)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 838688, beta: s.p + 838800, runningMean: s.p + 838912, runningVar: s.p + 839024,
-                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 181088, pool: pool)
-            s.profiler?.stop(156)
+                eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 590688, pool: pool)
+            s.profiler?.stop(183)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381, into: s.tensor(101),
                 random: &random)
-            s.profiler?.stop(157)
+            s.profiler?.stop(184)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(92), branch: s.tensor(99),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(158)
+        s.profiler?.stop(185)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
     private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 839136, outChannels: 672, inChannels: 112, into: s.f + 1280)
+        s.profiler?.stop(186)
         // features.5.3.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(100), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 839136,
+        Kernels.pointwiseConv(input: s.tensor(100), pixels: 225 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(102), pool: pool)
-        s.profiler?.stop(159)
+        s.profiler?.stop(187)
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(103), savedMean: s.f + 181312, savedInvStd: s.f + 181984,
+                activation: .relu6, output: s.tensor(103), savedMean: s.f + 590912, savedInvStd: s.f + 591584,
                 runningMean: s.p + 915744, runningVar: s.p + 916416, pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(188)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
-                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 181312, pool: pool)
-            s.profiler?.stop(161)
+                eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 590912, pool: pool)
+            s.profiler?.stop(189)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 184000)
-        s.profiler?.stop(162)
+        WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 593600)
+        s.profiler?.stop(190)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184000, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 593600, bias: s.f,
             activation: .identity, output: s.tensor(104), pool: pool)
-        s.profiler?.stop(163)
+        s.profiler?.stop(191)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(105), savedMean: s.f + 182656, savedInvStd: s.f + 183328,
+                activation: .relu6, output: s.tensor(105), savedMean: s.f + 592256, savedInvStd: s.f + 592928,
                 runningMean: s.p + 935232, runningVar: s.p + 935904, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(192)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
-                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 182656, pool: pool)
-            s.profiler?.stop(165)
+                eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 592256, pool: pool)
+            s.profiler?.stop(193)
         }
+        // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [672][112]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 936576, outChannels: 112, inChannels: 672, into: s.f + 1280)
+        s.profiler?.stop(194)
         // features.5.3.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(105), pixels: 225 &* s.n, inChannels: 672, weights: s.p + 936576,
+        Kernels.pointwiseConv(input: s.tensor(105), pixels: 225 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(166)
+        s.profiler?.stop(195)
         // features.5.3.block.2 BatchNorm (batch statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1011840, beta: s.p + 1011952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(107), savedMean: s.f + 217600, savedInvStd: s.f + 217712,
+                activation: .identity, output: s.tensor(107), savedMean: s.f + 627200, savedInvStd: s.f + 627312,
                 runningMean: s.p + 1012064, runningVar: s.p + 1012176, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(196)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1011840, beta: s.p + 1011952, runningMean: s.p + 1012064, runningVar: s.p + 1012176,
-                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 217600, pool: pool)
-            s.profiler?.stop(168)
+                eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 627200, pool: pool)
+            s.profiler?.stop(197)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(169)
+            s.profiler?.stop(198)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(100), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(170)
+        s.profiler?.stop(199)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1012288, outChannels: 672, inChannels: 112, into: s.f + 1280)
+        s.profiler?.stop(200)
         // features.6.0.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 112, weights: s.p + 1012288,
+        Kernels.pointwiseConv(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 112, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(171)
+        s.profiler?.stop(201)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(111), savedMean: s.f + 217824, savedInvStd: s.f + 218496,
+                activation: .relu6, output: s.tensor(111), savedMean: s.f + 627424, savedInvStd: s.f + 628096,
                 runningMean: s.p + 1088896, runningVar: s.p + 1089568, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(202)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
-                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 217824, pool: pool)
-            s.profiler?.stop(173)
+                eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 627424, pool: pool)
+            s.profiler?.stop(203)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 220512)
-        s.profiler?.stop(174)
+        WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 630112)
+        s.profiler?.stop(204)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 220512, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 630112, bias: s.f,
             activation: .identity, output: s.tensor(112), pool: pool)
-        s.profiler?.stop(175)
+        s.profiler?.stop(205)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(113), savedMean: s.f + 219168, savedInvStd: s.f + 219840,
+                activation: .relu6, output: s.tensor(113), savedMean: s.f + 628768, savedInvStd: s.f + 629440,
                 runningMean: s.p + 1108384, runningVar: s.p + 1109056, pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(206)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
-                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 219168, pool: pool)
-            s.profiler?.stop(177)
+                eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 628768, pool: pool)
+            s.profiler?.stop(207)
         }
+        // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [672][192]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1109728, outChannels: 192, inChannels: 672, into: s.f + 1280)
+        s.profiler?.stop(208)
         // features.6.0.block.2 project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(113), pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1109728,
+        Kernels.pointwiseConv(input: s.tensor(113), pixels: 64 &* s.n, inChannels: 672, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(114), pool: pool)
-        s.profiler?.stop(178)
+        s.profiler?.stop(209)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1238752, beta: s.p + 1238944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(115), savedMean: s.f + 254112, savedInvStd: s.f + 254304,
+                activation: .identity, output: s.tensor(115), savedMean: s.f + 663712, savedInvStd: s.f + 663904,
                 runningMean: s.p + 1239136, runningVar: s.p + 1239328, pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(210)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1238752, beta: s.p + 1238944, runningMean: s.p + 1239136, runningVar: s.p + 1239328,
-                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 254112, pool: pool)
-            s.profiler?.stop(180)
+                eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 663712, pool: pool)
+            s.profiler?.stop(211)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1239520, outChannels: 1152, inChannels: 192, into: s.f + 1280)
+        s.profiler?.stop(212)
         // features.6.1.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(115), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1239520,
+        Kernels.pointwiseConv(input: s.tensor(115), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(116), pool: pool)
-        s.profiler?.stop(181)
+        s.profiler?.stop(213)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(117), savedMean: s.f + 254496, savedInvStd: s.f + 255648,
+                activation: .relu6, output: s.tensor(117), savedMean: s.f + 664096, savedInvStd: s.f + 665248,
                 runningMean: s.p + 1463008, runningVar: s.p + 1464160, pool: pool)
-            s.profiler?.stop(182)
+            s.profiler?.stop(214)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
-                eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 254496, pool: pool)
-            s.profiler?.stop(183)
+                eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 664096, pool: pool)
+            s.profiler?.stop(215)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 259104)
-        s.profiler?.stop(184)
+        WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 668704)
+        s.profiler?.stop(216)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 259104, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 668704, bias: s.f,
             activation: .identity, output: s.tensor(118), pool: pool)
-        s.profiler?.stop(185)
+        s.profiler?.stop(217)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(119), savedMean: s.f + 256800, savedInvStd: s.f + 257952,
+                activation: .relu6, output: s.tensor(119), savedMean: s.f + 666400, savedInvStd: s.f + 667552,
                 runningMean: s.p + 1496416, runningVar: s.p + 1497568, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(218)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
-                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 256800, pool: pool)
-            s.profiler?.stop(187)
+                eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 666400, pool: pool)
+            s.profiler?.stop(219)
         }
+        // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1498720, outChannels: 192, inChannels: 1152, into: s.f + 1280)
+        s.profiler?.stop(220)
         // features.6.1.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(119), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 1498720,
+        Kernels.pointwiseConv(input: s.tensor(119), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(188)
+        s.profiler?.stop(221)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1719904, beta: s.p + 1720096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(121), savedMean: s.f + 316704, savedInvStd: s.f + 316896,
+                activation: .identity, output: s.tensor(121), savedMean: s.f + 726304, savedInvStd: s.f + 726496,
                 runningMean: s.p + 1720288, runningVar: s.p + 1720480, pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(222)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1719904, beta: s.p + 1720096, runningMean: s.p + 1720288, runningVar: s.p + 1720480,
-                eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 316704, pool: pool)
-            s.profiler?.stop(190)
+                eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 726304, pool: pool)
+            s.profiler?.stop(223)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524, into: s.tensor(123),
                 random: &random)
-            s.profiler?.stop(191)
+            s.profiler?.stop(224)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(115), branch: s.tensor(121),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(192)
+        s.profiler?.stop(225)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1720672, outChannels: 1152, inChannels: 192, into: s.f + 1280)
+        s.profiler?.stop(226)
         // features.6.2.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(122), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1720672,
+        Kernels.pointwiseConv(input: s.tensor(122), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(193)
+        s.profiler?.stop(227)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(125), savedMean: s.f + 317088, savedInvStd: s.f + 318240,
+                activation: .relu6, output: s.tensor(125), savedMean: s.f + 726688, savedInvStd: s.f + 727840,
                 runningMean: s.p + 1944160, runningVar: s.p + 1945312, pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(228)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
-                eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 317088, pool: pool)
-            s.profiler?.stop(195)
+                eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 726688, pool: pool)
+            s.profiler?.stop(229)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 321696)
-        s.profiler?.stop(196)
+        WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 731296)
+        s.profiler?.stop(230)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 321696, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 731296, bias: s.f,
             activation: .identity, output: s.tensor(126), pool: pool)
-        s.profiler?.stop(197)
+        s.profiler?.stop(231)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(127), savedMean: s.f + 319392, savedInvStd: s.f + 320544,
+                activation: .relu6, output: s.tensor(127), savedMean: s.f + 728992, savedInvStd: s.f + 730144,
                 runningMean: s.p + 1977568, runningVar: s.p + 1978720, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(232)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
-                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 319392, pool: pool)
-            s.profiler?.stop(199)
+                eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 728992, pool: pool)
+            s.profiler?.stop(233)
         }
+        // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1979872, outChannels: 192, inChannels: 1152, into: s.f + 1280)
+        s.profiler?.stop(234)
         // features.6.2.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(127), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 1979872,
+        Kernels.pointwiseConv(input: s.tensor(127), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(128), pool: pool)
-        s.profiler?.stop(200)
+        s.profiler?.stop(235)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2201056, beta: s.p + 2201248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(129), savedMean: s.f + 379296, savedInvStd: s.f + 379488,
+                activation: .identity, output: s.tensor(129), savedMean: s.f + 788896, savedInvStd: s.f + 789088,
                 runningMean: s.p + 2201440, runningVar: s.p + 2201632, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(236)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2201056, beta: s.p + 2201248, runningMean: s.p + 2201440, runningVar: s.p + 2201632,
-                eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 379296, pool: pool)
-            s.profiler?.stop(202)
+                eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 788896, pool: pool)
+            s.profiler?.stop(237)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619, into: s.tensor(131),
                 random: &random)
-            s.profiler?.stop(203)
+            s.profiler?.stop(238)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(122), branch: s.tensor(129),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(204)
+        s.profiler?.stop(239)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2201824, outChannels: 1152, inChannels: 192, into: s.f + 1280)
+        s.profiler?.stop(240)
         // features.6.3.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(130), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2201824,
+        Kernels.pointwiseConv(input: s.tensor(130), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(205)
+        s.profiler?.stop(241)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(133), savedMean: s.f + 379680, savedInvStd: s.f + 380832,
+                activation: .relu6, output: s.tensor(133), savedMean: s.f + 789280, savedInvStd: s.f + 790432,
                 runningMean: s.p + 2425312, runningVar: s.p + 2426464, pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(242)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
-                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 379680, pool: pool)
-            s.profiler?.stop(207)
+                eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 789280, pool: pool)
+            s.profiler?.stop(243)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 384288)
-        s.profiler?.stop(208)
+        WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 793888)
+        s.profiler?.stop(244)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 384288, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 793888, bias: s.f,
             activation: .identity, output: s.tensor(134), pool: pool)
-        s.profiler?.stop(209)
+        s.profiler?.stop(245)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(135), savedMean: s.f + 381984, savedInvStd: s.f + 383136,
+                activation: .relu6, output: s.tensor(135), savedMean: s.f + 791584, savedInvStd: s.f + 792736,
                 runningMean: s.p + 2458720, runningVar: s.p + 2459872, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(246)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
-                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 381984, pool: pool)
-            s.profiler?.stop(211)
+                eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 791584, pool: pool)
+            s.profiler?.stop(247)
         }
+        // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2461024, outChannels: 192, inChannels: 1152, into: s.f + 1280)
+        s.profiler?.stop(248)
         // features.6.3.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(135), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 2461024,
+        Kernels.pointwiseConv(input: s.tensor(135), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(136), pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(249)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2682208, beta: s.p + 2682400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(137), savedMean: s.f + 441888, savedInvStd: s.f + 442080,
+                activation: .identity, output: s.tensor(137), savedMean: s.f + 851488, savedInvStd: s.f + 851680,
                 runningMean: s.p + 2682592, runningVar: s.p + 2682784, pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(250)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2682208, beta: s.p + 2682400, runningMean: s.p + 2682592, runningVar: s.p + 2682784,
-                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 441888, pool: pool)
-            s.profiler?.stop(214)
+                eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 851488, pool: pool)
+            s.profiler?.stop(251)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143, into: s.tensor(139),
                 random: &random)
-            s.profiler?.stop(215)
+            s.profiler?.stop(252)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(130), branch: s.tensor(137),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(138), pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(253)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
     private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2682976, outChannels: 1152, inChannels: 192, into: s.f + 1280)
+        s.profiler?.stop(254)
         // features.6.4.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(138), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2682976,
+        Kernels.pointwiseConv(input: s.tensor(138), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(140), pool: pool)
-        s.profiler?.stop(217)
+        s.profiler?.stop(255)
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(141), savedMean: s.f + 442272, savedInvStd: s.f + 443424,
+                activation: .relu6, output: s.tensor(141), savedMean: s.f + 851872, savedInvStd: s.f + 853024,
                 runningMean: s.p + 2906464, runningVar: s.p + 2907616, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(256)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
-                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 442272, pool: pool)
-            s.profiler?.stop(219)
+                eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 851872, pool: pool)
+            s.profiler?.stop(257)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 446880)
-        s.profiler?.stop(220)
+        WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 856480)
+        s.profiler?.stop(258)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 446880, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 856480, bias: s.f,
             activation: .identity, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(221)
+        s.profiler?.stop(259)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(143), savedMean: s.f + 444576, savedInvStd: s.f + 445728,
+                activation: .relu6, output: s.tensor(143), savedMean: s.f + 854176, savedInvStd: s.f + 855328,
                 runningMean: s.p + 2939872, runningVar: s.p + 2941024, pool: pool)
-            s.profiler?.stop(222)
+            s.profiler?.stop(260)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
-                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 444576, pool: pool)
-            s.profiler?.stop(223)
+                eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 854176, pool: pool)
+            s.profiler?.stop(261)
         }
+        // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2942176, outChannels: 192, inChannels: 1152, into: s.f + 1280)
+        s.profiler?.stop(262)
         // features.6.4.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(143), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 2942176,
+        Kernels.pointwiseConv(input: s.tensor(143), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(224)
+        s.profiler?.stop(263)
         // features.6.4.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3163360, beta: s.p + 3163552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(145), savedMean: s.f + 504480, savedInvStd: s.f + 504672,
+                activation: .identity, output: s.tensor(145), savedMean: s.f + 914080, savedInvStd: s.f + 914272,
                 runningMean: s.p + 3163744, runningVar: s.p + 3163936, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(264)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3163360, beta: s.p + 3163552, runningMean: s.p + 3163744, runningVar: s.p + 3163936,
-                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 504480, pool: pool)
-            s.profiler?.stop(226)
+                eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 914080, pool: pool)
+            s.profiler?.stop(265)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098, into: s.tensor(147),
                 random: &random)
-            s.profiler?.stop(227)
+            s.profiler?.stop(266)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(138), branch: s.tensor(145),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(267)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 3164128, outChannels: 1152, inChannels: 192, into: s.f + 1280)
+        s.profiler?.stop(268)
         // features.7.0.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(146), pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3164128,
+        Kernels.pointwiseConv(input: s.tensor(146), pixels: 64 &* s.n, inChannels: 192, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(229)
+        s.profiler?.stop(269)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(149), savedMean: s.f + 504864, savedInvStd: s.f + 506016,
+                activation: .relu6, output: s.tensor(149), savedMean: s.f + 914464, savedInvStd: s.f + 915616,
                 runningMean: s.p + 3387616, runningVar: s.p + 3388768, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(270)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
-                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 504864, pool: pool)
-            s.profiler?.stop(231)
+                eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 914464, pool: pool)
+            s.profiler?.stop(271)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 509472)
-        s.profiler?.stop(232)
+        WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 919072)
+        s.profiler?.stop(272)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 509472, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 919072, bias: s.f,
             activation: .identity, output: s.tensor(150), pool: pool)
-        s.profiler?.stop(233)
+        s.profiler?.stop(273)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(151), savedMean: s.f + 507168, savedInvStd: s.f + 508320,
+                activation: .relu6, output: s.tensor(151), savedMean: s.f + 916768, savedInvStd: s.f + 917920,
                 runningMean: s.p + 3402592, runningVar: s.p + 3403744, pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(274)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
-                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 507168, pool: pool)
-            s.profiler?.stop(235)
+                eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 916768, pool: pool)
+            s.profiler?.stop(275)
         }
+        // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1152][320]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 3404896, outChannels: 320, inChannels: 1152, into: s.f + 1280)
+        s.profiler?.stop(276)
         // features.7.0.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(151), pixels: 64 &* s.n, inChannels: 1152, weights: s.p + 3404896,
+        Kernels.pointwiseConv(input: s.tensor(151), pixels: 64 &* s.n, inChannels: 1152, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(152), pool: pool)
-        s.profiler?.stop(236)
+        s.profiler?.stop(277)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 3773536, beta: s.p + 3773856, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .identity, output: s.tensor(153), savedMean: s.f + 530208, savedInvStd: s.f + 530528,
+                activation: .identity, output: s.tensor(153), savedMean: s.f + 939808, savedInvStd: s.f + 940128,
                 runningMean: s.p + 3774176, runningVar: s.p + 3774496, pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(278)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 3773536, beta: s.p + 3773856, runningMean: s.p + 3774176, runningVar: s.p + 3774496,
-                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 530208, pool: pool)
-            s.profiler?.stop(238)
+                eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 939808, pool: pool)
+            s.profiler?.stop(279)
         }
     }
 
     /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1 weights to the GEMM layout [320][1280]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 3774816, outChannels: 1280, inChannels: 320, into: s.f + 1280)
+        s.profiler?.stop(280)
         // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(153), pixels: 64 &* s.n, inChannels: 320, weights: s.p + 3774816,
+        Kernels.pointwiseConv(input: s.tensor(153), pixels: 64 &* s.n, inChannels: 320, inputMajorWeights: s.f + 1280,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(239)
+        s.profiler?.stop(281)
         // features.8 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(154), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 4184416, beta: s.p + 4185696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(155), savedMean: s.f + 530848, savedInvStd: s.f + 532128,
+                activation: .relu6, output: s.tensor(155), savedMean: s.f + 940448, savedInvStd: s.f + 941728,
                 runningMean: s.p + 4186976, runningVar: s.p + 4188256, pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(282)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1280]
         if s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 4184416, beta: s.p + 4185696, runningMean: s.p + 4186976, runningVar: s.p + 4188256,
-                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 530848, pool: pool)
-            s.profiler?.stop(241)
+                eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 940448, pool: pool)
+            s.profiler?.stop(283)
         }
     }
 
@@ -3041,26 +3209,26 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(155), batch: s.n, pixels: 64, channels: 1280, output: s.tensor(156),
             pool: pool)
-        s.profiler?.stop(242)
+        s.profiler?.stop(284)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(156), output: s.tensor(158), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(157), random: &random)
-        s.profiler?.stop(243)
+        s.profiler?.stop(285)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(158), batch: s.n, inFeatures: 1280, weights: s.p + 4189536, bias: s.p + 5469536,
             outFeatures: 1000, output: s.tensor(159), pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(286)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(159), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(160))
-        s.profiler?.stop(245)
+        s.profiler?.stop(287)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(159), count: 1000 &* s.n)
-        s.profiler?.stop(246)
+        s.profiler?.stop(288)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
@@ -3070,17 +3238,17 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(160), input: s.tensor(158), weights: s.p + 4189536,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(161), gradWeights: s.g + 4189536,
             gradBias: s.g + 5469536, pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(289)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(161), mask: s.tensor(157), count: 1280 &* s.n,
             gradInput: s.tensor(162))
-        s.profiler?.stop(248)
+        s.profiler?.stop(290)
         // avgpool backward: spread each channel's gradient over the 64 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(162), batch: s.n, pixels: 64, channels: 1280,
             gradInput: s.tensor(163), pool: pool)
-        s.profiler?.stop(249)
+        s.profiler?.stop(291)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
@@ -3088,16 +3256,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.8 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1280]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(163), input: s.tensor(154), pixels: 64 &* s.n,
-            channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 530848,
-            savedInvStd: s.f + 532128, activation: .relu6, gradInput: s.tensor(163), gradGamma: s.g + 4184416,
+            channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 940448,
+            savedInvStd: s.f + 941728, activation: .relu6, gradInput: s.tensor(163), gradGamma: s.g + 4184416,
             gradBeta: s.g + 4185696, pool: pool)
-        s.profiler?.stop(250)
+        s.profiler?.stop(292)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(163), input: s.tensor(153), weights: s.p + 3774816,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(164),
             gradWeights: s.g + 3774816, pool: pool)
-        s.profiler?.stop(251)
+        s.profiler?.stop(293)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
@@ -3105,82 +3273,82 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.7.0.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 320]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(164), input: s.tensor(152), pixels: 64 &* s.n,
-            channels: 320, gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 530208,
-            savedInvStd: s.f + 530528, activation: .identity, gradInput: s.tensor(164), gradGamma: s.g + 3773536,
+            channels: 320, gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 939808,
+            savedInvStd: s.f + 940128, activation: .identity, gradInput: s.tensor(164), gradGamma: s.g + 3773536,
             gradBeta: s.g + 3773856, pool: pool)
-        s.profiler?.stop(252)
+        s.profiler?.stop(294)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 507168, savedInvStd: s.f + 508320,
+                gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 916768, savedInvStd: s.f + 917920,
                 activation: .relu6, output: s.tensor(166), pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(295)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
-                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 507168, pool: pool)
-            s.profiler?.stop(254)
+                eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 916768, pool: pool)
+            s.profiler?.stop(296)
         }
         // features.7.0.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 3404896,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(165),
             gradWeights: s.g + 3404896, pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(297)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 507168,
-            savedInvStd: s.f + 508320, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3400288,
+            channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 916768,
+            savedInvStd: s.f + 917920, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3400288,
             gradBeta: s.g + 3401440, pool: pool)
-        s.profiler?.stop(256)
+        s.profiler?.stop(298)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 504864, savedInvStd: s.f + 506016,
+                gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 914464, savedInvStd: s.f + 915616,
                 activation: .relu6, output: s.tensor(168), pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(299)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
-                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 504864, pool: pool)
-            s.profiler?.stop(258)
+                eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 914464, pool: pool)
+            s.profiler?.stop(300)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 519840, count: 10368)
-        s.profiler?.stop(259)
+        TrainingKernels.zero(s.f + 929440, count: 10368)
+        s.profiler?.stop(301)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: s.f + 509472, gradInput: s.tensor(167), gradWeights: s.f + 519840, pool: pool)
-        s.profiler?.stop(260)
+            weights: s.f + 919072, gradInput: s.tensor(167), gradWeights: s.f + 929440, pool: pool)
+        s.profiler?.stop(302)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 519840, channels: 1152, kernel: 3, into: s.g + 3389920)
-        s.profiler?.stop(261)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 929440, channels: 1152, kernel: 3, into: s.g + 3389920)
+        s.profiler?.stop(303)
         // features.7.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 504864,
-            savedInvStd: s.f + 506016, activation: .relu6, gradInput: s.tensor(167), gradGamma: s.g + 3385312,
+            channels: 1152, gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 914464,
+            savedInvStd: s.f + 915616, activation: .relu6, gradInput: s.tensor(167), gradGamma: s.g + 3385312,
             gradBeta: s.g + 3386464, pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(304)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(146), weights: s.p + 3164128,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(169),
             gradWeights: s.g + 3164128, pool: pool)
-        s.profiler?.stop(263)
+        s.profiler?.stop(305)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -3190,90 +3358,90 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(169),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(170), pool: pool)
-        s.profiler?.stop(264)
+        s.profiler?.stop(306)
         // features.6.4.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 504480,
-            savedInvStd: s.f + 504672, activation: .identity, gradInput: s.tensor(170), gradGamma: s.g + 3163360,
+            channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 914080,
+            savedInvStd: s.f + 914272, activation: .identity, gradInput: s.tensor(170), gradGamma: s.g + 3163360,
             gradBeta: s.g + 3163552, pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(307)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 444576, savedInvStd: s.f + 445728,
+                gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 854176, savedInvStd: s.f + 855328,
                 activation: .relu6, output: s.tensor(172), pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(308)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
-                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 444576, pool: pool)
-            s.profiler?.stop(267)
+                eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 854176, pool: pool)
+            s.profiler?.stop(309)
         }
         // features.6.4.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 2942176,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(171),
             gradWeights: s.g + 2942176, pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(310)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 444576,
-            savedInvStd: s.f + 445728, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 2937568,
+            channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 854176,
+            savedInvStd: s.f + 855328, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 2937568,
             gradBeta: s.g + 2938720, pool: pool)
-        s.profiler?.stop(269)
+        s.profiler?.stop(311)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 442272, savedInvStd: s.f + 443424,
+                gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 851872, savedInvStd: s.f + 853024,
                 activation: .relu6, output: s.tensor(174), pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(312)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
-                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 442272, pool: pool)
-            s.profiler?.stop(271)
+                eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 851872, pool: pool)
+            s.profiler?.stop(313)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 475680, count: 28800)
-        s.profiler?.stop(272)
+        TrainingKernels.zero(s.f + 885280, count: 28800)
+        s.profiler?.stop(314)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 446880, gradInput: s.tensor(173), gradWeights: s.f + 475680, pool: pool)
-        s.profiler?.stop(273)
+            weights: s.f + 856480, gradInput: s.tensor(173), gradWeights: s.f + 885280, pool: pool)
+        s.profiler?.stop(315)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 475680, channels: 1152, kernel: 5, into: s.g + 2908768)
-        s.profiler?.stop(274)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 885280, channels: 1152, kernel: 5, into: s.g + 2908768)
+        s.profiler?.stop(316)
         // features.6.4.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 442272,
-            savedInvStd: s.f + 443424, activation: .relu6, gradInput: s.tensor(173), gradGamma: s.g + 2904160,
+            channels: 1152, gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 851872,
+            savedInvStd: s.f + 853024, activation: .relu6, gradInput: s.tensor(173), gradGamma: s.g + 2904160,
             gradBeta: s.g + 2905312, pool: pool)
-        s.profiler?.stop(275)
+        s.profiler?.stop(317)
         // features.6.4.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(138), weights: s.p + 2682976,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(175),
             gradWeights: s.g + 2682976, pool: pool)
-        s.profiler?.stop(276)
+        s.profiler?.stop(318)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(175), s.tensor(169), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(319)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -3283,90 +3451,90 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(175),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(176), pool: pool)
-        s.profiler?.stop(278)
+        s.profiler?.stop(320)
         // features.6.3.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 441888,
-            savedInvStd: s.f + 442080, activation: .identity, gradInput: s.tensor(176), gradGamma: s.g + 2682208,
+            channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 851488,
+            savedInvStd: s.f + 851680, activation: .identity, gradInput: s.tensor(176), gradGamma: s.g + 2682208,
             gradBeta: s.g + 2682400, pool: pool)
-        s.profiler?.stop(279)
+        s.profiler?.stop(321)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 381984, savedInvStd: s.f + 383136,
+                gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 791584, savedInvStd: s.f + 792736,
                 activation: .relu6, output: s.tensor(178), pool: pool)
-            s.profiler?.stop(280)
+            s.profiler?.stop(322)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
-                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 381984, pool: pool)
-            s.profiler?.stop(281)
+                eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 791584, pool: pool)
+            s.profiler?.stop(323)
         }
         // features.6.3.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 2461024,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(177),
             gradWeights: s.g + 2461024, pool: pool)
-        s.profiler?.stop(282)
+        s.profiler?.stop(324)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 381984,
-            savedInvStd: s.f + 383136, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2456416,
+            channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 791584,
+            savedInvStd: s.f + 792736, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2456416,
             gradBeta: s.g + 2457568, pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(325)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 379680, savedInvStd: s.f + 380832,
+                gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 789280, savedInvStd: s.f + 790432,
                 activation: .relu6, output: s.tensor(180), pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(326)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
-                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 379680, pool: pool)
-            s.profiler?.stop(285)
+                eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 789280, pool: pool)
+            s.profiler?.stop(327)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 413088, count: 28800)
-        s.profiler?.stop(286)
+        TrainingKernels.zero(s.f + 822688, count: 28800)
+        s.profiler?.stop(328)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 384288, gradInput: s.tensor(179), gradWeights: s.f + 413088, pool: pool)
-        s.profiler?.stop(287)
+            weights: s.f + 793888, gradInput: s.tensor(179), gradWeights: s.f + 822688, pool: pool)
+        s.profiler?.stop(329)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 413088, channels: 1152, kernel: 5, into: s.g + 2427616)
-        s.profiler?.stop(288)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 822688, channels: 1152, kernel: 5, into: s.g + 2427616)
+        s.profiler?.stop(330)
         // features.6.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 379680,
-            savedInvStd: s.f + 380832, activation: .relu6, gradInput: s.tensor(179), gradGamma: s.g + 2423008,
+            channels: 1152, gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 789280,
+            savedInvStd: s.f + 790432, activation: .relu6, gradInput: s.tensor(179), gradGamma: s.g + 2423008,
             gradBeta: s.g + 2424160, pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(331)
         // features.6.3.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(130), weights: s.p + 2201824,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(181),
             gradWeights: s.g + 2201824, pool: pool)
-        s.profiler?.stop(290)
+        s.profiler?.stop(332)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(181), s.tensor(175), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(291)
+        s.profiler?.stop(333)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -3376,90 +3544,90 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(181),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(182), pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(334)
         // features.6.2.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 379296,
-            savedInvStd: s.f + 379488, activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 2201056,
+            channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 788896,
+            savedInvStd: s.f + 789088, activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 2201056,
             gradBeta: s.g + 2201248, pool: pool)
-        s.profiler?.stop(293)
+        s.profiler?.stop(335)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 319392, savedInvStd: s.f + 320544,
+                gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 728992, savedInvStd: s.f + 730144,
                 activation: .relu6, output: s.tensor(184), pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(336)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
-                eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 319392, pool: pool)
-            s.profiler?.stop(295)
+                eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 728992, pool: pool)
+            s.profiler?.stop(337)
         }
         // features.6.2.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 1979872,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(183),
             gradWeights: s.g + 1979872, pool: pool)
-        s.profiler?.stop(296)
+        s.profiler?.stop(338)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 319392,
-            savedInvStd: s.f + 320544, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 1975264,
+            channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 728992,
+            savedInvStd: s.f + 730144, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 1975264,
             gradBeta: s.g + 1976416, pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(339)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 317088, savedInvStd: s.f + 318240,
+                gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 726688, savedInvStd: s.f + 727840,
                 activation: .relu6, output: s.tensor(186), pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(340)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
-                eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 317088, pool: pool)
-            s.profiler?.stop(299)
+                eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 726688, pool: pool)
+            s.profiler?.stop(341)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 350496, count: 28800)
-        s.profiler?.stop(300)
+        TrainingKernels.zero(s.f + 760096, count: 28800)
+        s.profiler?.stop(342)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(183), input: s.tensor(186), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 321696, gradInput: s.tensor(185), gradWeights: s.f + 350496, pool: pool)
-        s.profiler?.stop(301)
+            weights: s.f + 731296, gradInput: s.tensor(185), gradWeights: s.f + 760096, pool: pool)
+        s.profiler?.stop(343)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 350496, channels: 1152, kernel: 5, into: s.g + 1946464)
-        s.profiler?.stop(302)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 760096, channels: 1152, kernel: 5, into: s.g + 1946464)
+        s.profiler?.stop(344)
         // features.6.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 317088,
-            savedInvStd: s.f + 318240, activation: .relu6, gradInput: s.tensor(185), gradGamma: s.g + 1941856,
+            channels: 1152, gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 726688,
+            savedInvStd: s.f + 727840, activation: .relu6, gradInput: s.tensor(185), gradGamma: s.g + 1941856,
             gradBeta: s.g + 1943008, pool: pool)
-        s.profiler?.stop(303)
+        s.profiler?.stop(345)
         // features.6.2.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(185), input: s.tensor(122), weights: s.p + 1720672,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(187),
             gradWeights: s.g + 1720672, pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(346)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(187), s.tensor(181), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(305)
+        s.profiler?.stop(347)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -3469,90 +3637,90 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(187),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(188), pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(348)
         // features.6.1.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 316704,
-            savedInvStd: s.f + 316896, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 1719904,
+            channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 726304,
+            savedInvStd: s.f + 726496, activation: .identity, gradInput: s.tensor(188), gradGamma: s.g + 1719904,
             gradBeta: s.g + 1720096, pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(349)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 256800, savedInvStd: s.f + 257952,
+                gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 666400, savedInvStd: s.f + 667552,
                 activation: .relu6, output: s.tensor(190), pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(350)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
-                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 256800, pool: pool)
-            s.profiler?.stop(309)
+                eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 666400, pool: pool)
+            s.profiler?.stop(351)
         }
         // features.6.1.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 1498720,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(189),
             gradWeights: s.g + 1498720, pool: pool)
-        s.profiler?.stop(310)
+        s.profiler?.stop(352)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 256800,
-            savedInvStd: s.f + 257952, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1494112,
+            channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 666400,
+            savedInvStd: s.f + 667552, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1494112,
             gradBeta: s.g + 1495264, pool: pool)
-        s.profiler?.stop(311)
+        s.profiler?.stop(353)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 254496, savedInvStd: s.f + 255648,
+                gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 664096, savedInvStd: s.f + 665248,
                 activation: .relu6, output: s.tensor(192), pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(354)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
-                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 254496, pool: pool)
-            s.profiler?.stop(313)
+                eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 664096, pool: pool)
+            s.profiler?.stop(355)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 287904, count: 28800)
-        s.profiler?.stop(314)
+        TrainingKernels.zero(s.f + 697504, count: 28800)
+        s.profiler?.stop(356)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 259104, gradInput: s.tensor(191), gradWeights: s.f + 287904, pool: pool)
-        s.profiler?.stop(315)
+            weights: s.f + 668704, gradInput: s.tensor(191), gradWeights: s.f + 697504, pool: pool)
+        s.profiler?.stop(357)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 287904, channels: 1152, kernel: 5, into: s.g + 1465312)
-        s.profiler?.stop(316)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 697504, channels: 1152, kernel: 5, into: s.g + 1465312)
+        s.profiler?.stop(358)
         // features.6.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 254496,
-            savedInvStd: s.f + 255648, activation: .relu6, gradInput: s.tensor(191), gradGamma: s.g + 1460704,
+            channels: 1152, gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 664096,
+            savedInvStd: s.f + 665248, activation: .relu6, gradInput: s.tensor(191), gradGamma: s.g + 1460704,
             gradBeta: s.g + 1461856, pool: pool)
-        s.profiler?.stop(317)
+        s.profiler?.stop(359)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(115), weights: s.p + 1239520,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(193),
             gradWeights: s.g + 1239520, pool: pool)
-        s.profiler?.stop(318)
+        s.profiler?.stop(360)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(193), s.tensor(187), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(319)
+        s.profiler?.stop(361)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
@@ -3560,82 +3728,82 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.0.block.2 backward through identity and BatchNorm (in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(114), pixels: 64 &* s.n,
-            channels: 192, gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 254112,
-            savedInvStd: s.f + 254304, activation: .identity, gradInput: s.tensor(193), gradGamma: s.g + 1238752,
+            channels: 192, gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 663712,
+            savedInvStd: s.f + 663904, activation: .identity, gradInput: s.tensor(193), gradGamma: s.g + 1238752,
             gradBeta: s.g + 1238944, pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(362)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
-                gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 219168, savedInvStd: s.f + 219840,
+                gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 628768, savedInvStd: s.f + 629440,
                 activation: .relu6, output: s.tensor(195), pool: pool)
-            s.profiler?.stop(321)
+            s.profiler?.stop(363)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
-                eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 219168, pool: pool)
-            s.profiler?.stop(322)
+                eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 628768, pool: pool)
+            s.profiler?.stop(364)
         }
         // features.6.0.block.2 conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(195), weights: s.p + 1109728,
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(194), gradWeights: s.g + 1109728,
             pool: pool)
-        s.profiler?.stop(323)
+        s.profiler?.stop(365)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 64 &* s.n,
-            channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 219168,
-            savedInvStd: s.f + 219840, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1107040,
+            channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 628768,
+            savedInvStd: s.f + 629440, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1107040,
             gradBeta: s.g + 1107712, pool: pool)
-        s.profiler?.stop(324)
+        s.profiler?.stop(366)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 217824, savedInvStd: s.f + 218496,
+                gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 627424, savedInvStd: s.f + 628096,
                 activation: .relu6, output: s.tensor(197), pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(367)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
-                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 217824, pool: pool)
-            s.profiler?.stop(326)
+                eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 627424, pool: pool)
+            s.profiler?.stop(368)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 237312, count: 16800)
-        s.profiler?.stop(327)
+        TrainingKernels.zero(s.f + 646912, count: 16800)
+        s.profiler?.stop(369)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(197), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 220512, gradInput: s.tensor(196), gradWeights: s.f + 237312, pool: pool)
-        s.profiler?.stop(328)
+            weights: s.f + 630112, gradInput: s.tensor(196), gradWeights: s.f + 646912, pool: pool)
+        s.profiler?.stop(370)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 237312, channels: 672, kernel: 5, into: s.g + 1090240)
-        s.profiler?.stop(329)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 646912, channels: 672, kernel: 5, into: s.g + 1090240)
+        s.profiler?.stop(371)
         // features.6.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(196), input: s.tensor(110),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 217824,
-            savedInvStd: s.f + 218496, activation: .relu6, gradInput: s.tensor(196), gradGamma: s.g + 1087552,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 627424,
+            savedInvStd: s.f + 628096, activation: .relu6, gradInput: s.tensor(196), gradGamma: s.g + 1087552,
             gradBeta: s.g + 1088224, pool: pool)
-        s.profiler?.stop(330)
+        s.profiler?.stop(372)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(108), weights: s.p + 1012288,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(198),
             gradWeights: s.g + 1012288, pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(373)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -3645,90 +3813,90 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(198),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(199), pool: pool)
-        s.profiler?.stop(332)
+        s.profiler?.stop(374)
         // features.5.3.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(199), input: s.tensor(106),
-            pixels: 225 &* s.n, channels: 112, gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 217600,
-            savedInvStd: s.f + 217712, activation: .identity, gradInput: s.tensor(199), gradGamma: s.g + 1011840,
+            pixels: 225 &* s.n, channels: 112, gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 627200,
+            savedInvStd: s.f + 627312, activation: .identity, gradInput: s.tensor(199), gradGamma: s.g + 1011840,
             gradBeta: s.g + 1011952, pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(375)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 182656, savedInvStd: s.f + 183328,
+                gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 592256, savedInvStd: s.f + 592928,
                 activation: .relu6, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(376)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
-                eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 182656, pool: pool)
-            s.profiler?.stop(335)
+                eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 592256, pool: pool)
+            s.profiler?.stop(377)
         }
         // features.5.3.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(201), weights: s.p + 936576,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(200), gradWeights: s.g + 936576,
             pool: pool)
-        s.profiler?.stop(336)
+        s.profiler?.stop(378)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(104),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 182656,
-            savedInvStd: s.f + 183328, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 933888,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 592256,
+            savedInvStd: s.f + 592928, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 933888,
             gradBeta: s.g + 934560, pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(379)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 181312, savedInvStd: s.f + 181984,
+                gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 590912, savedInvStd: s.f + 591584,
                 activation: .relu6, output: s.tensor(203), pool: pool)
-            s.profiler?.stop(338)
+            s.profiler?.stop(380)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
-                eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 181312, pool: pool)
-            s.profiler?.stop(339)
+                eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 590912, pool: pool)
+            s.profiler?.stop(381)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 200800, count: 16800)
-        s.profiler?.stop(340)
+        TrainingKernels.zero(s.f + 610400, count: 16800)
+        s.profiler?.stop(382)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(203), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 184000, gradInput: s.tensor(202), gradWeights: s.f + 200800, pool: pool)
-        s.profiler?.stop(341)
+            weights: s.f + 593600, gradInput: s.tensor(202), gradWeights: s.f + 610400, pool: pool)
+        s.profiler?.stop(383)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 200800, channels: 672, kernel: 5, into: s.g + 917088)
-        s.profiler?.stop(342)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 610400, channels: 672, kernel: 5, into: s.g + 917088)
+        s.profiler?.stop(384)
         // features.5.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(202), input: s.tensor(102),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 181312,
-            savedInvStd: s.f + 181984, activation: .relu6, gradInput: s.tensor(202), gradGamma: s.g + 914400,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 590912,
+            savedInvStd: s.f + 591584, activation: .relu6, gradInput: s.tensor(202), gradGamma: s.g + 914400,
             gradBeta: s.g + 915072, pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(385)
         // features.5.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(202), input: s.tensor(100), weights: s.p + 839136,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(204), gradWeights: s.g + 839136,
             pool: pool)
-        s.profiler?.stop(344)
+        s.profiler?.stop(386)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(204), s.tensor(198), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(387)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -3738,88 +3906,88 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(204),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(205), pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(388)
         // features.5.2.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 225 &* s.n,
-            channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 181088, savedInvStd: s.f + 181200,
+            channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 590688, savedInvStd: s.f + 590800,
             activation: .identity, gradInput: s.tensor(205), gradGamma: s.g + 838688, gradBeta: s.g + 838800,
             pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(389)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 225 &* s.n, channels: 672, gamma: s.p + 760736,
-                beta: s.p + 761408, savedMean: s.f + 146144, savedInvStd: s.f + 146816, activation: .relu6,
+                beta: s.p + 761408, savedMean: s.f + 555744, savedInvStd: s.f + 556416, activation: .relu6,
                 output: s.tensor(207), pool: pool)
-            s.profiler?.stop(348)
+            s.profiler?.stop(390)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
-                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 146144, pool: pool)
-            s.profiler?.stop(349)
+                eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 555744, pool: pool)
+            s.profiler?.stop(391)
         }
         // features.5.2.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(205), input: s.tensor(207), weights: s.p + 763424,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(206), gradWeights: s.g + 763424,
             pool: pool)
-        s.profiler?.stop(350)
+        s.profiler?.stop(392)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 225 &* s.n,
-            channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 146144, savedInvStd: s.f + 146816,
+            channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 555744, savedInvStd: s.f + 556416,
             activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 760736, gradBeta: s.g + 761408, pool: pool)
-        s.profiler?.stop(351)
+        s.profiler?.stop(393)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 225 &* s.n, channels: 672, gamma: s.p + 741248,
-                beta: s.p + 741920, savedMean: s.f + 144800, savedInvStd: s.f + 145472, activation: .relu6,
+                beta: s.p + 741920, savedMean: s.f + 554400, savedInvStd: s.f + 555072, activation: .relu6,
                 output: s.tensor(209), pool: pool)
-            s.profiler?.stop(352)
+            s.profiler?.stop(394)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
-                eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 144800, pool: pool)
-            s.profiler?.stop(353)
+                eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 554400, pool: pool)
+            s.profiler?.stop(395)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 164288, count: 16800)
-        s.profiler?.stop(354)
+        TrainingKernels.zero(s.f + 573888, count: 16800)
+        s.profiler?.stop(396)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(209), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 147488, gradInput: s.tensor(208), gradWeights: s.f + 164288, pool: pool)
-        s.profiler?.stop(355)
+            weights: s.f + 557088, gradInput: s.tensor(208), gradWeights: s.f + 573888, pool: pool)
+        s.profiler?.stop(397)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 164288, channels: 672, kernel: 5, into: s.g + 743936)
-        s.profiler?.stop(356)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 573888, channels: 672, kernel: 5, into: s.g + 743936)
+        s.profiler?.stop(398)
         // features.5.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 225 &* s.n,
-            channels: 672, gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 144800, savedInvStd: s.f + 145472,
+            channels: 672, gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 554400, savedInvStd: s.f + 555072,
             activation: .relu6, gradInput: s.tensor(208), gradGamma: s.g + 741248, gradBeta: s.g + 741920, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(399)
         // features.5.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(92), weights: s.p + 665984,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(210), gradWeights: s.g + 665984,
             pool: pool)
-        s.profiler?.stop(358)
+        s.profiler?.stop(400)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(210), s.tensor(204), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(359)
+        s.profiler?.stop(401)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -3829,88 +3997,88 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(210),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(211), pool: pool)
-        s.profiler?.stop(360)
+        s.profiler?.stop(402)
         // features.5.1.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 225 &* s.n,
-            channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 144576, savedInvStd: s.f + 144688,
+            channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 554176, savedInvStd: s.f + 554288,
             activation: .identity, gradInput: s.tensor(211), gradGamma: s.g + 665536, gradBeta: s.g + 665648,
             pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(403)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 225 &* s.n, channels: 672, gamma: s.p + 587584,
-                beta: s.p + 588256, savedMean: s.f + 109632, savedInvStd: s.f + 110304, activation: .relu6,
+                beta: s.p + 588256, savedMean: s.f + 519232, savedInvStd: s.f + 519904, activation: .relu6,
                 output: s.tensor(213), pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(404)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
-                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 109632, pool: pool)
-            s.profiler?.stop(363)
+                eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 519232, pool: pool)
+            s.profiler?.stop(405)
         }
         // features.5.1.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(211), input: s.tensor(213), weights: s.p + 590272,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(212), gradWeights: s.g + 590272,
             pool: pool)
-        s.profiler?.stop(364)
+        s.profiler?.stop(406)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 225 &* s.n,
-            channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+            channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 519232, savedInvStd: s.f + 519904,
             activation: .relu6, gradInput: s.tensor(212), gradGamma: s.g + 587584, gradBeta: s.g + 588256, pool: pool)
-        s.profiler?.stop(365)
+        s.profiler?.stop(407)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 225 &* s.n, channels: 672, gamma: s.p + 568096,
-                beta: s.p + 568768, savedMean: s.f + 108288, savedInvStd: s.f + 108960, activation: .relu6,
+                beta: s.p + 568768, savedMean: s.f + 517888, savedInvStd: s.f + 518560, activation: .relu6,
                 output: s.tensor(215), pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(408)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
-                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 108288, pool: pool)
-            s.profiler?.stop(367)
+                eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 517888, pool: pool)
+            s.profiler?.stop(409)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 127776, count: 16800)
-        s.profiler?.stop(368)
+        TrainingKernels.zero(s.f + 537376, count: 16800)
+        s.profiler?.stop(410)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(215), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 110976, gradInput: s.tensor(214), gradWeights: s.f + 127776, pool: pool)
-        s.profiler?.stop(369)
+            weights: s.f + 520576, gradInput: s.tensor(214), gradWeights: s.f + 537376, pool: pool)
+        s.profiler?.stop(411)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 127776, channels: 672, kernel: 5, into: s.g + 570784)
-        s.profiler?.stop(370)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 537376, channels: 672, kernel: 5, into: s.g + 570784)
+        s.profiler?.stop(412)
         // features.5.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 225 &* s.n,
-            channels: 672, gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+            channels: 672, gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 517888, savedInvStd: s.f + 518560,
             activation: .relu6, gradInput: s.tensor(214), gradGamma: s.g + 568096, gradBeta: s.g + 568768, pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(413)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(214), input: s.tensor(85), weights: s.p + 492832,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(216), gradWeights: s.g + 492832,
             pool: pool)
-        s.profiler?.stop(372)
+        s.profiler?.stop(414)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(216), s.tensor(210), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(415)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
@@ -3918,80 +4086,80 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.0.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(84), pixels: 225 &* s.n,
-            channels: 112, gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
+            channels: 112, gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 517664, savedInvStd: s.f + 517776,
             activation: .identity, gradInput: s.tensor(216), gradGamma: s.g + 492384, gradBeta: s.g + 492496,
             pool: pool)
-        s.profiler?.stop(374)
+        s.profiler?.stop(416)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 225 &* s.n, channels: 480, gamma: s.p + 436704,
-                beta: s.p + 437184, savedMean: s.f + 83104, savedInvStd: s.f + 83584, activation: .relu6,
+                beta: s.p + 437184, savedMean: s.f + 492704, savedInvStd: s.f + 493184, activation: .relu6,
                 output: s.tensor(218), pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(417)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
-                eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 83104, pool: pool)
-            s.profiler?.stop(376)
+                eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 492704, pool: pool)
+            s.profiler?.stop(418)
         }
         // features.5.0.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), weights: s.p + 438624,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(217), gradWeights: s.g + 438624,
             pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(419)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 83104, savedInvStd: s.f + 83584,
+            channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 492704, savedInvStd: s.f + 493184,
             activation: .relu6, gradInput: s.tensor(217), gradGamma: s.g + 436704, gradBeta: s.g + 437184, pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(420)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 225 &* s.n, channels: 480, gamma: s.p + 422784,
-                beta: s.p + 423264, savedMean: s.f + 82144, savedInvStd: s.f + 82624, activation: .relu6,
+                beta: s.p + 423264, savedMean: s.f + 491744, savedInvStd: s.f + 492224, activation: .relu6,
                 output: s.tensor(220), pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(421)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
-                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 82144, pool: pool)
-            s.profiler?.stop(380)
+                eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 491744, pool: pool)
+            s.profiler?.stop(422)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 96064, count: 12000)
-        s.profiler?.stop(381)
+        TrainingKernels.zero(s.f + 505664, count: 12000)
+        s.profiler?.stop(423)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(220), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 84064, gradInput: s.tensor(219), gradWeights: s.f + 96064, pool: pool)
-        s.profiler?.stop(382)
+            weights: s.f + 493664, gradInput: s.tensor(219), gradWeights: s.f + 505664, pool: pool)
+        s.profiler?.stop(424)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 96064, channels: 480, kernel: 5, into: s.g + 424704)
-        s.profiler?.stop(383)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 505664, channels: 480, kernel: 5, into: s.g + 424704)
+        s.profiler?.stop(425)
         // features.5.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 82144, savedInvStd: s.f + 82624,
+            channels: 480, gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 491744, savedInvStd: s.f + 492224,
             activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 422784, gradBeta: s.g + 423264, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(426)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(78), weights: s.p + 384384,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(221), gradWeights: s.g + 384384,
             pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(427)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -4001,88 +4169,88 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(221),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(222), pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(428)
         // features.4.3.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 225 &* s.n,
-            channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 81984, savedInvStd: s.f + 82064,
+            channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 491584, savedInvStd: s.f + 491664,
             activation: .identity, gradInput: s.tensor(222), gradGamma: s.g + 384064, gradBeta: s.g + 384144,
             pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(429)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 225 &* s.n, channels: 480, gamma: s.p + 343744,
-                beta: s.p + 344224, savedMean: s.f + 72384, savedInvStd: s.f + 72864, activation: .relu6,
+                beta: s.p + 344224, savedMean: s.f + 481984, savedInvStd: s.f + 482464, activation: .relu6,
                 output: s.tensor(224), pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(430)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
-                eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 72384, pool: pool)
-            s.profiler?.stop(389)
+                eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 481984, pool: pool)
+            s.profiler?.stop(431)
         }
         // features.4.3.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(222), input: s.tensor(224), weights: s.p + 345664,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(223), gradWeights: s.g + 345664,
             pool: pool)
-        s.profiler?.stop(390)
+        s.profiler?.stop(432)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 72384, savedInvStd: s.f + 72864,
+            channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 481984, savedInvStd: s.f + 482464,
             activation: .relu6, gradInput: s.tensor(223), gradGamma: s.g + 343744, gradBeta: s.g + 344224, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(433)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 225 &* s.n, channels: 480, gamma: s.p + 337504,
-                beta: s.p + 337984, savedMean: s.f + 71424, savedInvStd: s.f + 71904, activation: .relu6,
+                beta: s.p + 337984, savedMean: s.f + 481024, savedInvStd: s.f + 481504, activation: .relu6,
                 output: s.tensor(226), pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(434)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
-                eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 71424, pool: pool)
-            s.profiler?.stop(393)
+                eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 481024, pool: pool)
+            s.profiler?.stop(435)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 77664, count: 4320)
-        s.profiler?.stop(394)
+        TrainingKernels.zero(s.f + 487264, count: 4320)
+        s.profiler?.stop(436)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(226), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 73344, gradInput: s.tensor(225), gradWeights: s.f + 77664, pool: pool)
-        s.profiler?.stop(395)
+            weights: s.f + 482944, gradInput: s.tensor(225), gradWeights: s.f + 487264, pool: pool)
+        s.profiler?.stop(437)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 77664, channels: 480, kernel: 3, into: s.g + 339424)
-        s.profiler?.stop(396)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 487264, channels: 480, kernel: 3, into: s.g + 339424)
+        s.profiler?.stop(438)
         // features.4.3.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 71424, savedInvStd: s.f + 71904,
+            channels: 480, gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 481024, savedInvStd: s.f + 481504,
             activation: .relu6, gradInput: s.tensor(225), gradGamma: s.g + 337504, gradBeta: s.g + 337984, pool: pool)
-        s.profiler?.stop(397)
+        s.profiler?.stop(439)
         // features.4.3.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(225), input: s.tensor(70), weights: s.p + 299104,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(227), gradWeights: s.g + 299104,
             pool: pool)
-        s.profiler?.stop(398)
+        s.profiler?.stop(440)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(227), s.tensor(221), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(441)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -4092,88 +4260,88 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(227),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(228), pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(442)
         // features.4.2.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 225 &* s.n,
-            channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 71264, savedInvStd: s.f + 71344,
+            channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 480864, savedInvStd: s.f + 480944,
             activation: .identity, gradInput: s.tensor(228), gradGamma: s.g + 298784, gradBeta: s.g + 298864,
             pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(443)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 225 &* s.n, channels: 480, gamma: s.p + 258464,
-                beta: s.p + 258944, savedMean: s.f + 61664, savedInvStd: s.f + 62144, activation: .relu6,
+                beta: s.p + 258944, savedMean: s.f + 471264, savedInvStd: s.f + 471744, activation: .relu6,
                 output: s.tensor(230), pool: pool)
-            s.profiler?.stop(402)
+            s.profiler?.stop(444)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
-                eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 61664, pool: pool)
-            s.profiler?.stop(403)
+                eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 471264, pool: pool)
+            s.profiler?.stop(445)
         }
         // features.4.2.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(228), input: s.tensor(230), weights: s.p + 260384,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(229), gradWeights: s.g + 260384,
             pool: pool)
-        s.profiler?.stop(404)
+        s.profiler?.stop(446)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 61664, savedInvStd: s.f + 62144,
+            channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 471264, savedInvStd: s.f + 471744,
             activation: .relu6, gradInput: s.tensor(229), gradGamma: s.g + 258464, gradBeta: s.g + 258944, pool: pool)
-        s.profiler?.stop(405)
+        s.profiler?.stop(447)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 225 &* s.n, channels: 480, gamma: s.p + 252224,
-                beta: s.p + 252704, savedMean: s.f + 60704, savedInvStd: s.f + 61184, activation: .relu6,
+                beta: s.p + 252704, savedMean: s.f + 470304, savedInvStd: s.f + 470784, activation: .relu6,
                 output: s.tensor(232), pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(448)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
-                eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 60704, pool: pool)
-            s.profiler?.stop(407)
+                eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 470304, pool: pool)
+            s.profiler?.stop(449)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 66944, count: 4320)
-        s.profiler?.stop(408)
+        TrainingKernels.zero(s.f + 476544, count: 4320)
+        s.profiler?.stop(450)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(232), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 62624, gradInput: s.tensor(231), gradWeights: s.f + 66944, pool: pool)
-        s.profiler?.stop(409)
+            weights: s.f + 472224, gradInput: s.tensor(231), gradWeights: s.f + 476544, pool: pool)
+        s.profiler?.stop(451)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 66944, channels: 480, kernel: 3, into: s.g + 254144)
-        s.profiler?.stop(410)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 476544, channels: 480, kernel: 3, into: s.g + 254144)
+        s.profiler?.stop(452)
         // features.4.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 60704, savedInvStd: s.f + 61184,
+            channels: 480, gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 470304, savedInvStd: s.f + 470784,
             activation: .relu6, gradInput: s.tensor(231), gradGamma: s.g + 252224, gradBeta: s.g + 252704, pool: pool)
-        s.profiler?.stop(411)
+        s.profiler?.stop(453)
         // features.4.2.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(62), weights: s.p + 213824,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(233), gradWeights: s.g + 213824,
             pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(454)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(233), s.tensor(227), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(455)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -4183,88 +4351,88 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(233),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(234), pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(456)
         // features.4.1.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 225 &* s.n,
-            channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 60544, savedInvStd: s.f + 60624,
+            channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 470144, savedInvStd: s.f + 470224,
             activation: .identity, gradInput: s.tensor(234), gradGamma: s.g + 213504, gradBeta: s.g + 213584,
             pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(457)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 225 &* s.n, channels: 480, gamma: s.p + 173184,
-                beta: s.p + 173664, savedMean: s.f + 50944, savedInvStd: s.f + 51424, activation: .relu6,
+                beta: s.p + 173664, savedMean: s.f + 460544, savedInvStd: s.f + 461024, activation: .relu6,
                 output: s.tensor(236), pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(458)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
-                eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 50944, pool: pool)
-            s.profiler?.stop(417)
+                eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 460544, pool: pool)
+            s.profiler?.stop(459)
         }
         // features.4.1.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(234), input: s.tensor(236), weights: s.p + 175104,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(235), gradWeights: s.g + 175104,
             pool: pool)
-        s.profiler?.stop(418)
+        s.profiler?.stop(460)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 50944, savedInvStd: s.f + 51424,
+            channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 460544, savedInvStd: s.f + 461024,
             activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 173184, gradBeta: s.g + 173664, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(461)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 225 &* s.n, channels: 480, gamma: s.p + 166944,
-                beta: s.p + 167424, savedMean: s.f + 49984, savedInvStd: s.f + 50464, activation: .relu6,
+                beta: s.p + 167424, savedMean: s.f + 459584, savedInvStd: s.f + 460064, activation: .relu6,
                 output: s.tensor(238), pool: pool)
-            s.profiler?.stop(420)
+            s.profiler?.stop(462)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
-                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 49984, pool: pool)
-            s.profiler?.stop(421)
+                eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 459584, pool: pool)
+            s.profiler?.stop(463)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 56224, count: 4320)
-        s.profiler?.stop(422)
+        TrainingKernels.zero(s.f + 465824, count: 4320)
+        s.profiler?.stop(464)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(238), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 51904, gradInput: s.tensor(237), gradWeights: s.f + 56224, pool: pool)
-        s.profiler?.stop(423)
+            weights: s.f + 461504, gradInput: s.tensor(237), gradWeights: s.f + 465824, pool: pool)
+        s.profiler?.stop(465)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 56224, channels: 480, kernel: 3, into: s.g + 168864)
-        s.profiler?.stop(424)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 465824, channels: 480, kernel: 3, into: s.g + 168864)
+        s.profiler?.stop(466)
         // features.4.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 225 &* s.n,
-            channels: 480, gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 49984, savedInvStd: s.f + 50464,
+            channels: 480, gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 459584, savedInvStd: s.f + 460064,
             activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 166944, gradBeta: s.g + 167424, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(467)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(55), weights: s.p + 128544,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(239), gradWeights: s.g + 128544,
             pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(468)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(239), s.tensor(233), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(469)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
@@ -4272,80 +4440,80 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.0.block.2 backward through identity and BatchNorm (in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(54), pixels: 225 &* s.n,
-            channels: 80, gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 49824, savedInvStd: s.f + 49904,
+            channels: 80, gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 459424, savedInvStd: s.f + 459504,
             activation: .identity, gradInput: s.tensor(239), gradGamma: s.g + 128224, gradBeta: s.g + 128304,
             pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(470)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 225 &* s.n, channels: 240, gamma: s.p + 108064,
-                beta: s.p + 108304, savedMean: s.f + 45024, savedInvStd: s.f + 45264, activation: .relu6,
+                beta: s.p + 108304, savedMean: s.f + 454624, savedInvStd: s.f + 454864, activation: .relu6,
                 output: s.tensor(241), pool: pool)
-            s.profiler?.stop(429)
+            s.profiler?.stop(471)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
-                eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 45024, pool: pool)
-            s.profiler?.stop(430)
+                eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 454624, pool: pool)
+            s.profiler?.stop(472)
         }
         // features.4.0.block.2 conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), weights: s.p + 109024,
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(240), gradWeights: s.g + 109024,
             pool: pool)
-        s.profiler?.stop(431)
+        s.profiler?.stop(473)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 225 &* s.n,
-            channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 45024, savedInvStd: s.f + 45264,
+            channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 454624, savedInvStd: s.f + 454864,
             activation: .relu6, gradInput: s.tensor(240), gradGamma: s.g + 108064, gradBeta: s.g + 108304, pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(474)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 900 &* s.n, channels: 240, gamma: s.p + 104944,
-                beta: s.p + 105184, savedMean: s.f + 44544, savedInvStd: s.f + 44784, activation: .relu6,
+                beta: s.p + 105184, savedMean: s.f + 454144, savedInvStd: s.f + 454384, activation: .relu6,
                 output: s.tensor(243), pool: pool)
-            s.profiler?.stop(433)
+            s.profiler?.stop(475)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
-                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 44544, pool: pool)
-            s.profiler?.stop(434)
+                eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 454144, pool: pool)
+            s.profiler?.stop(476)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 47664, count: 2160)
-        s.profiler?.stop(435)
+        TrainingKernels.zero(s.f + 457264, count: 2160)
+        s.profiler?.stop(477)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(243), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15,
-            weights: s.f + 45504, gradInput: s.tensor(242), gradWeights: s.f + 47664, pool: pool)
-        s.profiler?.stop(436)
+            weights: s.f + 455104, gradInput: s.tensor(242), gradWeights: s.f + 457264, pool: pool)
+        s.profiler?.stop(478)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 47664, channels: 240, kernel: 3, into: s.g + 105904)
-        s.profiler?.stop(437)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 457264, channels: 240, kernel: 3, into: s.g + 105904)
+        s.profiler?.stop(479)
         // features.4.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(50), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 44544, savedInvStd: s.f + 44784,
+            channels: 240, gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 454144, savedInvStd: s.f + 454384,
             activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 104944, gradBeta: s.g + 105184, pool: pool)
-        s.profiler?.stop(438)
+        s.profiler?.stop(480)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(48), weights: s.p + 95344,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(244), gradWeights: s.g + 95344,
             pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(481)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
@@ -4355,88 +4523,88 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(244),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(245), pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(482)
         // features.3.2.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(245), input: s.tensor(46), pixels: 900 &* s.n,
-            channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 44464, savedInvStd: s.f + 44504,
+            channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 454064, savedInvStd: s.f + 454104,
             activation: .identity, gradInput: s.tensor(245), gradGamma: s.g + 95152, gradBeta: s.g + 95200,
             pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(483)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 900 &* s.n, channels: 240, gamma: s.p + 84592,
-                beta: s.p + 84832, savedMean: s.f + 31984, savedInvStd: s.f + 32224, activation: .relu6,
+                beta: s.p + 84832, savedMean: s.f + 441584, savedInvStd: s.f + 441824, activation: .relu6,
                 output: s.tensor(247), pool: pool)
-            s.profiler?.stop(442)
+            s.profiler?.stop(484)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
-                activation: .relu6, output: s.tensor(247), scratch: s.f + 31984, pool: pool)
-            s.profiler?.stop(443)
+                activation: .relu6, output: s.tensor(247), scratch: s.f + 441584, pool: pool)
+            s.profiler?.stop(485)
         }
         // features.3.2.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(247), weights: s.p + 85552,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(246), gradWeights: s.g + 85552,
             pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(486)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(44), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 31984, savedInvStd: s.f + 32224,
+            channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 441584, savedInvStd: s.f + 441824,
             activation: .relu6, gradInput: s.tensor(246), gradGamma: s.g + 84592, gradBeta: s.g + 84832, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(487)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 900 &* s.n, channels: 240, gamma: s.p + 77632,
-                beta: s.p + 77872, savedMean: s.f + 31504, savedInvStd: s.f + 31744, activation: .relu6,
+                beta: s.p + 77872, savedMean: s.f + 441104, savedInvStd: s.f + 441344, activation: .relu6,
                 output: s.tensor(249), pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(488)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
-                activation: .relu6, output: s.tensor(249), scratch: s.f + 31504, pool: pool)
-            s.profiler?.stop(447)
+                activation: .relu6, output: s.tensor(249), scratch: s.f + 441104, pool: pool)
+            s.profiler?.stop(489)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 38464, count: 6000)
-        s.profiler?.stop(448)
+        TrainingKernels.zero(s.f + 448064, count: 6000)
+        s.profiler?.stop(490)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(249), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 32464, gradInput: s.tensor(248), gradWeights: s.f + 38464, pool: pool)
-        s.profiler?.stop(449)
+            weights: s.f + 442064, gradInput: s.tensor(248), gradWeights: s.f + 448064, pool: pool)
+        s.profiler?.stop(491)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 38464, channels: 240, kernel: 5, into: s.g + 78592)
-        s.profiler?.stop(450)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 448064, channels: 240, kernel: 5, into: s.g + 78592)
+        s.profiler?.stop(492)
         // features.3.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(42), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 31504, savedInvStd: s.f + 31744,
+            channels: 240, gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 441104, savedInvStd: s.f + 441344,
             activation: .relu6, gradInput: s.tensor(248), gradGamma: s.g + 77632, gradBeta: s.g + 77872, pool: pool)
-        s.profiler?.stop(451)
+        s.profiler?.stop(493)
         // features.3.2.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(40), weights: s.p + 68032,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(250), gradWeights: s.g + 68032,
             pool: pool)
-        s.profiler?.stop(452)
+        s.profiler?.stop(494)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(250), s.tensor(244), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(495)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
@@ -4446,88 +4614,88 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(250),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(251), pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(496)
         // features.3.1.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(251), input: s.tensor(38), pixels: 900 &* s.n,
-            channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 31424, savedInvStd: s.f + 31464,
+            channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 441024, savedInvStd: s.f + 441064,
             activation: .identity, gradInput: s.tensor(251), gradGamma: s.g + 67840, gradBeta: s.g + 67888,
             pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(497)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 900 &* s.n, channels: 240, gamma: s.p + 57280,
-                beta: s.p + 57520, savedMean: s.f + 18944, savedInvStd: s.f + 19184, activation: .relu6,
+                beta: s.p + 57520, savedMean: s.f + 428544, savedInvStd: s.f + 428784, activation: .relu6,
                 output: s.tensor(253), pool: pool)
-            s.profiler?.stop(456)
+            s.profiler?.stop(498)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
-                activation: .relu6, output: s.tensor(253), scratch: s.f + 18944, pool: pool)
-            s.profiler?.stop(457)
+                activation: .relu6, output: s.tensor(253), scratch: s.f + 428544, pool: pool)
+            s.profiler?.stop(499)
         }
         // features.3.1.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(253), weights: s.p + 58240,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(252), gradWeights: s.g + 58240,
             pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(500)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(36), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 18944, savedInvStd: s.f + 19184,
+            channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 428544, savedInvStd: s.f + 428784,
             activation: .relu6, gradInput: s.tensor(252), gradGamma: s.g + 57280, gradBeta: s.g + 57520, pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(501)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 900 &* s.n, channels: 240, gamma: s.p + 50320,
-                beta: s.p + 50560, savedMean: s.f + 18464, savedInvStd: s.f + 18704, activation: .relu6,
+                beta: s.p + 50560, savedMean: s.f + 428064, savedInvStd: s.f + 428304, activation: .relu6,
                 output: s.tensor(255), pool: pool)
-            s.profiler?.stop(460)
+            s.profiler?.stop(502)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
-                activation: .relu6, output: s.tensor(255), scratch: s.f + 18464, pool: pool)
-            s.profiler?.stop(461)
+                activation: .relu6, output: s.tensor(255), scratch: s.f + 428064, pool: pool)
+            s.profiler?.stop(503)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 25424, count: 6000)
-        s.profiler?.stop(462)
+        TrainingKernels.zero(s.f + 435024, count: 6000)
+        s.profiler?.stop(504)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(255), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 19424, gradInput: s.tensor(254), gradWeights: s.f + 25424, pool: pool)
-        s.profiler?.stop(463)
+            weights: s.f + 429024, gradInput: s.tensor(254), gradWeights: s.f + 435024, pool: pool)
+        s.profiler?.stop(505)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 25424, channels: 240, kernel: 5, into: s.g + 51280)
-        s.profiler?.stop(464)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 435024, channels: 240, kernel: 5, into: s.g + 51280)
+        s.profiler?.stop(506)
         // features.3.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(34), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 18464, savedInvStd: s.f + 18704,
+            channels: 240, gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 428064, savedInvStd: s.f + 428304,
             activation: .relu6, gradInput: s.tensor(254), gradGamma: s.g + 50320, gradBeta: s.g + 50560, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(507)
         // features.3.1.block.0 conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(33), weights: s.p + 40720,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(256), gradWeights: s.g + 40720,
             pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(508)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(256), s.tensor(250), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(467)
+        s.profiler?.stop(509)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
@@ -4535,81 +4703,81 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.0.block.2 backward through identity and BatchNorm (in place) on [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(256), input: s.tensor(32), pixels: 900 &* s.n,
-            channels: 40, gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 18384, savedInvStd: s.f + 18424,
+            channels: 40, gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 427984, savedInvStd: s.f + 428024,
             activation: .identity, gradInput: s.tensor(256), gradGamma: s.g + 40528, gradBeta: s.g + 40576,
             pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(510)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 900 &* s.n, channels: 144, gamma: s.p + 34192,
-                beta: s.p + 34336, savedMean: s.f + 10896, savedInvStd: s.f + 11040, activation: .relu6,
+                beta: s.p + 34336, savedMean: s.f + 420496, savedInvStd: s.f + 420640, activation: .relu6,
                 output: s.tensor(258), pool: pool)
-            s.profiler?.stop(469)
+            s.profiler?.stop(511)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
-                activation: .relu6, output: s.tensor(258), scratch: s.f + 10896, pool: pool)
-            s.profiler?.stop(470)
+                activation: .relu6, output: s.tensor(258), scratch: s.f + 420496, pool: pool)
+            s.profiler?.stop(512)
         }
         // features.3.0.block.2 conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(258), weights: s.p + 34768,
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(257), gradWeights: s.g + 34768,
             pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(513)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(30), pixels: 900 &* s.n,
-            channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
+            channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 420496, savedInvStd: s.f + 420640,
             activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 34192, gradBeta: s.g + 34336, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(514)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016,
-                beta: s.p + 30160, savedMean: s.f + 10608, savedInvStd: s.f + 10752, activation: .relu6,
+                beta: s.p + 30160, savedMean: s.f + 420208, savedInvStd: s.f + 420352, activation: .relu6,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(515)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
-                activation: .relu6, output: s.tensor(260), scratch: s.f + 10608, pool: pool)
-            s.profiler?.stop(474)
+                activation: .relu6, output: s.tensor(260), scratch: s.f + 420208, pool: pool)
+            s.profiler?.stop(516)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 14784, count: 3600)
-        s.profiler?.stop(475)
+        TrainingKernels.zero(s.f + 424384, count: 3600)
+        s.profiler?.stop(517)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(260), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30,
-            weights: s.f + 11184, gradInput: s.tensor(259), gradWeights: s.f + 14784, pool: pool)
-        s.profiler?.stop(476)
+            weights: s.f + 420784, gradInput: s.tensor(259), gradWeights: s.f + 424384, pool: pool)
+        s.profiler?.stop(518)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 14784, channels: 144, kernel: 5, into: s.g + 30592)
-        s.profiler?.stop(477)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 424384, channels: 144, kernel: 5, into: s.g + 30592)
+        s.profiler?.stop(519)
         // features.3.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(259), input: s.tensor(28),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 10608,
-            savedInvStd: s.f + 10752, activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 30016,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 420208,
+            savedInvStd: s.f + 420352, activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 30016,
             gradBeta: s.g + 30160, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(520)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(26), weights: s.p + 26560,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
             pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(521)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
@@ -4619,90 +4787,90 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(261),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(262), pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(522)
         // features.2.2.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(24),
-            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 10560,
-            savedInvStd: s.f + 10584, activation: .identity, gradInput: s.tensor(262), gradGamma: s.g + 26432,
+            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 420160,
+            savedInvStd: s.f + 420184, activation: .identity, gradInput: s.tensor(262), gradGamma: s.g + 26432,
             gradBeta: s.g + 26464, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(523)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400,
-                beta: s.p + 22544, savedMean: s.f + 7680, savedInvStd: s.f + 7824, activation: .relu6,
+                beta: s.p + 22544, savedMean: s.f + 417280, savedInvStd: s.f + 417424, activation: .relu6,
                 output: s.tensor(264), pool: pool)
-            s.profiler?.stop(482)
+            s.profiler?.stop(524)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
-                activation: .relu6, output: s.tensor(264), scratch: s.f + 7680, pool: pool)
-            s.profiler?.stop(483)
+                activation: .relu6, output: s.tensor(264), scratch: s.f + 417280, pool: pool)
+            s.profiler?.stop(525)
         }
         // features.2.2.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), weights: s.p + 22976,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
             pool: pool)
-        s.profiler?.stop(484)
+        s.profiler?.stop(526)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(22),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 7680,
-            savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 417280,
+            savedInvStd: s.f + 417424, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
             gradBeta: s.g + 22544, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(527)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528,
-                beta: s.p + 20672, savedMean: s.f + 7392, savedInvStd: s.f + 7536, activation: .relu6,
+                beta: s.p + 20672, savedMean: s.f + 416992, savedInvStd: s.f + 417136, activation: .relu6,
                 output: s.tensor(266), pool: pool)
-            s.profiler?.stop(486)
+            s.profiler?.stop(528)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
-                activation: .relu6, output: s.tensor(266), scratch: s.f + 7392, pool: pool)
-            s.profiler?.stop(487)
+                activation: .relu6, output: s.tensor(266), scratch: s.f + 416992, pool: pool)
+            s.profiler?.stop(529)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 9264, count: 1296)
-        s.profiler?.stop(488)
+        TrainingKernels.zero(s.f + 418864, count: 1296)
+        s.profiler?.stop(530)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(266), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 7968, gradInput: s.tensor(265), gradWeights: s.f + 9264, pool: pool)
-        s.profiler?.stop(489)
+            weights: s.f + 417568, gradInput: s.tensor(265), gradWeights: s.f + 418864, pool: pool)
+        s.profiler?.stop(531)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 9264, channels: 144, kernel: 3, into: s.g + 21104)
-        s.profiler?.stop(490)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 418864, channels: 144, kernel: 3, into: s.g + 21104)
+        s.profiler?.stop(532)
         // features.2.2.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(20),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
-            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 20528,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 416992,
+            savedInvStd: s.f + 417136, activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 20528,
             gradBeta: s.g + 20672, pool: pool)
-        s.profiler?.stop(491)
+        s.profiler?.stop(533)
         // features.2.2.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(18), weights: s.p + 17072,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
             pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(534)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(267), s.tensor(261), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(535)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
@@ -4712,90 +4880,90 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(267),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(268), pool: pool)
-        s.profiler?.stop(494)
+        s.profiler?.stop(536)
         // features.2.1.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(268), input: s.tensor(16),
-            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
-            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.tensor(268), gradGamma: s.g + 16944,
+            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 416944,
+            savedInvStd: s.f + 416968, activation: .identity, gradInput: s.tensor(268), gradGamma: s.g + 16944,
             gradBeta: s.g + 16976, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(537)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912,
-                beta: s.p + 13056, savedMean: s.f + 4464, savedInvStd: s.f + 4608, activation: .relu6,
+                beta: s.p + 13056, savedMean: s.f + 414064, savedInvStd: s.f + 414208, activation: .relu6,
                 output: s.tensor(270), pool: pool)
-            s.profiler?.stop(496)
+            s.profiler?.stop(538)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
-                activation: .relu6, output: s.tensor(270), scratch: s.f + 4464, pool: pool)
-            s.profiler?.stop(497)
+                activation: .relu6, output: s.tensor(270), scratch: s.f + 414064, pool: pool)
+            s.profiler?.stop(539)
         }
         // features.2.1.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(268), input: s.tensor(270), weights: s.p + 13488,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
             pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(540)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(14),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
-            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 414064,
+            savedInvStd: s.f + 414208, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
             gradBeta: s.g + 13056, pool: pool)
-        s.profiler?.stop(499)
+        s.profiler?.stop(541)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040,
-                beta: s.p + 11184, savedMean: s.f + 4176, savedInvStd: s.f + 4320, activation: .relu6,
+                beta: s.p + 11184, savedMean: s.f + 413776, savedInvStd: s.f + 413920, activation: .relu6,
                 output: s.tensor(272), pool: pool)
-            s.profiler?.stop(500)
+            s.profiler?.stop(542)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
-                activation: .relu6, output: s.tensor(272), scratch: s.f + 4176, pool: pool)
-            s.profiler?.stop(501)
+                activation: .relu6, output: s.tensor(272), scratch: s.f + 413776, pool: pool)
+            s.profiler?.stop(543)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 6048, count: 1296)
-        s.profiler?.stop(502)
+        TrainingKernels.zero(s.f + 415648, count: 1296)
+        s.profiler?.stop(544)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(272), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 4752, gradInput: s.tensor(271), gradWeights: s.f + 6048, pool: pool)
-        s.profiler?.stop(503)
+            weights: s.f + 414352, gradInput: s.tensor(271), gradWeights: s.f + 415648, pool: pool)
+        s.profiler?.stop(545)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
-        s.profiler?.stop(504)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 415648, channels: 144, kernel: 3, into: s.g + 11616)
+        s.profiler?.stop(546)
         // features.2.1.block.0 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(12),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
-            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 11040,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 413776,
+            savedInvStd: s.f + 413920, activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 11040,
             gradBeta: s.g + 11184, pool: pool)
-        s.profiler?.stop(505)
+        s.profiler?.stop(547)
         // features.2.1.block.0 conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(11), weights: s.p + 7584,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
             pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(548)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(273), s.tensor(267), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(549)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
@@ -4803,81 +4971,81 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.0.block.2 backward through identity and BatchNorm (in place) on [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(10),
-            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
-            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 7456,
+            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 413728,
+            savedInvStd: s.f + 413752, activation: .identity, gradInput: s.tensor(273), gradGamma: s.g + 7456,
             gradBeta: s.g + 7488, pool: pool)
-        s.profiler?.stop(508)
+        s.profiler?.stop(550)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 4768,
-                beta: s.p + 4864, savedMean: s.f + 2208, savedInvStd: s.f + 2304, activation: .relu6,
+                beta: s.p + 4864, savedMean: s.f + 411808, savedInvStd: s.f + 411904, activation: .relu6,
                 output: s.tensor(275), pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(551)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
-                activation: .relu6, output: s.tensor(275), scratch: s.f + 2208, pool: pool)
-            s.profiler?.stop(510)
+                activation: .relu6, output: s.tensor(275), scratch: s.f + 411808, pool: pool)
+            s.profiler?.stop(552)
         }
         // features.2.0.block.2 conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 5152,
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
             pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(553)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 3600 &* s.n,
-            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208, savedInvStd: s.f + 2304,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 411808, savedInvStd: s.f + 411904,
             activation: .relu6, gradInput: s.tensor(274), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(554)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
-                beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112, activation: .relu6,
+                beta: s.p + 3616, savedMean: s.f + 411616, savedInvStd: s.f + 411712, activation: .relu6,
                 output: s.tensor(277), pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(555)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
-                activation: .relu6, output: s.tensor(277), scratch: s.f + 2016, pool: pool)
-            s.profiler?.stop(514)
+                activation: .relu6, output: s.tensor(277), scratch: s.f + 411616, pool: pool)
+            s.profiler?.stop(556)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 3264, count: 864)
-        s.profiler?.stop(515)
+        TrainingKernels.zero(s.f + 412864, count: 864)
+        s.profiler?.stop(557)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(274), input: s.tensor(277), batch: s.n, height: 120,
             width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60,
-            weights: s.f + 2400, gradInput: s.tensor(276), gradWeights: s.f + 3264, pool: pool)
-        s.profiler?.stop(516)
+            weights: s.f + 412000, gradInput: s.tensor(276), gradWeights: s.f + 412864, pool: pool)
+        s.profiler?.stop(558)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
-        s.profiler?.stop(517)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 412864, channels: 96, kernel: 3, into: s.g + 3904)
+        s.profiler?.stop(559)
         // features.2.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(276), input: s.tensor(6),
-            pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016,
-            savedInvStd: s.f + 2112, activation: .relu6, gradInput: s.tensor(276), gradGamma: s.g + 3520,
+            pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 411616,
+            savedInvStd: s.f + 411712, activation: .relu6, gradInput: s.tensor(276), gradGamma: s.g + 3520,
             gradBeta: s.g + 3616, pool: pool)
-        s.profiler?.stop(518)
+        s.profiler?.stop(560)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(5), weights: s.p + 1984,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
             pool: pool)
-        s.profiler?.stop(519)
+        s.profiler?.stop(561)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16
@@ -4885,69 +5053,69 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.1.0.block.1 backward through identity and BatchNorm (in place) on [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(278), input: s.tensor(4),
-            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
-            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 1920,
+            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 411584,
+            savedInvStd: s.f + 411600, activation: .identity, gradInput: s.tensor(278), gradGamma: s.g + 1920,
             gradBeta: s.g + 1936, pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(562)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376, activation: .relu6,
+                beta: s.p + 1312, savedMean: s.f + 410944, savedInvStd: s.f + 410976, activation: .relu6,
                 output: s.tensor(280), pool: pool)
-            s.profiler?.stop(521)
+            s.profiler?.stop(563)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
-                activation: .relu6, output: s.tensor(280), scratch: s.f + 1344, pool: pool)
-            s.profiler?.stop(522)
+                activation: .relu6, output: s.tensor(280), scratch: s.f + 410944, pool: pool)
+            s.profiler?.stop(564)
         }
         // features.1.0.block.1 conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 1408,
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
             pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(565)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(2),
-            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
-            savedInvStd: s.f + 1376, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 410944,
+            savedInvStd: s.f + 410976, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(566)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864,
-                beta: s.p + 896, savedMean: s.f + 1280, savedInvStd: s.f + 1312, activation: .relu6,
+                beta: s.p + 896, savedMean: s.f + 410880, savedInvStd: s.f + 410912, activation: .relu6,
                 output: s.tensor(282), pool: pool)
-            s.profiler?.stop(525)
+            s.profiler?.stop(567)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
-                activation: .relu6, output: s.tensor(282), scratch: s.f + 1280, pool: pool)
-            s.profiler?.stop(526)
+                activation: .relu6, output: s.tensor(282), scratch: s.f + 410880, pool: pool)
+            s.profiler?.stop(568)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1696, count: 288)
-        s.profiler?.stop(527)
+        TrainingKernels.zero(s.f + 411296, count: 288)
+        s.profiler?.stop(569)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 120,
             width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 1408, gradInput: s.tensor(281), gradWeights: s.f + 1696, pool: pool)
-        s.profiler?.stop(528)
+            weights: s.f + 411008, gradInput: s.tensor(281), gradWeights: s.f + 411296, pool: pool)
+        s.profiler?.stop(570)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(529)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 411296, channels: 32, kernel: 3, into: s.g + 992)
+        s.profiler?.stop(571)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -4955,16 +5123,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(281), input: s.tensor(0),
-            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
-            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 410880,
+            savedInvStd: s.f + 410912, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(530)
+        s.profiler?.stop(572)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(281), input: s.x, batch: s.n, inChannels: 3,
             height: 240, width: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(531)
+        s.profiler?.stop(573)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -5275,12 +5443,16 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]"),
+        .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [32][16]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: 7372800,
               "project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
         .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 120, 120, 16]"),
         .init("features.1.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [16][96]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 22118400,
               "expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5295,12 +5467,16 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 96]"),
+        .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: 8294400,
               "project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
         .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 60, 60, 24]"),
         .init("features.2.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]"),
+        .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [24][144]"),
         .init("features.2.1.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5315,6 +5491,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5325,6 +5503,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.9809523809523809"),
         .init("features.2.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [24][144]"),
         .init("features.2.2.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5339,6 +5519,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
+        .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5349,6 +5531,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.9714285714285714"),
         .init("features.2.2", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [24][144]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5363,12 +5547,16 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 144]"),
+        .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: 5184000,
               "project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
         .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 30, 30, 40]"),
         .init("features.3.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]"),
+        .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [40][240]"),
         .init("features.3.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5383,6 +5571,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5393,6 +5583,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.9523809523809523"),
         .init("features.3.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [40][240]"),
         .init("features.3.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5407,6 +5599,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
+        .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5417,6 +5611,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.9428571428571428"),
         .init("features.3.2", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [40][240]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5431,12 +5627,16 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 240]"),
+        .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [240][80]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: 4320000,
               "project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
         .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 15, 15, 80]"),
         .init("features.4.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [80][480]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5451,6 +5651,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5461,6 +5663,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.9238095238095239"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [80][480]"),
         .init("features.4.2.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5475,6 +5679,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5485,6 +5691,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.9142857142857143"),
         .init("features.4.2", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [80][480]"),
         .init("features.4.3.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5499,6 +5707,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.3.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5509,6 +5719,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.9047619047619048"),
         .init("features.4.3", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [80][480]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5523,12 +5735,16 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
+        .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [480][112]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: 12096000,
               "project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
         .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 15, 15, 112]"),
         .init("features.5.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [112][672]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5543,6 +5759,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5553,6 +5771,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.8857142857142857"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [112][672]"),
         .init("features.5.2.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5567,6 +5787,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5577,6 +5799,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.8761904761904762"),
         .init("features.5.2", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [112][672]"),
         .init("features.5.3.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5591,6 +5815,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
+        .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.3.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5601,6 +5827,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.8666666666666667"),
         .init("features.5.3", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [112][672]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5615,12 +5843,16 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 672]"),
+        .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [672][192]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: 8257536,
               "project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
         .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 8, 8, 192]"),
         .init("features.6.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [192][1152]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5635,6 +5867,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5645,6 +5879,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.8476190476190476"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [192][1152]"),
         .init("features.6.2.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5659,6 +5895,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5669,6 +5907,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.8380952380952381"),
         .init("features.6.2", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [192][1152]"),
         .init("features.6.3.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5683,6 +5923,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.3.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5693,6 +5935,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.8285714285714285"),
         .init("features.6.3", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [192][1152]"),
         .init("features.6.4.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5707,6 +5951,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.4.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5717,6 +5963,8 @@ public final class EfficientNetLite1Training: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.819047619047619"),
         .init("features.6.4", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [192][1152]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -5731,12 +5979,16 @@ public final class EfficientNetLite1Training: TrainableModel {
               "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [1152][320]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: 23592960,
               "project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
         .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 8, 8, 320]"),
         .init("features.7.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
+              "head conv 1x1 weights to the GEMM layout [320][1280]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 26214400,
               "head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,

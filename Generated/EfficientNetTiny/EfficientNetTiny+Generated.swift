@@ -816,7 +816,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 676704,
         arenaFloatsPerImage: 643552, recomputingArenaFloatsPerImage: 321584,
-        fixedFloats: 111168,
+        fixedFloats: 213568,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.3.0", "features.4.0", "features.4.1", "features.5.0", "features.5.1", "features.6.0", "features.6.1", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
@@ -902,7 +902,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 640, savedInvStd: s.f + 656,
+                activation: .silu, output: s.tensor(1), savedMean: s.f + 103040, savedInvStd: s.f + 103056,
                 runningMean: s.p + 464, runningVar: s.p + 480, pool: pool)
             s.profiler?.stop(2)
         }
@@ -911,7 +911,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
-                activation: .silu, output: s.tensor(1), scratch: s.f + 640, pool: pool)
+                activation: .silu, output: s.tensor(1), scratch: s.f + 103040, pool: pool)
             s.profiler?.stop(3)
         }
     }
@@ -920,12 +920,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_1_0_forward(_ s: TrainingStepContext) throws {
         // features.1.0.block.0 depthwise weights to the kernel layout [3][3][16]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 496, channels: 16, kernel: 3, into: s.f + 704)
+        WeightPrep.depthwiseWeights(s.p + 496, channels: 16, kernel: 3, into: s.f + 103104)
         s.profiler?.stop(4)
         // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 36, width: 36, channels: 16, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 704, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 103104, bias: s.f,
             activation: .identity, output: s.tensor(2), pool: pool)
         s.profiler?.stop(5)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 16]
@@ -933,7 +933,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 672, savedInvStd: s.f + 688,
+                activation: .silu, output: s.tensor(3), savedMean: s.f + 103072, savedInvStd: s.f + 103088,
                 runningMean: s.p + 672, runningVar: s.p + 688, pool: pool)
             s.profiler?.stop(6)
         }
@@ -942,7 +942,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
-                activation: .silu, output: s.tensor(3), scratch: s.f + 672, pool: pool)
+                activation: .silu, output: s.tensor(3), scratch: s.f + 103072, pool: pool)
             s.profiler?.stop(7)
         }
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]
@@ -952,80 +952,88 @@ public final class EfficientNetTinyTraining: TrainableModel {
             expandWeights: s.p + 784, expandBias: s.p + 848, savedPooled: s.tensor(5), savedHidden: s.tensor(6),
             savedScale: s.tensor(7), pool: pool)
         s.profiler?.stop(8)
+        // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [16][8]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 864, outChannels: 8, inChannels: 16, into: s.f + 640)
+        s.profiler?.stop(9)
         // features.1.0.block.2 project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(4), pixels: 1296 &* s.n, inChannels: 16, weights: s.p + 864, bias: s.f,
-            outChannels: 8, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
-        s.profiler?.stop(9)
+        Kernels.pointwiseConv(input: s.tensor(4), pixels: 1296 &* s.n, inChannels: 16, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.tensor(8), pool: pool)
+        s.profiler?.stop(10)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 992, beta: s.p + 1008, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(9), savedMean: s.f + 992, savedInvStd: s.f + 1000,
+                activation: .identity, output: s.tensor(9), savedMean: s.f + 103392, savedInvStd: s.f + 103400,
                 runningMean: s.p + 1024, runningVar: s.p + 1040, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 992, beta: s.p + 1008, runningMean: s.p + 1024, runningVar: s.p + 1040, eps: 1e-05,
-                activation: .identity, output: s.tensor(9), scratch: s.f + 992, pool: pool)
-            s.profiler?.stop(11)
+                activation: .identity, output: s.tensor(9), scratch: s.f + 103392, pool: pool)
+            s.profiler?.stop(12)
         }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
     private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [8][48]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 1056, outChannels: 48, inChannels: 8, into: s.f + 640)
+        s.profiler?.stop(13)
         // features.2.0.block.0 expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(9), pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1056, bias: s.f,
-            outChannels: 48, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(12)
+        Kernels.pointwiseConv(input: s.tensor(9), pixels: 1296 &* s.n, inChannels: 8, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
+        s.profiler?.stop(14)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(11), savedMean: s.f + 1008, savedInvStd: s.f + 1056,
+                activation: .silu, output: s.tensor(11), savedMean: s.f + 103408, savedInvStd: s.f + 103456,
                 runningMean: s.p + 1536, runningVar: s.p + 1584, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
-                activation: .silu, output: s.tensor(11), scratch: s.f + 1008, pool: pool)
-            s.profiler?.stop(14)
+                activation: .silu, output: s.tensor(11), scratch: s.f + 103408, pool: pool)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 1200)
-        s.profiler?.stop(15)
+        WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 103600)
+        s.profiler?.stop(17)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 1200, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 103600, bias: s.f,
             activation: .identity, output: s.tensor(12), pool: pool)
-        s.profiler?.stop(16)
+        s.profiler?.stop(18)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(13), savedMean: s.f + 1104, savedInvStd: s.f + 1152,
+                activation: .silu, output: s.tensor(13), savedMean: s.f + 103504, savedInvStd: s.f + 103552,
                 runningMean: s.p + 2160, runningVar: s.p + 2208, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
-                activation: .silu, output: s.tensor(13), scratch: s.f + 1104, pool: pool)
-            s.profiler?.stop(18)
+                activation: .silu, output: s.tensor(13), scratch: s.f + 103504, pool: pool)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]
         s.profiler?.start()
@@ -1033,81 +1041,89 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, reduceBias: s.p + 2352,
             activation: .silu, expandWeights: s.p + 2368, expandBias: s.p + 2464, savedPooled: s.tensor(15),
             savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
-        s.profiler?.stop(19)
+        s.profiler?.stop(21)
+        // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [48][16]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 2512, outChannels: 16, inChannels: 48, into: s.f + 640)
+        s.profiler?.stop(22)
         // features.2.0.block.3 project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(14), pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2512, bias: s.f,
-            outChannels: 16, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(20)
+        Kernels.pointwiseConv(input: s.tensor(14), pixels: 324 &* s.n, inChannels: 48, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
+        s.profiler?.stop(23)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(18), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3280, beta: s.p + 3296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(19), savedMean: s.f + 2064, savedInvStd: s.f + 2080,
+                activation: .identity, output: s.tensor(19), savedMean: s.f + 104464, savedInvStd: s.f + 104480,
                 runningMean: s.p + 3312, runningVar: s.p + 3328, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(24)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3280, beta: s.p + 3296, runningMean: s.p + 3312, runningVar: s.p + 3328, eps: 1e-05,
-                activation: .identity, output: s.tensor(19), scratch: s.f + 2064, pool: pool)
-            s.profiler?.stop(22)
+                activation: .identity, output: s.tensor(19), scratch: s.f + 104464, pool: pool)
+            s.profiler?.stop(25)
         }
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
     private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 3344, outChannels: 96, inChannels: 16, into: s.f + 640)
+        s.profiler?.stop(26)
         // features.3.0.block.0 expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(19), pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3344, bias: s.f,
-            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(23)
+        Kernels.pointwiseConv(input: s.tensor(19), pixels: 324 &* s.n, inChannels: 16, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(20), pool: pool)
+        s.profiler?.stop(27)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(21), savedMean: s.f + 2096, savedInvStd: s.f + 2192,
+                activation: .silu, output: s.tensor(21), savedMean: s.f + 104496, savedInvStd: s.f + 104592,
                 runningMean: s.p + 5072, runningVar: s.p + 5168, pool: pool)
-            s.profiler?.stop(24)
+            s.profiler?.stop(28)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
-                activation: .silu, output: s.tensor(21), scratch: s.f + 2096, pool: pool)
-            s.profiler?.stop(25)
+                activation: .silu, output: s.tensor(21), scratch: s.f + 104496, pool: pool)
+            s.profiler?.stop(29)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 2480)
-        s.profiler?.stop(26)
+        WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 104880)
+        s.profiler?.stop(30)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 2480, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 104880, bias: s.f,
             activation: .identity, output: s.tensor(22), pool: pool)
-        s.profiler?.stop(27)
+        s.profiler?.stop(31)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 2288, savedInvStd: s.f + 2384,
+                activation: .silu, output: s.tensor(23), savedMean: s.f + 104688, savedInvStd: s.f + 104784,
                 runningMean: s.p + 7856, runningVar: s.p + 7952, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(32)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
-                activation: .silu, output: s.tensor(23), scratch: s.f + 2288, pool: pool)
-            s.profiler?.stop(29)
+                activation: .silu, output: s.tensor(23), scratch: s.f + 104688, pool: pool)
+            s.profiler?.stop(33)
         }
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]
         s.profiler?.start()
@@ -1115,81 +1131,89 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, reduceBias: s.p + 8432, activation: .silu,
             expandWeights: s.p + 8448, expandBias: s.p + 8832, savedPooled: s.tensor(25), savedHidden: s.tensor(26),
             savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(30)
+        s.profiler?.stop(34)
+        // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 8928, outChannels: 24, inChannels: 96, into: s.f + 640)
+        s.profiler?.stop(35)
         // features.3.0.block.3 project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(24), pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8928, bias: s.f,
-            outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(31)
+        Kernels.pointwiseConv(input: s.tensor(24), pixels: 81 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
+        s.profiler?.stop(36)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 11232, beta: s.p + 11264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(29), savedMean: s.f + 7280, savedInvStd: s.f + 7304,
+                activation: .identity, output: s.tensor(29), savedMean: s.f + 109680, savedInvStd: s.f + 109704,
                 runningMean: s.p + 11296, runningVar: s.p + 11328, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(37)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 11232, beta: s.p + 11264, runningMean: s.p + 11296, runningVar: s.p + 11328, eps: 1e-05,
-                activation: .identity, output: s.tensor(29), scratch: s.f + 7280, pool: pool)
-            s.profiler?.stop(33)
+                activation: .identity, output: s.tensor(29), scratch: s.f + 109680, pool: pool)
+            s.profiler?.stop(38)
         }
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
     private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 11360, outChannels: 144, inChannels: 24, into: s.f + 640)
+        s.profiler?.stop(39)
         // features.4.0.block.0 expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(29), pixels: 81 &* s.n, inChannels: 24, weights: s.p + 11360, bias: s.f,
-            outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(34)
+        Kernels.pointwiseConv(input: s.tensor(29), pixels: 81 &* s.n, inChannels: 24, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
+        s.profiler?.stop(40)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu on [n, 9, 9, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(31), savedMean: s.f + 7328, savedInvStd: s.f + 7472,
+                activation: .silu, output: s.tensor(31), savedMean: s.f + 109728, savedInvStd: s.f + 109872,
                 runningMean: s.p + 15104, runningVar: s.p + 15248, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(41)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
-                activation: .silu, output: s.tensor(31), scratch: s.f + 7328, pool: pool)
-            s.profiler?.stop(36)
+                activation: .silu, output: s.tensor(31), scratch: s.f + 109728, pool: pool)
+            s.profiler?.stop(42)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 7904)
-        s.profiler?.stop(37)
+        WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 110304)
+        s.profiler?.stop(43)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
-            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 7904, bias: s.f,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 110304, bias: s.f,
             activation: .identity, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(38)
+        s.profiler?.stop(44)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 7616, savedInvStd: s.f + 7760,
+                activation: .silu, output: s.tensor(33), savedMean: s.f + 110016, savedInvStd: s.f + 110160,
                 runningMean: s.p + 16976, runningVar: s.p + 17120, pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(45)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
-                activation: .silu, output: s.tensor(33), scratch: s.f + 7616, pool: pool)
-            s.profiler?.stop(40)
+                activation: .silu, output: s.tensor(33), scratch: s.f + 110016, pool: pool)
+            s.profiler?.stop(46)
         }
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]
         s.profiler?.start()
@@ -1197,81 +1221,89 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, reduceBias: s.p + 18128, activation: .silu,
             expandWeights: s.p + 18144, expandBias: s.p + 19008, savedPooled: s.tensor(35), savedHidden: s.tensor(36),
             savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(41)
+        s.profiler?.stop(47)
+        // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 19152, outChannels: 40, inChannels: 144, into: s.f + 640)
+        s.profiler?.stop(48)
         // features.4.0.block.3 project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(34), pixels: 25 &* s.n, inChannels: 144, weights: s.p + 19152, bias: s.f,
-            outChannels: 40, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
-        s.profiler?.stop(42)
+        Kernels.pointwiseConv(input: s.tensor(34), pixels: 25 &* s.n, inChannels: 144, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
+        s.profiler?.stop(49)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 24912, beta: s.p + 24960, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(39), savedMean: s.f + 10496, savedInvStd: s.f + 10536,
+                activation: .identity, output: s.tensor(39), savedMean: s.f + 112896, savedInvStd: s.f + 112936,
                 runningMean: s.p + 25008, runningVar: s.p + 25056, pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(50)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 24912, beta: s.p + 24960, runningMean: s.p + 25008, runningVar: s.p + 25056, eps: 1e-05,
-                activation: .identity, output: s.tensor(39), scratch: s.f + 10496, pool: pool)
-            s.profiler?.stop(44)
+                activation: .identity, output: s.tensor(39), scratch: s.f + 112896, pool: pool)
+            s.profiler?.stop(51)
         }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 25104, outChannels: 240, inChannels: 40, into: s.f + 640)
+        s.profiler?.stop(52)
         // features.4.1.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(39), pixels: 25 &* s.n, inChannels: 40, weights: s.p + 25104, bias: s.f,
-            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(45)
+        Kernels.pointwiseConv(input: s.tensor(39), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
+        s.profiler?.stop(53)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(41), savedMean: s.f + 10576, savedInvStd: s.f + 10816,
+                activation: .silu, output: s.tensor(41), savedMean: s.f + 112976, savedInvStd: s.f + 113216,
                 runningMean: s.p + 35184, runningVar: s.p + 35424, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(54)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
-                activation: .silu, output: s.tensor(41), scratch: s.f + 10576, pool: pool)
-            s.profiler?.stop(47)
+                activation: .silu, output: s.tensor(41), scratch: s.f + 112976, pool: pool)
+            s.profiler?.stop(55)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 11536)
-        s.profiler?.stop(48)
+        WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 113936)
+        s.profiler?.stop(56)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 11536, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 113936, bias: s.f,
             activation: .identity, output: s.tensor(42), pool: pool)
-        s.profiler?.stop(49)
+        s.profiler?.stop(57)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 11056, savedInvStd: s.f + 11296,
+                activation: .silu, output: s.tensor(43), savedMean: s.f + 113456, savedInvStd: s.f + 113696,
                 runningMean: s.p + 38304, runningVar: s.p + 38544, pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(58)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
-                activation: .silu, output: s.tensor(43), scratch: s.f + 11056, pool: pool)
-            s.profiler?.stop(51)
+                activation: .silu, output: s.tensor(43), scratch: s.f + 113456, pool: pool)
+            s.profiler?.stop(59)
         }
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         s.profiler?.start()
@@ -1279,93 +1311,101 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, reduceBias: s.p + 41184, activation: .silu,
             expandWeights: s.p + 41200, expandBias: s.p + 43600, savedPooled: s.tensor(45), savedHidden: s.tensor(46),
             savedScale: s.tensor(47), pool: pool)
-        s.profiler?.stop(52)
+        s.profiler?.stop(60)
+        // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 43840, outChannels: 40, inChannels: 240, into: s.f + 640)
+        s.profiler?.stop(61)
         // features.4.1.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 240, weights: s.p + 43840, bias: s.f,
-            outChannels: 40, activation: .identity, residual: nil, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(53)
+        Kernels.pointwiseConv(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 240, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.tensor(48), pool: pool)
+        s.profiler?.stop(62)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 53440, beta: s.p + 53488, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(49), savedMean: s.f + 15856, savedInvStd: s.f + 15896,
+                activation: .identity, output: s.tensor(49), savedMean: s.f + 118256, savedInvStd: s.f + 118296,
                 runningMean: s.p + 53536, runningVar: s.p + 53584, pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(63)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 53440, beta: s.p + 53488, runningMean: s.p + 53536, runningVar: s.p + 53584, eps: 1e-05,
-                activation: .identity, output: s.tensor(49), scratch: s.f + 15856, pool: pool)
-            s.profiler?.stop(55)
+                activation: .identity, output: s.tensor(49), scratch: s.f + 118256, pool: pool)
+            s.profiler?.stop(64)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.tensor(51), random: &random)
-            s.profiler?.stop(56)
+            s.profiler?.stop(65)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(49),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 1000, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(66)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
     private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 53632, outChannels: 240, inChannels: 40, into: s.f + 640)
+        s.profiler?.stop(67)
         // features.5.0.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(50), pixels: 25 &* s.n, inChannels: 40, weights: s.p + 53632, bias: s.f,
-            outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(58)
+        Kernels.pointwiseConv(input: s.tensor(50), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
+        s.profiler?.stop(68)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(53), savedMean: s.f + 15936, savedInvStd: s.f + 16176,
+                activation: .silu, output: s.tensor(53), savedMean: s.f + 118336, savedInvStd: s.f + 118576,
                 runningMean: s.p + 63712, runningVar: s.p + 63952, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(69)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
-                activation: .silu, output: s.tensor(53), scratch: s.f + 15936, pool: pool)
-            s.profiler?.stop(60)
+                activation: .silu, output: s.tensor(53), scratch: s.f + 118336, pool: pool)
+            s.profiler?.stop(70)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 16896)
-        s.profiler?.stop(61)
+        WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 119296)
+        s.profiler?.stop(71)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 16896, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 119296, bias: s.f,
             activation: .identity, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(62)
+        s.profiler?.stop(72)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 16416, savedInvStd: s.f + 16656,
+                activation: .silu, output: s.tensor(55), savedMean: s.f + 118816, savedInvStd: s.f + 119056,
                 runningMean: s.p + 70672, runningVar: s.p + 70912, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(73)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
-                activation: .silu, output: s.tensor(55), scratch: s.f + 16416, pool: pool)
-            s.profiler?.stop(64)
+                activation: .silu, output: s.tensor(55), scratch: s.f + 118816, pool: pool)
+            s.profiler?.stop(74)
         }
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         s.profiler?.start()
@@ -1373,81 +1413,89 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, reduceBias: s.p + 73552, activation: .silu,
             expandWeights: s.p + 73568, expandBias: s.p + 75968, savedPooled: s.tensor(57), savedHidden: s.tensor(58),
             savedScale: s.tensor(59), pool: pool)
-        s.profiler?.stop(65)
+        s.profiler?.stop(75)
+        // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [240][56]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 76208, outChannels: 56, inChannels: 240, into: s.f + 640)
+        s.profiler?.stop(76)
         // features.5.0.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(56), pixels: 25 &* s.n, inChannels: 240, weights: s.p + 76208, bias: s.f,
-            outChannels: 56, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
-        s.profiler?.stop(66)
+        Kernels.pointwiseConv(input: s.tensor(56), pixels: 25 &* s.n, inChannels: 240, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
+        s.profiler?.stop(77)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 89648, beta: s.p + 89712, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(61), savedMean: s.f + 28896, savedInvStd: s.f + 28952,
+                activation: .identity, output: s.tensor(61), savedMean: s.f + 131296, savedInvStd: s.f + 131352,
                 runningMean: s.p + 89776, runningVar: s.p + 89840, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(78)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 89648, beta: s.p + 89712, runningMean: s.p + 89776, runningVar: s.p + 89840, eps: 1e-05,
-                activation: .identity, output: s.tensor(61), scratch: s.f + 28896, pool: pool)
-            s.profiler?.stop(68)
+                activation: .identity, output: s.tensor(61), scratch: s.f + 131296, pool: pool)
+            s.profiler?.stop(79)
         }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 89904, outChannels: 336, inChannels: 56, into: s.f + 640)
+        s.profiler?.stop(80)
         // features.5.1.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(61), pixels: 25 &* s.n, inChannels: 56, weights: s.p + 89904, bias: s.f,
-            outChannels: 336, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(69)
+        Kernels.pointwiseConv(input: s.tensor(61), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
+        s.profiler?.stop(81)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(63), savedMean: s.f + 29008, savedInvStd: s.f + 29344,
+                activation: .silu, output: s.tensor(63), savedMean: s.f + 131408, savedInvStd: s.f + 131744,
                 runningMean: s.p + 109392, runningVar: s.p + 109728, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(82)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
-                eps: 1e-05, activation: .silu, output: s.tensor(63), scratch: s.f + 29008, pool: pool)
-            s.profiler?.stop(71)
+                eps: 1e-05, activation: .silu, output: s.tensor(63), scratch: s.f + 131408, pool: pool)
+            s.profiler?.stop(83)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 30352)
-        s.profiler?.stop(72)
+        WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 132752)
+        s.profiler?.stop(84)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 30352, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 132752, bias: s.f,
             activation: .identity, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(73)
+        s.profiler?.stop(85)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 29680, savedInvStd: s.f + 30016,
+                activation: .silu, output: s.tensor(65), savedMean: s.f + 132080, savedInvStd: s.f + 132416,
                 runningMean: s.p + 119136, runningVar: s.p + 119472, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(86)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
-                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 29680, pool: pool)
-            s.profiler?.stop(75)
+                eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 132080, pool: pool)
+            s.profiler?.stop(87)
         }
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]
         s.profiler?.start()
@@ -1455,94 +1503,102 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, reduceBias: s.p + 124512,
             activation: .silu, expandWeights: s.p + 124528, expandBias: s.p + 129232, savedPooled: s.tensor(67),
             savedHidden: s.tensor(68), savedScale: s.tensor(69), pool: pool)
-        s.profiler?.stop(76)
+        s.profiler?.stop(88)
+        // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 129568, outChannels: 56, inChannels: 336, into: s.f + 640)
+        s.profiler?.stop(89)
         // features.5.1.block.3 project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(66), pixels: 25 &* s.n, inChannels: 336, weights: s.p + 129568,
+        Kernels.pointwiseConv(input: s.tensor(66), pixels: 25 &* s.n, inChannels: 336, inputMajorWeights: s.f + 640,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.tensor(70), pool: pool)
-        s.profiler?.stop(77)
+        s.profiler?.stop(90)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(70), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 148384, beta: s.p + 148448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(71), savedMean: s.f + 47152, savedInvStd: s.f + 47208,
+                activation: .identity, output: s.tensor(71), savedMean: s.f + 149552, savedInvStd: s.f + 149608,
                 runningMean: s.p + 148512, runningVar: s.p + 148576, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(91)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 148384, beta: s.p + 148448, runningMean: s.p + 148512, runningVar: s.p + 148576,
-                eps: 1e-05, activation: .identity, output: s.tensor(71), scratch: s.f + 47152, pool: pool)
-            s.profiler?.stop(79)
+                eps: 1e-05, activation: .identity, output: s.tensor(71), scratch: s.f + 149552, pool: pool)
+            s.profiler?.stop(92)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002, into: s.tensor(73),
                 random: &random)
-            s.profiler?.stop(80)
+            s.profiler?.stop(93)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(61), branch: s.tensor(71),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
             perImage: 1400, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(81)
+        s.profiler?.stop(94)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
     private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 148640, outChannels: 336, inChannels: 56, into: s.f + 640)
+        s.profiler?.stop(95)
         // features.6.0.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(72), pixels: 25 &* s.n, inChannels: 56, weights: s.p + 148640, bias: s.f,
-            outChannels: 336, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(82)
+        Kernels.pointwiseConv(input: s.tensor(72), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
+        s.profiler?.stop(96)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(75), savedMean: s.f + 47264, savedInvStd: s.f + 47600,
+                activation: .silu, output: s.tensor(75), savedMean: s.f + 149664, savedInvStd: s.f + 150000,
                 runningMean: s.p + 168128, runningVar: s.p + 168464, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(97)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
-                eps: 1e-05, activation: .silu, output: s.tensor(75), scratch: s.f + 47264, pool: pool)
-            s.profiler?.stop(84)
+                eps: 1e-05, activation: .silu, output: s.tensor(75), scratch: s.f + 149664, pool: pool)
+            s.profiler?.stop(98)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 48608)
-        s.profiler?.stop(85)
+        WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 151008)
+        s.profiler?.stop(99)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
-            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 48608, bias: s.f,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 151008, bias: s.f,
             activation: .identity, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(86)
+        s.profiler?.stop(100)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 47936, savedInvStd: s.f + 48272,
+                activation: .silu, output: s.tensor(77), savedMean: s.f + 150336, savedInvStd: s.f + 150672,
                 runningMean: s.p + 177872, runningVar: s.p + 178208, pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(101)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
-                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 47936, pool: pool)
-            s.profiler?.stop(88)
+                eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 150336, pool: pool)
+            s.profiler?.stop(102)
         }
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]
         s.profiler?.start()
@@ -1550,81 +1606,89 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, reduceBias: s.p + 183248,
             activation: .silu, expandWeights: s.p + 183264, expandBias: s.p + 187968, savedPooled: s.tensor(79),
             savedHidden: s.tensor(80), savedScale: s.tensor(81), pool: pool)
-        s.profiler?.stop(89)
+        s.profiler?.stop(103)
+        // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [336][96]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 188304, outChannels: 96, inChannels: 336, into: s.f + 640)
+        s.profiler?.stop(104)
         // features.6.0.block.3 project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(78), pixels: 9 &* s.n, inChannels: 336, weights: s.p + 188304, bias: s.f,
-            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(82), pool: pool)
-        s.profiler?.stop(90)
+        Kernels.pointwiseConv(input: s.tensor(78), pixels: 9 &* s.n, inChannels: 336, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(82), pool: pool)
+        s.profiler?.stop(105)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 220560, beta: s.p + 220656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(83), savedMean: s.f + 65408, savedInvStd: s.f + 65504,
+                activation: .identity, output: s.tensor(83), savedMean: s.f + 167808, savedInvStd: s.f + 167904,
                 runningMean: s.p + 220752, runningVar: s.p + 220848, pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(106)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 220560, beta: s.p + 220656, runningMean: s.p + 220752, runningVar: s.p + 220848,
-                eps: 1e-05, activation: .identity, output: s.tensor(83), scratch: s.f + 65408, pool: pool)
-            s.profiler?.stop(92)
+                eps: 1e-05, activation: .identity, output: s.tensor(83), scratch: s.f + 167808, pool: pool)
+            s.profiler?.stop(107)
         }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 220944, outChannels: 576, inChannels: 96, into: s.f + 640)
+        s.profiler?.stop(108)
         // features.6.1.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(83), pixels: 9 &* s.n, inChannels: 96, weights: s.p + 220944, bias: s.f,
-            outChannels: 576, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-        s.profiler?.stop(93)
+        Kernels.pointwiseConv(input: s.tensor(83), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
+        s.profiler?.stop(109)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(85), savedMean: s.f + 65600, savedInvStd: s.f + 66176,
+                activation: .silu, output: s.tensor(85), savedMean: s.f + 168000, savedInvStd: s.f + 168576,
                 runningMean: s.p + 277392, runningVar: s.p + 277968, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(110)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
-                eps: 1e-05, activation: .silu, output: s.tensor(85), scratch: s.f + 65600, pool: pool)
-            s.profiler?.stop(95)
+                eps: 1e-05, activation: .silu, output: s.tensor(85), scratch: s.f + 168000, pool: pool)
+            s.profiler?.stop(111)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 67904)
-        s.profiler?.stop(96)
+        WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 170304)
+        s.profiler?.stop(112)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
-            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 67904, bias: s.f,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 170304, bias: s.f,
             activation: .identity, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(97)
+        s.profiler?.stop(113)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(87), savedMean: s.f + 66752, savedInvStd: s.f + 67328,
+                activation: .silu, output: s.tensor(87), savedMean: s.f + 169152, savedInvStd: s.f + 169728,
                 runningMean: s.p + 294096, runningVar: s.p + 294672, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(114)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
-                eps: 1e-05, activation: .silu, output: s.tensor(87), scratch: s.f + 66752, pool: pool)
-            s.profiler?.stop(99)
+                eps: 1e-05, activation: .silu, output: s.tensor(87), scratch: s.f + 169152, pool: pool)
+            s.profiler?.stop(115)
         }
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         s.profiler?.start()
@@ -1632,93 +1696,101 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, reduceBias: s.p + 309072,
             activation: .silu, expandWeights: s.p + 309104, expandBias: s.p + 322928, savedPooled: s.tensor(89),
             savedHidden: s.tensor(90), savedScale: s.tensor(91), pool: pool)
-        s.profiler?.stop(100)
+        s.profiler?.stop(116)
+        // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [576][96]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 323504, outChannels: 96, inChannels: 576, into: s.f + 640)
+        s.profiler?.stop(117)
         // features.6.1.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(88), pixels: 9 &* s.n, inChannels: 576, weights: s.p + 323504, bias: s.f,
-            outChannels: 96, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
-        s.profiler?.stop(101)
+        Kernels.pointwiseConv(input: s.tensor(88), pixels: 9 &* s.n, inChannels: 576, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
+        s.profiler?.stop(118)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(92), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 378800, beta: s.p + 378896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(93), savedMean: s.f + 96704, savedInvStd: s.f + 96800,
+                activation: .identity, output: s.tensor(93), savedMean: s.f + 199104, savedInvStd: s.f + 199200,
                 runningMean: s.p + 378992, runningVar: s.p + 379088, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(119)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 378800, beta: s.p + 378896, runningMean: s.p + 378992, runningVar: s.p + 379088,
-                eps: 1e-05, activation: .identity, output: s.tensor(93), scratch: s.f + 96704, pool: pool)
-            s.profiler?.stop(103)
+                eps: 1e-05, activation: .identity, output: s.tensor(93), scratch: s.f + 199104, pool: pool)
+            s.profiler?.stop(120)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.tensor(95), random: &random)
-            s.profiler?.stop(104)
+            s.profiler?.stop(121)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(83), branch: s.tensor(93),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
             perImage: 864, output: s.tensor(94), pool: pool)
-        s.profiler?.stop(105)
+        s.profiler?.stop(122)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
     private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 379184, outChannels: 576, inChannels: 96, into: s.f + 640)
+        s.profiler?.stop(123)
         // features.7.0.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(94), pixels: 9 &* s.n, inChannels: 96, weights: s.p + 379184, bias: s.f,
-            outChannels: 576, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-        s.profiler?.stop(106)
+        Kernels.pointwiseConv(input: s.tensor(94), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
+        s.profiler?.stop(124)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(97), savedMean: s.f + 96896, savedInvStd: s.f + 97472,
+                activation: .silu, output: s.tensor(97), savedMean: s.f + 199296, savedInvStd: s.f + 199872,
                 runningMean: s.p + 435632, runningVar: s.p + 436208, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(125)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
-                eps: 1e-05, activation: .silu, output: s.tensor(97), scratch: s.f + 96896, pool: pool)
-            s.profiler?.stop(108)
+                eps: 1e-05, activation: .silu, output: s.tensor(97), scratch: s.f + 199296, pool: pool)
+            s.profiler?.stop(126)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
-        WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 99200)
-        s.profiler?.stop(109)
+        WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 201600)
+        s.profiler?.stop(127)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 99200, bias: s.f,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 201600, bias: s.f,
             activation: .identity, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(110)
+        s.profiler?.stop(128)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(99), savedMean: s.f + 98048, savedInvStd: s.f + 98624,
+                activation: .silu, output: s.tensor(99), savedMean: s.f + 200448, savedInvStd: s.f + 201024,
                 runningMean: s.p + 443120, runningVar: s.p + 443696, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(129)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
-                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 98048, pool: pool)
-            s.profiler?.stop(112)
+                eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 200448, pool: pool)
+            s.profiler?.stop(130)
         }
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         s.profiler?.start()
@@ -1726,54 +1798,62 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, reduceBias: s.p + 458096,
             activation: .silu, expandWeights: s.p + 458128, expandBias: s.p + 471952, savedPooled: s.tensor(101),
             savedHidden: s.tensor(102), savedScale: s.tensor(103), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(131)
+        // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [576][160]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 472528, outChannels: 160, inChannels: 576, into: s.f + 640)
+        s.profiler?.stop(132)
         // features.7.0.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(100), pixels: 9 &* s.n, inChannels: 576, weights: s.p + 472528,
+        Kernels.pointwiseConv(input: s.tensor(100), pixels: 9 &* s.n, inChannels: 576, inputMajorWeights: s.f + 640,
             bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(104), pool: pool)
-        s.profiler?.stop(114)
+        s.profiler?.stop(133)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 564688, beta: s.p + 564848, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .identity, output: s.tensor(105), savedMean: s.f + 109568, savedInvStd: s.f + 109728,
+                activation: .identity, output: s.tensor(105), savedMean: s.f + 211968, savedInvStd: s.f + 212128,
                 runningMean: s.p + 565008, runningVar: s.p + 565168, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(134)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 564688, beta: s.p + 564848, runningMean: s.p + 565008, runningVar: s.p + 565168,
-                eps: 1e-05, activation: .identity, output: s.tensor(105), scratch: s.f + 109568, pool: pool)
-            s.profiler?.stop(116)
+                eps: 1e-05, activation: .identity, output: s.tensor(105), scratch: s.f + 211968, pool: pool)
+            s.profiler?.stop(135)
         }
     }
 
     /// features.8 forward: head: conv 1x1 160 -> 640
     private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1 weights to the GEMM layout [160][640]
+        s.profiler?.start()
+        WeightPrep.inputMajorWeights(s.p + 565328, outChannels: 640, inChannels: 160, into: s.f + 640)
+        s.profiler?.stop(136)
         // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]
         s.profiler?.start()
-        Kernels.pointwiseConv(input: s.tensor(105), pixels: 9 &* s.n, inChannels: 160, weights: s.p + 565328,
+        Kernels.pointwiseConv(input: s.tensor(105), pixels: 9 &* s.n, inChannels: 160, inputMajorWeights: s.f + 640,
             bias: s.f, outChannels: 640, activation: .identity, residual: nil, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(117)
+        s.profiler?.stop(137)
         // features.8 BatchNorm (batch statistics) + silu on [n, 3, 3, 640]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 9 &* s.n, channels: 640,
                 gamma: s.p + 667728, beta: s.p + 668368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(107), savedMean: s.f + 109888, savedInvStd: s.f + 110528,
+                activation: .silu, output: s.tensor(107), savedMean: s.f + 212288, savedInvStd: s.f + 212928,
                 runningMean: s.p + 669008, runningVar: s.p + 669648, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(138)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 640]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 9 &* s.n, channels: 640,
                 gamma: s.p + 667728, beta: s.p + 668368, runningMean: s.p + 669008, runningVar: s.p + 669648,
-                eps: 1e-05, activation: .silu, output: s.tensor(107), scratch: s.f + 109888, pool: pool)
-            s.profiler?.stop(119)
+                eps: 1e-05, activation: .silu, output: s.tensor(107), scratch: s.f + 212288, pool: pool)
+            s.profiler?.stop(139)
         }
     }
 
@@ -1783,26 +1863,26 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(107), batch: s.n, pixels: 9, channels: 640, output: s.tensor(108),
             pool: pool)
-        s.profiler?.stop(120)
+        s.profiler?.stop(140)
         // dropout p=0.1 (when options.dropout) on [n, 640]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(108), output: s.tensor(110), count: 640 &* s.n,
             probability: s.options.dropout ? 0.1 : 0, mask: s.tensor(109), random: &random)
-        s.profiler?.stop(121)
+        s.profiler?.stop(141)
         // classifier.1 linear, [n, 640] -> [n, 10]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(110), batch: s.n, inFeatures: 640, weights: s.p + 670288, bias: s.p + 676688,
             outFeatures: 10, output: s.tensor(111), pool: pool)
-        s.profiler?.stop(122)
+        s.profiler?.stop(142)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(111), labels: s.labels, classes: 10,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(112))
-        s.profiler?.stop(123)
+        s.profiler?.stop(143)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(111), count: 10 &* s.n)
-        s.profiler?.stop(124)
+        s.profiler?.stop(144)
     }
 
     /// classifier backward: global average pool, dropout 0.1, linear 640 -> 10 classes
@@ -1812,17 +1892,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(112), input: s.tensor(110), weights: s.p + 670288,
             batch: s.n, inFeatures: 640, outFeatures: 10, gradInput: s.tensor(113), gradWeights: s.g + 670288,
             gradBias: s.g + 676688, pool: pool)
-        s.profiler?.stop(125)
+        s.profiler?.stop(145)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(113), mask: s.tensor(109), count: 640 &* s.n,
             gradInput: s.tensor(114))
-        s.profiler?.stop(126)
+        s.profiler?.stop(146)
         // avgpool backward: spread each channel's gradient over the 9 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(114), batch: s.n, pixels: 9, channels: 640,
             gradInput: s.tensor(115), pool: pool)
-        s.profiler?.stop(127)
+        s.profiler?.stop(147)
     }
 
     /// features.8 backward: head: conv 1x1 160 -> 640
@@ -1830,15 +1910,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.8 backward through silu and BatchNorm (in place) on [n, 3, 3, 640]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(115), input: s.tensor(106), pixels: 9 &* s.n,
-            channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 109888, savedInvStd: s.f + 110528,
+            channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 212288, savedInvStd: s.f + 212928,
             activation: .silu, gradInput: s.tensor(115), gradGamma: s.g + 667728, gradBeta: s.g + 668368, pool: pool)
-        s.profiler?.stop(128)
+        s.profiler?.stop(148)
         // features.8 conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(115), input: s.tensor(105), weights: s.p + 565328,
             pixels: 9 &* s.n, inChannels: 160, outChannels: 640, gradInput: s.tensor(116), gradWeights: s.g + 565328,
             pool: pool)
-        s.profiler?.stop(129)
+        s.profiler?.stop(149)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
@@ -1846,39 +1926,39 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.7.0.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 160]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(116), input: s.tensor(104), pixels: 9 &* s.n,
-            channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 109568, savedInvStd: s.f + 109728,
+            channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 211968, savedInvStd: s.f + 212128,
             activation: .identity, gradInput: s.tensor(116), gradGamma: s.g + 564688, gradBeta: s.g + 564848,
             pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(150)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968,
-                beta: s.p + 442544, savedMean: s.f + 98048, savedInvStd: s.f + 98624, activation: .silu,
+                beta: s.p + 442544, savedMean: s.f + 200448, savedInvStd: s.f + 201024, activation: .silu,
                 output: s.tensor(119), pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(151)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
-                eps: 1e-05, activation: .silu, output: s.tensor(119), scratch: s.f + 98048, pool: pool)
-            s.profiler?.stop(132)
+                eps: 1e-05, activation: .silu, output: s.tensor(119), scratch: s.f + 200448, pool: pool)
+            s.profiler?.stop(152)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(119), savedScale: s.tensor(103), batch: s.n, pixels: 9,
                 channels: 576, output: s.tensor(118), pool: pool)
-            s.profiler?.stop(133)
+            s.profiler?.stop(153)
         }
         // features.7.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(116), input: s.tensor(118), weights: s.p + 472528,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117), gradWeights: s.g + 472528,
             pool: pool)
-        s.profiler?.stop(134)
+        s.profiler?.stop(154)
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(117), input: s.tensor(119), batch: s.n, pixels: 9,
@@ -1887,55 +1967,55 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(103), gradInput: s.tensor(120), gradReduceWeights: s.g + 444272,
             gradReduceBias: s.g + 458096, gradExpandWeights: s.g + 458128, gradExpandBias: s.g + 471952,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(135)
+        s.profiler?.stop(155)
         // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(120), input: s.tensor(98), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 98048, savedInvStd: s.f + 98624,
+            channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 200448, savedInvStd: s.f + 201024,
             activation: .silu, gradInput: s.tensor(120), gradGamma: s.g + 441968, gradBeta: s.g + 442544, pool: pool)
-        s.profiler?.stop(136)
+        s.profiler?.stop(156)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480,
-                beta: s.p + 435056, savedMean: s.f + 96896, savedInvStd: s.f + 97472, activation: .silu,
+                beta: s.p + 435056, savedMean: s.f + 199296, savedInvStd: s.f + 199872, activation: .silu,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(157)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
-                eps: 1e-05, activation: .silu, output: s.tensor(122), scratch: s.f + 96896, pool: pool)
-            s.profiler?.stop(138)
+                eps: 1e-05, activation: .silu, output: s.tensor(122), scratch: s.f + 199296, pool: pool)
+            s.profiler?.stop(158)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 104384, count: 5184)
-        s.profiler?.stop(139)
+        TrainingKernels.zero(s.f + 206784, count: 5184)
+        s.profiler?.stop(159)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(120), input: s.tensor(122), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: s.f + 99200, gradInput: s.tensor(121), gradWeights: s.f + 104384, pool: pool)
-        s.profiler?.stop(140)
+            weights: s.f + 201600, gradInput: s.tensor(121), gradWeights: s.f + 206784, pool: pool)
+        s.profiler?.stop(160)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 104384, channels: 576, kernel: 3, into: s.g + 436784)
-        s.profiler?.stop(141)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 206784, channels: 576, kernel: 3, into: s.g + 436784)
+        s.profiler?.stop(161)
         // features.7.0.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(121), input: s.tensor(96), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 96896, savedInvStd: s.f + 97472,
+            channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 199296, savedInvStd: s.f + 199872,
             activation: .silu, gradInput: s.tensor(121), gradGamma: s.g + 434480, gradBeta: s.g + 435056, pool: pool)
-        s.profiler?.stop(142)
+        s.profiler?.stop(162)
         // features.7.0.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(121), input: s.tensor(94), weights: s.p + 379184,
             pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(123), gradWeights: s.g + 379184,
             pool: pool)
-        s.profiler?.stop(143)
+        s.profiler?.stop(163)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
@@ -1945,43 +2025,43 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(123),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
             perImage: 864, gradBranch: s.tensor(124), pool: pool)
-        s.profiler?.stop(144)
+        s.profiler?.stop(164)
         // features.6.1.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(124), input: s.tensor(92), pixels: 9 &* s.n,
-            channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 96704, savedInvStd: s.f + 96800,
+            channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 199104, savedInvStd: s.f + 199200,
             activation: .identity, gradInput: s.tensor(124), gradGamma: s.g + 378800, gradBeta: s.g + 378896,
             pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(165)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944,
-                beta: s.p + 293520, savedMean: s.f + 66752, savedInvStd: s.f + 67328, activation: .silu,
+                beta: s.p + 293520, savedMean: s.f + 169152, savedInvStd: s.f + 169728, activation: .silu,
                 output: s.tensor(127), pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(166)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
-                eps: 1e-05, activation: .silu, output: s.tensor(127), scratch: s.f + 66752, pool: pool)
-            s.profiler?.stop(147)
+                eps: 1e-05, activation: .silu, output: s.tensor(127), scratch: s.f + 169152, pool: pool)
+            s.profiler?.stop(167)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(127), savedScale: s.tensor(91), batch: s.n, pixels: 9,
                 channels: 576, output: s.tensor(126), pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(168)
         }
         // features.6.1.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 323504,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(125), gradWeights: s.g + 323504,
             pool: pool)
-        s.profiler?.stop(149)
+        s.profiler?.stop(169)
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(125), input: s.tensor(127), batch: s.n, pixels: 9,
@@ -1990,59 +2070,59 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(91), gradInput: s.tensor(128), gradReduceWeights: s.g + 295248,
             gradReduceBias: s.g + 309072, gradExpandWeights: s.g + 309104, gradExpandBias: s.g + 322928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(150)
+        s.profiler?.stop(170)
         // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(128), input: s.tensor(86), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 66752, savedInvStd: s.f + 67328,
+            channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 169152, savedInvStd: s.f + 169728,
             activation: .silu, gradInput: s.tensor(128), gradGamma: s.g + 292944, gradBeta: s.g + 293520, pool: pool)
-        s.profiler?.stop(151)
+        s.profiler?.stop(171)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240,
-                beta: s.p + 276816, savedMean: s.f + 65600, savedInvStd: s.f + 66176, activation: .silu,
+                beta: s.p + 276816, savedMean: s.f + 168000, savedInvStd: s.f + 168576, activation: .silu,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(172)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
-                eps: 1e-05, activation: .silu, output: s.tensor(130), scratch: s.f + 65600, pool: pool)
-            s.profiler?.stop(153)
+                eps: 1e-05, activation: .silu, output: s.tensor(130), scratch: s.f + 168000, pool: pool)
+            s.profiler?.stop(173)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 82304, count: 14400)
-        s.profiler?.stop(154)
+        TrainingKernels.zero(s.f + 184704, count: 14400)
+        s.profiler?.stop(174)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(128), input: s.tensor(130), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 67904, gradInput: s.tensor(129), gradWeights: s.f + 82304, pool: pool)
-        s.profiler?.stop(155)
+            weights: s.f + 170304, gradInput: s.tensor(129), gradWeights: s.f + 184704, pool: pool)
+        s.profiler?.stop(175)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 82304, channels: 576, kernel: 5, into: s.g + 278544)
-        s.profiler?.stop(156)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 184704, channels: 576, kernel: 5, into: s.g + 278544)
+        s.profiler?.stop(176)
         // features.6.1.block.0 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(129), input: s.tensor(84), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 65600, savedInvStd: s.f + 66176,
+            channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 168000, savedInvStd: s.f + 168576,
             activation: .silu, gradInput: s.tensor(129), gradGamma: s.g + 276240, gradBeta: s.g + 276816, pool: pool)
-        s.profiler?.stop(157)
+        s.profiler?.stop(177)
         // features.6.1.block.0 conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(129), input: s.tensor(83), weights: s.p + 220944,
             pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(131), gradWeights: s.g + 220944,
             pool: pool)
-        s.profiler?.stop(158)
+        s.profiler?.stop(178)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(131), s.tensor(123), count: 864 &* s.n, pool: pool)
-        s.profiler?.stop(159)
+        s.profiler?.stop(179)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
@@ -2050,39 +2130,39 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.0.block.3 backward through identity and BatchNorm (in place) on [n, 3, 3, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(131), input: s.tensor(82), pixels: 9 &* s.n,
-            channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 65408, savedInvStd: s.f + 65504,
+            channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 167808, savedInvStd: s.f + 167904,
             activation: .identity, gradInput: s.tensor(131), gradGamma: s.g + 220560, gradBeta: s.g + 220656,
             pool: pool)
-        s.profiler?.stop(160)
+        s.profiler?.stop(180)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200,
-                beta: s.p + 177536, savedMean: s.f + 47936, savedInvStd: s.f + 48272, activation: .silu,
+                beta: s.p + 177536, savedMean: s.f + 150336, savedInvStd: s.f + 150672, activation: .silu,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(181)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
-                eps: 1e-05, activation: .silu, output: s.tensor(134), scratch: s.f + 47936, pool: pool)
-            s.profiler?.stop(162)
+                eps: 1e-05, activation: .silu, output: s.tensor(134), scratch: s.f + 150336, pool: pool)
+            s.profiler?.stop(182)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(134), savedScale: s.tensor(81), batch: s.n, pixels: 9,
                 channels: 336, output: s.tensor(133), pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(183)
         }
         // features.6.0.block.3 conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(131), input: s.tensor(133), weights: s.p + 188304,
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(132), gradWeights: s.g + 188304,
             pool: pool)
-        s.profiler?.stop(164)
+        s.profiler?.stop(184)
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(132), input: s.tensor(134), batch: s.n, pixels: 9,
@@ -2091,55 +2171,55 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(81), gradInput: s.tensor(135), gradReduceWeights: s.g + 178544,
             gradReduceBias: s.g + 183248, gradExpandWeights: s.g + 183264, gradExpandBias: s.g + 187968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(185)
         // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(135), input: s.tensor(76), pixels: 9 &* s.n,
-            channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 47936, savedInvStd: s.f + 48272,
+            channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 150336, savedInvStd: s.f + 150672,
             activation: .silu, gradInput: s.tensor(135), gradGamma: s.g + 177200, gradBeta: s.g + 177536, pool: pool)
-        s.profiler?.stop(166)
+        s.profiler?.stop(186)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456,
-                beta: s.p + 167792, savedMean: s.f + 47264, savedInvStd: s.f + 47600, activation: .silu,
+                beta: s.p + 167792, savedMean: s.f + 149664, savedInvStd: s.f + 150000, activation: .silu,
                 output: s.tensor(137), pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(187)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
-                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 47264, pool: pool)
-            s.profiler?.stop(168)
+                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 149664, pool: pool)
+            s.profiler?.stop(188)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 57008, count: 8400)
-        s.profiler?.stop(169)
+        TrainingKernels.zero(s.f + 159408, count: 8400)
+        s.profiler?.stop(189)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(135), input: s.tensor(137), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 48608, gradInput: s.tensor(136), gradWeights: s.f + 57008, pool: pool)
-        s.profiler?.stop(170)
+            weights: s.f + 151008, gradInput: s.tensor(136), gradWeights: s.f + 159408, pool: pool)
+        s.profiler?.stop(190)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 57008, channels: 336, kernel: 5, into: s.g + 168800)
-        s.profiler?.stop(171)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 159408, channels: 336, kernel: 5, into: s.g + 168800)
+        s.profiler?.stop(191)
         // features.6.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(136), input: s.tensor(74), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 47264, savedInvStd: s.f + 47600,
+            channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 149664, savedInvStd: s.f + 150000,
             activation: .silu, gradInput: s.tensor(136), gradGamma: s.g + 167456, gradBeta: s.g + 167792, pool: pool)
-        s.profiler?.stop(172)
+        s.profiler?.stop(192)
         // features.6.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(136), input: s.tensor(72), weights: s.p + 148640,
             pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(138), gradWeights: s.g + 148640,
             pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(193)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
@@ -2149,43 +2229,43 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(138),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
             perImage: 1400, gradBranch: s.tensor(139), pool: pool)
-        s.profiler?.stop(174)
+        s.profiler?.stop(194)
         // features.5.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(139), input: s.tensor(70), pixels: 25 &* s.n,
-            channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 47152, savedInvStd: s.f + 47208,
+            channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 149552, savedInvStd: s.f + 149608,
             activation: .identity, gradInput: s.tensor(139), gradGamma: s.g + 148384, gradBeta: s.g + 148448,
             pool: pool)
-        s.profiler?.stop(175)
+        s.profiler?.stop(195)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464,
-                beta: s.p + 118800, savedMean: s.f + 29680, savedInvStd: s.f + 30016, activation: .silu,
+                beta: s.p + 118800, savedMean: s.f + 132080, savedInvStd: s.f + 132416, activation: .silu,
                 output: s.tensor(142), pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(196)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
-                eps: 1e-05, activation: .silu, output: s.tensor(142), scratch: s.f + 29680, pool: pool)
-            s.profiler?.stop(177)
+                eps: 1e-05, activation: .silu, output: s.tensor(142), scratch: s.f + 132080, pool: pool)
+            s.profiler?.stop(197)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(142), savedScale: s.tensor(69), batch: s.n, pixels: 25,
                 channels: 336, output: s.tensor(141), pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(198)
         }
         // features.5.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(139), input: s.tensor(141), weights: s.p + 129568,
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(140), gradWeights: s.g + 129568,
             pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(199)
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(140), input: s.tensor(142), batch: s.n, pixels: 25,
@@ -2194,59 +2274,59 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(69), gradInput: s.tensor(143), gradReduceWeights: s.g + 119808,
             gradReduceBias: s.g + 124512, gradExpandWeights: s.g + 124528, gradExpandBias: s.g + 129232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(180)
+        s.profiler?.stop(200)
         // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(143), input: s.tensor(64), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 29680, savedInvStd: s.f + 30016,
+            channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 132080, savedInvStd: s.f + 132416,
             activation: .silu, gradInput: s.tensor(143), gradGamma: s.g + 118464, gradBeta: s.g + 118800, pool: pool)
-        s.profiler?.stop(181)
+        s.profiler?.stop(201)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720,
-                beta: s.p + 109056, savedMean: s.f + 29008, savedInvStd: s.f + 29344, activation: .silu,
+                beta: s.p + 109056, savedMean: s.f + 131408, savedInvStd: s.f + 131744, activation: .silu,
                 output: s.tensor(145), pool: pool)
-            s.profiler?.stop(182)
+            s.profiler?.stop(202)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
-                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 29008, pool: pool)
-            s.profiler?.stop(183)
+                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 131408, pool: pool)
+            s.profiler?.stop(203)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 38752, count: 8400)
-        s.profiler?.stop(184)
+        TrainingKernels.zero(s.f + 141152, count: 8400)
+        s.profiler?.stop(204)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(145), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 30352, gradInput: s.tensor(144), gradWeights: s.f + 38752, pool: pool)
-        s.profiler?.stop(185)
+            weights: s.f + 132752, gradInput: s.tensor(144), gradWeights: s.f + 141152, pool: pool)
+        s.profiler?.stop(205)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 38752, channels: 336, kernel: 5, into: s.g + 110064)
-        s.profiler?.stop(186)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 141152, channels: 336, kernel: 5, into: s.g + 110064)
+        s.profiler?.stop(206)
         // features.5.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(144), input: s.tensor(62), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 29008, savedInvStd: s.f + 29344,
+            channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 131408, savedInvStd: s.f + 131744,
             activation: .silu, gradInput: s.tensor(144), gradGamma: s.g + 108720, gradBeta: s.g + 109056, pool: pool)
-        s.profiler?.stop(187)
+        s.profiler?.stop(207)
         // features.5.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(144), input: s.tensor(61), weights: s.p + 89904,
             pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(146), gradWeights: s.g + 89904,
             pool: pool)
-        s.profiler?.stop(188)
+        s.profiler?.stop(208)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(146), s.tensor(138), count: 1400 &* s.n, pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(209)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
@@ -2254,39 +2334,39 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.0.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 56]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(146), input: s.tensor(60), pixels: 25 &* s.n,
-            channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 28896, savedInvStd: s.f + 28952,
+            channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 131296, savedInvStd: s.f + 131352,
             activation: .identity, gradInput: s.tensor(146), gradGamma: s.g + 89648, gradBeta: s.g + 89712,
             pool: pool)
-        s.profiler?.stop(190)
+        s.profiler?.stop(210)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192,
-                beta: s.p + 70432, savedMean: s.f + 16416, savedInvStd: s.f + 16656, activation: .silu,
+                beta: s.p + 70432, savedMean: s.f + 118816, savedInvStd: s.f + 119056, activation: .silu,
                 output: s.tensor(149), pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(211)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
-                activation: .silu, output: s.tensor(149), scratch: s.f + 16416, pool: pool)
-            s.profiler?.stop(192)
+                activation: .silu, output: s.tensor(149), scratch: s.f + 118816, pool: pool)
+            s.profiler?.stop(212)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(149), savedScale: s.tensor(59), batch: s.n, pixels: 25,
                 channels: 240, output: s.tensor(148), pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(213)
         }
         // features.5.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(146), input: s.tensor(148), weights: s.p + 76208,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(147), gradWeights: s.g + 76208,
             pool: pool)
-        s.profiler?.stop(194)
+        s.profiler?.stop(214)
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(147), input: s.tensor(149), batch: s.n, pixels: 25,
@@ -2294,55 +2374,55 @@ public final class EfficientNetTinyTraining: TrainableModel {
             expandWeights: s.p + 73568, savedPooled: s.tensor(57), savedHidden: s.tensor(58), savedScale: s.tensor(59),
             gradInput: s.tensor(150), gradReduceWeights: s.g + 71152, gradReduceBias: s.g + 73552,
             gradExpandWeights: s.g + 73568, gradExpandBias: s.g + 75968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(195)
+        s.profiler?.stop(215)
         // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(150), input: s.tensor(54), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 16416, savedInvStd: s.f + 16656,
+            channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 118816, savedInvStd: s.f + 119056,
             activation: .silu, gradInput: s.tensor(150), gradGamma: s.g + 70192, gradBeta: s.g + 70432, pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(216)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232,
-                beta: s.p + 63472, savedMean: s.f + 15936, savedInvStd: s.f + 16176, activation: .silu,
+                beta: s.p + 63472, savedMean: s.f + 118336, savedInvStd: s.f + 118576, activation: .silu,
                 output: s.tensor(152), pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(217)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
-                activation: .silu, output: s.tensor(152), scratch: s.f + 15936, pool: pool)
-            s.profiler?.stop(198)
+                activation: .silu, output: s.tensor(152), scratch: s.f + 118336, pool: pool)
+            s.profiler?.stop(218)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 22896, count: 6000)
-        s.profiler?.stop(199)
+        TrainingKernels.zero(s.f + 125296, count: 6000)
+        s.profiler?.stop(219)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(152), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 16896, gradInput: s.tensor(151), gradWeights: s.f + 22896, pool: pool)
-        s.profiler?.stop(200)
+            weights: s.f + 119296, gradInput: s.tensor(151), gradWeights: s.f + 125296, pool: pool)
+        s.profiler?.stop(220)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 22896, channels: 240, kernel: 5, into: s.g + 64192)
-        s.profiler?.stop(201)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 125296, channels: 240, kernel: 5, into: s.g + 64192)
+        s.profiler?.stop(221)
         // features.5.0.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(151), input: s.tensor(52), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 15936, savedInvStd: s.f + 16176,
+            channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 118336, savedInvStd: s.f + 118576,
             activation: .silu, gradInput: s.tensor(151), gradGamma: s.g + 63232, gradBeta: s.g + 63472, pool: pool)
-        s.profiler?.stop(202)
+        s.profiler?.stop(222)
         // features.5.0.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(151), input: s.tensor(50), weights: s.p + 53632,
             pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(153), gradWeights: s.g + 53632,
             pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(223)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2352,43 +2432,43 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 1000, gradBranch: s.tensor(154), pool: pool)
-        s.profiler?.stop(204)
+        s.profiler?.stop(224)
         // features.4.1.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(154), input: s.tensor(48), pixels: 25 &* s.n,
-            channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 15856, savedInvStd: s.f + 15896,
+            channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 118256, savedInvStd: s.f + 118296,
             activation: .identity, gradInput: s.tensor(154), gradGamma: s.g + 53440, gradBeta: s.g + 53488,
             pool: pool)
-        s.profiler?.stop(205)
+        s.profiler?.stop(225)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824,
-                beta: s.p + 38064, savedMean: s.f + 11056, savedInvStd: s.f + 11296, activation: .silu,
+                beta: s.p + 38064, savedMean: s.f + 113456, savedInvStd: s.f + 113696, activation: .silu,
                 output: s.tensor(157), pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(226)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
-                activation: .silu, output: s.tensor(157), scratch: s.f + 11056, pool: pool)
-            s.profiler?.stop(207)
+                activation: .silu, output: s.tensor(157), scratch: s.f + 113456, pool: pool)
+            s.profiler?.stop(227)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(157), savedScale: s.tensor(47), batch: s.n, pixels: 25,
                 channels: 240, output: s.tensor(156), pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(228)
         }
         // features.4.1.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(154), input: s.tensor(156), weights: s.p + 43840,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(155), gradWeights: s.g + 43840,
             pool: pool)
-        s.profiler?.stop(209)
+        s.profiler?.stop(229)
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(155), input: s.tensor(157), batch: s.n, pixels: 25,
@@ -2396,59 +2476,59 @@ public final class EfficientNetTinyTraining: TrainableModel {
             expandWeights: s.p + 41200, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
             gradInput: s.tensor(158), gradReduceWeights: s.g + 38784, gradReduceBias: s.g + 41184,
             gradExpandWeights: s.g + 41200, gradExpandBias: s.g + 43600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(230)
         // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(158), input: s.tensor(42), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 11056, savedInvStd: s.f + 11296,
+            channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 113456, savedInvStd: s.f + 113696,
             activation: .silu, gradInput: s.tensor(158), gradGamma: s.g + 37824, gradBeta: s.g + 38064, pool: pool)
-        s.profiler?.stop(211)
+        s.profiler?.stop(231)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704,
-                beta: s.p + 34944, savedMean: s.f + 10576, savedInvStd: s.f + 10816, activation: .silu,
+                beta: s.p + 34944, savedMean: s.f + 112976, savedInvStd: s.f + 113216, activation: .silu,
                 output: s.tensor(160), pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(232)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
-                activation: .silu, output: s.tensor(160), scratch: s.f + 10576, pool: pool)
-            s.profiler?.stop(213)
+                activation: .silu, output: s.tensor(160), scratch: s.f + 112976, pool: pool)
+            s.profiler?.stop(233)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 13696, count: 2160)
-        s.profiler?.stop(214)
+        TrainingKernels.zero(s.f + 116096, count: 2160)
+        s.profiler?.stop(234)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(158), input: s.tensor(160), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 11536, gradInput: s.tensor(159), gradWeights: s.f + 13696, pool: pool)
-        s.profiler?.stop(215)
+            weights: s.f + 113936, gradInput: s.tensor(159), gradWeights: s.f + 116096, pool: pool)
+        s.profiler?.stop(235)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 13696, channels: 240, kernel: 3, into: s.g + 35664)
-        s.profiler?.stop(216)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 116096, channels: 240, kernel: 3, into: s.g + 35664)
+        s.profiler?.stop(236)
         // features.4.1.block.0 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(159), input: s.tensor(40), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 10576, savedInvStd: s.f + 10816,
+            channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 112976, savedInvStd: s.f + 113216,
             activation: .silu, gradInput: s.tensor(159), gradGamma: s.g + 34704, gradBeta: s.g + 34944, pool: pool)
-        s.profiler?.stop(217)
+        s.profiler?.stop(237)
         // features.4.1.block.0 conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(159), input: s.tensor(39), weights: s.p + 25104,
             pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(161), gradWeights: s.g + 25104,
             pool: pool)
-        s.profiler?.stop(218)
+        s.profiler?.stop(238)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(161), s.tensor(153), count: 1000 &* s.n, pool: pool)
-        s.profiler?.stop(219)
+        s.profiler?.stop(239)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
@@ -2456,39 +2536,39 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.0.block.3 backward through identity and BatchNorm (in place) on [n, 5, 5, 40]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(161), input: s.tensor(38), pixels: 25 &* s.n,
-            channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 10496, savedInvStd: s.f + 10536,
+            channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 112896, savedInvStd: s.f + 112936,
             activation: .identity, gradInput: s.tensor(161), gradGamma: s.g + 24912, gradBeta: s.g + 24960,
             pool: pool)
-        s.profiler?.stop(220)
+        s.profiler?.stop(240)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688,
-                beta: s.p + 16832, savedMean: s.f + 7616, savedInvStd: s.f + 7760, activation: .silu,
+                beta: s.p + 16832, savedMean: s.f + 110016, savedInvStd: s.f + 110160, activation: .silu,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(241)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
-                activation: .silu, output: s.tensor(164), scratch: s.f + 7616, pool: pool)
-            s.profiler?.stop(222)
+                activation: .silu, output: s.tensor(164), scratch: s.f + 110016, pool: pool)
+            s.profiler?.stop(242)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(164), savedScale: s.tensor(37), batch: s.n, pixels: 25,
                 channels: 144, output: s.tensor(163), pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(243)
         }
         // features.4.0.block.3 conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(161), input: s.tensor(163), weights: s.p + 19152,
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(162), gradWeights: s.g + 19152,
             pool: pool)
-        s.profiler?.stop(224)
+        s.profiler?.stop(244)
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(162), input: s.tensor(164), batch: s.n, pixels: 25,
@@ -2496,55 +2576,55 @@ public final class EfficientNetTinyTraining: TrainableModel {
             expandWeights: s.p + 18144, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
             gradInput: s.tensor(165), gradReduceWeights: s.g + 17264, gradReduceBias: s.g + 18128,
             gradExpandWeights: s.g + 18144, gradExpandBias: s.g + 19008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(245)
         // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(32), pixels: 25 &* s.n,
-            channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 7616, savedInvStd: s.f + 7760,
+            channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 110016, savedInvStd: s.f + 110160,
             activation: .silu, gradInput: s.tensor(165), gradGamma: s.g + 16688, gradBeta: s.g + 16832, pool: pool)
-        s.profiler?.stop(226)
+        s.profiler?.stop(246)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816,
-                beta: s.p + 14960, savedMean: s.f + 7328, savedInvStd: s.f + 7472, activation: .silu,
+                beta: s.p + 14960, savedMean: s.f + 109728, savedInvStd: s.f + 109872, activation: .silu,
                 output: s.tensor(167), pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(247)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
-                activation: .silu, output: s.tensor(167), scratch: s.f + 7328, pool: pool)
-            s.profiler?.stop(228)
+                activation: .silu, output: s.tensor(167), scratch: s.f + 109728, pool: pool)
+            s.profiler?.stop(248)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 9200, count: 1296)
-        s.profiler?.stop(229)
+        TrainingKernels.zero(s.f + 111600, count: 1296)
+        s.profiler?.stop(249)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(167), batch: s.n, height: 9,
             width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 7904, gradInput: s.tensor(166), gradWeights: s.f + 9200, pool: pool)
-        s.profiler?.stop(230)
+            weights: s.f + 110304, gradInput: s.tensor(166), gradWeights: s.f + 111600, pool: pool)
+        s.profiler?.stop(250)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 9200, channels: 144, kernel: 3, into: s.g + 15392)
-        s.profiler?.stop(231)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 111600, channels: 144, kernel: 3, into: s.g + 15392)
+        s.profiler?.stop(251)
         // features.4.0.block.0 backward through silu and BatchNorm (in place) on [n, 9, 9, 144]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(166), input: s.tensor(30), pixels: 81 &* s.n,
-            channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 7328, savedInvStd: s.f + 7472,
+            channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 109728, savedInvStd: s.f + 109872,
             activation: .silu, gradInput: s.tensor(166), gradGamma: s.g + 14816, gradBeta: s.g + 14960, pool: pool)
-        s.profiler?.stop(232)
+        s.profiler?.stop(252)
         // features.4.0.block.0 conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(166), input: s.tensor(29), weights: s.p + 11360,
             pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(168), gradWeights: s.g + 11360,
             pool: pool)
-        s.profiler?.stop(233)
+        s.profiler?.stop(253)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
@@ -2552,39 +2632,39 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.3.0.block.3 backward through identity and BatchNorm (in place) on [n, 9, 9, 24]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(168), input: s.tensor(28), pixels: 81 &* s.n,
-            channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 7280, savedInvStd: s.f + 7304,
+            channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 109680, savedInvStd: s.f + 109704,
             activation: .identity, gradInput: s.tensor(168), gradGamma: s.g + 11232, gradBeta: s.g + 11264,
             pool: pool)
-        s.profiler?.stop(234)
+        s.profiler?.stop(254)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664,
-                beta: s.p + 7760, savedMean: s.f + 2288, savedInvStd: s.f + 2384, activation: .silu,
+                beta: s.p + 7760, savedMean: s.f + 104688, savedInvStd: s.f + 104784, activation: .silu,
                 output: s.tensor(171), pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(255)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
-                activation: .silu, output: s.tensor(171), scratch: s.f + 2288, pool: pool)
-            s.profiler?.stop(236)
+                activation: .silu, output: s.tensor(171), scratch: s.f + 104688, pool: pool)
+            s.profiler?.stop(256)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(171), savedScale: s.tensor(27), batch: s.n, pixels: 81,
                 channels: 96, output: s.tensor(170), pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(257)
         }
         // features.3.0.block.3 conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(168), input: s.tensor(170), weights: s.p + 8928,
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(169), gradWeights: s.g + 8928,
             pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(258)
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(169), input: s.tensor(171), batch: s.n, pixels: 81,
@@ -2592,55 +2672,55 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27), gradInput: s.tensor(172),
             gradReduceWeights: s.g + 8048, gradReduceBias: s.g + 8432, gradExpandWeights: s.g + 8448,
             gradExpandBias: s.g + 8832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(239)
+        s.profiler?.stop(259)
         // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(172), input: s.tensor(22), pixels: 81 &* s.n,
-            channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 2288, savedInvStd: s.f + 2384,
+            channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 104688, savedInvStd: s.f + 104784,
             activation: .silu, gradInput: s.tensor(172), gradGamma: s.g + 7664, gradBeta: s.g + 7760, pool: pool)
-        s.profiler?.stop(240)
+        s.profiler?.stop(260)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880,
-                beta: s.p + 4976, savedMean: s.f + 2096, savedInvStd: s.f + 2192, activation: .silu,
+                beta: s.p + 4976, savedMean: s.f + 104496, savedInvStd: s.f + 104592, activation: .silu,
                 output: s.tensor(174), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(261)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
-                activation: .silu, output: s.tensor(174), scratch: s.f + 2096, pool: pool)
-            s.profiler?.stop(242)
+                activation: .silu, output: s.tensor(174), scratch: s.f + 104496, pool: pool)
+            s.profiler?.stop(262)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 4880, count: 2400)
-        s.profiler?.stop(243)
+        TrainingKernels.zero(s.f + 107280, count: 2400)
+        s.profiler?.stop(263)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(172), input: s.tensor(174), batch: s.n, height: 18,
             width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 2480, gradInput: s.tensor(173), gradWeights: s.f + 4880, pool: pool)
-        s.profiler?.stop(244)
+            weights: s.f + 104880, gradInput: s.tensor(173), gradWeights: s.f + 107280, pool: pool)
+        s.profiler?.stop(264)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 4880, channels: 96, kernel: 5, into: s.g + 5264)
-        s.profiler?.stop(245)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 107280, channels: 96, kernel: 5, into: s.g + 5264)
+        s.profiler?.stop(265)
         // features.3.0.block.0 backward through silu and BatchNorm (in place) on [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(173), input: s.tensor(20), pixels: 324 &* s.n,
-            channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 2096, savedInvStd: s.f + 2192,
+            channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 104496, savedInvStd: s.f + 104592,
             activation: .silu, gradInput: s.tensor(173), gradGamma: s.g + 4880, gradBeta: s.g + 4976, pool: pool)
-        s.profiler?.stop(246)
+        s.profiler?.stop(266)
         // features.3.0.block.0 conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(19), weights: s.p + 3344,
             pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(175), gradWeights: s.g + 3344,
             pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(267)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
@@ -2648,38 +2728,38 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.2.0.block.3 backward through identity and BatchNorm (in place) on [n, 18, 18, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(175), input: s.tensor(18), pixels: 324 &* s.n,
-            channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 2064, savedInvStd: s.f + 2080,
+            channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 104464, savedInvStd: s.f + 104480,
             activation: .identity, gradInput: s.tensor(175), gradGamma: s.g + 3280, gradBeta: s.g + 3296, pool: pool)
-        s.profiler?.stop(248)
+        s.profiler?.stop(268)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064,
-                beta: s.p + 2112, savedMean: s.f + 1104, savedInvStd: s.f + 1152, activation: .silu,
+                beta: s.p + 2112, savedMean: s.f + 103504, savedInvStd: s.f + 103552, activation: .silu,
                 output: s.tensor(178), pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(269)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
-                activation: .silu, output: s.tensor(178), scratch: s.f + 1104, pool: pool)
-            s.profiler?.stop(250)
+                activation: .silu, output: s.tensor(178), scratch: s.f + 103504, pool: pool)
+            s.profiler?.stop(270)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(178), savedScale: s.tensor(17), batch: s.n, pixels: 324,
                 channels: 48, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(271)
         }
         // features.2.0.block.3 conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(175), input: s.tensor(177), weights: s.p + 2512,
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(176), gradWeights: s.g + 2512,
             pool: pool)
-        s.profiler?.stop(252)
+        s.profiler?.stop(272)
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(176), input: s.tensor(178), batch: s.n, pixels: 324,
@@ -2687,56 +2767,56 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedPooled: s.tensor(15), savedHidden: s.tensor(16), savedScale: s.tensor(17), gradInput: s.tensor(179),
             gradReduceWeights: s.g + 2256, gradReduceBias: s.g + 2352, gradExpandWeights: s.g + 2368,
             gradExpandBias: s.g + 2464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(273)
         // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(12), pixels: 324 &* s.n,
-            channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 1104, savedInvStd: s.f + 1152,
+            channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 103504, savedInvStd: s.f + 103552,
             activation: .silu, gradInput: s.tensor(179), gradGamma: s.g + 2064, gradBeta: s.g + 2112, pool: pool)
-        s.profiler?.stop(254)
+        s.profiler?.stop(274)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
-                beta: s.p + 1488, savedMean: s.f + 1008, savedInvStd: s.f + 1056, activation: .silu,
+                beta: s.p + 1488, savedMean: s.f + 103408, savedInvStd: s.f + 103456, activation: .silu,
                 output: s.tensor(181), pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(275)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
-                activation: .silu, output: s.tensor(181), scratch: s.f + 1008, pool: pool)
-            s.profiler?.stop(256)
+                activation: .silu, output: s.tensor(181), scratch: s.f + 103408, pool: pool)
+            s.profiler?.stop(276)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 1632, count: 432)
-        s.profiler?.stop(257)
+        TrainingKernels.zero(s.f + 104032, count: 432)
+        s.profiler?.stop(277)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(181), batch: s.n, height: 36,
             width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 1200, gradInput: s.tensor(180), gradWeights: s.f + 1632, pool: pool)
-        s.profiler?.stop(258)
+            weights: s.f + 103600, gradInput: s.tensor(180), gradWeights: s.f + 104032, pool: pool)
+        s.profiler?.stop(278)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 1632, channels: 48, kernel: 3, into: s.g + 1632)
-        s.profiler?.stop(259)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 104032, channels: 48, kernel: 3, into: s.g + 1632)
+        s.profiler?.stop(279)
         // features.2.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(180), input: s.tensor(10),
-            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 1008,
-            savedInvStd: s.f + 1056, activation: .silu, gradInput: s.tensor(180), gradGamma: s.g + 1440,
+            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 103408,
+            savedInvStd: s.f + 103456, activation: .silu, gradInput: s.tensor(180), gradGamma: s.g + 1440,
             gradBeta: s.g + 1488, pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(280)
         // features.2.0.block.0 conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(180), input: s.tensor(9), weights: s.p + 1056,
             pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.tensor(182), gradWeights: s.g + 1056,
             pool: pool)
-        s.profiler?.stop(261)
+        s.profiler?.stop(281)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
@@ -2744,38 +2824,38 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.1.0.block.2 backward through identity and BatchNorm (in place) on [n, 36, 36, 8]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(8), pixels: 1296 &* s.n,
-            channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 992, savedInvStd: s.f + 1000,
+            channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 103392, savedInvStd: s.f + 103400,
             activation: .identity, gradInput: s.tensor(182), gradGamma: s.g + 992, gradBeta: s.g + 1008, pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(282)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640,
-                beta: s.p + 656, savedMean: s.f + 672, savedInvStd: s.f + 688, activation: .silu,
+                beta: s.p + 656, savedMean: s.f + 103072, savedInvStd: s.f + 103088, activation: .silu,
                 output: s.tensor(185), pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(283)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
-                activation: .silu, output: s.tensor(185), scratch: s.f + 672, pool: pool)
-            s.profiler?.stop(264)
+                activation: .silu, output: s.tensor(185), scratch: s.f + 103072, pool: pool)
+            s.profiler?.stop(284)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(185), savedScale: s.tensor(7), batch: s.n, pixels: 1296,
                 channels: 16, output: s.tensor(184), pool: pool)
-            s.profiler?.stop(265)
+            s.profiler?.stop(285)
         }
         // features.1.0.block.2 conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 864,
             pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(183), gradWeights: s.g + 864,
             pool: pool)
-        s.profiler?.stop(266)
+        s.profiler?.stop(286)
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(183), input: s.tensor(185), batch: s.n,
@@ -2783,43 +2863,43 @@ public final class EfficientNetTinyTraining: TrainableModel {
             expandWeights: s.p + 784, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
             gradInput: s.tensor(186), gradReduceWeights: s.g + 704, gradReduceBias: s.g + 768,
             gradExpandWeights: s.g + 784, gradExpandBias: s.g + 848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(287)
         // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(186), input: s.tensor(2), pixels: 1296 &* s.n,
-            channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 672, savedInvStd: s.f + 688,
+            channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 103072, savedInvStd: s.f + 103088,
             activation: .silu, gradInput: s.tensor(186), gradGamma: s.g + 640, gradBeta: s.g + 656, pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(288)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 432,
-                beta: s.p + 448, savedMean: s.f + 640, savedInvStd: s.f + 656, activation: .silu,
+                beta: s.p + 448, savedMean: s.f + 103040, savedInvStd: s.f + 103056, activation: .silu,
                 output: s.tensor(188), pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(289)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
-                activation: .silu, output: s.tensor(188), scratch: s.f + 640, pool: pool)
-            s.profiler?.stop(270)
+                activation: .silu, output: s.tensor(188), scratch: s.f + 103040, pool: pool)
+            s.profiler?.stop(290)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
-        TrainingKernels.zero(s.f + 848, count: 144)
-        s.profiler?.stop(271)
+        TrainingKernels.zero(s.f + 103248, count: 144)
+        s.profiler?.stop(291)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(186), input: s.tensor(188), batch: s.n, height: 36,
             width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: s.f + 704, gradInput: s.tensor(187), gradWeights: s.f + 848, pool: pool)
-        s.profiler?.stop(272)
+            weights: s.f + 103104, gradInput: s.tensor(187), gradWeights: s.f + 103248, pool: pool)
+        s.profiler?.stop(292)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
-        TrainingSupport.accumulateDepthwiseGradient(s.f + 848, channels: 16, kernel: 3, into: s.g + 496)
-        s.profiler?.stop(273)
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 103248, channels: 16, kernel: 3, into: s.g + 496)
+        s.profiler?.stop(293)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 16 channels
@@ -2827,15 +2907,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(0), pixels: 1296 &* s.n,
-            channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 640, savedInvStd: s.f + 656,
+            channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 103040, savedInvStd: s.f + 103056,
             activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(294)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(187), input: s.x, batch: s.n, inChannels: 3,
             height: 72, width: 72, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             outChannels: 16, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(275)
+        s.profiler?.stop(295)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -3054,12 +3134,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 128,
               "squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]"),
+        .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [16][8]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 165888,
               "project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 36, 36, 8]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]"),
+        .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [8][48]"),
         .init("features.2.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]"),
         .init("features.2.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -3076,12 +3160,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 192,
               "squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]"),
+        .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [48][16]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 248832,
               "project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 18, 18, 16]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]"),
+        .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [16][96]"),
         .init("features.3.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]"),
         .init("features.3.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -3098,12 +3186,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
               "squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]"),
+        .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 186624,
               "project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 9, 9, 24]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]"),
+        .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [24][144]"),
         .init("features.4.0.block.0", kind: "conv 1x1 forward", macsPerImage: 279936,
               "expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]"),
         .init("features.4.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -3120,12 +3212,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
               "squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]"),
+        .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 144000,
               "project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 5, 5, 40]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]"),
+        .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [40][240]"),
         .init("features.4.1.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -3142,6 +3238,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
               "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
+        .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 240000,
               "project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3152,6 +3250,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.92"),
         .init("features.4.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [40][240]"),
         .init("features.5.0.block.0", kind: "conv 1x1 forward", macsPerImage: 240000,
               "expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -3168,12 +3268,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
               "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
+        .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [240][56]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 336000,
               "project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 5, 5, 56]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]"),
+        .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [56][336]"),
         .init("features.5.1.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -3190,6 +3294,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
               "squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]"),
+        .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 470400,
               "project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3200,6 +3306,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.88"),
         .init("features.5.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [56][336]"),
         .init("features.6.0.block.0", kind: "conv 1x1 forward", macsPerImage: 470400,
               "expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]"),
         .init("features.6.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -3216,12 +3324,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
               "squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]"),
+        .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [336][96]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 290304,
               "project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 3, 3, 96]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]"),
+        .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [96][576]"),
         .init("features.6.1.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -3238,6 +3350,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
               "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
+        .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 497664,
               "project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3248,6 +3362,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "stochastic depth: keep each image's branch with probability 0.84"),
         .init("features.6.1", kind: "shortcut forward", macsPerImage: nil,
               "identity shortcut with stochastic depth"),
+        .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: nil,
+              "expand conv 1x1 weights to the GEMM layout [96][576]"),
         .init("features.7.0.block.0", kind: "conv 1x1 forward", macsPerImage: 497664,
               "expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "BN+act forward", macsPerImage: nil,
@@ -3264,12 +3380,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
               "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
+        .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
+              "project conv 1x1 weights to the GEMM layout [576][160]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 829440,
               "project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "BatchNorm (batch statistics) + identity on [n, 3, 3, 160]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]"),
+        .init("features.8", kind: "conv 1x1 forward", macsPerImage: nil,
+              "head conv 1x1 weights to the GEMM layout [160][640]"),
         .init("features.8", kind: "conv 1x1 forward", macsPerImage: 921600,
               "head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]"),
         .init("features.8", kind: "BN+act forward", macsPerImage: nil,

@@ -86,7 +86,7 @@ extension TrainingProgram.Call {
         if recomputes { return "recomputation" }
         switch function {
         case "Kernels.stemConv": return "stem forward"
-        case "Kernels.pointwiseConv": return "conv 1x1 forward"
+        case "WeightPrep.inputMajorWeights", "Kernels.pointwiseConv": return "conv 1x1 forward"
         case "WeightPrep.depthwiseWeights", "Kernels.depthwiseConv": return "depthwise forward"
         case "TrainingKernels.batchNormForwardTraining", "TrainingSupport.batchNormForwardEval": return "BN+act forward"
         case "TrainingKernels.squeezeExciteForwardTraining": return "squeeze-excitation forward"
@@ -116,11 +116,18 @@ struct TrainingProgramBuilder {
     /// The buffer holding the gradient with respect to each plan tensor.
     var gradientOf: [Int: Int] = [:]
     let zeroBias: Int
+    /// Every 1x1 convolution's weights, input-major, just before its forward GEMM (one buffer, sized for
+    /// the largest: each copy is used by the call right after it and never again; the backward reads
+    /// PyTorch's layout, which is already input-major for the input gradient).
+    let pointwiseWeights: Int
 
     init(plan: ModelPlan) {
         self.plan = plan
         let widest = plan.layers.map(\.outputShape.channels).max() ?? 1
         zeroBias = program.fixedScratch(widest)
+        let largestPointwise = plan.layers.filter { $0.operation == .pointwiseConvolution }
+            .map { $0.inputShape.channels * $0.outputShape.channels }.max() ?? 0
+        pointwiseWeights = program.fixedScratch(largestPointwise)
     }
 
     static func build(_ plan: ModelPlan) -> TrainingProgram {
@@ -211,11 +218,18 @@ struct TrainingProgramBuilder {
         case .pointwiseConvolution:
             calls.append(.init(
                 module: l.name,
+                comment: "\(l.name) \(l.role) conv 1x1 weights to the GEMM layout [\(l.inputShape.channels)][\(l.outputShape.channels)]",
+                function: "WeightPrep.inputMajorWeights",
+                arguments: [("", .parameter(weight)), ("outChannels", .code("\(l.outputShape.channels)")),
+                            ("inChannels", .code("\(l.inputShape.channels)")), ("into", .fixed(pointwiseWeights))]))
+            calls.append(.init(
+                module: l.name,
                 comment: "\(l.name) \(l.role) conv 1x1, \(shape(l.inputShape)) -> \(shape(l.outputShape))",
                 function: "Kernels.pointwiseConv",
                 arguments: [("input", .tensor(input)), ("pixels", .code("\(l.inputShape.pixels) &* s.n")),
-                            ("inChannels", .code("\(l.inputShape.channels)")), ("weights", .parameter(weight)),
-                            ("bias", .fixed(zeroBias)), ("outChannels", .code("\(l.outputShape.channels)")),
+                            ("inChannels", .code("\(l.inputShape.channels)")),
+                            ("inputMajorWeights", .fixed(pointwiseWeights)), ("bias", .fixed(zeroBias)),
+                            ("outChannels", .code("\(l.outputShape.channels)")),
                             ("activation", .code(".identity")), ("residual", .code("nil")), ("output", .tensor(z)),
                             ("pool", .code("pool"))],
                 macsPerImage: l.macs))

@@ -1,13 +1,14 @@
 import COpenBLAS
 
-/// The inference 1×1 convolution: a GEMM on NHWC activations against weights that PreparedWeights
-/// stored input-major ([inChannels][outChannels], `WeightPreparation.Layout.inputMajor`), so that the
-/// C kernel (GemmTemplate.h) reads rows of output channels without packing and applies bias,
-/// activation and residual while the sums are still in registers.
+/// The 1×1 convolution: a GEMM on NHWC activations against weights stored input-major
+/// ([inChannels][outChannels], `WeightPreparation.Layout.inputMajor`), so that the C kernel
+/// (GemmTemplate.h) reads rows of output channels without packing and applies bias, activation and
+/// residual while the sums are still in registers. Inference prepares those weights once at load;
+/// training re-lays PyTorch's [outChannels][inChannels] parameters before each forward call
+/// (`WeightPrep.inputMajorWeights`), and its input gradient uses the PyTorch layout as it is.
 ///
 /// On the portable `.swift` SIMD path the same contract runs as single-threaded OpenBLAS sgemm per tile
-/// followed by the Swift epilogue. (Training keeps `pointwiseConv(weights:)`, PyTorch's layout: its
-/// weights change every step.)
+/// followed by the Swift epilogue.
 extension Kernels {
     /// output[p][co] = act(Σ_ci input[p][ci] · inputMajorWeights[ci][co] + bias[co]) (+ residual[p][co],
     /// added after the activation). `pixels` = batch·H·W.
@@ -31,7 +32,7 @@ extension Kernels {
     /// split instead, so each worker streams only its share of the weights.
     @inline(__always) static func pointwiseGemm(
         _ activation: Activation, rows: Int, inChannels: Int, outChannels: Int, input: UnsafePointer<Float>,
-        weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+        weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, threads: Int, run: (Int, (Int) -> Void) -> Void
     ) {
         if threads > 1 && rows < 2 * outChannels && outChannels >= 64 * threads {
@@ -40,7 +41,7 @@ extension Kernels {
             run(tasks) { t in
                 let c0 = t &* chunk
                 pointwiseGemmTile(activation, rows: rows, cols: min(chunk, outChannels &- c0), inChannels: inChannels,
-                                  input: input, weights: weights + c0, ldw: outChannels, bias: bias + c0,
+                                  input: input, weights: weights + c0, ldw: outChannels, bias: bias.map { $0 + c0 },
                                   residual: residual.map { $0 + c0 }, output: output + c0, ldo: outChannels)
             }
         } else {
@@ -66,6 +67,8 @@ extension Kernels {
     }
 
     /// One tile: the C kernel, or sgemm plus the epilogue on the portable path and for deep, tall tiles.
+    /// Without bias, residual and activation (training's input gradient) there is no epilogue; an
+    /// activation or residual without a bias is not supported.
     ///
     /// The C kernel streams each 48-column panel of the weights once per 8-row strip and has no blocking
     /// over K: past ~1,000 input channels with many rows per tile (B7's 19x19 stage: 361 rows, K 2,304 and
@@ -74,7 +77,7 @@ extension Kernels {
     /// (160 against 90).
     @inline(__always) static func pointwiseGemmTile(
         _ activation: Activation, rows: Int, cols: Int, inChannels: Int, input: UnsafePointer<Float>,
-        weights: UnsafePointer<Float>, ldw: Int, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+        weights: UnsafePointer<Float>, ldw: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, ldo: Int
     ) {
         if let simd = CSIMDKernels.active, inChannels <= 1024 || rows <= 64 {
@@ -84,6 +87,10 @@ extension Kernels {
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols), Int32(inChannels), 1,
                     input, Int32(inChannels), weights, Int32(ldw), 0, output, Int32(ldo))
+        guard let bias else {
+            precondition(activation == .identity && residual == nil, "pointwiseGemmTile: an epilogue needs a bias")
+            return
+        }
         biasActivationEpilogue(activation, out: output, ldo: ldo, rows: rows, cols: cols, bias: bias,
                                residual: residual)
     }

@@ -32,13 +32,26 @@ public enum WeightPrep {
     }
 
     /// Dense weights [outChannels][inChannels] (PyTorch's [out][in][k][k] with in·k·k as `inChannels`)
-    /// → [inChannels][outChannels], the layout the GEMM kernels read.
+    /// → [inChannels][outChannels], the layout the GEMM kernels read. Training re-lays every 1x1
+    /// convolution's weights each step (B0: 3.5 M floats), so the copy goes in 16 x 16 blocks: both the
+    /// rows read and the rows written stay in cache instead of one of them striding through memory.
     public static func inputMajorWeights(_ outputMajor: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                          into: UnsafeMutablePointer<Float>) {
-        for co in 0..<outChannels {
-            for ci in 0..<inChannels {
-                into[ci * outChannels + co] = outputMajor[co * inChannels + ci]
+        let block = 16
+        var co0 = 0
+        while co0 < outChannels {
+            let co1 = min(outChannels, co0 &+ block)
+            var ci0 = 0
+            while ci0 < inChannels {
+                let ci1 = min(inChannels, ci0 &+ block)
+                for co in co0..<co1 {
+                    for ci in ci0..<ci1 {
+                        into[ci &* outChannels &+ co] = outputMajor[co &* inChannels &+ ci]
+                    }
+                }
+                ci0 = ci1
             }
+            co0 = co1
         }
     }
 }

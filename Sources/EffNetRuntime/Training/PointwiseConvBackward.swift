@@ -4,7 +4,8 @@ extension TrainingKernels {
     /// 1x1 conv backward. input X [pixels][inC], weights W [outC][inC], gradOutput dZ [pixels][outC].
     /// gradInput dX = dZ·W (overwrite; skip when nil). gradWeights dW += dZᵀ·X.
     ///
-    /// dX: row tiles of pixels, one single-threaded sgemm each (like the forward).
+    /// dX: the inference GEMM (`Kernels.pointwiseGemm`: row tiles, or output-channel slices when the
+    /// weights outweigh the rows), with no epilogue.
     /// dW: a skinny GEMM with the long pixel axis as its inner dimension; the larger of outC / inC is
     /// split across the workers (each streams its slice of one operand and all of the smaller other one),
     /// so no per-worker partial sums are needed.
@@ -16,17 +17,10 @@ extension TrainingKernels {
         if pixels <= 0 { return }
         let threads = pool.threadCount
         if let gradInput {
-            let tile = Kernels.pointwiseRowTile(pixels: pixels, inChannels: outChannels, outChannels: inChannels,
-                                                threads: threads)
-            let tasks = (pixels + tile - 1) / tile
-            pool.parallelFor(tasks) { t in
-                let r0 = t &* tile
-                let rows = min(tile, pixels &- r0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                            Int32(rows), Int32(inChannels), Int32(outChannels), 1,
-                            gradOutput + r0 &* outChannels, Int32(outChannels), weights, Int32(inChannels),
-                            0, gradInput + r0 &* inChannels, Int32(inChannels))
-            }
+            // PyTorch's [outC][inC] is already input-major for this product (K = outC, N = inC).
+            Kernels.pointwiseGemm(.identity, rows: pixels, inChannels: outChannels, outChannels: inChannels,
+                                  input: gradOutput, weights: weights, bias: nil, residual: nil, output: gradInput,
+                                  threads: threads) { tasks, body in pool.parallelFor(tasks, body) }
         }
         gemmTransposedAccumulate(a: gradOutput, b: input, inner: pixels, rows: outChannels, cols: inChannels,
                                  c: gradWeights, pool: pool)

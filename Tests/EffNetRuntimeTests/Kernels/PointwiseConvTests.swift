@@ -1,8 +1,9 @@
 import EffNetRuntime
 import XCTest
 
-/// Both 1×1 convolutions, training's (PyTorch-layout weights) and inference's (input-major weights, the
-/// register-tiled C GEMM on x86), against the naive double-precision loop.
+/// The 1×1 convolution (input-major weights, the register-tiled C GEMM on x86; training and inference
+/// share it) against the naive double-precision loop, with the weights re-laid by
+/// `WeightPrep.inputMajorWeights` as training does each step.
 final class PointwiseConvTests: XCTestCase {
     private func check(pixels: Int, inChannels: Int, outChannels: Int, seed: UInt64,
                        activations: [Activation] = allActivations, file: StaticString = #filePath, line: UInt = #line) {
@@ -11,7 +12,10 @@ final class PointwiseConvTests: XCTestCase {
         let weights = rng.floats(outChannels * inChannels)
         let bias = rng.floats(outChannels, -4, 4)
         let residual = rng.floats(pixels * outChannels)
-        let inputMajor = NaiveReference.inputMajor(weights, outChannels: outChannels, inChannels: inChannels)
+        var inputMajor = [Float](repeating: .nan, count: weights.count)
+        WeightPrep.inputMajorWeights(weights, outChannels: outChannels, inChannels: inChannels, into: &inputMajor)
+        XCTAssertEqual(inputMajor, NaiveReference.inputMajor(weights, outChannels: outChannels, inChannels: inChannels),
+                       "inputMajorWeights \(outChannels)x\(inChannels)", file: file, line: line)
         for activation in activations {
             for useResidual in [false, true] {
                 let ref = NaiveReference.pointwiseConv(
@@ -21,21 +25,11 @@ final class PointwiseConvTests: XCTestCase {
                     var output = [Float](repeating: .nan, count: pixels * outChannels)
                     residual.withUnsafeBufferPointer { res in
                         Kernels.pointwiseConv(
-                            input: input, pixels: pixels, inChannels: inChannels, weights: weights, bias: bias,
-                            outChannels: outChannels, activation: activation,
-                            residual: useResidual ? res.baseAddress! : nil, output: &output, pool: pool)
-                    }
-                    assertClose(output, ref, "pointwise \(pixels)x\(inChannels)->\(outChannels) \(activation) "
-                                + "residual \(useResidual) threads \(pool.threadCount)", file: file, line: line)
-                    // The inference kernel: the same weights stored input-major (as PreparedWeights does).
-                    output = [Float](repeating: .nan, count: pixels * outChannels)
-                    residual.withUnsafeBufferPointer { res in
-                        Kernels.pointwiseConv(
                             input: input, pixels: pixels, inChannels: inChannels, inputMajorWeights: inputMajor,
                             bias: bias, outChannels: outChannels, activation: activation,
                             residual: useResidual ? res.baseAddress! : nil, output: &output, pool: pool)
                     }
-                    assertClose(output, ref, "input-major pointwise \(pixels)x\(inChannels)->\(outChannels) "
+                    assertClose(output, ref, "pointwise \(pixels)x\(inChannels)->\(outChannels) "
                                 + "\(activation) residual \(useResidual) threads \(pool.threadCount)",
                                 file: file, line: line)
                 }

@@ -40,7 +40,8 @@ final class TrainingBenchmarkTests: XCTestCase {
         }
         time("pointwise forward 96->24 (reference)") {
             let bias = [Float](repeating: 0, count: 24)
-            Kernels.pointwiseConv(input: big, pixels: pixels, inChannels: 96, weights: w, bias: bias, outChannels: 24,
+            Kernels.pointwiseConv(input: big, pixels: pixels, inChannels: 96, inputMajorWeights: w, bias: bias,
+                                  outChannels: 24,
                                   activation: .identity, residual: nil, output: &gIn24, pool: pool)
         }
         var out96 = [Float](repeating: 0, count: pixels * 96)

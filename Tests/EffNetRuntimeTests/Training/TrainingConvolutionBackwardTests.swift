@@ -52,6 +52,8 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
         checkPointwise(pixels: 45, inChannels: 13, outChannels: 5, seed: 2, finiteDifferences: true)
         checkPointwise(pixels: 300, inChannels: 24, outChannels: 40, seed: 3, finiteDifferences: false)
         checkPointwise(pixels: 64, inChannels: 72, outChannels: 34, seed: 4, finiteDifferences: false)
+        // Few pixels, wide input: the input gradient's GEMM splits its 160 output columns across workers.
+        checkPointwise(pixels: 9, inChannels: 160, outChannels: 24, seed: 5, finiteDifferences: false)
     }
 
     // MARK: Depthwise
