@@ -101,6 +101,14 @@ int effnet_stem_rows(int isa, int act, const float *input, ptrdiff_t Cin, ptrdif
                           output, row0, row1);
 }
 
+int effnet_depthwise_grad_weights_rows(int isa, const float *dZ, const float *x, ptrdiff_t H, ptrdiff_t W,
+                                       ptrdiff_t C, ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop,
+                                       ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t r0, ptrdiff_t r1,
+                                       ptrdiff_t c0, ptrdiff_t c1, float *target) {
+    EFFNET_RETURN_FORWARD(effnet_depthwise_grad_weights_rows, dZ, x, H, W, C, kernel, stride, padTop, padLeft, outH,
+                          outW, r0, r1, c0, c1, target);
+}
+
 float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift) {
     EFFNET_RETURN_FORWARD(effnet_fma_chains, iterations, scale, shift);
 }

@@ -45,6 +45,11 @@
                                   ptrdiff_t k, ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH,    \
                                   ptrdiff_t outW, const float *w, const float *bias, ptrdiff_t Cout, float *output, \
                                   ptrdiff_t row0, ptrdiff_t row1);                                              \
+    int effnet_depthwise_grad_weights_rows_##SUFFIX(const float *dZ, const float *x, ptrdiff_t H, ptrdiff_t W,     \
+                                                    ptrdiff_t C, ptrdiff_t kernel, ptrdiff_t stride,               \
+                                                    ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH,            \
+                                                    ptrdiff_t outW, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t c0,       \
+                                                    ptrdiff_t c1, float *target);                                \
     float effnet_fma_chains_##SUFFIX(ptrdiff_t iterations, float scale, float shift);
 
 EFFNET_DECLARE_KERNELS(avx512)

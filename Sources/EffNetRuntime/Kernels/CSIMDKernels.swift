@@ -109,6 +109,17 @@ struct CSIMDKernels {
         precondition(done == 1, "depthwiseRow: k \(s.kernel) stride \(s.stride) has no C kernel")
     }
 
+    /// target[ky][kx][c] += the depthwise weight gradient of output rows `rows`, channels `channels`
+    /// (see `TrainingKernels.depthwiseGradWeightsRows`). False, writing nothing, for geometries other than
+    /// kernel 3 and 5 with stride 1 and 2.
+    func depthwiseGradWeightsRows(_ s: DepthwiseShape, rows: Range<Int>, channels: Range<Int>,
+                                  _ dZ: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                  _ target: UnsafeMutablePointer<Float>) -> Bool {
+        effnet_depthwise_grad_weights_rows(isa, dZ, x, s.height, s.width, s.channels, s.kernel, s.stride, s.padTop,
+                                           s.padLeft, s.outHeight, s.outWidth, rows.lowerBound, rows.upperBound,
+                                           channels.lowerBound, channels.upperBound, target) != 0
+    }
+
     /// gradInput = gradOutput·act'(y) over `count` floats.
     func activationBackward(_ activation: Activation, _ gradOutput: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
                             count: Int, _ gradInput: UnsafeMutablePointer<Float>) {

@@ -11,7 +11,8 @@ extension TrainingKernels {
     /// Only columns near the left/right edge take the per-tap range checks.
     /// gradWeights: tasks walk contiguous bands of rows (x and dZ stream through memory); per output row,
     /// 8-channel group and kernel row, the kx taps are summed along the row in registers and added to
-    /// the gradient once. See `depthwiseGradWeights` for how bands get their own partial sums.
+    /// the gradient once (on x86 the C kernel, DepthwiseGradWeightsTemplate.h, does the same with full
+    /// vectors and FMA for k 3 and 5). See `depthwiseGradWeights` for how bands get their own partial sums.
     public static func depthwiseConvBackward(
         gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
         channels: Int, kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
@@ -243,6 +244,10 @@ extension TrainingKernels {
         _ s: DepthwiseShape, _ r0: Int, _ r1: Int, _ c0: Int, _ c1: Int,
         _ dZ: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>
     ) {
+        if let simd = CSIMDKernels.active, simd.depthwiseGradWeightsRows(s, rows: r0..<r1, channels: c0..<c1, dZ, x,
+                                                                          target) {
+            return
+        }
         switch (s.kernel, s.stride) {
         case (3, 1): depthwiseGradWeightsRows(Kernel3Stride1.self, s, r0, r1, c0, c1, dZ, x, target)
         case (3, 2): depthwiseGradWeightsRows(Kernel3Stride2.self, s, r0, r1, c0, c1, dZ, x, target)

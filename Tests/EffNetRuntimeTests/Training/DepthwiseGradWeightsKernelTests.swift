@@ -1,0 +1,75 @@
+@testable import EffNetRuntime
+import XCTest
+
+/// The C depthwise weight-gradient kernel (DepthwiseGradWeightsTemplate.h) of every instruction set this
+/// CPU supports, called on row and channel sub-ranges (as the work split does) against the naive Double
+/// gradient: k 3 and 5, stride 1 and 2, symmetric and TF-SAME padding, channel tails below one vector,
+/// maps narrower than the kernel. It must add onto what the target holds, and refuse other kernels
+/// without writing. The end-to-end kernel tests (TrainingConvolutionBackwardTests) cover the split itself.
+final class DepthwiseGradWeightsKernelTests: XCTestCase {
+    private typealias Geometry = TrainingReference.ConvGeometry
+
+    private var paths: [(String, CSIMDKernels)] {
+        SIMDPath.supported.compactMap { path in CSIMDKernels(path).map { (path.rawValue, $0) } }
+    }
+
+    private func check(_ g: Geometry, seed: UInt64, rowSplit: Int, channelSplit: Int,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        var rng = TestRandom(seed: seed)
+        let x = rng.floats(g.inputCount, -2, 2)
+        let w = rng.floats(g.kernel * g.kernel * g.channels)
+        let dZ = rng.floats(g.outputCount)
+        let ref = TrainingReference.depthwiseBackward(TrainingReference.doubles(dZ), TrainingReference.doubles(x),
+                                                      TrainingReference.doubles(w), g).weights
+        let shape = DepthwiseShape(batch: g.batch, height: g.height, width: g.width, channels: g.channels,
+                                   kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
+                                   outHeight: g.outHeight, outWidth: g.outWidth)
+        let rows = g.batch * g.outHeight
+        for (name, simd) in paths {
+            var target = [Float](repeating: 1, count: w.count)  // the kernel adds onto it
+            for rowRange in [0..<rowSplit, rowSplit..<rows] {
+                for channelRange in [0..<channelSplit, channelSplit..<g.channels] {
+                    let done = simd.depthwiseGradWeightsRows(shape, rows: rowRange, channels: channelRange, dZ, x,
+                                                             &target)
+                    XCTAssertTrue(done, "\(name) refused \(g)", file: file, line: line)
+                }
+            }
+            assertClose(target, ref.map { $0 + 1 }, "\(name) depthwise gradWeights \(g)", file: file, line: line)
+        }
+    }
+
+    func testStrideOneKernelsThreeAndFiveWithChannelTails() {
+        check(Geometry(batch: 2, height: 9, width: 21, channels: 37, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                       outHeight: 9, outWidth: 21), seed: 400, rowSplit: 7, channelSplit: 16)
+        check(Geometry(batch: 1, height: 7, width: 12, channels: 5, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                       outHeight: 7, outWidth: 12), seed: 401, rowSplit: 3, channelSplit: 2)
+    }
+
+    func testStrideTwoSymmetricAndTensorFlowSamePadding() {
+        check(Geometry(batch: 2, height: 11, width: 13, channels: 24, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                       outHeight: 6, outWidth: 7), seed: 402, rowSplit: 5, channelSplit: 8)
+        check(Geometry(batch: 1, height: 10, width: 10, channels: 19, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+                       outHeight: 5, outWidth: 5), seed: 403, rowSplit: 2, channelSplit: 17)
+        check(Geometry(batch: 3, height: 8, width: 8, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                       outHeight: 4, outWidth: 4), seed: 404, rowSplit: 6, channelSplit: 32)
+    }
+
+    /// A map narrower than the kernel: no column has all its taps inside.
+    func testMapsNarrowerThanTheKernel() {
+        check(Geometry(batch: 2, height: 3, width: 3, channels: 20, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                       outHeight: 3, outWidth: 3), seed: 405, rowSplit: 1, channelSplit: 16)
+        check(Geometry(batch: 2, height: 2, width: 2, channels: 9, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+                       outHeight: 1, outWidth: 1), seed: 406, rowSplit: 1, channelSplit: 4)
+    }
+
+    func testRefusesOtherKernelsWithoutWriting() {
+        let shape = DepthwiseShape(batch: 1, height: 8, width: 8, channels: 16, kernel: 7, stride: 1, padTop: 3,
+                                   padLeft: 3, outHeight: 8, outWidth: 8)
+        let x = [Float](repeating: 1, count: 8 * 8 * 16)
+        for (name, simd) in paths {
+            var target = [Float](repeating: .nan, count: 7 * 7 * 16)
+            XCTAssertFalse(simd.depthwiseGradWeightsRows(shape, rows: 0..<8, channels: 0..<16, x, x, &target), name)
+            XCTAssertTrue(target.allSatisfy { $0.isNaN }, "\(name): wrote after refusing")
+        }
+    }
+}
