@@ -109,6 +109,14 @@ int effnet_depthwise_grad_weights_rows(int isa, const float *dZ, const float *x,
                           outW, r0, r1, c0, c1, target);
 }
 
+int effnet_depthwise_grad_input_row(int isa, const float *dZ, const float *w, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C,
+                                    ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,
+                                    ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t row, ptrdiff_t c0, ptrdiff_t c1,
+                                    float *gradInput) {
+    EFFNET_RETURN_FORWARD(effnet_depthwise_grad_input_row, dZ, w, H, W, C, kernel, stride, padTop, padLeft, outH, outW,
+                          row, c0, c1, gradInput);
+}
+
 float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift) {
     EFFNET_RETURN_FORWARD(effnet_fma_chains, iterations, scale, shift);
 }

@@ -50,6 +50,10 @@
                                                     ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH,            \
                                                     ptrdiff_t outW, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t c0,       \
                                                     ptrdiff_t c1, float *target);                                \
+    int effnet_depthwise_grad_input_row_##SUFFIX(const float *dZ, const float *w, ptrdiff_t H, ptrdiff_t W,        \
+                                                 ptrdiff_t C, ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, \
+                                                 ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t row,  \
+                                                 ptrdiff_t c0, ptrdiff_t c1, float *gradInput);                   \
     float effnet_fma_chains_##SUFFIX(ptrdiff_t iterations, float scale, float shift);
 
 EFFNET_DECLARE_KERNELS(avx512)

@@ -310,7 +310,7 @@ void FN(effnet_bn_backward_input)(int act, const float *dOut, const float *z, pt
 
 /* The depthwise row kernel shares this file's macros and activations. */
 #include "DepthwiseTemplate.h"
-#include "DepthwiseGradWeightsTemplate.h"
+#include "DepthwiseBackwardTemplate.h"
 
 /* So do the pointwise GEMM and the expansion fused with the depthwise convolution (which uses both). */
 #include "GemmTemplate.h"

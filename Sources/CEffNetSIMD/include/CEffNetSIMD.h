@@ -111,7 +111,7 @@ int effnet_stem_rows(int isa, int act, const float *input, ptrdiff_t Cin, ptrdif
                      const float *bias, ptrdiff_t Cout, float *output, ptrdiff_t row0, ptrdiff_t row1);
 
 /// The depthwise convolution's weight gradient over output rows r0..<r1 (row = n*outH + oy), channels
-/// c0..<c1 (DepthwiseGradWeightsTemplate.h): target[ky][kx][c] += sum over those rows and every ox of
+/// c0..<c1 (DepthwiseBackwardTemplate.h): target[ky][kx][c] += sum over those rows and every ox of
 /// dZ[row][ox][c] * x[n][oy*stride - padTop + ky][ox*stride - padLeft + kx][c] (taps outside the image
 /// read zero). dZ NHWC [*][outH][outW][C], x NHWC [*][H][W][C], target [kernel][kernel][C]. Handles
 /// kernel 3 and 5 with stride 1 and 2 and returns 1; returns 0 without writing anything otherwise.
@@ -119,6 +119,16 @@ int effnet_depthwise_grad_weights_rows(int isa, const float *dZ, const float *x,
                                        ptrdiff_t C, ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop,
                                        ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t r0, ptrdiff_t r1,
                                        ptrdiff_t c0, ptrdiff_t c1, float *target);
+
+/// The depthwise convolution's input gradient, row `row` (= n*H + iy), channels c0..<c1
+/// (DepthwiseBackwardTemplate.h): gradInput[row][ix][c] = sum over the taps (ky, kx) reaching (iy, ix) of
+/// dZ[n][oy][ox][c] * w[ky][kx][c], with oy*stride - padTop + ky = iy and ox*stride - padLeft + kx = ix.
+/// Overwrites; dZ NHWC [*][outH][outW][C], w [kernel][kernel][C], gradInput NHWC [*][H][W][C]. Handles
+/// kernel 3 and 5 with stride 1 and 2 and returns 1; returns 0 without writing anything otherwise.
+int effnet_depthwise_grad_input_row(int isa, const float *dZ, const float *w, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C,
+                                    ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,
+                                    ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t row, ptrdiff_t c0, ptrdiff_t c1,
+                                    float *gradInput);
 
 /// `iterations` rounds of 12 independent vector FMAs (PeakTemplate.h), for measuring the machine's peak:
 /// 12 x lanes x 2 FLOPs per round of acc = acc*scale + shift. The result only keeps the loop alive.

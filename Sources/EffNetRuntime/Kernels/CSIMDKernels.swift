@@ -120,6 +120,16 @@ struct CSIMDKernels {
                                            channels.lowerBound, channels.upperBound, target) != 0
     }
 
+    /// Row `row` (= n·height + iy), channels `channels` of the depthwise input gradient (overwritten; see
+    /// `TrainingKernels.depthwiseGradInputRow`). False, writing nothing, for geometries other than kernel
+    /// 3 and 5 with stride 1 and 2.
+    func depthwiseGradInputRow(_ s: DepthwiseShape, row: Int, channels: Range<Int>, _ dZ: UnsafePointer<Float>,
+                               _ weights: UnsafePointer<Float>, _ gradInput: UnsafeMutablePointer<Float>) -> Bool {
+        effnet_depthwise_grad_input_row(isa, dZ, weights, s.height, s.width, s.channels, s.kernel, s.stride, s.padTop,
+                                        s.padLeft, s.outHeight, s.outWidth, row, channels.lowerBound,
+                                        channels.upperBound, gradInput) != 0
+    }
+
     /// gradInput = gradOutput·act'(y) over `count` floats.
     func activationBackward(_ activation: Activation, _ gradOutput: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
                             count: Int, _ gradInput: UnsafeMutablePointer<Float>) {

@@ -8,10 +8,11 @@ extension TrainingKernels {
     /// pixel by pixel with all channels together (memory streams). For stride 1 it is the forward kernel
     /// with the taps flipped, including its blocks of neighbouring outputs; for stride 2 an even column
     /// and its odd neighbour read the same dZ pixels through different taps, so each dZ load feeds both.
-    /// Only columns near the left/right edge take the per-tap range checks.
+    /// Only columns near the left/right edge take the per-tap range checks. On x86 the C kernel
+    /// (DepthwiseBackwardTemplate.h) gathers the same taps per pixel with full vectors and FMA instead.
     /// gradWeights: tasks walk contiguous bands of rows (x and dZ stream through memory); per output row,
     /// 8-channel group and kernel row, the kx taps are summed along the row in registers and added to
-    /// the gradient once (on x86 the C kernel, DepthwiseGradWeightsTemplate.h, does the same with full
+    /// the gradient once (on x86 the C kernel, DepthwiseBackwardTemplate.h, does the same with full
     /// vectors and FMA for k 3 and 5). See `depthwiseGradWeights` for how bands get their own partial sums.
     public static func depthwiseConvBackward(
         gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
@@ -40,6 +41,10 @@ extension TrainingKernels {
             let row = t / groups
             let c0 = (t &- row &* groups) &* chunk
             let c1 = min(s.channels, c0 &+ chunk)
+            if let simd = CSIMDKernels.active,
+               simd.depthwiseGradInputRow(s, row: row, channels: c0..<c1, dZ, weights, gradInput) {
+                return
+            }
             switch (s.kernel, s.stride) {
             case (3, 1): depthwiseGradInputRow(Kernel3Stride1.self, s, row, c0, c1, dZ, weights, gradInput)
             case (3, 2): depthwiseGradInputRow(Kernel3Stride2.self, s, row, c0, c1, dZ, weights, gradInput)

@@ -1,12 +1,13 @@
 @testable import EffNetRuntime
 import XCTest
 
-/// The C depthwise weight-gradient kernel (DepthwiseGradWeightsTemplate.h) of every instruction set this
-/// CPU supports, called on row and channel sub-ranges (as the work split does) against the naive Double
-/// gradient: k 3 and 5, stride 1 and 2, symmetric and TF-SAME padding, channel tails below one vector,
-/// maps narrower than the kernel. It must add onto what the target holds, and refuse other kernels
-/// without writing. The end-to-end kernel tests (TrainingConvolutionBackwardTests) cover the split itself.
-final class DepthwiseGradWeightsKernelTests: XCTestCase {
+/// The C depthwise backward kernels (DepthwiseBackwardTemplate.h) of every instruction set this CPU
+/// supports, called on row and channel sub-ranges (as the work split does) against the naive Double
+/// gradients: k 3 and 5, stride 1 and 2, symmetric and TF-SAME padding, channel tails below one vector,
+/// maps narrower than the kernel. The weight gradient must add onto what the target holds, the input
+/// gradient overwrite; both refuse other kernels without writing. The end-to-end kernel tests
+/// (TrainingConvolutionBackwardTests) cover the split itself.
+final class DepthwiseBackwardKernelTests: XCTestCase {
     private typealias Geometry = TrainingReference.ConvGeometry
 
     private var paths: [(String, CSIMDKernels)] {
@@ -20,7 +21,7 @@ final class DepthwiseGradWeightsKernelTests: XCTestCase {
         let w = rng.floats(g.kernel * g.kernel * g.channels)
         let dZ = rng.floats(g.outputCount)
         let ref = TrainingReference.depthwiseBackward(TrainingReference.doubles(dZ), TrainingReference.doubles(x),
-                                                      TrainingReference.doubles(w), g).weights
+                                                      TrainingReference.doubles(w), g)
         let shape = DepthwiseShape(batch: g.batch, height: g.height, width: g.width, channels: g.channels,
                                    kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
                                    outHeight: g.outHeight, outWidth: g.outWidth)
@@ -34,7 +35,16 @@ final class DepthwiseGradWeightsKernelTests: XCTestCase {
                     XCTAssertTrue(done, "\(name) refused \(g)", file: file, line: line)
                 }
             }
-            assertClose(target, ref.map { $0 + 1 }, "\(name) depthwise gradWeights \(g)", file: file, line: line)
+            assertClose(target, ref.weights.map { $0 + 1 }, "\(name) depthwise gradWeights \(g)", file: file,
+                        line: line)
+            var gradInput = [Float](repeating: .nan, count: g.inputCount)
+            for row in 0..<(g.batch * g.height) {
+                for channelRange in [0..<channelSplit, channelSplit..<g.channels] {
+                    let done = simd.depthwiseGradInputRow(shape, row: row, channels: channelRange, dZ, w, &gradInput)
+                    XCTAssertTrue(done, "\(name) refused the input gradient of \(g)", file: file, line: line)
+                }
+            }
+            assertClose(gradInput, ref.input, "\(name) depthwise gradInput \(g)", file: file, line: line)
         }
     }
 
@@ -69,7 +79,10 @@ final class DepthwiseGradWeightsKernelTests: XCTestCase {
         for (name, simd) in paths {
             var target = [Float](repeating: .nan, count: 7 * 7 * 16)
             XCTAssertFalse(simd.depthwiseGradWeightsRows(shape, rows: 0..<8, channels: 0..<16, x, x, &target), name)
-            XCTAssertTrue(target.allSatisfy { $0.isNaN }, "\(name): wrote after refusing")
+            XCTAssertTrue(target.allSatisfy { $0.isNaN }, "\(name): wrote gradWeights after refusing")
+            var gradInput = [Float](repeating: .nan, count: x.count)
+            XCTAssertFalse(simd.depthwiseGradInputRow(shape, row: 0, channels: 0..<16, x, target, &gradInput), name)
+            XCTAssertTrue(gradInput.allSatisfy { $0.isNaN }, "\(name): wrote gradInput after refusing")
         }
     }
 }
