@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An MBConv block's expansion fused with its depthwise convolution (inference).
 ///
 /// Unfused, the expansion writes the block's largest tensor (B0 stage 2: 112×112×96 floats, 4.8 MB per
@@ -81,11 +83,15 @@ extension Kernels {
         let ranges = batch >= 2 * threads ? 1 : min(max(1, outHeight / 4), (2 * threads + batch - 1) / batch)
         let tasks = batch &* ranges
         let workers = min(threads, tasks)
-        // Static round-robin: each worker owns one band of the workspace.
+        // One band of the workspace per worker slot; the slot's body then claims tasks one by one, so a
+        // worker that starts late (this VM deschedules threads for milliseconds) leaves its share to the
+        // others instead of holding up the layer.
+        let nextTask = Atomic<Int>(0)
         pool.parallelFor(workers) { worker in
             let band = workspace + worker &* bandFloats
-            var t = worker
-            while t < tasks {
+            while true {
+                let t = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
+                if t >= tasks { break }
                 let n = t / ranges, r = t &- n &* ranges
                 let oy0 = r &* outHeight / ranges, oy1 = (r &+ 1) &* outHeight / ranges
                 _ = simd.expandDepthwiseRows(
@@ -95,7 +101,6 @@ extension Kernels {
                     outHeight: outHeight, outWidth: outWidth, depthwiseWeights: depthwiseWeights,
                     depthwiseBias: depthwiseBias, output: output, image: n, rows: oy0..<oy1, band: band,
                     bandRows: bandRows)
-                t &+= workers
             }
         }
     }

@@ -26,8 +26,8 @@ extension Kernels {
     /// Splits rows × outChannels into tasks and runs one GEMM tile per task through `run` (a pool's
     /// parallelFor, or a caller that shares the tasks of several GEMMs out together).
     ///
-    /// Row tiles by default: each keeps its input rows (re-read once per 32-column panel) within
-    /// ~256 KB of L2, and there are at least two per worker so an uneven finish costs little. When the
+    /// Row tiles by default: each keeps its input rows (re-read once per 48-column panel) within
+    /// ~256 KB of L2, and there are about four per worker so an uneven finish costs little. When the
     /// weights outweigh the activations (the late 7×7 layers at small batch) the output channels are
     /// split instead, so each worker streams only its share of the weights.
     @inline(__always) static func pointwiseGemm(
@@ -57,12 +57,17 @@ extension Kernels {
         }
     }
 
-    /// Rows per task: a multiple of 28 (whole register tiles on both C paths), input rows within 64 Ki
-    /// floats, and at least two tasks per worker when there are enough rows.
+    /// Rows per task: about a quarter of each worker's share, to the nearest multiple of 8 (whole register
+    /// strips on both C paths: 8 rows on AVX-512, 4 on AVX2), and input rows within 64 Ki floats.
+    ///
+    /// Four tasks per worker, not two: with two, B0's 14x14 layers (196 rows) split as 56/56/56/28 and
+    /// 56x56 (3,136 rows, cache-capped at 448) as seven tasks, so one worker did 14-15 % more than the
+    /// other; quarter shares keep the dynamic scheduling within one small task of even.
     @inline(__always) static func pointwiseGemmRowTile(rows: Int, inChannels: Int, threads: Int) -> Int {
-        let step = 28
+        let step = 8
         let byCache = max(step, (64 * 1024 / max(1, inChannels)) / step * step)
-        let byBalance = max(step, ((rows + 2 * threads - 1) / (2 * threads) + step - 1) / step * step)
+        let share = rows / (4 * max(1, threads))
+        let byBalance = max(step, (share + step / 2) / step * step)
         return min(byCache, byBalance)
     }
 
