@@ -105,7 +105,8 @@ int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float 
 /// act(conv(input) + bias), input NCHW [*][Cin][H][W], w input-major [Cin*k*k][Cout] (rows ordered
 /// (ci, ky, kx)), output NHWC [*][outH][outW][Cout]; zero padding padTop/padLeft (and whatever the
 /// bottom/right edges need). `bias` must not be NULL. Returns 1, or 0 without writing anything when
-/// Cin*k*k > 256 or a run's padded receptive fields exceed the kernel's stack scratch.
+/// Cin*k*k > 256 or a run's padded receptive fields exceed the kernel's stack scratch. With row0 == row1
+/// nothing is read or written: the result only says whether the kernel takes this geometry.
 int effnet_stem_rows(int isa, int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W, ptrdiff_t k,
                      ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, const float *w,
                      const float *bias, ptrdiff_t Cout, float *output, ptrdiff_t row0, ptrdiff_t row1);

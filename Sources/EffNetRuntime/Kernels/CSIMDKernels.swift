@@ -61,6 +61,16 @@ struct CSIMDKernels {
                          rows.upperBound) != 0
     }
 
+    /// Whether `stemRows` takes this stem: it is asked for an empty row range, which writes nothing.
+    func handlesStem(inChannels: Int, height: Int, width: Int, kernel: Int, stride: Int, outHeight: Int,
+                     outWidth: Int, outChannels: Int) -> Bool {
+        var unused: Float = 0  // never read or written for an empty range
+        return withUnsafeMutablePointer(to: &unused) { p in
+            effnet_stem_rows(isa, Activation.identity.code, p, inChannels, height, width, kernel, stride, 0, 0,
+                             outHeight, outWidth, p, p, outChannels, p, 0, 0) != 0
+        }
+    }
+
     /// Σ (x − K), Σ (x − K)² per channel (see `TrainingKernels.bnStatisticsPart`).
     func bnStatistics(_ x: UnsafePointer<Float>, _ C: Int, _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int,
                       tileRows: Int, _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>) {

@@ -27,13 +27,9 @@ extension Kernels {
         // 864 for B0) costs far less than the im2col tiles it replaces, and the workspace is free until then.
         if let simd = CSIMDKernels.active, depth &* outChannels <= stemConvWorkspaceFloats(
                inChannels: inChannels, kernel: kernel, threads: pool.threadCount),
-           simd.stemRows(activation, input: input, inChannels: inChannels, height: height, width: width,
-                         kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight,
-                         outWidth: outWidth, weights: workspace, bias: bias, outChannels: outChannels,
-                         output: output, rows: 0..<0) {
-            for co in 0..<outChannels {
-                for j in 0..<depth { workspace[j &* outChannels &+ co] = weights[co &* depth &+ j] }
-            }
+           simd.handlesStem(inChannels: inChannels, height: height, width: width, kernel: kernel, stride: stride,
+                            outHeight: outHeight, outWidth: outWidth, outChannels: outChannels) {
+            WeightPrep.inputMajorWeights(weights, outChannels: outChannels, inChannels: depth, into: workspace)
             stemRowsDirect(simd, activation, input, batch, inChannels, height, width, kernel, stride, padTop, padLeft,
                            outHeight, outWidth, UnsafePointer(workspace), bias, outChannels, output, pool)
             return
@@ -62,10 +58,8 @@ extension Kernels {
         pool: WorkerPool
     ) {
         if let simd = CSIMDKernels.active,
-           simd.stemRows(activation, input: input, inChannels: inChannels, height: height, width: width,
-                         kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight,
-                         outWidth: outWidth, weights: inputMajorWeights, bias: bias, outChannels: outChannels,
-                         output: output, rows: 0..<0) {
+           simd.handlesStem(inChannels: inChannels, height: height, width: width, kernel: kernel, stride: stride,
+                            outHeight: outHeight, outWidth: outWidth, outChannels: outChannels) {
             stemRowsDirect(simd, activation, input, batch, inChannels, height, width, kernel, stride, padTop, padLeft,
                            outHeight, outWidth, inputMajorWeights, bias, outChannels, output, pool)
             return
@@ -80,7 +74,7 @@ extension Kernels {
     }
 
     /// The C stem kernel over every output row, in tasks of a few rows (about eight per worker, taken
-    /// dynamically). The caller has checked, with an empty row range, that the kernel takes this geometry.
+    /// dynamically). The caller has checked `handlesStem`.
     static func stemRowsDirect(
         _ simd: CSIMDKernels, _ activation: Activation, _ input: UnsafePointer<Float>, _ batch: Int,
         _ inChannels: Int, _ height: Int, _ width: Int, _ kernel: Int, _ stride: Int, _ padTop: Int, _ padLeft: Int,
