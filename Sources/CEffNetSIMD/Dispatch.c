@@ -117,6 +117,11 @@ int effnet_depthwise_grad_input_row(int isa, const float *dZ, const float *w, pt
                           row, c0, c1, gradInput);
 }
 
+void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
+                          float scale, float *output) {
+    EFFNET_FORWARD(effnet_channel_means, x, pixels, C, c0, c1, scale, output);
+}
+
 float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift) {
     EFFNET_RETURN_FORWARD(effnet_fma_chains, iterations, scale, shift);
 }

@@ -54,6 +54,8 @@
                                                  ptrdiff_t C, ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, \
                                                  ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t row,  \
                                                  ptrdiff_t c0, ptrdiff_t c1, float *gradInput);                   \
+    void effnet_channel_means_##SUFFIX(const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1, \
+                                       float scale, float *output);                                             \
     float effnet_fma_chains_##SUFFIX(ptrdiff_t iterations, float scale, float shift);
 
 EFFNET_DECLARE_KERNELS(avx512)

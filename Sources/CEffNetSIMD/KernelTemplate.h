@@ -316,6 +316,7 @@ void FN(effnet_bn_backward_input)(int act, const float *dOut, const float *z, pt
 #include "GemmTemplate.h"
 #include "ExpandDepthwiseTemplate.h"
 #include "StemTemplate.h"
+#include "PoolingTemplate.h"
 
 /* The FMA loop that measures the machine's peak. */
 #include "PeakTemplate.h"

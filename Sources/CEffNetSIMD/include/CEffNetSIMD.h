@@ -131,6 +131,11 @@ int effnet_depthwise_grad_input_row(int isa, const float *dZ, const float *w, pt
                                     ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t row, ptrdiff_t c0, ptrdiff_t c1,
                                     float *gradInput);
 
+/// output[c] = scale * sum over p < pixels of x[p*C + c], for c in c0..<c1 (PoolingTemplate.h): the same
+/// float sums in the same order as the Swift `Kernels.channelMeans`, so the same bits.
+void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
+                          float scale, float *output);
+
 /// `iterations` rounds of 12 independent vector FMAs (PeakTemplate.h), for measuring the machine's peak:
 /// 12 x lanes x 2 FLOPs per round of acc = acc*scale + shift. The result only keeps the loop alive.
 float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift);

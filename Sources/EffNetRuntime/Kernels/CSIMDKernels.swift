@@ -71,6 +71,12 @@ struct CSIMDKernels {
         }
     }
 
+    /// output[c] = scale · Σ_p x[p][c] for c in `channels` (see `Kernels.channelMeans`; same bits).
+    func channelMeans(_ x: UnsafePointer<Float>, pixels: Int, channels C: Int, _ channels: Range<Int>, scale: Float,
+                      output: UnsafeMutablePointer<Float>) {
+        effnet_channel_means(isa, x, pixels, C, channels.lowerBound, channels.upperBound, scale, output)
+    }
+
     /// Σ (x − K), Σ (x − K)² per channel (see `TrainingKernels.bnStatisticsPart`).
     func bnStatistics(_ x: UnsafePointer<Float>, _ C: Int, _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int,
                       tileRows: Int, _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>) {

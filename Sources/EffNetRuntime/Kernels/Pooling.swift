@@ -23,9 +23,21 @@ extension Kernels {
     }
 
     /// output[c] = scale · Σ_p x[p][c] for c in c0..<c1. Sums blocks of 64 pixels separately
-    /// (pairwise-ish) to keep float rounding error small on 112×112 maps.
+    /// (pairwise-ish) to keep float rounding error small on 112×112 maps. On x86 the C kernel
+    /// (PoolingTemplate.h) does the same adds in the same order with wider vectors: the same bits.
     @inline(__always) static func channelMeans(_ x: UnsafePointer<Float>, pixels: Int, channels: Int,
                                                c0: Int, c1: Int, scale: Float, output: UnsafeMutablePointer<Float>) {
+        if let simd = CSIMDKernels.active {
+            simd.channelMeans(x, pixels: pixels, channels: channels, c0..<c1, scale: scale, output: output)
+            return
+        }
+        channelMeansSwift(x, pixels: pixels, channels: channels, c0: c0, c1: c1, scale: scale, output: output)
+    }
+
+    /// The portable loop of `channelMeans` (and the reference the C kernel is tested against).
+    @inline(__always) static func channelMeansSwift(_ x: UnsafePointer<Float>, pixels: Int, channels: Int,
+                                                    c0: Int, c1: Int, scale: Float,
+                                                    output: UnsafeMutablePointer<Float>) {
         var c = c0
         while c < c1 {
             let width = min(16, c1 &- c)
