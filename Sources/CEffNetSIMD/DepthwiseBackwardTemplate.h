@@ -36,9 +36,8 @@ AI void dwgw_row(int K, int S, int full, VM m, const float *z, const float *xRow
 AI void dwgw_rows(int K, int S, const float *dZ, const float *x, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C,
                   ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t r0, ptrdiff_t r1,
                   ptrdiff_t c0, ptrdiff_t c1, float *target) {
-    /* Output columns whose K taps all lie inside the row: ox*S - padLeft >= 0, ox*S - padLeft + K <= W. */
-    const ptrdiff_t lo = (padLeft + S - 1) / S;
-    const ptrdiff_t hi = W - K + padLeft >= 0 ? min_index(outW, (W - K + padLeft) / S + 1) : 0;
+    ptrdiff_t lo, hi; /* output columns whose K taps all lie inside the row */
+    dw_interior_columns(K, S, padLeft, W, outW, &lo, &hi);
     for (ptrdiff_t row = r0; row < r1; row++) {
         const ptrdiff_t n = row / outH;
         const ptrdiff_t iy0 = (row - n * outH) * S - padTop;

@@ -68,6 +68,16 @@ AI void dw_edge_pixel(int act, int K, ptrdiff_t R, ptrdiff_t kxLo, ptrdiff_t kxH
     if (c < c1) dw_edge(act, K, R, kxLo, kxHi, 0, V_MASK(c1 - c), x + c, rowStep, C, w + c, bias + c, out + c);
 }
 
+/* Interior output columns [*lo, *hi) of a row: every one of the K taps inside the image row
+   (ox*S >= padLeft and ox*S + K <= W + padLeft). The weight gradient (DepthwiseBackwardTemplate.h)
+   uses it too. */
+AI void dw_interior_columns(int K, int S, ptrdiff_t padLeft, ptrdiff_t W, ptrdiff_t outWidth, ptrdiff_t *lo,
+                            ptrdiff_t *hi) {
+    const ptrdiff_t last = W - K + padLeft;
+    *hi = last >= 0 ? min_index(outWidth, last / S + 1) : 0;
+    *lo = min_index(padLeft > 0 ? (padLeft + S - 1) / S : 0, *hi);
+}
+
 /* Output row `row` (= n*outHeight + oy). `input` holds the image rows from `firstRow` (counted like
    n*H + iy) on: the whole batch with firstRow 0, or a band of expanded rows (ExpandDepthwiseTemplate.h). */
 AI void dw_row(int act, int K, int S, const float *input, ptrdiff_t firstRow, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C,
@@ -78,10 +88,8 @@ AI void dw_row(int act, int K, int S, const float *input, ptrdiff_t firstRow, pt
     const ptrdiff_t kyLo = iy0 < 0 ? -iy0 : 0;
     const ptrdiff_t kyHi = min_index(K, H - iy0);
     const ptrdiff_t R = kyHi > kyLo ? kyHi - kyLo : 0;
-    /* Interior columns oxLo..<oxHi: every tap inside the row (ox*S >= padLeft, ox*S + K <= W + padLeft). */
-    const ptrdiff_t last = W - K + padLeft;
-    const ptrdiff_t oxHi = last >= 0 ? min_index(outWidth, last / S + 1) : 0;
-    const ptrdiff_t oxLo = min_index(padLeft > 0 ? (padLeft + S - 1) / S : 0, oxHi);
+    ptrdiff_t oxLo, oxHi;
+    dw_interior_columns(K, S, padLeft, W, outWidth, &oxLo, &oxHi);
     const ptrdiff_t rowStep = W * C;
     /* Offset (floats) of tap (kyLo, kx = 0) of output column 0; it may lie before the image. Only taps
        inside the image are ever read. */

@@ -118,8 +118,10 @@ AI void gemm_all(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N
     const VM tail = whole ? unused : V_MASK(left % VW);
 #define GEMM_TAIL_PANEL(NV)                                                                                    \
     do {                                                                                                       \
-        if (whole) gemm_panel(act, NV, 1, hasBias, hasResidual, M, K, x, lda, koff, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
-        else gemm_panel(act, NV, 0, hasBias, hasResidual, M, K, x, lda, koff, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
+        if (whole)                                                                                             \
+            gemm_panel(act, NV, 1, hasBias, hasResidual, M, K, x, lda, koff, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
+        else                                                                                                   \
+            gemm_panel(act, NV, 0, hasBias, hasResidual, M, K, x, lda, koff, w + n0, ldb, tail, y + n0, ldc, bp, rp); \
     } while (0)
     if (vectors == 1) GEMM_TAIL_PANEL(1);
     else if (vectors == 2) GEMM_TAIL_PANEL(2);
