@@ -122,6 +122,13 @@ void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C
     EFFNET_FORWARD(effnet_channel_means, x, pixels, C, c0, c1, scale, output);
 }
 
+void effnet_squeeze_excite_scales(int isa, int act, ptrdiff_t C, ptrdiff_t S, const float *means,
+                                  const float *reduceWeights, const float *reduceBias, const float *expandWeights,
+                                  const float *expandBias, float *hidden, float *scales) {
+    EFFNET_FORWARD(effnet_squeeze_excite_scales, act, C, S, means, reduceWeights, reduceBias, expandWeights,
+                   expandBias, hidden, scales);
+}
+
 float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift) {
     EFFNET_RETURN_FORWARD(effnet_fma_chains, iterations, scale, shift);
 }

@@ -29,37 +29,39 @@
     default: { const int A = EFFNET_ACT_IDENTITY; call; } break;                                               \
     }
 
-/* exp, Cephes expf polynomial as in Swift's vectorExp (input clamped to [-87, 88]). */
-AI VF v_exp(VF x) {
-    x = V_MIN_BOUND(V_SET1(88.0f), V_MAX_BOUND(V_SET1(-87.0f), x));
-    /* t = x/ln2 + (1.5*2^23 + 127): the add rounds x/ln2 to the nearest integer n and leaves n + 127
-       in t's low mantissa bits (V_POW2_FROM_MAGIC turns them into 2^n). */
+/* exp(-x): the Cephes expf polynomial of Swift's vectorExp (exp(-x) with -x clamped to [-87, 88]), computed
+   without negating x first. With r' = -r and the odd coefficients' signs flipped, every intermediate
+   is the original one or its exact negation (round-to-nearest is symmetric), so the result has the same
+   bits as vectorExp(-x); it saves the negation and, on AVX-512, scales by 2^-n in one instruction. */
+AI VF v_exp_of_negative(VF x) {
+    x = V_MAX_BOUND(V_SET1(-88.0f), V_MIN_BOUND(V_SET1(87.0f), x));
+    /* t = x/ln2 + (1.5*2^23 + 127): the add rounds x/ln2 to the nearest integer m; minus_m = -m exactly. */
     const VF magic = V_SET1(12582912.0f + 127.0f);
-    VF t = V_FMADD(x, V_SET1(1.4426950408889634f), magic);
-    VF n = V_SUB(t, magic);
-    VF r = V_FNMADD(n, V_SET1(0.693359375f), x);
-    r = V_FMADD(n, V_SET1(2.12194440e-4f), r);
+    const VF t = V_FMADD(x, V_SET1(1.4426950408889634f), magic);
+    const VF minus_m = V_SUB(magic, t);
+    /* r = x - m*ln2 in two parts (Cody-Waite), the negation of Cephes' reduced argument. */
+    VF r = V_FMADD(minus_m, V_SET1(0.693359375f), x);
+    r = V_FNMADD(minus_m, V_SET1(2.12194440e-4f), r);
     VF p = V_SET1(1.9875691500e-4f);
-    p = V_FMADD(p, r, V_SET1(1.3981999507e-3f));
+    p = V_FMADD(p, r, V_SET1(-1.3981999507e-3f));
     p = V_FMADD(p, r, V_SET1(8.3334519073e-3f));
-    p = V_FMADD(p, r, V_SET1(4.1665795894e-2f));
+    p = V_FMADD(p, r, V_SET1(-4.1665795894e-2f));
     p = V_FMADD(p, r, V_SET1(1.6666665459e-1f));
-    p = V_FMADD(p, r, V_SET1(5.0000001201e-1f));
-    VF y = V_ADD(V_FMADD(p, V_MUL(r, r), r), V_SET1(1.0f));
-    return V_MUL(y, V_POW2_FROM_MAGIC(t));
+    p = V_FMADD(p, r, V_SET1(-5.0000001201e-1f));
+    /* p is minus Cephes' polynomial at -r: 1 - (p*r^2 + r) = 1 + (P(-r)*r^2 - r). */
+    const VF y = V_SUB(V_SET1(1.0f), V_FMADD(p, V_MUL(r, r), r));
+    return V_SCALE_BY_POW2(y, minus_m, magic);
 }
-
-AI VF v_negate(VF x) { return V_SUB(V_ZERO(), x); }
 
 /* 1/(1 + exp(-x)) (v_quotient: see the ISA header for its accuracy). */
 AI VF v_sigmoid(VF x) {
     const VF one = V_SET1(1.0f);
-    return v_quotient(one, V_ADD(one, v_exp(v_negate(x))));
+    return v_quotient(one, V_ADD(one, v_exp_of_negative(x)));
 }
 
 AI VF v_activate(VF v, int act) {
     switch (act) {
-    case EFFNET_ACT_SILU: return v_quotient(v, V_ADD(V_SET1(1.0f), v_exp(v_negate(v))));
+    case EFFNET_ACT_SILU: return v_quotient(v, V_ADD(V_SET1(1.0f), v_exp_of_negative(v)));
     case EFFNET_ACT_RELU6: return V_MIN_BOUND(V_SET1(6.0f), V_MAX_BOUND(V_ZERO(), v));
     default: return v;
     }
@@ -317,6 +319,7 @@ void FN(effnet_bn_backward_input)(int act, const float *dOut, const float *z, pt
 #include "ExpandDepthwiseTemplate.h"
 #include "StemTemplate.h"
 #include "PoolingTemplate.h"
+#include "SqueezeExciteTemplate.h"
 
 /* The FMA loop that measures the machine's peak. */
 #include "PeakTemplate.h"

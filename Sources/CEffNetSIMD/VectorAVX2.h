@@ -32,8 +32,10 @@ static const int32_t avx2_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0
    through like Swift's compare-and-replace clamp. */
 #define V_MAX_BOUND(bound, v) _mm256_max_ps((bound), (v))
 #define V_MIN_BOUND(bound, v) _mm256_min_ps((bound), (v))
-/* 2^n from t = n + 127 + 1.5*2^23 (see v_exp): the low mantissa bits of t shifted into the exponent. */
-#define V_POW2_FROM_MAGIC(t) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23))
+/* y * 2^n for an integer-valued n (see v_exp_of_negative): n + magic (= n + 127 + 1.5*2^23) holds n + 127
+   in its low mantissa bits, which the shift moves into the exponent field. */
+#define V_SCALE_BY_POW2(y, n, magic) \
+    _mm256_mul_ps((y), _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(_mm256_add_ps((n), (magic))), 23)))
 /* g where lo < y < hi, else 0 (kept when y is NaN, like the Swift code). */
 #define V_KEEP_STRICTLY_INSIDE(g, y, lo, hi) \
     _mm256_andnot_ps(_mm256_or_ps(_mm256_cmp_ps((y), (lo), _CMP_LE_OQ), _mm256_cmp_ps((y), (hi), _CMP_GE_OQ)), (g))
@@ -43,5 +45,14 @@ static const int32_t avx2_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0
 static inline __attribute__((always_inline)) __m256 v_quotient(__m256 a, __m256 d) { return _mm256_div_ps(a, d); }
 
 static inline __attribute__((always_inline)) void v_spill(VF v, float *lanes) { _mm256_storeu_ps(lanes, v); }
+
+/* The sum of the 8 lanes (halves added pairwise down to one). */
+static inline __attribute__((always_inline)) float v_reduce_add(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#define V_REDUCE_ADD(v) v_reduce_add(v)
 
 #endif

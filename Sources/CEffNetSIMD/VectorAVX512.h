@@ -28,8 +28,8 @@ typedef __mmask16 VM;
    through like Swift's compare-and-replace clamp. */
 #define V_MAX_BOUND(bound, v) _mm512_max_ps((bound), (v))
 #define V_MIN_BOUND(bound, v) _mm512_min_ps((bound), (v))
-/* 2^n from t = n + 127 + 1.5*2^23 (see v_exp): the low mantissa bits of t shifted into the exponent. */
-#define V_POW2_FROM_MAGIC(t) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23))
+/* y * 2^n for an integer-valued n (see v_exp_of_negative; `magic` is unused here): vscalefps, exact. */
+#define V_SCALE_BY_POW2(y, n, magic) _mm512_scalef_ps((y), (n))
 /* g where lo < y < hi, else 0 (kept when y is NaN, like the Swift code). */
 #define V_KEEP_STRICTLY_INSIDE(g, y, lo, hi) \
     _mm512_mask_mov_ps((g), _mm512_cmp_ps_mask((y), (lo), _CMP_LE_OQ) | _mm512_cmp_ps_mask((y), (hi), _CMP_GE_OQ), \
@@ -40,14 +40,19 @@ typedef __mmask16 VM;
    correction q + r*(a - d*q) costs 4 cheap instructions. Checked exhaustively over every float x with
    |x| <= 87: SiLU's max relative error against a double reference is 1.744e-7 with this and with exact
    division alike (1/d followed by a*(1/d) would be 2.02e-7); sigmoid 1.482e-7 vs 1.479e-7. Where q is
-   infinite (a = +-inf) the correction would give inf - inf, so q is kept. */
+   infinite (a = +-inf) the correction would give inf - inf, so q is kept: vfixupimmps classifies q and
+   returns it for the +-inf classes (table entries 4 and 5 = 1, "the classified operand"), the corrected
+   quotient for every other class. */
 static inline __attribute__((always_inline)) __m512 v_quotient(__m512 a, __m512 d) {
     const __m512 r = _mm512_rcp14_ps(d);
     const __m512 q = _mm512_mul_ps(a, r);
     const __m512 corrected = _mm512_fmadd_ps(_mm512_fnmadd_ps(d, q, a), r, q);
-    return _mm512_mask_mov_ps(corrected, _mm512_fpclass_ps_mask(q, 0x18 /* +inf | -inf */), q);
+    return _mm512_fixupimm_ps(corrected, q, _mm512_set1_epi32((1 << 16) | (1 << 20)), 0);
 }
 
 static inline __attribute__((always_inline)) void v_spill(VF v, float *lanes) { _mm512_storeu_ps(lanes, v); }
+
+/* The sum of the 16 lanes (halves added pairwise down to one). */
+#define V_REDUCE_ADD(v) _mm512_reduce_add_ps(v)
 
 #endif

@@ -136,6 +136,14 @@ int effnet_depthwise_grad_input_row(int isa, const float *dZ, const float *w, pt
 void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
                           float scale, float *output);
 
+/// Squeeze-excitation from one image's channel means to its scales (SqueezeExciteTemplate.h):
+/// hidden[j] = act(sum_c reduceWeights[j][c]*means[c] + reduceBias[j]) for j < S, then
+/// scales[c] = sigmoid(sum_j expandWeights[c][j]*hidden[j] + expandBias[c]) for c < C. reduceWeights is
+/// [S][C] and expandWeights [C][S], PyTorch's layouts; hidden holds S floats, scales C.
+void effnet_squeeze_excite_scales(int isa, int act, ptrdiff_t C, ptrdiff_t S, const float *means,
+                                  const float *reduceWeights, const float *reduceBias, const float *expandWeights,
+                                  const float *expandBias, float *hidden, float *scales);
+
 /// `iterations` rounds of 12 independent vector FMAs (PeakTemplate.h), for measuring the machine's peak:
 /// 12 x lanes x 2 FLOPs per round of acc = acc*scale + shift. The result only keeps the loop alive.
 float effnet_fma_chains(int isa, ptrdiff_t iterations, float scale, float shift);

@@ -77,6 +77,16 @@ struct CSIMDKernels {
         effnet_channel_means(isa, x, pixels, C, channels.lowerBound, channels.upperBound, scale, output)
     }
 
+    /// One image's squeeze-excitation scales from its channel means: hidden = act(Wr·means + br),
+    /// scales = sigmoid(We·hidden + be), Wr [squeezeChannels][channels], We [channels][squeezeChannels].
+    func squeezeExciteScales(_ activation: Activation, channels: Int, squeezeChannels: Int, means: UnsafePointer<Float>,
+                             reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>,
+                             expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>,
+                             hidden: UnsafeMutablePointer<Float>, scales: UnsafeMutablePointer<Float>) {
+        effnet_squeeze_excite_scales(isa, activation.code, channels, squeezeChannels, means, reduceWeights, reduceBias,
+                                     expandWeights, expandBias, hidden, scales)
+    }
+
     /// Σ (x − K), Σ (x − K)² per channel (see `TrainingKernels.bnStatisticsPart`).
     func bnStatistics(_ x: UnsafePointer<Float>, _ C: Int, _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int,
                       tileRows: Int, _ sums: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>) {

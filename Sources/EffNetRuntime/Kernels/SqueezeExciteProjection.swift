@@ -14,39 +14,6 @@ extension Kernels {
         batch * channels + max(batch * (channels + squeezeChannels), batch * outChannels * channels)
     }
 
-    /// The SE's scales without applying them: scales[n][c] = sigmoid(We·act(Wr·mean_p(x[n]) + br) + be)[c].
-    /// `workspace` holds batch·(channels + squeezeChannels) floats (means, hidden).
-    public static func squeezeExciteScales(
-        _ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int, squeezeChannels: Int,
-        reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>, activation: Activation,
-        expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>,
-        scales: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
-    ) {
-        let hidden = workspace + batch &* channels
-        switch activation {
-        case .identity:
-            squeezeExciteHidden(IdentityFunction.self, x, batch, pixels, channels, squeezeChannels, reduceWeights,
-                                reduceBias, means: workspace, hidden: hidden, pool)
-        case .silu:
-            squeezeExciteHidden(SiLUFunction.self, x, batch, pixels, channels, squeezeChannels, reduceWeights,
-                                reduceBias, means: workspace, hidden: hidden, pool)
-        case .relu6:
-            squeezeExciteHidden(ReLU6Function.self, x, batch, pixels, channels, squeezeChannels, reduceWeights,
-                                reduceBias, means: workspace, hidden: hidden, pool)
-        }
-        // Tiny (batch × channels × squeeze MACs): on the calling thread.
-        for n in 0..<batch {
-            let h = UnsafePointer(hidden + n &* squeezeChannels)
-            var c = 0
-            while c < channels {
-                let width = min(16, channels &- c)
-                let s = squeezeExciteChunkScales(expandWeights, expandBias, h, squeeze: squeezeChannels, from: c, width: width)
-                storePartialVec(s, scales + (n &* channels &+ c), width)
-                c &+= 16
-            }
-        }
-    }
-
     /// output[n][p][co] = act(Σ_ci input[n][p][ci]·inputScales[n][ci]·inputMajorWeights[ci][co] + bias[co])
     /// (+ residual): a 1×1 convolution of an input whose channels are scaled per image, computed with
     /// per-image scaled weights (weights input-major, as for `pointwiseConv(inputMajorWeights:)`).
