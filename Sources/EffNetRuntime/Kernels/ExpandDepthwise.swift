@@ -1,5 +1,3 @@
-import Synchronization
-
 /// An MBConv block's expansion fused with its depthwise convolution (inference).
 ///
 /// Unfused, the expansion writes the block's largest tensor (B0 stage 2: 112×112×96 floats, 4.8 MB per
@@ -85,13 +83,12 @@ extension Kernels {
         let workers = min(threads, tasks)
         // One band of the workspace per worker slot; the slot's body then claims tasks one by one, so a
         // worker that starts late (this VM deschedules threads for milliseconds) leaves its share to the
-        // others instead of holding up the layer.
-        let nextTask = Atomic<Int>(0)
+        // others instead of holding up the layer. Slot 0 (the calling thread, which claims parallelFor's
+        // front index) takes the first rows, the others the last, as every row split does (TwoEndedTasks).
+        let claims = TwoEndedTasks(count: tasks)
         pool.parallelFor(workers) { worker in
             let band = workspace + worker &* bandFloats
-            while true {
-                let t = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
-                if t >= tasks { break }
+            while let t = claims.claim(fromFront: worker == 0) {
                 let n = t / ranges, r = t &- n &* ranges
                 let oy0 = r &* outHeight / ranges, oy1 = (r &+ 1) &* outHeight / ranges
                 _ = simd.expandDepthwiseRows(

@@ -50,10 +50,9 @@ public final class WorkerPool: @unchecked Sendable {
         state.stop()
     }
 
-    /// Runs `body(i)` for every i in 0..<count, spread over the workers (dynamic scheduling:
-    /// each worker takes the next unclaimed index); returns when all are done.
-    /// Jobs run with denormals flushed to zero (on the workers and, for the job's duration, on the
-    /// calling thread): see Sources/CEffNetSIMD/FloatMode.c.
+    /// Runs `body(i)` for every i in 0..<count, spread over the workers; returns when all are done.
+    /// The calling thread claims indices from the front, the workers from the back (`TwoEndedTasks`:
+    /// dynamic, and a row split keeps its rows on the same core from one layer to the next).
     public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
         let savedFloatMode = effnet_flush_denormals_begin()
@@ -78,8 +77,8 @@ private final class PoolState: @unchecked Sendable {
     let open = Atomic<Bool>(false)
     /// Workers currently inside a job (between joining and leaving).
     let inFlight = Atomic<Int>(0)
-    /// Next unclaimed index of the current job.
-    let nextIndex = Atomic<Int>(0)
+    /// The current job's unclaimed indices: the submitter takes them from the front, workers from the back.
+    let tasks = TwoEndedTasks()
     /// Workers blocked (or about to block) on the condition variable.
     let sleepers = Atomic<Int>(0)
     let busy = Atomic<Bool>(false)
@@ -88,7 +87,6 @@ private final class PoolState: @unchecked Sendable {
     // The current job. Written by the submitting thread before `open` is set, read by workers
     // only after they have joined (`inFlight` += 1) and seen `open`; cleared only after the
     // submitter has closed the job and seen `inFlight` == 0 (all sequentially consistent).
-    var count = 0
     var body: ((Int) -> Void)? = nil
 
     let workers: Int
@@ -124,9 +122,8 @@ private final class PoolState: @unchecked Sendable {
     }
 
     func run(count: Int, body: @escaping (Int) -> Void) {
-        self.count = count
         self.body = body
-        nextIndex.store(0, ordering: .sequentiallyConsistent)
+        tasks.reset(count: count)
         open.store(true, ordering: .sequentiallyConsistent)
         generation.add(1, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
@@ -134,7 +131,7 @@ private final class PoolState: @unchecked Sendable {
             pthread_cond_broadcast(cond)
             pthread_mutex_unlock(mutex)
         }
-        drain(count: count, body: body)
+        drain(fromFront: true, body: body)
         // Every index is claimed; stop new helpers from joining, wait for those still working.
         open.store(false, ordering: .sequentiallyConsistent)
         var spins = 0
@@ -145,13 +142,12 @@ private final class PoolState: @unchecked Sendable {
         self.body = nil
     }
 
-    @inline(__always) func drain(count: Int, body: (Int) -> Void) {
-        while true {
-            let i = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue
-            if i >= count { return }
-            body(i)
-        }
+    /// Runs unclaimed indices until none is left: the front one each time for the caller, the back one
+    /// for workers.
+    @inline(__always) func drain(fromFront: Bool, body: (Int) -> Void) {
+        while let i = tasks.claim(fromFront: fromFront) { body(i) }
     }
+
 
     func stop() {
         shutdown.store(true, ordering: .sequentiallyConsistent)
@@ -195,7 +191,7 @@ private final class PoolState: @unchecked Sendable {
             if shutdown.load(ordering: .sequentiallyConsistent) { return }
             inFlight.add(1, ordering: .sequentiallyConsistent)
             if open.load(ordering: .sequentiallyConsistent), let body {
-                drain(count: count, body: body)
+                drain(fromFront: false, body: body)
             }
             inFlight.subtract(1, ordering: .sequentiallyConsistent)
         }
