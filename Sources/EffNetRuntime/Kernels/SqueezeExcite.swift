@@ -1,13 +1,25 @@
 extension Kernels {
     /// Maps of at most this many floats (all images together) get squeeze-excitation's passes on the
-    /// calling thread. Measured on B0's 7x7x1152 layer at batch 1: 18 µs on one thread, 39 µs split
-    /// over two, where the map's cache lines move between the cores for the means and again for the
-    /// scaling; in the whole network B0's 16 SE layers went from about 0.79 to 0.65-0.70 ms.
+    /// calling thread. Measured on B0's 7x7x1152 layer at batch 1, in isolation: 18 µs on one thread,
+    /// 39 µs split over two, where the map's cache lines move between the cores for the means and again
+    /// for the scaling. In noisy profiles of the whole network B0's 16 SE layers took 0.78-0.80 ms split
+    /// and 0.65-0.79 ms with this threshold.
     static let squeezeExciteSerialFloats = 1 << 17
 
-    /// Threads for squeeze-excitation's passes over a map of `floats` floats.
-    @inline(__always) static func squeezeExciteThreads(floats: Int, pool: WorkerPool) -> Int {
-        floats <= squeezeExciteSerialFloats ? 1 : pool.threadCount
+    /// Whether squeeze-excitation's passes over a map of `floats` floats stay on the calling thread.
+    @inline(__always) static func squeezeExciteRunsSerially(floats: Int) -> Bool {
+        floats <= squeezeExciteSerialFloats
+    }
+
+    /// `body(t)` for every t in 0..<count: split over the pool, or one after another on the calling
+    /// thread when `serially` (still as one pool job, so denormals are flushed as in every kernel).
+    @inline(__always) static func forEachTask(_ count: Int, serially: Bool, pool: WorkerPool,
+                                              _ body: (Int) -> Void) {
+        if serially {
+            pool.parallelFor(1) { _ in for t in 0..<count { body(t) } }
+        } else {
+            pool.parallelFor(count, body)
+        }
     }
 
     /// Workspace for `squeezeExcite`: channel means, squeezed activations and the scales.
@@ -32,9 +44,9 @@ extension Kernels {
                             squeezeChannels: squeezeChannels, reduceWeights: reduceWeights, reduceBias: reduceBias,
                             activation: activation, expandWeights: expandWeights, expandBias: expandBias,
                             scales: scales, workspace: workspace, pool: pool)
-        let threads = squeezeExciteThreads(floats: batch &* pixels &* channels, pool: pool)
-        let (chunk, groups) = channelSplit(batch: batch, channels: channels, threads: threads)
-        pool.parallelFor(batch &* groups) { t in
+        let serially = squeezeExciteRunsSerially(floats: batch &* pixels &* channels)
+        let (chunk, groups) = channelSplit(batch: batch, channels: channels, threads: serially ? 1 : pool.threadCount)
+        forEachTask(batch &* groups, serially: serially, pool: pool) { t in
             let n = t / groups
             let c0 = (t &- n &* groups) &* chunk
             let c1 = min(channels, c0 &+ chunk)
@@ -72,17 +84,17 @@ extension Kernels {
         scales: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         let means = workspace, hidden = workspace + batch &* channels
-        let threads = squeezeExciteThreads(floats: batch &* pixels &* channels, pool: pool)
-        let (chunk, groups) = channelSplit(batch: batch, channels: channels, threads: threads)
+        let serially = squeezeExciteRunsSerially(floats: batch &* pixels &* channels)
+        let (chunk, groups) = channelSplit(batch: batch, channels: channels, threads: serially ? 1 : pool.threadCount)
         let scale = 1 / Float(pixels)
-        pool.parallelFor(batch &* groups) { t in
+        forEachTask(batch &* groups, serially: serially, pool: pool) { t in
             let n = t / groups
             let c0 = (t &- n &* groups) &* chunk
             channelMeans(x + n &* pixels &* channels, pixels: pixels, channels: channels,
                          c0: c0, c1: min(channels, c0 &+ chunk), scale: scale, output: means + n &* channels)
         }
-        // Per image; in parallel only when there are several (one image's products take a few µs).
-        pool.parallelFor(batch) { n in
+        // Per image (one image's products take a few µs).
+        forEachTask(batch, serially: serially, pool: pool) { n in
             let m = UnsafePointer(means + n &* channels)
             let h = hidden + n &* squeezeChannels
             let s = scales + n &* channels
