@@ -53,6 +53,8 @@ public final class WorkerPool: @unchecked Sendable {
     /// Runs `body(i)` for every i in 0..<count, spread over the workers; returns when all are done.
     /// The calling thread claims indices from the front, the workers from the back (`TwoEndedTasks`:
     /// dynamic, and a row split keeps its rows on the same core from one layer to the next).
+    /// Jobs run with denormals flushed to zero (on the workers and, for the job's duration, on the
+    /// calling thread): see Sources/CEffNetSIMD/FloatMode.c.
     public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
         let savedFloatMode = effnet_flush_denormals_begin()
@@ -147,7 +149,6 @@ private final class PoolState: @unchecked Sendable {
     @inline(__always) func drain(fromFront: Bool, body: (Int) -> Void) {
         while let i = tasks.claim(fromFront: fromFront) { body(i) }
     }
-
 
     func stop() {
         shutdown.store(true, ordering: .sequentiallyConsistent)
