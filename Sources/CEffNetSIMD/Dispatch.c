@@ -122,6 +122,16 @@ void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C
     EFFNET_FORWARD(effnet_channel_means, x, pixels, C, c0, c1, scale, output);
 }
 
+void effnet_channel_dots(int isa, const float *a, const float *b, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0,
+                         ptrdiff_t c1, float *output) {
+    EFFNET_FORWARD(effnet_channel_dots, a, b, pixels, C, c0, c1, output);
+}
+
+void effnet_scale_channels(int isa, const float *x, const float *s, const float *add, ptrdiff_t pixels, ptrdiff_t C,
+                           ptrdiff_t c0, ptrdiff_t c1, float *out) {
+    EFFNET_FORWARD(effnet_scale_channels, x, s, add, pixels, C, c0, c1, out);
+}
+
 void effnet_squeeze_excite_scales(int isa, int act, ptrdiff_t C, ptrdiff_t S, const float *means,
                                   const float *reduceWeights, const float *reduceBias, const float *expandWeights,
                                   const float *expandBias, float *hidden, float *scales) {

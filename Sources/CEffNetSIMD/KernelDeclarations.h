@@ -56,6 +56,10 @@
                                                  ptrdiff_t c0, ptrdiff_t c1, float *gradInput);                   \
     void effnet_channel_means_##SUFFIX(const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1, \
                                        float scale, float *output);                                             \
+    void effnet_channel_dots_##SUFFIX(const float *a, const float *b, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, \
+                                      ptrdiff_t c1, float *output);                                             \
+    void effnet_scale_channels_##SUFFIX(const float *x, const float *s, const float *add, ptrdiff_t pixels,       \
+                                        ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1, float *out);                     \
     void effnet_squeeze_excite_scales_##SUFFIX(int act, ptrdiff_t C, ptrdiff_t S, const float *means,              \
                                                const float *reduceWeights, const float *reduceBias,                 \
                                                const float *expandWeights, const float *expandBias, float *hidden,  \

@@ -131,10 +131,20 @@ int effnet_depthwise_grad_input_row(int isa, const float *dZ, const float *w, pt
                                     ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t row, ptrdiff_t c0, ptrdiff_t c1,
                                     float *gradInput);
 
-/// output[c] = scale * sum over p < pixels of x[p*C + c], for c in c0..<c1 (PoolingTemplate.h): the same
-/// float sums in the same order as the Swift `Kernels.channelMeans`, so the same bits.
+/// output[c] = scale * sum over p < pixels of x[p*C + c], for c in c0..<c1 (ChannelPassesTemplate.h): the
+/// same float sums in the same order as the Swift `Kernels.channelMeansSwift`, so the same bits.
 void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
                           float scale, float *output);
+
+/// output[c] = sum over p < pixels of a[p*C + c] * b[p*C + c], for c in c0..<c1 (ChannelPassesTemplate.h):
+/// the same float products and sums in the same order as the Swift `TrainingKernels.channelDotsSwift`.
+void effnet_channel_dots(int isa, const float *a, const float *b, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0,
+                         ptrdiff_t c1, float *output);
+
+/// out[p*C + c] = x[p*C + c] * s[c] (+ add[c] when add is not null), for p < pixels and c in c0..<c1
+/// (ChannelPassesTemplate.h). Elementwise, so out may be x (in place).
+void effnet_scale_channels(int isa, const float *x, const float *s, const float *add, ptrdiff_t pixels, ptrdiff_t C,
+                           ptrdiff_t c0, ptrdiff_t c1, float *out);
 
 /// Squeeze-excitation from one image's channel means to its scales (SqueezeExciteTemplate.h):
 /// hidden[j] = act(sum_c reduceWeights[j][c]*means[c] + reduceBias[j]) for j < S, then

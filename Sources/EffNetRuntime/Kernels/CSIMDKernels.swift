@@ -77,6 +77,19 @@ struct CSIMDKernels {
         effnet_channel_means(isa, x, pixels, C, channels.lowerBound, channels.upperBound, scale, output)
     }
 
+    /// output[c] = Σ_p a[p][c]·b[p][c] for c in `channels` (see `TrainingKernels.channelDots`; same bits).
+    func channelDots(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, pixels: Int, channels C: Int,
+                     _ channels: Range<Int>, output: UnsafeMutablePointer<Float>) {
+        effnet_channel_dots(isa, a, b, pixels, C, channels.lowerBound, channels.upperBound, output)
+    }
+
+    /// out[p][c] = x[p][c]·s[c] (+ add[c]) for c in `channels` (see `TrainingKernels.scaleChannels`); `out`
+    /// may be `x`.
+    func scaleChannels(_ x: UnsafePointer<Float>, scales s: UnsafePointer<Float>, add: UnsafePointer<Float>?,
+                       pixels: Int, channels C: Int, _ channels: Range<Int>, output: UnsafeMutablePointer<Float>) {
+        effnet_scale_channels(isa, x, s, add, pixels, C, channels.lowerBound, channels.upperBound, output)
+    }
+
     /// One image's squeeze-excitation scales from its channel means: hidden = act(Wr·means + br),
     /// scales = sigmoid(We·hidden + be), Wr [squeezeChannels][channels], We [channels][squeezeChannels].
     func squeezeExciteScales(_ activation: Activation, channels: Int, squeezeChannels: Int, means: UnsafePointer<Float>,

@@ -24,7 +24,7 @@ extension Kernels {
 
     /// output[c] = scale · Σ_p x[p][c] for c in c0..<c1. Sums blocks of 64 pixels separately
     /// (pairwise-ish) to keep float rounding error small on 112×112 maps. On x86 the C kernel
-    /// (PoolingTemplate.h) does the same adds in the same order with wider vectors: the same bits.
+    /// (ChannelPassesTemplate.h) does the same adds in the same order with wider vectors: the same bits.
     @inline(__always) static func channelMeans(_ x: UnsafePointer<Float>, pixels: Int, channels: Int,
                                                c0: Int, c1: Int, scale: Float, output: UnsafeMutablePointer<Float>) {
         if let simd = CSIMDKernels.active {

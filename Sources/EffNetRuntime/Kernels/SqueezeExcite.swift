@@ -51,24 +51,7 @@ extension Kernels {
             let c0 = (t &- n &* groups) &* chunk
             let c1 = min(channels, c0 &+ chunk)
             let image = x + n &* pixels &* channels
-            let imageScales = scales + n &* channels
-            var c = c0
-            while c < c1 {
-                let width = min(16, c1 &- c)
-                let s = width == 16 ? loadVec(imageScales + c) : loadPartialVec(imageScales + c, width)
-                if width == 16 {
-                    for p in 0..<pixels {
-                        let q = image + (p &* channels &+ c)
-                        storeVec(loadVec(q) * s, q)
-                    }
-                } else {
-                    for p in 0..<pixels {
-                        let q = image + (p &* channels &+ c)
-                        storePartialVec(loadPartialVec(q, width) * s, q, width)
-                    }
-                }
-                c &+= 16
-            }
+            TrainingKernels.scaleChannels(image, scales + n &* channels, nil, pixels, channels, c0, c1, image)
         }
     }
 

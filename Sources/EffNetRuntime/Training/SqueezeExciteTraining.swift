@@ -74,8 +74,21 @@ extension TrainingKernels {
         }
     }
 
-    /// out[p][c] = x[p][c]·s[c] (+ add[c]) for c in c0..<c1.
+    /// out[p][c] = x[p][c]·s[c] (+ add[c], multiplied then added) for c in c0..<c1; `out` may be `x`.
+    /// On the C kernel where there is one (ChannelPassesTemplate.h: row by row, the same bits).
     @inline(__always) static func scaleChannels(
+        _ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ add: UnsafePointer<Float>?, _ pixels: Int, _ C: Int,
+        _ c0: Int, _ c1: Int, _ out: UnsafeMutablePointer<Float>
+    ) {
+        if let simd = CSIMDKernels.active {
+            simd.scaleChannels(x, scales: s, add: add, pixels: pixels, channels: C, c0..<c1, output: out)
+            return
+        }
+        scaleChannelsSwift(x, s, add, pixels, C, c0, c1, out)
+    }
+
+    /// The portable loop of `scaleChannels` (and the reference the C kernel is tested against).
+    @inline(__always) static func scaleChannelsSwift(
         _ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ add: UnsafePointer<Float>?, _ pixels: Int, _ C: Int,
         _ c0: Int, _ c1: Int, _ out: UnsafeMutablePointer<Float>
     ) {
@@ -83,16 +96,21 @@ extension TrainingKernels {
         while c < c1 {
             let w = min(16, c1 &- c)
             let sv = channelLoad(s + c, w)
-            let av = add.map { channelLoad($0 + c, w) } ?? FVec(repeating: 0)
-            if w == 16 {
+            if let add {
+                let av = channelLoad(add + c, w)
                 for p in 0..<pixels {
                     let i = p &* C &+ c
-                    storeVec(loadVec(x + i) * sv + av, out + i)
+                    channelStore(channelLoad(x + i, w) * sv + av, out + i, w)
+                }
+            } else if w == 16 {
+                for p in 0..<pixels {
+                    let i = p &* C &+ c
+                    storeVec(loadVec(x + i) * sv, out + i)
                 }
             } else {
                 for p in 0..<pixels {
                     let i = p &* C &+ c
-                    storePartialVec(loadPartialVec(x + i, w) * sv + av, out + i, w)
+                    storePartialVec(loadPartialVec(x + i, w) * sv, out + i, w)
                 }
             }
             c &+= 16
@@ -188,9 +206,21 @@ extension TrainingKernels {
         }
     }
 
-    /// out[c] = Σ_p a[p][c]·b[p][c] for c in c0..<c1 (float blocks of 64 pixels summed separately).
+    /// out[c] = Σ_p a[p][c]·b[p][c] for c in c0..<c1 (float blocks of 64 pixels summed separately). On the C
+    /// kernel where there is one (ChannelPassesTemplate.h: row by row, the same sums in the same order).
     @inline(__always) static func channelDots(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ pixels: Int,
                                               _ C: Int, _ c0: Int, _ c1: Int, _ out: UnsafeMutablePointer<Float>) {
+        if let simd = CSIMDKernels.active {
+            simd.channelDots(a, b, pixels: pixels, channels: C, c0..<c1, output: out)
+            return
+        }
+        channelDotsSwift(a, b, pixels, C, c0, c1, out)
+    }
+
+    /// The portable loop of `channelDots` (and the reference the C kernel is tested against).
+    @inline(__always) static func channelDotsSwift(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                                   _ pixels: Int, _ C: Int, _ c0: Int, _ c1: Int,
+                                                   _ out: UnsafeMutablePointer<Float>) {
         var c = c0
         while c < c1 {
             let w = min(16, c1 &- c)
