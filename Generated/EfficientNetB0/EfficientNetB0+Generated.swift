@@ -1231,11 +1231,31 @@ public final class EfficientNetB0Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 320, outChannels: 1280, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1152, outChannels: 320, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 1152, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1152, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 112, outChannels: 672, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 80, outChannels: 480, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 240, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
         return floats
     }
 
@@ -2941,7 +2961,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(177), weights: s.p + 3635072,
             pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(188),
-            gradWeights: s.g + 3635072, pool: pool)
+            gradWeights: s.g + 3635072, workspace: s.ws, pool: pool)
         s.profiler?.stop(239)
     }
 
@@ -2981,7 +3001,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 3265152,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
-            gradWeights: s.g + 3265152, pool: pool)
+            gradWeights: s.g + 3265152, workspace: s.ws, pool: pool)
         s.profiler?.stop(244)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3040,7 +3060,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(166), weights: s.p + 2912592,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(195),
-            gradWeights: s.g + 2912592, pool: pool)
+            gradWeights: s.g + 2912592, workspace: s.ws, pool: pool)
         s.profiler?.stop(253)
     }
 
@@ -3086,7 +3106,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(198), weights: s.p + 2690640,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(197),
-            gradWeights: s.g + 2690640, pool: pool)
+            gradWeights: s.g + 2690640, workspace: s.ws, pool: pool)
         s.profiler?.stop(259)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3145,7 +3165,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(154), weights: s.p + 2319648,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(203),
-            gradWeights: s.g + 2319648, pool: pool)
+            gradWeights: s.g + 2319648, workspace: s.ws, pool: pool)
         s.profiler?.stop(268)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3195,7 +3215,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(204), input: s.tensor(206), weights: s.p + 2097696,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(205),
-            gradWeights: s.g + 2097696, pool: pool)
+            gradWeights: s.g + 2097696, workspace: s.ws, pool: pool)
         s.profiler?.stop(275)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3254,7 +3274,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(142), weights: s.p + 1726704,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(211),
-            gradWeights: s.g + 1726704, pool: pool)
+            gradWeights: s.g + 1726704, workspace: s.ws, pool: pool)
         s.profiler?.stop(284)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3304,7 +3324,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(214), weights: s.p + 1504752,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(213),
-            gradWeights: s.g + 1504752, pool: pool)
+            gradWeights: s.g + 1504752, workspace: s.ws, pool: pool)
         s.profiler?.stop(291)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3363,7 +3383,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(131), weights: s.p + 1133760,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(219),
-            gradWeights: s.g + 1133760, pool: pool)
+            gradWeights: s.g + 1133760, workspace: s.ws, pool: pool)
         s.profiler?.stop(300)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3407,7 +3427,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(221), weights: s.p + 1003968,
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(220), gradWeights: s.g + 1003968,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(306)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]
         s.profiler?.start()
@@ -3465,7 +3485,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(224), input: s.tensor(120), weights: s.p + 868192,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(226), gradWeights: s.g + 868192,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(315)
     }
 
@@ -3511,7 +3531,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(227), input: s.tensor(229), weights: s.p + 792480,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(228), gradWeights: s.g + 792480,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(321)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
         s.profiler?.start()
@@ -3570,7 +3590,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(232), input: s.tensor(108), weights: s.p + 656704,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(234), gradWeights: s.g + 656704,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(330)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3620,7 +3640,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(237), weights: s.p + 580992,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 580992,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(337)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
         s.profiler?.start()
@@ -3678,7 +3698,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(97), weights: s.p + 445216,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(242), gradWeights: s.g + 445216,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(346)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3722,7 +3742,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(244), weights: s.p + 391008,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(243), gradWeights: s.g + 391008,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(352)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
@@ -3779,7 +3799,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(247), input: s.tensor(86), weights: s.p + 317056,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(249), gradWeights: s.g + 317056,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(361)
     }
 
@@ -3825,7 +3845,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(252), weights: s.p + 278336,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(251), gradWeights: s.g + 278336,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(367)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
@@ -3882,7 +3902,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(74), weights: s.p + 212064,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(257), gradWeights: s.g + 212064,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(376)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3932,7 +3952,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(258), input: s.tensor(260), weights: s.p + 173344,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(259), gradWeights: s.g + 173344,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(383)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
         s.profiler?.start()
@@ -3989,7 +4009,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(63), weights: s.p + 107072,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(265), gradWeights: s.g + 107072,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4033,7 +4053,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(267), weights: s.p + 87552,
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(266), gradWeights: s.g + 87552,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(398)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]
         s.profiler?.start()
@@ -4089,7 +4109,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(270), input: s.tensor(52), weights: s.p + 68816,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(272), gradWeights: s.g + 68816,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(407)
     }
 
@@ -4135,7 +4155,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 59024,
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(274), gradWeights: s.g + 59024,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(413)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]
         s.profiler?.start()
@@ -4191,7 +4211,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(41), weights: s.p + 36448,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(280), gradWeights: s.g + 36448,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(422)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4235,7 +4255,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(280), input: s.tensor(282), weights: s.p + 30496,
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(281), gradWeights: s.g + 30496,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(428)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]
         s.profiler?.start()
@@ -4292,7 +4312,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(285), input: s.tensor(30), weights: s.p + 20400,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(287), gradWeights: s.g + 20400,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(437)
     }
 
@@ -4338,7 +4358,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(290), weights: s.p + 16816,
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(289), gradWeights: s.g + 16816,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(443)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]
         s.profiler?.start()
@@ -4396,7 +4416,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(293), input: s.tensor(19), weights: s.p + 9024,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(295), gradWeights: s.g + 9024,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(452)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4440,7 +4460,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(295), input: s.tensor(297), weights: s.p + 6592,
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(296), gradWeights: s.g + 6592,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(458)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]
         s.profiler?.start()
@@ -4498,7 +4518,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(300), input: s.tensor(9), weights: s.p + 2544,
             pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(302), gradWeights: s.g + 2544,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(467)
     }
 
@@ -4538,7 +4558,7 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 1968,
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(303), gradWeights: s.g + 1968,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(472)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]
         s.profiler?.start()

@@ -1688,11 +1688,34 @@ public final class EfficientNetB1Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 320, outChannels: 1280, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1920, outChannels: 320, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 320, outChannels: 1920, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1152, outChannels: 320, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 1152, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1152, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 112, outChannels: 672, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 80, outChannels: 480, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 240, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
         return floats
     }
 
@@ -4112,7 +4135,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(258), weights: s.p + 6160848,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(270),
-            gradWeights: s.g + 6160848, pool: pool)
+            gradWeights: s.g + 6160848, workspace: s.ws, pool: pool)
         s.profiler?.stop(340)
     }
 
@@ -4158,7 +4181,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(273), weights: s.p + 5545168,
             pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, gradInput: s.tensor(272),
-            gradWeights: s.g + 5545168, pool: pool)
+            gradWeights: s.g + 5545168, workspace: s.ws, pool: pool)
         s.profiler?.stop(346)
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward on [n, 8, 8, 1920]
         s.profiler?.start()
@@ -4217,7 +4240,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(247), weights: s.p + 4588928,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1920, gradInput: s.tensor(278),
-            gradWeights: s.g + 4588928, pool: pool)
+            gradWeights: s.g + 4588928, workspace: s.ws, pool: pool)
         s.profiler?.stop(355)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4261,7 +4284,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 4219008,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(279),
-            gradWeights: s.g + 4219008, pool: pool)
+            gradWeights: s.g + 4219008, workspace: s.ws, pool: pool)
         s.profiler?.stop(361)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4320,7 +4343,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(236), weights: s.p + 3866448,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(285),
-            gradWeights: s.g + 3866448, pool: pool)
+            gradWeights: s.g + 3866448, workspace: s.ws, pool: pool)
         s.profiler?.stop(370)
     }
 
@@ -4366,7 +4389,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(288), weights: s.p + 3644496,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(287),
-            gradWeights: s.g + 3644496, pool: pool)
+            gradWeights: s.g + 3644496, workspace: s.ws, pool: pool)
         s.profiler?.stop(376)
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4425,7 +4448,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(291), input: s.tensor(224), weights: s.p + 3273504,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(293),
-            gradWeights: s.g + 3273504, pool: pool)
+            gradWeights: s.g + 3273504, workspace: s.ws, pool: pool)
         s.profiler?.stop(385)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4475,7 +4498,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(296), weights: s.p + 3051552,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(295),
-            gradWeights: s.g + 3051552, pool: pool)
+            gradWeights: s.g + 3051552, workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4534,7 +4557,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(212), weights: s.p + 2680560,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(301),
-            gradWeights: s.g + 2680560, pool: pool)
+            gradWeights: s.g + 2680560, workspace: s.ws, pool: pool)
         s.profiler?.stop(401)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4584,7 +4607,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 2458608,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(303),
-            gradWeights: s.g + 2458608, pool: pool)
+            gradWeights: s.g + 2458608, workspace: s.ws, pool: pool)
         s.profiler?.stop(408)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4643,7 +4666,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(200), weights: s.p + 2087616,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(309),
-            gradWeights: s.g + 2087616, pool: pool)
+            gradWeights: s.g + 2087616, workspace: s.ws, pool: pool)
         s.profiler?.stop(417)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4693,7 +4716,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 1865664,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(311),
-            gradWeights: s.g + 1865664, pool: pool)
+            gradWeights: s.g + 1865664, workspace: s.ws, pool: pool)
         s.profiler?.stop(424)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4752,7 +4775,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(189), weights: s.p + 1494672,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(317),
-            gradWeights: s.g + 1494672, pool: pool)
+            gradWeights: s.g + 1494672, workspace: s.ws, pool: pool)
         s.profiler?.stop(433)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4796,7 +4819,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(317), input: s.tensor(319), weights: s.p + 1364880,
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(318), gradWeights: s.g + 1364880,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(439)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 8, 8, 672]
         s.profiler?.start()
@@ -4855,7 +4878,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(178), weights: s.p + 1229104,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(324),
-            gradWeights: s.g + 1229104, pool: pool)
+            gradWeights: s.g + 1229104, workspace: s.ws, pool: pool)
         s.profiler?.stop(448)
     }
 
@@ -4901,7 +4924,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(327), weights: s.p + 1153392,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326),
-            gradWeights: s.g + 1153392, pool: pool)
+            gradWeights: s.g + 1153392, workspace: s.ws, pool: pool)
         s.profiler?.stop(454)
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
         s.profiler?.start()
@@ -4960,7 +4983,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(166), weights: s.p + 1017616,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(332),
-            gradWeights: s.g + 1017616, pool: pool)
+            gradWeights: s.g + 1017616, workspace: s.ws, pool: pool)
         s.profiler?.stop(463)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5010,7 +5033,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(335), weights: s.p + 941904,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(334), gradWeights: s.g + 941904,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(470)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
         s.profiler?.start()
@@ -5069,7 +5092,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(154), weights: s.p + 806128,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(340), gradWeights: s.g + 806128,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(479)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5119,7 +5142,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(341), input: s.tensor(343), weights: s.p + 730416,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(342), gradWeights: s.g + 730416,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(486)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
         s.profiler?.start()
@@ -5178,7 +5201,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(143), weights: s.p + 594640,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(348), gradWeights: s.g + 594640,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(495)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5222,7 +5245,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 540432,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 540432,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(501)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
@@ -5281,7 +5304,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(132), weights: s.p + 466480,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(355), gradWeights: s.g + 466480,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(510)
     }
 
@@ -5327,7 +5350,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(358), weights: s.p + 427760,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(357), gradWeights: s.g + 427760,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(516)
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
@@ -5386,7 +5409,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(120), weights: s.p + 361488,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(363), gradWeights: s.g + 361488,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(525)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5436,7 +5459,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(364), input: s.tensor(366), weights: s.p + 322768,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(365), gradWeights: s.g + 322768,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(532)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
@@ -5495,7 +5518,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(108), weights: s.p + 256496,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(371), gradWeights: s.g + 256496,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(541)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5545,7 +5568,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(374), weights: s.p + 217776,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(373), gradWeights: s.g + 217776,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(548)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
         s.profiler?.start()
@@ -5603,7 +5626,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(97), weights: s.p + 151504,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(379), gradWeights: s.g + 151504,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(557)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5647,7 +5670,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 131984,
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(380), gradWeights: s.g + 131984,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(563)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 15, 15, 240]
         s.profiler?.start()
@@ -5704,7 +5727,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(86), weights: s.p + 113248,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(386), gradWeights: s.g + 113248,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(572)
     }
 
@@ -5750,7 +5773,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(387), input: s.tensor(389), weights: s.p + 103456,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(388), gradWeights: s.g + 103456,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(578)
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
         s.profiler?.start()
@@ -5807,7 +5830,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(392), input: s.tensor(74), weights: s.p + 80880,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(394), gradWeights: s.g + 80880,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(587)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5857,7 +5880,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(397), weights: s.p + 71088,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(396), gradWeights: s.g + 71088,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(594)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
         s.profiler?.start()
@@ -5913,7 +5936,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(63), weights: s.p + 48512,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(402), gradWeights: s.g + 48512,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(603)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5957,7 +5980,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 42560,
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(403), gradWeights: s.g + 42560,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(609)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 30, 30, 144]
         s.profiler?.start()
@@ -6014,7 +6037,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(52), weights: s.p + 32464,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(618)
     }
 
@@ -6060,7 +6083,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 28880,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(624)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
         s.profiler?.start()
@@ -6118,7 +6141,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(40), weights: s.p + 21088,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(633)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6168,7 +6191,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 17504,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(640)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
         s.profiler?.start()
@@ -6226,7 +6249,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(29), weights: s.p + 9712,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(649)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6270,7 +6293,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(425), input: s.tensor(427), weights: s.p + 7280,
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(655)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 60, 60, 96]
         s.profiler?.start()
@@ -6328,7 +6351,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(18), weights: s.p + 3232,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(664)
     }
 
@@ -6374,7 +6397,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(433), input: s.tensor(435), weights: s.p + 2912,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(670)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 120, 120, 16]
         s.profiler?.start()
@@ -6447,7 +6470,7 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), weights: s.p + 1968,
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(681)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 120, 120, 32]
         s.profiler?.start()

@@ -1690,11 +1690,34 @@ public final class EfficientNetB2Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 352, outChannels: 1408, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2112, outChannels: 352, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 352, outChannels: 2112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1248, outChannels: 352, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 208, outChannels: 1248, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1248, outChannels: 208, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 720, outChannels: 208, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 120, outChannels: 720, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 720, outChannels: 120, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 528, outChannels: 120, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 88, outChannels: 528, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 528, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 288, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
         return floats
     }
 
@@ -4114,7 +4137,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(258), weights: s.p + 7267856,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 1408, gradInput: s.tensor(270),
-            gradWeights: s.g + 7267856, pool: pool)
+            gradWeights: s.g + 7267856, workspace: s.ws, pool: pool)
         s.profiler?.stop(340)
     }
 
@@ -4160,7 +4183,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(273), weights: s.p + 6523024,
             pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, gradInput: s.tensor(272),
-            gradWeights: s.g + 6523024, pool: pool)
+            gradWeights: s.g + 6523024, workspace: s.ws, pool: pool)
         s.profiler?.stop(346)
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward on [n, 9, 9, 2112]
         s.profiler?.start()
@@ -4219,7 +4242,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(247), weights: s.p + 5369776,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 2112, gradInput: s.tensor(278),
-            gradWeights: s.g + 5369776, pool: pool)
+            gradWeights: s.g + 5369776, workspace: s.ws, pool: pool)
         s.profiler?.stop(355)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4263,7 +4286,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 4929072,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(279),
-            gradWeights: s.g + 4929072, pool: pool)
+            gradWeights: s.g + 4929072, workspace: s.ws, pool: pool)
         s.profiler?.stop(361)
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4322,7 +4345,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(236), weights: s.p + 4517168,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(285),
-            gradWeights: s.g + 4517168, pool: pool)
+            gradWeights: s.g + 4517168, workspace: s.ws, pool: pool)
         s.profiler?.stop(370)
     }
 
@@ -4368,7 +4391,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(288), weights: s.p + 4256752,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(287),
-            gradWeights: s.g + 4256752, pool: pool)
+            gradWeights: s.g + 4256752, workspace: s.ws, pool: pool)
         s.profiler?.stop(376)
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4427,7 +4450,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(291), input: s.tensor(224), weights: s.p + 3824880,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(293),
-            gradWeights: s.g + 3824880, pool: pool)
+            gradWeights: s.g + 3824880, workspace: s.ws, pool: pool)
         s.profiler?.stop(385)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4477,7 +4500,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(296), weights: s.p + 3564464,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(295),
-            gradWeights: s.g + 3564464, pool: pool)
+            gradWeights: s.g + 3564464, workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4536,7 +4559,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(212), weights: s.p + 3132592,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(301),
-            gradWeights: s.g + 3132592, pool: pool)
+            gradWeights: s.g + 3132592, workspace: s.ws, pool: pool)
         s.profiler?.stop(401)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4586,7 +4609,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(304), weights: s.p + 2872176,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(303),
-            gradWeights: s.g + 2872176, pool: pool)
+            gradWeights: s.g + 2872176, workspace: s.ws, pool: pool)
         s.profiler?.stop(408)
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4645,7 +4668,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(200), weights: s.p + 2440304,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(309),
-            gradWeights: s.g + 2440304, pool: pool)
+            gradWeights: s.g + 2440304, workspace: s.ws, pool: pool)
         s.profiler?.stop(417)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4695,7 +4718,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 2179888,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(311),
-            gradWeights: s.g + 2179888, pool: pool)
+            gradWeights: s.g + 2179888, workspace: s.ws, pool: pool)
         s.profiler?.stop(424)
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4754,7 +4777,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(189), weights: s.p + 1748016,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(317),
-            gradWeights: s.g + 1748016, pool: pool)
+            gradWeights: s.g + 1748016, workspace: s.ws, pool: pool)
         s.profiler?.stop(433)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4798,7 +4821,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(317), input: s.tensor(319), weights: s.p + 1597424,
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(318), gradWeights: s.g + 1597424,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(439)
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 9, 9, 720]
         s.profiler?.start()
@@ -4857,7 +4880,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(178), weights: s.p + 1443312,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(324),
-            gradWeights: s.g + 1443312, pool: pool)
+            gradWeights: s.g + 1443312, workspace: s.ws, pool: pool)
         s.profiler?.stop(448)
     }
 
@@ -4903,7 +4926,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(327), weights: s.p + 1356400,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
-            gradWeights: s.g + 1356400, pool: pool)
+            gradWeights: s.g + 1356400, workspace: s.ws, pool: pool)
         s.profiler?.stop(454)
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
         s.profiler?.start()
@@ -4962,7 +4985,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(166), weights: s.p + 1202288,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(332),
-            gradWeights: s.g + 1202288, pool: pool)
+            gradWeights: s.g + 1202288, workspace: s.ws, pool: pool)
         s.profiler?.stop(463)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5012,7 +5035,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(335), weights: s.p + 1115376,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(334),
-            gradWeights: s.g + 1115376, pool: pool)
+            gradWeights: s.g + 1115376, workspace: s.ws, pool: pool)
         s.profiler?.stop(470)
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
         s.profiler?.start()
@@ -5071,7 +5094,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(154), weights: s.p + 961264,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(340), gradWeights: s.g + 961264,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(479)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5121,7 +5144,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(341), input: s.tensor(343), weights: s.p + 874352,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(342), gradWeights: s.g + 874352,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(486)
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
         s.profiler?.start()
@@ -5180,7 +5203,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(143), weights: s.p + 720240,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(348), gradWeights: s.g + 720240,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(495)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5224,7 +5247,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 656368,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(349), gradWeights: s.g + 656368,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(501)
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
@@ -5283,7 +5306,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(132), weights: s.p + 568688,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(355), gradWeights: s.g + 568688,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(510)
     }
 
@@ -5329,7 +5352,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(358), weights: s.p + 521840,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(357), gradWeights: s.g + 521840,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(516)
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
@@ -5388,7 +5411,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(120), weights: s.p + 442608,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(363), gradWeights: s.g + 442608,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(525)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5438,7 +5461,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(364), input: s.tensor(366), weights: s.p + 395760,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(365), gradWeights: s.g + 395760,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(532)
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
@@ -5497,7 +5520,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(108), weights: s.p + 316528,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(371), gradWeights: s.g + 316528,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(541)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5547,7 +5570,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(374), weights: s.p + 269680,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(373), gradWeights: s.g + 269680,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(548)
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
         s.profiler?.start()
@@ -5605,7 +5628,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(97), weights: s.p + 190448,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(379), gradWeights: s.g + 190448,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(557)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5649,7 +5672,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 164720,
             pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(380), gradWeights: s.g + 164720,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(563)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 18, 18, 288]
         s.profiler?.start()
@@ -5707,7 +5730,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(86), weights: s.p + 138784,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(386), gradWeights: s.g + 138784,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(572)
     }
 
@@ -5753,7 +5776,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(387), input: s.tensor(389), weights: s.p + 124768,
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(388), gradWeights: s.g + 124768,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(578)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
         s.profiler?.start()
@@ -5812,7 +5835,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(392), input: s.tensor(74), weights: s.p + 94224,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(394), gradWeights: s.g + 94224,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(587)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5862,7 +5885,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(397), weights: s.p + 80208,
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(396), gradWeights: s.g + 80208,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(594)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
         s.profiler?.start()
@@ -5920,7 +5943,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(63), weights: s.p + 49664,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(402), gradWeights: s.g + 49664,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(603)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5964,7 +5987,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 42560,
             pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(403), gradWeights: s.g + 42560,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(609)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 36, 36, 144]
         s.profiler?.start()
@@ -6022,7 +6045,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(52), weights: s.p + 32464,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(618)
     }
 
@@ -6068,7 +6091,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 28880,
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(624)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
         s.profiler?.start()
@@ -6126,7 +6149,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(40), weights: s.p + 21088,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(633)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6176,7 +6199,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 17504,
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(640)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
         s.profiler?.start()
@@ -6234,7 +6257,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(29), weights: s.p + 9712,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(649)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6278,7 +6301,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(425), input: s.tensor(427), weights: s.p + 7280,
             pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(655)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 72, 72, 96]
         s.profiler?.start()
@@ -6336,7 +6359,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(18), weights: s.p + 3232,
             pixels: 20736 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(664)
     }
 
@@ -6382,7 +6405,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(433), input: s.tensor(435), weights: s.p + 2912,
             pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(670)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 144, 144, 16]
         s.profiler?.start()
@@ -6455,7 +6478,7 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), weights: s.p + 1968,
             pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(681)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 144, 144, 32]
         s.profiler?.start()

@@ -1884,11 +1884,34 @@ public final class EfficientNetB3Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 40, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 384, outChannels: 1536, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2304, outChannels: 384, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 384, outChannels: 2304, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1392, outChannels: 384, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 232, outChannels: 1392, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1392, outChannels: 232, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 816, outChannels: 232, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 136, outChannels: 816, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 816, outChannels: 136, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 136, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 576, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 288, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 24, threads: pool.threadCount))
         return floats
     }
 
@@ -4630,7 +4653,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(305), input: s.tensor(294), weights: s.p + 10188320,
             pixels: 100 &* s.n, inChannels: 384, outChannels: 1536, gradInput: s.tensor(306),
-            gradWeights: s.g + 10188320, pool: pool)
+            gradWeights: s.g + 10188320, workspace: s.ws, pool: pool)
         s.profiler?.stop(385)
     }
 
@@ -4676,7 +4699,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(309), weights: s.p + 9302048,
             pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(308),
-            gradWeights: s.g + 9302048, pool: pool)
+            gradWeights: s.g + 9302048, workspace: s.ws, pool: pool)
         s.profiler?.stop(391)
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 10, 10, 2304]
         s.profiler?.start()
@@ -4735,7 +4758,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(312), input: s.tensor(283), weights: s.p + 7933376,
             pixels: 100 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(314),
-            gradWeights: s.g + 7933376, pool: pool)
+            gradWeights: s.g + 7933376, workspace: s.ws, pool: pool)
         s.profiler?.stop(400)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4779,7 +4802,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), weights: s.p + 7397312,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(315),
-            gradWeights: s.g + 7397312, pool: pool)
+            gradWeights: s.g + 7397312, workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4838,7 +4861,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(272), weights: s.p + 6887776,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(321),
-            gradWeights: s.g + 6887776, pool: pool)
+            gradWeights: s.g + 6887776, workspace: s.ws, pool: pool)
         s.profiler?.stop(415)
     }
 
@@ -4884,7 +4907,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(322), input: s.tensor(324), weights: s.p + 6563872,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(323),
-            gradWeights: s.g + 6563872, pool: pool)
+            gradWeights: s.g + 6563872, workspace: s.ws, pool: pool)
         s.profiler?.stop(421)
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4943,7 +4966,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(327), input: s.tensor(260), weights: s.p + 6032064,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(329),
-            gradWeights: s.g + 6032064, pool: pool)
+            gradWeights: s.g + 6032064, workspace: s.ws, pool: pool)
         s.profiler?.stop(430)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4993,7 +5016,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(332), weights: s.p + 5708160,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(331),
-            gradWeights: s.g + 5708160, pool: pool)
+            gradWeights: s.g + 5708160, workspace: s.ws, pool: pool)
         s.profiler?.stop(437)
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -5052,7 +5075,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(335), input: s.tensor(248), weights: s.p + 5176352,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(337),
-            gradWeights: s.g + 5176352, pool: pool)
+            gradWeights: s.g + 5176352, workspace: s.ws, pool: pool)
         s.profiler?.stop(446)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5102,7 +5125,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(338), input: s.tensor(340), weights: s.p + 4852448,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(339),
-            gradWeights: s.g + 4852448, pool: pool)
+            gradWeights: s.g + 4852448, workspace: s.ws, pool: pool)
         s.profiler?.stop(453)
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -5161,7 +5184,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(343), input: s.tensor(236), weights: s.p + 4320640,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(345),
-            gradWeights: s.g + 4320640, pool: pool)
+            gradWeights: s.g + 4320640, workspace: s.ws, pool: pool)
         s.profiler?.stop(462)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5211,7 +5234,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(348), weights: s.p + 3996736,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(347),
-            gradWeights: s.g + 3996736, pool: pool)
+            gradWeights: s.g + 3996736, workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -5270,7 +5293,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(351), input: s.tensor(224), weights: s.p + 3464928,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(353),
-            gradWeights: s.g + 3464928, pool: pool)
+            gradWeights: s.g + 3464928, workspace: s.ws, pool: pool)
         s.profiler?.stop(478)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5320,7 +5343,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(354), input: s.tensor(356), weights: s.p + 3141024,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(355),
-            gradWeights: s.g + 3141024, pool: pool)
+            gradWeights: s.g + 3141024, workspace: s.ws, pool: pool)
         s.profiler?.stop(485)
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -5379,7 +5402,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(359), input: s.tensor(213), weights: s.p + 2609216,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(361),
-            gradWeights: s.g + 2609216, pool: pool)
+            gradWeights: s.g + 2609216, workspace: s.ws, pool: pool)
         s.profiler?.stop(494)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5423,7 +5446,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(361), input: s.tensor(363), weights: s.p + 2418944,
             pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(362),
-            gradWeights: s.g + 2418944, pool: pool)
+            gradWeights: s.g + 2418944, workspace: s.ws, pool: pool)
         s.profiler?.stop(500)
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 10, 10, 816]
         s.profiler?.start()
@@ -5482,7 +5505,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(202), weights: s.p + 2224688,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(368),
-            gradWeights: s.g + 2224688, pool: pool)
+            gradWeights: s.g + 2224688, workspace: s.ws, pool: pool)
         s.profiler?.stop(509)
     }
 
@@ -5528,7 +5551,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(371), weights: s.p + 2113136,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(370),
-            gradWeights: s.g + 2113136, pool: pool)
+            gradWeights: s.g + 2113136, workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
@@ -5587,7 +5610,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(374), input: s.tensor(190), weights: s.p + 1918880,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(376),
-            gradWeights: s.g + 1918880, pool: pool)
+            gradWeights: s.g + 1918880, workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5637,7 +5660,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(379), weights: s.p + 1807328,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(378),
-            gradWeights: s.g + 1807328, pool: pool)
+            gradWeights: s.g + 1807328, workspace: s.ws, pool: pool)
         s.profiler?.stop(531)
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
@@ -5696,7 +5719,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(382), input: s.tensor(178), weights: s.p + 1613072,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(384),
-            gradWeights: s.g + 1613072, pool: pool)
+            gradWeights: s.g + 1613072, workspace: s.ws, pool: pool)
         s.profiler?.stop(540)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5746,7 +5769,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(385), input: s.tensor(387), weights: s.p + 1501520,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(386),
-            gradWeights: s.g + 1501520, pool: pool)
+            gradWeights: s.g + 1501520, workspace: s.ws, pool: pool)
         s.profiler?.stop(547)
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
@@ -5805,7 +5828,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(390), input: s.tensor(166), weights: s.p + 1307264,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(392),
-            gradWeights: s.g + 1307264, pool: pool)
+            gradWeights: s.g + 1307264, workspace: s.ws, pool: pool)
         s.profiler?.stop(556)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5855,7 +5878,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(395), weights: s.p + 1195712,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(394),
-            gradWeights: s.g + 1195712, pool: pool)
+            gradWeights: s.g + 1195712, workspace: s.ws, pool: pool)
         s.profiler?.stop(563)
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
         s.profiler?.start()
@@ -5914,7 +5937,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(398), input: s.tensor(155), weights: s.p + 1001456,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(400),
-            gradWeights: s.g + 1001456, pool: pool)
+            gradWeights: s.g + 1001456, workspace: s.ws, pool: pool)
         s.profiler?.stop(572)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5958,7 +5981,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(402), weights: s.p + 922544,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(401), gradWeights: s.g + 922544,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(578)
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
@@ -6017,7 +6040,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(405), input: s.tensor(144), weights: s.p + 819984,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(407), gradWeights: s.g + 819984,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(587)
     }
 
@@ -6063,7 +6086,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(408), input: s.tensor(410), weights: s.p + 764304,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(409), gradWeights: s.g + 764304,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(593)
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
@@ -6122,7 +6145,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(413), input: s.tensor(132), weights: s.p + 670960,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(415), gradWeights: s.g + 670960,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(602)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6172,7 +6195,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(416), input: s.tensor(418), weights: s.p + 615280,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417), gradWeights: s.g + 615280,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(609)
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
@@ -6231,7 +6254,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(421), input: s.tensor(120), weights: s.p + 521936,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(423), gradWeights: s.g + 521936,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(618)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6281,7 +6304,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(424), input: s.tensor(426), weights: s.p + 466256,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(425), gradWeights: s.g + 466256,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(625)
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
@@ -6340,7 +6363,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(108), weights: s.p + 372912,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(431), gradWeights: s.g + 372912,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(634)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6390,7 +6413,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(432), input: s.tensor(434), weights: s.p + 317232,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(433), gradWeights: s.g + 317232,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(641)
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
         s.profiler?.start()
@@ -6448,7 +6471,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(97), weights: s.p + 223888,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(439), gradWeights: s.g + 223888,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(650)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6492,7 +6515,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(439), input: s.tensor(441), weights: s.p + 195856,
             pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(440), gradWeights: s.g + 195856,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(656)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 19, 19, 288]
         s.profiler?.start()
@@ -6550,7 +6573,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(444), input: s.tensor(86), weights: s.p + 169920,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(446), gradWeights: s.g + 169920,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(665)
     }
 
@@ -6596,7 +6619,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(447), input: s.tensor(449), weights: s.p + 155904,
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(448), gradWeights: s.g + 155904,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(671)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
         s.profiler?.start()
@@ -6655,7 +6678,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(452), input: s.tensor(74), weights: s.p + 125360,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(454), gradWeights: s.g + 125360,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(680)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6705,7 +6728,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(455), input: s.tensor(457), weights: s.p + 111344,
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(456), gradWeights: s.g + 111344,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(687)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
         s.profiler?.start()
@@ -6764,7 +6787,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(460), input: s.tensor(63), weights: s.p + 80800,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(462), gradWeights: s.g + 80800,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(696)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6808,7 +6831,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(464), weights: s.p + 71392,
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(463), gradWeights: s.g + 71392,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(702)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 38, 38, 192]
         s.profiler?.start()
@@ -6866,7 +6889,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(467), input: s.tensor(52), weights: s.p + 55632,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(469), gradWeights: s.g + 55632,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(711)
     }
 
@@ -6912,7 +6935,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(472), weights: s.p + 49360,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(471), gradWeights: s.g + 49360,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(717)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
         s.profiler?.start()
@@ -6970,7 +6993,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(475), input: s.tensor(40), weights: s.p + 36672,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(477), gradWeights: s.g + 36672,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(726)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7020,7 +7043,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(478), input: s.tensor(480), weights: s.p + 30400,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(479), gradWeights: s.g + 30400,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(733)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
         s.profiler?.start()
@@ -7078,7 +7101,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(483), input: s.tensor(29), weights: s.p + 17712,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(485), gradWeights: s.g + 17712,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(742)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7122,7 +7145,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(485), input: s.tensor(487), weights: s.p + 12976,
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(486), gradWeights: s.g + 12976,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(748)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 75, 75, 144]
         s.profiler?.start()
@@ -7180,7 +7203,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(490), input: s.tensor(18), weights: s.p + 5184,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(492), gradWeights: s.g + 5184,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(757)
     }
 
@@ -7226,7 +7249,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(493), input: s.tensor(495), weights: s.p + 4480,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(494), gradWeights: s.g + 4480,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(763)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 150, 150, 24]
         s.profiler?.start()
@@ -7299,7 +7322,7 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(498), input: s.tensor(500), weights: s.p + 2704,
             pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(499), gradWeights: s.g + 2704,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(774)
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward on [n, 150, 150, 40]
         s.profiler?.start()

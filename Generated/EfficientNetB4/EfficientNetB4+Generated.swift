@@ -2276,11 +2276,34 @@ public final class EfficientNetB4Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 48, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 448, outChannels: 1792, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2688, outChannels: 448, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 448, outChannels: 2688, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1632, outChannels: 448, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 272, outChannels: 1632, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1632, outChannels: 272, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 960, outChannels: 272, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 160, outChannels: 960, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 960, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 112, outChannels: 672, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 56, outChannels: 336, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 24, threads: pool.threadCount))
         return floats
     }
 
@@ -5648,7 +5671,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(366), weights: s.p + 16864304,
             pixels: 144 &* s.n, inChannels: 448, outChannels: 1792, gradInput: s.tensor(378),
-            gradWeights: s.g + 16864304, pool: pool)
+            gradWeights: s.g + 16864304, workspace: s.ws, pool: pool)
         s.profiler?.stop(475)
     }
 
@@ -5694,7 +5717,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(381), weights: s.p + 15658288,
             pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, gradInput: s.tensor(380),
-            gradWeights: s.g + 15658288, pool: pool)
+            gradWeights: s.g + 15658288, workspace: s.ws, pool: pool)
         s.profiler?.stop(481)
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward on [n, 12, 12, 2688]
         s.profiler?.start()
@@ -5753,7 +5776,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(384), input: s.tensor(355), weights: s.p + 13803456,
             pixels: 144 &* s.n, inChannels: 448, outChannels: 2688, gradInput: s.tensor(386),
-            gradWeights: s.g + 13803456, pool: pool)
+            gradWeights: s.g + 13803456, workspace: s.ws, pool: pool)
         s.profiler?.stop(490)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5797,7 +5820,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(388), weights: s.p + 13070528,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(387),
-            gradWeights: s.g + 13070528, pool: pool)
+            gradWeights: s.g + 13070528, workspace: s.ws, pool: pool)
         s.profiler?.stop(496)
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5856,7 +5879,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(344), weights: s.p + 12375216,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(393),
-            gradWeights: s.g + 12375216, pool: pool)
+            gradWeights: s.g + 12375216, workspace: s.ws, pool: pool)
         s.profiler?.stop(505)
     }
 
@@ -5902,7 +5925,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(394), input: s.tensor(396), weights: s.p + 11930224,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(395),
-            gradWeights: s.g + 11930224, pool: pool)
+            gradWeights: s.g + 11930224, workspace: s.ws, pool: pool)
         s.profiler?.stop(511)
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5961,7 +5984,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(332), weights: s.p + 11208800,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(401),
-            gradWeights: s.g + 11208800, pool: pool)
+            gradWeights: s.g + 11208800, workspace: s.ws, pool: pool)
         s.profiler?.stop(520)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6011,7 +6034,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(404), weights: s.p + 10763808,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(403),
-            gradWeights: s.g + 10763808, pool: pool)
+            gradWeights: s.g + 10763808, workspace: s.ws, pool: pool)
         s.profiler?.stop(527)
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6070,7 +6093,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(320), weights: s.p + 10042384,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(409),
-            gradWeights: s.g + 10042384, pool: pool)
+            gradWeights: s.g + 10042384, workspace: s.ws, pool: pool)
         s.profiler?.stop(536)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6120,7 +6143,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(412), weights: s.p + 9597392,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(411),
-            gradWeights: s.g + 9597392, pool: pool)
+            gradWeights: s.g + 9597392, workspace: s.ws, pool: pool)
         s.profiler?.stop(543)
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6179,7 +6202,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(415), input: s.tensor(308), weights: s.p + 8875968,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(417),
-            gradWeights: s.g + 8875968, pool: pool)
+            gradWeights: s.g + 8875968, workspace: s.ws, pool: pool)
         s.profiler?.stop(552)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6229,7 +6252,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(418), input: s.tensor(420), weights: s.p + 8430976,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(419),
-            gradWeights: s.g + 8430976, pool: pool)
+            gradWeights: s.g + 8430976, workspace: s.ws, pool: pool)
         s.profiler?.stop(559)
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6288,7 +6311,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(296), weights: s.p + 7709552,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(425),
-            gradWeights: s.g + 7709552, pool: pool)
+            gradWeights: s.g + 7709552, workspace: s.ws, pool: pool)
         s.profiler?.stop(568)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6338,7 +6361,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(426), input: s.tensor(428), weights: s.p + 7264560,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(427),
-            gradWeights: s.g + 7264560, pool: pool)
+            gradWeights: s.g + 7264560, workspace: s.ws, pool: pool)
         s.profiler?.stop(575)
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6397,7 +6420,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(431), input: s.tensor(284), weights: s.p + 6543136,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(433),
-            gradWeights: s.g + 6543136, pool: pool)
+            gradWeights: s.g + 6543136, workspace: s.ws, pool: pool)
         s.profiler?.stop(584)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6447,7 +6470,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(434), input: s.tensor(436), weights: s.p + 6098144,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
-            gradWeights: s.g + 6098144, pool: pool)
+            gradWeights: s.g + 6098144, workspace: s.ws, pool: pool)
         s.profiler?.stop(591)
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6506,7 +6529,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(439), input: s.tensor(272), weights: s.p + 5376720,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(441),
-            gradWeights: s.g + 5376720, pool: pool)
+            gradWeights: s.g + 5376720, workspace: s.ws, pool: pool)
         s.profiler?.stop(600)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6556,7 +6579,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), weights: s.p + 4931728,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(443),
-            gradWeights: s.g + 4931728, pool: pool)
+            gradWeights: s.g + 4931728, workspace: s.ws, pool: pool)
         s.profiler?.stop(607)
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6615,7 +6638,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(447), input: s.tensor(261), weights: s.p + 4210304,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(449),
-            gradWeights: s.g + 4210304, pool: pool)
+            gradWeights: s.g + 4210304, workspace: s.ws, pool: pool)
         s.profiler?.stop(616)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6659,7 +6682,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(449), input: s.tensor(451), weights: s.p + 3948096,
             pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(450),
-            gradWeights: s.g + 3948096, pool: pool)
+            gradWeights: s.g + 3948096, workspace: s.ws, pool: pool)
         s.profiler?.stop(622)
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 12, 12, 960]
         s.profiler?.start()
@@ -6718,7 +6741,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(454), input: s.tensor(250), weights: s.p + 3685008,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(456),
-            gradWeights: s.g + 3685008, pool: pool)
+            gradWeights: s.g + 3685008, workspace: s.ws, pool: pool)
         s.profiler?.stop(631)
     }
 
@@ -6764,7 +6787,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(457), input: s.tensor(459), weights: s.p + 3530768,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(458),
-            gradWeights: s.g + 3530768, pool: pool)
+            gradWeights: s.g + 3530768, workspace: s.ws, pool: pool)
         s.profiler?.stop(637)
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
@@ -6823,7 +6846,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(238), weights: s.p + 3267680,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(464),
-            gradWeights: s.g + 3267680, pool: pool)
+            gradWeights: s.g + 3267680, workspace: s.ws, pool: pool)
         s.profiler?.stop(646)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6873,7 +6896,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(465), input: s.tensor(467), weights: s.p + 3113440,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(466),
-            gradWeights: s.g + 3113440, pool: pool)
+            gradWeights: s.g + 3113440, workspace: s.ws, pool: pool)
         s.profiler?.stop(653)
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
@@ -6932,7 +6955,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(226), weights: s.p + 2850352,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(472),
-            gradWeights: s.g + 2850352, pool: pool)
+            gradWeights: s.g + 2850352, workspace: s.ws, pool: pool)
         s.profiler?.stop(662)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6982,7 +7005,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(473), input: s.tensor(475), weights: s.p + 2696112,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(474),
-            gradWeights: s.g + 2696112, pool: pool)
+            gradWeights: s.g + 2696112, workspace: s.ws, pool: pool)
         s.profiler?.stop(669)
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
@@ -7041,7 +7064,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(478), input: s.tensor(214), weights: s.p + 2433024,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(480),
-            gradWeights: s.g + 2433024, pool: pool)
+            gradWeights: s.g + 2433024, workspace: s.ws, pool: pool)
         s.profiler?.stop(678)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7091,7 +7114,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(481), input: s.tensor(483), weights: s.p + 2278784,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(482),
-            gradWeights: s.g + 2278784, pool: pool)
+            gradWeights: s.g + 2278784, workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
@@ -7150,7 +7173,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(486), input: s.tensor(202), weights: s.p + 2015696,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(488),
-            gradWeights: s.g + 2015696, pool: pool)
+            gradWeights: s.g + 2015696, workspace: s.ws, pool: pool)
         s.profiler?.stop(694)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7200,7 +7223,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(491), weights: s.p + 1861456,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(490),
-            gradWeights: s.g + 1861456, pool: pool)
+            gradWeights: s.g + 1861456, workspace: s.ws, pool: pool)
         s.profiler?.stop(701)
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
         s.profiler?.start()
@@ -7259,7 +7282,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(494), input: s.tensor(191), weights: s.p + 1598368,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(496),
-            gradWeights: s.g + 1598368, pool: pool)
+            gradWeights: s.g + 1598368, workspace: s.ws, pool: pool)
         s.profiler?.stop(710)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7303,7 +7326,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(498), weights: s.p + 1490208,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(497),
-            gradWeights: s.g + 1490208, pool: pool)
+            gradWeights: s.g + 1490208, workspace: s.ws, pool: pool)
         s.profiler?.stop(716)
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
@@ -7362,7 +7385,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(501), input: s.tensor(180), weights: s.p + 1354432,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(503),
-            gradWeights: s.g + 1354432, pool: pool)
+            gradWeights: s.g + 1354432, workspace: s.ws, pool: pool)
         s.profiler?.stop(725)
     }
 
@@ -7408,7 +7431,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(504), input: s.tensor(506), weights: s.p + 1278720,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(505),
-            gradWeights: s.g + 1278720, pool: pool)
+            gradWeights: s.g + 1278720, workspace: s.ws, pool: pool)
         s.profiler?.stop(731)
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
@@ -7467,7 +7490,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(509), input: s.tensor(168), weights: s.p + 1153696,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(511),
-            gradWeights: s.g + 1153696, pool: pool)
+            gradWeights: s.g + 1153696, workspace: s.ws, pool: pool)
         s.profiler?.stop(740)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7517,7 +7540,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(512), input: s.tensor(514), weights: s.p + 1077984,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(513),
-            gradWeights: s.g + 1077984, pool: pool)
+            gradWeights: s.g + 1077984, workspace: s.ws, pool: pool)
         s.profiler?.stop(747)
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
@@ -7576,7 +7599,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(517), input: s.tensor(156), weights: s.p + 952960,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(519), gradWeights: s.g + 952960,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(756)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7626,7 +7649,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(520), input: s.tensor(522), weights: s.p + 877248,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(521), gradWeights: s.g + 877248,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(763)
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
@@ -7685,7 +7708,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(525), input: s.tensor(144), weights: s.p + 752224,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(527), gradWeights: s.g + 752224,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(772)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7735,7 +7758,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(528), input: s.tensor(530), weights: s.p + 676512,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(529), gradWeights: s.g + 676512,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(779)
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
@@ -7794,7 +7817,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(533), input: s.tensor(132), weights: s.p + 551488,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(535), gradWeights: s.g + 551488,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(788)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7844,7 +7867,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(536), input: s.tensor(538), weights: s.p + 475776,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(537), gradWeights: s.g + 475776,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(795)
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
         s.profiler?.start()
@@ -7903,7 +7926,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(541), input: s.tensor(121), weights: s.p + 350752,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(543), gradWeights: s.g + 350752,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(804)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7947,7 +7970,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(543), input: s.tensor(545), weights: s.p + 312672,
             pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(544), gradWeights: s.g + 312672,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(810)
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 24, 24, 336]
         s.profiler?.start()
@@ -8006,7 +8029,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(548), input: s.tensor(110), weights: s.p + 278384,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(550), gradWeights: s.g + 278384,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(819)
     }
 
@@ -8052,7 +8075,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(553), weights: s.p + 259312,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(552), gradWeights: s.g + 259312,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(825)
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
         s.profiler?.start()
@@ -8111,7 +8134,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(556), input: s.tensor(98), weights: s.p + 219648,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(558), gradWeights: s.g + 219648,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(834)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8161,7 +8184,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(559), input: s.tensor(561), weights: s.p + 200576,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(560), gradWeights: s.g + 200576,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(841)
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
         s.profiler?.start()
@@ -8220,7 +8243,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(564), input: s.tensor(86), weights: s.p + 160912,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(566), gradWeights: s.g + 160912,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(850)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8270,7 +8293,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(567), input: s.tensor(569), weights: s.p + 141840,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(568), gradWeights: s.g + 141840,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(857)
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
         s.profiler?.start()
@@ -8329,7 +8352,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(572), input: s.tensor(75), weights: s.p + 102176,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(574), gradWeights: s.g + 102176,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(866)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8373,7 +8396,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(574), input: s.tensor(576), weights: s.p + 91168,
             pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(575), gradWeights: s.g + 91168,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(872)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 48, 48, 192]
         s.profiler?.start()
@@ -8431,7 +8454,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(64), weights: s.p + 75408,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(581), gradWeights: s.g + 75408,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(881)
     }
 
@@ -8477,7 +8500,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(582), input: s.tensor(584), weights: s.p + 69136,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(583), gradWeights: s.g + 69136,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(887)
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
         s.profiler?.start()
@@ -8535,7 +8558,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(587), input: s.tensor(52), weights: s.p + 56448,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(589), gradWeights: s.g + 56448,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(896)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8585,7 +8608,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(590), input: s.tensor(592), weights: s.p + 50176,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(591), gradWeights: s.g + 50176,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(903)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
         s.profiler?.start()
@@ -8643,7 +8666,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(595), input: s.tensor(40), weights: s.p + 37488,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(597), gradWeights: s.g + 37488,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(912)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8693,7 +8716,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(598), input: s.tensor(600), weights: s.p + 31216,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(599), gradWeights: s.g + 31216,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(919)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
         s.profiler?.start()
@@ -8751,7 +8774,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(603), input: s.tensor(29), weights: s.p + 18528,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(605), gradWeights: s.g + 18528,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(928)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8795,7 +8818,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(605), input: s.tensor(607), weights: s.p + 13792,
             pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(606), gradWeights: s.g + 13792,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(934)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 95, 95, 144]
         s.profiler?.start()
@@ -8853,7 +8876,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(18), weights: s.p + 6000,
             pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(612), gradWeights: s.g + 6000,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(943)
     }
 
@@ -8899,7 +8922,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(613), input: s.tensor(615), weights: s.p + 5296,
             pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(614), gradWeights: s.g + 5296,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(949)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 190, 190, 24]
         s.profiler?.start()
@@ -8972,7 +8995,7 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(618), input: s.tensor(620), weights: s.p + 3328,
             pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(619), gradWeights: s.g + 3328,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(960)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 190, 190, 48]
         s.profiler?.start()

@@ -2724,11 +2724,34 @@ public final class EfficientNetB5Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 48, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 512, outChannels: 2048, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 3072, outChannels: 512, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 512, outChannels: 3072, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1824, outChannels: 512, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 304, outChannels: 1824, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1824, outChannels: 304, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1056, outChannels: 304, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 176, outChannels: 1056, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1056, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 768, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 128, outChannels: 768, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 768, outChannels: 128, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 384, outChannels: 128, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 64, outChannels: 384, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 384, outChannels: 64, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 64, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 240, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 24, threads: pool.threadCount))
         return floats
     }
 
@@ -6829,7 +6852,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(459), input: s.tensor(448), weights: s.p + 27457232,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 2048, gradInput: s.tensor(460),
-            gradWeights: s.g + 27457232, pool: pool)
+            gradWeights: s.g + 27457232, workspace: s.ws, pool: pool)
         s.profiler?.stop(576)
     }
 
@@ -6875,7 +6898,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(461), input: s.tensor(463), weights: s.p + 25882320,
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(462),
-            gradWeights: s.g + 25882320, pool: pool)
+            gradWeights: s.g + 25882320, workspace: s.ws, pool: pool)
         s.profiler?.stop(582)
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
         s.profiler?.start()
@@ -6934,7 +6957,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(466), input: s.tensor(436), weights: s.p + 23467600,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(468),
-            gradWeights: s.g + 23467600, pool: pool)
+            gradWeights: s.g + 23467600, workspace: s.ws, pool: pool)
         s.profiler?.stop(591)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6984,7 +7007,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(471), weights: s.p + 21892688,
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(470),
-            gradWeights: s.g + 21892688, pool: pool)
+            gradWeights: s.g + 21892688, workspace: s.ws, pool: pool)
         s.profiler?.stop(598)
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
         s.profiler?.start()
@@ -7043,7 +7066,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(425), weights: s.p + 19477968,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(476),
-            gradWeights: s.g + 19477968, pool: pool)
+            gradWeights: s.g + 19477968, workspace: s.ws, pool: pool)
         s.profiler?.stop(607)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7087,7 +7110,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(476), input: s.tensor(478), weights: s.p + 18542032,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(477),
-            gradWeights: s.g + 18542032, pool: pool)
+            gradWeights: s.g + 18542032, workspace: s.ws, pool: pool)
         s.profiler?.stop(613)
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7146,7 +7169,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(481), input: s.tensor(414), weights: s.p + 17677376,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(483),
-            gradWeights: s.g + 17677376, pool: pool)
+            gradWeights: s.g + 17677376, workspace: s.ws, pool: pool)
         s.profiler?.stop(622)
     }
 
@@ -7192,7 +7215,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(484), input: s.tensor(486), weights: s.p + 17121664,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(485),
-            gradWeights: s.g + 17121664, pool: pool)
+            gradWeights: s.g + 17121664, workspace: s.ws, pool: pool)
         s.profiler?.stop(628)
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7251,7 +7274,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(402), weights: s.p + 16227824,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(491),
-            gradWeights: s.g + 16227824, pool: pool)
+            gradWeights: s.g + 16227824, workspace: s.ws, pool: pool)
         s.profiler?.stop(637)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7301,7 +7324,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(492), input: s.tensor(494), weights: s.p + 15672112,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(493),
-            gradWeights: s.g + 15672112, pool: pool)
+            gradWeights: s.g + 15672112, workspace: s.ws, pool: pool)
         s.profiler?.stop(644)
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7360,7 +7383,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(497), input: s.tensor(390), weights: s.p + 14778272,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(499),
-            gradWeights: s.g + 14778272, pool: pool)
+            gradWeights: s.g + 14778272, workspace: s.ws, pool: pool)
         s.profiler?.stop(653)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7410,7 +7433,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(500), input: s.tensor(502), weights: s.p + 14222560,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(501),
-            gradWeights: s.g + 14222560, pool: pool)
+            gradWeights: s.g + 14222560, workspace: s.ws, pool: pool)
         s.profiler?.stop(660)
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7469,7 +7492,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(505), input: s.tensor(378), weights: s.p + 13328720,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(507),
-            gradWeights: s.g + 13328720, pool: pool)
+            gradWeights: s.g + 13328720, workspace: s.ws, pool: pool)
         s.profiler?.stop(669)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7519,7 +7542,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(508), input: s.tensor(510), weights: s.p + 12773008,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(509),
-            gradWeights: s.g + 12773008, pool: pool)
+            gradWeights: s.g + 12773008, workspace: s.ws, pool: pool)
         s.profiler?.stop(676)
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7578,7 +7601,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(513), input: s.tensor(366), weights: s.p + 11879168,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(515),
-            gradWeights: s.g + 11879168, pool: pool)
+            gradWeights: s.g + 11879168, workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7628,7 +7651,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(516), input: s.tensor(518), weights: s.p + 11323456,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
-            gradWeights: s.g + 11323456, pool: pool)
+            gradWeights: s.g + 11323456, workspace: s.ws, pool: pool)
         s.profiler?.stop(692)
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7687,7 +7710,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(521), input: s.tensor(354), weights: s.p + 10429616,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(523),
-            gradWeights: s.g + 10429616, pool: pool)
+            gradWeights: s.g + 10429616, workspace: s.ws, pool: pool)
         s.profiler?.stop(701)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7737,7 +7760,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(526), weights: s.p + 9873904,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(525),
-            gradWeights: s.g + 9873904, pool: pool)
+            gradWeights: s.g + 9873904, workspace: s.ws, pool: pool)
         s.profiler?.stop(708)
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7796,7 +7819,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(529), input: s.tensor(342), weights: s.p + 8980064,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(531),
-            gradWeights: s.g + 8980064, pool: pool)
+            gradWeights: s.g + 8980064, workspace: s.ws, pool: pool)
         s.profiler?.stop(717)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7846,7 +7869,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(532), input: s.tensor(534), weights: s.p + 8424352,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(533),
-            gradWeights: s.g + 8424352, pool: pool)
+            gradWeights: s.g + 8424352, workspace: s.ws, pool: pool)
         s.profiler?.stop(724)
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7905,7 +7928,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(330), weights: s.p + 7530512,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(539),
-            gradWeights: s.g + 7530512, pool: pool)
+            gradWeights: s.g + 7530512, workspace: s.ws, pool: pool)
         s.profiler?.stop(733)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7955,7 +7978,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(540), input: s.tensor(542), weights: s.p + 6974800,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(541),
-            gradWeights: s.g + 6974800, pool: pool)
+            gradWeights: s.g + 6974800, workspace: s.ws, pool: pool)
         s.profiler?.stop(740)
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -8014,7 +8037,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(545), input: s.tensor(319), weights: s.p + 6080960,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(547),
-            gradWeights: s.g + 6080960, pool: pool)
+            gradWeights: s.g + 6080960, workspace: s.ws, pool: pool)
         s.profiler?.stop(749)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8058,7 +8081,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(549), weights: s.p + 5758720,
             pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(548),
-            gradWeights: s.g + 5758720, pool: pool)
+            gradWeights: s.g + 5758720, workspace: s.ws, pool: pool)
         s.profiler?.stop(755)
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 15, 15, 1056]
         s.profiler?.start()
@@ -8117,7 +8140,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(552), input: s.tensor(308), weights: s.p + 5443984,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(554),
-            gradWeights: s.g + 5443984, pool: pool)
+            gradWeights: s.g + 5443984, workspace: s.ws, pool: pool)
         s.profiler?.stop(764)
     }
 
@@ -8163,7 +8186,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(555), input: s.tensor(557), weights: s.p + 5257424,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(556),
-            gradWeights: s.g + 5257424, pool: pool)
+            gradWeights: s.g + 5257424, workspace: s.ws, pool: pool)
         s.profiler?.stop(770)
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -8222,7 +8245,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(560), input: s.tensor(296), weights: s.p + 4942688,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(562),
-            gradWeights: s.g + 4942688, pool: pool)
+            gradWeights: s.g + 4942688, workspace: s.ws, pool: pool)
         s.profiler?.stop(779)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8272,7 +8295,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(563), input: s.tensor(565), weights: s.p + 4756128,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(564),
-            gradWeights: s.g + 4756128, pool: pool)
+            gradWeights: s.g + 4756128, workspace: s.ws, pool: pool)
         s.profiler?.stop(786)
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -8331,7 +8354,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(568), input: s.tensor(284), weights: s.p + 4441392,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(570),
-            gradWeights: s.g + 4441392, pool: pool)
+            gradWeights: s.g + 4441392, workspace: s.ws, pool: pool)
         s.profiler?.stop(795)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8381,7 +8404,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(573), weights: s.p + 4254832,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
-            gradWeights: s.g + 4254832, pool: pool)
+            gradWeights: s.g + 4254832, workspace: s.ws, pool: pool)
         s.profiler?.stop(802)
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -8440,7 +8463,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(576), input: s.tensor(272), weights: s.p + 3940096,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(578),
-            gradWeights: s.g + 3940096, pool: pool)
+            gradWeights: s.g + 3940096, workspace: s.ws, pool: pool)
         s.profiler?.stop(811)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8490,7 +8513,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(581), weights: s.p + 3753536,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(580),
-            gradWeights: s.g + 3753536, pool: pool)
+            gradWeights: s.g + 3753536, workspace: s.ws, pool: pool)
         s.profiler?.stop(818)
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -8549,7 +8572,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(584), input: s.tensor(260), weights: s.p + 3438800,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(586),
-            gradWeights: s.g + 3438800, pool: pool)
+            gradWeights: s.g + 3438800, workspace: s.ws, pool: pool)
         s.profiler?.stop(827)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8599,7 +8622,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(587), input: s.tensor(589), weights: s.p + 3252240,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(588),
-            gradWeights: s.g + 3252240, pool: pool)
+            gradWeights: s.g + 3252240, workspace: s.ws, pool: pool)
         s.profiler?.stop(834)
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -8658,7 +8681,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(592), input: s.tensor(248), weights: s.p + 2937504,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(594),
-            gradWeights: s.g + 2937504, pool: pool)
+            gradWeights: s.g + 2937504, workspace: s.ws, pool: pool)
         s.profiler?.stop(843)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8708,7 +8731,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(595), input: s.tensor(597), weights: s.p + 2750944,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(596),
-            gradWeights: s.g + 2750944, pool: pool)
+            gradWeights: s.g + 2750944, workspace: s.ws, pool: pool)
         s.profiler?.stop(850)
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -8767,7 +8790,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(600), input: s.tensor(237), weights: s.p + 2436208,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(602),
-            gradWeights: s.g + 2436208, pool: pool)
+            gradWeights: s.g + 2436208, workspace: s.ws, pool: pool)
         s.profiler?.stop(859)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8811,7 +8834,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(602), input: s.tensor(604), weights: s.p + 2300336,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(603),
-            gradWeights: s.g + 2300336, pool: pool)
+            gradWeights: s.g + 2300336, workspace: s.ws, pool: pool)
         s.profiler?.stop(865)
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
@@ -8870,7 +8893,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(607), input: s.tensor(226), weights: s.p + 2126736,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(609),
-            gradWeights: s.g + 2126736, pool: pool)
+            gradWeights: s.g + 2126736, workspace: s.ws, pool: pool)
         s.profiler?.stop(874)
     }
 
@@ -8916,7 +8939,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(612), weights: s.p + 2027920,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(611),
-            gradWeights: s.g + 2027920, pool: pool)
+            gradWeights: s.g + 2027920, workspace: s.ws, pool: pool)
         s.profiler?.stop(880)
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
@@ -8975,7 +8998,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(615), input: s.tensor(214), weights: s.p + 1866608,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(617),
-            gradWeights: s.g + 1866608, pool: pool)
+            gradWeights: s.g + 1866608, workspace: s.ws, pool: pool)
         s.profiler?.stop(889)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9025,7 +9048,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(618), input: s.tensor(620), weights: s.p + 1767792,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(619),
-            gradWeights: s.g + 1767792, pool: pool)
+            gradWeights: s.g + 1767792, workspace: s.ws, pool: pool)
         s.profiler?.stop(896)
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
@@ -9084,7 +9107,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(623), input: s.tensor(202), weights: s.p + 1606480,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(625),
-            gradWeights: s.g + 1606480, pool: pool)
+            gradWeights: s.g + 1606480, workspace: s.ws, pool: pool)
         s.profiler?.stop(905)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9134,7 +9157,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(626), input: s.tensor(628), weights: s.p + 1507664,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627),
-            gradWeights: s.g + 1507664, pool: pool)
+            gradWeights: s.g + 1507664, workspace: s.ws, pool: pool)
         s.profiler?.stop(912)
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
@@ -9193,7 +9216,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(631), input: s.tensor(190), weights: s.p + 1346352,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(633),
-            gradWeights: s.g + 1346352, pool: pool)
+            gradWeights: s.g + 1346352, workspace: s.ws, pool: pool)
         s.profiler?.stop(921)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9243,7 +9266,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(634), input: s.tensor(636), weights: s.p + 1247536,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(635),
-            gradWeights: s.g + 1247536, pool: pool)
+            gradWeights: s.g + 1247536, workspace: s.ws, pool: pool)
         s.profiler?.stop(928)
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
@@ -9302,7 +9325,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(639), input: s.tensor(178), weights: s.p + 1086224,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(641),
-            gradWeights: s.g + 1086224, pool: pool)
+            gradWeights: s.g + 1086224, workspace: s.ws, pool: pool)
         s.profiler?.stop(937)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9352,7 +9375,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(642), input: s.tensor(644), weights: s.p + 987408,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(643), gradWeights: s.g + 987408,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(944)
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
@@ -9411,7 +9434,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(647), input: s.tensor(166), weights: s.p + 826096,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(649), gradWeights: s.g + 826096,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(953)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9461,7 +9484,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(650), input: s.tensor(652), weights: s.p + 727280,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(651), gradWeights: s.g + 727280,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(960)
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
         s.profiler?.start()
@@ -9520,7 +9543,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(655), input: s.tensor(155), weights: s.p + 565968,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(657), gradWeights: s.g + 565968,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(969)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9564,7 +9587,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(657), input: s.tensor(659), weights: s.p + 516304,
             pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(658), gradWeights: s.g + 516304,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(975)
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 29, 29, 384]
         s.profiler?.start()
@@ -9623,7 +9646,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(662), input: s.tensor(144), weights: s.p + 472512,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(664), gradWeights: s.g + 472512,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(984)
     }
 
@@ -9669,7 +9692,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(665), input: s.tensor(667), weights: s.p + 447680,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(666), gradWeights: s.g + 447680,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(990)
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
@@ -9728,7 +9751,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(670), input: s.tensor(132), weights: s.p + 397744,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(672), gradWeights: s.g + 397744,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(999)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9778,7 +9801,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(673), input: s.tensor(675), weights: s.p + 372912,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(674), gradWeights: s.g + 372912,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1006)
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
@@ -9837,7 +9860,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(678), input: s.tensor(120), weights: s.p + 322976,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(680), gradWeights: s.g + 322976,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1015)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9887,7 +9910,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(681), input: s.tensor(683), weights: s.p + 298144,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(682), gradWeights: s.g + 298144,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1022)
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
@@ -9946,7 +9969,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(686), input: s.tensor(108), weights: s.p + 248208,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(688), gradWeights: s.g + 248208,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1031)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9996,7 +10019,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(689), input: s.tensor(691), weights: s.p + 223376,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(690), gradWeights: s.g + 223376,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1038)
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
         s.profiler?.start()
@@ -10055,7 +10078,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(694), input: s.tensor(97), weights: s.p + 173440,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(696), gradWeights: s.g + 173440,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1047)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10099,7 +10122,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(696), input: s.tensor(698), weights: s.p + 157824,
             pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(697), gradWeights: s.g + 157824,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1053)
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 57, 57, 240]
         s.profiler?.start()
@@ -10158,7 +10181,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(701), input: s.tensor(86), weights: s.p + 135248,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(703),
-            gradWeights: s.g + 135248, pool: pool)
+            gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1062)
     }
 
@@ -10204,7 +10227,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(704), input: s.tensor(706), weights: s.p + 125456,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(705),
-            gradWeights: s.g + 125456, pool: pool)
+            gradWeights: s.g + 125456, workspace: s.ws, pool: pool)
         s.profiler?.stop(1068)
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
@@ -10263,7 +10286,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(709), input: s.tensor(74), weights: s.p + 106720,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(711),
-            gradWeights: s.g + 106720, pool: pool)
+            gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1077)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10313,7 +10336,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(712), input: s.tensor(714), weights: s.p + 96928,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(713), gradWeights: s.g + 96928,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1084)
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
@@ -10371,7 +10394,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(717), input: s.tensor(62), weights: s.p + 78192,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(719), gradWeights: s.g + 78192,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1093)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10421,7 +10444,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(720), input: s.tensor(722), weights: s.p + 68400,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(721), gradWeights: s.g + 68400,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1100)
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
@@ -10479,7 +10502,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(725), input: s.tensor(50), weights: s.p + 49664,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(727), gradWeights: s.g + 49664,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1109)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10529,7 +10552,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(728), input: s.tensor(730), weights: s.p + 39872,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(729), gradWeights: s.g + 39872,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1116)
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
         s.profiler?.start()
@@ -10587,7 +10610,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(733), input: s.tensor(39), weights: s.p + 21136,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(735), gradWeights: s.g + 21136,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1125)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10631,7 +10654,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(737), weights: s.p + 15184,
             pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(736), gradWeights: s.g + 15184,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1131)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 114, 114, 144]
         s.profiler?.start()
@@ -10689,7 +10712,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(740), input: s.tensor(28), weights: s.p + 7392,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(742), gradWeights: s.g + 7392,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1140)
     }
 
@@ -10735,7 +10758,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(743), input: s.tensor(745), weights: s.p + 6688,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(744), gradWeights: s.g + 6688,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1146)
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
         s.profiler?.start()
@@ -10814,7 +10837,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(749), input: s.tensor(751), weights: s.p + 5296,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(750), gradWeights: s.g + 5296,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1158)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
         s.profiler?.start()
@@ -10887,7 +10910,7 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(756), weights: s.p + 3328,
             pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(755), gradWeights: s.g + 3328,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1169)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 228, 228, 48]
         s.profiler?.start()

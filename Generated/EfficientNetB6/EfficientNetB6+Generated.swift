@@ -3116,11 +3116,34 @@ public final class EfficientNetB6Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 56, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 2304, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 3456, outChannels: 576, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 3456, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2064, outChannels: 576, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 344, outChannels: 2064, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2064, outChannels: 344, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1200, outChannels: 344, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 200, outChannels: 1200, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1200, outChannels: 200, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 864, outChannels: 200, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 864, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 864, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 432, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 432, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 432, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 240, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 56, outChannels: 32, threads: pool.threadCount))
         return floats
     }
 
@@ -7880,7 +7903,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(531), input: s.tensor(520), weights: s.p + 39625360,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 2304, gradInput: s.tensor(532),
-            gradWeights: s.g + 39625360, pool: pool)
+            gradWeights: s.g + 39625360, workspace: s.ws, pool: pool)
         s.profiler?.stop(666)
     }
 
@@ -7926,7 +7949,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(533), input: s.tensor(535), weights: s.p + 37632400,
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(534),
-            gradWeights: s.g + 37632400, pool: pool)
+            gradWeights: s.g + 37632400, workspace: s.ws, pool: pool)
         s.profiler?.stop(672)
         // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]
         s.profiler?.start()
@@ -7985,7 +8008,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(538), input: s.tensor(508), weights: s.p + 34584064,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(540),
-            gradWeights: s.g + 34584064, pool: pool)
+            gradWeights: s.g + 34584064, workspace: s.ws, pool: pool)
         s.profiler?.stop(681)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8035,7 +8058,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(541), input: s.tensor(543), weights: s.p + 32591104,
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(542),
-            gradWeights: s.g + 32591104, pool: pool)
+            gradWeights: s.g + 32591104, workspace: s.ws, pool: pool)
         s.profiler?.stop(688)
         // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]
         s.profiler?.start()
@@ -8094,7 +8117,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(546), input: s.tensor(497), weights: s.p + 29542768,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(548),
-            gradWeights: s.g + 29542768, pool: pool)
+            gradWeights: s.g + 29542768, workspace: s.ws, pool: pool)
         s.profiler?.stop(697)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8138,7 +8161,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(548), input: s.tensor(550), weights: s.p + 28351600,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, gradInput: s.tensor(549),
-            gradWeights: s.g + 28351600, pool: pool)
+            gradWeights: s.g + 28351600, workspace: s.ws, pool: pool)
         s.profiler?.stop(703)
         // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8197,7 +8220,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(553), input: s.tensor(486), weights: s.p + 27249328,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(555),
-            gradWeights: s.g + 27249328, pool: pool)
+            gradWeights: s.g + 27249328, workspace: s.ws, pool: pool)
         s.profiler?.stop(712)
     }
 
@@ -8243,7 +8266,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(556), input: s.tensor(558), weights: s.p + 26537904,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(557),
-            gradWeights: s.g + 26537904, pool: pool)
+            gradWeights: s.g + 26537904, workspace: s.ws, pool: pool)
         s.profiler?.stop(718)
         // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8302,7 +8325,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(561), input: s.tensor(474), weights: s.p + 25402608,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(563),
-            gradWeights: s.g + 25402608, pool: pool)
+            gradWeights: s.g + 25402608, workspace: s.ws, pool: pool)
         s.profiler?.stop(727)
         // features.6.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8352,7 +8375,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(564), input: s.tensor(566), weights: s.p + 24691184,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(565),
-            gradWeights: s.g + 24691184, pool: pool)
+            gradWeights: s.g + 24691184, workspace: s.ws, pool: pool)
         s.profiler?.stop(734)
         // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8411,7 +8434,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(569), input: s.tensor(462), weights: s.p + 23555888,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(571),
-            gradWeights: s.g + 23555888, pool: pool)
+            gradWeights: s.g + 23555888, workspace: s.ws, pool: pool)
         s.profiler?.stop(743)
         // features.6.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8461,7 +8484,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(572), input: s.tensor(574), weights: s.p + 22844464,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(573),
-            gradWeights: s.g + 22844464, pool: pool)
+            gradWeights: s.g + 22844464, workspace: s.ws, pool: pool)
         s.profiler?.stop(750)
         // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8520,7 +8543,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(577), input: s.tensor(450), weights: s.p + 21709168,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(579),
-            gradWeights: s.g + 21709168, pool: pool)
+            gradWeights: s.g + 21709168, workspace: s.ws, pool: pool)
         s.profiler?.stop(759)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8570,7 +8593,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(580), input: s.tensor(582), weights: s.p + 20997744,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(581),
-            gradWeights: s.g + 20997744, pool: pool)
+            gradWeights: s.g + 20997744, workspace: s.ws, pool: pool)
         s.profiler?.stop(766)
         // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8629,7 +8652,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(585), input: s.tensor(438), weights: s.p + 19862448,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(587),
-            gradWeights: s.g + 19862448, pool: pool)
+            gradWeights: s.g + 19862448, workspace: s.ws, pool: pool)
         s.profiler?.stop(775)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8679,7 +8702,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(588), input: s.tensor(590), weights: s.p + 19151024,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(589),
-            gradWeights: s.g + 19151024, pool: pool)
+            gradWeights: s.g + 19151024, workspace: s.ws, pool: pool)
         s.profiler?.stop(782)
         // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8738,7 +8761,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(593), input: s.tensor(426), weights: s.p + 18015728,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(595),
-            gradWeights: s.g + 18015728, pool: pool)
+            gradWeights: s.g + 18015728, workspace: s.ws, pool: pool)
         s.profiler?.stop(791)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8788,7 +8811,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(596), input: s.tensor(598), weights: s.p + 17304304,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(597),
-            gradWeights: s.g + 17304304, pool: pool)
+            gradWeights: s.g + 17304304, workspace: s.ws, pool: pool)
         s.profiler?.stop(798)
         // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8847,7 +8870,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(601), input: s.tensor(414), weights: s.p + 16169008,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(603),
-            gradWeights: s.g + 16169008, pool: pool)
+            gradWeights: s.g + 16169008, workspace: s.ws, pool: pool)
         s.profiler?.stop(807)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -8897,7 +8920,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(604), input: s.tensor(606), weights: s.p + 15457584,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(605),
-            gradWeights: s.g + 15457584, pool: pool)
+            gradWeights: s.g + 15457584, workspace: s.ws, pool: pool)
         s.profiler?.stop(814)
         // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8956,7 +8979,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(609), input: s.tensor(402), weights: s.p + 14322288,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(611),
-            gradWeights: s.g + 14322288, pool: pool)
+            gradWeights: s.g + 14322288, workspace: s.ws, pool: pool)
         s.profiler?.stop(823)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9006,7 +9029,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(612), input: s.tensor(614), weights: s.p + 13610864,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(613),
-            gradWeights: s.g + 13610864, pool: pool)
+            gradWeights: s.g + 13610864, workspace: s.ws, pool: pool)
         s.profiler?.stop(830)
         // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -9065,7 +9088,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(617), input: s.tensor(390), weights: s.p + 12475568,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(619),
-            gradWeights: s.g + 12475568, pool: pool)
+            gradWeights: s.g + 12475568, workspace: s.ws, pool: pool)
         s.profiler?.stop(839)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9115,7 +9138,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(620), input: s.tensor(622), weights: s.p + 11764144,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(621),
-            gradWeights: s.g + 11764144, pool: pool)
+            gradWeights: s.g + 11764144, workspace: s.ws, pool: pool)
         s.profiler?.stop(846)
         // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -9174,7 +9197,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(625), input: s.tensor(378), weights: s.p + 10628848,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(627),
-            gradWeights: s.g + 10628848, pool: pool)
+            gradWeights: s.g + 10628848, workspace: s.ws, pool: pool)
         s.profiler?.stop(855)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9224,7 +9247,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(628), input: s.tensor(630), weights: s.p + 9917424,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(629),
-            gradWeights: s.g + 9917424, pool: pool)
+            gradWeights: s.g + 9917424, workspace: s.ws, pool: pool)
         s.profiler?.stop(862)
         // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -9283,7 +9306,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(633), input: s.tensor(367), weights: s.p + 8782128,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(635),
-            gradWeights: s.g + 8782128, pool: pool)
+            gradWeights: s.g + 8782128, workspace: s.ws, pool: pool)
         s.profiler?.stop(871)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9327,7 +9350,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(635), input: s.tensor(637), weights: s.p + 8367920,
             pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, gradInput: s.tensor(636),
-            gradWeights: s.g + 8367920, pool: pool)
+            gradWeights: s.g + 8367920, workspace: s.ws, pool: pool)
         s.profiler?.stop(877)
         // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 17, 17, 1200]
         s.profiler?.start()
@@ -9386,7 +9409,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(640), input: s.tensor(356), weights: s.p + 7967056,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(642),
-            gradWeights: s.g + 7967056, pool: pool)
+            gradWeights: s.g + 7967056, workspace: s.ws, pool: pool)
         s.profiler?.stop(886)
     }
 
@@ -9432,7 +9455,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(643), input: s.tensor(645), weights: s.p + 7726224,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(644),
-            gradWeights: s.g + 7726224, pool: pool)
+            gradWeights: s.g + 7726224, workspace: s.ws, pool: pool)
         s.profiler?.stop(892)
         // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -9491,7 +9514,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(648), input: s.tensor(344), weights: s.p + 7325360,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(650),
-            gradWeights: s.g + 7325360, pool: pool)
+            gradWeights: s.g + 7325360, workspace: s.ws, pool: pool)
         s.profiler?.stop(901)
         // features.5.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9541,7 +9564,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(651), input: s.tensor(653), weights: s.p + 7084528,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(652),
-            gradWeights: s.g + 7084528, pool: pool)
+            gradWeights: s.g + 7084528, workspace: s.ws, pool: pool)
         s.profiler?.stop(908)
         // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -9600,7 +9623,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(656), input: s.tensor(332), weights: s.p + 6683664,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(658),
-            gradWeights: s.g + 6683664, pool: pool)
+            gradWeights: s.g + 6683664, workspace: s.ws, pool: pool)
         s.profiler?.stop(917)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9650,7 +9673,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(659), input: s.tensor(661), weights: s.p + 6442832,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(660),
-            gradWeights: s.g + 6442832, pool: pool)
+            gradWeights: s.g + 6442832, workspace: s.ws, pool: pool)
         s.profiler?.stop(924)
         // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -9709,7 +9732,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(664), input: s.tensor(320), weights: s.p + 6041968,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(666),
-            gradWeights: s.g + 6041968, pool: pool)
+            gradWeights: s.g + 6041968, workspace: s.ws, pool: pool)
         s.profiler?.stop(933)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9759,7 +9782,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(667), input: s.tensor(669), weights: s.p + 5801136,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(668),
-            gradWeights: s.g + 5801136, pool: pool)
+            gradWeights: s.g + 5801136, workspace: s.ws, pool: pool)
         s.profiler?.stop(940)
         // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -9818,7 +9841,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(672), input: s.tensor(308), weights: s.p + 5400272,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(674),
-            gradWeights: s.g + 5400272, pool: pool)
+            gradWeights: s.g + 5400272, workspace: s.ws, pool: pool)
         s.profiler?.stop(949)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9868,7 +9891,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(675), input: s.tensor(677), weights: s.p + 5159440,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(676),
-            gradWeights: s.g + 5159440, pool: pool)
+            gradWeights: s.g + 5159440, workspace: s.ws, pool: pool)
         s.profiler?.stop(956)
         // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -9927,7 +9950,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(680), input: s.tensor(296), weights: s.p + 4758576,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(682),
-            gradWeights: s.g + 4758576, pool: pool)
+            gradWeights: s.g + 4758576, workspace: s.ws, pool: pool)
         s.profiler?.stop(965)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9977,7 +10000,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(683), input: s.tensor(685), weights: s.p + 4517744,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(684),
-            gradWeights: s.g + 4517744, pool: pool)
+            gradWeights: s.g + 4517744, workspace: s.ws, pool: pool)
         s.profiler?.stop(972)
         // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -10036,7 +10059,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(688), input: s.tensor(284), weights: s.p + 4116880,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(690),
-            gradWeights: s.g + 4116880, pool: pool)
+            gradWeights: s.g + 4116880, workspace: s.ws, pool: pool)
         s.profiler?.stop(981)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10086,7 +10109,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(691), input: s.tensor(693), weights: s.p + 3876048,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(692),
-            gradWeights: s.g + 3876048, pool: pool)
+            gradWeights: s.g + 3876048, workspace: s.ws, pool: pool)
         s.profiler?.stop(988)
         // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -10145,7 +10168,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(696), input: s.tensor(273), weights: s.p + 3475184,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(698),
-            gradWeights: s.g + 3475184, pool: pool)
+            gradWeights: s.g + 3475184, workspace: s.ws, pool: pool)
         s.profiler?.stop(997)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10189,7 +10212,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(698), input: s.tensor(700), weights: s.p + 3301552,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, gradInput: s.tensor(699),
-            gradWeights: s.g + 3301552, pool: pool)
+            gradWeights: s.g + 3301552, workspace: s.ws, pool: pool)
         s.profiler?.stop(1003)
         // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
@@ -10248,7 +10271,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(703), input: s.tensor(262), weights: s.p + 3085504,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(705),
-            gradWeights: s.g + 3085504, pool: pool)
+            gradWeights: s.g + 3085504, workspace: s.ws, pool: pool)
         s.profiler?.stop(1012)
     }
 
@@ -10294,7 +10317,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(706), input: s.tensor(708), weights: s.p + 2960512,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(707),
-            gradWeights: s.g + 2960512, pool: pool)
+            gradWeights: s.g + 2960512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1018)
         // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
@@ -10353,7 +10376,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(711), input: s.tensor(250), weights: s.p + 2758288,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(713),
-            gradWeights: s.g + 2758288, pool: pool)
+            gradWeights: s.g + 2758288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1027)
         // features.4.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10403,7 +10426,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(714), input: s.tensor(716), weights: s.p + 2633296,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(715),
-            gradWeights: s.g + 2633296, pool: pool)
+            gradWeights: s.g + 2633296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1034)
         // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
@@ -10462,7 +10485,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(719), input: s.tensor(238), weights: s.p + 2431072,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(721),
-            gradWeights: s.g + 2431072, pool: pool)
+            gradWeights: s.g + 2431072, workspace: s.ws, pool: pool)
         s.profiler?.stop(1043)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10512,7 +10535,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(722), input: s.tensor(724), weights: s.p + 2306080,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(723),
-            gradWeights: s.g + 2306080, pool: pool)
+            gradWeights: s.g + 2306080, workspace: s.ws, pool: pool)
         s.profiler?.stop(1050)
         // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
@@ -10571,7 +10594,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(727), input: s.tensor(226), weights: s.p + 2103856,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(729),
-            gradWeights: s.g + 2103856, pool: pool)
+            gradWeights: s.g + 2103856, workspace: s.ws, pool: pool)
         s.profiler?.stop(1059)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10621,7 +10644,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(730), input: s.tensor(732), weights: s.p + 1978864,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(731),
-            gradWeights: s.g + 1978864, pool: pool)
+            gradWeights: s.g + 1978864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1066)
         // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
@@ -10680,7 +10703,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(214), weights: s.p + 1776640,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(737),
-            gradWeights: s.g + 1776640, pool: pool)
+            gradWeights: s.g + 1776640, workspace: s.ws, pool: pool)
         s.profiler?.stop(1075)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10730,7 +10753,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(738), input: s.tensor(740), weights: s.p + 1651648,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(739),
-            gradWeights: s.g + 1651648, pool: pool)
+            gradWeights: s.g + 1651648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1082)
         // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
@@ -10789,7 +10812,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(743), input: s.tensor(202), weights: s.p + 1449424,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(745),
-            gradWeights: s.g + 1449424, pool: pool)
+            gradWeights: s.g + 1449424, workspace: s.ws, pool: pool)
         s.profiler?.stop(1091)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10839,7 +10862,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(746), input: s.tensor(748), weights: s.p + 1324432,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(747),
-            gradWeights: s.g + 1324432, pool: pool)
+            gradWeights: s.g + 1324432, workspace: s.ws, pool: pool)
         s.profiler?.stop(1098)
         // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
@@ -10898,7 +10921,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(751), input: s.tensor(190), weights: s.p + 1122208,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(753),
-            gradWeights: s.g + 1122208, pool: pool)
+            gradWeights: s.g + 1122208, workspace: s.ws, pool: pool)
         s.profiler?.stop(1107)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10948,7 +10971,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(756), weights: s.p + 997216,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(755),
-            gradWeights: s.g + 997216, pool: pool)
+            gradWeights: s.g + 997216, workspace: s.ws, pool: pool)
         s.profiler?.stop(1114)
         // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
         s.profiler?.start()
@@ -11007,7 +11030,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(759), input: s.tensor(179), weights: s.p + 794992,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(761),
-            gradWeights: s.g + 794992, pool: pool)
+            gradWeights: s.g + 794992, workspace: s.ws, pool: pool)
         s.profiler?.stop(1123)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11051,7 +11074,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(761), input: s.tensor(763), weights: s.p + 732208,
             pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, gradInput: s.tensor(762),
-            gradWeights: s.g + 732208, pool: pool)
+            gradWeights: s.g + 732208, workspace: s.ws, pool: pool)
         s.profiler?.stop(1129)
         // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 33, 33, 432]
         s.profiler?.start()
@@ -11110,7 +11133,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(766), input: s.tensor(168), weights: s.p + 677744,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(768), gradWeights: s.g + 677744,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1138)
     }
 
@@ -11156,7 +11179,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(769), input: s.tensor(771), weights: s.p + 646320,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(770), gradWeights: s.g + 646320,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1144)
         // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
@@ -11215,7 +11238,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(774), input: s.tensor(156), weights: s.p + 584944,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(776), gradWeights: s.g + 584944,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1153)
         // features.3.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11265,7 +11288,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(777), input: s.tensor(779), weights: s.p + 553520,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(778), gradWeights: s.g + 553520,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1160)
         // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
@@ -11324,7 +11347,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(782), input: s.tensor(144), weights: s.p + 492144,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(784), gradWeights: s.g + 492144,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1169)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11374,7 +11397,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(785), input: s.tensor(787), weights: s.p + 460720,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(786), gradWeights: s.g + 460720,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1176)
         // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
@@ -11433,7 +11456,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(790), input: s.tensor(132), weights: s.p + 399344,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(792), gradWeights: s.g + 399344,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1185)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11483,7 +11506,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(793), input: s.tensor(795), weights: s.p + 367920,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(794), gradWeights: s.g + 367920,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1192)
         // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
@@ -11542,7 +11565,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(798), input: s.tensor(120), weights: s.p + 306544,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(800), gradWeights: s.g + 306544,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1201)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11592,7 +11615,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(801), input: s.tensor(803), weights: s.p + 275120,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(802), gradWeights: s.g + 275120,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1208)
         // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
         s.profiler?.start()
@@ -11651,7 +11674,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(806), input: s.tensor(109), weights: s.p + 213744,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(808), gradWeights: s.g + 213744,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1217)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11695,7 +11718,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(808), input: s.tensor(810), weights: s.p + 196144,
             pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, gradInput: s.tensor(809), gradWeights: s.g + 196144,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1223)
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 66, 66, 240]
         s.profiler?.start()
@@ -11754,7 +11777,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(813), input: s.tensor(98), weights: s.p + 173568,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(815),
-            gradWeights: s.g + 173568, pool: pool)
+            gradWeights: s.g + 173568, workspace: s.ws, pool: pool)
         s.profiler?.stop(1232)
     }
 
@@ -11800,7 +11823,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(816), input: s.tensor(818), weights: s.p + 163776,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(817),
-            gradWeights: s.g + 163776, pool: pool)
+            gradWeights: s.g + 163776, workspace: s.ws, pool: pool)
         s.profiler?.stop(1238)
         // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
@@ -11859,7 +11882,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(821), input: s.tensor(86), weights: s.p + 145040,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(823),
-            gradWeights: s.g + 145040, pool: pool)
+            gradWeights: s.g + 145040, workspace: s.ws, pool: pool)
         s.profiler?.stop(1247)
         // features.2.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11909,7 +11932,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(824), input: s.tensor(826), weights: s.p + 135248,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(825),
-            gradWeights: s.g + 135248, pool: pool)
+            gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1254)
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
@@ -11968,7 +11991,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(829), input: s.tensor(74), weights: s.p + 116512,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(831),
-            gradWeights: s.g + 116512, pool: pool)
+            gradWeights: s.g + 116512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1263)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12018,7 +12041,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(832), input: s.tensor(834), weights: s.p + 106720,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(833),
-            gradWeights: s.g + 106720, pool: pool)
+            gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1270)
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
@@ -12077,7 +12100,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(837), input: s.tensor(62), weights: s.p + 87984,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(839), gradWeights: s.g + 87984,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1279)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12127,7 +12150,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(840), input: s.tensor(842), weights: s.p + 78192,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(841), gradWeights: s.g + 78192,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1286)
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
@@ -12185,7 +12208,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(845), input: s.tensor(50), weights: s.p + 59456,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(847), gradWeights: s.g + 59456,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1295)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12235,7 +12258,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(848), input: s.tensor(850), weights: s.p + 49664,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(849), gradWeights: s.g + 49664,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1302)
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
         s.profiler?.start()
@@ -12293,7 +12316,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(853), input: s.tensor(39), weights: s.p + 30928,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(855), gradWeights: s.g + 30928,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1311)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12337,7 +12360,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(855), input: s.tensor(857), weights: s.p + 23056,
             pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, gradInput: s.tensor(856), gradWeights: s.g + 23056,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1317)
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 132, 132, 192]
         s.profiler?.start()
@@ -12395,7 +12418,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(860), input: s.tensor(28), weights: s.p + 10368,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(862), gradWeights: s.g + 10368,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1326)
     }
 
@@ -12441,7 +12464,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(863), input: s.tensor(865), weights: s.p + 9216,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(864), gradWeights: s.g + 9216,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1332)
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]
         s.profiler?.start()
@@ -12520,7 +12543,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(869), input: s.tensor(871), weights: s.p + 7088,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(870), gradWeights: s.g + 7088,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1344)
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]
         s.profiler?.start()
@@ -12593,7 +12616,7 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(874), input: s.tensor(876), weights: s.p + 4192,
             pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.tensor(875), gradWeights: s.g + 4192,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1355)
         // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 backward on [n, 264, 264, 56]
         s.profiler?.start()

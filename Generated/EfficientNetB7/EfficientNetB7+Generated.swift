@@ -3758,11 +3758,34 @@ public final class EfficientNetB7Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 64, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 640, outChannels: 2560, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 3840, outChannels: 640, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 640, outChannels: 3840, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2304, outChannels: 640, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 384, outChannels: 2304, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2304, outChannels: 384, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1344, outChannels: 384, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 224, outChannels: 1344, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1344, outChannels: 224, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 960, outChannels: 224, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 160, outChannels: 960, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 960, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 80, outChannels: 480, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 288, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 64, outChannels: 32, threads: pool.threadCount))
         return floats
     }
 
@@ -9561,7 +9584,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(649), input: s.tensor(638), weights: s.p + 62449344,
             pixels: 361 &* s.n, inChannels: 640, outChannels: 2560, gradInput: s.tensor(650),
-            gradWeights: s.g + 62449344, pool: pool)
+            gradWeights: s.g + 62449344, workspace: s.ws, pool: pool)
         s.profiler?.stop(812)
     }
 
@@ -9607,7 +9630,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(651), input: s.tensor(653), weights: s.p + 59989184,
             pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(652),
-            gradWeights: s.g + 59989184, pool: pool)
+            gradWeights: s.g + 59989184, workspace: s.ws, pool: pool)
         s.profiler?.stop(818)
         // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward on [n, 19, 19, 3840]
         s.profiler?.start()
@@ -9666,7 +9689,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(656), input: s.tensor(626), weights: s.p + 56233504,
             pixels: 361 &* s.n, inChannels: 640, outChannels: 3840, gradInput: s.tensor(658),
-            gradWeights: s.g + 56233504, pool: pool)
+            gradWeights: s.g + 56233504, workspace: s.ws, pool: pool)
         s.profiler?.stop(827)
         // features.7.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9716,7 +9739,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(659), input: s.tensor(661), weights: s.p + 53773344,
             pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(660),
-            gradWeights: s.g + 53773344, pool: pool)
+            gradWeights: s.g + 53773344, workspace: s.ws, pool: pool)
         s.profiler?.stop(834)
         // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward on [n, 19, 19, 3840]
         s.profiler?.start()
@@ -9775,7 +9798,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(664), input: s.tensor(614), weights: s.p + 50017664,
             pixels: 361 &* s.n, inChannels: 640, outChannels: 3840, gradInput: s.tensor(666),
-            gradWeights: s.g + 50017664, pool: pool)
+            gradWeights: s.g + 50017664, workspace: s.ws, pool: pool)
         s.profiler?.stop(843)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9825,7 +9848,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(667), input: s.tensor(669), weights: s.p + 47557504,
             pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(668),
-            gradWeights: s.g + 47557504, pool: pool)
+            gradWeights: s.g + 47557504, workspace: s.ws, pool: pool)
         s.profiler?.stop(850)
         // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward on [n, 19, 19, 3840]
         s.profiler?.start()
@@ -9884,7 +9907,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(672), input: s.tensor(603), weights: s.p + 43801824,
             pixels: 361 &* s.n, inChannels: 640, outChannels: 3840, gradInput: s.tensor(674),
-            gradWeights: s.g + 43801824, pool: pool)
+            gradWeights: s.g + 43801824, workspace: s.ws, pool: pool)
         s.profiler?.stop(859)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -9928,7 +9951,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(674), input: s.tensor(676), weights: s.p + 42324704,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 640, gradInput: s.tensor(675),
-            gradWeights: s.g + 42324704, pool: pool)
+            gradWeights: s.g + 42324704, workspace: s.ws, pool: pool)
         s.profiler?.stop(865)
         // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -9987,7 +10010,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(679), input: s.tensor(592), weights: s.p + 40956032,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(681),
-            gradWeights: s.g + 40956032, pool: pool)
+            gradWeights: s.g + 40956032, workspace: s.ws, pool: pool)
         s.profiler?.stop(874)
     }
 
@@ -10033,7 +10056,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(682), input: s.tensor(684), weights: s.p + 40069760,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(683),
-            gradWeights: s.g + 40069760, pool: pool)
+            gradWeights: s.g + 40069760, workspace: s.ws, pool: pool)
         s.profiler?.stop(880)
         // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -10092,7 +10115,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(687), input: s.tensor(580), weights: s.p + 38664224,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(689),
-            gradWeights: s.g + 38664224, pool: pool)
+            gradWeights: s.g + 38664224, workspace: s.ws, pool: pool)
         s.profiler?.stop(889)
         // features.6.12 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10142,7 +10165,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(690), input: s.tensor(692), weights: s.p + 37777952,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(691),
-            gradWeights: s.g + 37777952, pool: pool)
+            gradWeights: s.g + 37777952, workspace: s.ws, pool: pool)
         s.profiler?.stop(896)
         // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -10201,7 +10224,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(695), input: s.tensor(568), weights: s.p + 36372416,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(697),
-            gradWeights: s.g + 36372416, pool: pool)
+            gradWeights: s.g + 36372416, workspace: s.ws, pool: pool)
         s.profiler?.stop(905)
         // features.6.11 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10251,7 +10274,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(698), input: s.tensor(700), weights: s.p + 35486144,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(699),
-            gradWeights: s.g + 35486144, pool: pool)
+            gradWeights: s.g + 35486144, workspace: s.ws, pool: pool)
         s.profiler?.stop(912)
         // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -10310,7 +10333,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(703), input: s.tensor(556), weights: s.p + 34080608,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(705),
-            gradWeights: s.g + 34080608, pool: pool)
+            gradWeights: s.g + 34080608, workspace: s.ws, pool: pool)
         s.profiler?.stop(921)
         // features.6.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10360,7 +10383,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(706), input: s.tensor(708), weights: s.p + 33194336,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(707),
-            gradWeights: s.g + 33194336, pool: pool)
+            gradWeights: s.g + 33194336, workspace: s.ws, pool: pool)
         s.profiler?.stop(928)
         // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -10419,7 +10442,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(711), input: s.tensor(544), weights: s.p + 31788800,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(713),
-            gradWeights: s.g + 31788800, pool: pool)
+            gradWeights: s.g + 31788800, workspace: s.ws, pool: pool)
         s.profiler?.stop(937)
         // features.6.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10469,7 +10492,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(714), input: s.tensor(716), weights: s.p + 30902528,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(715),
-            gradWeights: s.g + 30902528, pool: pool)
+            gradWeights: s.g + 30902528, workspace: s.ws, pool: pool)
         s.profiler?.stop(944)
         // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -10528,7 +10551,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(719), input: s.tensor(532), weights: s.p + 29496992,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(721),
-            gradWeights: s.g + 29496992, pool: pool)
+            gradWeights: s.g + 29496992, workspace: s.ws, pool: pool)
         s.profiler?.stop(953)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10578,7 +10601,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(722), input: s.tensor(724), weights: s.p + 28610720,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(723),
-            gradWeights: s.g + 28610720, pool: pool)
+            gradWeights: s.g + 28610720, workspace: s.ws, pool: pool)
         s.profiler?.stop(960)
         // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -10637,7 +10660,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(727), input: s.tensor(520), weights: s.p + 27205184,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(729),
-            gradWeights: s.g + 27205184, pool: pool)
+            gradWeights: s.g + 27205184, workspace: s.ws, pool: pool)
         s.profiler?.stop(969)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10687,7 +10710,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(730), input: s.tensor(732), weights: s.p + 26318912,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(731),
-            gradWeights: s.g + 26318912, pool: pool)
+            gradWeights: s.g + 26318912, workspace: s.ws, pool: pool)
         s.profiler?.stop(976)
         // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -10746,7 +10769,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(508), weights: s.p + 24913376,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(737),
-            gradWeights: s.g + 24913376, pool: pool)
+            gradWeights: s.g + 24913376, workspace: s.ws, pool: pool)
         s.profiler?.stop(985)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10796,7 +10819,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(738), input: s.tensor(740), weights: s.p + 24027104,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(739),
-            gradWeights: s.g + 24027104, pool: pool)
+            gradWeights: s.g + 24027104, workspace: s.ws, pool: pool)
         s.profiler?.stop(992)
         // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -10855,7 +10878,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(743), input: s.tensor(496), weights: s.p + 22621568,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(745),
-            gradWeights: s.g + 22621568, pool: pool)
+            gradWeights: s.g + 22621568, workspace: s.ws, pool: pool)
         s.profiler?.stop(1001)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10905,7 +10928,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(746), input: s.tensor(748), weights: s.p + 21735296,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(747),
-            gradWeights: s.g + 21735296, pool: pool)
+            gradWeights: s.g + 21735296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1008)
         // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -10964,7 +10987,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(751), input: s.tensor(484), weights: s.p + 20329760,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(753),
-            gradWeights: s.g + 20329760, pool: pool)
+            gradWeights: s.g + 20329760, workspace: s.ws, pool: pool)
         s.profiler?.stop(1017)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11014,7 +11037,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(756), weights: s.p + 19443488,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(755),
-            gradWeights: s.g + 19443488, pool: pool)
+            gradWeights: s.g + 19443488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1024)
         // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -11073,7 +11096,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(759), input: s.tensor(472), weights: s.p + 18037952,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(761),
-            gradWeights: s.g + 18037952, pool: pool)
+            gradWeights: s.g + 18037952, workspace: s.ws, pool: pool)
         s.profiler?.stop(1033)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11123,7 +11146,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(762), input: s.tensor(764), weights: s.p + 17151680,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(763),
-            gradWeights: s.g + 17151680, pool: pool)
+            gradWeights: s.g + 17151680, workspace: s.ws, pool: pool)
         s.profiler?.stop(1040)
         // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -11182,7 +11205,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(767), input: s.tensor(460), weights: s.p + 15746144,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(769),
-            gradWeights: s.g + 15746144, pool: pool)
+            gradWeights: s.g + 15746144, workspace: s.ws, pool: pool)
         s.profiler?.stop(1049)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11232,7 +11255,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(770), input: s.tensor(772), weights: s.p + 14859872,
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(771),
-            gradWeights: s.g + 14859872, pool: pool)
+            gradWeights: s.g + 14859872, workspace: s.ws, pool: pool)
         s.profiler?.stop(1056)
         // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
         s.profiler?.start()
@@ -11291,7 +11314,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(775), input: s.tensor(449), weights: s.p + 13454336,
             pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(777),
-            gradWeights: s.g + 13454336, pool: pool)
+            gradWeights: s.g + 13454336, workspace: s.ws, pool: pool)
         s.profiler?.stop(1065)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11335,7 +11358,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(777), input: s.tensor(779), weights: s.p + 12936704,
             pixels: 361 &* s.n, inChannels: 1344, outChannels: 384, gradInput: s.tensor(778),
-            gradWeights: s.g + 12936704, pool: pool)
+            gradWeights: s.g + 12936704, workspace: s.ws, pool: pool)
         s.profiler?.stop(1071)
         // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 19, 19, 1344]
         s.profiler?.start()
@@ -11394,7 +11417,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(782), input: s.tensor(438), weights: s.p + 12439360,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(784),
-            gradWeights: s.g + 12439360, pool: pool)
+            gradWeights: s.g + 12439360, workspace: s.ws, pool: pool)
         s.profiler?.stop(1080)
     }
 
@@ -11440,7 +11463,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(785), input: s.tensor(787), weights: s.p + 12137408,
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(786),
-            gradWeights: s.g + 12137408, pool: pool)
+            gradWeights: s.g + 12137408, workspace: s.ws, pool: pool)
         s.profiler?.stop(1086)
         // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
         s.profiler?.start()
@@ -11499,7 +11522,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(790), input: s.tensor(426), weights: s.p + 11640064,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(792),
-            gradWeights: s.g + 11640064, pool: pool)
+            gradWeights: s.g + 11640064, workspace: s.ws, pool: pool)
         s.profiler?.stop(1095)
         // features.5.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11549,7 +11572,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(793), input: s.tensor(795), weights: s.p + 11338112,
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(794),
-            gradWeights: s.g + 11338112, pool: pool)
+            gradWeights: s.g + 11338112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1102)
         // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
         s.profiler?.start()
@@ -11608,7 +11631,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(798), input: s.tensor(414), weights: s.p + 10840768,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(800),
-            gradWeights: s.g + 10840768, pool: pool)
+            gradWeights: s.g + 10840768, workspace: s.ws, pool: pool)
         s.profiler?.stop(1111)
         // features.5.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11658,7 +11681,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(801), input: s.tensor(803), weights: s.p + 10538816,
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(802),
-            gradWeights: s.g + 10538816, pool: pool)
+            gradWeights: s.g + 10538816, workspace: s.ws, pool: pool)
         s.profiler?.stop(1118)
         // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
         s.profiler?.start()
@@ -11717,7 +11740,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(806), input: s.tensor(402), weights: s.p + 10041472,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(808),
-            gradWeights: s.g + 10041472, pool: pool)
+            gradWeights: s.g + 10041472, workspace: s.ws, pool: pool)
         s.profiler?.stop(1127)
         // features.5.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11767,7 +11790,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(809), input: s.tensor(811), weights: s.p + 9739520,
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(810),
-            gradWeights: s.g + 9739520, pool: pool)
+            gradWeights: s.g + 9739520, workspace: s.ws, pool: pool)
         s.profiler?.stop(1134)
         // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
         s.profiler?.start()
@@ -11826,7 +11849,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(814), input: s.tensor(390), weights: s.p + 9242176,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(816),
-            gradWeights: s.g + 9242176, pool: pool)
+            gradWeights: s.g + 9242176, workspace: s.ws, pool: pool)
         s.profiler?.stop(1143)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11876,7 +11899,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(817), input: s.tensor(819), weights: s.p + 8940224,
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(818),
-            gradWeights: s.g + 8940224, pool: pool)
+            gradWeights: s.g + 8940224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1150)
         // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
         s.profiler?.start()
@@ -11935,7 +11958,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(822), input: s.tensor(378), weights: s.p + 8442880,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(824),
-            gradWeights: s.g + 8442880, pool: pool)
+            gradWeights: s.g + 8442880, workspace: s.ws, pool: pool)
         s.profiler?.stop(1159)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11985,7 +12008,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(825), input: s.tensor(827), weights: s.p + 8140928,
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(826),
-            gradWeights: s.g + 8140928, pool: pool)
+            gradWeights: s.g + 8140928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1166)
         // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
         s.profiler?.start()
@@ -12044,7 +12067,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(830), input: s.tensor(366), weights: s.p + 7643584,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(832),
-            gradWeights: s.g + 7643584, pool: pool)
+            gradWeights: s.g + 7643584, workspace: s.ws, pool: pool)
         s.profiler?.stop(1175)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12094,7 +12117,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(833), input: s.tensor(835), weights: s.p + 7341632,
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(834),
-            gradWeights: s.g + 7341632, pool: pool)
+            gradWeights: s.g + 7341632, workspace: s.ws, pool: pool)
         s.profiler?.stop(1182)
         // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
         s.profiler?.start()
@@ -12153,7 +12176,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(838), input: s.tensor(354), weights: s.p + 6844288,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(840),
-            gradWeights: s.g + 6844288, pool: pool)
+            gradWeights: s.g + 6844288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1191)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12203,7 +12226,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(841), input: s.tensor(843), weights: s.p + 6542336,
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(842),
-            gradWeights: s.g + 6542336, pool: pool)
+            gradWeights: s.g + 6542336, workspace: s.ws, pool: pool)
         s.profiler?.stop(1198)
         // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
         s.profiler?.start()
@@ -12262,7 +12285,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(846), input: s.tensor(342), weights: s.p + 6044992,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(848),
-            gradWeights: s.g + 6044992, pool: pool)
+            gradWeights: s.g + 6044992, workspace: s.ws, pool: pool)
         s.profiler?.stop(1207)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12312,7 +12335,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(849), input: s.tensor(851), weights: s.p + 5743040,
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(850),
-            gradWeights: s.g + 5743040, pool: pool)
+            gradWeights: s.g + 5743040, workspace: s.ws, pool: pool)
         s.profiler?.stop(1214)
         // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
         s.profiler?.start()
@@ -12371,7 +12394,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(854), input: s.tensor(331), weights: s.p + 5245696,
             pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(856),
-            gradWeights: s.g + 5245696, pool: pool)
+            gradWeights: s.g + 5245696, workspace: s.ws, pool: pool)
         s.profiler?.stop(1223)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12415,7 +12438,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(856), input: s.tensor(858), weights: s.p + 5029760,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 224, gradInput: s.tensor(857),
-            gradWeights: s.g + 5029760, pool: pool)
+            gradWeights: s.g + 5029760, workspace: s.ws, pool: pool)
         s.profiler?.stop(1229)
         // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -12474,7 +12497,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(861), input: s.tensor(320), weights: s.p + 4766672,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(863),
-            gradWeights: s.g + 4766672, pool: pool)
+            gradWeights: s.g + 4766672, workspace: s.ws, pool: pool)
         s.profiler?.stop(1238)
     }
 
@@ -12520,7 +12543,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(864), input: s.tensor(866), weights: s.p + 4612432,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(865),
-            gradWeights: s.g + 4612432, pool: pool)
+            gradWeights: s.g + 4612432, workspace: s.ws, pool: pool)
         s.profiler?.stop(1244)
         // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -12579,7 +12602,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(869), input: s.tensor(308), weights: s.p + 4364704,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(871),
-            gradWeights: s.g + 4364704, pool: pool)
+            gradWeights: s.g + 4364704, workspace: s.ws, pool: pool)
         s.profiler?.stop(1253)
         // features.4.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12629,7 +12652,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(872), input: s.tensor(874), weights: s.p + 4210464,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(873),
-            gradWeights: s.g + 4210464, pool: pool)
+            gradWeights: s.g + 4210464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1260)
         // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -12688,7 +12711,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(877), input: s.tensor(296), weights: s.p + 3962736,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(879),
-            gradWeights: s.g + 3962736, pool: pool)
+            gradWeights: s.g + 3962736, workspace: s.ws, pool: pool)
         s.profiler?.stop(1269)
         // features.4.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12738,7 +12761,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(880), input: s.tensor(882), weights: s.p + 3808496,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(881),
-            gradWeights: s.g + 3808496, pool: pool)
+            gradWeights: s.g + 3808496, workspace: s.ws, pool: pool)
         s.profiler?.stop(1276)
         // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -12797,7 +12820,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(885), input: s.tensor(284), weights: s.p + 3560768,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(887),
-            gradWeights: s.g + 3560768, pool: pool)
+            gradWeights: s.g + 3560768, workspace: s.ws, pool: pool)
         s.profiler?.stop(1285)
         // features.4.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12847,7 +12870,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(888), input: s.tensor(890), weights: s.p + 3406528,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(889),
-            gradWeights: s.g + 3406528, pool: pool)
+            gradWeights: s.g + 3406528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1292)
         // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -12906,7 +12929,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(893), input: s.tensor(272), weights: s.p + 3158800,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(895),
-            gradWeights: s.g + 3158800, pool: pool)
+            gradWeights: s.g + 3158800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1301)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12956,7 +12979,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(896), input: s.tensor(898), weights: s.p + 3004560,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(897),
-            gradWeights: s.g + 3004560, pool: pool)
+            gradWeights: s.g + 3004560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1308)
         // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -13015,7 +13038,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(901), input: s.tensor(260), weights: s.p + 2756832,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(903),
-            gradWeights: s.g + 2756832, pool: pool)
+            gradWeights: s.g + 2756832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1317)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13065,7 +13088,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(904), input: s.tensor(906), weights: s.p + 2602592,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(905),
-            gradWeights: s.g + 2602592, pool: pool)
+            gradWeights: s.g + 2602592, workspace: s.ws, pool: pool)
         s.profiler?.stop(1324)
         // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -13124,7 +13147,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(909), input: s.tensor(248), weights: s.p + 2354864,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(911),
-            gradWeights: s.g + 2354864, pool: pool)
+            gradWeights: s.g + 2354864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1333)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13174,7 +13197,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(912), input: s.tensor(914), weights: s.p + 2200624,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(913),
-            gradWeights: s.g + 2200624, pool: pool)
+            gradWeights: s.g + 2200624, workspace: s.ws, pool: pool)
         s.profiler?.stop(1340)
         // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -13233,7 +13256,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(917), input: s.tensor(236), weights: s.p + 1952896,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(919),
-            gradWeights: s.g + 1952896, pool: pool)
+            gradWeights: s.g + 1952896, workspace: s.ws, pool: pool)
         s.profiler?.stop(1349)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13283,7 +13306,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(920), input: s.tensor(922), weights: s.p + 1798656,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(921),
-            gradWeights: s.g + 1798656, pool: pool)
+            gradWeights: s.g + 1798656, workspace: s.ws, pool: pool)
         s.profiler?.stop(1356)
         // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -13342,7 +13365,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(925), input: s.tensor(224), weights: s.p + 1550928,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(927),
-            gradWeights: s.g + 1550928, pool: pool)
+            gradWeights: s.g + 1550928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1365)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13392,7 +13415,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(928), input: s.tensor(930), weights: s.p + 1396688,
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(929),
-            gradWeights: s.g + 1396688, pool: pool)
+            gradWeights: s.g + 1396688, workspace: s.ws, pool: pool)
         s.profiler?.stop(1372)
         // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
         s.profiler?.start()
@@ -13451,7 +13474,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(933), input: s.tensor(213), weights: s.p + 1148960,
             pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(935),
-            gradWeights: s.g + 1148960, pool: pool)
+            gradWeights: s.g + 1148960, workspace: s.ws, pool: pool)
         s.profiler?.stop(1381)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13495,7 +13518,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(935), input: s.tensor(937), weights: s.p + 1071520,
             pixels: 1444 &* s.n, inChannels: 480, outChannels: 160, gradInput: s.tensor(936),
-            gradWeights: s.g + 1071520, pool: pool)
+            gradWeights: s.g + 1071520, workspace: s.ws, pool: pool)
         s.profiler?.stop(1387)
         // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 38, 38, 480]
         s.profiler?.start()
@@ -13554,7 +13577,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(940), input: s.tensor(202), weights: s.p + 1005248,
             pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(942),
-            gradWeights: s.g + 1005248, pool: pool)
+            gradWeights: s.g + 1005248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1396)
     }
 
@@ -13600,7 +13623,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(943), input: s.tensor(945), weights: s.p + 966528,
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(944), gradWeights: s.g + 966528,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1402)
         // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
         s.profiler?.start()
@@ -13659,7 +13682,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(948), input: s.tensor(190), weights: s.p + 892576,
             pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(950), gradWeights: s.g + 892576,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1411)
         // features.3.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13709,7 +13732,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(951), input: s.tensor(953), weights: s.p + 853856,
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(952), gradWeights: s.g + 853856,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1418)
         // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
         s.profiler?.start()
@@ -13768,7 +13791,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(956), input: s.tensor(178), weights: s.p + 779904,
             pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(958), gradWeights: s.g + 779904,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1427)
         // features.3.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13818,7 +13841,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(959), input: s.tensor(961), weights: s.p + 741184,
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(960), gradWeights: s.g + 741184,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1434)
         // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
         s.profiler?.start()
@@ -13877,7 +13900,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(964), input: s.tensor(166), weights: s.p + 667232,
             pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(966), gradWeights: s.g + 667232,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1443)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13927,7 +13950,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(967), input: s.tensor(969), weights: s.p + 628512,
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(968), gradWeights: s.g + 628512,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1450)
         // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
         s.profiler?.start()
@@ -13986,7 +14009,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(972), input: s.tensor(154), weights: s.p + 554560,
             pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(974), gradWeights: s.g + 554560,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1459)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14036,7 +14059,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(975), input: s.tensor(977), weights: s.p + 515840,
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(976), gradWeights: s.g + 515840,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1466)
         // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
         s.profiler?.start()
@@ -14095,7 +14118,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(980), input: s.tensor(142), weights: s.p + 441888,
             pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(982), gradWeights: s.g + 441888,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1475)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14145,7 +14168,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(983), input: s.tensor(985), weights: s.p + 403168,
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(984), gradWeights: s.g + 403168,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1482)
         // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
         s.profiler?.start()
@@ -14204,7 +14227,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(988), input: s.tensor(131), weights: s.p + 329216,
             pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(990), gradWeights: s.g + 329216,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1491)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14248,7 +14271,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(990), input: s.tensor(992), weights: s.p + 305856,
             pixels: 5625 &* s.n, inChannels: 288, outChannels: 80, gradInput: s.tensor(991), gradWeights: s.g + 305856,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1497)
         // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 75, 75, 288]
         s.profiler?.start()
@@ -14307,7 +14330,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(995), input: s.tensor(120), weights: s.p + 275312,
             pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(997),
-            gradWeights: s.g + 275312, pool: pool)
+            gradWeights: s.g + 275312, workspace: s.ws, pool: pool)
         s.profiler?.stop(1506)
     }
 
@@ -14353,7 +14376,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(998), input: s.tensor(1000), weights: s.p + 261296,
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(999),
-            gradWeights: s.g + 261296, pool: pool)
+            gradWeights: s.g + 261296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1512)
         // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
         s.profiler?.start()
@@ -14412,7 +14435,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1003), input: s.tensor(108), weights: s.p + 235360,
             pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1005),
-            gradWeights: s.g + 235360, pool: pool)
+            gradWeights: s.g + 235360, workspace: s.ws, pool: pool)
         s.profiler?.stop(1521)
         // features.2.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14462,7 +14485,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1006), input: s.tensor(1008), weights: s.p + 221344,
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1007),
-            gradWeights: s.g + 221344, pool: pool)
+            gradWeights: s.g + 221344, workspace: s.ws, pool: pool)
         s.profiler?.stop(1528)
         // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
         s.profiler?.start()
@@ -14521,7 +14544,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1011), input: s.tensor(96), weights: s.p + 195408,
             pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1013),
-            gradWeights: s.g + 195408, pool: pool)
+            gradWeights: s.g + 195408, workspace: s.ws, pool: pool)
         s.profiler?.stop(1537)
         // features.2.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14571,7 +14594,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1014), input: s.tensor(1016), weights: s.p + 181392,
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1015),
-            gradWeights: s.g + 181392, pool: pool)
+            gradWeights: s.g + 181392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1544)
         // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
         s.profiler?.start()
@@ -14630,7 +14653,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1019), input: s.tensor(84), weights: s.p + 155456,
             pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1021),
-            gradWeights: s.g + 155456, pool: pool)
+            gradWeights: s.g + 155456, workspace: s.ws, pool: pool)
         s.profiler?.stop(1553)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14680,7 +14703,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1022), input: s.tensor(1024), weights: s.p + 141440,
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1023),
-            gradWeights: s.g + 141440, pool: pool)
+            gradWeights: s.g + 141440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1560)
         // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
         s.profiler?.start()
@@ -14739,7 +14762,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1027), input: s.tensor(72), weights: s.p + 115504,
             pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1029),
-            gradWeights: s.g + 115504, pool: pool)
+            gradWeights: s.g + 115504, workspace: s.ws, pool: pool)
         s.profiler?.stop(1569)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14789,7 +14812,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1030), input: s.tensor(1032), weights: s.p + 101488,
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1031),
-            gradWeights: s.g + 101488, pool: pool)
+            gradWeights: s.g + 101488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1576)
         // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
         s.profiler?.start()
@@ -14847,7 +14870,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1035), input: s.tensor(60), weights: s.p + 75552,
             pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1037),
-            gradWeights: s.g + 75552, pool: pool)
+            gradWeights: s.g + 75552, workspace: s.ws, pool: pool)
         s.profiler?.stop(1585)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14897,7 +14920,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1038), input: s.tensor(1040), weights: s.p + 61536,
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1039),
-            gradWeights: s.g + 61536, pool: pool)
+            gradWeights: s.g + 61536, workspace: s.ws, pool: pool)
         s.profiler?.stop(1592)
         // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
         s.profiler?.start()
@@ -14955,7 +14978,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1043), input: s.tensor(49), weights: s.p + 35600,
             pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1045),
-            gradWeights: s.g + 35600, pool: pool)
+            gradWeights: s.g + 35600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1601)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14999,7 +15022,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1045), input: s.tensor(1047), weights: s.p + 26192,
             pixels: 22500 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(1046),
-            gradWeights: s.g + 26192, pool: pool)
+            gradWeights: s.g + 26192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1607)
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 150, 150, 192]
         s.profiler?.start()
@@ -15057,7 +15080,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1050), input: s.tensor(38), weights: s.p + 13504,
             pixels: 90000 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(1052),
-            gradWeights: s.g + 13504, pool: pool)
+            gradWeights: s.g + 13504, workspace: s.ws, pool: pool)
         s.profiler?.stop(1616)
     }
 
@@ -15103,7 +15126,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1053), input: s.tensor(1055), weights: s.p + 12352,
             pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1054), gradWeights: s.g + 12352,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1622)
         // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 300, 300, 32]
         s.profiler?.start()
@@ -15182,7 +15205,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1059), input: s.tensor(1061), weights: s.p + 10224,
             pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1060), gradWeights: s.g + 10224,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1634)
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 300, 300, 32]
         s.profiler?.start()
@@ -15261,7 +15284,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1065), input: s.tensor(1067), weights: s.p + 8096,
             pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1066), gradWeights: s.g + 8096,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1646)
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 300, 300, 32]
         s.profiler?.start()
@@ -15334,7 +15357,7 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1070), input: s.tensor(1072), weights: s.p + 4944,
             pixels: 90000 &* s.n, inChannels: 64, outChannels: 32, gradInput: s.tensor(1071), gradWeights: s.g + 4944,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1657)
         // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 backward on [n, 300, 300, 64]
         s.profiler?.start()

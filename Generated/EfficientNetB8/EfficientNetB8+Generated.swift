@@ -4182,11 +4182,34 @@ public final class EfficientNetB8Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 72, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 704, outChannels: 2816, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 4224, outChannels: 704, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 704, outChannels: 4224, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2544, outChannels: 704, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 424, outChannels: 2544, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2544, outChannels: 424, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1488, outChannels: 424, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 248, outChannels: 1488, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1488, outChannels: 248, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1056, outChannels: 248, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 176, outChannels: 1056, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1056, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 528, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 88, outChannels: 528, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 528, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 56, outChannels: 336, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 32, threads: pool.threadCount))
         return floats
     }
 
@@ -10630,7 +10653,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(721), input: s.tensor(710), weights: s.p + 82984176,
             pixels: 441 &* s.n, inChannels: 704, outChannels: 2816, gradInput: s.tensor(722),
-            gradWeights: s.g + 82984176, pool: pool)
+            gradWeights: s.g + 82984176, workspace: s.ws, pool: pool)
         s.profiler?.stop(902)
     }
 
@@ -10676,7 +10699,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(723), input: s.tensor(725), weights: s.p + 80007664,
             pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(724),
-            gradWeights: s.g + 80007664, pool: pool)
+            gradWeights: s.g + 80007664, workspace: s.ws, pool: pool)
         s.profiler?.stop(908)
         // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward on [n, 21, 21, 4224]
         s.profiler?.start()
@@ -10735,7 +10758,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(728), input: s.tensor(698), weights: s.p + 75470912,
             pixels: 441 &* s.n, inChannels: 704, outChannels: 4224, gradInput: s.tensor(730),
-            gradWeights: s.g + 75470912, pool: pool)
+            gradWeights: s.g + 75470912, workspace: s.ws, pool: pool)
         s.profiler?.stop(917)
         // features.7.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10785,7 +10808,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(731), input: s.tensor(733), weights: s.p + 72494400,
             pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(732),
-            gradWeights: s.g + 72494400, pool: pool)
+            gradWeights: s.g + 72494400, workspace: s.ws, pool: pool)
         s.profiler?.stop(924)
         // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward on [n, 21, 21, 4224]
         s.profiler?.start()
@@ -10844,7 +10867,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(736), input: s.tensor(686), weights: s.p + 67957648,
             pixels: 441 &* s.n, inChannels: 704, outChannels: 4224, gradInput: s.tensor(738),
-            gradWeights: s.g + 67957648, pool: pool)
+            gradWeights: s.g + 67957648, workspace: s.ws, pool: pool)
         s.profiler?.stop(933)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10894,7 +10917,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(739), input: s.tensor(741), weights: s.p + 64981136,
             pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(740),
-            gradWeights: s.g + 64981136, pool: pool)
+            gradWeights: s.g + 64981136, workspace: s.ws, pool: pool)
         s.profiler?.stop(940)
         // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward on [n, 21, 21, 4224]
         s.profiler?.start()
@@ -10953,7 +10976,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(744), input: s.tensor(675), weights: s.p + 60444384,
             pixels: 441 &* s.n, inChannels: 704, outChannels: 4224, gradInput: s.tensor(746),
-            gradWeights: s.g + 60444384, pool: pool)
+            gradWeights: s.g + 60444384, workspace: s.ws, pool: pool)
         s.profiler?.stop(949)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -10997,7 +11020,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(746), input: s.tensor(748), weights: s.p + 58650592,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 704, gradInput: s.tensor(747),
-            gradWeights: s.g + 58650592, pool: pool)
+            gradWeights: s.g + 58650592, workspace: s.ws, pool: pool)
         s.profiler?.stop(955)
         // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -11056,7 +11079,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(751), input: s.tensor(664), weights: s.p + 56986704,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(753),
-            gradWeights: s.g + 56986704, pool: pool)
+            gradWeights: s.g + 56986704, workspace: s.ws, pool: pool)
         s.profiler?.stop(964)
     }
 
@@ -11102,7 +11125,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(756), weights: s.p + 55906320,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(755),
-            gradWeights: s.g + 55906320, pool: pool)
+            gradWeights: s.g + 55906320, workspace: s.ws, pool: pool)
         s.profiler?.stop(970)
         // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -11161,7 +11184,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(759), input: s.tensor(652), weights: s.p + 54201728,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(761),
-            gradWeights: s.g + 54201728, pool: pool)
+            gradWeights: s.g + 54201728, workspace: s.ws, pool: pool)
         s.profiler?.stop(979)
         // features.6.14 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11211,7 +11234,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(762), input: s.tensor(764), weights: s.p + 53121344,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(763),
-            gradWeights: s.g + 53121344, pool: pool)
+            gradWeights: s.g + 53121344, workspace: s.ws, pool: pool)
         s.profiler?.stop(986)
         // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -11270,7 +11293,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(767), input: s.tensor(640), weights: s.p + 51416752,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(769),
-            gradWeights: s.g + 51416752, pool: pool)
+            gradWeights: s.g + 51416752, workspace: s.ws, pool: pool)
         s.profiler?.stop(995)
         // features.6.13 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11320,7 +11343,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(770), input: s.tensor(772), weights: s.p + 50336368,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(771),
-            gradWeights: s.g + 50336368, pool: pool)
+            gradWeights: s.g + 50336368, workspace: s.ws, pool: pool)
         s.profiler?.stop(1002)
         // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -11379,7 +11402,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(775), input: s.tensor(628), weights: s.p + 48631776,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(777),
-            gradWeights: s.g + 48631776, pool: pool)
+            gradWeights: s.g + 48631776, workspace: s.ws, pool: pool)
         s.profiler?.stop(1011)
         // features.6.12 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11429,7 +11452,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(778), input: s.tensor(780), weights: s.p + 47551392,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(779),
-            gradWeights: s.g + 47551392, pool: pool)
+            gradWeights: s.g + 47551392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1018)
         // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -11488,7 +11511,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(783), input: s.tensor(616), weights: s.p + 45846800,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(785),
-            gradWeights: s.g + 45846800, pool: pool)
+            gradWeights: s.g + 45846800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1027)
         // features.6.11 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11538,7 +11561,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(786), input: s.tensor(788), weights: s.p + 44766416,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(787),
-            gradWeights: s.g + 44766416, pool: pool)
+            gradWeights: s.g + 44766416, workspace: s.ws, pool: pool)
         s.profiler?.stop(1034)
         // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -11597,7 +11620,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(791), input: s.tensor(604), weights: s.p + 43061824,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(793),
-            gradWeights: s.g + 43061824, pool: pool)
+            gradWeights: s.g + 43061824, workspace: s.ws, pool: pool)
         s.profiler?.stop(1043)
         // features.6.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11647,7 +11670,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(794), input: s.tensor(796), weights: s.p + 41981440,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(795),
-            gradWeights: s.g + 41981440, pool: pool)
+            gradWeights: s.g + 41981440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1050)
         // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -11706,7 +11729,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(799), input: s.tensor(592), weights: s.p + 40276848,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(801),
-            gradWeights: s.g + 40276848, pool: pool)
+            gradWeights: s.g + 40276848, workspace: s.ws, pool: pool)
         s.profiler?.stop(1059)
         // features.6.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11756,7 +11779,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(802), input: s.tensor(804), weights: s.p + 39196464,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(803),
-            gradWeights: s.g + 39196464, pool: pool)
+            gradWeights: s.g + 39196464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1066)
         // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -11815,7 +11838,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(807), input: s.tensor(580), weights: s.p + 37491872,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(809),
-            gradWeights: s.g + 37491872, pool: pool)
+            gradWeights: s.g + 37491872, workspace: s.ws, pool: pool)
         s.profiler?.stop(1075)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11865,7 +11888,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(810), input: s.tensor(812), weights: s.p + 36411488,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(811),
-            gradWeights: s.g + 36411488, pool: pool)
+            gradWeights: s.g + 36411488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1082)
         // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -11924,7 +11947,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(815), input: s.tensor(568), weights: s.p + 34706896,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(817),
-            gradWeights: s.g + 34706896, pool: pool)
+            gradWeights: s.g + 34706896, workspace: s.ws, pool: pool)
         s.profiler?.stop(1091)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -11974,7 +11997,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(818), input: s.tensor(820), weights: s.p + 33626512,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(819),
-            gradWeights: s.g + 33626512, pool: pool)
+            gradWeights: s.g + 33626512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1098)
         // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -12033,7 +12056,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(823), input: s.tensor(556), weights: s.p + 31921920,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(825),
-            gradWeights: s.g + 31921920, pool: pool)
+            gradWeights: s.g + 31921920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1107)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12083,7 +12106,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(826), input: s.tensor(828), weights: s.p + 30841536,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(827),
-            gradWeights: s.g + 30841536, pool: pool)
+            gradWeights: s.g + 30841536, workspace: s.ws, pool: pool)
         s.profiler?.stop(1114)
         // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -12142,7 +12165,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(831), input: s.tensor(544), weights: s.p + 29136944,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(833),
-            gradWeights: s.g + 29136944, pool: pool)
+            gradWeights: s.g + 29136944, workspace: s.ws, pool: pool)
         s.profiler?.stop(1123)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12192,7 +12215,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(834), input: s.tensor(836), weights: s.p + 28056560,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(835),
-            gradWeights: s.g + 28056560, pool: pool)
+            gradWeights: s.g + 28056560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1130)
         // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -12251,7 +12274,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(839), input: s.tensor(532), weights: s.p + 26351968,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(841),
-            gradWeights: s.g + 26351968, pool: pool)
+            gradWeights: s.g + 26351968, workspace: s.ws, pool: pool)
         s.profiler?.stop(1139)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12301,7 +12324,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(842), input: s.tensor(844), weights: s.p + 25271584,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(843),
-            gradWeights: s.g + 25271584, pool: pool)
+            gradWeights: s.g + 25271584, workspace: s.ws, pool: pool)
         s.profiler?.stop(1146)
         // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -12360,7 +12383,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(847), input: s.tensor(520), weights: s.p + 23566992,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(849),
-            gradWeights: s.g + 23566992, pool: pool)
+            gradWeights: s.g + 23566992, workspace: s.ws, pool: pool)
         s.profiler?.stop(1155)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12410,7 +12433,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(850), input: s.tensor(852), weights: s.p + 22486608,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(851),
-            gradWeights: s.g + 22486608, pool: pool)
+            gradWeights: s.g + 22486608, workspace: s.ws, pool: pool)
         s.profiler?.stop(1162)
         // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -12469,7 +12492,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(855), input: s.tensor(508), weights: s.p + 20782016,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(857),
-            gradWeights: s.g + 20782016, pool: pool)
+            gradWeights: s.g + 20782016, workspace: s.ws, pool: pool)
         s.profiler?.stop(1171)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12519,7 +12542,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(858), input: s.tensor(860), weights: s.p + 19701632,
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(859),
-            gradWeights: s.g + 19701632, pool: pool)
+            gradWeights: s.g + 19701632, workspace: s.ws, pool: pool)
         s.profiler?.stop(1178)
         // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
         s.profiler?.start()
@@ -12578,7 +12601,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(863), input: s.tensor(497), weights: s.p + 17997040,
             pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(865),
-            gradWeights: s.g + 17997040, pool: pool)
+            gradWeights: s.g + 17997040, workspace: s.ws, pool: pool)
         s.profiler?.stop(1187)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12622,7 +12645,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(865), input: s.tensor(867), weights: s.p + 17364400,
             pixels: 441 &* s.n, inChannels: 1488, outChannels: 424, gradInput: s.tensor(866),
-            gradWeights: s.g + 17364400, pool: pool)
+            gradWeights: s.g + 17364400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1193)
         // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 21, 21, 1488]
         s.profiler?.start()
@@ -12681,7 +12704,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(870), input: s.tensor(486), weights: s.p + 16760208,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(872),
-            gradWeights: s.g + 16760208, pool: pool)
+            gradWeights: s.g + 16760208, workspace: s.ws, pool: pool)
         s.profiler?.stop(1202)
     }
 
@@ -12727,7 +12750,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(873), input: s.tensor(875), weights: s.p + 16390160,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(874),
-            gradWeights: s.g + 16390160, pool: pool)
+            gradWeights: s.g + 16390160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1208)
         // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -12786,7 +12809,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(878), input: s.tensor(474), weights: s.p + 15785968,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(880),
-            gradWeights: s.g + 15785968, pool: pool)
+            gradWeights: s.g + 15785968, workspace: s.ws, pool: pool)
         s.profiler?.stop(1217)
         // features.5.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12836,7 +12859,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(881), input: s.tensor(883), weights: s.p + 15415920,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(882),
-            gradWeights: s.g + 15415920, pool: pool)
+            gradWeights: s.g + 15415920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1224)
         // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -12895,7 +12918,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(886), input: s.tensor(462), weights: s.p + 14811728,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(888),
-            gradWeights: s.g + 14811728, pool: pool)
+            gradWeights: s.g + 14811728, workspace: s.ws, pool: pool)
         s.profiler?.stop(1233)
         // features.5.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -12945,7 +12968,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(889), input: s.tensor(891), weights: s.p + 14441680,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(890),
-            gradWeights: s.g + 14441680, pool: pool)
+            gradWeights: s.g + 14441680, workspace: s.ws, pool: pool)
         s.profiler?.stop(1240)
         // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -13004,7 +13027,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(894), input: s.tensor(450), weights: s.p + 13837488,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(896),
-            gradWeights: s.g + 13837488, pool: pool)
+            gradWeights: s.g + 13837488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1249)
         // features.5.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13054,7 +13077,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(897), input: s.tensor(899), weights: s.p + 13467440,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(898),
-            gradWeights: s.g + 13467440, pool: pool)
+            gradWeights: s.g + 13467440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1256)
         // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -13113,7 +13136,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(902), input: s.tensor(438), weights: s.p + 12863248,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(904),
-            gradWeights: s.g + 12863248, pool: pool)
+            gradWeights: s.g + 12863248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1265)
         // features.5.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13163,7 +13186,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(905), input: s.tensor(907), weights: s.p + 12493200,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(906),
-            gradWeights: s.g + 12493200, pool: pool)
+            gradWeights: s.g + 12493200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1272)
         // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -13222,7 +13245,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(910), input: s.tensor(426), weights: s.p + 11889008,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(912),
-            gradWeights: s.g + 11889008, pool: pool)
+            gradWeights: s.g + 11889008, workspace: s.ws, pool: pool)
         s.profiler?.stop(1281)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13272,7 +13295,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(913), input: s.tensor(915), weights: s.p + 11518960,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(914),
-            gradWeights: s.g + 11518960, pool: pool)
+            gradWeights: s.g + 11518960, workspace: s.ws, pool: pool)
         s.profiler?.stop(1288)
         // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -13331,7 +13354,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(918), input: s.tensor(414), weights: s.p + 10914768,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(920),
-            gradWeights: s.g + 10914768, pool: pool)
+            gradWeights: s.g + 10914768, workspace: s.ws, pool: pool)
         s.profiler?.stop(1297)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13381,7 +13404,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(921), input: s.tensor(923), weights: s.p + 10544720,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(922),
-            gradWeights: s.g + 10544720, pool: pool)
+            gradWeights: s.g + 10544720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1304)
         // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -13440,7 +13463,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(926), input: s.tensor(402), weights: s.p + 9940528,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(928),
-            gradWeights: s.g + 9940528, pool: pool)
+            gradWeights: s.g + 9940528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1313)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13490,7 +13513,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(929), input: s.tensor(931), weights: s.p + 9570480,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(930),
-            gradWeights: s.g + 9570480, pool: pool)
+            gradWeights: s.g + 9570480, workspace: s.ws, pool: pool)
         s.profiler?.stop(1320)
         // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -13549,7 +13572,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(934), input: s.tensor(390), weights: s.p + 8966288,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(936),
-            gradWeights: s.g + 8966288, pool: pool)
+            gradWeights: s.g + 8966288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1329)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13599,7 +13622,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(937), input: s.tensor(939), weights: s.p + 8596240,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(938),
-            gradWeights: s.g + 8596240, pool: pool)
+            gradWeights: s.g + 8596240, workspace: s.ws, pool: pool)
         s.profiler?.stop(1336)
         // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -13658,7 +13681,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(942), input: s.tensor(378), weights: s.p + 7992048,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(944),
-            gradWeights: s.g + 7992048, pool: pool)
+            gradWeights: s.g + 7992048, workspace: s.ws, pool: pool)
         s.profiler?.stop(1345)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13708,7 +13731,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(945), input: s.tensor(947), weights: s.p + 7622000,
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(946),
-            gradWeights: s.g + 7622000, pool: pool)
+            gradWeights: s.g + 7622000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1352)
         // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
         s.profiler?.start()
@@ -13767,7 +13790,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(950), input: s.tensor(367), weights: s.p + 7017808,
             pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(952),
-            gradWeights: s.g + 7017808, pool: pool)
+            gradWeights: s.g + 7017808, workspace: s.ws, pool: pool)
         s.profiler?.stop(1361)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -13811,7 +13834,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(952), input: s.tensor(954), weights: s.p + 6754896,
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 248, gradInput: s.tensor(953),
-            gradWeights: s.g + 6754896, pool: pool)
+            gradWeights: s.g + 6754896, workspace: s.ws, pool: pool)
         s.profiler?.stop(1367)
         // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -13870,7 +13893,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(957), input: s.tensor(356), weights: s.p + 6440160,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(959),
-            gradWeights: s.g + 6440160, pool: pool)
+            gradWeights: s.g + 6440160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1376)
     }
 
@@ -13916,7 +13939,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(960), input: s.tensor(962), weights: s.p + 6253600,
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(961),
-            gradWeights: s.g + 6253600, pool: pool)
+            gradWeights: s.g + 6253600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1382)
         // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -13975,7 +13998,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(965), input: s.tensor(344), weights: s.p + 5955760,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(967),
-            gradWeights: s.g + 5955760, pool: pool)
+            gradWeights: s.g + 5955760, workspace: s.ws, pool: pool)
         s.profiler?.stop(1391)
         // features.4.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14025,7 +14048,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(968), input: s.tensor(970), weights: s.p + 5769200,
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(969),
-            gradWeights: s.g + 5769200, pool: pool)
+            gradWeights: s.g + 5769200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1398)
         // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -14084,7 +14107,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(973), input: s.tensor(332), weights: s.p + 5471360,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(975),
-            gradWeights: s.g + 5471360, pool: pool)
+            gradWeights: s.g + 5471360, workspace: s.ws, pool: pool)
         s.profiler?.stop(1407)
         // features.4.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14134,7 +14157,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(976), input: s.tensor(978), weights: s.p + 5284800,
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(977),
-            gradWeights: s.g + 5284800, pool: pool)
+            gradWeights: s.g + 5284800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1414)
         // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -14193,7 +14216,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(981), input: s.tensor(320), weights: s.p + 4986960,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(983),
-            gradWeights: s.g + 4986960, pool: pool)
+            gradWeights: s.g + 4986960, workspace: s.ws, pool: pool)
         s.profiler?.stop(1423)
         // features.4.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14243,7 +14266,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(984), input: s.tensor(986), weights: s.p + 4800400,
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(985),
-            gradWeights: s.g + 4800400, pool: pool)
+            gradWeights: s.g + 4800400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1430)
         // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -14302,7 +14325,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(989), input: s.tensor(308), weights: s.p + 4502560,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(991),
-            gradWeights: s.g + 4502560, pool: pool)
+            gradWeights: s.g + 4502560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1439)
         // features.4.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14352,7 +14375,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(992), input: s.tensor(994), weights: s.p + 4316000,
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(993),
-            gradWeights: s.g + 4316000, pool: pool)
+            gradWeights: s.g + 4316000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1446)
         // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -14411,7 +14434,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(997), input: s.tensor(296), weights: s.p + 4018160,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(999),
-            gradWeights: s.g + 4018160, pool: pool)
+            gradWeights: s.g + 4018160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1455)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14461,7 +14484,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1000), input: s.tensor(1002),
             weights: s.p + 3831600, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1001),
-            gradWeights: s.g + 3831600, pool: pool)
+            gradWeights: s.g + 3831600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1462)
         // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -14520,7 +14543,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1005), input: s.tensor(284), weights: s.p + 3533760,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1007),
-            gradWeights: s.g + 3533760, pool: pool)
+            gradWeights: s.g + 3533760, workspace: s.ws, pool: pool)
         s.profiler?.stop(1471)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14570,7 +14593,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1008), input: s.tensor(1010),
             weights: s.p + 3347200, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1009),
-            gradWeights: s.g + 3347200, pool: pool)
+            gradWeights: s.g + 3347200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1478)
         // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -14629,7 +14652,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1013), input: s.tensor(272), weights: s.p + 3049360,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1015),
-            gradWeights: s.g + 3049360, pool: pool)
+            gradWeights: s.g + 3049360, workspace: s.ws, pool: pool)
         s.profiler?.stop(1487)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14679,7 +14702,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1016), input: s.tensor(1018),
             weights: s.p + 2862800, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1017),
-            gradWeights: s.g + 2862800, pool: pool)
+            gradWeights: s.g + 2862800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1494)
         // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -14738,7 +14761,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1021), input: s.tensor(260), weights: s.p + 2564960,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1023),
-            gradWeights: s.g + 2564960, pool: pool)
+            gradWeights: s.g + 2564960, workspace: s.ws, pool: pool)
         s.profiler?.stop(1503)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14788,7 +14811,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1024), input: s.tensor(1026),
             weights: s.p + 2378400, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1025),
-            gradWeights: s.g + 2378400, pool: pool)
+            gradWeights: s.g + 2378400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1510)
         // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -14847,7 +14870,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1029), input: s.tensor(248), weights: s.p + 2080560,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1031),
-            gradWeights: s.g + 2080560, pool: pool)
+            gradWeights: s.g + 2080560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1519)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -14897,7 +14920,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1032), input: s.tensor(1034),
             weights: s.p + 1894000, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1033),
-            gradWeights: s.g + 1894000, pool: pool)
+            gradWeights: s.g + 1894000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1526)
         // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
         s.profiler?.start()
@@ -14956,7 +14979,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1037), input: s.tensor(237), weights: s.p + 1596160,
             pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1039),
-            gradWeights: s.g + 1596160, pool: pool)
+            gradWeights: s.g + 1596160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1535)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15000,7 +15023,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1039), input: s.tensor(1041),
             weights: s.p + 1502528, pixels: 1764 &* s.n, inChannels: 528, outChannels: 176, gradInput: s.tensor(1040),
-            gradWeights: s.g + 1502528, pool: pool)
+            gradWeights: s.g + 1502528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1541)
         // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 42, 42, 528]
         s.profiler?.start()
@@ -15059,7 +15082,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1044), input: s.tensor(226), weights: s.p + 1423296,
             pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1046),
-            gradWeights: s.g + 1423296, pool: pool)
+            gradWeights: s.g + 1423296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1550)
     }
 
@@ -15105,7 +15128,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1047), input: s.tensor(1049),
             weights: s.p + 1376448, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1048),
-            gradWeights: s.g + 1376448, pool: pool)
+            gradWeights: s.g + 1376448, workspace: s.ws, pool: pool)
         s.profiler?.stop(1556)
         // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
         s.profiler?.start()
@@ -15164,7 +15187,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1052), input: s.tensor(214), weights: s.p + 1288768,
             pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1054),
-            gradWeights: s.g + 1288768, pool: pool)
+            gradWeights: s.g + 1288768, workspace: s.ws, pool: pool)
         s.profiler?.stop(1565)
         // features.3.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15214,7 +15237,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1055), input: s.tensor(1057),
             weights: s.p + 1241920, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1056),
-            gradWeights: s.g + 1241920, pool: pool)
+            gradWeights: s.g + 1241920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1572)
         // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
         s.profiler?.start()
@@ -15273,7 +15296,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1060), input: s.tensor(202), weights: s.p + 1154240,
             pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1062),
-            gradWeights: s.g + 1154240, pool: pool)
+            gradWeights: s.g + 1154240, workspace: s.ws, pool: pool)
         s.profiler?.stop(1581)
         // features.3.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15323,7 +15346,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1063), input: s.tensor(1065),
             weights: s.p + 1107392, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1064),
-            gradWeights: s.g + 1107392, pool: pool)
+            gradWeights: s.g + 1107392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1588)
         // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
         s.profiler?.start()
@@ -15382,7 +15405,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1068), input: s.tensor(190), weights: s.p + 1019712,
             pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1070),
-            gradWeights: s.g + 1019712, pool: pool)
+            gradWeights: s.g + 1019712, workspace: s.ws, pool: pool)
         s.profiler?.stop(1597)
         // features.3.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15432,7 +15455,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1071), input: s.tensor(1073), weights: s.p + 972864,
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1072),
-            gradWeights: s.g + 972864, pool: pool)
+            gradWeights: s.g + 972864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1604)
         // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
         s.profiler?.start()
@@ -15491,7 +15514,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1076), input: s.tensor(178), weights: s.p + 885184,
             pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1078),
-            gradWeights: s.g + 885184, pool: pool)
+            gradWeights: s.g + 885184, workspace: s.ws, pool: pool)
         s.profiler?.stop(1613)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15541,7 +15564,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1079), input: s.tensor(1081), weights: s.p + 838336,
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1080),
-            gradWeights: s.g + 838336, pool: pool)
+            gradWeights: s.g + 838336, workspace: s.ws, pool: pool)
         s.profiler?.stop(1620)
         // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
         s.profiler?.start()
@@ -15600,7 +15623,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1084), input: s.tensor(166), weights: s.p + 750656,
             pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1086),
-            gradWeights: s.g + 750656, pool: pool)
+            gradWeights: s.g + 750656, workspace: s.ws, pool: pool)
         s.profiler?.stop(1629)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15650,7 +15673,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1087), input: s.tensor(1089), weights: s.p + 703808,
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1088),
-            gradWeights: s.g + 703808, pool: pool)
+            gradWeights: s.g + 703808, workspace: s.ws, pool: pool)
         s.profiler?.stop(1636)
         // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
         s.profiler?.start()
@@ -15709,7 +15732,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1092), input: s.tensor(154), weights: s.p + 616128,
             pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1094),
-            gradWeights: s.g + 616128, pool: pool)
+            gradWeights: s.g + 616128, workspace: s.ws, pool: pool)
         s.profiler?.stop(1645)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15759,7 +15782,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1095), input: s.tensor(1097), weights: s.p + 569280,
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1096),
-            gradWeights: s.g + 569280, pool: pool)
+            gradWeights: s.g + 569280, workspace: s.ws, pool: pool)
         s.profiler?.stop(1652)
         // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
         s.profiler?.start()
@@ -15818,7 +15841,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1100), input: s.tensor(143), weights: s.p + 481600,
             pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1102),
-            gradWeights: s.g + 481600, pool: pool)
+            gradWeights: s.g + 481600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1661)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15862,7 +15885,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1102), input: s.tensor(1104), weights: s.p + 451648,
             pixels: 7056 &* s.n, inChannels: 336, outChannels: 88, gradInput: s.tensor(1103),
-            gradWeights: s.g + 451648, pool: pool)
+            gradWeights: s.g + 451648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1667)
         // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 84, 84, 336]
         s.profiler?.start()
@@ -15921,7 +15944,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1107), input: s.tensor(132), weights: s.p + 411984,
             pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1109),
-            gradWeights: s.g + 411984, pool: pool)
+            gradWeights: s.g + 411984, workspace: s.ws, pool: pool)
         s.profiler?.stop(1676)
     }
 
@@ -15967,7 +15990,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1110), input: s.tensor(1112), weights: s.p + 392912,
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1111),
-            gradWeights: s.g + 392912, pool: pool)
+            gradWeights: s.g + 392912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1682)
         // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
         s.profiler?.start()
@@ -16026,7 +16049,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1115), input: s.tensor(120), weights: s.p + 358624,
             pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1117),
-            gradWeights: s.g + 358624, pool: pool)
+            gradWeights: s.g + 358624, workspace: s.ws, pool: pool)
         s.profiler?.stop(1691)
         // features.2.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16076,7 +16099,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1118), input: s.tensor(1120), weights: s.p + 339552,
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1119),
-            gradWeights: s.g + 339552, pool: pool)
+            gradWeights: s.g + 339552, workspace: s.ws, pool: pool)
         s.profiler?.stop(1698)
         // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
         s.profiler?.start()
@@ -16135,7 +16158,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1123), input: s.tensor(108), weights: s.p + 305264,
             pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1125),
-            gradWeights: s.g + 305264, pool: pool)
+            gradWeights: s.g + 305264, workspace: s.ws, pool: pool)
         s.profiler?.stop(1707)
         // features.2.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16185,7 +16208,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1126), input: s.tensor(1128), weights: s.p + 286192,
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1127),
-            gradWeights: s.g + 286192, pool: pool)
+            gradWeights: s.g + 286192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1714)
         // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
         s.profiler?.start()
@@ -16244,7 +16267,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1131), input: s.tensor(96), weights: s.p + 251904,
             pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1133),
-            gradWeights: s.g + 251904, pool: pool)
+            gradWeights: s.g + 251904, workspace: s.ws, pool: pool)
         s.profiler?.stop(1723)
         // features.2.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16294,7 +16317,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1134), input: s.tensor(1136), weights: s.p + 232832,
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1135),
-            gradWeights: s.g + 232832, pool: pool)
+            gradWeights: s.g + 232832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1730)
         // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
         s.profiler?.start()
@@ -16353,7 +16376,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1139), input: s.tensor(84), weights: s.p + 198544,
             pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1141),
-            gradWeights: s.g + 198544, pool: pool)
+            gradWeights: s.g + 198544, workspace: s.ws, pool: pool)
         s.profiler?.stop(1739)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16403,7 +16426,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1142), input: s.tensor(1144), weights: s.p + 179472,
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1143),
-            gradWeights: s.g + 179472, pool: pool)
+            gradWeights: s.g + 179472, workspace: s.ws, pool: pool)
         s.profiler?.stop(1746)
         // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
         s.profiler?.start()
@@ -16462,7 +16485,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1147), input: s.tensor(72), weights: s.p + 145184,
             pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1149),
-            gradWeights: s.g + 145184, pool: pool)
+            gradWeights: s.g + 145184, workspace: s.ws, pool: pool)
         s.profiler?.stop(1755)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16512,7 +16535,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1150), input: s.tensor(1152), weights: s.p + 126112,
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1151),
-            gradWeights: s.g + 126112, pool: pool)
+            gradWeights: s.g + 126112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1762)
         // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
         s.profiler?.start()
@@ -16571,7 +16594,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1155), input: s.tensor(60), weights: s.p + 91824,
             pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1157),
-            gradWeights: s.g + 91824, pool: pool)
+            gradWeights: s.g + 91824, workspace: s.ws, pool: pool)
         s.profiler?.stop(1771)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16621,7 +16644,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1158), input: s.tensor(1160), weights: s.p + 72752,
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1159),
-            gradWeights: s.g + 72752, pool: pool)
+            gradWeights: s.g + 72752, workspace: s.ws, pool: pool)
         s.profiler?.stop(1778)
         // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
         s.profiler?.start()
@@ -16679,7 +16702,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1163), input: s.tensor(49), weights: s.p + 38464,
             pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1165),
-            gradWeights: s.g + 38464, pool: pool)
+            gradWeights: s.g + 38464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1787)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16723,7 +16746,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1165), input: s.tensor(1167), weights: s.p + 27456,
             pixels: 28224 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(1166),
-            gradWeights: s.g + 27456, pool: pool)
+            gradWeights: s.g + 27456, workspace: s.ws, pool: pool)
         s.profiler?.stop(1793)
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 168, 168, 192]
         s.profiler?.start()
@@ -16781,7 +16804,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1170), input: s.tensor(38), weights: s.p + 14768,
             pixels: 112896 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(1172),
-            gradWeights: s.g + 14768, pool: pool)
+            gradWeights: s.g + 14768, workspace: s.ws, pool: pool)
         s.profiler?.stop(1802)
     }
 
@@ -16827,7 +16850,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1173), input: s.tensor(1175), weights: s.p + 13616,
             pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1174),
-            gradWeights: s.g + 13616, pool: pool)
+            gradWeights: s.g + 13616, workspace: s.ws, pool: pool)
         s.profiler?.stop(1808)
         // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 336, 336, 32]
         s.profiler?.start()
@@ -16906,7 +16929,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1179), input: s.tensor(1181), weights: s.p + 11488,
             pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1180),
-            gradWeights: s.g + 11488, pool: pool)
+            gradWeights: s.g + 11488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1820)
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 336, 336, 32]
         s.profiler?.start()
@@ -16985,7 +17008,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1185), input: s.tensor(1187), weights: s.p + 9360,
             pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1186), gradWeights: s.g + 9360,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1832)
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 336, 336, 32]
         s.profiler?.start()
@@ -17058,7 +17081,7 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1190), input: s.tensor(1192), weights: s.p + 5952,
             pixels: 112896 &* s.n, inChannels: 72, outChannels: 32, gradInput: s.tensor(1191), gradWeights: s.g + 5952,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1843)
         // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 backward on [n, 336, 336, 72]
         s.profiler?.start()

@@ -5890,11 +5890,34 @@ public final class EfficientNetL2Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 136, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1376, outChannels: 5504, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 8256, outChannels: 1376, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1376, outChannels: 8256, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 4944, outChannels: 1376, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 824, outChannels: 4944, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 4944, outChannels: 824, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2880, outChannels: 824, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 2880, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2880, outChannels: 480, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2064, outChannels: 480, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 344, outChannels: 2064, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 2064, outChannels: 344, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1056, outChannels: 344, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 176, outChannels: 1056, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1056, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 624, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 104, outChannels: 624, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 624, outChannels: 104, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 432, outChannels: 104, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 432, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 136, outChannels: 72, threads: pool.threadCount))
         return floats
     }
 
@@ -15368,7 +15391,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1041), input: s.tensor(1030),
             weights: s.p + 468302144, pixels: 625 &* s.n, inChannels: 1376, outChannels: 5504,
-            gradInput: s.tensor(1042), gradWeights: s.g + 468302144, pool: pool)
+            gradInput: s.tensor(1042), gradWeights: s.g + 468302144, workspace: s.ws, pool: pool)
         s.profiler?.stop(1299)
     }
 
@@ -15415,7 +15438,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1043), input: s.tensor(1045),
             weights: s.p + 456936384, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
-            gradInput: s.tensor(1044), gradWeights: s.g + 456936384, pool: pool)
+            gradInput: s.tensor(1044), gradWeights: s.g + 456936384, workspace: s.ws, pool: pool)
         s.profiler?.stop(1305)
         // features.7.5.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -15475,7 +15498,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1048), input: s.tensor(1018),
             weights: s.p + 439747040, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
-            gradInput: s.tensor(1050), gradWeights: s.g + 439747040, pool: pool)
+            gradInput: s.tensor(1050), gradWeights: s.g + 439747040, workspace: s.ws, pool: pool)
         s.profiler?.stop(1314)
         // features.7.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15526,7 +15549,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1051), input: s.tensor(1053),
             weights: s.p + 428381280, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
-            gradInput: s.tensor(1052), gradWeights: s.g + 428381280, pool: pool)
+            gradInput: s.tensor(1052), gradWeights: s.g + 428381280, workspace: s.ws, pool: pool)
         s.profiler?.stop(1321)
         // features.7.4.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -15586,7 +15609,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1056), input: s.tensor(1006),
             weights: s.p + 411191936, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
-            gradInput: s.tensor(1058), gradWeights: s.g + 411191936, pool: pool)
+            gradInput: s.tensor(1058), gradWeights: s.g + 411191936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1330)
         // features.7.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15637,7 +15660,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1059), input: s.tensor(1061),
             weights: s.p + 399826176, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
-            gradInput: s.tensor(1060), gradWeights: s.g + 399826176, pool: pool)
+            gradInput: s.tensor(1060), gradWeights: s.g + 399826176, workspace: s.ws, pool: pool)
         s.profiler?.stop(1337)
         // features.7.3.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -15697,7 +15720,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1064), input: s.tensor(994),
             weights: s.p + 382636832, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
-            gradInput: s.tensor(1066), gradWeights: s.g + 382636832, pool: pool)
+            gradInput: s.tensor(1066), gradWeights: s.g + 382636832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1346)
         // features.7.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15748,7 +15771,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1067), input: s.tensor(1069),
             weights: s.p + 371271072, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
-            gradInput: s.tensor(1068), gradWeights: s.g + 371271072, pool: pool)
+            gradInput: s.tensor(1068), gradWeights: s.g + 371271072, workspace: s.ws, pool: pool)
         s.profiler?.stop(1353)
         // features.7.2.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -15808,7 +15831,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1072), input: s.tensor(982),
             weights: s.p + 354081728, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
-            gradInput: s.tensor(1074), gradWeights: s.g + 354081728, pool: pool)
+            gradInput: s.tensor(1074), gradWeights: s.g + 354081728, workspace: s.ws, pool: pool)
         s.profiler?.stop(1362)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15859,7 +15882,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1075), input: s.tensor(1077),
             weights: s.p + 342715968, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
-            gradInput: s.tensor(1076), gradWeights: s.g + 342715968, pool: pool)
+            gradInput: s.tensor(1076), gradWeights: s.g + 342715968, workspace: s.ws, pool: pool)
         s.profiler?.stop(1369)
         // features.7.1.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -15919,7 +15942,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1080), input: s.tensor(971),
             weights: s.p + 325526624, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
-            gradInput: s.tensor(1082), gradWeights: s.g + 325526624, pool: pool)
+            gradInput: s.tensor(1082), gradWeights: s.g + 325526624, workspace: s.ws, pool: pool)
         s.profiler?.stop(1378)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -15964,7 +15987,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1082), input: s.tensor(1084),
             weights: s.p + 318718176, pixels: 625 &* s.n, inChannels: 4944, outChannels: 1376,
-            gradInput: s.tensor(1083), gradWeights: s.g + 318718176, pool: pool)
+            gradInput: s.tensor(1083), gradWeights: s.g + 318718176, workspace: s.ws, pool: pool)
         s.profiler?.stop(1384)
         // features.7.0.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -16024,7 +16047,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1087), input: s.tensor(960),
             weights: s.p + 312518192, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1089), gradWeights: s.g + 312518192, pool: pool)
+            gradInput: s.tensor(1089), gradWeights: s.g + 312518192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1393)
     }
 
@@ -16071,7 +16094,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1090), input: s.tensor(1092),
             weights: s.p + 308441008, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1091), gradWeights: s.g + 308441008, pool: pool)
+            gradInput: s.tensor(1091), gradWeights: s.g + 308441008, workspace: s.ws, pool: pool)
         s.profiler?.stop(1399)
         // features.6.21.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -16131,7 +16154,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1095), input: s.tensor(948),
             weights: s.p + 302161920, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1097), gradWeights: s.g + 302161920, pool: pool)
+            gradInput: s.tensor(1097), gradWeights: s.g + 302161920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1408)
         // features.6.21 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16182,7 +16205,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1098), input: s.tensor(1100),
             weights: s.p + 298084736, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1099), gradWeights: s.g + 298084736, pool: pool)
+            gradInput: s.tensor(1099), gradWeights: s.g + 298084736, workspace: s.ws, pool: pool)
         s.profiler?.stop(1415)
         // features.6.20.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -16242,7 +16265,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1103), input: s.tensor(936),
             weights: s.p + 291805648, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1105), gradWeights: s.g + 291805648, pool: pool)
+            gradInput: s.tensor(1105), gradWeights: s.g + 291805648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1424)
         // features.6.20 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16293,7 +16316,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1106), input: s.tensor(1108),
             weights: s.p + 287728464, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1107), gradWeights: s.g + 287728464, pool: pool)
+            gradInput: s.tensor(1107), gradWeights: s.g + 287728464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1431)
         // features.6.19.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -16353,7 +16376,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1111), input: s.tensor(924),
             weights: s.p + 281449376, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1113), gradWeights: s.g + 281449376, pool: pool)
+            gradInput: s.tensor(1113), gradWeights: s.g + 281449376, workspace: s.ws, pool: pool)
         s.profiler?.stop(1440)
         // features.6.19 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16404,7 +16427,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1114), input: s.tensor(1116),
             weights: s.p + 277372192, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1115), gradWeights: s.g + 277372192, pool: pool)
+            gradInput: s.tensor(1115), gradWeights: s.g + 277372192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1447)
         // features.6.18.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -16464,7 +16487,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1119), input: s.tensor(912),
             weights: s.p + 271093104, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1121), gradWeights: s.g + 271093104, pool: pool)
+            gradInput: s.tensor(1121), gradWeights: s.g + 271093104, workspace: s.ws, pool: pool)
         s.profiler?.stop(1456)
         // features.6.18 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16515,7 +16538,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1122), input: s.tensor(1124),
             weights: s.p + 267015920, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1123), gradWeights: s.g + 267015920, pool: pool)
+            gradInput: s.tensor(1123), gradWeights: s.g + 267015920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1463)
         // features.6.17.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -16575,7 +16598,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1127), input: s.tensor(900),
             weights: s.p + 260736832, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1129), gradWeights: s.g + 260736832, pool: pool)
+            gradInput: s.tensor(1129), gradWeights: s.g + 260736832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1472)
         // features.6.17 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16626,7 +16649,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1130), input: s.tensor(1132),
             weights: s.p + 256659648, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1131), gradWeights: s.g + 256659648, pool: pool)
+            gradInput: s.tensor(1131), gradWeights: s.g + 256659648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1479)
         // features.6.16.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -16686,7 +16709,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1135), input: s.tensor(888),
             weights: s.p + 250380560, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1137), gradWeights: s.g + 250380560, pool: pool)
+            gradInput: s.tensor(1137), gradWeights: s.g + 250380560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1488)
         // features.6.16 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16737,7 +16760,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1138), input: s.tensor(1140),
             weights: s.p + 246303376, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1139), gradWeights: s.g + 246303376, pool: pool)
+            gradInput: s.tensor(1139), gradWeights: s.g + 246303376, workspace: s.ws, pool: pool)
         s.profiler?.stop(1495)
         // features.6.15.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -16797,7 +16820,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1143), input: s.tensor(876),
             weights: s.p + 240024288, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1145), gradWeights: s.g + 240024288, pool: pool)
+            gradInput: s.tensor(1145), gradWeights: s.g + 240024288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1504)
         // features.6.15 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16848,7 +16871,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1146), input: s.tensor(1148),
             weights: s.p + 235947104, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1147), gradWeights: s.g + 235947104, pool: pool)
+            gradInput: s.tensor(1147), gradWeights: s.g + 235947104, workspace: s.ws, pool: pool)
         s.profiler?.stop(1511)
         // features.6.14.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -16908,7 +16931,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1151), input: s.tensor(864),
             weights: s.p + 229668016, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1153), gradWeights: s.g + 229668016, pool: pool)
+            gradInput: s.tensor(1153), gradWeights: s.g + 229668016, workspace: s.ws, pool: pool)
         s.profiler?.stop(1520)
         // features.6.14 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -16959,7 +16982,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1154), input: s.tensor(1156),
             weights: s.p + 225590832, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1155), gradWeights: s.g + 225590832, pool: pool)
+            gradInput: s.tensor(1155), gradWeights: s.g + 225590832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1527)
         // features.6.13.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -17019,7 +17042,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1159), input: s.tensor(852),
             weights: s.p + 219311744, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1161), gradWeights: s.g + 219311744, pool: pool)
+            gradInput: s.tensor(1161), gradWeights: s.g + 219311744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1536)
         // features.6.13 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -17070,7 +17093,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1162), input: s.tensor(1164),
             weights: s.p + 215234560, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1163), gradWeights: s.g + 215234560, pool: pool)
+            gradInput: s.tensor(1163), gradWeights: s.g + 215234560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1543)
         // features.6.12.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -17130,7 +17153,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1167), input: s.tensor(840),
             weights: s.p + 208955472, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1169), gradWeights: s.g + 208955472, pool: pool)
+            gradInput: s.tensor(1169), gradWeights: s.g + 208955472, workspace: s.ws, pool: pool)
         s.profiler?.stop(1552)
         // features.6.12 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -17181,7 +17204,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1170), input: s.tensor(1172),
             weights: s.p + 204878288, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1171), gradWeights: s.g + 204878288, pool: pool)
+            gradInput: s.tensor(1171), gradWeights: s.g + 204878288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1559)
         // features.6.11.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -17241,7 +17264,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1175), input: s.tensor(828),
             weights: s.p + 198599200, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1177), gradWeights: s.g + 198599200, pool: pool)
+            gradInput: s.tensor(1177), gradWeights: s.g + 198599200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1568)
         // features.6.11 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -17292,7 +17315,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1178), input: s.tensor(1180),
             weights: s.p + 194522016, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1179), gradWeights: s.g + 194522016, pool: pool)
+            gradInput: s.tensor(1179), gradWeights: s.g + 194522016, workspace: s.ws, pool: pool)
         s.profiler?.stop(1575)
         // features.6.10.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -17352,7 +17375,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1183), input: s.tensor(816),
             weights: s.p + 188242928, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1185), gradWeights: s.g + 188242928, pool: pool)
+            gradInput: s.tensor(1185), gradWeights: s.g + 188242928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1584)
         // features.6.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -17403,7 +17426,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1186), input: s.tensor(1188),
             weights: s.p + 184165744, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1187), gradWeights: s.g + 184165744, pool: pool)
+            gradInput: s.tensor(1187), gradWeights: s.g + 184165744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1591)
         // features.6.9.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -17463,7 +17486,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1191), input: s.tensor(804),
             weights: s.p + 177886656, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1193), gradWeights: s.g + 177886656, pool: pool)
+            gradInput: s.tensor(1193), gradWeights: s.g + 177886656, workspace: s.ws, pool: pool)
         s.profiler?.stop(1600)
         // features.6.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -17514,7 +17537,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1194), input: s.tensor(1196),
             weights: s.p + 173809472, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1195), gradWeights: s.g + 173809472, pool: pool)
+            gradInput: s.tensor(1195), gradWeights: s.g + 173809472, workspace: s.ws, pool: pool)
         s.profiler?.stop(1607)
         // features.6.8.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -17574,7 +17597,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1199), input: s.tensor(792),
             weights: s.p + 167530384, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1201), gradWeights: s.g + 167530384, pool: pool)
+            gradInput: s.tensor(1201), gradWeights: s.g + 167530384, workspace: s.ws, pool: pool)
         s.profiler?.stop(1616)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -17625,7 +17648,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1202), input: s.tensor(1204),
             weights: s.p + 163453200, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1203), gradWeights: s.g + 163453200, pool: pool)
+            gradInput: s.tensor(1203), gradWeights: s.g + 163453200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1623)
         // features.6.7.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -17685,7 +17708,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1207), input: s.tensor(780),
             weights: s.p + 157174112, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1209), gradWeights: s.g + 157174112, pool: pool)
+            gradInput: s.tensor(1209), gradWeights: s.g + 157174112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1632)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -17736,7 +17759,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1210), input: s.tensor(1212),
             weights: s.p + 153096928, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1211), gradWeights: s.g + 153096928, pool: pool)
+            gradInput: s.tensor(1211), gradWeights: s.g + 153096928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1639)
         // features.6.6.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -17796,7 +17819,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1215), input: s.tensor(768),
             weights: s.p + 146817840, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1217), gradWeights: s.g + 146817840, pool: pool)
+            gradInput: s.tensor(1217), gradWeights: s.g + 146817840, workspace: s.ws, pool: pool)
         s.profiler?.stop(1648)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -17847,7 +17870,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1218), input: s.tensor(1220),
             weights: s.p + 142740656, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1219), gradWeights: s.g + 142740656, pool: pool)
+            gradInput: s.tensor(1219), gradWeights: s.g + 142740656, workspace: s.ws, pool: pool)
         s.profiler?.stop(1655)
         // features.6.5.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -17907,7 +17930,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1223), input: s.tensor(756),
             weights: s.p + 136461568, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1225), gradWeights: s.g + 136461568, pool: pool)
+            gradInput: s.tensor(1225), gradWeights: s.g + 136461568, workspace: s.ws, pool: pool)
         s.profiler?.stop(1664)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -17958,7 +17981,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1226), input: s.tensor(1228),
             weights: s.p + 132384384, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1227), gradWeights: s.g + 132384384, pool: pool)
+            gradInput: s.tensor(1227), gradWeights: s.g + 132384384, workspace: s.ws, pool: pool)
         s.profiler?.stop(1671)
         // features.6.4.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -18018,7 +18041,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1231), input: s.tensor(744),
             weights: s.p + 126105296, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1233), gradWeights: s.g + 126105296, pool: pool)
+            gradInput: s.tensor(1233), gradWeights: s.g + 126105296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1680)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -18069,7 +18092,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1234), input: s.tensor(1236),
             weights: s.p + 122028112, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1235), gradWeights: s.g + 122028112, pool: pool)
+            gradInput: s.tensor(1235), gradWeights: s.g + 122028112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1687)
         // features.6.3.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -18129,7 +18152,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1239), input: s.tensor(732),
             weights: s.p + 115749024, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1241), gradWeights: s.g + 115749024, pool: pool)
+            gradInput: s.tensor(1241), gradWeights: s.g + 115749024, workspace: s.ws, pool: pool)
         s.profiler?.stop(1696)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -18180,7 +18203,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1242), input: s.tensor(1244),
             weights: s.p + 111671840, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1243), gradWeights: s.g + 111671840, pool: pool)
+            gradInput: s.tensor(1243), gradWeights: s.g + 111671840, workspace: s.ws, pool: pool)
         s.profiler?.stop(1703)
         // features.6.2.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -18240,7 +18263,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1247), input: s.tensor(720),
             weights: s.p + 105392752, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
-            gradInput: s.tensor(1249), gradWeights: s.g + 105392752, pool: pool)
+            gradInput: s.tensor(1249), gradWeights: s.g + 105392752, workspace: s.ws, pool: pool)
         s.profiler?.stop(1712)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -18290,7 +18313,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1250), input: s.tensor(1252),
             weights: s.p + 101315568, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
-            gradInput: s.tensor(1251), gradWeights: s.g + 101315568, pool: pool)
+            gradInput: s.tensor(1251), gradWeights: s.g + 101315568, workspace: s.ws, pool: pool)
         s.profiler?.stop(1719)
         // features.6.1.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -18349,7 +18372,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1255), input: s.tensor(709),
             weights: s.p + 95036480, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944, gradInput: s.tensor(1257),
-            gradWeights: s.g + 95036480, pool: pool)
+            gradWeights: s.g + 95036480, workspace: s.ws, pool: pool)
         s.profiler?.stop(1728)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -18393,7 +18416,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1257), input: s.tensor(1259),
             weights: s.p + 92660032, pixels: 625 &* s.n, inChannels: 2880, outChannels: 824, gradInput: s.tensor(1258),
-            gradWeights: s.g + 92660032, pool: pool)
+            gradWeights: s.g + 92660032, workspace: s.ws, pool: pool)
         s.profiler?.stop(1734)
         // features.6.0.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 25, 25, 2880]
         s.profiler?.start()
@@ -18452,7 +18475,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1262), input: s.tensor(698),
             weights: s.p + 90488384, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1264), gradWeights: s.g + 90488384, pool: pool)
+            gradInput: s.tensor(1264), gradWeights: s.g + 90488384, workspace: s.ws, pool: pool)
         s.profiler?.stop(1743)
     }
 
@@ -18498,7 +18521,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1265), input: s.tensor(1267),
             weights: s.p + 89104064, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1266), gradWeights: s.g + 89104064, pool: pool)
+            gradInput: s.tensor(1266), gradWeights: s.g + 89104064, workspace: s.ws, pool: pool)
         s.profiler?.stop(1749)
         // features.5.15.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -18557,7 +18580,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1270), input: s.tensor(686),
             weights: s.p + 86932416, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1272), gradWeights: s.g + 86932416, pool: pool)
+            gradInput: s.tensor(1272), gradWeights: s.g + 86932416, workspace: s.ws, pool: pool)
         s.profiler?.stop(1758)
         // features.5.15 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -18607,7 +18630,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1273), input: s.tensor(1275),
             weights: s.p + 85548096, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1274), gradWeights: s.g + 85548096, pool: pool)
+            gradInput: s.tensor(1274), gradWeights: s.g + 85548096, workspace: s.ws, pool: pool)
         s.profiler?.stop(1765)
         // features.5.14.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -18666,7 +18689,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1278), input: s.tensor(674),
             weights: s.p + 83376448, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1280), gradWeights: s.g + 83376448, pool: pool)
+            gradInput: s.tensor(1280), gradWeights: s.g + 83376448, workspace: s.ws, pool: pool)
         s.profiler?.stop(1774)
         // features.5.14 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -18716,7 +18739,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1281), input: s.tensor(1283),
             weights: s.p + 81992128, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1282), gradWeights: s.g + 81992128, pool: pool)
+            gradInput: s.tensor(1282), gradWeights: s.g + 81992128, workspace: s.ws, pool: pool)
         s.profiler?.stop(1781)
         // features.5.13.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -18775,7 +18798,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1286), input: s.tensor(662),
             weights: s.p + 79820480, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1288), gradWeights: s.g + 79820480, pool: pool)
+            gradInput: s.tensor(1288), gradWeights: s.g + 79820480, workspace: s.ws, pool: pool)
         s.profiler?.stop(1790)
         // features.5.13 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -18825,7 +18848,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1289), input: s.tensor(1291),
             weights: s.p + 78436160, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1290), gradWeights: s.g + 78436160, pool: pool)
+            gradInput: s.tensor(1290), gradWeights: s.g + 78436160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1797)
         // features.5.12.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -18884,7 +18907,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1294), input: s.tensor(650),
             weights: s.p + 76264512, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1296), gradWeights: s.g + 76264512, pool: pool)
+            gradInput: s.tensor(1296), gradWeights: s.g + 76264512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1806)
         // features.5.12 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -18934,7 +18957,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1297), input: s.tensor(1299),
             weights: s.p + 74880192, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1298), gradWeights: s.g + 74880192, pool: pool)
+            gradInput: s.tensor(1298), gradWeights: s.g + 74880192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1813)
         // features.5.11.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -18993,7 +19016,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1302), input: s.tensor(638),
             weights: s.p + 72708544, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1304), gradWeights: s.g + 72708544, pool: pool)
+            gradInput: s.tensor(1304), gradWeights: s.g + 72708544, workspace: s.ws, pool: pool)
         s.profiler?.stop(1822)
         // features.5.11 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -19043,7 +19066,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1305), input: s.tensor(1307),
             weights: s.p + 71324224, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1306), gradWeights: s.g + 71324224, pool: pool)
+            gradInput: s.tensor(1306), gradWeights: s.g + 71324224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1829)
         // features.5.10.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -19102,7 +19125,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1310), input: s.tensor(626),
             weights: s.p + 69152576, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1312), gradWeights: s.g + 69152576, pool: pool)
+            gradInput: s.tensor(1312), gradWeights: s.g + 69152576, workspace: s.ws, pool: pool)
         s.profiler?.stop(1838)
         // features.5.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -19152,7 +19175,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1313), input: s.tensor(1315),
             weights: s.p + 67768256, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1314), gradWeights: s.g + 67768256, pool: pool)
+            gradInput: s.tensor(1314), gradWeights: s.g + 67768256, workspace: s.ws, pool: pool)
         s.profiler?.stop(1845)
         // features.5.9.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -19211,7 +19234,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1318), input: s.tensor(614),
             weights: s.p + 65596608, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1320), gradWeights: s.g + 65596608, pool: pool)
+            gradInput: s.tensor(1320), gradWeights: s.g + 65596608, workspace: s.ws, pool: pool)
         s.profiler?.stop(1854)
         // features.5.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -19261,7 +19284,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1321), input: s.tensor(1323),
             weights: s.p + 64212288, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1322), gradWeights: s.g + 64212288, pool: pool)
+            gradInput: s.tensor(1322), gradWeights: s.g + 64212288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1861)
         // features.5.8.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -19320,7 +19343,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1326), input: s.tensor(602),
             weights: s.p + 62040640, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1328), gradWeights: s.g + 62040640, pool: pool)
+            gradInput: s.tensor(1328), gradWeights: s.g + 62040640, workspace: s.ws, pool: pool)
         s.profiler?.stop(1870)
         // features.5.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -19370,7 +19393,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1329), input: s.tensor(1331),
             weights: s.p + 60656320, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1330), gradWeights: s.g + 60656320, pool: pool)
+            gradInput: s.tensor(1330), gradWeights: s.g + 60656320, workspace: s.ws, pool: pool)
         s.profiler?.stop(1877)
         // features.5.7.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -19429,7 +19452,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1334), input: s.tensor(590),
             weights: s.p + 58484672, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1336), gradWeights: s.g + 58484672, pool: pool)
+            gradInput: s.tensor(1336), gradWeights: s.g + 58484672, workspace: s.ws, pool: pool)
         s.profiler?.stop(1886)
         // features.5.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -19479,7 +19502,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1337), input: s.tensor(1339),
             weights: s.p + 57100352, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1338), gradWeights: s.g + 57100352, pool: pool)
+            gradInput: s.tensor(1338), gradWeights: s.g + 57100352, workspace: s.ws, pool: pool)
         s.profiler?.stop(1893)
         // features.5.6.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -19538,7 +19561,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1342), input: s.tensor(578),
             weights: s.p + 54928704, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1344), gradWeights: s.g + 54928704, pool: pool)
+            gradInput: s.tensor(1344), gradWeights: s.g + 54928704, workspace: s.ws, pool: pool)
         s.profiler?.stop(1902)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -19588,7 +19611,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1345), input: s.tensor(1347),
             weights: s.p + 53544384, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1346), gradWeights: s.g + 53544384, pool: pool)
+            gradInput: s.tensor(1346), gradWeights: s.g + 53544384, workspace: s.ws, pool: pool)
         s.profiler?.stop(1909)
         // features.5.5.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -19647,7 +19670,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1350), input: s.tensor(566),
             weights: s.p + 51372736, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1352), gradWeights: s.g + 51372736, pool: pool)
+            gradInput: s.tensor(1352), gradWeights: s.g + 51372736, workspace: s.ws, pool: pool)
         s.profiler?.stop(1918)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -19697,7 +19720,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1353), input: s.tensor(1355),
             weights: s.p + 49988416, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1354), gradWeights: s.g + 49988416, pool: pool)
+            gradInput: s.tensor(1354), gradWeights: s.g + 49988416, workspace: s.ws, pool: pool)
         s.profiler?.stop(1925)
         // features.5.4.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -19756,7 +19779,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1358), input: s.tensor(554),
             weights: s.p + 47816768, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1360), gradWeights: s.g + 47816768, pool: pool)
+            gradInput: s.tensor(1360), gradWeights: s.g + 47816768, workspace: s.ws, pool: pool)
         s.profiler?.stop(1934)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -19806,7 +19829,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1361), input: s.tensor(1363),
             weights: s.p + 46432448, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1362), gradWeights: s.g + 46432448, pool: pool)
+            gradInput: s.tensor(1362), gradWeights: s.g + 46432448, workspace: s.ws, pool: pool)
         s.profiler?.stop(1941)
         // features.5.3.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -19865,7 +19888,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1366), input: s.tensor(542),
             weights: s.p + 44260800, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1368), gradWeights: s.g + 44260800, pool: pool)
+            gradInput: s.tensor(1368), gradWeights: s.g + 44260800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1950)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -19915,7 +19938,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1369), input: s.tensor(1371),
             weights: s.p + 42876480, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1370), gradWeights: s.g + 42876480, pool: pool)
+            gradInput: s.tensor(1370), gradWeights: s.g + 42876480, workspace: s.ws, pool: pool)
         s.profiler?.stop(1957)
         // features.5.2.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -19974,7 +19997,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1374), input: s.tensor(530),
             weights: s.p + 40704832, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1376), gradWeights: s.g + 40704832, pool: pool)
+            gradInput: s.tensor(1376), gradWeights: s.g + 40704832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1966)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -20024,7 +20047,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1377), input: s.tensor(1379),
             weights: s.p + 39320512, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
-            gradInput: s.tensor(1378), gradWeights: s.g + 39320512, pool: pool)
+            gradInput: s.tensor(1378), gradWeights: s.g + 39320512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1973)
         // features.5.1.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -20083,7 +20106,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1382), input: s.tensor(519),
             weights: s.p + 37148864, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
-            gradInput: s.tensor(1384), gradWeights: s.g + 37148864, pool: pool)
+            gradInput: s.tensor(1384), gradWeights: s.g + 37148864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1982)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -20127,7 +20150,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1384), input: s.tensor(1386),
             weights: s.p + 36156224, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 480,
-            gradInput: s.tensor(1385), gradWeights: s.g + 36156224, pool: pool)
+            gradInput: s.tensor(1385), gradWeights: s.g + 36156224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1988)
         // features.5.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -20186,7 +20209,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1389), input: s.tensor(508),
             weights: s.p + 35020928, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1391), gradWeights: s.g + 35020928, pool: pool)
+            gradInput: s.tensor(1391), gradWeights: s.g + 35020928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1997)
     }
 
@@ -20232,7 +20255,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1392), input: s.tensor(1394),
             weights: s.p + 34309504, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1393), gradWeights: s.g + 34309504, pool: pool)
+            gradInput: s.tensor(1393), gradWeights: s.g + 34309504, workspace: s.ws, pool: pool)
         s.profiler?.stop(2003)
         // features.4.15.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -20291,7 +20314,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1397), input: s.tensor(496),
             weights: s.p + 33207232, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1399), gradWeights: s.g + 33207232, pool: pool)
+            gradInput: s.tensor(1399), gradWeights: s.g + 33207232, workspace: s.ws, pool: pool)
         s.profiler?.stop(2012)
         // features.4.15 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -20341,7 +20364,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1400), input: s.tensor(1402),
             weights: s.p + 32495808, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1401), gradWeights: s.g + 32495808, pool: pool)
+            gradInput: s.tensor(1401), gradWeights: s.g + 32495808, workspace: s.ws, pool: pool)
         s.profiler?.stop(2019)
         // features.4.14.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -20400,7 +20423,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1405), input: s.tensor(484),
             weights: s.p + 31393536, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1407), gradWeights: s.g + 31393536, pool: pool)
+            gradInput: s.tensor(1407), gradWeights: s.g + 31393536, workspace: s.ws, pool: pool)
         s.profiler?.stop(2028)
         // features.4.14 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -20450,7 +20473,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1408), input: s.tensor(1410),
             weights: s.p + 30682112, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1409), gradWeights: s.g + 30682112, pool: pool)
+            gradInput: s.tensor(1409), gradWeights: s.g + 30682112, workspace: s.ws, pool: pool)
         s.profiler?.stop(2035)
         // features.4.13.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -20509,7 +20532,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1413), input: s.tensor(472),
             weights: s.p + 29579840, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1415), gradWeights: s.g + 29579840, pool: pool)
+            gradInput: s.tensor(1415), gradWeights: s.g + 29579840, workspace: s.ws, pool: pool)
         s.profiler?.stop(2044)
         // features.4.13 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -20559,7 +20582,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1416), input: s.tensor(1418),
             weights: s.p + 28868416, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1417), gradWeights: s.g + 28868416, pool: pool)
+            gradInput: s.tensor(1417), gradWeights: s.g + 28868416, workspace: s.ws, pool: pool)
         s.profiler?.stop(2051)
         // features.4.12.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -20618,7 +20641,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1421), input: s.tensor(460),
             weights: s.p + 27766144, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1423), gradWeights: s.g + 27766144, pool: pool)
+            gradInput: s.tensor(1423), gradWeights: s.g + 27766144, workspace: s.ws, pool: pool)
         s.profiler?.stop(2060)
         // features.4.12 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -20668,7 +20691,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1424), input: s.tensor(1426),
             weights: s.p + 27054720, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1425), gradWeights: s.g + 27054720, pool: pool)
+            gradInput: s.tensor(1425), gradWeights: s.g + 27054720, workspace: s.ws, pool: pool)
         s.profiler?.stop(2067)
         // features.4.11.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -20727,7 +20750,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1429), input: s.tensor(448),
             weights: s.p + 25952448, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1431), gradWeights: s.g + 25952448, pool: pool)
+            gradInput: s.tensor(1431), gradWeights: s.g + 25952448, workspace: s.ws, pool: pool)
         s.profiler?.stop(2076)
         // features.4.11 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -20777,7 +20800,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1432), input: s.tensor(1434),
             weights: s.p + 25241024, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1433), gradWeights: s.g + 25241024, pool: pool)
+            gradInput: s.tensor(1433), gradWeights: s.g + 25241024, workspace: s.ws, pool: pool)
         s.profiler?.stop(2083)
         // features.4.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -20836,7 +20859,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1437), input: s.tensor(436),
             weights: s.p + 24138752, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1439), gradWeights: s.g + 24138752, pool: pool)
+            gradInput: s.tensor(1439), gradWeights: s.g + 24138752, workspace: s.ws, pool: pool)
         s.profiler?.stop(2092)
         // features.4.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -20886,7 +20909,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1440), input: s.tensor(1442),
             weights: s.p + 23427328, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1441), gradWeights: s.g + 23427328, pool: pool)
+            gradInput: s.tensor(1441), gradWeights: s.g + 23427328, workspace: s.ws, pool: pool)
         s.profiler?.stop(2099)
         // features.4.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -20945,7 +20968,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1445), input: s.tensor(424),
             weights: s.p + 22325056, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1447), gradWeights: s.g + 22325056, pool: pool)
+            gradInput: s.tensor(1447), gradWeights: s.g + 22325056, workspace: s.ws, pool: pool)
         s.profiler?.stop(2108)
         // features.4.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -20995,7 +21018,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1448), input: s.tensor(1450),
             weights: s.p + 21613632, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1449), gradWeights: s.g + 21613632, pool: pool)
+            gradInput: s.tensor(1449), gradWeights: s.g + 21613632, workspace: s.ws, pool: pool)
         s.profiler?.stop(2115)
         // features.4.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -21054,7 +21077,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1453), input: s.tensor(412),
             weights: s.p + 20511360, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1455), gradWeights: s.g + 20511360, pool: pool)
+            gradInput: s.tensor(1455), gradWeights: s.g + 20511360, workspace: s.ws, pool: pool)
         s.profiler?.stop(2124)
         // features.4.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -21104,7 +21127,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1456), input: s.tensor(1458),
             weights: s.p + 19799936, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1457), gradWeights: s.g + 19799936, pool: pool)
+            gradInput: s.tensor(1457), gradWeights: s.g + 19799936, workspace: s.ws, pool: pool)
         s.profiler?.stop(2131)
         // features.4.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -21163,7 +21186,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1461), input: s.tensor(400),
             weights: s.p + 18697664, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1463), gradWeights: s.g + 18697664, pool: pool)
+            gradInput: s.tensor(1463), gradWeights: s.g + 18697664, workspace: s.ws, pool: pool)
         s.profiler?.stop(2140)
         // features.4.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -21213,7 +21236,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1464), input: s.tensor(1466),
             weights: s.p + 17986240, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1465), gradWeights: s.g + 17986240, pool: pool)
+            gradInput: s.tensor(1465), gradWeights: s.g + 17986240, workspace: s.ws, pool: pool)
         s.profiler?.stop(2147)
         // features.4.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -21272,7 +21295,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1469), input: s.tensor(388),
             weights: s.p + 16883968, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1471), gradWeights: s.g + 16883968, pool: pool)
+            gradInput: s.tensor(1471), gradWeights: s.g + 16883968, workspace: s.ws, pool: pool)
         s.profiler?.stop(2156)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -21322,7 +21345,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1472), input: s.tensor(1474),
             weights: s.p + 16172544, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1473), gradWeights: s.g + 16172544, pool: pool)
+            gradInput: s.tensor(1473), gradWeights: s.g + 16172544, workspace: s.ws, pool: pool)
         s.profiler?.stop(2163)
         // features.4.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -21381,7 +21404,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1477), input: s.tensor(376),
             weights: s.p + 15070272, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1479), gradWeights: s.g + 15070272, pool: pool)
+            gradInput: s.tensor(1479), gradWeights: s.g + 15070272, workspace: s.ws, pool: pool)
         s.profiler?.stop(2172)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -21431,7 +21454,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1480), input: s.tensor(1482),
             weights: s.p + 14358848, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1481), gradWeights: s.g + 14358848, pool: pool)
+            gradInput: s.tensor(1481), gradWeights: s.g + 14358848, workspace: s.ws, pool: pool)
         s.profiler?.stop(2179)
         // features.4.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -21490,7 +21513,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1485), input: s.tensor(364),
             weights: s.p + 13256576, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1487), gradWeights: s.g + 13256576, pool: pool)
+            gradInput: s.tensor(1487), gradWeights: s.g + 13256576, workspace: s.ws, pool: pool)
         s.profiler?.stop(2188)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -21540,7 +21563,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1488), input: s.tensor(1490),
             weights: s.p + 12545152, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1489), gradWeights: s.g + 12545152, pool: pool)
+            gradInput: s.tensor(1489), gradWeights: s.g + 12545152, workspace: s.ws, pool: pool)
         s.profiler?.stop(2195)
         // features.4.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -21599,7 +21622,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1493), input: s.tensor(352),
             weights: s.p + 11442880, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
-            gradInput: s.tensor(1495), gradWeights: s.g + 11442880, pool: pool)
+            gradInput: s.tensor(1495), gradWeights: s.g + 11442880, workspace: s.ws, pool: pool)
         s.profiler?.stop(2204)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -21649,7 +21672,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1496), input: s.tensor(1498),
             weights: s.p + 10731456, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
-            gradInput: s.tensor(1497), gradWeights: s.g + 10731456, pool: pool)
+            gradInput: s.tensor(1497), gradWeights: s.g + 10731456, workspace: s.ws, pool: pool)
         s.profiler?.stop(2211)
         // features.4.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -21708,7 +21731,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1501), input: s.tensor(340), weights: s.p + 9629184,
             pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(1503),
-            gradWeights: s.g + 9629184, pool: pool)
+            gradWeights: s.g + 9629184, workspace: s.ws, pool: pool)
         s.profiler?.stop(2220)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -21758,7 +21781,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1504), input: s.tensor(1506),
             weights: s.p + 8917760, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1505),
-            gradWeights: s.g + 8917760, pool: pool)
+            gradWeights: s.g + 8917760, workspace: s.ws, pool: pool)
         s.profiler?.stop(2227)
         // features.4.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -21817,7 +21840,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1509), input: s.tensor(329), weights: s.p + 7815488,
             pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(1511),
-            gradWeights: s.g + 7815488, pool: pool)
+            gradWeights: s.g + 7815488, workspace: s.ws, pool: pool)
         s.profiler?.stop(2236)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -21861,7 +21884,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1511), input: s.tensor(1513),
             weights: s.p + 7450816, pixels: 2500 &* s.n, inChannels: 1056, outChannels: 344, gradInput: s.tensor(1512),
-            gradWeights: s.g + 7450816, pool: pool)
+            gradWeights: s.g + 7450816, workspace: s.ws, pool: pool)
         s.profiler?.stop(2242)
         // features.4.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 50, 50, 1056]
         s.profiler?.start()
@@ -21920,7 +21943,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1516), input: s.tensor(318), weights: s.p + 7152976,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1518),
-            gradWeights: s.g + 7152976, pool: pool)
+            gradWeights: s.g + 7152976, workspace: s.ws, pool: pool)
         s.profiler?.stop(2251)
     }
 
@@ -21966,7 +21989,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1519), input: s.tensor(1521),
             weights: s.p + 6966416, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1520), gradWeights: s.g + 6966416, pool: pool)
+            gradInput: s.tensor(1520), gradWeights: s.g + 6966416, workspace: s.ws, pool: pool)
         s.profiler?.stop(2257)
         // features.3.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -22026,7 +22049,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1524), input: s.tensor(306), weights: s.p + 6651680,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1526),
-            gradWeights: s.g + 6651680, pool: pool)
+            gradWeights: s.g + 6651680, workspace: s.ws, pool: pool)
         s.profiler?.stop(2266)
         // features.3.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -22076,7 +22099,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1527), input: s.tensor(1529),
             weights: s.p + 6465120, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1528), gradWeights: s.g + 6465120, pool: pool)
+            gradInput: s.tensor(1528), gradWeights: s.g + 6465120, workspace: s.ws, pool: pool)
         s.profiler?.stop(2273)
         // features.3.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -22136,7 +22159,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1532), input: s.tensor(294), weights: s.p + 6150384,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1534),
-            gradWeights: s.g + 6150384, pool: pool)
+            gradWeights: s.g + 6150384, workspace: s.ws, pool: pool)
         s.profiler?.stop(2282)
         // features.3.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -22186,7 +22209,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1535), input: s.tensor(1537),
             weights: s.p + 5963824, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1536), gradWeights: s.g + 5963824, pool: pool)
+            gradInput: s.tensor(1536), gradWeights: s.g + 5963824, workspace: s.ws, pool: pool)
         s.profiler?.stop(2289)
         // features.3.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -22246,7 +22269,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1540), input: s.tensor(282), weights: s.p + 5649088,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1542),
-            gradWeights: s.g + 5649088, pool: pool)
+            gradWeights: s.g + 5649088, workspace: s.ws, pool: pool)
         s.profiler?.stop(2298)
         // features.3.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -22296,7 +22319,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1543), input: s.tensor(1545),
             weights: s.p + 5462528, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1544), gradWeights: s.g + 5462528, pool: pool)
+            gradInput: s.tensor(1544), gradWeights: s.g + 5462528, workspace: s.ws, pool: pool)
         s.profiler?.stop(2305)
         // features.3.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -22356,7 +22379,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1548), input: s.tensor(270), weights: s.p + 5147792,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1550),
-            gradWeights: s.g + 5147792, pool: pool)
+            gradWeights: s.g + 5147792, workspace: s.ws, pool: pool)
         s.profiler?.stop(2314)
         // features.3.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -22406,7 +22429,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1551), input: s.tensor(1553),
             weights: s.p + 4961232, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1552), gradWeights: s.g + 4961232, pool: pool)
+            gradInput: s.tensor(1552), gradWeights: s.g + 4961232, workspace: s.ws, pool: pool)
         s.profiler?.stop(2321)
         // features.3.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -22466,7 +22489,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1556), input: s.tensor(258), weights: s.p + 4646496,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1558),
-            gradWeights: s.g + 4646496, pool: pool)
+            gradWeights: s.g + 4646496, workspace: s.ws, pool: pool)
         s.profiler?.stop(2330)
         // features.3.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -22516,7 +22539,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1559), input: s.tensor(1561),
             weights: s.p + 4459936, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1560), gradWeights: s.g + 4459936, pool: pool)
+            gradInput: s.tensor(1560), gradWeights: s.g + 4459936, workspace: s.ws, pool: pool)
         s.profiler?.stop(2337)
         // features.3.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -22576,7 +22599,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1564), input: s.tensor(246), weights: s.p + 4145200,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1566),
-            gradWeights: s.g + 4145200, pool: pool)
+            gradWeights: s.g + 4145200, workspace: s.ws, pool: pool)
         s.profiler?.stop(2346)
         // features.3.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -22626,7 +22649,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1567), input: s.tensor(1569),
             weights: s.p + 3958640, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1568), gradWeights: s.g + 3958640, pool: pool)
+            gradInput: s.tensor(1568), gradWeights: s.g + 3958640, workspace: s.ws, pool: pool)
         s.profiler?.stop(2353)
         // features.3.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -22686,7 +22709,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1572), input: s.tensor(234), weights: s.p + 3643904,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1574),
-            gradWeights: s.g + 3643904, pool: pool)
+            gradWeights: s.g + 3643904, workspace: s.ws, pool: pool)
         s.profiler?.stop(2362)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -22736,7 +22759,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1575), input: s.tensor(1577),
             weights: s.p + 3457344, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1576), gradWeights: s.g + 3457344, pool: pool)
+            gradInput: s.tensor(1576), gradWeights: s.g + 3457344, workspace: s.ws, pool: pool)
         s.profiler?.stop(2369)
         // features.3.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -22796,7 +22819,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1580), input: s.tensor(222), weights: s.p + 3142608,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1582),
-            gradWeights: s.g + 3142608, pool: pool)
+            gradWeights: s.g + 3142608, workspace: s.ws, pool: pool)
         s.profiler?.stop(2378)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -22846,7 +22869,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1583), input: s.tensor(1585),
             weights: s.p + 2956048, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1584), gradWeights: s.g + 2956048, pool: pool)
+            gradInput: s.tensor(1584), gradWeights: s.g + 2956048, workspace: s.ws, pool: pool)
         s.profiler?.stop(2385)
         // features.3.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -22906,7 +22929,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1588), input: s.tensor(210), weights: s.p + 2641312,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1590),
-            gradWeights: s.g + 2641312, pool: pool)
+            gradWeights: s.g + 2641312, workspace: s.ws, pool: pool)
         s.profiler?.stop(2394)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -22956,7 +22979,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1591), input: s.tensor(1593),
             weights: s.p + 2454752, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
-            gradInput: s.tensor(1592), gradWeights: s.g + 2454752, pool: pool)
+            gradInput: s.tensor(1592), gradWeights: s.g + 2454752, workspace: s.ws, pool: pool)
         s.profiler?.stop(2401)
         // features.3.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -23016,7 +23039,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1596), input: s.tensor(199), weights: s.p + 2140016,
             pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1598),
-            gradWeights: s.g + 2140016, pool: pool)
+            gradWeights: s.g + 2140016, workspace: s.ws, pool: pool)
         s.profiler?.stop(2410)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -23060,7 +23083,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1598), input: s.tensor(1600),
             weights: s.p + 2029488, pixels: 10000 &* s.n, inChannels: 624, outChannels: 176, gradInput: s.tensor(1599),
-            gradWeights: s.g + 2029488, pool: pool)
+            gradWeights: s.g + 2029488, workspace: s.ws, pool: pool)
         s.profiler?.stop(2416)
         // features.3.0.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 100, 100, 624]
         s.profiler?.start()
@@ -23120,7 +23143,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1603), input: s.tensor(188), weights: s.p + 1910896,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1605),
-            gradWeights: s.g + 1910896, pool: pool)
+            gradWeights: s.g + 1910896, workspace: s.ws, pool: pool)
         s.profiler?.stop(2425)
     }
 
@@ -23166,7 +23189,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1606), input: s.tensor(1608),
             weights: s.p + 1845552, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1607),
-            gradWeights: s.g + 1845552, pool: pool)
+            gradWeights: s.g + 1845552, workspace: s.ws, pool: pool)
         s.profiler?.stop(2431)
         // features.2.10.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -23226,7 +23249,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1611), input: s.tensor(176), weights: s.p + 1736944,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1613),
-            gradWeights: s.g + 1736944, pool: pool)
+            gradWeights: s.g + 1736944, workspace: s.ws, pool: pool)
         s.profiler?.stop(2440)
         // features.2.10 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -23276,7 +23299,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1614), input: s.tensor(1616),
             weights: s.p + 1671600, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1615),
-            gradWeights: s.g + 1671600, pool: pool)
+            gradWeights: s.g + 1671600, workspace: s.ws, pool: pool)
         s.profiler?.stop(2447)
         // features.2.9.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -23336,7 +23359,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1619), input: s.tensor(164), weights: s.p + 1562992,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1621),
-            gradWeights: s.g + 1562992, pool: pool)
+            gradWeights: s.g + 1562992, workspace: s.ws, pool: pool)
         s.profiler?.stop(2456)
         // features.2.9 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -23386,7 +23409,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1622), input: s.tensor(1624),
             weights: s.p + 1497648, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1623),
-            gradWeights: s.g + 1497648, pool: pool)
+            gradWeights: s.g + 1497648, workspace: s.ws, pool: pool)
         s.profiler?.stop(2463)
         // features.2.8.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -23446,7 +23469,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1627), input: s.tensor(152), weights: s.p + 1389040,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1629),
-            gradWeights: s.g + 1389040, pool: pool)
+            gradWeights: s.g + 1389040, workspace: s.ws, pool: pool)
         s.profiler?.stop(2472)
         // features.2.8 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -23496,7 +23519,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1630), input: s.tensor(1632),
             weights: s.p + 1323696, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1631),
-            gradWeights: s.g + 1323696, pool: pool)
+            gradWeights: s.g + 1323696, workspace: s.ws, pool: pool)
         s.profiler?.stop(2479)
         // features.2.7.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -23556,7 +23579,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1635), input: s.tensor(140), weights: s.p + 1215088,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1637),
-            gradWeights: s.g + 1215088, pool: pool)
+            gradWeights: s.g + 1215088, workspace: s.ws, pool: pool)
         s.profiler?.stop(2488)
         // features.2.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -23606,7 +23629,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1638), input: s.tensor(1640),
             weights: s.p + 1149744, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1639),
-            gradWeights: s.g + 1149744, pool: pool)
+            gradWeights: s.g + 1149744, workspace: s.ws, pool: pool)
         s.profiler?.stop(2495)
         // features.2.6.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -23666,7 +23689,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1643), input: s.tensor(128), weights: s.p + 1041136,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1645),
-            gradWeights: s.g + 1041136, pool: pool)
+            gradWeights: s.g + 1041136, workspace: s.ws, pool: pool)
         s.profiler?.stop(2504)
         // features.2.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -23716,7 +23739,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1646), input: s.tensor(1648), weights: s.p + 975792,
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1647),
-            gradWeights: s.g + 975792, pool: pool)
+            gradWeights: s.g + 975792, workspace: s.ws, pool: pool)
         s.profiler?.stop(2511)
         // features.2.5.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -23776,7 +23799,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1651), input: s.tensor(116), weights: s.p + 867184,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1653),
-            gradWeights: s.g + 867184, pool: pool)
+            gradWeights: s.g + 867184, workspace: s.ws, pool: pool)
         s.profiler?.stop(2520)
         // features.2.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -23826,7 +23849,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1654), input: s.tensor(1656), weights: s.p + 801840,
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1655),
-            gradWeights: s.g + 801840, pool: pool)
+            gradWeights: s.g + 801840, workspace: s.ws, pool: pool)
         s.profiler?.stop(2527)
         // features.2.4.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -23886,7 +23909,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1659), input: s.tensor(104), weights: s.p + 693232,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1661),
-            gradWeights: s.g + 693232, pool: pool)
+            gradWeights: s.g + 693232, workspace: s.ws, pool: pool)
         s.profiler?.stop(2536)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -23936,7 +23959,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1662), input: s.tensor(1664), weights: s.p + 627888,
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1663),
-            gradWeights: s.g + 627888, pool: pool)
+            gradWeights: s.g + 627888, workspace: s.ws, pool: pool)
         s.profiler?.stop(2543)
         // features.2.3.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -23996,7 +24019,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1667), input: s.tensor(92), weights: s.p + 519280,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1669),
-            gradWeights: s.g + 519280, pool: pool)
+            gradWeights: s.g + 519280, workspace: s.ws, pool: pool)
         s.profiler?.stop(2552)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -24046,7 +24069,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1670), input: s.tensor(1672), weights: s.p + 453936,
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1671),
-            gradWeights: s.g + 453936, pool: pool)
+            gradWeights: s.g + 453936, workspace: s.ws, pool: pool)
         s.profiler?.stop(2559)
         // features.2.2.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -24106,7 +24129,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1675), input: s.tensor(80), weights: s.p + 345328,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1677),
-            gradWeights: s.g + 345328, pool: pool)
+            gradWeights: s.g + 345328, workspace: s.ws, pool: pool)
         s.profiler?.stop(2568)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -24156,7 +24179,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1678), input: s.tensor(1680), weights: s.p + 279984,
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1679),
-            gradWeights: s.g + 279984, pool: pool)
+            gradWeights: s.g + 279984, workspace: s.ws, pool: pool)
         s.profiler?.stop(2575)
         // features.2.1.block.2 squeeze-excitation 624 -> 26 -> 624 backward on [n, 200, 200, 624]
         s.profiler?.start()
@@ -24216,7 +24239,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1683), input: s.tensor(69), weights: s.p + 171376,
             pixels: 40000 &* s.n, inChannels: 104, outChannels: 624, gradInput: s.tensor(1685),
-            gradWeights: s.g + 171376, pool: pool)
+            gradWeights: s.g + 171376, workspace: s.ws, pool: pool)
         s.profiler?.stop(2584)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -24260,7 +24283,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1685), input: s.tensor(1687), weights: s.p + 126000,
             pixels: 40000 &* s.n, inChannels: 432, outChannels: 104, gradInput: s.tensor(1686),
-            gradWeights: s.g + 126000, pool: pool)
+            gradWeights: s.g + 126000, workspace: s.ws, pool: pool)
         s.profiler?.stop(2590)
         // features.2.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 200, 200, 432]
         s.profiler?.start()
@@ -24320,7 +24343,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1690), input: s.tensor(58), weights: s.p + 71536,
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(1692),
-            gradWeights: s.g + 71536, pool: pool)
+            gradWeights: s.g + 71536, workspace: s.ws, pool: pool)
         s.profiler?.stop(2599)
     }
 
@@ -24366,7 +24389,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1693), input: s.tensor(1695), weights: s.p + 66032,
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1694),
-            gradWeights: s.g + 66032, pool: pool)
+            gradWeights: s.g + 66032, workspace: s.ws, pool: pool)
         s.profiler?.stop(2605)
         // features.1.5.block.1 squeeze-excitation 72 -> 18 -> 72 backward on [n, 400, 400, 72]
         s.profiler?.start()
@@ -24445,7 +24468,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1699), input: s.tensor(1701), weights: s.p + 56848,
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1700),
-            gradWeights: s.g + 56848, pool: pool)
+            gradWeights: s.g + 56848, workspace: s.ws, pool: pool)
         s.profiler?.stop(2617)
         // features.1.4.block.1 squeeze-excitation 72 -> 18 -> 72 backward on [n, 400, 400, 72]
         s.profiler?.start()
@@ -24524,7 +24547,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1705), input: s.tensor(1707), weights: s.p + 47664,
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1706),
-            gradWeights: s.g + 47664, pool: pool)
+            gradWeights: s.g + 47664, workspace: s.ws, pool: pool)
         s.profiler?.stop(2629)
         // features.1.3.block.1 squeeze-excitation 72 -> 18 -> 72 backward on [n, 400, 400, 72]
         s.profiler?.start()
@@ -24603,7 +24626,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1711), input: s.tensor(1713), weights: s.p + 38480,
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1712),
-            gradWeights: s.g + 38480, pool: pool)
+            gradWeights: s.g + 38480, workspace: s.ws, pool: pool)
         s.profiler?.stop(2641)
         // features.1.2.block.1 squeeze-excitation 72 -> 18 -> 72 backward on [n, 400, 400, 72]
         s.profiler?.start()
@@ -24682,7 +24705,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1717), input: s.tensor(1719), weights: s.p + 29296,
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1718),
-            gradWeights: s.g + 29296, pool: pool)
+            gradWeights: s.g + 29296, workspace: s.ws, pool: pool)
         s.profiler?.stop(2653)
         // features.1.1.block.1 squeeze-excitation 72 -> 18 -> 72 backward on [n, 400, 400, 72]
         s.profiler?.start()
@@ -24755,7 +24778,7 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(1722), input: s.tensor(1724), weights: s.p + 15504,
             pixels: 160000 &* s.n, inChannels: 136, outChannels: 72, gradInput: s.tensor(1723),
-            gradWeights: s.g + 15504, pool: pool)
+            gradWeights: s.g + 15504, workspace: s.ws, pool: pool)
         s.profiler?.stop(2664)
         // features.1.0.block.1 squeeze-excitation 136 -> 34 -> 136 backward on [n, 400, 400, 136]
         s.profiler?.start()

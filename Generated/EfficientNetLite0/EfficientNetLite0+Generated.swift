@@ -928,10 +928,30 @@ public final class EfficientNetLite0Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
-        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 320, outChannels: 1280, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1152, outChannels: 320, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 1152, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1152, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 112, outChannels: 672, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 80, outChannels: 480, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 240, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
         return floats
     }
 
@@ -2525,7 +2545,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(123), input: s.tensor(113), weights: s.p + 2998432,
             pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(124),
-            gradWeights: s.g + 2998432, pool: pool)
+            gradWeights: s.g + 2998432, workspace: s.ws, pool: pool)
         s.profiler?.stop(223)
     }
 
@@ -2558,7 +2578,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 2628512,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(125),
-            gradWeights: s.g + 2628512, pool: pool)
+            gradWeights: s.g + 2628512, workspace: s.ws, pool: pool)
         s.profiler?.stop(227)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2608,7 +2628,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(127), input: s.tensor(106), weights: s.p + 2387744,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(129),
-            gradWeights: s.g + 2387744, pool: pool)
+            gradWeights: s.g + 2387744, workspace: s.ws, pool: pool)
         s.profiler?.stop(235)
     }
 
@@ -2647,7 +2667,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(130), input: s.tensor(132), weights: s.p + 2165792,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(131),
-            gradWeights: s.g + 2165792, pool: pool)
+            gradWeights: s.g + 2165792, workspace: s.ws, pool: pool)
         s.profiler?.stop(240)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2697,7 +2717,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(133), input: s.tensor(98), weights: s.p + 1906592,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(135),
-            gradWeights: s.g + 1906592, pool: pool)
+            gradWeights: s.g + 1906592, workspace: s.ws, pool: pool)
         s.profiler?.stop(248)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2740,7 +2760,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(136), input: s.tensor(138), weights: s.p + 1684640,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(137),
-            gradWeights: s.g + 1684640, pool: pool)
+            gradWeights: s.g + 1684640, workspace: s.ws, pool: pool)
         s.profiler?.stop(254)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2790,7 +2810,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(139), input: s.tensor(90), weights: s.p + 1425440,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(141),
-            gradWeights: s.g + 1425440, pool: pool)
+            gradWeights: s.g + 1425440, workspace: s.ws, pool: pool)
         s.profiler?.stop(262)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2833,7 +2853,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(142), input: s.tensor(144), weights: s.p + 1203488,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(143),
-            gradWeights: s.g + 1203488, pool: pool)
+            gradWeights: s.g + 1203488, workspace: s.ws, pool: pool)
         s.profiler?.stop(268)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -2883,7 +2903,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(145), input: s.tensor(83), weights: s.p + 944288,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(147), gradWeights: s.g + 944288,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(276)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2920,7 +2940,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(147), input: s.tensor(149), weights: s.p + 814496,
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(148), gradWeights: s.g + 814496,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(281)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 672]
         s.profiler?.start()
@@ -2968,7 +2988,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(76), weights: s.p + 717056,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(152), gradWeights: s.g + 717056,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(289)
     }
 
@@ -3007,7 +3027,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(153), input: s.tensor(155), weights: s.p + 641344,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(154), gradWeights: s.g + 641344,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(294)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
@@ -3055,7 +3075,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(156), input: s.tensor(68), weights: s.p + 543904,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(158), gradWeights: s.g + 543904,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(302)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3098,7 +3118,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(159), input: s.tensor(161), weights: s.p + 468192,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(160), gradWeights: s.g + 468192,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(308)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
         s.profiler?.start()
@@ -3146,7 +3166,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(162), input: s.tensor(61), weights: s.p + 370752,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(164), gradWeights: s.g + 370752,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(316)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3183,7 +3203,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 316544,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(165), gradWeights: s.g + 316544,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(321)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
@@ -3231,7 +3251,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(54), weights: s.p + 262304,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(169), gradWeights: s.g + 262304,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(329)
     }
 
@@ -3270,7 +3290,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 223584,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(171), gradWeights: s.g + 223584,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(334)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
@@ -3318,7 +3338,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(46), weights: s.p + 177024,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(175), gradWeights: s.g + 177024,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(342)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3361,7 +3381,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 138304,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(177), gradWeights: s.g + 138304,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(348)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
         s.profiler?.start()
@@ -3409,7 +3429,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(39), weights: s.p + 91744,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(181), gradWeights: s.g + 91744,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(356)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3446,7 +3466,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(181), input: s.tensor(183), weights: s.p + 72224,
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(182), gradWeights: s.g + 72224,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(361)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 240]
         s.profiler?.start()
@@ -3494,7 +3514,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(184), input: s.tensor(32), weights: s.p + 58544,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(186), gradWeights: s.g + 58544,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(369)
     }
 
@@ -3533,7 +3553,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(189), weights: s.p + 48752,
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(188), gradWeights: s.g + 48752,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(374)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
         s.profiler?.start()
@@ -3581,7 +3601,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(190), input: s.tensor(25), weights: s.p + 31232,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(192), gradWeights: s.g + 31232,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(382)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3618,7 +3638,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(192), input: s.tensor(194), weights: s.p + 25280,
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(193), gradWeights: s.g + 25280,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(387)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 144]
         s.profiler?.start()
@@ -3667,7 +3687,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(195), input: s.tensor(18), weights: s.p + 17072,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(197), gradWeights: s.g + 17072,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(395)
     }
 
@@ -3706,7 +3726,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(198), input: s.tensor(200), weights: s.p + 13488,
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(199), gradWeights: s.g + 13488,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(400)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
         s.profiler?.start()
@@ -3756,7 +3776,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(11), weights: s.p + 7584,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(203), gradWeights: s.g + 7584,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(408)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3793,7 +3813,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(203), input: s.tensor(205), weights: s.p + 5152,
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(204), gradWeights: s.g + 5152,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(413)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 96]
         s.profiler?.start()
@@ -3842,7 +3862,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(5), weights: s.p + 1984,
             pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(208), gradWeights: s.g + 1984,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(421)
     }
 
@@ -3875,7 +3895,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(210), weights: s.p + 1408,
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(209), gradWeights: s.g + 1408,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(425)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()

@@ -1172,10 +1172,30 @@ public final class EfficientNetLite1Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
-        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 320, outChannels: 1280, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1152, outChannels: 320, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 1152, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1152, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 112, outChannels: 672, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 80, outChannels: 480, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 480, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 240, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
         return floats
     }
 
@@ -3264,7 +3284,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(163), input: s.tensor(153), weights: s.p + 3774816,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(164),
-            gradWeights: s.g + 3774816, pool: pool)
+            gradWeights: s.g + 3774816, workspace: s.ws, pool: pool)
         s.profiler?.stop(293)
     }
 
@@ -3297,7 +3317,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 3404896,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(165),
-            gradWeights: s.g + 3404896, pool: pool)
+            gradWeights: s.g + 3404896, workspace: s.ws, pool: pool)
         s.profiler?.stop(297)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -3347,7 +3367,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(146), weights: s.p + 3164128,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(169),
-            gradWeights: s.g + 3164128, pool: pool)
+            gradWeights: s.g + 3164128, workspace: s.ws, pool: pool)
         s.profiler?.stop(305)
     }
 
@@ -3386,7 +3406,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 2942176,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(171),
-            gradWeights: s.g + 2942176, pool: pool)
+            gradWeights: s.g + 2942176, workspace: s.ws, pool: pool)
         s.profiler?.stop(310)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -3436,7 +3456,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(138), weights: s.p + 2682976,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(175),
-            gradWeights: s.g + 2682976, pool: pool)
+            gradWeights: s.g + 2682976, workspace: s.ws, pool: pool)
         s.profiler?.stop(318)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3479,7 +3499,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 2461024,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(177),
-            gradWeights: s.g + 2461024, pool: pool)
+            gradWeights: s.g + 2461024, workspace: s.ws, pool: pool)
         s.profiler?.stop(324)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -3529,7 +3549,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(130), weights: s.p + 2201824,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(181),
-            gradWeights: s.g + 2201824, pool: pool)
+            gradWeights: s.g + 2201824, workspace: s.ws, pool: pool)
         s.profiler?.stop(332)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3572,7 +3592,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 1979872,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(183),
-            gradWeights: s.g + 1979872, pool: pool)
+            gradWeights: s.g + 1979872, workspace: s.ws, pool: pool)
         s.profiler?.stop(338)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -3622,7 +3642,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(185), input: s.tensor(122), weights: s.p + 1720672,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(187),
-            gradWeights: s.g + 1720672, pool: pool)
+            gradWeights: s.g + 1720672, workspace: s.ws, pool: pool)
         s.profiler?.stop(346)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3665,7 +3685,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 1498720,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(189),
-            gradWeights: s.g + 1498720, pool: pool)
+            gradWeights: s.g + 1498720, workspace: s.ws, pool: pool)
         s.profiler?.stop(352)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -3715,7 +3735,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(115), weights: s.p + 1239520,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(193),
-            gradWeights: s.g + 1239520, pool: pool)
+            gradWeights: s.g + 1239520, workspace: s.ws, pool: pool)
         s.profiler?.stop(360)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3752,7 +3772,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(195), weights: s.p + 1109728,
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(194), gradWeights: s.g + 1109728,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(365)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]
         s.profiler?.start()
@@ -3802,7 +3822,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(108), weights: s.p + 1012288,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(198),
-            gradWeights: s.g + 1012288, pool: pool)
+            gradWeights: s.g + 1012288, workspace: s.ws, pool: pool)
         s.profiler?.stop(373)
     }
 
@@ -3841,7 +3861,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(201), weights: s.p + 936576,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(200), gradWeights: s.g + 936576,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(378)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
@@ -3891,7 +3911,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(202), input: s.tensor(100), weights: s.p + 839136,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(204), gradWeights: s.g + 839136,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(386)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3934,7 +3954,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(205), input: s.tensor(207), weights: s.p + 763424,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(206), gradWeights: s.g + 763424,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
@@ -3982,7 +4002,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(92), weights: s.p + 665984,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(210), gradWeights: s.g + 665984,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(400)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4025,7 +4045,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(211), input: s.tensor(213), weights: s.p + 590272,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(212), gradWeights: s.g + 590272,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
         s.profiler?.start()
@@ -4073,7 +4093,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(214), input: s.tensor(85), weights: s.p + 492832,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(216), gradWeights: s.g + 492832,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(414)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4110,7 +4130,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), weights: s.p + 438624,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(217), gradWeights: s.g + 438624,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(419)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
@@ -4158,7 +4178,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(78), weights: s.p + 384384,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(221), gradWeights: s.g + 384384,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(427)
     }
 
@@ -4197,7 +4217,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(222), input: s.tensor(224), weights: s.p + 345664,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(223), gradWeights: s.g + 345664,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(432)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
@@ -4245,7 +4265,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(225), input: s.tensor(70), weights: s.p + 299104,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(227), gradWeights: s.g + 299104,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(440)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4288,7 +4308,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(228), input: s.tensor(230), weights: s.p + 260384,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(229), gradWeights: s.g + 260384,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(446)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
@@ -4336,7 +4356,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(62), weights: s.p + 213824,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(233), gradWeights: s.g + 213824,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(454)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4379,7 +4399,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(234), input: s.tensor(236), weights: s.p + 175104,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(235), gradWeights: s.g + 175104,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(460)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
         s.profiler?.start()
@@ -4427,7 +4447,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(55), weights: s.p + 128544,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(239), gradWeights: s.g + 128544,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(468)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4464,7 +4484,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), weights: s.p + 109024,
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(240), gradWeights: s.g + 109024,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(473)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]
         s.profiler?.start()
@@ -4512,7 +4532,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(48), weights: s.p + 95344,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(244), gradWeights: s.g + 95344,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(481)
     }
 
@@ -4551,7 +4571,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(247), weights: s.p + 85552,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(246), gradWeights: s.g + 85552,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(486)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
@@ -4599,7 +4619,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(40), weights: s.p + 68032,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(250), gradWeights: s.g + 68032,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(494)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4642,7 +4662,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(253), weights: s.p + 58240,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(252), gradWeights: s.g + 58240,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(500)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
         s.profiler?.start()
@@ -4690,7 +4710,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(33), weights: s.p + 40720,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(256), gradWeights: s.g + 40720,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(508)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4727,7 +4747,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(258), weights: s.p + 34768,
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(257), gradWeights: s.g + 34768,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(513)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]
         s.profiler?.start()
@@ -4776,7 +4796,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(26), weights: s.p + 26560,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(521)
     }
 
@@ -4815,7 +4835,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), weights: s.p + 22976,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(526)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
@@ -4865,7 +4885,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(18), weights: s.p + 17072,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(534)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4908,7 +4928,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(268), input: s.tensor(270), weights: s.p + 13488,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(540)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
         s.profiler?.start()
@@ -4958,7 +4978,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(11), weights: s.p + 7584,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(548)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4995,7 +5015,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 5152,
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(553)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]
         s.profiler?.start()
@@ -5044,7 +5064,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(5), weights: s.p + 1984,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(561)
     }
 
@@ -5077,7 +5097,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 1408,
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(565)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()

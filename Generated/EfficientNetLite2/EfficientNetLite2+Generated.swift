@@ -1172,10 +1172,30 @@ public final class EfficientNetLite2Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
-        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 352, outChannels: 1280, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1248, outChannels: 352, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 208, outChannels: 1248, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1248, outChannels: 208, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 720, outChannels: 208, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 120, outChannels: 720, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 720, outChannels: 120, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 528, outChannels: 120, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 88, outChannels: 528, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 528, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 288, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
         return floats
     }
 
@@ -3264,7 +3284,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(163), input: s.tensor(153), weights: s.p + 4413840,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 1280, gradInput: s.tensor(164),
-            gradWeights: s.g + 4413840, pool: pool)
+            gradWeights: s.g + 4413840, workspace: s.ws, pool: pool)
         s.profiler?.stop(293)
     }
 
@@ -3297,7 +3317,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(164), input: s.tensor(166), weights: s.p + 3973136,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(165),
-            gradWeights: s.g + 3973136, pool: pool)
+            gradWeights: s.g + 3973136, workspace: s.ws, pool: pool)
         s.profiler?.stop(297)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -3347,7 +3367,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(167), input: s.tensor(146), weights: s.p + 3692336,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(169),
-            gradWeights: s.g + 3692336, pool: pool)
+            gradWeights: s.g + 3692336, workspace: s.ws, pool: pool)
         s.profiler?.stop(305)
     }
 
@@ -3386,7 +3406,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(170), input: s.tensor(172), weights: s.p + 3431920,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(171),
-            gradWeights: s.g + 3431920, pool: pool)
+            gradWeights: s.g + 3431920, workspace: s.ws, pool: pool)
         s.profiler?.stop(310)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -3436,7 +3456,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(138), weights: s.p + 3131152,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(175),
-            gradWeights: s.g + 3131152, pool: pool)
+            gradWeights: s.g + 3131152, workspace: s.ws, pool: pool)
         s.profiler?.stop(318)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3479,7 +3499,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(176), input: s.tensor(178), weights: s.p + 2870736,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(177),
-            gradWeights: s.g + 2870736, pool: pool)
+            gradWeights: s.g + 2870736, workspace: s.ws, pool: pool)
         s.profiler?.stop(324)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -3529,7 +3549,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(130), weights: s.p + 2569968,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(181),
-            gradWeights: s.g + 2569968, pool: pool)
+            gradWeights: s.g + 2569968, workspace: s.ws, pool: pool)
         s.profiler?.stop(332)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3572,7 +3592,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 2309552,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(183),
-            gradWeights: s.g + 2309552, pool: pool)
+            gradWeights: s.g + 2309552, workspace: s.ws, pool: pool)
         s.profiler?.stop(338)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -3622,7 +3642,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(185), input: s.tensor(122), weights: s.p + 2008784,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(187),
-            gradWeights: s.g + 2008784, pool: pool)
+            gradWeights: s.g + 2008784, workspace: s.ws, pool: pool)
         s.profiler?.stop(346)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3665,7 +3685,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 1748368,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(189),
-            gradWeights: s.g + 1748368, pool: pool)
+            gradWeights: s.g + 1748368, workspace: s.ws, pool: pool)
         s.profiler?.stop(352)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -3715,7 +3735,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(115), weights: s.p + 1447600,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(193),
-            gradWeights: s.g + 1447600, pool: pool)
+            gradWeights: s.g + 1447600, workspace: s.ws, pool: pool)
         s.profiler?.stop(360)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3752,7 +3772,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(195), weights: s.p + 1297008,
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(194), gradWeights: s.g + 1297008,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(365)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]
         s.profiler?.start()
@@ -3802,7 +3822,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(108), weights: s.p + 1186848,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(198),
-            gradWeights: s.g + 1186848, pool: pool)
+            gradWeights: s.g + 1186848, workspace: s.ws, pool: pool)
         s.profiler?.stop(373)
     }
 
@@ -3841,7 +3861,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(201), weights: s.p + 1099936,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(200),
-            gradWeights: s.g + 1099936, pool: pool)
+            gradWeights: s.g + 1099936, workspace: s.ws, pool: pool)
         s.profiler?.stop(378)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
@@ -3891,7 +3911,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(202), input: s.tensor(100), weights: s.p + 989776,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(204), gradWeights: s.g + 989776,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(386)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3934,7 +3954,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(205), input: s.tensor(207), weights: s.p + 902864,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(206), gradWeights: s.g + 902864,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
@@ -3982,7 +4002,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(92), weights: s.p + 792704,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(210), gradWeights: s.g + 792704,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(400)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4025,7 +4045,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(211), input: s.tensor(213), weights: s.p + 705792,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(212), gradWeights: s.g + 705792,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
         s.profiler?.start()
@@ -4073,7 +4093,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(214), input: s.tensor(85), weights: s.p + 595632,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(216), gradWeights: s.g + 595632,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(414)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4110,7 +4130,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), weights: s.p + 531760,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(217), gradWeights: s.g + 531760,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(419)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
@@ -4158,7 +4178,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(78), weights: s.p + 467872,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(221), gradWeights: s.g + 467872,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(427)
     }
 
@@ -4197,7 +4217,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(222), input: s.tensor(224), weights: s.p + 421024,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(223), gradWeights: s.g + 421024,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(432)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
@@ -4245,7 +4265,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(225), input: s.tensor(70), weights: s.p + 365584,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(227), gradWeights: s.g + 365584,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(440)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4288,7 +4308,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(228), input: s.tensor(230), weights: s.p + 318736,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(229), gradWeights: s.g + 318736,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(446)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
@@ -4336,7 +4356,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(62), weights: s.p + 263296,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(233), gradWeights: s.g + 263296,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(454)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4379,7 +4399,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(234), input: s.tensor(236), weights: s.p + 216448,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(235), gradWeights: s.g + 216448,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(460)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
         s.profiler?.start()
@@ -4427,7 +4447,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(55), weights: s.p + 161008,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(239), gradWeights: s.g + 161008,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(468)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4464,7 +4484,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), weights: s.p + 135280,
             pixels: 289 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(240), gradWeights: s.g + 135280,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(473)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]
         s.profiler?.start()
@@ -4513,7 +4533,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(48), weights: s.p + 116560,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(244), gradWeights: s.g + 116560,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(481)
     }
 
@@ -4552,7 +4572,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(247), weights: s.p + 102544,
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(246), gradWeights: s.g + 102544,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(486)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
@@ -4602,7 +4622,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(40), weights: s.p + 79216,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(250), gradWeights: s.g + 79216,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(494)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4645,7 +4665,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(253), weights: s.p + 65200,
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(252), gradWeights: s.g + 65200,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(500)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
         s.profiler?.start()
@@ -4695,7 +4715,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(33), weights: s.p + 41872,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(256), gradWeights: s.g + 41872,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(508)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4732,7 +4752,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(258), weights: s.p + 34768,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(257), gradWeights: s.g + 34768,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(513)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]
         s.profiler?.start()
@@ -4782,7 +4802,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(26), weights: s.p + 26560,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(521)
     }
 
@@ -4821,7 +4841,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), weights: s.p + 22976,
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(526)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
@@ -4871,7 +4891,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(18), weights: s.p + 17072,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(534)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4914,7 +4934,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(268), input: s.tensor(270), weights: s.p + 13488,
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(540)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
         s.profiler?.start()
@@ -4964,7 +4984,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(11), weights: s.p + 7584,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(548)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5001,7 +5021,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(275), weights: s.p + 5152,
             pixels: 4225 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(553)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]
         s.profiler?.start()
@@ -5050,7 +5070,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(5), weights: s.p + 1984,
             pixels: 16900 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(561)
     }
 
@@ -5083,7 +5103,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 1408,
             pixels: 16900 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(565)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]
         s.profiler?.start()

@@ -1313,10 +1313,30 @@ public final class EfficientNetLite3Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
-        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 384, outChannels: 1280, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1392, outChannels: 384, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 232, outChannels: 1392, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1392, outChannels: 232, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 816, outChannels: 232, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 136, outChannels: 816, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 816, outChannels: 136, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 136, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 576, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 288, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 288, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 24, threads: pool.threadCount))
         return floats
     }
 
@@ -3696,7 +3716,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(187), input: s.tensor(177), weights: s.p + 6496512,
             pixels: 81 &* s.n, inChannels: 384, outChannels: 1280, gradInput: s.tensor(188),
-            gradWeights: s.g + 6496512, pool: pool)
+            gradWeights: s.g + 6496512, workspace: s.ws, pool: pool)
         s.profiler?.stop(335)
     }
 
@@ -3729,7 +3749,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(190), weights: s.p + 5960448,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(189),
-            gradWeights: s.g + 5960448, pool: pool)
+            gradWeights: s.g + 5960448, workspace: s.ws, pool: pool)
         s.profiler?.stop(339)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
@@ -3779,7 +3799,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(191), input: s.tensor(170), weights: s.p + 5613840,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(193),
-            gradWeights: s.g + 5613840, pool: pool)
+            gradWeights: s.g + 5613840, workspace: s.ws, pool: pool)
         s.profiler?.stop(347)
     }
 
@@ -3818,7 +3838,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(196), weights: s.p + 5289936,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(195),
-            gradWeights: s.g + 5289936, pool: pool)
+            gradWeights: s.g + 5289936, workspace: s.ws, pool: pool)
         s.profiler?.stop(352)
         // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
@@ -3868,7 +3888,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(197), input: s.tensor(162), weights: s.p + 4921056,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(199),
-            gradWeights: s.g + 4921056, pool: pool)
+            gradWeights: s.g + 4921056, workspace: s.ws, pool: pool)
         s.profiler?.stop(360)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -3911,7 +3931,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(202), weights: s.p + 4597152,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(201),
-            gradWeights: s.g + 4597152, pool: pool)
+            gradWeights: s.g + 4597152, workspace: s.ws, pool: pool)
         s.profiler?.stop(366)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
@@ -3961,7 +3981,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(203), input: s.tensor(154), weights: s.p + 4228272,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(205),
-            gradWeights: s.g + 4228272, pool: pool)
+            gradWeights: s.g + 4228272, workspace: s.ws, pool: pool)
         s.profiler?.stop(374)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4004,7 +4024,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(208), weights: s.p + 3904368,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(207),
-            gradWeights: s.g + 3904368, pool: pool)
+            gradWeights: s.g + 3904368, workspace: s.ws, pool: pool)
         s.profiler?.stop(380)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
@@ -4054,7 +4074,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(146), weights: s.p + 3535488,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(211),
-            gradWeights: s.g + 3535488, pool: pool)
+            gradWeights: s.g + 3535488, workspace: s.ws, pool: pool)
         s.profiler?.stop(388)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4097,7 +4117,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(214), weights: s.p + 3211584,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(213),
-            gradWeights: s.g + 3211584, pool: pool)
+            gradWeights: s.g + 3211584, workspace: s.ws, pool: pool)
         s.profiler?.stop(394)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
@@ -4147,7 +4167,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(215), input: s.tensor(138), weights: s.p + 2842704,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(217),
-            gradWeights: s.g + 2842704, pool: pool)
+            gradWeights: s.g + 2842704, workspace: s.ws, pool: pool)
         s.profiler?.stop(402)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4190,7 +4210,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(218), input: s.tensor(220), weights: s.p + 2518800,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(219),
-            gradWeights: s.g + 2518800, pool: pool)
+            gradWeights: s.g + 2518800, workspace: s.ws, pool: pool)
         s.profiler?.stop(408)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
         s.profiler?.start()
@@ -4240,7 +4260,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(221), input: s.tensor(131), weights: s.p + 2149920,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(223),
-            gradWeights: s.g + 2149920, pool: pool)
+            gradWeights: s.g + 2149920, workspace: s.ws, pool: pool)
         s.profiler?.stop(416)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4277,7 +4297,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(225), weights: s.p + 1959648,
             pixels: 81 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(224), gradWeights: s.g + 1959648,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(421)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 816]
         s.profiler?.start()
@@ -4327,7 +4347,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(226), input: s.tensor(124), weights: s.p + 1821744,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(228),
-            gradWeights: s.g + 1821744, pool: pool)
+            gradWeights: s.g + 1821744, workspace: s.ws, pool: pool)
         s.profiler?.stop(429)
     }
 
@@ -4366,7 +4386,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(231), weights: s.p + 1710192,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(230),
-            gradWeights: s.g + 1710192, pool: pool)
+            gradWeights: s.g + 1710192, workspace: s.ws, pool: pool)
         s.profiler?.stop(434)
         // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
@@ -4416,7 +4436,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(232), input: s.tensor(116), weights: s.p + 1572288,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(234),
-            gradWeights: s.g + 1572288, pool: pool)
+            gradWeights: s.g + 1572288, workspace: s.ws, pool: pool)
         s.profiler?.stop(442)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4459,7 +4479,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(237), weights: s.p + 1460736,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(236),
-            gradWeights: s.g + 1460736, pool: pool)
+            gradWeights: s.g + 1460736, workspace: s.ws, pool: pool)
         s.profiler?.stop(448)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
@@ -4509,7 +4529,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(238), input: s.tensor(108), weights: s.p + 1322832,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(240),
-            gradWeights: s.g + 1322832, pool: pool)
+            gradWeights: s.g + 1322832, workspace: s.ws, pool: pool)
         s.profiler?.stop(456)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4552,7 +4572,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(241), input: s.tensor(243), weights: s.p + 1211280,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(242),
-            gradWeights: s.g + 1211280, pool: pool)
+            gradWeights: s.g + 1211280, workspace: s.ws, pool: pool)
         s.profiler?.stop(462)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
@@ -4602,7 +4622,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(244), input: s.tensor(100), weights: s.p + 1073376,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(246),
-            gradWeights: s.g + 1073376, pool: pool)
+            gradWeights: s.g + 1073376, workspace: s.ws, pool: pool)
         s.profiler?.stop(470)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4645,7 +4665,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(247), input: s.tensor(249), weights: s.p + 961824,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(248), gradWeights: s.g + 961824,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(476)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
         s.profiler?.start()
@@ -4693,7 +4713,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(93), weights: s.p + 823920,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(252), gradWeights: s.g + 823920,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(484)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4730,7 +4750,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(254), weights: s.p + 745008,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(253), gradWeights: s.g + 745008,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(489)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
@@ -4778,7 +4798,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(86), weights: s.p + 670704,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(257), gradWeights: s.g + 670704,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(497)
     }
 
@@ -4817,7 +4837,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(258), input: s.tensor(260), weights: s.p + 615024,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(259), gradWeights: s.g + 615024,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(502)
         // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
@@ -4865,7 +4885,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(261), input: s.tensor(78), weights: s.p + 549936,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(263), gradWeights: s.g + 549936,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(510)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4908,7 +4928,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(264), input: s.tensor(266), weights: s.p + 494256,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(265), gradWeights: s.g + 494256,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(516)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
@@ -4956,7 +4976,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(267), input: s.tensor(70), weights: s.p + 429168,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(269), gradWeights: s.g + 429168,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4999,7 +5019,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(270), input: s.tensor(272), weights: s.p + 373488,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(271), gradWeights: s.g + 373488,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(530)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
@@ -5047,7 +5067,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(62), weights: s.p + 308400,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(275), gradWeights: s.g + 308400,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(538)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5090,7 +5110,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(278), weights: s.p + 252720,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(277), gradWeights: s.g + 252720,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(544)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
         s.profiler?.start()
@@ -5138,7 +5158,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(55), weights: s.p + 187632,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(281), gradWeights: s.g + 187632,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(552)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5175,7 +5195,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(281), input: s.tensor(283), weights: s.p + 159600,
             pixels: 324 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(282), gradWeights: s.g + 159600,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(557)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 288]
         s.profiler?.start()
@@ -5224,7 +5244,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(48), weights: s.p + 140880,
             pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(286), gradWeights: s.g + 140880,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(565)
     }
 
@@ -5263,7 +5283,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(287), input: s.tensor(289), weights: s.p + 126864,
             pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(288), gradWeights: s.g + 126864,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(570)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
         s.profiler?.start()
@@ -5313,7 +5333,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(40), weights: s.p + 103536,
             pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(292), gradWeights: s.g + 103536,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(578)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5356,7 +5376,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(293), input: s.tensor(295), weights: s.p + 89520,
             pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(294), gradWeights: s.g + 89520,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(584)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
         s.profiler?.start()
@@ -5406,7 +5426,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(296), input: s.tensor(33), weights: s.p + 66192,
             pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(298), gradWeights: s.g + 66192,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(592)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5443,7 +5463,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), weights: s.p + 56784,
             pixels: 1225 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(299), gradWeights: s.g + 56784,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(597)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 192]
         s.profiler?.start()
@@ -5493,7 +5513,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(301), input: s.tensor(26), weights: s.p + 44304,
             pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(303), gradWeights: s.g + 44304,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(605)
     }
 
@@ -5532,7 +5552,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(304), input: s.tensor(306), weights: s.p + 38032,
             pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(305), gradWeights: s.g + 38032,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(610)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
         s.profiler?.start()
@@ -5582,7 +5602,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(18), weights: s.p + 28624,
             pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(309), gradWeights: s.g + 28624,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(618)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5625,7 +5645,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(312), weights: s.p + 22352,
             pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(311), gradWeights: s.g + 22352,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(624)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
         s.profiler?.start()
@@ -5675,7 +5695,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(313), input: s.tensor(11), weights: s.p + 12944,
             pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(315), gradWeights: s.g + 12944,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(632)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5712,7 +5732,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(315), input: s.tensor(317), weights: s.p + 8208,
             pixels: 4900 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(316), gradWeights: s.g + 8208,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(637)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 144]
         s.profiler?.start()
@@ -5761,7 +5781,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(5), weights: s.p + 2304,
             pixels: 19600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(320), gradWeights: s.g + 2304,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(645)
     }
 
@@ -5794,7 +5814,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(320), input: s.tensor(322), weights: s.p + 1408,
             pixels: 19600 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(321), gradWeights: s.g + 1408,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(649)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]
         s.profiler?.start()

@@ -1595,10 +1595,30 @@ public final class EfficientNetLite4Training: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
-        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 448, outChannels: 1280, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1632, outChannels: 448, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 272, outChannels: 1632, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 1632, outChannels: 272, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 960, outChannels: 272, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 160, outChannels: 960, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 960, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 112, outChannels: 672, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 56, outChannels: 336, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 192, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 24, threads: pool.threadCount))
         return floats
     }
 
@@ -4577,7 +4597,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(225), weights: s.p + 11259536,
             pixels: 100 &* s.n, inChannels: 448, outChannels: 1280, gradInput: s.tensor(236),
-            gradWeights: s.g + 11259536, pool: pool)
+            gradWeights: s.g + 11259536, workspace: s.ws, pool: pool)
         s.profiler?.stop(419)
     }
 
@@ -4610,7 +4630,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(236), input: s.tensor(238), weights: s.p + 10526608,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(237),
-            gradWeights: s.g + 10526608, pool: pool)
+            gradWeights: s.g + 10526608, workspace: s.ws, pool: pool)
         s.profiler?.stop(423)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
@@ -4660,7 +4680,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(218), weights: s.p + 10054960,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(241),
-            gradWeights: s.g + 10054960, pool: pool)
+            gradWeights: s.g + 10054960, workspace: s.ws, pool: pool)
         s.profiler?.stop(431)
     }
 
@@ -4699,7 +4719,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(244), weights: s.p + 9609968,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(243),
-            gradWeights: s.g + 9609968, pool: pool)
+            gradWeights: s.g + 9609968, workspace: s.ws, pool: pool)
         s.profiler?.stop(436)
         // features.6.7.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
@@ -4749,7 +4769,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(245), input: s.tensor(210), weights: s.p + 9112208,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(247),
-            gradWeights: s.g + 9112208, pool: pool)
+            gradWeights: s.g + 9112208, workspace: s.ws, pool: pool)
         s.profiler?.stop(444)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4792,7 +4812,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(250), weights: s.p + 8667216,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(249),
-            gradWeights: s.g + 8667216, pool: pool)
+            gradWeights: s.g + 8667216, workspace: s.ws, pool: pool)
         s.profiler?.stop(450)
         // features.6.6.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
@@ -4842,7 +4862,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(251), input: s.tensor(202), weights: s.p + 8169456,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(253),
-            gradWeights: s.g + 8169456, pool: pool)
+            gradWeights: s.g + 8169456, workspace: s.ws, pool: pool)
         s.profiler?.stop(458)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4885,7 +4905,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(256), weights: s.p + 7724464,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(255),
-            gradWeights: s.g + 7724464, pool: pool)
+            gradWeights: s.g + 7724464, workspace: s.ws, pool: pool)
         s.profiler?.stop(464)
         // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
@@ -4935,7 +4955,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(194), weights: s.p + 7226704,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(259),
-            gradWeights: s.g + 7226704, pool: pool)
+            gradWeights: s.g + 7226704, workspace: s.ws, pool: pool)
         s.profiler?.stop(472)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -4978,7 +4998,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(260), input: s.tensor(262), weights: s.p + 6781712,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(261),
-            gradWeights: s.g + 6781712, pool: pool)
+            gradWeights: s.g + 6781712, workspace: s.ws, pool: pool)
         s.profiler?.stop(478)
         // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
@@ -5028,7 +5048,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(186), weights: s.p + 6283952,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(265),
-            gradWeights: s.g + 6283952, pool: pool)
+            gradWeights: s.g + 6283952, workspace: s.ws, pool: pool)
         s.profiler?.stop(486)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5071,7 +5091,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(266), input: s.tensor(268), weights: s.p + 5838960,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(267),
-            gradWeights: s.g + 5838960, pool: pool)
+            gradWeights: s.g + 5838960, workspace: s.ws, pool: pool)
         s.profiler?.stop(492)
         // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
@@ -5121,7 +5141,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(178), weights: s.p + 5341200,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(271),
-            gradWeights: s.g + 5341200, pool: pool)
+            gradWeights: s.g + 5341200, workspace: s.ws, pool: pool)
         s.profiler?.stop(500)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5164,7 +5184,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(272), input: s.tensor(274), weights: s.p + 4896208,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(273),
-            gradWeights: s.g + 4896208, pool: pool)
+            gradWeights: s.g + 4896208, workspace: s.ws, pool: pool)
         s.profiler?.stop(506)
         // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
@@ -5214,7 +5234,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(170), weights: s.p + 4398448,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(277),
-            gradWeights: s.g + 4398448, pool: pool)
+            gradWeights: s.g + 4398448, workspace: s.ws, pool: pool)
         s.profiler?.stop(514)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5257,7 +5277,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(280), weights: s.p + 3953456,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(279),
-            gradWeights: s.g + 3953456, pool: pool)
+            gradWeights: s.g + 3953456, workspace: s.ws, pool: pool)
         s.profiler?.stop(520)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
         s.profiler?.start()
@@ -5307,7 +5327,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(281), input: s.tensor(163), weights: s.p + 3455696,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(283),
-            gradWeights: s.g + 3455696, pool: pool)
+            gradWeights: s.g + 3455696, workspace: s.ws, pool: pool)
         s.profiler?.stop(528)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5344,7 +5364,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(283), input: s.tensor(285), weights: s.p + 3193488,
             pixels: 100 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(284),
-            gradWeights: s.g + 3193488, pool: pool)
+            gradWeights: s.g + 3193488, workspace: s.ws, pool: pool)
         s.profiler?.stop(533)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]
         s.profiler?.start()
@@ -5394,7 +5414,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(286), input: s.tensor(156), weights: s.p + 3008208,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(288),
-            gradWeights: s.g + 3008208, pool: pool)
+            gradWeights: s.g + 3008208, workspace: s.ws, pool: pool)
         s.profiler?.stop(541)
     }
 
@@ -5433,7 +5453,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(289), input: s.tensor(291), weights: s.p + 2853968,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(290),
-            gradWeights: s.g + 2853968, pool: pool)
+            gradWeights: s.g + 2853968, workspace: s.ws, pool: pool)
         s.profiler?.stop(546)
         // features.5.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
@@ -5483,7 +5503,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(148), weights: s.p + 2668688,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(294),
-            gradWeights: s.g + 2668688, pool: pool)
+            gradWeights: s.g + 2668688, workspace: s.ws, pool: pool)
         s.profiler?.stop(554)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5526,7 +5546,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(295), input: s.tensor(297), weights: s.p + 2514448,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(296),
-            gradWeights: s.g + 2514448, pool: pool)
+            gradWeights: s.g + 2514448, workspace: s.ws, pool: pool)
         s.profiler?.stop(560)
         // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
@@ -5576,7 +5596,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(140), weights: s.p + 2329168,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(300),
-            gradWeights: s.g + 2329168, pool: pool)
+            gradWeights: s.g + 2329168, workspace: s.ws, pool: pool)
         s.profiler?.stop(568)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5619,7 +5639,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(301), input: s.tensor(303), weights: s.p + 2174928,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(302),
-            gradWeights: s.g + 2174928, pool: pool)
+            gradWeights: s.g + 2174928, workspace: s.ws, pool: pool)
         s.profiler?.stop(574)
         // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
@@ -5669,7 +5689,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(304), input: s.tensor(132), weights: s.p + 1989648,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(306),
-            gradWeights: s.g + 1989648, pool: pool)
+            gradWeights: s.g + 1989648, workspace: s.ws, pool: pool)
         s.profiler?.stop(582)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5712,7 +5732,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(307), input: s.tensor(309), weights: s.p + 1835408,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(308),
-            gradWeights: s.g + 1835408, pool: pool)
+            gradWeights: s.g + 1835408, workspace: s.ws, pool: pool)
         s.profiler?.stop(588)
         // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
@@ -5762,7 +5782,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(310), input: s.tensor(124), weights: s.p + 1650128,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(312),
-            gradWeights: s.g + 1650128, pool: pool)
+            gradWeights: s.g + 1650128, workspace: s.ws, pool: pool)
         s.profiler?.stop(596)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5805,7 +5825,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(313), input: s.tensor(315), weights: s.p + 1495888,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(314),
-            gradWeights: s.g + 1495888, pool: pool)
+            gradWeights: s.g + 1495888, workspace: s.ws, pool: pool)
         s.profiler?.stop(602)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
         s.profiler?.start()
@@ -5855,7 +5875,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(316), input: s.tensor(117), weights: s.p + 1310608,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(318),
-            gradWeights: s.g + 1310608, pool: pool)
+            gradWeights: s.g + 1310608, workspace: s.ws, pool: pool)
         s.profiler?.stop(610)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -5892,7 +5912,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(320), weights: s.p + 1202448,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(319),
-            gradWeights: s.g + 1202448, pool: pool)
+            gradWeights: s.g + 1202448, workspace: s.ws, pool: pool)
         s.profiler?.stop(615)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
@@ -5942,7 +5962,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(110), weights: s.p + 1105008,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(323),
-            gradWeights: s.g + 1105008, pool: pool)
+            gradWeights: s.g + 1105008, workspace: s.ws, pool: pool)
         s.profiler?.stop(623)
     }
 
@@ -5981,7 +6001,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(324), input: s.tensor(326), weights: s.p + 1029296,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(325),
-            gradWeights: s.g + 1029296, pool: pool)
+            gradWeights: s.g + 1029296, workspace: s.ws, pool: pool)
         s.profiler?.stop(628)
         // features.4.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
@@ -6031,7 +6051,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(327), input: s.tensor(102), weights: s.p + 942608,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(329), gradWeights: s.g + 942608,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(636)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6074,7 +6094,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(330), input: s.tensor(332), weights: s.p + 866896,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(331), gradWeights: s.g + 866896,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(642)
         // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
@@ -6122,7 +6142,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(94), weights: s.p + 780208,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(335), gradWeights: s.g + 780208,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(650)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6165,7 +6185,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(336), input: s.tensor(338), weights: s.p + 704496,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(337), gradWeights: s.g + 704496,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(656)
         // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
@@ -6213,7 +6233,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(339), input: s.tensor(86), weights: s.p + 617808,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(341), gradWeights: s.g + 617808,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(664)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6256,7 +6276,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(344), weights: s.p + 542096,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(343), gradWeights: s.g + 542096,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(670)
         // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
@@ -6304,7 +6324,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(78), weights: s.p + 455408,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(347), gradWeights: s.g + 455408,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(678)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6347,7 +6367,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(348), input: s.tensor(350), weights: s.p + 379696,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 379696,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(684)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
         s.profiler?.start()
@@ -6395,7 +6415,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(351), input: s.tensor(71), weights: s.p + 293008,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(353), gradWeights: s.g + 293008,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(692)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6432,7 +6452,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(355), weights: s.p + 254928,
             pixels: 361 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(354), gradWeights: s.g + 254928,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(697)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]
         s.profiler?.start()
@@ -6481,7 +6501,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(356), input: s.tensor(64), weights: s.p + 230400,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(358), gradWeights: s.g + 230400,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(705)
     }
 
@@ -6520,7 +6540,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(359), input: s.tensor(361), weights: s.p + 211328,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(360), gradWeights: s.g + 211328,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(710)
         // features.3.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
@@ -6570,7 +6590,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(362), input: s.tensor(56), weights: s.p + 181424,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(364), gradWeights: s.g + 181424,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(718)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6613,7 +6633,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(365), input: s.tensor(367), weights: s.p + 162352,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(366), gradWeights: s.g + 162352,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(724)
         // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
@@ -6663,7 +6683,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(48), weights: s.p + 132448,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(370), gradWeights: s.g + 132448,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(732)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6706,7 +6726,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(371), input: s.tensor(373), weights: s.p + 113376,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(372), gradWeights: s.g + 113376,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(738)
         // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
         s.profiler?.start()
@@ -6756,7 +6776,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(374), input: s.tensor(41), weights: s.p + 83472,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(376), gradWeights: s.g + 83472,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(746)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6793,7 +6813,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), weights: s.p + 72464,
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(377), gradWeights: s.g + 72464,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(751)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]
         s.profiler?.start()
@@ -6843,7 +6863,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(379), input: s.tensor(34), weights: s.p + 59984,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(381), gradWeights: s.g + 59984,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(759)
     }
 
@@ -6882,7 +6902,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(382), input: s.tensor(384), weights: s.p + 53712,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(383), gradWeights: s.g + 53712,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(764)
         // features.2.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
@@ -6932,7 +6952,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(385), input: s.tensor(26), weights: s.p + 44304,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(387), gradWeights: s.g + 44304,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(772)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -6975,7 +6995,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(388), input: s.tensor(390), weights: s.p + 38032,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(389), gradWeights: s.g + 38032,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(778)
         // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
@@ -7025,7 +7045,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(18), weights: s.p + 28624,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(393), gradWeights: s.g + 28624,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(786)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7068,7 +7088,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(394), input: s.tensor(396), weights: s.p + 22352,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(395), gradWeights: s.g + 22352,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(792)
         // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
         s.profiler?.start()
@@ -7118,7 +7138,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(397), input: s.tensor(11), weights: s.p + 12944,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(399), gradWeights: s.g + 12944,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(800)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -7155,7 +7175,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), weights: s.p + 8208,
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(400), gradWeights: s.g + 8208,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(805)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]
         s.profiler?.start()
@@ -7204,7 +7224,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(402), input: s.tensor(5), weights: s.p + 2304,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(404), gradWeights: s.g + 2304,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(813)
     }
 
@@ -7237,7 +7257,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(404), input: s.tensor(406), weights: s.p + 1408,
             pixels: 22500 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(405), gradWeights: s.g + 1408,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(817)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]
         s.profiler?.start()

@@ -835,11 +835,29 @@ public final class EfficientNetTinyTraining: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 16, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 160, outChannels: 640, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 576, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 56, outChannels: 336, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 240, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 8, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 8, threads: pool.threadCount))
         return floats
     }
 
@@ -1917,7 +1935,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(115), input: s.tensor(105), weights: s.p + 565328,
             pixels: 9 &* s.n, inChannels: 160, outChannels: 640, gradInput: s.tensor(116), gradWeights: s.g + 565328,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(149)
     }
 
@@ -1957,7 +1975,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(116), input: s.tensor(118), weights: s.p + 472528,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117), gradWeights: s.g + 472528,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(154)
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
         s.profiler?.start()
@@ -2014,7 +2032,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(121), input: s.tensor(94), weights: s.p + 379184,
             pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(123), gradWeights: s.g + 379184,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(163)
     }
 
@@ -2060,7 +2078,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 323504,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(125), gradWeights: s.g + 323504,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(169)
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
         s.profiler?.start()
@@ -2117,7 +2135,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(129), input: s.tensor(83), weights: s.p + 220944,
             pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(131), gradWeights: s.g + 220944,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(178)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2161,7 +2179,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(131), input: s.tensor(133), weights: s.p + 188304,
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(132), gradWeights: s.g + 188304,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(184)
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]
         s.profiler?.start()
@@ -2218,7 +2236,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(136), input: s.tensor(72), weights: s.p + 148640,
             pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(138), gradWeights: s.g + 148640,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(193)
     }
 
@@ -2264,7 +2282,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(139), input: s.tensor(141), weights: s.p + 129568,
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(140), gradWeights: s.g + 129568,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(199)
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]
         s.profiler?.start()
@@ -2321,7 +2339,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(144), input: s.tensor(61), weights: s.p + 89904,
             pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(146), gradWeights: s.g + 89904,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(208)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2365,7 +2383,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(146), input: s.tensor(148), weights: s.p + 76208,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(147), gradWeights: s.g + 76208,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(214)
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
         s.profiler?.start()
@@ -2421,7 +2439,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(151), input: s.tensor(50), weights: s.p + 53632,
             pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(153), gradWeights: s.g + 53632,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(223)
     }
 
@@ -2467,7 +2485,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(154), input: s.tensor(156), weights: s.p + 43840,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(155), gradWeights: s.g + 43840,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(229)
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
         s.profiler?.start()
@@ -2523,7 +2541,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(159), input: s.tensor(39), weights: s.p + 25104,
             pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(161), gradWeights: s.g + 25104,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(238)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2567,7 +2585,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(161), input: s.tensor(163), weights: s.p + 19152,
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(162), gradWeights: s.g + 19152,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(244)
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]
         s.profiler?.start()
@@ -2623,7 +2641,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(166), input: s.tensor(29), weights: s.p + 11360,
             pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(168), gradWeights: s.g + 11360,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(253)
     }
 
@@ -2663,7 +2681,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(168), input: s.tensor(170), weights: s.p + 8928,
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(169), gradWeights: s.g + 8928,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(258)
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]
         s.profiler?.start()
@@ -2719,7 +2737,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(173), input: s.tensor(19), weights: s.p + 3344,
             pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(175), gradWeights: s.g + 3344,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(267)
     }
 
@@ -2758,7 +2776,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(175), input: s.tensor(177), weights: s.p + 2512,
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(176), gradWeights: s.g + 2512,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(272)
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]
         s.profiler?.start()
@@ -2815,7 +2833,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(180), input: s.tensor(9), weights: s.p + 1056,
             pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.tensor(182), gradWeights: s.g + 1056,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(281)
     }
 
@@ -2854,7 +2872,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(184), weights: s.p + 864,
             pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(183), gradWeights: s.g + 864,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(286)
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]
         s.profiler?.start()

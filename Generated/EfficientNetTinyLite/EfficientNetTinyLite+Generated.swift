@@ -657,10 +657,28 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
+    /// per-worker partial weight gradients of the 1x1 convolutions.
     private func workspaceFloats(batch n: Int) -> Int {
-        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 160, outChannels: 320, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 576, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 576, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 56, outChannels: 336, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 336, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 240, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 8, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 8, threads: pool.threadCount))
         return floats
     }
 
@@ -1668,7 +1686,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(75), input: s.tensor(65), weights: s.p + 476832,
             pixels: 9 &* s.n, inChannels: 160, outChannels: 320, gradInput: s.tensor(76), gradWeights: s.g + 476832,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(139)
     }
 
@@ -1701,7 +1719,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(76), input: s.tensor(78), weights: s.p + 384032,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(77), gradWeights: s.g + 384032,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(143)
         // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
@@ -1749,7 +1767,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(79), input: s.tensor(58), weights: s.p + 318944,
             pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(81), gradWeights: s.g + 318944,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(151)
     }
 
@@ -1788,7 +1806,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(82), input: s.tensor(84), weights: s.p + 263264,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(83), gradWeights: s.g + 263264,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(156)
         // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
         s.profiler?.start()
@@ -1836,7 +1854,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(85), input: s.tensor(51), weights: s.p + 188960,
             pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(87), gradWeights: s.g + 188960,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(164)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -1873,7 +1891,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(87), input: s.tensor(89), weights: s.p + 156320,
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(88), gradWeights: s.g + 156320,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(169)
         // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 336]
         s.profiler?.start()
@@ -1921,7 +1939,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(90), input: s.tensor(44), weights: s.p + 126416,
             pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(92), gradWeights: s.g + 126416,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(177)
     }
 
@@ -1960,7 +1978,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(93), input: s.tensor(95), weights: s.p + 107344,
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(94), gradWeights: s.g + 107344,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(182)
         // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
         s.profiler?.start()
@@ -2008,7 +2026,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(96), input: s.tensor(37), weights: s.p + 77440,
             pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(98), gradWeights: s.g + 77440,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(190)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2044,7 +2062,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(98), input: s.tensor(100), weights: s.p + 63744,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(99), gradWeights: s.g + 63744,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(195)
         // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
@@ -2092,7 +2110,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(101), input: s.tensor(30), weights: s.p + 46224,
             pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(103), gradWeights: s.g + 46224,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(203)
     }
 
@@ -2131,7 +2149,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(104), input: s.tensor(106), weights: s.p + 36432,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(105), gradWeights: s.g + 36432,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(208)
         // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
         s.profiler?.start()
@@ -2179,7 +2197,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(107), input: s.tensor(23), weights: s.p + 22752,
             pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(109), gradWeights: s.g + 22752,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(216)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
@@ -2216,7 +2234,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(109), input: s.tensor(111), weights: s.p + 16800,
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(110), gradWeights: s.g + 16800,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(221)
         // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 144]
         s.profiler?.start()
@@ -2264,7 +2282,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(112), input: s.tensor(17), weights: s.p + 10896,
             pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(114), gradWeights: s.g + 10896,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(229)
     }
 
@@ -2297,7 +2315,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(114), input: s.tensor(116), weights: s.p + 8464,
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(115), gradWeights: s.g + 8464,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(233)
         // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 96]
         s.profiler?.start()
@@ -2345,7 +2363,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(117), input: s.tensor(11), weights: s.p + 3760,
             pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(119), gradWeights: s.g + 3760,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(241)
     }
 
@@ -2377,7 +2395,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(119), input: s.tensor(121), weights: s.p + 2928,
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(120), gradWeights: s.g + 2928,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(245)
         // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 48]
         s.profiler?.start()
@@ -2425,7 +2443,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(122), input: s.tensor(5), weights: s.p + 1728,
             pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.tensor(124), gradWeights: s.g + 1728,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(253)
     }
 
@@ -2457,7 +2475,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.pointwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(126), weights: s.p + 1408,
             pixels: 1296 &* s.n, inChannels: 32, outChannels: 8, gradInput: s.tensor(125), gradWeights: s.g + 1408,
-            pool: pool)
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(257)
         // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]
         s.profiler?.start()

@@ -122,6 +122,11 @@ void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C
     EFFNET_FORWARD(effnet_channel_means, x, pixels, C, c0, c1, scale, output);
 }
 
+void effnet_weight_gradient_gemm(int isa, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda,
+                                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
+    EFFNET_FORWARD(effnet_weight_gradient_gemm, M, N, K, a, lda, b, ldb, c, ldc, accumulate);
+}
+
 void effnet_channel_dots(int isa, const float *a, const float *b, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0,
                          ptrdiff_t c1, float *output) {
     EFFNET_FORWARD(effnet_channel_dots, a, b, pixels, C, c0, c1, output);

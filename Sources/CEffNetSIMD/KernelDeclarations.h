@@ -56,6 +56,9 @@
                                                  ptrdiff_t c0, ptrdiff_t c1, float *gradInput);                   \
     void effnet_channel_means_##SUFFIX(const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1, \
                                        float scale, float *output);                                             \
+    void effnet_weight_gradient_gemm_##SUFFIX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda, \
+                                              const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,           \
+                                              int accumulate);                                               \
     void effnet_channel_dots_##SUFFIX(const float *a, const float *b, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, \
                                       ptrdiff_t c1, float *output);                                             \
     void effnet_scale_channels_##SUFFIX(const float *x, const float *s, const float *add, ptrdiff_t pixels,       \

@@ -426,6 +426,7 @@ void FN(effnet_bn_backward_input)(int act, const float *dOut, const float *z, pt
 
 /* So do the pointwise GEMM and the expansion fused with the depthwise convolution (which uses both). */
 #include "GemmTemplate.h"
+#include "WeightGradientTemplate.h"
 #include "ExpandDepthwiseTemplate.h"
 #include "StemTemplate.h"
 #include "ChannelPassesTemplate.h"

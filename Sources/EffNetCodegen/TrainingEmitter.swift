@@ -43,9 +43,10 @@ enum TrainingEmitter {
         line("    }")
         line()
         let stem = plan.layers[0]
-        line("    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.")
+        line("    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,")
+        line("    /// per-worker partial weight gradients of the 1x1 convolutions.")
         line("    private func workspaceFloats(batch n: Int) -> Int {")
-        let mutable = program.largestSqueezeExcite != nil
+        let mutable = program.largestSqueezeExcite != nil || !program.pointwiseWeightGradients.isEmpty
         line("        \(mutable ? "var" : "let") floats = max(Kernels.stemConvWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
              + "kernel: \(stem.kernel), threads: pool.threadCount),")
         line("                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
@@ -53,6 +54,10 @@ enum TrainingEmitter {
         if let se = program.largestSqueezeExcite {
             line("        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, "
                  + "channels: \(se.channels), squeezeChannels: \(se.squeeze)))")
+        }
+        for conv in program.pointwiseWeightGradients {
+            line("        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: \(conv.inChannels), "
+                 + "outChannels: \(conv.outChannels), threads: pool.threadCount))")
         }
         line("        return floats")
         line("    }")

@@ -64,6 +64,9 @@ struct TrainingProgram {
     var fixedFloats = 0
     /// Largest squeeze-excitation (channels, squeeze channels), for the workspace size.
     var largestSqueezeExcite: (channels: Int, squeeze: Int)?
+    /// The distinct (inChannels, outChannels) of the 1x1 convolutions whose weight gradients are computed,
+    /// in order of first use, for the workspace size (`TrainingKernels.pointwiseConvBackwardWorkspaceFloats`).
+    var pointwiseWeightGradients: [(inChannels: Int, outChannels: Int)] = []
 
     mutating func buffer(_ name: String, _ floatsPerImage: Int, standardAlias: Int? = nil) -> Int {
         buffers.append(Buffer(name: name, floatsPerImage: floatsPerImage, standardAlias: standardAlias))
@@ -468,6 +471,10 @@ struct TrainingProgramBuilder {
                 macsPerImage: l.macs))
         case .pointwiseConvolution:
             let input = recomputed(state.input, into: &calls)
+            let inChannels = l.inputShape.channels
+            if !program.pointwiseWeightGradients.contains(where: { $0 == (inChannels, c) }) {
+                program.pointwiseWeightGradients.append((inChannels, c))
+            }
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) conv 1x1 backward: input and weight gradients, \(shape(l.inputShape)) <- \(shape(l.outputShape))",
@@ -475,7 +482,7 @@ struct TrainingProgramBuilder {
                 arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(input)), ("weights", .parameter(weight)),
                             ("pixels", .code("\(l.inputShape.pixels) &* s.n")), ("inChannels", .code("\(l.inputShape.channels)")),
                             ("outChannels", .code("\(c)")), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
-                            ("gradWeights", .gradient(weight)), ("pool", .code("pool"))],
+                            ("gradWeights", .gradient(weight)), ("workspace", .code("s.ws")), ("pool", .code("pool"))],
                 macsPerImage: gradIn == nil ? l.macs : 2 * l.macs))
         case .depthwiseConvolution:
             let relaid = state.depthwiseWeights!, taps = l.kernel * l.kernel

@@ -136,6 +136,12 @@ int effnet_depthwise_grad_input_row(int isa, const float *dZ, const float *w, pt
 void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
                           float scale, float *output);
 
+/// c[m*ldc + n] = (accumulate ? c[m*ldc + n] : 0) + sum over k < K of a[k*lda + m] * b[k*ldb + n], for
+/// m < M and n < N (WeightGradientTemplate.h): a 1x1 convolution's weight gradient from two NHWC maps,
+/// the sum running over their pixel rows. Float sums in blocks of 64 rows, each block added into c.
+void effnet_weight_gradient_gemm(int isa, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda,
+                                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
+
 /// output[c] = sum over p < pixels of a[p*C + c] * b[p*C + c], for c in c0..<c1 (ChannelPassesTemplate.h):
 /// the same float products and sums in the same order as the Swift `TrainingKernels.channelDotsSwift`.
 void effnet_channel_dots(int isa, const float *a, const float *b, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0,

@@ -77,6 +77,14 @@ struct CSIMDKernels {
         effnet_channel_means(isa, x, pixels, C, channels.lowerBound, channels.upperBound, scale, output)
     }
 
+    /// c[m][n] = (accumulate ? c[m][n] : 0) + Σ_k a[k·lda + m]·b[k·ldb + n] for m < M, n < N: a 1x1
+    /// convolution's weight gradient from two NHWC maps (see `TrainingKernels.pointwiseConvBackward`).
+    func weightGradientGemm(rows M: Int, cols N: Int, depth K: Int, _ a: UnsafePointer<Float>, lda: Int,
+                            _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int,
+                            accumulate: Bool) {
+        effnet_weight_gradient_gemm(isa, M, N, K, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+
     /// output[c] = Σ_p a[p][c]·b[p][c] for c in `channels` (see `TrainingKernels.channelDots`; same bits).
     func channelDots(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, pixels: Int, channels C: Int,
                      _ channels: Range<Int>, output: UnsafeMutablePointer<Float>) {

@@ -6,13 +6,15 @@ extension TrainingKernels {
     ///
     /// dX: the inference GEMM (`Kernels.pointwiseGemm`: row tiles, or output-channel slices when the
     /// weights outweigh the rows), with no epilogue.
-    /// dW: a skinny GEMM with the long pixel axis as its inner dimension; the larger of outC / inC is
-    /// split across the workers (each streams its slice of one operand and all of the smaller other one),
-    /// so no per-worker partial sums are needed.
+    /// dW: a GEMM whose inner dimension is the long pixel axis. Where `workspace` holds
+    /// `pointwiseConvBackwardWorkspaceFloats` floats and the layer qualifies (`weightGradientSplitsPixels`),
+    /// each worker sums its own share of the pixels into a partial dW and the partials are then added in a
+    /// fixed order; otherwise the larger of outC / inC is split (`gemmTransposedAccumulate`).
     public static func pointwiseConvBackward(
         gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         pixels: Int, inChannels: Int, outChannels: Int,
-        gradInput: UnsafeMutablePointer<Float>?, gradWeights: UnsafeMutablePointer<Float>, pool: WorkerPool
+        gradInput: UnsafeMutablePointer<Float>?, gradWeights: UnsafeMutablePointer<Float>,
+        workspace: UnsafeMutablePointer<Float>? = nil, pool: WorkerPool
     ) {
         if pixels <= 0 { return }
         let threads = pool.threadCount
@@ -22,8 +24,86 @@ extension TrainingKernels {
                                   input: gradOutput, weights: weights, bias: nil, residual: nil, output: gradInput,
                                   threads: threads) { tasks, body in pool.parallelFor(tasks, body) }
         }
+        if let workspace, weightGradientSplitsPixels(pixels: pixels, inChannels: inChannels,
+                                                     outChannels: outChannels, threads: threads) {
+            weightGradientOverPixelParts(gradOutput: gradOutput, input: input, pixels: pixels, inChannels: inChannels,
+                                         outChannels: outChannels, gradWeights: gradWeights, partials: workspace,
+                                         pool: pool)
+            return
+        }
         gemmTransposedAccumulate(a: gradOutput, b: input, inner: pixels, rows: outChannels, cols: inChannels,
                                  c: gradWeights, pool: pool)
+    }
+
+    /// Weight gradients of at most this many floats may be split over the pixels (one partial per worker
+    /// in the workspace: 512 KB each); B0's largest below it is 672 x 112.
+    static let weightGradientPartialFloatsLimit = 1 << 17
+    /// Fewer pixels than this keep the output split: on B0's 7x7 layers at batch 16 (784 pixels) sgemm
+    /// split over the outputs was as fast as the pixel split or faster.
+    public static let weightGradientSplitMinimumPixels = 2048
+
+    /// Whether the weight gradient of a 1x1 conv is summed over pixel parts, one per worker. Splitting the
+    /// outputs instead makes each worker stream all the rows of both maps for its slice of the columns; on
+    /// the early layers (16-240 channels, 12-200 K pixels at batch 16) that took 1.3-2.8x the time per
+    /// worker in a single-thread harness.
+    public static func weightGradientSplitsPixels(pixels: Int, inChannels: Int, outChannels: Int,
+                                                  threads: Int) -> Bool {
+        threads > 1 && pixels >= weightGradientSplitMinimumPixels
+            && inChannels &* outChannels <= weightGradientPartialFloatsLimit
+    }
+
+    /// Workspace for `pointwiseConvBackward`'s pixel split: one partial weight gradient per worker where the
+    /// layer can split its pixels (at some batch size), else 0.
+    public static func pointwiseConvBackwardWorkspaceFloats(inChannels: Int, outChannels: Int, threads: Int) -> Int {
+        let weights = inChannels * outChannels
+        return threads > 1 && weights <= weightGradientPartialFloatsLimit ? threads * weights : 0
+    }
+
+    /// dW += dZᵀ·X with the pixels cut into one contiguous part per worker, each summed into its own
+    /// partial (in `partials`), then the partials added into dW in worker order: the same bits whichever
+    /// thread ran which part. The partial is laid out with its wider side as the vector axis of the GEMM
+    /// tile: [outC][inC] when inC >= outC, transposed otherwise (an expansion's 96 x 16 gradient would
+    /// otherwise give the 48-wide tile a single column vector).
+    static func weightGradientOverPixelParts(
+        gradOutput dZ: UnsafePointer<Float>, input x: UnsafePointer<Float>, pixels: Int, inChannels: Int,
+        outChannels: Int, gradWeights: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
+        pool: WorkerPool
+    ) {
+        let parts = pool.threadCount
+        let weights = inChannels &* outChannels
+        let transposed = outChannels > inChannels
+        let partRows = (pixels + parts - 1) / parts
+        let simd = CSIMDKernels.active
+        pool.parallelFor(parts) { t in
+            let k0 = min(pixels, t &* partRows)
+            let k = min(pixels, k0 &+ partRows) &- k0
+            let partial = partials + t &* weights
+            // Natural: [outC][inC] = dZᵀ·X; transposed: [inC][outC] = Xᵀ·dZ.
+            let (a, lda, b, ldb) = transposed ? (x + k0 &* inChannels, inChannels, dZ + k0 &* outChannels, outChannels)
+                                              : (dZ + k0 &* outChannels, outChannels, x + k0 &* inChannels, inChannels)
+            let (rows, cols) = transposed ? (inChannels, outChannels) : (outChannels, inChannels)
+            if let simd {
+                simd.weightGradientGemm(rows: rows, cols: cols, depth: k, a, lda: lda, b, ldb: ldb, partial, ldc: cols,
+                                        accumulate: false)
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(cols), Int32(k), 1,
+                            a, Int32(lda), b, Int32(ldb), 0, partial, Int32(cols))
+            }
+        }
+        // dW[o][i] += partial_0 + partial_1 + ..., rows of dW split over the workers.
+        let chunk = (outChannels + parts - 1) / parts
+        pool.parallelFor(parts) { t in
+            let o0 = min(outChannels, t &* chunk), o1 = min(outChannels, o0 &+ chunk)
+            for o in o0..<o1 {
+                let row = gradWeights + o &* inChannels
+                for i in 0..<inChannels {
+                    let at = transposed ? i &* outChannels &+ o : o &* inChannels &+ i
+                    var g = row[i]
+                    for p in 0..<parts { g += partials[p &* weights &+ at] }
+                    row[i] = g
+                }
+            }
+        }
     }
 
     /// c[rows][cols] += aᵀ·b for a [inner][rows], b [inner][cols] (row-major), the larger output axis

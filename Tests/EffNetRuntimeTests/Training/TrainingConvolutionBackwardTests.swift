@@ -36,6 +36,19 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
                                                   gradWeights: &gW2, pool: pool)
             assertClose(gW2, refW, "\(label) gradWeights without gradInput threads \(pool.threadCount)",
                         file: file, line: line)
+            // With a workspace: the weight gradient may be summed over pixel parts (one partial per worker).
+            var workspace = [Float](repeating: .nan, count: TrainingKernels.pointwiseConvBackwardWorkspaceFloats(
+                inChannels: inChannels, outChannels: outChannels, threads: pool.threadCount))
+            var gW3 = [Float](repeating: 1, count: w.count)
+            workspace.withUnsafeMutableBufferPointer { ws in
+                TrainingKernels.pointwiseConvBackward(gradOutput: dZ, input: x, weights: w, pixels: pixels,
+                                                      inChannels: inChannels, outChannels: outChannels, gradInput: nil,
+                                                      gradWeights: &gW3, workspace: ws.baseAddress, pool: pool)
+            }
+            let split = TrainingKernels.weightGradientSplitsPixels(pixels: pixels, inChannels: inChannels,
+                                                                   outChannels: outChannels, threads: pool.threadCount)
+            assertClose(gW3, refW.map { $0 + 1 }, "\(label) gradWeights with a workspace threads \(pool.threadCount)"
+                        + (split ? ", split over pixels" : ""), file: file, line: line)
             if finiteDifferences && pool.threadCount == 2 {
                 let loss = { (x: [Double], w: [Double]) in
                     TrainingReference.dot(dZd, TrainingReference.pointwise(x, w, pixels: pixels, inChannels: inChannels,
@@ -54,6 +67,39 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
         checkPointwise(pixels: 64, inChannels: 72, outChannels: 34, seed: 4, finiteDifferences: false)
         // Few pixels, wide input: the input gradient's GEMM splits its 160 output columns across workers.
         checkPointwise(pixels: 9, inChannels: 160, outChannels: 24, seed: 5, finiteDifferences: false)
+    }
+
+    /// Enough pixels for the weight gradient's pixel split on two workers: partials laid out both ways
+    /// (more output channels than input channels: transposed), channel counts that leave partial vectors
+    /// and short strips, a pixel count that leaves a partial 64-row block in each part. The partials are
+    /// added in worker order, so repeated runs give the same bits.
+    func testPointwiseWeightGradientSplitOverPixelsMatchesNaiveAndRepeats() {
+        let pool = testPools.first { $0.threadCount == 2 }!
+        for (n, (inChannels, outChannels)) in [(16, 40), (40, 24), (19, 53), (53, 19)].enumerated() {
+            let pixels = 2 * TrainingKernels.weightGradientSplitMinimumPixels + 37
+            XCTAssertTrue(TrainingKernels.weightGradientSplitsPixels(pixels: pixels, inChannels: inChannels,
+                                                                     outChannels: outChannels, threads: 2))
+            checkPointwise(pixels: pixels, inChannels: inChannels, outChannels: outChannels, seed: 20 + UInt64(n),
+                           finiteDifferences: false)
+            var rng = TestRandom(seed: 30 + UInt64(n))
+            let x = rng.floats(pixels * inChannels, -2, 2), dZ = rng.floats(pixels * outChannels)
+            let w = [Float](repeating: 0, count: inChannels * outChannels)
+            var runs: [[UInt32]] = []
+            for _ in 0..<3 {
+                var workspace = [Float](repeating: .nan, count: TrainingKernels.pointwiseConvBackwardWorkspaceFloats(
+                    inChannels: inChannels, outChannels: outChannels, threads: 2))
+                var gW = [Float](repeating: 0, count: w.count)
+                workspace.withUnsafeMutableBufferPointer { ws in
+                    TrainingKernels.pointwiseConvBackward(gradOutput: dZ, input: x, weights: w, pixels: pixels,
+                                                          inChannels: inChannels, outChannels: outChannels,
+                                                          gradInput: nil, gradWeights: &gW, workspace: ws.baseAddress,
+                                                          pool: pool)
+                }
+                runs.append(gW.map(\.bitPattern))
+            }
+            XCTAssertEqual(runs[1], runs[0], "\(inChannels)->\(outChannels): the same bits on every run")
+            XCTAssertEqual(runs[2], runs[0], "\(inChannels)->\(outChannels): the same bits on every run")
+        }
     }
 
     // MARK: Depthwise
