@@ -4,16 +4,17 @@
 // KernelTemplate.h (no include guard on purpose).
 //
 // Walk: pixel rows outermost, the task's channels innermost, so every pass streams the map forward in
-// memory order (the reductions over a narrow slice of each row excepted: see channel_walk_by_columns). The first versions walked one vector of channels down all the pixels, then the next:
-// one cache line of every row per sweep, the rows C*4 bytes apart. In a single-thread harness over 16
-// images (B0's SE shapes) the row walk took 0.56-0.89x the time of that for the dot products and
-// 0.50-0.79x for the scaling; the gain is largest on the 112x112 and 14x14 maps.
+// memory order (reductions over a narrow slice of each row excepted: see channel_walk_by_columns). The
+// first versions walked one vector of channels down all the pixels, then the next: one cache line of
+// every row per sweep, the rows C*4 bytes apart. In a single-thread harness over 16 images (B0's SE
+// shapes) the row walk took 0.53-0.97x the time of that for the dot products and 0.50-0.79x for the
+// scaling; the gain is largest on the 112x112 and 14x14 maps.
 //
 // The reductions keep the Swift loops' sums in the same order, lane for lane (Pooling.swift
-// `channelMeansSwift`, SqueezeExciteTraining.swift `channelDots`): blocks of 64 pixels, each block's
-// float sum added into the total. Only the walk changed, so the bits are those of the Swift loops.
-// Their per-block sums live in small stack arrays (one vector per channel of a chunk) instead of
-// registers.
+// `channelMeansSwift`, SqueezeExciteTraining.swift `channelDotsSwift`): blocks of 64 pixels, each
+// block's float sum added into the total. Only the walk differs, so the bits are those of the Swift
+// loops. In the row walk the per-block sums live in small stack arrays (one vector per channel of a
+// chunk) instead of registers.
 
 /* Channels reduced per sweep of the rows: the per-block sums of a chunk stay in L1 (3 x 2 KB). */
 #define CHANNEL_CHUNK 512
@@ -82,6 +83,7 @@ AI int channel_walk_by_columns(ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1) {
     return c1 - c0 < CHANNEL_ROW_WALK_MIN_CHANNELS && c1 - c0 < C;
 }
 
+/* The means' column walk for one vector of channels from c (`pairs` as in channel_means_chunk). */
 AI void channel_means_group(int pairs, int full, VM m, const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c,
                             float scale, float *output) {
     VF total = V_ZERO();

@@ -197,7 +197,7 @@ void FN(effnet_bn_statistics)(const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff
    next row, so the pass streams the map in memory order. Walking one vector of channels down a tile of
    rows instead touched one cache line per row at a C*4-byte stride; with SiLU's arithmetic in the loop
    the hardware prefetchers then did not keep up. Single-thread harness, B0's 112x112x96 and 56x56x144 maps
-   at batch 8: 0.83-0.86x the time. Each element gets the same operations as before, so the same bits. */
+   at batch 8: 0.70-0.86x the time. Each element gets the same operations as before, so the same bits. */
 AI void apply_rows(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t c0, ptrdiff_t c1,
                    const float *gamma, const float *beta, const float *mean, const float *invStd, float *output) {
     float scale[BN_ROW_CHUNK] __attribute__((aligned(64)));
@@ -254,7 +254,7 @@ AI void apply_tiles(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_
 
 /* Narrow maps (fewer than 4 vectors of channels) keep the tile walk: one vector of channels down a tile
    of rows, then the next. With 2-3 vectors per row the row walk's per-row set-up and the sums kept in
-   memory cost more than it saves (harness: 1.0-1.2x the time for 24-40 channels). Both give the same
+   memory cost more than it saves (harness: 1.0-1.4x the time for 24-40 channels). Both give the same
    bits, so the choice is speed only. */
 #define BN_ROW_WALK_MIN_CHANNELS (4 * VW)
 
@@ -279,7 +279,7 @@ void FN(effnet_bn_apply)(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptr
 /* One tile (rows r0..r1) of channels b0..b1 (at most BN_ROW_CHUNK), row by row like apply_rows, with
    the tile's float sums per channel in stack arrays, flushed into the Double totals at the tile's end:
    per lane the same adds in the same order as walking one vector of channels down the tile, so the same
-   bits. Harness as for apply_rows, SiLU with dY stored: 0.83-0.88x the time. */
+   bits. Harness as for apply_rows, SiLU with dY stored: 0.73-0.93x the time. */
 AI void backward_sums_tile(int act, int storeDY, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
                            ptrdiff_t b1, ptrdiff_t r0, ptrdiff_t r1, const float *gamma, const float *beta,
                            const float *mean, const float *invStd, float *tileSums, float *tileProjections,

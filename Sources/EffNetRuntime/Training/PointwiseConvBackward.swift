@@ -44,8 +44,8 @@ extension TrainingKernels {
 
     /// Whether the weight gradient of a 1x1 conv is summed over pixel parts, one per worker. Splitting the
     /// outputs instead makes each worker stream all the rows of both maps for its slice of the columns; on
-    /// the early layers (16-240 channels, 12-200 K pixels at batch 16) that took 1.3-2.8x the time per
-    /// worker in a single-thread harness.
+    /// the early layers (16-240 channels, 12-200 K pixels at batch 16) that took 1.5-2.9x the time per
+    /// worker in a single-thread harness (sgemm split over the outputs against our kernel over pixels).
     public static func weightGradientSplitsPixels(pixels: Int, inChannels: Int, outChannels: Int,
                                                   threads: Int) -> Bool {
         threads > 1 && pixels >= weightGradientSplitMinimumPixels
