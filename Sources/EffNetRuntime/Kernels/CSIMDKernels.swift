@@ -91,7 +91,7 @@ struct CSIMDKernels {
         effnet_channel_dots(isa, a, b, pixels, C, channels.lowerBound, channels.upperBound, output)
     }
 
-    /// out[p][c] = x[p][c]·s[c] (+ add[c]) for c in `channels` (see `TrainingKernels.scaleChannels`); `out`
+    /// out[p][c] = x[p][c]·s[c] (+ add[c]) for c in `channels` (see `Kernels.scaleChannels`); `out`
     /// may be `x`.
     func scaleChannels(_ x: UnsafePointer<Float>, scales s: UnsafePointer<Float>, add: UnsafePointer<Float>?,
                        pixels: Int, channels C: Int, _ channels: Range<Int>, output: UnsafeMutablePointer<Float>) {

@@ -51,7 +51,52 @@ extension Kernels {
             let c0 = (t &- n &* groups) &* chunk
             let c1 = min(channels, c0 &+ chunk)
             let image = x + n &* pixels &* channels
-            TrainingKernels.scaleChannels(image, scales + n &* channels, nil, pixels, channels, c0, c1, image)
+            scaleChannels(image, scales + n &* channels, nil, pixels, channels, c0, c1, image)
+        }
+    }
+
+    /// out[p][c] = x[p][c]·s[c] (+ add[c], multiplied then added) for c in c0..<c1; `out` may be `x`: the
+    /// SE's excitation, in place at inference and into a new map in training, where the backward pass also
+    /// uses it for dOut·s + dm. On the C kernel where there is one (ChannelPassesTemplate.h: row by row,
+    /// the same bits).
+    @inline(__always) static func scaleChannels(
+        _ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ add: UnsafePointer<Float>?, _ pixels: Int, _ C: Int,
+        _ c0: Int, _ c1: Int, _ out: UnsafeMutablePointer<Float>
+    ) {
+        if let simd = CSIMDKernels.active {
+            simd.scaleChannels(x, scales: s, add: add, pixels: pixels, channels: C, c0..<c1, output: out)
+            return
+        }
+        scaleChannelsSwift(x, s, add, pixels, C, c0, c1, out)
+    }
+
+    /// The portable loop of `scaleChannels` (and the reference the C kernel is tested against).
+    @inline(__always) static func scaleChannelsSwift(
+        _ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ add: UnsafePointer<Float>?, _ pixels: Int, _ C: Int,
+        _ c0: Int, _ c1: Int, _ out: UnsafeMutablePointer<Float>
+    ) {
+        var c = c0
+        while c < c1 {
+            let w = min(16, c1 &- c)
+            let sv = w == 16 ? loadVec(s + c) : loadPartialVec(s + c, w)
+            if let add {
+                let av = w == 16 ? loadVec(add + c) : loadPartialVec(add + c, w)
+                for p in 0..<pixels {
+                    let i = p &* C &+ c
+                    storePartialVec(loadPartialVec(x + i, w) * sv + av, out + i, w)
+                }
+            } else if w == 16 {
+                for p in 0..<pixels {
+                    let i = p &* C &+ c
+                    storeVec(loadVec(x + i) * sv, out + i)
+                }
+            } else {
+                for p in 0..<pixels {
+                    let i = p &* C &+ c
+                    storePartialVec(loadPartialVec(x + i, w) * sv, out + i, w)
+                }
+            }
+            c &+= 16
         }
     }
 

@@ -47,7 +47,7 @@ final class ChannelDotsAndScaleKernelTests: XCTestCase {
                 for withAdd in [false, true] {
                     var expected = [Float](repeating: .nan, count: pixels * channels)
                     add.withUnsafeBufferPointer { addp in
-                        TrainingKernels.scaleChannelsSwift(x, s, withAdd ? addp.baseAddress : nil, pixels, channels,
+                        Kernels.scaleChannelsSwift(x, s, withAdd ? addp.baseAddress : nil, pixels, channels,
                                                            c0, c1, &expected)
                     }
                     for (name, simd) in paths {
