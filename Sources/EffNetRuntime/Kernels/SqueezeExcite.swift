@@ -79,21 +79,20 @@ extension Kernels {
         while c < c1 {
             let w = min(16, c1 &- c)
             let sv = w == 16 ? loadVec(s + c) : loadPartialVec(s + c, w)
-            if let add {
-                let av = w == 16 ? loadVec(add + c) : loadPartialVec(add + c, w)
+            // Without `add` nothing is added (x·s, as PyTorch computes it: x·s + 0 would turn -0 into +0).
+            let av = add.map { w == 16 ? loadVec($0 + c) : loadPartialVec($0 + c, w) } ?? FVec(repeating: 0)
+            let adds = add != nil
+            if w == 16 {
                 for p in 0..<pixels {
                     let i = p &* C &+ c
-                    storePartialVec(loadPartialVec(x + i, w) * sv + av, out + i, w)
-                }
-            } else if w == 16 {
-                for p in 0..<pixels {
-                    let i = p &* C &+ c
-                    storeVec(loadVec(x + i) * sv, out + i)
+                    let y = loadVec(x + i) * sv
+                    storeVec(adds ? y + av : y, out + i)
                 }
             } else {
                 for p in 0..<pixels {
                     let i = p &* C &+ c
-                    storePartialVec(loadPartialVec(x + i, w) * sv, out + i, w)
+                    let y = loadPartialVec(x + i, w) * sv
+                    storePartialVec(adds ? y + av : y, out + i, w)
                 }
             }
             c &+= 16
