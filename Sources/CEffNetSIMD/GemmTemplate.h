@@ -21,6 +21,16 @@
 #define GEMM_UNROLL _Pragma("GCC unroll 32")
 #endif
 
+/* The panel's rows of B are ldb floats apart: with many output channels (ldb = 1,280 floats for the head,
+   5 KB) every k step lands on another 4 KB page, where the hardware prefetchers do not follow, so a panel
+   that is not already in L1 arrives one cache miss at a time (from L3 at batch 1, where every layer's
+   weights are cold). Each k step therefore prefetches the panel's row GEMM_PREFETCH_ROWS steps ahead
+   (past the last row the hint reads nothing and never faults). Measured in a single-thread harness on
+   B0's tile shapes, against the same kernel without it: 0.72-0.93x the time with the weights in L3,
+   0.88-0.99x with them in L1/L2 (K = 192..1,152); 1.00x for the short-K expansions (K = 16, 24), whose
+   panel is in L1 after the first strip. 12 and 16 rows ahead measured alike, 4 and 8 less well. */
+#define GEMM_PREFETCH_ROWS 16
+
 /* One strip: rows m0..m0+mr (mr <= GEMM_MR) x the columns of one panel of nv <= 3 vectors, the last one
    masked by `tail` when `full` is 0. Rows past mr re-read the strip's last row (harmless work, no
    out-of-bounds reads) and are not stored. `act`, `nv`, `full`, `hasBias`, `hasResidual` are literals at
@@ -44,6 +54,11 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, ptrd
     for (ptrdiff_t k = 0; k < K; k++) {
         const float *bk = b + k * ldb;
         const ptrdiff_t ka = koff ? koff[k] : k;
+        GEMM_UNROLL
+        for (int v = 0; v < 3; v++) {
+            if (v >= nv) break;
+            __builtin_prefetch(bk + GEMM_PREFETCH_ROWS * ldb + v * VW, 0, 3);
+        }
         VF bv[3];
         GEMM_UNROLL
         for (int v = 0; v < 3; v++) {
@@ -145,3 +160,4 @@ void FN(effnet_gemm_bias_activation)(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_
 }
 
 #undef GEMM_UNROLL
+#undef GEMM_PREFETCH_ROWS
