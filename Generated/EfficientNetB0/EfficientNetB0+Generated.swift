@@ -31,25 +31,28 @@ public final class EfficientNetB0: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 40),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 80),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 112),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 112, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 112, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
+            Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 96) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 40),
+            Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 240) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 240) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 80),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 112),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 672) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
+            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 672) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28),
+            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
+            Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 112, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -99,23 +102,24 @@ public final class EfficientNetB0: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 112, width: 112, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: w + 896, bias: w + 1184, activation: .silu, output: a + 401408 &* n, pool: pool)
+            weights: w + 896, bias: w + 1184, activation: .silu, output: a + 401408 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 112, 112, 32]
+        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 112, 112, 32], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 401408 &* n, batch: n, pixels: 12544, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
             expandWeights: w + 1488, expandBias: w + 1744,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 112,
+            scales: ws + 3584 &* n, workspace: ws + (3584 &* n &+ 32 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 401408 &* n, batch: n, imagePixels: 12544, inChannels: 32, inputScales: ws,
+            input: a + 401408 &* n, batch: n, imagePixels: 12544, inChannels: 32, inputScales: ws + 3584 &* n,
             inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
             activation: .identity, residual: nil, output: a + 1505280 &* n,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (3584 &* n &+ 32 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -129,24 +133,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 56, outWidth: 56,
             depthwiseWeights: w + 3936, depthwiseBias: w + 4800, depthwiseActivation: .silu,
-            output: a + 1204224 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1204224 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 5376 &* n, pool: pool)
         p?.stop(4)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96]
+        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1204224 &* n, batch: n, pixels: 3136, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 4896, reduceBias: w + 5280, activation: .silu,
             expandWeights: w + 5296, expandBias: w + 5680,
-            scales: ws, workspace: ws + 96 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 56,
+            scales: ws + 5376 &* n, workspace: ws + (5376 &* n &+ 96 &* n), pool: pool)
         p?.stop(6)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1204224 &* n, batch: n, imagePixels: 3136, inChannels: 96, inputScales: ws,
+            input: a + 1204224 &* n, batch: n, imagePixels: 3136, inChannels: 96, inputScales: ws + 5376 &* n,
             inputMajorWeights: w + 5776, bias: w + 8080, outChannels: 24,
             activation: .identity, residual: nil, output: a + 903168 &* n,
-            workspace: ws + 96 &* n, pool: pool)
+            workspace: ws + (5376 &* n &+ 96 &* n), pool: pool)
         p?.stop(7)
     }
 
@@ -160,24 +166,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 56, outWidth: 56,
             depthwiseWeights: w + 11712, depthwiseBias: w + 13008, depthwiseActivation: .silu,
-            output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 451584 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(8)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144]
+        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 451584 &* n, batch: n, pixels: 3136, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 13152, reduceBias: w + 14016, activation: .silu,
             expandWeights: w + 14032, expandBias: w + 14896,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 56,
+            scales: ws + 8064 &* n, workspace: ws + (8064 &* n &+ 144 &* n), pool: pool)
         p?.stop(10)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 451584 &* n, batch: n, imagePixels: 3136, inChannels: 144, inputScales: ws,
+            input: a + 451584 &* n, batch: n, imagePixels: 3136, inChannels: 144, inputScales: ws + 8064 &* n,
             inputMajorWeights: w + 15040, bias: w + 18496, outChannels: 24,
             activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (8064 &* n &+ 144 &* n), pool: pool)
         p?.stop(11)
     }
 
@@ -191,24 +199,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 28, outWidth: 28,
             depthwiseWeights: w + 22128, depthwiseBias: w + 25728, depthwiseActivation: .silu,
-            output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 451584 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 4032 &* n, pool: pool)
         p?.stop(12)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144]
+        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 451584 &* n, batch: n, pixels: 784, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 25872, reduceBias: w + 26736, activation: .silu,
             expandWeights: w + 26752, expandBias: w + 27616,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 28,
+            scales: ws + 4032 &* n, workspace: ws + (4032 &* n &+ 144 &* n), pool: pool)
         p?.stop(14)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 451584 &* n, batch: n, imagePixels: 784, inChannels: 144, inputScales: ws,
+            input: a + 451584 &* n, batch: n, imagePixels: 784, inChannels: 144, inputScales: ws + 4032 &* n,
             inputMajorWeights: w + 27760, bias: w + 33520, outChannels: 40,
             activation: .identity, residual: nil, output: a + 376320 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (4032 &* n &+ 144 &* n), pool: pool)
         p?.stop(15)
     }
 
@@ -222,24 +232,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 28, outWidth: 28,
             depthwiseWeights: w + 43408, depthwiseBias: w + 49408, depthwiseActivation: .silu,
-            output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 188160 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
         p?.stop(16)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240]
+        // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 188160 &* n, batch: n, pixels: 784, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 49648, reduceBias: w + 52048, activation: .silu,
             expandWeights: w + 52064, expandBias: w + 54464,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 28,
+            scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 240 &* n), pool: pool)
         p?.stop(18)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 188160 &* n, batch: n, imagePixels: 784, inChannels: 240, inputScales: ws,
+            input: a + 188160 &* n, batch: n, imagePixels: 784, inChannels: 240, inputScales: ws + 6720 &* n,
             inputMajorWeights: w + 54704, bias: w + 64304, outChannels: 40,
             activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (6720 &* n &+ 240 &* n), pool: pool)
         p?.stop(19)
     }
 
@@ -253,24 +265,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 74192, depthwiseBias: w + 76352, depthwiseActivation: .silu,
-            output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 188160 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 3360 &* n, pool: pool)
         p?.stop(20)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240]
+        // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 188160 &* n, batch: n, pixels: 196, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 76592, reduceBias: w + 78992, activation: .silu,
             expandWeights: w + 79008, expandBias: w + 81408,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 14,
+            scales: ws + 3360 &* n, workspace: ws + (3360 &* n &+ 240 &* n), pool: pool)
         p?.stop(22)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 188160 &* n, batch: n, imagePixels: 196, inChannels: 240, inputScales: ws,
+            input: a + 188160 &* n, batch: n, imagePixels: 196, inChannels: 240, inputScales: ws + 3360 &* n,
             inputMajorWeights: w + 81648, bias: w + 100848, outChannels: 80,
             activation: .identity, residual: nil, output: a + 235200 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (3360 &* n &+ 240 &* n), pool: pool)
         p?.stop(23)
     }
 
@@ -284,24 +298,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 139808, depthwiseBias: w + 144128, depthwiseActivation: .silu,
-            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 94080 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
         p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]
+        // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 144608, reduceBias: w + 154208, activation: .silu,
             expandWeights: w + 154240, expandBias: w + 163840,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 14,
+            scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
         p?.stop(26)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws,
+            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
             inputMajorWeights: w + 164320, bias: w + 202720, outChannels: 80,
             activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
         p?.stop(27)
     }
 
@@ -315,24 +331,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 241680, depthwiseBias: w + 246000, depthwiseActivation: .silu,
-            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 94080 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
         p?.stop(28)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]
+        // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 246480, reduceBias: w + 256080, activation: .silu,
             expandWeights: w + 256112, expandBias: w + 265712,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 14,
+            scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
         p?.stop(30)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws,
+            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
             inputMajorWeights: w + 266192, bias: w + 304592, outChannels: 80,
             activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
         p?.stop(31)
     }
 
@@ -346,24 +364,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 343552, depthwiseBias: w + 355552, depthwiseActivation: .silu,
-            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 94080 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
         p?.stop(32)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]
+        // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 356032, reduceBias: w + 365632, activation: .silu,
             expandWeights: w + 365664, expandBias: w + 375264,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 14,
+            scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
         p?.stop(34)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws,
+            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
             inputMajorWeights: w + 375744, bias: w + 429504, outChannels: 112,
             activation: .identity, residual: nil, output: a + 263424 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
         p?.stop(35)
     }
 
@@ -377,24 +397,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 505552, depthwiseBias: w + 522352, depthwiseActivation: .silu,
-            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 131712 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
         p?.stop(36)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]
+        // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 523024, reduceBias: w + 541840, activation: .silu,
             expandWeights: w + 541872, expandBias: w + 560688,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 14,
+            scales: ws + 9408 &* n, workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
         p?.stop(38)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws,
+            input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
             inputMajorWeights: w + 561360, bias: w + 636624, outChannels: 112,
             activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
         p?.stop(39)
     }
 
@@ -408,24 +430,26 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 712672, depthwiseBias: w + 729472, depthwiseActivation: .silu,
-            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 131712 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
         p?.stop(40)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]
+        // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 730144, reduceBias: w + 748960, activation: .silu,
             expandWeights: w + 748992, expandBias: w + 767808,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 14,
+            scales: ws + 9408 &* n, workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
         p?.stop(42)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws,
+            input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
             inputMajorWeights: w + 768480, bias: w + 843744, outChannels: 112,
             activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
         p?.stop(43)
     }
 
@@ -439,15 +463,17 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 919792, depthwiseBias: w + 936592, depthwiseActivation: .silu,
-            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 131712 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 4704 &* n, pool: pool)
         p?.stop(44)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 7, 7, 672]
+        // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 7, 7, 672], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 131712 &* n, batch: n, pixels: 49, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 937264, reduceBias: w + 956080, activation: .silu,
-            expandWeights: w + 956112, expandBias: w + 974928, workspace: ws, pool: pool)
+            expandWeights: w + 956112, expandBias: w + 974928,
+            rowSums: ws, rowsPerImage: 7, workspace: ws + 4704 &* n, pool: pool)
         p?.stop(46)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]
         p?.start()
@@ -468,15 +494,17 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 1327152, depthwiseBias: w + 1355952, depthwiseActivation: .silu,
-            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 56448 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
+        // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 1357104, reduceBias: w + 1412400, activation: .silu,
-            expandWeights: w + 1412448, expandBias: w + 1467744, workspace: ws, pool: pool)
+            expandWeights: w + 1412448, expandBias: w + 1467744,
+            rowSums: ws, rowsPerImage: 7, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(50)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
@@ -497,15 +525,17 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 1912608, depthwiseBias: w + 1941408, depthwiseActivation: .silu,
-            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 56448 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(52)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
+        // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 1942560, reduceBias: w + 1997856, activation: .silu,
-            expandWeights: w + 1997904, expandBias: w + 2053200, workspace: ws, pool: pool)
+            expandWeights: w + 1997904, expandBias: w + 2053200,
+            rowSums: ws, rowsPerImage: 7, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(54)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
@@ -526,15 +556,17 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 2498064, depthwiseBias: w + 2526864, depthwiseActivation: .silu,
-            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 56448 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(56)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
+        // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 2528016, reduceBias: w + 2583312, activation: .silu,
-            expandWeights: w + 2583360, expandBias: w + 2638656, workspace: ws, pool: pool)
+            expandWeights: w + 2583360, expandBias: w + 2638656,
+            rowSums: ws, rowsPerImage: 7, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(58)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
@@ -555,15 +587,17 @@ public final class EfficientNetB0: GeneratedModel {
             expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 3083520, depthwiseBias: w + 3093888, depthwiseActivation: .silu,
-            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 56448 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]
+        // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 3095040, reduceBias: w + 3150336, activation: .silu,
-            expandWeights: w + 3150384, expandBias: w + 3205680, workspace: ws, pool: pool)
+            expandWeights: w + 3150384, expandBias: w + 3205680,
+            rowSums: ws, rowsPerImage: 7, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(62)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         p?.start()
@@ -610,7 +644,7 @@ extension EfficientNetB0 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 3612672,
               "depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 112, 112, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 112, 112, 32], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 6422528,
               "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 21977088,
@@ -618,7 +652,7 @@ extension EfficientNetB0 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
               "depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
-              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96]"),
+              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 7225344,
               "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 14902272,
@@ -626,7 +660,7 @@ extension EfficientNetB0 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
               "depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 13660416,
@@ -634,7 +668,7 @@ extension EfficientNetB0 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
               "depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 4515840,
               "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 12230400,
@@ -642,7 +676,7 @@ extension EfficientNetB0 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
               "depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 7949760,
@@ -650,7 +684,7 @@ extension EfficientNetB0 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
               "depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 3763200,
               "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
@@ -658,7 +692,7 @@ extension EfficientNetB0 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
@@ -666,7 +700,7 @@ extension EfficientNetB0 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 9878400,
@@ -674,7 +708,7 @@ extension EfficientNetB0 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2352000,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 10536960,
               "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
@@ -682,7 +716,7 @@ extension EfficientNetB0 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
@@ -690,7 +724,7 @@ extension EfficientNetB0 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 15574944,
@@ -698,7 +732,7 @@ extension EfficientNetB0 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 823200,
               "depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 7, 7, 672]"),
+              "672 -> 28 -> 672, in place on [n, 7, 7, 672], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 6322176,
               "conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
@@ -706,7 +740,7 @@ extension EfficientNetB0 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1411200,
               "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
-              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
+              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
@@ -714,7 +748,7 @@ extension EfficientNetB0 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1411200,
               "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
-              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
+              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 12249216,
@@ -722,7 +756,7 @@ extension EfficientNetB0 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1411200,
               "depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
-              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
+              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 11346048,
@@ -730,7 +764,7 @@ extension EfficientNetB0 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 508032,
               "depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
-              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152]"),
+              "1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 18063360,
               "conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 20070400,

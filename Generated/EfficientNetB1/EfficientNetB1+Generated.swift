@@ -31,27 +31,31 @@ public final class EfficientNetB1: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 16),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 40),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 80),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 112),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 120, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1920, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 120, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
+            Kernels.rowSumsFloats(batch: n, outHeight: 120, channels: 16) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 16),
+            Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 96) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 40),
+            Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 240) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 240) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 80),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 112),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 672) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 672) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1920) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80),
+            Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 120, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1920) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1920, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -108,23 +112,24 @@ public final class EfficientNetB1: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 120, width: 120, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: w + 896, bias: w + 1184, activation: .silu, output: a + 460800 &* n, pool: pool)
+            weights: w + 896, bias: w + 1184, activation: .silu, output: a + 460800 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 120, 120, 32]
+        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 120, 120, 32], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 460800 &* n, batch: n, pixels: 14400, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
             expandWeights: w + 1488, expandBias: w + 1744,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 120,
+            scales: ws + 3840 &* n, workspace: ws + (3840 &* n &+ 32 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 460800 &* n, batch: n, imagePixels: 14400, inChannels: 32, inputScales: ws,
+            input: a + 460800 &* n, batch: n, imagePixels: 14400, inChannels: 32, inputScales: ws + 3840 &* n,
             inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
             activation: .identity, residual: nil, output: a,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (3840 &* n &+ 32 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -135,23 +140,24 @@ public final class EfficientNetB1: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 120, width: 120, channels: 16,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 230400 &* n, pool: pool)
+            weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 230400 &* n, rowSums: ws, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 120, 120, 16]
+        // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 120, 120, 16], means from features.1.1.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 230400 &* n, batch: n, pixels: 14400, channels: 16, squeezeChannels: 4,
             reduceWeights: w + 2464, reduceBias: w + 2528, activation: .silu,
             expandWeights: w + 2544, expandBias: w + 2608,
-            scales: ws, workspace: ws + 16 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 120,
+            scales: ws + 1920 &* n, workspace: ws + (1920 &* n &+ 16 &* n), pool: pool)
         p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 230400 &* n, batch: n, imagePixels: 14400, inChannels: 16, inputScales: ws,
+            input: a + 230400 &* n, batch: n, imagePixels: 14400, inChannels: 16, inputScales: ws + 1920 &* n,
             inputMajorWeights: w + 2624, bias: w + 2880, outChannels: 16,
             activation: .identity, residual: a, output: a + 1728000 &* n,
-            workspace: ws + 16 &* n, pool: pool)
+            workspace: ws + (1920 &* n &+ 16 &* n), pool: pool)
         p?.stop(6)
     }
 
@@ -165,24 +171,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60,
             depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
-            output: a + 1382400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1382400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 5760 &* n, pool: pool)
         p?.stop(7)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96]
+        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1382400 &* n, batch: n, pixels: 3600, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
             expandWeights: w + 5888, expandBias: w + 6272,
-            scales: ws, workspace: ws + 96 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 60,
+            scales: ws + 5760 &* n, workspace: ws + (5760 &* n &+ 96 &* n), pool: pool)
         p?.stop(9)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1382400 &* n, batch: n, imagePixels: 3600, inChannels: 96, inputScales: ws,
+            input: a + 1382400 &* n, batch: n, imagePixels: 3600, inChannels: 96, inputScales: ws + 5760 &* n,
             inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1036800 &* n,
-            workspace: ws + 96 &* n, pool: pool)
+            workspace: ws + (5760 &* n &+ 96 &* n), pool: pool)
         p?.stop(10)
     }
 
@@ -196,24 +204,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60,
             depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
-            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 518400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
         p?.stop(11)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]
+        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
             expandWeights: w + 14624, expandBias: w + 15488,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 60,
+            scales: ws + 8640 &* n, workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
         p?.stop(13)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws,
+            input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
             inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
             activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
         p?.stop(14)
     }
 
@@ -227,24 +237,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60,
             depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
-            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 518400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
         p?.stop(15)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0
-        // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]
+        // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144], means from features.2.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
             expandWeights: w + 25040, expandBias: w + 25904,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 60,
+            scales: ws + 8640 &* n, workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
         p?.stop(17)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws,
+            input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
             inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
             activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
         p?.stop(18)
     }
 
@@ -258,24 +270,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30,
             depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
-            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 518400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 4320 &* n, pool: pool)
         p?.stop(19)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144]
+        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 518400 &* n, batch: n, pixels: 900, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
             expandWeights: w + 37760, expandBias: w + 38624,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 30,
+            scales: ws + 4320 &* n, workspace: ws + (4320 &* n &+ 144 &* n), pool: pool)
         p?.stop(21)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 518400 &* n, batch: n, imagePixels: 900, inChannels: 144, inputScales: ws,
+            input: a + 518400 &* n, batch: n, imagePixels: 900, inChannels: 144, inputScales: ws + 4320 &* n,
             inputMajorWeights: w + 38768, bias: w + 44528, outChannels: 40,
             activation: .identity, residual: nil, output: a + 432000 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (4320 &* n &+ 144 &* n), pool: pool)
         p?.stop(22)
     }
 
@@ -289,24 +303,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30,
             depthwiseWeights: w + 54416, depthwiseBias: w + 60416, depthwiseActivation: .silu,
-            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 216000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
         p?.stop(23)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]
+        // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 60656, reduceBias: w + 63056, activation: .silu,
             expandWeights: w + 63072, expandBias: w + 65472,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 30,
+            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
         p?.stop(25)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws,
+            input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
             inputMajorWeights: w + 65712, bias: w + 75312, outChannels: 40,
             activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
         p?.stop(26)
     }
 
@@ -320,24 +336,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30,
             depthwiseWeights: w + 85200, depthwiseBias: w + 91200, depthwiseActivation: .silu,
-            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 216000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
         p?.stop(27)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0
-        // features.3.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]
+        // features.3.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240], means from features.3.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 91440, reduceBias: w + 93840, activation: .silu,
             expandWeights: w + 93856, expandBias: w + 96256,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 30,
+            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
         p?.stop(29)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws,
+            input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
             inputMajorWeights: w + 96496, bias: w + 106096, outChannels: 40,
             activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
         p?.stop(30)
     }
 
@@ -351,24 +369,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 115984, depthwiseBias: w + 118144, depthwiseActivation: .silu,
-            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 216000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 3600 &* n, pool: pool)
         p?.stop(31)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240]
+        // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 216000 &* n, batch: n, pixels: 225, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 118384, reduceBias: w + 120784, activation: .silu,
             expandWeights: w + 120800, expandBias: w + 123200,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 15,
+            scales: ws + 3600 &* n, workspace: ws + (3600 &* n &+ 240 &* n), pool: pool)
         p?.stop(33)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 216000 &* n, batch: n, imagePixels: 225, inChannels: 240, inputScales: ws,
+            input: a + 216000 &* n, batch: n, imagePixels: 225, inChannels: 240, inputScales: ws + 3600 &* n,
             inputMajorWeights: w + 123440, bias: w + 142640, outChannels: 80,
             activation: .identity, residual: nil, output: a + 270000 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (3600 &* n &+ 240 &* n), pool: pool)
         p?.stop(34)
     }
 
@@ -382,24 +402,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 181600, depthwiseBias: w + 185920, depthwiseActivation: .silu,
-            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 108000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
         p?.stop(35)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
+        // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 186400, reduceBias: w + 196000, activation: .silu,
             expandWeights: w + 196032, expandBias: w + 205632,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 15,
+            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
         p?.stop(37)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
+            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
             inputMajorWeights: w + 206112, bias: w + 244512, outChannels: 80,
             activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
         p?.stop(38)
     }
 
@@ -413,24 +435,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 283472, depthwiseBias: w + 287792, depthwiseActivation: .silu,
-            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 108000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
         p?.stop(39)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
+        // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 288272, reduceBias: w + 297872, activation: .silu,
             expandWeights: w + 297904, expandBias: w + 307504,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 15,
+            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
         p?.stop(41)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
+            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
             inputMajorWeights: w + 307984, bias: w + 346384, outChannels: 80,
             activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
         p?.stop(42)
     }
 
@@ -444,24 +468,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 385344, depthwiseBias: w + 389664, depthwiseActivation: .silu,
-            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 108000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
         p?.stop(43)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0
-        // features.4.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
+        // features.4.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.4.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 390144, reduceBias: w + 399744, activation: .silu,
             expandWeights: w + 399776, expandBias: w + 409376,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 15,
+            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
         p?.stop(45)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
+            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
             inputMajorWeights: w + 409856, bias: w + 448256, outChannels: 80,
             activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
         p?.stop(46)
     }
 
@@ -475,24 +501,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 487216, depthwiseBias: w + 499216, depthwiseActivation: .silu,
-            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 108000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
         p?.stop(47)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]
+        // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 499696, reduceBias: w + 509296, activation: .silu,
             expandWeights: w + 509328, expandBias: w + 518928,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 15,
+            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
         p?.stop(49)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws,
+            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
             inputMajorWeights: w + 519408, bias: w + 573168, outChannels: 112,
             activation: .identity, residual: nil, output: a + 302400 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
         p?.stop(50)
     }
 
@@ -506,24 +534,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 649216, depthwiseBias: w + 666016, depthwiseActivation: .silu,
-            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 151200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
         p?.stop(51)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]
+        // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 666688, reduceBias: w + 685504, activation: .silu,
             expandWeights: w + 685536, expandBias: w + 704352,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 15,
+            scales: ws + 10080 &* n, workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
         p?.stop(53)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws,
+            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
             inputMajorWeights: w + 705024, bias: w + 780288, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
         p?.stop(54)
     }
 
@@ -537,24 +567,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 856336, depthwiseBias: w + 873136, depthwiseActivation: .silu,
-            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 151200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
         p?.stop(55)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]
+        // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 873808, reduceBias: w + 892624, activation: .silu,
             expandWeights: w + 892656, expandBias: w + 911472,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 15,
+            scales: ws + 10080 &* n, workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
         p?.stop(57)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws,
+            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
             inputMajorWeights: w + 912144, bias: w + 987408, outChannels: 112,
             activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
         p?.stop(58)
     }
 
@@ -568,24 +600,26 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 1063456, depthwiseBias: w + 1080256, depthwiseActivation: .silu,
-            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 151200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
         p?.stop(59)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0
-        // features.5.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]
+        // features.5.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672], means from features.5.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1080928, reduceBias: w + 1099744, activation: .silu,
             expandWeights: w + 1099776, expandBias: w + 1118592,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 15,
+            scales: ws + 10080 &* n, workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
         p?.stop(61)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws,
+            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
             inputMajorWeights: w + 1119264, bias: w + 1194528, outChannels: 112,
             activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
         p?.stop(62)
     }
 
@@ -599,15 +633,17 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 1270576, depthwiseBias: w + 1287376, depthwiseActivation: .silu,
-            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 151200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 5376 &* n, pool: pool)
         p?.stop(63)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 8, 8, 672]
+        // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 8, 8, 672], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 151200 &* n, batch: n, pixels: 64, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1288048, reduceBias: w + 1306864, activation: .silu,
-            expandWeights: w + 1306896, expandBias: w + 1325712, workspace: ws, pool: pool)
+            expandWeights: w + 1306896, expandBias: w + 1325712,
+            rowSums: ws, rowsPerImage: 8, workspace: ws + 5376 &* n, pool: pool)
         p?.stop(65)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]
         p?.start()
@@ -628,15 +664,17 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 1677936, depthwiseBias: w + 1706736, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 73728 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(67)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 1707888, reduceBias: w + 1763184, activation: .silu,
-            expandWeights: w + 1763232, expandBias: w + 1818528, workspace: ws, pool: pool)
+            expandWeights: w + 1763232, expandBias: w + 1818528,
+            rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(69)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
@@ -657,15 +695,17 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 2263392, depthwiseBias: w + 2292192, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 73728 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(71)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 2293344, reduceBias: w + 2348640, activation: .silu,
-            expandWeights: w + 2348688, expandBias: w + 2403984, workspace: ws, pool: pool)
+            expandWeights: w + 2348688, expandBias: w + 2403984,
+            rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(73)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
@@ -686,15 +726,17 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 2848848, depthwiseBias: w + 2877648, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 73728 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(75)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 2878800, reduceBias: w + 2934096, activation: .silu,
-            expandWeights: w + 2934144, expandBias: w + 2989440, workspace: ws, pool: pool)
+            expandWeights: w + 2934144, expandBias: w + 2989440,
+            rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(77)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
@@ -715,15 +757,17 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 3434304, depthwiseBias: w + 3463104, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 73728 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(79)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0
-        // features.6.4.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        // features.6.4.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 3464256, reduceBias: w + 3519552, activation: .silu,
-            expandWeights: w + 3519600, expandBias: w + 3574896, workspace: ws, pool: pool)
+            expandWeights: w + 3519600, expandBias: w + 3574896,
+            rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(81)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
@@ -744,15 +788,17 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 4019760, depthwiseBias: w + 4030128, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 73728 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(83)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]
+        // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 4031280, reduceBias: w + 4086576, activation: .silu,
-            expandWeights: w + 4086624, expandBias: w + 4141920, workspace: ws, pool: pool)
+            expandWeights: w + 4086624, expandBias: w + 4141920,
+            rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(85)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         p?.start()
@@ -773,15 +819,17 @@ public final class EfficientNetB1: GeneratedModel {
             expandedChannels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 5128352, depthwiseBias: w + 5145632, depthwiseActivation: .silu,
-            output: a + 122880 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 122880 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 15360 &* n, pool: pool)
         p?.stop(87)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920], computed in the call of features.7.1.block.0
-        // features.7.1.block.2 squeeze-excitation: 1920 -> 80 -> 1920, in place on [n, 8, 8, 1920]
+        // features.7.1.block.2 squeeze-excitation: 1920 -> 80 -> 1920, in place on [n, 8, 8, 1920], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 122880 &* n, batch: n, pixels: 64, channels: 1920, squeezeChannels: 80,
             reduceWeights: w + 5147552, reduceBias: w + 5301152, activation: .silu,
-            expandWeights: w + 5301232, expandBias: w + 5454832, workspace: ws, pool: pool)
+            expandWeights: w + 5301232, expandBias: w + 5454832,
+            rowSums: ws, rowsPerImage: 8, workspace: ws + 15360 &* n, pool: pool)
         p?.stop(89)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1920] -> [n, 8, 8, 320]
         p?.start()
@@ -828,13 +876,13 @@ extension EfficientNetB1 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 4147200,
               "depthwise 3x3/1 + BN + silu, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 120, 120, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 120, 120, 32], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 7372800,
               "conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 2073600,
               "depthwise 3x3/1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 128,
-              "16 -> 4 -> 16, scales only (folded into the projection) for [n, 120, 120, 16]"),
+              "16 -> 4 -> 16, scales only (folded into the projection) for [n, 120, 120, 16], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 3686400,
               "conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 25228800,
@@ -842,7 +890,7 @@ extension EfficientNetB1 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
               "depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
-              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96]"),
+              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 8294400,
               "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
@@ -850,7 +898,7 @@ extension EfficientNetB1 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
@@ -858,7 +906,7 @@ extension EfficientNetB1 {
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144], means from features.2.2.block.1's row sums"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 15681600,
@@ -866,7 +914,7 @@ extension EfficientNetB1 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
               "depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 5184000,
               "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
@@ -874,7 +922,7 @@ extension EfficientNetB1 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
@@ -882,7 +930,7 @@ extension EfficientNetB1 {
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240], means from features.3.2.block.1's row sums"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 9126000,
@@ -890,7 +938,7 @@ extension EfficientNetB1 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
               "depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 4320000,
               "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
@@ -898,7 +946,7 @@ extension EfficientNetB1 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
@@ -906,7 +954,7 @@ extension EfficientNetB1 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
@@ -914,7 +962,7 @@ extension EfficientNetB1 {
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.4.3.block.1's row sums"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 11340000,
@@ -922,7 +970,7 @@ extension EfficientNetB1 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2700000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 12096000,
               "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
@@ -930,7 +978,7 @@ extension EfficientNetB1 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
@@ -938,7 +986,7 @@ extension EfficientNetB1 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
@@ -946,7 +994,7 @@ extension EfficientNetB1 {
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672], means from features.5.3.block.1's row sums"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 18009600,
@@ -954,7 +1002,7 @@ extension EfficientNetB1 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1075200,
               "depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, in place on [n, 8, 8, 672]"),
+              "672 -> 28 -> 672, in place on [n, 8, 8, 672], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 8257536,
               "conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
@@ -962,7 +1010,7 @@ extension EfficientNetB1 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
-              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
@@ -970,7 +1018,7 @@ extension EfficientNetB1 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
-              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
@@ -978,7 +1026,7 @@ extension EfficientNetB1 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
-              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 15998976,
@@ -986,7 +1034,7 @@ extension EfficientNetB1 {
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 1843200,
               "depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
-              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.4.block.1's row sums"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 14155776,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 14819328,
@@ -994,7 +1042,7 @@ extension EfficientNetB1 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 663552,
               "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 110592,
-              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152]"),
+              "1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 23592960,
               "conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 40427520,
@@ -1002,7 +1050,7 @@ extension EfficientNetB1 {
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 1105920,
               "depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 307200,
-              "1920 -> 80 -> 1920, in place on [n, 8, 8, 1920]"),
+              "1920 -> 80 -> 1920, in place on [n, 8, 8, 1920], means from features.7.1.block.1's row sums"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 39321600,
               "conv 1x1 + BN + shortcut, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 26214400,

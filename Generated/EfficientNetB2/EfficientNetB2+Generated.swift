@@ -31,27 +31,31 @@ public final class EfficientNetB2: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 16),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 48),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 48),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 88),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 88),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 120),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 720, squeezeChannels: 30, outChannels: 120),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 144, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 2112, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 144, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
+            Kernels.rowSumsFloats(batch: n, outHeight: 144, channels: 16) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 16),
+            Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 96) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 48),
+            Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 288) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 48),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 288) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 88),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 88),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 120),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 720) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 720, squeezeChannels: 30, outChannels: 120),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 720) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 720, squeezeChannels: 30),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 1248) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1248, squeezeChannels: 52),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 2112) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88),
+            Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 144, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 720) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 720) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 1248) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 1248) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 2112) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 2112, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -108,23 +112,24 @@ public final class EfficientNetB2: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 144, width: 144, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
-            weights: w + 896, bias: w + 1184, activation: .silu, output: a + 663552 &* n, pool: pool)
+            weights: w + 896, bias: w + 1184, activation: .silu, output: a + 663552 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 144, 144, 32]
+        // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 144, 144, 32], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 663552 &* n, batch: n, pixels: 20736, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
             expandWeights: w + 1488, expandBias: w + 1744,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 144,
+            scales: ws + 4608 &* n, workspace: ws + (4608 &* n &+ 32 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 144, 144, 32] -> [n, 144, 144, 16], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 663552 &* n, batch: n, imagePixels: 20736, inChannels: 32, inputScales: ws,
+            input: a + 663552 &* n, batch: n, imagePixels: 20736, inChannels: 32, inputScales: ws + 4608 &* n,
             inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
             activation: .identity, residual: nil, output: a,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (4608 &* n &+ 32 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -135,23 +140,24 @@ public final class EfficientNetB2: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 144, width: 144, channels: 16,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
-            weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 331776 &* n, pool: pool)
+            weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 331776 &* n, rowSums: ws, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 144, 144, 16]
+        // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 144, 144, 16], means from features.1.1.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 331776 &* n, batch: n, pixels: 20736, channels: 16, squeezeChannels: 4,
             reduceWeights: w + 2464, reduceBias: w + 2528, activation: .silu,
             expandWeights: w + 2544, expandBias: w + 2608,
-            scales: ws, workspace: ws + 16 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 144,
+            scales: ws + 2304 &* n, workspace: ws + (2304 &* n &+ 16 &* n), pool: pool)
         p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 331776 &* n, batch: n, imagePixels: 20736, inChannels: 16, inputScales: ws,
+            input: a + 331776 &* n, batch: n, imagePixels: 20736, inChannels: 16, inputScales: ws + 2304 &* n,
             inputMajorWeights: w + 2624, bias: w + 2880, outChannels: 16,
             activation: .identity, residual: a, output: a + 2488320 &* n,
-            workspace: ws + 16 &* n, pool: pool)
+            workspace: ws + (2304 &* n &+ 16 &* n), pool: pool)
         p?.stop(6)
     }
 
@@ -165,24 +171,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 72, outWidth: 72,
             depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
-            output: a + 1990656 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1990656 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 6912 &* n, pool: pool)
         p?.stop(7)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96]
+        // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1990656 &* n, batch: n, pixels: 5184, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
             expandWeights: w + 5888, expandBias: w + 6272,
-            scales: ws, workspace: ws + 96 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 72,
+            scales: ws + 6912 &* n, workspace: ws + (6912 &* n &+ 96 &* n), pool: pool)
         p?.stop(9)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1990656 &* n, batch: n, imagePixels: 5184, inChannels: 96, inputScales: ws,
+            input: a + 1990656 &* n, batch: n, imagePixels: 5184, inChannels: 96, inputScales: ws + 6912 &* n,
             inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
             activation: .identity, residual: nil, output: a + 1492992 &* n,
-            workspace: ws + 96 &* n, pool: pool)
+            workspace: ws + (6912 &* n &+ 96 &* n), pool: pool)
         p?.stop(10)
     }
 
@@ -196,24 +204,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 72, outWidth: 72,
             depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
-            output: a + 746496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 746496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
         p?.stop(11)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]
+        // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
             expandWeights: w + 14624, expandBias: w + 15488,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 72,
+            scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
         p?.stop(13)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws,
+            input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
             inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
             activation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
         p?.stop(14)
     }
 
@@ -227,24 +237,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 72, outWidth: 72,
             depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
-            output: a + 746496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 746496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
         p?.stop(15)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.2.block.0
-        // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]
+        // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144], means from features.2.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
             expandWeights: w + 25040, expandBias: w + 25904,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 72,
+            scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
         p?.stop(17)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws,
+            input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
             inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
             activation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
         p?.stop(18)
     }
 
@@ -258,24 +270,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 36, outWidth: 36,
             depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
-            output: a + 746496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 746496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
         p?.stop(19)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144]
+        // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 746496 &* n, batch: n, pixels: 1296, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
             expandWeights: w + 37760, expandBias: w + 38624,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 36,
+            scales: ws + 5184 &* n, workspace: ws + (5184 &* n &+ 144 &* n), pool: pool)
         p?.stop(21)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 746496 &* n, batch: n, imagePixels: 1296, inChannels: 144, inputScales: ws,
+            input: a + 746496 &* n, batch: n, imagePixels: 1296, inChannels: 144, inputScales: ws + 5184 &* n,
             inputMajorWeights: w + 38768, bias: w + 45680, outChannels: 48,
             activation: .identity, residual: nil, output: a + 933120 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (5184 &* n &+ 144 &* n), pool: pool)
         p?.stop(22)
     }
 
@@ -289,24 +303,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 36, outWidth: 36,
             depthwiseWeights: w + 59840, depthwiseBias: w + 67040, depthwiseActivation: .silu,
-            output: a + 373248 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 373248 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
         p?.stop(23)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]
+        // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 67328, reduceBias: w + 70784, activation: .silu,
             expandWeights: w + 70800, expandBias: w + 74256,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 36,
+            scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
         p?.stop(25)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws,
+            input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
             inputMajorWeights: w + 74544, bias: w + 88368, outChannels: 48,
             activation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
         p?.stop(26)
     }
 
@@ -320,24 +336,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 36, outWidth: 36,
             depthwiseWeights: w + 102528, depthwiseBias: w + 109728, depthwiseActivation: .silu,
-            output: a + 373248 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 373248 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
         p?.stop(27)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.2.block.0
-        // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]
+        // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288], means from features.3.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 110016, reduceBias: w + 113472, activation: .silu,
             expandWeights: w + 113488, expandBias: w + 116944,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 36,
+            scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
         p?.stop(29)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws,
+            input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
             inputMajorWeights: w + 117232, bias: w + 131056, outChannels: 48,
             activation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
         p?.stop(30)
     }
 
@@ -351,24 +369,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 145216, depthwiseBias: w + 147808, depthwiseActivation: .silu,
-            output: a + 373248 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 373248 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
         p?.stop(31)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288]
+        // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 373248 &* n, batch: n, pixels: 324, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 148096, reduceBias: w + 151552, activation: .silu,
             expandWeights: w + 151568, expandBias: w + 155024,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 18,
+            scales: ws + 5184 &* n, workspace: ws + (5184 &* n &+ 288 &* n), pool: pool)
         p?.stop(33)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 373248 &* n, batch: n, imagePixels: 324, inChannels: 288, inputScales: ws,
+            input: a + 373248 &* n, batch: n, imagePixels: 324, inChannels: 288, inputScales: ws + 5184 &* n,
             inputMajorWeights: w + 155312, bias: w + 180656, outChannels: 88,
             activation: .identity, residual: nil, output: a + 342144 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (5184 &* n &+ 288 &* n), pool: pool)
         p?.stop(34)
     }
 
@@ -382,24 +402,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 227744, depthwiseBias: w + 232496, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 171072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
         p?.stop(35)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
+        // features.4.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 233024, reduceBias: w + 244640, activation: .silu,
             expandWeights: w + 244672, expandBias: w + 256288,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 18,
+            scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
         p?.stop(37)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
+            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
             inputMajorWeights: w + 256816, bias: w + 303280, outChannels: 88,
             activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
         p?.stop(38)
     }
 
@@ -413,24 +435,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 350368, depthwiseBias: w + 355120, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 171072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
         p?.stop(39)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
+        // features.4.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 355648, reduceBias: w + 367264, activation: .silu,
             expandWeights: w + 367296, expandBias: w + 378912,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 18,
+            scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
         p?.stop(41)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
+            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
             inputMajorWeights: w + 379440, bias: w + 425904, outChannels: 88,
             activation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
         p?.stop(42)
     }
 
@@ -444,24 +468,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 472992, depthwiseBias: w + 477744, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 171072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
         p?.stop(43)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.3.block.0
-        // features.4.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
+        // features.4.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.4.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 478272, reduceBias: w + 489888, activation: .silu,
             expandWeights: w + 489920, expandBias: w + 501536,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 18,
+            scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
         p?.stop(45)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
+            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
             inputMajorWeights: w + 502064, bias: w + 548528, outChannels: 88,
             activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
         p?.stop(46)
     }
 
@@ -475,24 +501,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 595616, depthwiseBias: w + 608816, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 171072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
         p?.stop(47)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]
+        // features.5.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 609344, reduceBias: w + 620960, activation: .silu,
             expandWeights: w + 620992, expandBias: w + 632608,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 18,
+            scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
         p?.stop(49)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws,
+            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
             inputMajorWeights: w + 633136, bias: w + 696496, outChannels: 120,
             activation: .identity, residual: nil, output: a + 466560 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
         p?.stop(50)
     }
 
@@ -506,24 +534,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 783744, depthwiseBias: w + 801744, depthwiseActivation: .silu,
-            output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 233280 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
         p?.stop(51)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
+        // features.5.1.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 802464, reduceBias: w + 824064, activation: .silu,
             expandWeights: w + 824096, expandBias: w + 845696,
-            scales: ws, workspace: ws + 720 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 18,
+            scales: ws + 12960 &* n, workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
         p?.stop(53)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws,
+            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
             inputMajorWeights: w + 846416, bias: w + 932816, outChannels: 120,
             activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
-            workspace: ws + 720 &* n, pool: pool)
+            workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
         p?.stop(54)
     }
 
@@ -537,24 +567,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 1020064, depthwiseBias: w + 1038064, depthwiseActivation: .silu,
-            output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 233280 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
         p?.stop(55)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
+        // features.5.2.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 1038784, reduceBias: w + 1060384, activation: .silu,
             expandWeights: w + 1060416, expandBias: w + 1082016,
-            scales: ws, workspace: ws + 720 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 18,
+            scales: ws + 12960 &* n, workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
         p?.stop(57)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws,
+            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
             inputMajorWeights: w + 1082736, bias: w + 1169136, outChannels: 120,
             activation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n,
-            workspace: ws + 720 &* n, pool: pool)
+            workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
         p?.stop(58)
     }
 
@@ -568,24 +600,26 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 1256384, depthwiseBias: w + 1274384, depthwiseActivation: .silu,
-            output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 233280 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
         p?.stop(59)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.3.block.0
-        // features.5.3.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]
+        // features.5.3.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720], means from features.5.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 1275104, reduceBias: w + 1296704, activation: .silu,
             expandWeights: w + 1296736, expandBias: w + 1318336,
-            scales: ws, workspace: ws + 720 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 18,
+            scales: ws + 12960 &* n, workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
         p?.stop(61)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws,
+            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
             inputMajorWeights: w + 1319056, bias: w + 1405456, outChannels: 120,
             activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
-            workspace: ws + 720 &* n, pool: pool)
+            workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
         p?.stop(62)
     }
 
@@ -599,15 +633,17 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 1492704, depthwiseBias: w + 1510704, depthwiseActivation: .silu,
-            output: a + 233280 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 233280 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 6480 &* n, pool: pool)
         p?.stop(63)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 9, 9, 720]
+        // features.6.0.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 9, 9, 720], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 233280 &* n, batch: n, pixels: 81, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 1511424, reduceBias: w + 1533024, activation: .silu,
-            expandWeights: w + 1533056, expandBias: w + 1554656, workspace: ws, pool: pool)
+            expandWeights: w + 1533056, expandBias: w + 1554656,
+            rowSums: ws, rowsPerImage: 9, workspace: ws + 6480 &* n, pool: pool)
         p?.stop(65)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]
         p?.start()
@@ -628,15 +664,17 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 1966176, depthwiseBias: w + 1997376, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 101088 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(67)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        // features.6.1.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 1998624, reduceBias: w + 2063520, activation: .silu,
-            expandWeights: w + 2063584, expandBias: w + 2128480, workspace: ws, pool: pool)
+            expandWeights: w + 2063584, expandBias: w + 2128480,
+            rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(69)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
@@ -657,15 +695,17 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 2650352, depthwiseBias: w + 2681552, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 101088 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(71)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        // features.6.2.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 2682800, reduceBias: w + 2747696, activation: .silu,
-            expandWeights: w + 2747760, expandBias: w + 2812656, workspace: ws, pool: pool)
+            expandWeights: w + 2747760, expandBias: w + 2812656,
+            rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(73)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
@@ -686,15 +726,17 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 3334528, depthwiseBias: w + 3365728, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 101088 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(75)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        // features.6.3.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 3366976, reduceBias: w + 3431872, activation: .silu,
-            expandWeights: w + 3431936, expandBias: w + 3496832, workspace: ws, pool: pool)
+            expandWeights: w + 3431936, expandBias: w + 3496832,
+            rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(77)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
@@ -715,15 +757,17 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 4018704, depthwiseBias: w + 4049904, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 101088 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(79)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0
-        // features.6.4.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        // features.6.4.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 4051152, reduceBias: w + 4116048, activation: .silu,
-            expandWeights: w + 4116112, expandBias: w + 4181008, workspace: ws, pool: pool)
+            expandWeights: w + 4116112, expandBias: w + 4181008,
+            rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(81)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
@@ -744,15 +788,17 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 4702880, depthwiseBias: w + 4714112, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 101088 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(83)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]
+        // features.7.0.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 4715360, reduceBias: w + 4780256, activation: .silu,
-            expandWeights: w + 4780320, expandBias: w + 4845216, workspace: ws, pool: pool)
+            expandWeights: w + 4780320, expandBias: w + 4845216,
+            rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(85)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         p?.start()
@@ -773,15 +819,17 @@ public final class EfficientNetB2: GeneratedModel {
             expandedChannels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 6031648, depthwiseBias: w + 6050656, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 171072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 19008 &* n, pool: pool)
         p?.stop(87)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed in the call of features.7.1.block.0
-        // features.7.1.block.2 squeeze-excitation: 2112 -> 88 -> 2112, in place on [n, 9, 9, 2112]
+        // features.7.1.block.2 squeeze-excitation: 2112 -> 88 -> 2112, in place on [n, 9, 9, 2112], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 171072 &* n, batch: n, pixels: 81, channels: 2112, squeezeChannels: 88,
             reduceWeights: w + 6052768, reduceBias: w + 6238624, activation: .silu,
-            expandWeights: w + 6238720, expandBias: w + 6424576, workspace: ws, pool: pool)
+            expandWeights: w + 6238720, expandBias: w + 6424576,
+            rowSums: ws, rowsPerImage: 9, workspace: ws + 19008 &* n, pool: pool)
         p?.stop(89)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 2112] -> [n, 9, 9, 352]
         p?.start()
@@ -828,13 +876,13 @@ extension EfficientNetB2 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 5971968,
               "depthwise 3x3/1 + BN + silu, [n, 144, 144, 32] -> [n, 144, 144, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 144, 144, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 144, 144, 32], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 10616832,
               "conv 1x1 + BN, [n, 144, 144, 32] -> [n, 144, 144, 16], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 2985984,
               "depthwise 3x3/1 + BN + silu, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 128,
-              "16 -> 4 -> 16, scales only (folded into the projection) for [n, 144, 144, 16]"),
+              "16 -> 4 -> 16, scales only (folded into the projection) for [n, 144, 144, 16], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 5308416,
               "conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 36329472,
@@ -842,7 +890,7 @@ extension EfficientNetB2 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 4478976,
               "depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
-              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96]"),
+              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 11943936,
               "conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
@@ -850,7 +898,7 @@ extension EfficientNetB2 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 6718464,
               "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
@@ -858,7 +906,7 @@ extension EfficientNetB2 {
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 6718464,
               "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144], means from features.2.2.block.1's row sums"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 22581504,
@@ -866,7 +914,7 @@ extension EfficientNetB2 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 8957952,
               "conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
@@ -874,7 +922,7 @@ extension EfficientNetB2 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 9331200,
               "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
@@ -882,7 +930,7 @@ extension EfficientNetB2 {
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 9331200,
               "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288], means from features.3.2.block.1's row sums"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 18755712,
@@ -890,7 +938,7 @@ extension EfficientNetB2 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
               "depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 8211456,
               "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
@@ -898,7 +946,7 @@ extension EfficientNetB2 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
@@ -906,7 +954,7 @@ extension EfficientNetB2 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
@@ -914,7 +962,7 @@ extension EfficientNetB2 {
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.4.3.block.1's row sums"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 19331136,
@@ -922,7 +970,7 @@ extension EfficientNetB2 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4276800,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 20528640,
               "conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
@@ -930,7 +978,7 @@ extension EfficientNetB2 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
-              "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
+              "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
@@ -938,7 +986,7 @@ extension EfficientNetB2 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
-              "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
+              "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
@@ -946,7 +994,7 @@ extension EfficientNetB2 {
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
-              "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720]"),
+              "720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720], means from features.5.3.block.1's row sums"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 29451600,
@@ -954,7 +1002,7 @@ extension EfficientNetB2 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 1458000,
               "depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
-              "720 -> 30 -> 720, in place on [n, 9, 9, 720]"),
+              "720 -> 30 -> 720, in place on [n, 9, 9, 720], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 12130560,
               "conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
@@ -962,7 +1010,7 @@ extension EfficientNetB2 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
-              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
@@ -970,7 +1018,7 @@ extension EfficientNetB2 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
-              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
@@ -978,7 +1026,7 @@ extension EfficientNetB2 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
-              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 23553504,
@@ -986,7 +1034,7 @@ extension EfficientNetB2 {
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 2527200,
               "depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
-              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.4.block.1's row sums"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 21026304,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 21936096,
@@ -994,7 +1042,7 @@ extension EfficientNetB2 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 909792,
               "depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 129792,
-              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248]"),
+              "1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 35582976,
               "conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 61756992,
@@ -1002,7 +1050,7 @@ extension EfficientNetB2 {
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 371712,
-              "2112 -> 88 -> 2112, in place on [n, 9, 9, 2112]"),
+              "2112 -> 88 -> 2112, in place on [n, 9, 9, 2112], means from features.7.1.block.1's row sums"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 60217344,
               "conv 1x1 + BN + shortcut, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 40144896,

@@ -31,27 +31,31 @@ public final class EfficientNetB3: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 40, squeezeChannels: 10, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 48),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 48),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 96),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24, outChannels: 96),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24, outChannels: 136),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 816, squeezeChannels: 34, outChannels: 136),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1392, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1392, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 2304, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 40) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 40, squeezeChannels: 10, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 24) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 192) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 192) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 48),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 288) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 48),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 288) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 96),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24, outChannels: 96),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24, outChannels: 136),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 816) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 816, squeezeChannels: 34, outChannels: 136),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 816) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 816, squeezeChannels: 34),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1392, squeezeChannels: 58),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 2304) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 816) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 816) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1392, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1392, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 2304, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -111,23 +115,24 @@ public final class EfficientNetB3: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 150, width: 150, channels: 40,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 1136, bias: w + 1504, activation: .silu, output: a + 900000 &* n, pool: pool)
+            weights: w + 1136, bias: w + 1504, activation: .silu, output: a + 900000 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 40 -> 10 -> 40, scales only (folded into the projection) for [n, 150, 150, 40]
+        // features.1.0.block.1 squeeze-excitation: 40 -> 10 -> 40, scales only (folded into the projection) for [n, 150, 150, 40], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 900000 &* n, batch: n, pixels: 22500, channels: 40, squeezeChannels: 10,
             reduceWeights: w + 1552, reduceBias: w + 1952, activation: .silu,
             expandWeights: w + 1968, expandBias: w + 2368,
-            scales: ws, workspace: ws + 40 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 150,
+            scales: ws + 6000 &* n, workspace: ws + (6000 &* n &+ 40 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 900000 &* n, batch: n, imagePixels: 22500, inChannels: 40, inputScales: ws,
+            input: a + 900000 &* n, batch: n, imagePixels: 22500, inChannels: 40, inputScales: ws + 6000 &* n,
             inputMajorWeights: w + 2416, bias: w + 3376, outChannels: 24,
             activation: .identity, residual: nil, output: a,
-            workspace: ws + 40 &* n, pool: pool)
+            workspace: ws + (6000 &* n &+ 40 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -138,23 +143,24 @@ public final class EfficientNetB3: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 150, width: 150, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 3408, bias: w + 3632, activation: .silu, output: a + 540000 &* n, pool: pool)
+            weights: w + 3408, bias: w + 3632, activation: .silu, output: a + 540000 &* n, rowSums: ws, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 150, 150, 24]
+        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 150, 150, 24], means from features.1.1.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 540000 &* n, batch: n, pixels: 22500, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 3664, reduceBias: w + 3808, activation: .silu,
             expandWeights: w + 3824, expandBias: w + 3968,
-            scales: ws, workspace: ws + 24 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 150,
+            scales: ws + 3600 &* n, workspace: ws + (3600 &* n &+ 24 &* n), pool: pool)
         p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 540000 &* n, batch: n, imagePixels: 22500, inChannels: 24, inputScales: ws,
+            input: a + 540000 &* n, batch: n, imagePixels: 22500, inChannels: 24, inputScales: ws + 3600 &* n,
             inputMajorWeights: w + 4000, bias: w + 4576, outChannels: 24,
             activation: .identity, residual: a, output: a + 4050000 &* n,
-            workspace: ws + 24 &* n, pool: pool)
+            workspace: ws + (3600 &* n &+ 24 &* n), pool: pool)
         p?.stop(6)
     }
 
@@ -168,24 +174,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 8208, depthwiseBias: w + 9504, depthwiseActivation: .silu,
-            output: a + 3240000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3240000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10800 &* n, pool: pool)
         p?.stop(7)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144]
+        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3240000 &* n, batch: n, pixels: 5625, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 9648, reduceBias: w + 10512, activation: .silu,
             expandWeights: w + 10528, expandBias: w + 11392,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 10800 &* n, workspace: ws + (10800 &* n &+ 144 &* n), pool: pool)
         p?.stop(9)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3240000 &* n, batch: n, imagePixels: 5625, inChannels: 144, inputScales: ws,
+            input: a + 3240000 &* n, batch: n, imagePixels: 5625, inChannels: 144, inputScales: ws + 10800 &* n,
             inputMajorWeights: w + 11536, bias: w + 16144, outChannels: 32,
             activation: .identity, residual: nil, output: a + 2160000 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (10800 &* n &+ 144 &* n), pool: pool)
         p?.stop(10)
     }
 
@@ -199,24 +207,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 22512, depthwiseBias: w + 24240, depthwiseActivation: .silu,
-            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1080000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
         p?.stop(11)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]
+        // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 24432, reduceBias: w + 25968, activation: .silu,
             expandWeights: w + 25984, expandBias: w + 27520,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 14400 &* n, workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
         p?.stop(13)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws,
+            input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
             inputMajorWeights: w + 27712, bias: w + 33856, outChannels: 32,
             activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
         p?.stop(14)
     }
 
@@ -230,24 +240,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 40224, depthwiseBias: w + 41952, depthwiseActivation: .silu,
-            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1080000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
         p?.stop(15)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0
-        // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]
+        // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192], means from features.2.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 42144, reduceBias: w + 43680, activation: .silu,
             expandWeights: w + 43696, expandBias: w + 45232,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 14400 &* n, workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
         p?.stop(17)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws,
+            input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
             inputMajorWeights: w + 45424, bias: w + 51568, outChannels: 32,
             activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
         p?.stop(18)
     }
 
@@ -261,24 +273,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 57936, depthwiseBias: w + 62736, depthwiseActivation: .silu,
-            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1080000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 7296 &* n, pool: pool)
         p?.stop(19)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192]
+        // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1080000 &* n, batch: n, pixels: 1444, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 62928, reduceBias: w + 64464, activation: .silu,
             expandWeights: w + 64480, expandBias: w + 66016,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 7296 &* n, workspace: ws + (7296 &* n &+ 192 &* n), pool: pool)
         p?.stop(21)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1080000 &* n, batch: n, imagePixels: 1444, inChannels: 192, inputScales: ws,
+            input: a + 1080000 &* n, batch: n, imagePixels: 1444, inChannels: 192, inputScales: ws + 7296 &* n,
             inputMajorWeights: w + 66208, bias: w + 75424, outChannels: 48,
             activation: .identity, residual: nil, output: a + 831744 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (7296 &* n &+ 192 &* n), pool: pool)
         p?.stop(22)
     }
 
@@ -292,24 +306,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 89584, depthwiseBias: w + 96784, depthwiseActivation: .silu,
-            output: a + 415872 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 415872 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
         p?.stop(23)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]
+        // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 97072, reduceBias: w + 100528, activation: .silu,
             expandWeights: w + 100544, expandBias: w + 104000,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
         p?.stop(25)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws,
+            input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
             inputMajorWeights: w + 104288, bias: w + 118112, outChannels: 48,
             activation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
         p?.stop(26)
     }
 
@@ -323,24 +339,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 132272, depthwiseBias: w + 139472, depthwiseActivation: .silu,
-            output: a + 415872 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 415872 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
         p?.stop(27)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.2.block.0
-        // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]
+        // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288], means from features.3.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 139760, reduceBias: w + 143216, activation: .silu,
             expandWeights: w + 143232, expandBias: w + 146688,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
         p?.stop(29)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws,
+            input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
             inputMajorWeights: w + 146976, bias: w + 160800, outChannels: 48,
             activation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
         p?.stop(30)
     }
 
@@ -354,24 +372,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 174960, depthwiseBias: w + 177552, depthwiseActivation: .silu,
-            output: a + 415872 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 415872 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 5472 &* n, pool: pool)
         p?.stop(31)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288]
+        // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 415872 &* n, batch: n, pixels: 361, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 177840, reduceBias: w + 181296, activation: .silu,
             expandWeights: w + 181312, expandBias: w + 184768,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 5472 &* n, workspace: ws + (5472 &* n &+ 288 &* n), pool: pool)
         p?.stop(33)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 415872 &* n, batch: n, imagePixels: 361, inChannels: 288, inputScales: ws,
+            input: a + 415872 &* n, batch: n, imagePixels: 361, inChannels: 288, inputScales: ws + 5472 &* n,
             inputMajorWeights: w + 185056, bias: w + 212704, outChannels: 96,
             activation: .identity, residual: nil, output: a + 519840 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (5472 &* n &+ 288 &* n), pool: pool)
         p?.stop(34)
     }
 
@@ -385,24 +405,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 268672, depthwiseBias: w + 273856, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 207936 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
         p?.stop(35)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
+        // features.4.1.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 274432, reduceBias: w + 288256, activation: .silu,
             expandWeights: w + 288288, expandBias: w + 302112,
-            scales: ws, workspace: ws + 576 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(37)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
             inputMajorWeights: w + 302688, bias: w + 357984, outChannels: 96,
             activation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n,
-            workspace: ws + 576 &* n, pool: pool)
+            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(38)
     }
 
@@ -416,24 +438,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 413952, depthwiseBias: w + 419136, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 207936 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
         p?.stop(39)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
+        // features.4.2.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 419712, reduceBias: w + 433536, activation: .silu,
             expandWeights: w + 433568, expandBias: w + 447392,
-            scales: ws, workspace: ws + 576 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(41)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
             inputMajorWeights: w + 447968, bias: w + 503264, outChannels: 96,
             activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
-            workspace: ws + 576 &* n, pool: pool)
+            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(42)
     }
 
@@ -447,24 +471,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 559232, depthwiseBias: w + 564416, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 207936 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
         p?.stop(43)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.3.block.0
-        // features.4.3.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
+        // features.4.3.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 564992, reduceBias: w + 578816, activation: .silu,
             expandWeights: w + 578848, expandBias: w + 592672,
-            scales: ws, workspace: ws + 576 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(45)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
             inputMajorWeights: w + 593248, bias: w + 648544, outChannels: 96,
             activation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n,
-            workspace: ws + 576 &* n, pool: pool)
+            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(46)
     }
 
@@ -478,24 +504,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 704512, depthwiseBias: w + 709696, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 207936 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
         p?.stop(47)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.4.block.0
-        // features.4.4.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
+        // features.4.4.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 710272, reduceBias: w + 724096, activation: .silu,
             expandWeights: w + 724128, expandBias: w + 737952,
-            scales: ws, workspace: ws + 576 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(49)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
             inputMajorWeights: w + 738528, bias: w + 793824, outChannels: 96,
             activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
-            workspace: ws + 576 &* n, pool: pool)
+            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(50)
     }
 
@@ -509,24 +537,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 849792, depthwiseBias: w + 864192, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 207936 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
         p?.stop(51)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]
+        // features.5.0.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 864768, reduceBias: w + 878592, activation: .silu,
             expandWeights: w + 878624, expandBias: w + 892448,
-            scales: ws, workspace: ws + 576 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(53)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws,
+            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
             inputMajorWeights: w + 893024, bias: w + 971360, outChannels: 136,
             activation: .identity, residual: nil, output: a + 589152 &* n,
-            workspace: ws + 576 &* n, pool: pool)
+            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
         p?.stop(54)
     }
 
@@ -540,24 +570,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 1083296, depthwiseBias: w + 1103696, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 294576 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
         p?.stop(55)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
+        // features.5.1.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 1104512, reduceBias: w + 1132256, activation: .silu,
             expandWeights: w + 1132304, expandBias: w + 1160048,
-            scales: ws, workspace: ws + 816 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
         p?.stop(57)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
+            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
             inputMajorWeights: w + 1160864, bias: w + 1271840, outChannels: 136,
             activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
-            workspace: ws + 816 &* n, pool: pool)
+            workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
         p?.stop(58)
     }
 
@@ -571,24 +603,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 1383776, depthwiseBias: w + 1404176, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 294576 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
         p?.stop(59)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
+        // features.5.2.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 1404992, reduceBias: w + 1432736, activation: .silu,
             expandWeights: w + 1432784, expandBias: w + 1460528,
-            scales: ws, workspace: ws + 816 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
         p?.stop(61)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
+            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
             inputMajorWeights: w + 1461344, bias: w + 1572320, outChannels: 136,
             activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
-            workspace: ws + 816 &* n, pool: pool)
+            workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
         p?.stop(62)
     }
 
@@ -602,24 +636,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 1684256, depthwiseBias: w + 1704656, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 294576 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
         p?.stop(63)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.3.block.0
-        // features.5.3.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
+        // features.5.3.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 1705472, reduceBias: w + 1733216, activation: .silu,
             expandWeights: w + 1733264, expandBias: w + 1761008,
-            scales: ws, workspace: ws + 816 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
         p?.stop(65)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
+            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
             inputMajorWeights: w + 1761824, bias: w + 1872800, outChannels: 136,
             activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
-            workspace: ws + 816 &* n, pool: pool)
+            workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
         p?.stop(66)
     }
 
@@ -633,24 +669,26 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 1984736, depthwiseBias: w + 2005136, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 294576 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
         p?.stop(67)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.4.block.0
-        // features.5.4.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]
+        // features.5.4.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 2005952, reduceBias: w + 2033696, activation: .silu,
             expandWeights: w + 2033744, expandBias: w + 2061488,
-            scales: ws, workspace: ws + 816 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 19,
+            scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
         p?.stop(69)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws,
+            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
             inputMajorWeights: w + 2062304, bias: w + 2173280, outChannels: 136,
             activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
-            workspace: ws + 816 &* n, pool: pool)
+            workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
         p?.stop(70)
     }
 
@@ -664,15 +702,17 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 2285216, depthwiseBias: w + 2305616, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 294576 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 8160 &* n, pool: pool)
         p?.stop(71)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 10, 10, 816]
+        // features.6.0.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 10, 10, 816], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 294576 &* n, batch: n, pixels: 100, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 2306432, reduceBias: w + 2334176, activation: .silu,
-            expandWeights: w + 2334224, expandBias: w + 2361968, workspace: ws, pool: pool)
+            expandWeights: w + 2334224, expandBias: w + 2361968,
+            rowSums: ws, rowsPerImage: 10, workspace: ws + 8160 &* n, pool: pool)
         p?.stop(73)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 10, 10, 816] -> [n, 10, 10, 232]
         p?.start()
@@ -693,15 +733,17 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 2876672, depthwiseBias: w + 2911472, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 139200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(75)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        // features.6.1.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 2912864, reduceBias: w + 2993600, activation: .silu,
-            expandWeights: w + 2993664, expandBias: w + 3074400, workspace: ws, pool: pool)
+            expandWeights: w + 2993664, expandBias: w + 3074400,
+            rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(77)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
@@ -722,15 +764,17 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 3723312, depthwiseBias: w + 3758112, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 139200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(79)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        // features.6.2.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 3759504, reduceBias: w + 3840240, activation: .silu,
-            expandWeights: w + 3840304, expandBias: w + 3921040, workspace: ws, pool: pool)
+            expandWeights: w + 3840304, expandBias: w + 3921040,
+            rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(81)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
@@ -751,15 +795,17 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 4569952, depthwiseBias: w + 4604752, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 139200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(83)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        // features.6.3.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 4606144, reduceBias: w + 4686880, activation: .silu,
-            expandWeights: w + 4686944, expandBias: w + 4767680, workspace: ws, pool: pool)
+            expandWeights: w + 4686944, expandBias: w + 4767680,
+            rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(85)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
@@ -780,15 +826,17 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 5416592, depthwiseBias: w + 5451392, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 139200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(87)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.4.block.0
-        // features.6.4.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        // features.6.4.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 5452784, reduceBias: w + 5533520, activation: .silu,
-            expandWeights: w + 5533584, expandBias: w + 5614320, workspace: ws, pool: pool)
+            expandWeights: w + 5533584, expandBias: w + 5614320,
+            rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(89)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
@@ -809,15 +857,17 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 6263232, depthwiseBias: w + 6298032, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 139200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(91)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.5.block.0
-        // features.6.5.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        // features.6.5.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 6299424, reduceBias: w + 6380160, activation: .silu,
-            expandWeights: w + 6380224, expandBias: w + 6460960, workspace: ws, pool: pool)
+            expandWeights: w + 6380224, expandBias: w + 6460960,
+            rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(93)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
@@ -838,15 +888,17 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 7109872, depthwiseBias: w + 7122400, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 139200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(95)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]
+        // features.7.0.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 7123792, reduceBias: w + 7204528, activation: .silu,
-            expandWeights: w + 7204592, expandBias: w + 7285328, workspace: ws, pool: pool)
+            expandWeights: w + 7204592, expandBias: w + 7285328,
+            rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(97)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 10, 10, 1392] -> [n, 10, 10, 384]
         p?.start()
@@ -867,15 +919,17 @@ public final class EfficientNetB3: GeneratedModel {
             expandedChannels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 8708672, depthwiseBias: w + 8729408, depthwiseActivation: .silu,
-            output: a + 230400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 230400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
         p?.stop(99)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed in the call of features.7.1.block.0
-        // features.7.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 10, 10, 2304]
+        // features.7.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 10, 10, 2304], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 230400 &* n, batch: n, pixels: 100, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 8731712, reduceBias: w + 8952896, activation: .silu,
-            expandWeights: w + 8952992, expandBias: w + 9174176, workspace: ws, pool: pool)
+            expandWeights: w + 8952992, expandBias: w + 9174176,
+            rowSums: ws, rowsPerImage: 10, workspace: ws + 23040 &* n, pool: pool)
         p?.stop(101)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 2304] -> [n, 10, 10, 384]
         p?.start()
@@ -922,13 +976,13 @@ extension EfficientNetB3 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 8100000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 40] -> [n, 150, 150, 40]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 800,
-              "40 -> 10 -> 40, scales only (folded into the projection) for [n, 150, 150, 40]"),
+              "40 -> 10 -> 40, scales only (folded into the projection) for [n, 150, 150, 40], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 21600000,
               "conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 4860000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
-              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 150, 150, 24]"),
+              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 150, 150, 24], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 12960000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 85050000,
@@ -936,7 +990,7 @@ extension EfficientNetB3 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
               "depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 25920000,
               "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
@@ -944,7 +998,7 @@ extension EfficientNetB3 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
@@ -952,7 +1006,7 @@ extension EfficientNetB3 {
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192], means from features.2.2.block.1's row sums"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 41491200,
@@ -960,7 +1014,7 @@ extension EfficientNetB3 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
               "depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 13307904,
               "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
@@ -968,7 +1022,7 @@ extension EfficientNetB3 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 10396800,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
@@ -976,7 +1030,7 @@ extension EfficientNetB3 {
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 10396800,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288], means from features.3.2.block.1's row sums"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 20897568,
@@ -984,7 +1038,7 @@ extension EfficientNetB3 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 935712,
               "depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 9980928,
               "conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
@@ -992,7 +1046,7 @@ extension EfficientNetB3 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
@@ -1000,7 +1054,7 @@ extension EfficientNetB3 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
@@ -1008,7 +1062,7 @@ extension EfficientNetB3 {
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.3.block.1's row sums"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
@@ -1016,7 +1070,7 @@ extension EfficientNetB3 {
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.4.block.1's row sums"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 25160256,
@@ -1024,7 +1078,7 @@ extension EfficientNetB3 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 5198400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576]"),
+              "576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 28279296,
               "conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
@@ -1032,7 +1086,7 @@ extension EfficientNetB3 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
-              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
+              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
@@ -1040,7 +1094,7 @@ extension EfficientNetB3 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
-              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
+              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
@@ -1048,7 +1102,7 @@ extension EfficientNetB3 {
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
-              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
+              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.3.block.1's row sums"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
@@ -1056,7 +1110,7 @@ extension EfficientNetB3 {
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
-              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816]"),
+              "816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.4.block.1's row sums"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 42102336,
@@ -1064,7 +1118,7 @@ extension EfficientNetB3 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 2040000,
               "depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
-              "816 -> 34 -> 816, in place on [n, 10, 10, 816]"),
+              "816 -> 34 -> 816, in place on [n, 10, 10, 816], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 18931200,
               "conv 1x1 + BN, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
@@ -1072,7 +1126,7 @@ extension EfficientNetB3 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
-              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
@@ -1080,7 +1134,7 @@ extension EfficientNetB3 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
-              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
@@ -1088,7 +1142,7 @@ extension EfficientNetB3 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
-              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
@@ -1096,7 +1150,7 @@ extension EfficientNetB3 {
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
-              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.4.block.1's row sums"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 35774400,
@@ -1104,7 +1158,7 @@ extension EfficientNetB3 {
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 3480000,
               "depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
-              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.5.block.1's row sums"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 32294400,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 33547200,
@@ -1112,7 +1166,7 @@ extension EfficientNetB3 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 1252800,
               "depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 161472,
-              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392]"),
+              "1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 53452800,
               "conv 1x1 + BN, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 90547200,
@@ -1120,7 +1174,7 @@ extension EfficientNetB3 {
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 2073600,
               "depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 10, 10, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 10, 10, 2304], means from features.7.1.block.1's row sums"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 58982400,

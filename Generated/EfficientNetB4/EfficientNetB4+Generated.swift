@@ -31,27 +31,31 @@ public final class EfficientNetB4: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 12, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 56),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 56),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 112),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 160),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 160),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 190, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 1632, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 1632, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 2688, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 190, channels: 48) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 12, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 190, channels: 24) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 192) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 192) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 56),
+            Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 336) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 56),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 336) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 112),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 160),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 960) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 160),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 960) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1632, squeezeChannels: 68),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 2688) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112),
+            Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 190, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 1632, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 1632, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 2688) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 2688, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -117,23 +121,24 @@ public final class EfficientNetB4: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 190, width: 190, channels: 48,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 1732800 &* n, pool: pool)
+            weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 1732800 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, scales only (folded into the projection) for [n, 190, 190, 48]
+        // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, scales only (folded into the projection) for [n, 190, 190, 48], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 36100, channels: 48, squeezeChannels: 12,
             reduceWeights: w + 1824, reduceBias: w + 2400, activation: .silu,
             expandWeights: w + 2416, expandBias: w + 2992,
-            scales: ws, workspace: ws + 48 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 190,
+            scales: ws + 9120 &* n, workspace: ws + (9120 &* n &+ 48 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1732800 &* n, batch: n, imagePixels: 36100, inChannels: 48, inputScales: ws,
+            input: a + 1732800 &* n, batch: n, imagePixels: 36100, inChannels: 48, inputScales: ws + 9120 &* n,
             inputMajorWeights: w + 3040, bias: w + 4192, outChannels: 24,
             activation: .identity, residual: nil, output: a,
-            workspace: ws + 48 &* n, pool: pool)
+            workspace: ws + (9120 &* n &+ 48 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -144,23 +149,24 @@ public final class EfficientNetB4: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 190, width: 190, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 866400 &* n, pool: pool)
+            weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 866400 &* n, rowSums: ws, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 190, 190, 24]
+        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 190, 190, 24], means from features.1.1.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 866400 &* n, batch: n, pixels: 36100, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
             expandWeights: w + 4640, expandBias: w + 4784,
-            scales: ws, workspace: ws + 24 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 190,
+            scales: ws + 4560 &* n, workspace: ws + (4560 &* n &+ 24 &* n), pool: pool)
         p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 866400 &* n, batch: n, imagePixels: 36100, inChannels: 24, inputScales: ws,
+            input: a + 866400 &* n, batch: n, imagePixels: 36100, inChannels: 24, inputScales: ws + 4560 &* n,
             inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
             activation: .identity, residual: a, output: a + 6498000 &* n,
-            workspace: ws + 24 &* n, pool: pool)
+            workspace: ws + (4560 &* n &+ 24 &* n), pool: pool)
         p?.stop(6)
     }
 
@@ -174,24 +180,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 95, outWidth: 95,
             depthwiseWeights: w + 9024, depthwiseBias: w + 10320, depthwiseActivation: .silu,
-            output: a + 5198400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5198400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
         p?.stop(7)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144]
+        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5198400 &* n, batch: n, pixels: 9025, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 10464, reduceBias: w + 11328, activation: .silu,
             expandWeights: w + 11344, expandBias: w + 12208,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 95,
+            scales: ws + 13680 &* n, workspace: ws + (13680 &* n &+ 144 &* n), pool: pool)
         p?.stop(9)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5198400 &* n, batch: n, imagePixels: 9025, inChannels: 144, inputScales: ws,
+            input: a + 5198400 &* n, batch: n, imagePixels: 9025, inChannels: 144, inputScales: ws + 13680 &* n,
             inputMajorWeights: w + 12352, bias: w + 16960, outChannels: 32,
             activation: .identity, residual: nil, output: a + 3465600 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (13680 &* n &+ 144 &* n), pool: pool)
         p?.stop(10)
     }
 
@@ -205,24 +213,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 95, outWidth: 95,
             depthwiseWeights: w + 23328, depthwiseBias: w + 25056, depthwiseActivation: .silu,
-            output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1732800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
         p?.stop(11)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
+        // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 25248, reduceBias: w + 26784, activation: .silu,
             expandWeights: w + 26800, expandBias: w + 28336,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 95,
+            scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
         p?.stop(13)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws,
+            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
             inputMajorWeights: w + 28528, bias: w + 34672, outChannels: 32,
             activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
         p?.stop(14)
     }
 
@@ -236,24 +246,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 95, outWidth: 95,
             depthwiseWeights: w + 41040, depthwiseBias: w + 42768, depthwiseActivation: .silu,
-            output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1732800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
         p?.stop(15)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.2.block.0
-        // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
+        // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192], means from features.2.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 42960, reduceBias: w + 44496, activation: .silu,
             expandWeights: w + 44512, expandBias: w + 46048,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 95,
+            scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
         p?.stop(17)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws,
+            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
             inputMajorWeights: w + 46240, bias: w + 52384, outChannels: 32,
             activation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
         p?.stop(18)
     }
 
@@ -267,24 +279,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 95, outWidth: 95,
             depthwiseWeights: w + 58752, depthwiseBias: w + 60480, depthwiseActivation: .silu,
-            output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1732800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
         p?.stop(19)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.3.block.0
-        // features.2.3.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]
+        // features.2.3.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192], means from features.2.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 60672, reduceBias: w + 62208, activation: .silu,
             expandWeights: w + 62224, expandBias: w + 63760,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 95,
+            scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
         p?.stop(21)
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws,
+            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
             inputMajorWeights: w + 63952, bias: w + 70096, outChannels: 32,
             activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
         p?.stop(22)
     }
 
@@ -298,24 +312,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 48, outWidth: 48,
             depthwiseWeights: w + 76464, depthwiseBias: w + 81264, depthwiseActivation: .silu,
-            output: a + 1732800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1732800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(23)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192]
+        // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1732800 &* n, batch: n, pixels: 2304, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 81456, reduceBias: w + 82992, activation: .silu,
             expandWeights: w + 83008, expandBias: w + 84544,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 48,
+            scales: ws + 9216 &* n, workspace: ws + (9216 &* n &+ 192 &* n), pool: pool)
         p?.stop(25)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1732800 &* n, batch: n, imagePixels: 2304, inChannels: 192, inputScales: ws,
+            input: a + 1732800 &* n, batch: n, imagePixels: 2304, inChannels: 192, inputScales: ws + 9216 &* n,
             inputMajorWeights: w + 84736, bias: w + 95488, outChannels: 56,
             activation: .identity, residual: nil, output: a + 1548288 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (9216 &* n &+ 192 &* n), pool: pool)
         p?.stop(26)
     }
 
@@ -329,24 +345,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 48, outWidth: 48,
             depthwiseWeights: w + 114704, depthwiseBias: w + 123104, depthwiseActivation: .silu,
-            output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 774144 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
         p?.stop(27)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
+        // features.3.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 123440, reduceBias: w + 128144, activation: .silu,
             expandWeights: w + 128160, expandBias: w + 132864,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 48,
+            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
         p?.stop(29)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws,
+            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
             inputMajorWeights: w + 133200, bias: w + 152016, outChannels: 56,
             activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
         p?.stop(30)
     }
 
@@ -360,24 +378,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 48, outWidth: 48,
             depthwiseWeights: w + 171232, depthwiseBias: w + 179632, depthwiseActivation: .silu,
-            output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 774144 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
         p?.stop(31)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.2.block.0
-        // features.3.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
+        // features.3.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336], means from features.3.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 179968, reduceBias: w + 184672, activation: .silu,
             expandWeights: w + 184688, expandBias: w + 189392,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 48,
+            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
         p?.stop(33)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws,
+            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
             inputMajorWeights: w + 189728, bias: w + 208544, outChannels: 56,
             activation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
         p?.stop(34)
     }
 
@@ -391,24 +411,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 48, outWidth: 48,
             depthwiseWeights: w + 227760, depthwiseBias: w + 236160, depthwiseActivation: .silu,
-            output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 774144 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
         p?.stop(35)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.3.block.0
-        // features.3.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]
+        // features.3.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336], means from features.3.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 236496, reduceBias: w + 241200, activation: .silu,
             expandWeights: w + 241216, expandBias: w + 245920,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 48,
+            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
         p?.stop(37)
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws,
+            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
             inputMajorWeights: w + 246256, bias: w + 265072, outChannels: 56,
             activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
         p?.stop(38)
     }
 
@@ -422,24 +444,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 284288, depthwiseBias: w + 287312, depthwiseActivation: .silu,
-            output: a + 774144 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 774144 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(39)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336]
+        // features.4.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 774144 &* n, batch: n, pixels: 576, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 287648, reduceBias: w + 292352, activation: .silu,
             expandWeights: w + 292368, expandBias: w + 297072,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 8064 &* n, workspace: ws + (8064 &* n &+ 336 &* n), pool: pool)
         p?.stop(41)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 774144 &* n, batch: n, imagePixels: 576, inChannels: 336, inputScales: ws,
+            input: a + 774144 &* n, batch: n, imagePixels: 576, inChannels: 336, inputScales: ws + 8064 &* n,
             inputMajorWeights: w + 297408, bias: w + 335040, outChannels: 112,
             activation: .identity, residual: nil, output: a + 967680 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (8064 &* n &+ 336 &* n), pool: pool)
         p?.stop(42)
     }
 
@@ -453,24 +477,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 411088, depthwiseBias: w + 417136, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 387072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
         p?.stop(43)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
+        // features.4.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 417808, reduceBias: w + 436624, activation: .silu,
             expandWeights: w + 436656, expandBias: w + 455472,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(45)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
             inputMajorWeights: w + 456144, bias: w + 531408, outChannels: 112,
             activation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(46)
     }
 
@@ -484,24 +510,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 607456, depthwiseBias: w + 613504, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 387072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
         p?.stop(47)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
+        // features.4.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 614176, reduceBias: w + 632992, activation: .silu,
             expandWeights: w + 633024, expandBias: w + 651840,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(49)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
             inputMajorWeights: w + 652512, bias: w + 727776, outChannels: 112,
             activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(50)
     }
 
@@ -515,24 +543,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 803824, depthwiseBias: w + 809872, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 387072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
         p?.stop(51)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.3.block.0
-        // features.4.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
+        // features.4.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 810544, reduceBias: w + 829360, activation: .silu,
             expandWeights: w + 829392, expandBias: w + 848208,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(53)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
             inputMajorWeights: w + 848880, bias: w + 924144, outChannels: 112,
             activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(54)
     }
 
@@ -546,24 +576,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 1000192, depthwiseBias: w + 1006240, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 387072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
         p?.stop(55)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.4.block.0
-        // features.4.4.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
+        // features.4.4.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1006912, reduceBias: w + 1025728, activation: .silu,
             expandWeights: w + 1025760, expandBias: w + 1044576,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(57)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
             inputMajorWeights: w + 1045248, bias: w + 1120512, outChannels: 112,
             activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(58)
     }
 
@@ -577,24 +609,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 1196560, depthwiseBias: w + 1202608, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 387072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
         p?.stop(59)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.5.block.0
-        // features.4.5.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
+        // features.4.5.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1203280, reduceBias: w + 1222096, activation: .silu,
             expandWeights: w + 1222128, expandBias: w + 1240944,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(61)
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
             inputMajorWeights: w + 1241616, bias: w + 1316880, outChannels: 112,
             activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(62)
     }
 
@@ -608,24 +642,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 1392928, depthwiseBias: w + 1409728, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 387072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
         p?.stop(63)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]
+        // features.5.0.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1410400, reduceBias: w + 1429216, activation: .silu,
             expandWeights: w + 1429248, expandBias: w + 1448064,
-            scales: ws, workspace: ws + 672 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(65)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws,
+            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
             inputMajorWeights: w + 1448736, bias: w + 1556256, outChannels: 160,
             activation: .identity, residual: nil, output: a + 1105920 &* n,
-            workspace: ws + 672 &* n, pool: pool)
+            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
         p?.stop(66)
     }
 
@@ -639,24 +675,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 1710976, depthwiseBias: w + 1734976, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 552960 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
         p?.stop(67)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
+        // features.5.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 1735936, reduceBias: w + 1774336, activation: .silu,
             expandWeights: w + 1774384, expandBias: w + 1812784,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(69)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
             inputMajorWeights: w + 1813744, bias: w + 1967344, outChannels: 160,
             activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(70)
     }
 
@@ -670,24 +708,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 2122064, depthwiseBias: w + 2146064, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 552960 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
         p?.stop(71)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
+        // features.5.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2147024, reduceBias: w + 2185424, activation: .silu,
             expandWeights: w + 2185472, expandBias: w + 2223872,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(73)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
             inputMajorWeights: w + 2224832, bias: w + 2378432, outChannels: 160,
             activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(74)
     }
 
@@ -701,24 +741,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 2533152, depthwiseBias: w + 2557152, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 552960 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
         p?.stop(75)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.3.block.0
-        // features.5.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
+        // features.5.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2558112, reduceBias: w + 2596512, activation: .silu,
             expandWeights: w + 2596560, expandBias: w + 2634960,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(77)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
             inputMajorWeights: w + 2635920, bias: w + 2789520, outChannels: 160,
             activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(78)
     }
 
@@ -732,24 +774,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 2944240, depthwiseBias: w + 2968240, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 552960 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
         p?.stop(79)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.4.block.0
-        // features.5.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
+        // features.5.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2969200, reduceBias: w + 3007600, activation: .silu,
             expandWeights: w + 3007648, expandBias: w + 3046048,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(81)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
             inputMajorWeights: w + 3047008, bias: w + 3200608, outChannels: 160,
             activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(82)
     }
 
@@ -763,24 +807,26 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 24, outWidth: 24,
             depthwiseWeights: w + 3355328, depthwiseBias: w + 3379328, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 552960 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
         p?.stop(83)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.5.block.0
-        // features.5.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]
+        // features.5.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3380288, reduceBias: w + 3418688, activation: .silu,
             expandWeights: w + 3418736, expandBias: w + 3457136,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 24,
+            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(85)
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws,
+            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
             inputMajorWeights: w + 3458096, bias: w + 3611696, outChannels: 160,
             activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
         p?.stop(86)
     }
 
@@ -794,15 +840,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 3766416, depthwiseBias: w + 3790416, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 552960 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 11520 &* n, pool: pool)
         p?.stop(87)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 12, 12, 960]
+        // features.6.0.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 12, 12, 960], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 552960 &* n, batch: n, pixels: 144, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3791376, reduceBias: w + 3829776, activation: .silu,
-            expandWeights: w + 3829824, expandBias: w + 3868224, workspace: ws, pool: pool)
+            expandWeights: w + 3829824, expandBias: w + 3868224,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 11520 &* n, pool: pool)
         p?.stop(89)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 12, 12, 960] -> [n, 12, 12, 272]
         p?.start()
@@ -823,15 +871,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 4576112, depthwiseBias: w + 4616912, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 235008 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(91)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        // features.6.1.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 4618544, reduceBias: w + 4729520, activation: .silu,
-            expandWeights: w + 4729600, expandBias: w + 4840576, workspace: ws, pool: pool)
+            expandWeights: w + 4729600, expandBias: w + 4840576,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(93)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
@@ -852,15 +902,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 5731920, depthwiseBias: w + 5772720, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 235008 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(95)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        // features.6.2.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 5774352, reduceBias: w + 5885328, activation: .silu,
-            expandWeights: w + 5885408, expandBias: w + 5996384, workspace: ws, pool: pool)
+            expandWeights: w + 5885408, expandBias: w + 5996384,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(97)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
@@ -881,15 +933,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 6887728, depthwiseBias: w + 6928528, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 235008 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(99)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        // features.6.3.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 6930160, reduceBias: w + 7041136, activation: .silu,
-            expandWeights: w + 7041216, expandBias: w + 7152192, workspace: ws, pool: pool)
+            expandWeights: w + 7041216, expandBias: w + 7152192,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(101)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
@@ -910,15 +964,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 8043536, depthwiseBias: w + 8084336, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 235008 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(103)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.4.block.0
-        // features.6.4.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        // features.6.4.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 8085968, reduceBias: w + 8196944, activation: .silu,
-            expandWeights: w + 8197024, expandBias: w + 8308000, workspace: ws, pool: pool)
+            expandWeights: w + 8197024, expandBias: w + 8308000,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(105)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
@@ -939,15 +995,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 9199344, depthwiseBias: w + 9240144, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 235008 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(107)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.5.block.0
-        // features.6.5.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        // features.6.5.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 9241776, reduceBias: w + 9352752, activation: .silu,
-            expandWeights: w + 9352832, expandBias: w + 9463808, workspace: ws, pool: pool)
+            expandWeights: w + 9352832, expandBias: w + 9463808,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(109)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
@@ -968,15 +1026,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 10355152, depthwiseBias: w + 10395952, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 235008 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(111)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.6.block.0
-        // features.6.6.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        // features.6.6.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 10397584, reduceBias: w + 10508560, activation: .silu,
-            expandWeights: w + 10508640, expandBias: w + 10619616, workspace: ws, pool: pool)
+            expandWeights: w + 10508640, expandBias: w + 10619616,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(113)
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
@@ -997,15 +1057,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 11510960, depthwiseBias: w + 11551760, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 235008 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(115)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.7.block.0
-        // features.6.7.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        // features.6.7.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 11553392, reduceBias: w + 11664368, activation: .silu,
-            expandWeights: w + 11664448, expandBias: w + 11775424, workspace: ws, pool: pool)
+            expandWeights: w + 11664448, expandBias: w + 11775424,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(117)
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
@@ -1026,15 +1088,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 12666768, depthwiseBias: w + 12681456, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 235008 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(119)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]
+        // features.7.0.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 12683088, reduceBias: w + 12794064, activation: .silu,
-            expandWeights: w + 12794144, expandBias: w + 12905120, workspace: ws, pool: pool)
+            expandWeights: w + 12794144, expandBias: w + 12905120,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(121)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 12, 12, 1632] -> [n, 12, 12, 448]
         p?.start()
@@ -1055,15 +1119,17 @@ public final class EfficientNetB4: GeneratedModel {
             expandedChannels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 14845248, depthwiseBias: w + 14869440, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 387072 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 32256 &* n, pool: pool)
         p?.stop(123)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed in the call of features.7.1.block.0
-        // features.7.1.block.2 squeeze-excitation: 2688 -> 112 -> 2688, in place on [n, 12, 12, 2688]
+        // features.7.1.block.2 squeeze-excitation: 2688 -> 112 -> 2688, in place on [n, 12, 12, 2688], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 387072 &* n, batch: n, pixels: 144, channels: 2688, squeezeChannels: 112,
             reduceWeights: w + 14872128, reduceBias: w + 15173184, activation: .silu,
-            expandWeights: w + 15173296, expandBias: w + 15474352, workspace: ws, pool: pool)
+            expandWeights: w + 15173296, expandBias: w + 15474352,
+            rowSums: ws, rowsPerImage: 12, workspace: ws + 32256 &* n, pool: pool)
         p?.stop(125)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 2688] -> [n, 12, 12, 448]
         p?.start()
@@ -1110,13 +1176,13 @@ extension EfficientNetB4 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 190, 190, 48] -> [n, 190, 190, 48]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 1152,
-              "48 -> 12 -> 48, scales only (folded into the projection) for [n, 190, 190, 48]"),
+              "48 -> 12 -> 48, scales only (folded into the projection) for [n, 190, 190, 48], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 41587200,
               "conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 7797600,
               "depthwise 3x3/1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
-              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 190, 190, 24]"),
+              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 190, 190, 24], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 20793600,
               "conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 136458000,
@@ -1124,7 +1190,7 @@ extension EfficientNetB4 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 11696400,
               "depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 41587200,
               "conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
@@ -1132,7 +1198,7 @@ extension EfficientNetB4 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
@@ -1140,7 +1206,7 @@ extension EfficientNetB4 {
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192], means from features.2.2.block.1's row sums"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
@@ -1148,7 +1214,7 @@ extension EfficientNetB4 {
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192], means from features.2.3.block.1's row sums"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 66508800,
@@ -1156,7 +1222,7 @@ extension EfficientNetB4 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 11059200,
               "depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 24772608,
               "conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
@@ -1164,7 +1230,7 @@ extension EfficientNetB4 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
@@ -1172,7 +1238,7 @@ extension EfficientNetB4 {
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336], means from features.3.2.block.1's row sums"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
@@ -1180,7 +1246,7 @@ extension EfficientNetB4 {
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336], means from features.3.3.block.1's row sums"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 45093888,
@@ -1188,7 +1254,7 @@ extension EfficientNetB4 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1741824,
               "depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 21676032,
               "conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
@@ -1196,7 +1262,7 @@ extension EfficientNetB4 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
@@ -1204,7 +1270,7 @@ extension EfficientNetB4 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
@@ -1212,7 +1278,7 @@ extension EfficientNetB4 {
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.3.block.1's row sums"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
@@ -1220,7 +1286,7 @@ extension EfficientNetB4 {
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.4.block.1's row sums"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
@@ -1228,7 +1294,7 @@ extension EfficientNetB4 {
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.5.block.1's row sums"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 53028864,
@@ -1236,7 +1302,7 @@ extension EfficientNetB4 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 9676800,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
-              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672]"),
+              "672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 61931520,
               "conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
@@ -1244,7 +1310,7 @@ extension EfficientNetB4 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
@@ -1252,7 +1318,7 @@ extension EfficientNetB4 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
@@ -1260,7 +1326,7 @@ extension EfficientNetB4 {
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.3.block.1's row sums"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
@@ -1268,7 +1334,7 @@ extension EfficientNetB4 {
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.4.block.1's row sums"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
@@ -1276,7 +1342,7 @@ extension EfficientNetB4 {
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.5.block.1's row sums"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 91929600,
@@ -1284,7 +1350,7 @@ extension EfficientNetB4 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 3456000,
               "depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, in place on [n, 12, 12, 960]"),
+              "960 -> 40 -> 960, in place on [n, 12, 12, 960], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 37601280,
               "conv 1x1 + BN, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
@@ -1292,7 +1358,7 @@ extension EfficientNetB4 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
-              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
@@ -1300,7 +1366,7 @@ extension EfficientNetB4 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
-              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
@@ -1308,7 +1374,7 @@ extension EfficientNetB4 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
-              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
@@ -1316,7 +1382,7 @@ extension EfficientNetB4 {
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
-              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.4.block.1's row sums"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
@@ -1324,7 +1390,7 @@ extension EfficientNetB4 {
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
-              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.5.block.1's row sums"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
@@ -1332,7 +1398,7 @@ extension EfficientNetB4 {
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
-              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.6.block.1's row sums"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 69797376,
@@ -1340,7 +1406,7 @@ extension EfficientNetB4 {
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 5875200,
               "depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
-              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.7.block.1's row sums"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 63922176,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 66037248,
@@ -1348,7 +1414,7 @@ extension EfficientNetB4 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 2115072,
               "depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 221952,
-              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632]"),
+              "1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 105283584,
               "conv 1x1 + BN, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 176891904,
@@ -1356,7 +1422,7 @@ extension EfficientNetB4 {
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 602112,
-              "2688 -> 112 -> 2688, in place on [n, 12, 12, 2688]"),
+              "2688 -> 112 -> 2688, in place on [n, 12, 12, 2688], means from features.7.1.block.1's row sums"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 173408256,
               "conv 1x1 + BN + shortcut, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 115605504,

@@ -31,27 +31,31 @@ public final class EfficientNetB5: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 12, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 40),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 64),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 384, squeezeChannels: 16, outChannels: 64),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 384, squeezeChannels: 16, outChannels: 128),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 768, squeezeChannels: 32, outChannels: 128),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 768, squeezeChannels: 32, outChannels: 176),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 228, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 1824, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 1824, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 3072, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 228, channels: 48) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 12, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 228, channels: 24) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 40),
+            Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 240) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
+            Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 240) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 64),
+            Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 384) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 384, squeezeChannels: 16, outChannels: 64),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 384) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 384, squeezeChannels: 16, outChannels: 128),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 768, squeezeChannels: 32, outChannels: 128),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 768, squeezeChannels: 32, outChannels: 176),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 1056) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1056) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1824, squeezeChannels: 76),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 3072) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128),
+            Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 228, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 384) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 384) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 1824, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 1824, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 3072) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 3072, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -124,23 +128,24 @@ public final class EfficientNetB5: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 228, width: 228, channels: 48,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 2495232 &* n, pool: pool)
+            weights: w + 1344, bias: w + 1776, activation: .silu, output: a + 2495232 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, scales only (folded into the projection) for [n, 228, 228, 48]
+        // features.1.0.block.1 squeeze-excitation: 48 -> 12 -> 48, scales only (folded into the projection) for [n, 228, 228, 48], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2495232 &* n, batch: n, pixels: 51984, channels: 48, squeezeChannels: 12,
             reduceWeights: w + 1824, reduceBias: w + 2400, activation: .silu,
             expandWeights: w + 2416, expandBias: w + 2992,
-            scales: ws, workspace: ws + 48 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 228,
+            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 48 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2495232 &* n, batch: n, imagePixels: 51984, inChannels: 48, inputScales: ws,
+            input: a + 2495232 &* n, batch: n, imagePixels: 51984, inChannels: 48, inputScales: ws + 10944 &* n,
             inputMajorWeights: w + 3040, bias: w + 4192, outChannels: 24,
             activation: .identity, residual: nil, output: a,
-            workspace: ws + 48 &* n, pool: pool)
+            workspace: ws + (10944 &* n &+ 48 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -151,23 +156,24 @@ public final class EfficientNetB5: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 228, width: 228, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 1247616 &* n, pool: pool)
+            weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 1247616 &* n, rowSums: ws, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24]
+        // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24], means from features.1.1.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
             expandWeights: w + 4640, expandBias: w + 4784,
-            scales: ws, workspace: ws + 24 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 228,
+            scales: ws + 5472 &* n, workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
         p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws,
+            input: a + 1247616 &* n, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws + 5472 &* n,
             inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
             activation: .identity, residual: a, output: a + 2495232 &* n,
-            workspace: ws + 24 &* n, pool: pool)
+            workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
         p?.stop(6)
     }
 
@@ -178,23 +184,24 @@ public final class EfficientNetB5: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 2495232 &* n, batch: n, height: 228, width: 228, channels: 24,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: w + 5424, bias: w + 5648, activation: .silu, output: a, pool: pool)
+            weights: w + 5424, bias: w + 5648, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24]
+        // features.1.2.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24], means from features.1.2.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
             reduceWeights: w + 5680, reduceBias: w + 5824, activation: .silu,
             expandWeights: w + 5840, expandBias: w + 5984,
-            scales: ws, workspace: ws + 24 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 228,
+            scales: ws + 5472 &* n, workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
         p?.stop(8)
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws,
+            input: a, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws + 5472 &* n,
             inputMajorWeights: w + 6016, bias: w + 6592, outChannels: 24,
             activation: .identity, residual: a + 2495232 &* n, output: a + 9357120 &* n,
-            workspace: ws + 24 &* n, pool: pool)
+            workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
         p?.stop(9)
     }
 
@@ -208,24 +215,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114,
             depthwiseWeights: w + 10224, depthwiseBias: w + 11520, depthwiseActivation: .silu,
-            output: a + 7485696 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7485696 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 16416 &* n, pool: pool)
         p?.stop(10)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144]
+        // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7485696 &* n, batch: n, pixels: 12996, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 11664, reduceBias: w + 12528, activation: .silu,
             expandWeights: w + 12544, expandBias: w + 13408,
-            scales: ws, workspace: ws + 144 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 114,
+            scales: ws + 16416 &* n, workspace: ws + (16416 &* n &+ 144 &* n), pool: pool)
         p?.stop(12)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7485696 &* n, batch: n, imagePixels: 12996, inChannels: 144, inputScales: ws,
+            input: a + 7485696 &* n, batch: n, imagePixels: 12996, inChannels: 144, inputScales: ws + 16416 &* n,
             inputMajorWeights: w + 13552, bias: w + 19312, outChannels: 40,
             activation: .identity, residual: nil, output: a + 6238080 &* n,
-            workspace: ws + 144 &* n, pool: pool)
+            workspace: ws + (16416 &* n &+ 144 &* n), pool: pool)
         p?.stop(13)
     }
 
@@ -239,24 +248,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114,
             depthwiseWeights: w + 29200, depthwiseBias: w + 31360, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3119040 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(14)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
+        // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 31600, reduceBias: w + 34000, activation: .silu,
             expandWeights: w + 34016, expandBias: w + 36416,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 114,
+            scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
         p?.stop(16)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
+            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
             inputMajorWeights: w + 36656, bias: w + 46256, outChannels: 40,
             activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
         p?.stop(17)
     }
 
@@ -270,24 +281,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114,
             depthwiseWeights: w + 56144, depthwiseBias: w + 58304, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3119040 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(18)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.2.block.0
-        // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
+        // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 58544, reduceBias: w + 60944, activation: .silu,
             expandWeights: w + 60960, expandBias: w + 63360,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 114,
+            scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
         p?.stop(20)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
+            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
             inputMajorWeights: w + 63600, bias: w + 73200, outChannels: 40,
             activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
         p?.stop(21)
     }
 
@@ -301,24 +314,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114,
             depthwiseWeights: w + 83088, depthwiseBias: w + 85248, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3119040 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(22)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.3.block.0
-        // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
+        // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 85488, reduceBias: w + 87888, activation: .silu,
             expandWeights: w + 87904, expandBias: w + 90304,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 114,
+            scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
         p?.stop(24)
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
+            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
             inputMajorWeights: w + 90544, bias: w + 100144, outChannels: 40,
             activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
         p?.stop(25)
     }
 
@@ -332,24 +347,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 114, outWidth: 114,
             depthwiseWeights: w + 110032, depthwiseBias: w + 112192, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3119040 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(26)
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.4.block.0
-        // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]
+        // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 112432, reduceBias: w + 114832, activation: .silu,
             expandWeights: w + 114848, expandBias: w + 117248,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 114,
+            scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
         p?.stop(28)
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws,
+            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
             inputMajorWeights: w + 117488, bias: w + 127088, outChannels: 40,
             activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
         p?.stop(29)
     }
 
@@ -363,24 +380,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57,
             depthwiseWeights: w + 136976, depthwiseBias: w + 142976, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3119040 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
         p?.stop(30)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240]
+        // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3119040 &* n, batch: n, pixels: 3249, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 143216, reduceBias: w + 145616, activation: .silu,
             expandWeights: w + 145632, expandBias: w + 148032,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 57,
+            scales: ws + 13680 &* n, workspace: ws + (13680 &* n &+ 240 &* n), pool: pool)
         p?.stop(32)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 3249, inChannels: 240, inputScales: ws,
+            input: a + 3119040 &* n, batch: n, imagePixels: 3249, inChannels: 240, inputScales: ws + 13680 &* n,
             inputMajorWeights: w + 148272, bias: w + 163632, outChannels: 64,
             activation: .identity, residual: nil, output: a + 2495232 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (13680 &* n &+ 240 &* n), pool: pool)
         p?.stop(33)
     }
 
@@ -394,24 +413,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57,
             depthwiseWeights: w + 188656, depthwiseBias: w + 198256, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1247616 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
         p?.stop(34)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
+        // features.3.1.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 198640, reduceBias: w + 204784, activation: .silu,
             expandWeights: w + 204800, expandBias: w + 210944,
-            scales: ws, workspace: ws + 384 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 57,
+            scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
         p?.stop(36)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
+            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
             inputMajorWeights: w + 211328, bias: w + 235904, outChannels: 64,
             activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
-            workspace: ws + 384 &* n, pool: pool)
+            workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
         p?.stop(37)
     }
 
@@ -425,24 +446,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57,
             depthwiseWeights: w + 260928, depthwiseBias: w + 270528, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1247616 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
         p?.stop(38)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.2.block.0
-        // features.3.2.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
+        // features.3.2.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 270912, reduceBias: w + 277056, activation: .silu,
             expandWeights: w + 277072, expandBias: w + 283216,
-            scales: ws, workspace: ws + 384 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 57,
+            scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
         p?.stop(40)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
+            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
             inputMajorWeights: w + 283600, bias: w + 308176, outChannels: 64,
             activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
-            workspace: ws + 384 &* n, pool: pool)
+            workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
         p?.stop(41)
     }
 
@@ -456,24 +479,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57,
             depthwiseWeights: w + 333200, depthwiseBias: w + 342800, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1247616 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
         p?.stop(42)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.3.block.0
-        // features.3.3.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
+        // features.3.3.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 343184, reduceBias: w + 349328, activation: .silu,
             expandWeights: w + 349344, expandBias: w + 355488,
-            scales: ws, workspace: ws + 384 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 57,
+            scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
         p?.stop(44)
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
+            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
             inputMajorWeights: w + 355872, bias: w + 380448, outChannels: 64,
             activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
-            workspace: ws + 384 &* n, pool: pool)
+            workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
         p?.stop(45)
     }
 
@@ -487,24 +512,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 57, outWidth: 57,
             depthwiseWeights: w + 405472, depthwiseBias: w + 415072, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1247616 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
         p?.stop(46)
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.4.block.0
-        // features.3.4.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]
+        // features.3.4.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 415456, reduceBias: w + 421600, activation: .silu,
             expandWeights: w + 421616, expandBias: w + 427760,
-            scales: ws, workspace: ws + 384 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 57,
+            scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
         p?.stop(48)
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws,
+            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
             inputMajorWeights: w + 428144, bias: w + 452720, outChannels: 64,
             activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
-            workspace: ws + 384 &* n, pool: pool)
+            workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
         p?.stop(49)
     }
 
@@ -518,24 +545,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 477744, depthwiseBias: w + 481200, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1247616 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 11136 &* n, pool: pool)
         p?.stop(50)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384]
+        // features.4.0.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1247616 &* n, batch: n, pixels: 841, channels: 384, squeezeChannels: 16,
             reduceWeights: w + 481584, reduceBias: w + 487728, activation: .silu,
             expandWeights: w + 487744, expandBias: w + 493888,
-            scales: ws, workspace: ws + 384 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 11136 &* n, workspace: ws + (11136 &* n &+ 384 &* n), pool: pool)
         p?.stop(52)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 841, inChannels: 384, inputScales: ws,
+            input: a + 1247616 &* n, batch: n, imagePixels: 841, inChannels: 384, inputScales: ws + 11136 &* n,
             inputMajorWeights: w + 494272, bias: w + 543424, outChannels: 128,
             activation: .identity, residual: nil, output: a + 1570560 &* n,
-            workspace: ws + 384 &* n, pool: pool)
+            workspace: ws + (11136 &* n &+ 384 &* n), pool: pool)
         p?.stop(53)
     }
 
@@ -549,24 +578,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 642624, depthwiseBias: w + 649536, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 645888 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
         p?.stop(54)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
+        // features.4.1.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 650304, reduceBias: w + 674880, activation: .silu,
             expandWeights: w + 674912, expandBias: w + 699488,
-            scales: ws, workspace: ws + 768 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(56)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
             inputMajorWeights: w + 700256, bias: w + 798560, outChannels: 128,
             activation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n,
-            workspace: ws + 768 &* n, pool: pool)
+            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(57)
     }
 
@@ -580,24 +611,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 897760, depthwiseBias: w + 904672, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 645888 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
         p?.stop(58)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
+        // features.4.2.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 905440, reduceBias: w + 930016, activation: .silu,
             expandWeights: w + 930048, expandBias: w + 954624,
-            scales: ws, workspace: ws + 768 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(60)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
             inputMajorWeights: w + 955392, bias: w + 1053696, outChannels: 128,
             activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
-            workspace: ws + 768 &* n, pool: pool)
+            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(61)
     }
 
@@ -611,24 +644,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 1152896, depthwiseBias: w + 1159808, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 645888 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
         p?.stop(62)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.3.block.0
-        // features.4.3.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
+        // features.4.3.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1160576, reduceBias: w + 1185152, activation: .silu,
             expandWeights: w + 1185184, expandBias: w + 1209760,
-            scales: ws, workspace: ws + 768 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(64)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
             inputMajorWeights: w + 1210528, bias: w + 1308832, outChannels: 128,
             activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
-            workspace: ws + 768 &* n, pool: pool)
+            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(65)
     }
 
@@ -642,24 +677,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 1408032, depthwiseBias: w + 1414944, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 645888 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
         p?.stop(66)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.4.block.0
-        // features.4.4.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
+        // features.4.4.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1415712, reduceBias: w + 1440288, activation: .silu,
             expandWeights: w + 1440320, expandBias: w + 1464896,
-            scales: ws, workspace: ws + 768 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(68)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
             inputMajorWeights: w + 1465664, bias: w + 1563968, outChannels: 128,
             activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
-            workspace: ws + 768 &* n, pool: pool)
+            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(69)
     }
 
@@ -673,24 +710,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 1663168, depthwiseBias: w + 1670080, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 645888 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
         p?.stop(70)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.5.block.0
-        // features.4.5.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
+        // features.4.5.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1670848, reduceBias: w + 1695424, activation: .silu,
             expandWeights: w + 1695456, expandBias: w + 1720032,
-            scales: ws, workspace: ws + 768 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(72)
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
             inputMajorWeights: w + 1720800, bias: w + 1819104, outChannels: 128,
             activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
-            workspace: ws + 768 &* n, pool: pool)
+            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(73)
     }
 
@@ -704,24 +743,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 1918304, depthwiseBias: w + 1925216, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 645888 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
         p?.stop(74)
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.6.block.0
-        // features.4.6.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
+        // features.4.6.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 1925984, reduceBias: w + 1950560, activation: .silu,
             expandWeights: w + 1950592, expandBias: w + 1975168,
-            scales: ws, workspace: ws + 768 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(76)
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
             inputMajorWeights: w + 1975936, bias: w + 2074240, outChannels: 128,
             activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
-            workspace: ws + 768 &* n, pool: pool)
+            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(77)
     }
 
@@ -735,24 +776,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 2173440, depthwiseBias: w + 2192640, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 645888 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
         p?.stop(78)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]
+        // features.5.0.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
             reduceWeights: w + 2193408, reduceBias: w + 2217984, activation: .silu,
             expandWeights: w + 2218016, expandBias: w + 2242592,
-            scales: ws, workspace: ws + 768 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(80)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws,
+            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
             inputMajorWeights: w + 2243360, bias: w + 2378528, outChannels: 176,
             activation: .identity, residual: nil, output: a + 1776192 &* n,
-            workspace: ws + 768 &* n, pool: pool)
+            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
         p?.stop(81)
     }
 
@@ -766,24 +809,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 2565616, depthwiseBias: w + 2592016, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 888096 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
         p?.stop(82)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
+        // features.5.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2593072, reduceBias: w + 2639536, activation: .silu,
             expandWeights: w + 2639584, expandBias: w + 2686048,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(84)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
             inputMajorWeights: w + 2687104, bias: w + 2872960, outChannels: 176,
             activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(85)
     }
 
@@ -797,24 +842,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 3060048, depthwiseBias: w + 3086448, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 888096 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
         p?.stop(86)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
+        // features.5.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3087504, reduceBias: w + 3133968, activation: .silu,
             expandWeights: w + 3134016, expandBias: w + 3180480,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(88)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
             inputMajorWeights: w + 3181536, bias: w + 3367392, outChannels: 176,
             activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(89)
     }
 
@@ -828,24 +875,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 3554480, depthwiseBias: w + 3580880, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 888096 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
         p?.stop(90)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.3.block.0
-        // features.5.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
+        // features.5.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3581936, reduceBias: w + 3628400, activation: .silu,
             expandWeights: w + 3628448, expandBias: w + 3674912,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(92)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
             inputMajorWeights: w + 3675968, bias: w + 3861824, outChannels: 176,
             activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(93)
     }
 
@@ -859,24 +908,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 4048912, depthwiseBias: w + 4075312, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 888096 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
         p?.stop(94)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.4.block.0
-        // features.5.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
+        // features.5.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4076368, reduceBias: w + 4122832, activation: .silu,
             expandWeights: w + 4122880, expandBias: w + 4169344,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(96)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
             inputMajorWeights: w + 4170400, bias: w + 4356256, outChannels: 176,
             activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(97)
     }
 
@@ -890,24 +941,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 4543344, depthwiseBias: w + 4569744, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 888096 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
         p?.stop(98)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.5.block.0
-        // features.5.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
+        // features.5.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4570800, reduceBias: w + 4617264, activation: .silu,
             expandWeights: w + 4617312, expandBias: w + 4663776,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(100)
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
             inputMajorWeights: w + 4664832, bias: w + 4850688, outChannels: 176,
             activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(101)
     }
 
@@ -921,24 +974,26 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 29, outWidth: 29,
             depthwiseWeights: w + 5037776, depthwiseBias: w + 5064176, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 888096 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
         p?.stop(102)
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.6.block.0
-        // features.5.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]
+        // features.5.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5065232, reduceBias: w + 5111696, activation: .silu,
             expandWeights: w + 5111744, expandBias: w + 5158208,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 29,
+            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(104)
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws,
+            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
             inputMajorWeights: w + 5159264, bias: w + 5345120, outChannels: 176,
             activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
         p?.stop(105)
     }
 
@@ -952,15 +1007,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 5532208, depthwiseBias: w + 5558608, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 888096 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 15840 &* n, pool: pool)
         p?.stop(106)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 15, 15, 1056]
+        // features.6.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 15, 15, 1056], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 888096 &* n, batch: n, pixels: 225, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5559664, reduceBias: w + 5606128, activation: .silu,
-            expandWeights: w + 5606176, expandBias: w + 5652640, workspace: ws, pool: pool)
+            expandWeights: w + 5606176, expandBias: w + 5652640,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 15840 &* n, pool: pool)
         p?.stop(108)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 1056] -> [n, 15, 15, 304]
         p?.start()
@@ -981,15 +1038,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 6531344, depthwiseBias: w + 6576944, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 410400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(110)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        // features.6.1.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 6578768, reduceBias: w + 6717392, activation: .silu,
-            expandWeights: w + 6717472, expandBias: w + 6856096, workspace: ws, pool: pool)
+            expandWeights: w + 6717472, expandBias: w + 6856096,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(112)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
@@ -1010,15 +1069,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 7969040, depthwiseBias: w + 8014640, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 410400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(114)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        // features.6.2.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 8016464, reduceBias: w + 8155088, activation: .silu,
-            expandWeights: w + 8155168, expandBias: w + 8293792, workspace: ws, pool: pool)
+            expandWeights: w + 8155168, expandBias: w + 8293792,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(116)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
@@ -1039,15 +1100,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 9406736, depthwiseBias: w + 9452336, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 410400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(118)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        // features.6.3.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 9454160, reduceBias: w + 9592784, activation: .silu,
-            expandWeights: w + 9592864, expandBias: w + 9731488, workspace: ws, pool: pool)
+            expandWeights: w + 9592864, expandBias: w + 9731488,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(120)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
@@ -1068,15 +1131,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 10844432, depthwiseBias: w + 10890032, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 410400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(122)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.4.block.0
-        // features.6.4.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        // features.6.4.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 10891856, reduceBias: w + 11030480, activation: .silu,
-            expandWeights: w + 11030560, expandBias: w + 11169184, workspace: ws, pool: pool)
+            expandWeights: w + 11030560, expandBias: w + 11169184,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(124)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
@@ -1097,15 +1162,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 12282128, depthwiseBias: w + 12327728, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 410400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(126)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.5.block.0
-        // features.6.5.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        // features.6.5.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 12329552, reduceBias: w + 12468176, activation: .silu,
-            expandWeights: w + 12468256, expandBias: w + 12606880, workspace: ws, pool: pool)
+            expandWeights: w + 12468256, expandBias: w + 12606880,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(128)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
@@ -1126,15 +1193,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 13719824, depthwiseBias: w + 13765424, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 410400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(130)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.6.block.0
-        // features.6.6.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        // features.6.6.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 13767248, reduceBias: w + 13905872, activation: .silu,
-            expandWeights: w + 13905952, expandBias: w + 14044576, workspace: ws, pool: pool)
+            expandWeights: w + 13905952, expandBias: w + 14044576,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(132)
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
@@ -1155,15 +1224,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 15157520, depthwiseBias: w + 15203120, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 410400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(134)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.7.block.0
-        // features.6.7.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        // features.6.7.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 15204944, reduceBias: w + 15343568, activation: .silu,
-            expandWeights: w + 15343648, expandBias: w + 15482272, workspace: ws, pool: pool)
+            expandWeights: w + 15343648, expandBias: w + 15482272,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(136)
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
@@ -1184,15 +1255,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 16595216, depthwiseBias: w + 16640816, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 410400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(138)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.8.block.0
-        // features.6.8.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        // features.6.8.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.8.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 16642640, reduceBias: w + 16781264, activation: .silu,
-            expandWeights: w + 16781344, expandBias: w + 16919968, workspace: ws, pool: pool)
+            expandWeights: w + 16781344, expandBias: w + 16919968,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(140)
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
@@ -1213,15 +1286,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 18032912, depthwiseBias: w + 18049328, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 410400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(142)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]
+        // features.7.0.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 18051152, reduceBias: w + 18189776, activation: .silu,
-            expandWeights: w + 18189856, expandBias: w + 18328480, workspace: ws, pool: pool)
+            expandWeights: w + 18189856, expandBias: w + 18328480,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(144)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 1824] -> [n, 15, 15, 512]
         p?.start()
@@ -1242,15 +1317,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 20840640, depthwiseBias: w + 20868288, depthwiseActivation: .silu,
-            output: a + 691200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 691200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 46080 &* n, pool: pool)
         p?.stop(146)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.1.block.0
-        // features.7.1.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]
+        // features.7.1.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 691200 &* n, batch: n, pixels: 225, channels: 3072, squeezeChannels: 128,
             reduceWeights: w + 20871360, reduceBias: w + 21264576, activation: .silu,
-            expandWeights: w + 21264704, expandBias: w + 21657920, workspace: ws, pool: pool)
+            expandWeights: w + 21264704, expandBias: w + 21657920,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 46080 &* n, pool: pool)
         p?.stop(148)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         p?.start()
@@ -1271,15 +1348,17 @@ public final class EfficientNetB5: GeneratedModel {
             expandedChannels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 24810304, depthwiseBias: w + 24837952, depthwiseActivation: .silu,
-            output: a + 691200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 691200 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 46080 &* n, pool: pool)
         p?.stop(150)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.2.block.0
-        // features.7.2.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]
+        // features.7.2.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 691200 &* n, batch: n, pixels: 225, channels: 3072, squeezeChannels: 128,
             reduceWeights: w + 24841024, reduceBias: w + 25234240, activation: .silu,
-            expandWeights: w + 25234368, expandBias: w + 25627584, workspace: ws, pool: pool)
+            expandWeights: w + 25234368, expandBias: w + 25627584,
+            rowSums: ws, rowsPerImage: 15, workspace: ws + 46080 &* n, pool: pool)
         p?.stop(152)
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         p?.start()
@@ -1326,19 +1405,19 @@ extension EfficientNetB5 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 22457088,
               "depthwise 3x3/1 + BN + silu, [n, 228, 228, 48] -> [n, 228, 228, 48]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 1152,
-              "48 -> 12 -> 48, scales only (folded into the projection) for [n, 228, 228, 48]"),
+              "48 -> 12 -> 48, scales only (folded into the projection) for [n, 228, 228, 48], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 59885568,
               "conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 11228544,
               "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
-              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24]"),
+              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 29942784,
               "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 11228544,
               "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 288,
-              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24]"),
+              "24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 29942784,
               "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 196499520,
@@ -1346,7 +1425,7 @@ extension EfficientNetB5 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 16842816,
               "depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144]"),
+              "144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 74856960,
               "conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
@@ -1354,7 +1433,7 @@ extension EfficientNetB5 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
@@ -1362,7 +1441,7 @@ extension EfficientNetB5 {
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.2.block.1's row sums"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
@@ -1370,7 +1449,7 @@ extension EfficientNetB5 {
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.3.block.1's row sums"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
@@ -1378,7 +1457,7 @@ extension EfficientNetB5 {
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.4.block.1's row sums"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 144255600,
@@ -1386,7 +1465,7 @@ extension EfficientNetB5 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 19494000,
               "depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 49904640,
               "conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
@@ -1394,7 +1473,7 @@ extension EfficientNetB5 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
@@ -1402,7 +1481,7 @@ extension EfficientNetB5 {
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.2.block.1's row sums"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
@@ -1410,7 +1489,7 @@ extension EfficientNetB5 {
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.3.block.1's row sums"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
@@ -1418,7 +1497,7 @@ extension EfficientNetB5 {
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.4.block.1's row sums"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 82753920,
@@ -1426,7 +1505,7 @@ extension EfficientNetB5 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 2906496,
               "depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
-              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384]"),
+              "384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 41336832,
               "conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
@@ -1434,7 +1513,7 @@ extension EfficientNetB5 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
@@ -1442,7 +1521,7 @@ extension EfficientNetB5 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
@@ -1450,7 +1529,7 @@ extension EfficientNetB5 {
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.3.block.1's row sums"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
@@ -1458,7 +1537,7 @@ extension EfficientNetB5 {
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.4.block.1's row sums"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
@@ -1466,7 +1545,7 @@ extension EfficientNetB5 {
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.5.block.1's row sums"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
@@ -1474,7 +1553,7 @@ extension EfficientNetB5 {
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.6.block.1's row sums"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 98820864,
@@ -1482,7 +1561,7 @@ extension EfficientNetB5 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 16147200,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
-              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768]"),
+              "768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 113676288,
               "conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
@@ -1490,7 +1569,7 @@ extension EfficientNetB5 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
@@ -1498,7 +1577,7 @@ extension EfficientNetB5 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
@@ -1506,7 +1585,7 @@ extension EfficientNetB5 {
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.3.block.1's row sums"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
@@ -1514,7 +1593,7 @@ extension EfficientNetB5 {
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.4.block.1's row sums"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
@@ -1522,7 +1601,7 @@ extension EfficientNetB5 {
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.5.block.1's row sums"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
@@ -1530,7 +1609,7 @@ extension EfficientNetB5 {
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.6.block.1's row sums"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 162244896,
@@ -1538,7 +1617,7 @@ extension EfficientNetB5 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 5940000,
               "depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, in place on [n, 15, 15, 1056]"),
+              "1056 -> 44 -> 1056, in place on [n, 15, 15, 1056], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 72230400,
               "conv 1x1 + BN, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
@@ -1546,7 +1625,7 @@ extension EfficientNetB5 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
-              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
@@ -1554,7 +1633,7 @@ extension EfficientNetB5 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
-              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
@@ -1562,7 +1641,7 @@ extension EfficientNetB5 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
-              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
@@ -1570,7 +1649,7 @@ extension EfficientNetB5 {
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
-              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.4.block.1's row sums"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
@@ -1578,7 +1657,7 @@ extension EfficientNetB5 {
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
-              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.5.block.1's row sums"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
@@ -1586,7 +1665,7 @@ extension EfficientNetB5 {
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
-              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.6.block.1's row sums"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
@@ -1594,7 +1673,7 @@ extension EfficientNetB5 {
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
-              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.7.block.1's row sums"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 135021600,
@@ -1602,7 +1681,7 @@ extension EfficientNetB5 {
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 10260000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
-              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.8.block.1's row sums"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 128455200,
@@ -1610,7 +1689,7 @@ extension EfficientNetB5 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 3693600,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 277248,
-              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824]"),
+              "1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 210124800,
               "conv 1x1 + BN, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 360115200,
@@ -1618,7 +1697,7 @@ extension EfficientNetB5 {
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 6220800,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 786432,
-              "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]"),
+              "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072], means from features.7.1.block.1's row sums"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 353894400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 360115200,
@@ -1626,7 +1705,7 @@ extension EfficientNetB5 {
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 6220800,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 786432,
-              "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072]"),
+              "3072 -> 128 -> 3072, in place on [n, 15, 15, 3072], means from features.7.2.block.1's row sums"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 353894400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 235929600,

@@ -31,27 +31,31 @@ public final class EfficientNetB6: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 56, squeezeChannels: 14, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 40),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 72),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 72),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 144),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 864, squeezeChannels: 36, outChannels: 144),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 864, squeezeChannels: 36, outChannels: 200),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1200, squeezeChannels: 50, outChannels: 200),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 264, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 1200, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 2064, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 3456, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 264, channels: 56) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 56, squeezeChannels: 14, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 264, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 192) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 40),
+            Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 240) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 40),
+            Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 240) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10, outChannels: 72),
+            Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 432) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 72),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 432) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 144),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 864, squeezeChannels: 36, outChannels: 144),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 864, squeezeChannels: 36, outChannels: 200),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 1200) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1200, squeezeChannels: 50, outChannels: 200),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 1200) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1200, squeezeChannels: 50),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 3456) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144),
+            Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 264, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 1200) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 1200, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 1200) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 1200, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 2064, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 3456) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 3456, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -130,23 +134,24 @@ public final class EfficientNetB6: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 264, width: 264, channels: 56,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: w + 1584, bias: w + 2096, activation: .silu, output: a + 3902976 &* n, pool: pool)
+            weights: w + 1584, bias: w + 2096, activation: .silu, output: a + 3902976 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 56 -> 14 -> 56, scales only (folded into the projection) for [n, 264, 264, 56]
+        // features.1.0.block.1 squeeze-excitation: 56 -> 14 -> 56, scales only (folded into the projection) for [n, 264, 264, 56], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3902976 &* n, batch: n, pixels: 69696, channels: 56, squeezeChannels: 14,
             reduceWeights: w + 2160, reduceBias: w + 2944, activation: .silu,
             expandWeights: w + 2960, expandBias: w + 3744,
-            scales: ws, workspace: ws + 56 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 264,
+            scales: ws + 14784 &* n, workspace: ws + (14784 &* n &+ 56 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3902976 &* n, batch: n, imagePixels: 69696, inChannels: 56, inputScales: ws,
+            input: a + 3902976 &* n, batch: n, imagePixels: 69696, inChannels: 56, inputScales: ws + 14784 &* n,
             inputMajorWeights: w + 3808, bias: w + 5600, outChannels: 32,
             activation: .identity, residual: nil, output: a,
-            workspace: ws + 56 &* n, pool: pool)
+            workspace: ws + (14784 &* n &+ 56 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -157,23 +162,24 @@ public final class EfficientNetB6: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 264, width: 264, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: w + 5632, bias: w + 5920, activation: .silu, output: a + 2230272 &* n, pool: pool)
+            weights: w + 5632, bias: w + 5920, activation: .silu, output: a + 2230272 &* n, rowSums: ws, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32]
+        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32], means from features.1.1.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2230272 &* n, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 5952, reduceBias: w + 6208, activation: .silu,
             expandWeights: w + 6224, expandBias: w + 6480,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 264,
+            scales: ws + 8448 &* n, workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
         p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2230272 &* n, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws,
+            input: a + 2230272 &* n, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws + 8448 &* n,
             inputMajorWeights: w + 6512, bias: w + 7536, outChannels: 32,
             activation: .identity, residual: a, output: a + 4460544 &* n,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
         p?.stop(6)
     }
 
@@ -184,23 +190,24 @@ public final class EfficientNetB6: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 4460544 &* n, batch: n, height: 264, width: 264, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: w + 7568, bias: w + 7856, activation: .silu, output: a, pool: pool)
+            weights: w + 7568, bias: w + 7856, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32]
+        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32], means from features.1.2.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 7888, reduceBias: w + 8144, activation: .silu,
             expandWeights: w + 8160, expandBias: w + 8416,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 264,
+            scales: ws + 8448 &* n, workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
         p?.stop(8)
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws,
+            input: a, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws + 8448 &* n,
             inputMajorWeights: w + 8448, bias: w + 9472, outChannels: 32,
             activation: .identity, residual: a + 4460544 &* n, output: a + 16727040 &* n,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
         p?.stop(9)
     }
 
@@ -214,24 +221,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132,
             depthwiseWeights: w + 15840, depthwiseBias: w + 17568, depthwiseActivation: .silu,
-            output: a + 13381632 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 13381632 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 25344 &* n, pool: pool)
         p?.stop(10)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192]
+        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 13381632 &* n, batch: n, pixels: 17424, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 17760, reduceBias: w + 19296, activation: .silu,
             expandWeights: w + 19312, expandBias: w + 20848,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 132,
+            scales: ws + 25344 &* n, workspace: ws + (25344 &* n &+ 192 &* n), pool: pool)
         p?.stop(12)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 13381632 &* n, batch: n, imagePixels: 17424, inChannels: 192, inputScales: ws,
+            input: a + 13381632 &* n, batch: n, imagePixels: 17424, inChannels: 192, inputScales: ws + 25344 &* n,
             inputMajorWeights: w + 21040, bias: w + 28720, outChannels: 40,
             activation: .identity, residual: nil, output: a + 8363520 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (25344 &* n &+ 192 &* n), pool: pool)
         p?.stop(13)
     }
 
@@ -245,24 +254,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132,
             depthwiseWeights: w + 38608, depthwiseBias: w + 40768, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 4181760 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
         p?.stop(14)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
+        // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 41008, reduceBias: w + 43408, activation: .silu,
             expandWeights: w + 43424, expandBias: w + 45824,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 132,
+            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(16)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
             inputMajorWeights: w + 46064, bias: w + 55664, outChannels: 40,
             activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(17)
     }
 
@@ -276,24 +287,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132,
             depthwiseWeights: w + 65552, depthwiseBias: w + 67712, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 4181760 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
         p?.stop(18)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.2.block.0
-        // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
+        // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 67952, reduceBias: w + 70352, activation: .silu,
             expandWeights: w + 70368, expandBias: w + 72768,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 132,
+            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(20)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
             inputMajorWeights: w + 73008, bias: w + 82608, outChannels: 40,
             activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(21)
     }
 
@@ -307,24 +320,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132,
             depthwiseWeights: w + 92496, depthwiseBias: w + 94656, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 4181760 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
         p?.stop(22)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.3.block.0
-        // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
+        // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 94896, reduceBias: w + 97296, activation: .silu,
             expandWeights: w + 97312, expandBias: w + 99712,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 132,
+            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(24)
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
             inputMajorWeights: w + 99952, bias: w + 109552, outChannels: 40,
             activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(25)
     }
 
@@ -338,24 +353,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132,
             depthwiseWeights: w + 119440, depthwiseBias: w + 121600, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 4181760 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
         p?.stop(26)
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.4.block.0
-        // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
+        // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 121840, reduceBias: w + 124240, activation: .silu,
             expandWeights: w + 124256, expandBias: w + 126656,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 132,
+            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(28)
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
             inputMajorWeights: w + 126896, bias: w + 136496, outChannels: 40,
             activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(29)
     }
 
@@ -369,24 +386,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 132, outWidth: 132,
             depthwiseWeights: w + 146384, depthwiseBias: w + 148544, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 4181760 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
         p?.stop(30)
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.5.block.0
-        // features.2.5.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]
+        // features.2.5.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 148784, reduceBias: w + 151184, activation: .silu,
             expandWeights: w + 151200, expandBias: w + 153600,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 132,
+            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(32)
         // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws,
+            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
             inputMajorWeights: w + 153840, bias: w + 163440, outChannels: 40,
             activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
         p?.stop(33)
     }
 
@@ -400,24 +419,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66,
             depthwiseWeights: w + 173328, depthwiseBias: w + 179328, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 4181760 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 15840 &* n, pool: pool)
         p?.stop(34)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240]
+        // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 4181760 &* n, batch: n, pixels: 4356, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 179568, reduceBias: w + 181968, activation: .silu,
             expandWeights: w + 181984, expandBias: w + 184384,
-            scales: ws, workspace: ws + 240 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 66,
+            scales: ws + 15840 &* n, workspace: ws + (15840 &* n &+ 240 &* n), pool: pool)
         p?.stop(36)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 4356, inChannels: 240, inputScales: ws,
+            input: a + 4181760 &* n, batch: n, imagePixels: 4356, inChannels: 240, inputScales: ws + 15840 &* n,
             inputMajorWeights: w + 184624, bias: w + 201904, outChannels: 72,
             activation: .identity, residual: nil, output: a + 3763584 &* n,
-            workspace: ws + 240 &* n, pool: pool)
+            workspace: ws + (15840 &* n &+ 240 &* n), pool: pool)
         p?.stop(37)
     }
 
@@ -431,24 +452,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66,
             depthwiseWeights: w + 233520, depthwiseBias: w + 244320, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1881792 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(38)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
+        // features.3.1.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 244752, reduceBias: w + 252528, activation: .silu,
             expandWeights: w + 252560, expandBias: w + 260336,
-            scales: ws, workspace: ws + 432 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 66,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(40)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 260768, bias: w + 291872, outChannels: 72,
             activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
-            workspace: ws + 432 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(41)
     }
 
@@ -462,24 +485,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66,
             depthwiseWeights: w + 323488, depthwiseBias: w + 334288, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1881792 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(42)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.2.block.0
-        // features.3.2.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
+        // features.3.2.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 334720, reduceBias: w + 342496, activation: .silu,
             expandWeights: w + 342528, expandBias: w + 350304,
-            scales: ws, workspace: ws + 432 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 66,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(44)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 350736, bias: w + 381840, outChannels: 72,
             activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
-            workspace: ws + 432 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(45)
     }
 
@@ -493,24 +518,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66,
             depthwiseWeights: w + 413456, depthwiseBias: w + 424256, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1881792 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(46)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.3.block.0
-        // features.3.3.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
+        // features.3.3.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 424688, reduceBias: w + 432464, activation: .silu,
             expandWeights: w + 432496, expandBias: w + 440272,
-            scales: ws, workspace: ws + 432 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 66,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(48)
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 440704, bias: w + 471808, outChannels: 72,
             activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
-            workspace: ws + 432 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(49)
     }
 
@@ -524,24 +551,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66,
             depthwiseWeights: w + 503424, depthwiseBias: w + 514224, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1881792 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(50)
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.4.block.0
-        // features.3.4.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
+        // features.3.4.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 514656, reduceBias: w + 522432, activation: .silu,
             expandWeights: w + 522464, expandBias: w + 530240,
-            scales: ws, workspace: ws + 432 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 66,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(52)
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 530672, bias: w + 561776, outChannels: 72,
             activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
-            workspace: ws + 432 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(53)
     }
 
@@ -555,24 +584,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 66, outWidth: 66,
             depthwiseWeights: w + 593392, depthwiseBias: w + 604192, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1881792 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(54)
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.5.block.0
-        // features.3.5.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]
+        // features.3.5.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 604624, reduceBias: w + 612400, activation: .silu,
             expandWeights: w + 612432, expandBias: w + 620208,
-            scales: ws, workspace: ws + 432 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 66,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(56)
         // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws,
+            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 620640, bias: w + 651744, outChannels: 72,
             activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
-            workspace: ws + 432 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
         p?.stop(57)
     }
 
@@ -586,24 +617,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 683360, depthwiseBias: w + 687248, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1881792 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 14256 &* n, pool: pool)
         p?.stop(58)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432]
+        // features.4.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1881792 &* n, batch: n, pixels: 1089, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 687680, reduceBias: w + 695456, activation: .silu,
             expandWeights: w + 695488, expandBias: w + 703264,
-            scales: ws, workspace: ws + 432 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 14256 &* n, workspace: ws + (14256 &* n &+ 432 &* n), pool: pool)
         p?.stop(60)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 1089, inChannels: 432, inputScales: ws,
+            input: a + 1881792 &* n, batch: n, imagePixels: 1089, inChannels: 432, inputScales: ws + 14256 &* n,
             inputMajorWeights: w + 703696, bias: w + 765904, outChannels: 144,
             activation: .identity, residual: nil, output: a + 2352240 &* n,
-            workspace: ws + 432 &* n, pool: pool)
+            workspace: ws + (14256 &* n &+ 432 &* n), pool: pool)
         p?.stop(61)
     }
 
@@ -617,24 +650,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 891328, depthwiseBias: w + 899104, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 940896 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(62)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
+        // features.4.1.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 899968, reduceBias: w + 931072, activation: .silu,
             expandWeights: w + 931120, expandBias: w + 962224,
-            scales: ws, workspace: ws + 864 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(64)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 963088, bias: w + 1087504, outChannels: 144,
             activation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n,
-            workspace: ws + 864 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(65)
     }
 
@@ -648,24 +683,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 1212928, depthwiseBias: w + 1220704, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 940896 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(66)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
+        // features.4.2.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 1221568, reduceBias: w + 1252672, activation: .silu,
             expandWeights: w + 1252720, expandBias: w + 1283824,
-            scales: ws, workspace: ws + 864 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(68)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 1284688, bias: w + 1409104, outChannels: 144,
             activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
-            workspace: ws + 864 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(69)
     }
 
@@ -679,24 +716,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 1534528, depthwiseBias: w + 1542304, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 940896 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(70)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.3.block.0
-        // features.4.3.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
+        // features.4.3.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 1543168, reduceBias: w + 1574272, activation: .silu,
             expandWeights: w + 1574320, expandBias: w + 1605424,
-            scales: ws, workspace: ws + 864 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(72)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 1606288, bias: w + 1730704, outChannels: 144,
             activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
-            workspace: ws + 864 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(73)
     }
 
@@ -710,24 +749,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 1856128, depthwiseBias: w + 1863904, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 940896 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(74)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.4.block.0
-        // features.4.4.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
+        // features.4.4.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 1864768, reduceBias: w + 1895872, activation: .silu,
             expandWeights: w + 1895920, expandBias: w + 1927024,
-            scales: ws, workspace: ws + 864 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(76)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 1927888, bias: w + 2052304, outChannels: 144,
             activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
-            workspace: ws + 864 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(77)
     }
 
@@ -741,24 +782,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 2177728, depthwiseBias: w + 2185504, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 940896 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(78)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.5.block.0
-        // features.4.5.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
+        // features.4.5.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 2186368, reduceBias: w + 2217472, activation: .silu,
             expandWeights: w + 2217520, expandBias: w + 2248624,
-            scales: ws, workspace: ws + 864 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(80)
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 2249488, bias: w + 2373904, outChannels: 144,
             activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
-            workspace: ws + 864 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(81)
     }
 
@@ -772,24 +815,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 2499328, depthwiseBias: w + 2507104, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 940896 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(82)
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.6.block.0
-        // features.4.6.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
+        // features.4.6.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 2507968, reduceBias: w + 2539072, activation: .silu,
             expandWeights: w + 2539120, expandBias: w + 2570224,
-            scales: ws, workspace: ws + 864 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(84)
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 2571088, bias: w + 2695504, outChannels: 144,
             activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
-            workspace: ws + 864 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(85)
     }
 
@@ -803,24 +848,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 2820928, depthwiseBias: w + 2828704, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 940896 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(86)
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.7.block.0
-        // features.4.7.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
+        // features.4.7.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 2829568, reduceBias: w + 2860672, activation: .silu,
             expandWeights: w + 2860720, expandBias: w + 2891824,
-            scales: ws, workspace: ws + 864 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(88)
         // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 2892688, bias: w + 3017104, outChannels: 144,
             activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
-            workspace: ws + 864 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(89)
     }
 
@@ -834,24 +881,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 3142528, depthwiseBias: w + 3164128, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 940896 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
         p?.stop(90)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]
+        // features.5.0.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
             reduceWeights: w + 3164992, reduceBias: w + 3196096, activation: .silu,
             expandWeights: w + 3196144, expandBias: w + 3227248,
-            scales: ws, workspace: ws + 864 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(92)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws,
+            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
             inputMajorWeights: w + 3228112, bias: w + 3400912, outChannels: 200,
             activation: .identity, residual: nil, output: a + 2613600 &* n,
-            workspace: ws + 864 &* n, pool: pool)
+            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
         p?.stop(93)
     }
 
@@ -865,24 +914,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 3642320, depthwiseBias: w + 3672320, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1306800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
         p?.stop(94)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
+        // features.5.1.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 3673520, reduceBias: w + 3733520, activation: .silu,
             expandWeights: w + 3733584, expandBias: w + 3793584,
-            scales: ws, workspace: ws + 1200 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(96)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
             inputMajorWeights: w + 3794784, bias: w + 4034784, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
-            workspace: ws + 1200 &* n, pool: pool)
+            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(97)
     }
 
@@ -896,24 +947,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 4276192, depthwiseBias: w + 4306192, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1306800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
         p?.stop(98)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
+        // features.5.2.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 4307392, reduceBias: w + 4367392, activation: .silu,
             expandWeights: w + 4367456, expandBias: w + 4427456,
-            scales: ws, workspace: ws + 1200 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(100)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
             inputMajorWeights: w + 4428656, bias: w + 4668656, outChannels: 200,
             activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
-            workspace: ws + 1200 &* n, pool: pool)
+            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(101)
     }
 
@@ -927,24 +980,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 4910064, depthwiseBias: w + 4940064, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1306800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
         p?.stop(102)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.3.block.0
-        // features.5.3.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
+        // features.5.3.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 4941264, reduceBias: w + 5001264, activation: .silu,
             expandWeights: w + 5001328, expandBias: w + 5061328,
-            scales: ws, workspace: ws + 1200 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(104)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
             inputMajorWeights: w + 5062528, bias: w + 5302528, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
-            workspace: ws + 1200 &* n, pool: pool)
+            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(105)
     }
 
@@ -958,24 +1013,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 5543936, depthwiseBias: w + 5573936, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1306800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
         p?.stop(106)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.4.block.0
-        // features.5.4.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
+        // features.5.4.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 5575136, reduceBias: w + 5635136, activation: .silu,
             expandWeights: w + 5635200, expandBias: w + 5695200,
-            scales: ws, workspace: ws + 1200 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(108)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
             inputMajorWeights: w + 5696400, bias: w + 5936400, outChannels: 200,
             activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
-            workspace: ws + 1200 &* n, pool: pool)
+            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(109)
     }
 
@@ -989,24 +1046,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 6177808, depthwiseBias: w + 6207808, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1306800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
         p?.stop(110)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.5.block.0
-        // features.5.5.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
+        // features.5.5.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 6209008, reduceBias: w + 6269008, activation: .silu,
             expandWeights: w + 6269072, expandBias: w + 6329072,
-            scales: ws, workspace: ws + 1200 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(112)
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
             inputMajorWeights: w + 6330272, bias: w + 6570272, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
-            workspace: ws + 1200 &* n, pool: pool)
+            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(113)
     }
 
@@ -1020,24 +1079,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 6811680, depthwiseBias: w + 6841680, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1306800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
         p?.stop(114)
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.6.block.0
-        // features.5.6.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
+        // features.5.6.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 6842880, reduceBias: w + 6902880, activation: .silu,
             expandWeights: w + 6902944, expandBias: w + 6962944,
-            scales: ws, workspace: ws + 1200 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(116)
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
             inputMajorWeights: w + 6964144, bias: w + 7204144, outChannels: 200,
             activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
-            workspace: ws + 1200 &* n, pool: pool)
+            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(117)
     }
 
@@ -1051,24 +1112,26 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 7445552, depthwiseBias: w + 7475552, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1306800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
         p?.stop(118)
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.7.block.0
-        // features.5.7.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]
+        // features.5.7.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 7476752, reduceBias: w + 7536752, activation: .silu,
             expandWeights: w + 7536816, expandBias: w + 7596816,
-            scales: ws, workspace: ws + 1200 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 33,
+            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(120)
         // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws,
+            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
             inputMajorWeights: w + 7598016, bias: w + 7838016, outChannels: 200,
             activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
-            workspace: ws + 1200 &* n, pool: pool)
+            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
         p?.stop(121)
     }
 
@@ -1082,15 +1145,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 8079424, depthwiseBias: w + 8109424, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1306800 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 20400 &* n, pool: pool)
         p?.stop(122)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 17, 17, 1200]
+        // features.6.0.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 17, 17, 1200], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 1306800 &* n, batch: n, pixels: 289, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 8110624, reduceBias: w + 8170624, activation: .silu,
-            expandWeights: w + 8170688, expandBias: w + 8230688, workspace: ws, pool: pool)
+            expandWeights: w + 8170688, expandBias: w + 8230688,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 20400 &* n, pool: pool)
         p?.stop(124)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 17, 17, 1200] -> [n, 17, 17, 344]
         p?.start()
@@ -1111,15 +1176,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 9357120, depthwiseBias: w + 9408720, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(126)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 9410784, reduceBias: w + 9588288, activation: .silu,
-            expandWeights: w + 9588384, expandBias: w + 9765888, workspace: ws, pool: pool)
+            expandWeights: w + 9588384, expandBias: w + 9765888,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(128)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1140,15 +1207,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 11190400, depthwiseBias: w + 11242000, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(130)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 11244064, reduceBias: w + 11421568, activation: .silu,
-            expandWeights: w + 11421664, expandBias: w + 11599168, workspace: ws, pool: pool)
+            expandWeights: w + 11421664, expandBias: w + 11599168,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(132)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1169,15 +1238,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 13023680, depthwiseBias: w + 13075280, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(134)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 13077344, reduceBias: w + 13254848, activation: .silu,
-            expandWeights: w + 13254944, expandBias: w + 13432448, workspace: ws, pool: pool)
+            expandWeights: w + 13254944, expandBias: w + 13432448,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(136)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1198,15 +1269,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 14856960, depthwiseBias: w + 14908560, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(138)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.4.block.0
-        // features.6.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 14910624, reduceBias: w + 15088128, activation: .silu,
-            expandWeights: w + 15088224, expandBias: w + 15265728, workspace: ws, pool: pool)
+            expandWeights: w + 15088224, expandBias: w + 15265728,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(140)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1227,15 +1300,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 16690240, depthwiseBias: w + 16741840, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(142)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.5.block.0
-        // features.6.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 16743904, reduceBias: w + 16921408, activation: .silu,
-            expandWeights: w + 16921504, expandBias: w + 17099008, workspace: ws, pool: pool)
+            expandWeights: w + 16921504, expandBias: w + 17099008,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(144)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1256,15 +1331,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 18523520, depthwiseBias: w + 18575120, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(146)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.6.block.0
-        // features.6.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 18577184, reduceBias: w + 18754688, activation: .silu,
-            expandWeights: w + 18754784, expandBias: w + 18932288, workspace: ws, pool: pool)
+            expandWeights: w + 18754784, expandBias: w + 18932288,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(148)
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1285,15 +1362,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 20356800, depthwiseBias: w + 20408400, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(150)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.7.block.0
-        // features.6.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 20410464, reduceBias: w + 20587968, activation: .silu,
-            expandWeights: w + 20588064, expandBias: w + 20765568, workspace: ws, pool: pool)
+            expandWeights: w + 20588064, expandBias: w + 20765568,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(152)
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1314,15 +1393,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 22190080, depthwiseBias: w + 22241680, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(154)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.8.block.0
-        // features.6.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.8.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 22243744, reduceBias: w + 22421248, activation: .silu,
-            expandWeights: w + 22421344, expandBias: w + 22598848, workspace: ws, pool: pool)
+            expandWeights: w + 22421344, expandBias: w + 22598848,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(156)
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1343,15 +1424,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 24023360, depthwiseBias: w + 24074960, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(158)
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.9.block.0
-        // features.6.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.9.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 24077024, reduceBias: w + 24254528, activation: .silu,
-            expandWeights: w + 24254624, expandBias: w + 24432128, workspace: ws, pool: pool)
+            expandWeights: w + 24254624, expandBias: w + 24432128,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(160)
         // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1372,15 +1455,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 25856640, depthwiseBias: w + 25908240, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(162)
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.10.block.0
-        // features.6.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.6.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.10.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 25910304, reduceBias: w + 26087808, activation: .silu,
-            expandWeights: w + 26087904, expandBias: w + 26265408, workspace: ws, pool: pool)
+            expandWeights: w + 26087904, expandBias: w + 26265408,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(164)
         // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
@@ -1401,15 +1486,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 27689920, depthwiseBias: w + 27708496, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 596496 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(166)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]
+        // features.7.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 27710560, reduceBias: w + 27888064, activation: .silu,
-            expandWeights: w + 27888160, expandBias: w + 28065664, workspace: ws, pool: pool)
+            expandWeights: w + 27888160, expandBias: w + 28065664,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(168)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 17, 17, 2064] -> [n, 17, 17, 576]
         p?.start()
@@ -1430,15 +1517,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 31251280, depthwiseBias: w + 31282384, depthwiseActivation: .silu,
-            output: a + 998784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 998784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 58752 &* n, pool: pool)
         p?.stop(170)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.1.block.0
-        // features.7.1.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]
+        // features.7.1.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 998784 &* n, batch: n, pixels: 289, channels: 3456, squeezeChannels: 144,
             reduceWeights: w + 31285840, reduceBias: w + 31783504, activation: .silu,
-            expandWeights: w + 31783648, expandBias: w + 32281312, workspace: ws, pool: pool)
+            expandWeights: w + 31783648, expandBias: w + 32281312,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 58752 &* n, pool: pool)
         p?.stop(172)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         p?.start()
@@ -1459,15 +1548,17 @@ public final class EfficientNetB6: GeneratedModel {
             expandedChannels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 36270112, depthwiseBias: w + 36301216, depthwiseActivation: .silu,
-            output: a + 998784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 998784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 58752 &* n, pool: pool)
         p?.stop(174)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.2.block.0
-        // features.7.2.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]
+        // features.7.2.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 998784 &* n, batch: n, pixels: 289, channels: 3456, squeezeChannels: 144,
             reduceWeights: w + 36304672, reduceBias: w + 36802336, activation: .silu,
-            expandWeights: w + 36802480, expandBias: w + 37300144, workspace: ws, pool: pool)
+            expandWeights: w + 36802480, expandBias: w + 37300144,
+            rowSums: ws, rowsPerImage: 17, workspace: ws + 58752 &* n, pool: pool)
         p?.stop(176)
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         p?.start()
@@ -1514,19 +1605,19 @@ extension EfficientNetB6 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 35126784,
               "depthwise 3x3/1 + BN + silu, [n, 264, 264, 56] -> [n, 264, 264, 56]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 1568,
-              "56 -> 14 -> 56, scales only (folded into the projection) for [n, 264, 264, 56]"),
+              "56 -> 14 -> 56, scales only (folded into the projection) for [n, 264, 264, 56], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 124895232,
               "conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 20072448,
               "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 71368704,
               "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 20072448,
               "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 71368704,
               "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 458320896,
@@ -1534,7 +1625,7 @@ extension EfficientNetB6 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 30108672,
               "depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 133816320,
               "conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
@@ -1542,7 +1633,7 @@ extension EfficientNetB6 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
@@ -1550,7 +1641,7 @@ extension EfficientNetB6 {
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.2.block.1's row sums"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
@@ -1558,7 +1649,7 @@ extension EfficientNetB6 {
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.3.block.1's row sums"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
@@ -1566,7 +1657,7 @@ extension EfficientNetB6 {
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.4.block.1's row sums"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
@@ -1574,7 +1665,7 @@ extension EfficientNetB6 {
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.5.block.1's row sums"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 193406400,
@@ -1582,7 +1673,7 @@ extension EfficientNetB6 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 26136000,
               "depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240]"),
+              "240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 75271680,
               "conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
@@ -1590,7 +1681,7 @@ extension EfficientNetB6 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
@@ -1598,7 +1689,7 @@ extension EfficientNetB6 {
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.2.block.1's row sums"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
@@ -1606,7 +1697,7 @@ extension EfficientNetB6 {
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.3.block.1's row sums"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
@@ -1614,7 +1705,7 @@ extension EfficientNetB6 {
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.4.block.1's row sums"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
@@ -1622,7 +1713,7 @@ extension EfficientNetB6 {
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.5.block.1's row sums"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 139723056,
@@ -1630,7 +1721,7 @@ extension EfficientNetB6 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 4234032,
               "depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 67744512,
               "conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
@@ -1638,7 +1729,7 @@ extension EfficientNetB6 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
@@ -1646,7 +1737,7 @@ extension EfficientNetB6 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
@@ -1654,7 +1745,7 @@ extension EfficientNetB6 {
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.3.block.1's row sums"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
@@ -1662,7 +1753,7 @@ extension EfficientNetB6 {
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.4.block.1's row sums"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
@@ -1670,7 +1761,7 @@ extension EfficientNetB6 {
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.5.block.1's row sums"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
@@ -1678,7 +1769,7 @@ extension EfficientNetB6 {
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.6.block.1's row sums"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
@@ -1686,7 +1777,7 @@ extension EfficientNetB6 {
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.7.block.1's row sums"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 159011424,
@@ -1694,7 +1785,7 @@ extension EfficientNetB6 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 23522400,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
-              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864]"),
+              "864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 188179200,
               "conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
@@ -1702,7 +1793,7 @@ extension EfficientNetB6 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
@@ -1710,7 +1801,7 @@ extension EfficientNetB6 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
@@ -1718,7 +1809,7 @@ extension EfficientNetB6 {
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.3.block.1's row sums"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
@@ -1726,7 +1817,7 @@ extension EfficientNetB6 {
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.4.block.1's row sums"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
@@ -1734,7 +1825,7 @@ extension EfficientNetB6 {
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.5.block.1's row sums"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
@@ -1742,7 +1833,7 @@ extension EfficientNetB6 {
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.6.block.1's row sums"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
@@ -1750,7 +1841,7 @@ extension EfficientNetB6 {
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200]"),
+              "1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.7.block.1's row sums"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 270030000,
@@ -1758,7 +1849,7 @@ extension EfficientNetB6 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 8670000,
               "depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
-              "1200 -> 50 -> 1200, in place on [n, 17, 17, 1200]"),
+              "1200 -> 50 -> 1200, in place on [n, 17, 17, 1200], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 119299200,
               "conv 1x1 + BN, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1766,7 +1857,7 @@ extension EfficientNetB6 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1774,7 +1865,7 @@ extension EfficientNetB6 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1782,7 +1873,7 @@ extension EfficientNetB6 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1790,7 +1881,7 @@ extension EfficientNetB6 {
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.4.block.1's row sums"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1798,7 +1889,7 @@ extension EfficientNetB6 {
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.5.block.1's row sums"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1806,7 +1897,7 @@ extension EfficientNetB6 {
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.6.block.1's row sums"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1814,7 +1905,7 @@ extension EfficientNetB6 {
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.7.block.1's row sums"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1822,7 +1913,7 @@ extension EfficientNetB6 {
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.8.block.1's row sums"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1830,7 +1921,7 @@ extension EfficientNetB6 {
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.9.block.1's row sums"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 220107024,
@@ -1838,7 +1929,7 @@ extension EfficientNetB6 {
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 14912400,
               "depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.10.block.1's row sums"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 205194624,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 210563088,
@@ -1846,7 +1937,7 @@ extension EfficientNetB6 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 5368464,
               "depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064]"),
+              "2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 343581696,
               "conv 1x1 + BN, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 584288640,
@@ -1854,7 +1945,7 @@ extension EfficientNetB6 {
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 8989056,
               "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 995328,
-              "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]"),
+              "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456], means from features.7.1.block.1's row sums"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 575299584,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 584288640,
@@ -1862,7 +1953,7 @@ extension EfficientNetB6 {
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 8989056,
               "depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 995328,
-              "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456]"),
+              "3456 -> 144 -> 3456, in place on [n, 17, 17, 3456], means from features.7.2.block.1's row sums"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 575299584,
               "conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 383533056,

@@ -31,27 +31,31 @@ public final class EfficientNetB7: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 64, squeezeChannels: 16, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 48),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 48),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 80),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 160),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 160),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 224),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1344, squeezeChannels: 56, outChannels: 224),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 300, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 1344, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 2304, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 2304, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 3840, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 300, channels: 64) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 64, squeezeChannels: 16, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 300, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 192) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 48),
+            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 288) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 48),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 288) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 288, squeezeChannels: 12, outChannels: 80),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 480) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 80),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 480) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 480, squeezeChannels: 20, outChannels: 160),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 160),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40, outChannels: 224),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 1344) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1344, squeezeChannels: 56, outChannels: 224),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 1344) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1344, squeezeChannels: 56),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 3840) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160),
+            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 300, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 1344) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 1344, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 1344) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 1344, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 2304, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 2304, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 3840) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 3840, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -140,23 +144,24 @@ public final class EfficientNetB7: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 300, width: 300, channels: 64,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: w + 1792, bias: w + 2368, activation: .silu, output: a + 5760000 &* n, pool: pool)
+            weights: w + 1792, bias: w + 2368, activation: .silu, output: a + 5760000 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 64 -> 16 -> 64, scales only (folded into the projection) for [n, 300, 300, 64]
+        // features.1.0.block.1 squeeze-excitation: 64 -> 16 -> 64, scales only (folded into the projection) for [n, 300, 300, 64], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5760000 &* n, batch: n, pixels: 90000, channels: 64, squeezeChannels: 16,
             reduceWeights: w + 2432, reduceBias: w + 3456, activation: .silu,
             expandWeights: w + 3472, expandBias: w + 4496,
-            scales: ws, workspace: ws + 64 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 300,
+            scales: ws + 19200 &* n, workspace: ws + (19200 &* n &+ 64 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 300, 300, 64] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5760000 &* n, batch: n, imagePixels: 90000, inChannels: 64, inputScales: ws,
+            input: a + 5760000 &* n, batch: n, imagePixels: 90000, inChannels: 64, inputScales: ws + 19200 &* n,
             inputMajorWeights: w + 4560, bias: w + 6608, outChannels: 32,
             activation: .identity, residual: nil, output: a,
-            workspace: ws + 64 &* n, pool: pool)
+            workspace: ws + (19200 &* n &+ 64 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -167,23 +172,24 @@ public final class EfficientNetB7: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 300, width: 300, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: w + 6640, bias: w + 6928, activation: .silu, output: a + 2880000 &* n, pool: pool)
+            weights: w + 6640, bias: w + 6928, activation: .silu, output: a + 2880000 &* n, rowSums: ws, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]
+        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.1.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2880000 &* n, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 6960, reduceBias: w + 7216, activation: .silu,
             expandWeights: w + 7232, expandBias: w + 7488,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 300,
+            scales: ws + 9600 &* n, workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
         p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2880000 &* n, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws,
+            input: a + 2880000 &* n, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
             inputMajorWeights: w + 7520, bias: w + 8544, outChannels: 32,
             activation: .identity, residual: a, output: a + 5760000 &* n,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
         p?.stop(6)
     }
 
@@ -194,23 +200,24 @@ public final class EfficientNetB7: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 5760000 &* n, batch: n, height: 300, width: 300, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: w + 8576, bias: w + 8864, activation: .silu, output: a, pool: pool)
+            weights: w + 8576, bias: w + 8864, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]
+        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.2.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 8896, reduceBias: w + 9152, activation: .silu,
             expandWeights: w + 9168, expandBias: w + 9424,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 300,
+            scales: ws + 9600 &* n, workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
         p?.stop(8)
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws,
+            input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
             inputMajorWeights: w + 9456, bias: w + 10480, outChannels: 32,
             activation: .identity, residual: a + 5760000 &* n, output: a + 2880000 &* n,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
         p?.stop(9)
     }
 
@@ -221,23 +228,24 @@ public final class EfficientNetB7: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 2880000 &* n, batch: n, height: 300, width: 300, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: w + 10512, bias: w + 10800, activation: .silu, output: a, pool: pool)
+            weights: w + 10512, bias: w + 10800, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(10)
-        // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]
+        // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.3.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 10832, reduceBias: w + 11088, activation: .silu,
             expandWeights: w + 11104, expandBias: w + 11360,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 300,
+            scales: ws + 9600 &* n, workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
         p?.stop(11)
         // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws,
+            input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
             inputMajorWeights: w + 11392, bias: w + 12416, outChannels: 32,
             activation: .identity, residual: a + 2880000 &* n, output: a + 21600000 &* n,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
         p?.stop(12)
     }
 
@@ -251,24 +259,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 150, outWidth: 150,
             depthwiseWeights: w + 18784, depthwiseBias: w + 20512, depthwiseActivation: .silu,
-            output: a + 17280000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 17280000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28800 &* n, pool: pool)
         p?.stop(13)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192]
+        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 17280000 &* n, batch: n, pixels: 22500, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 20704, reduceBias: w + 22240, activation: .silu,
             expandWeights: w + 22256, expandBias: w + 23792,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 150,
+            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 192 &* n), pool: pool)
         p?.stop(15)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 17280000 &* n, batch: n, imagePixels: 22500, inChannels: 192, inputScales: ws,
+            input: a + 17280000 &* n, batch: n, imagePixels: 22500, inChannels: 192, inputScales: ws + 28800 &* n,
             inputMajorWeights: w + 23984, bias: w + 33200, outChannels: 48,
             activation: .identity, residual: nil, output: a + 12960000 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (28800 &* n &+ 192 &* n), pool: pool)
         p?.stop(16)
     }
 
@@ -282,24 +292,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 150, outWidth: 150,
             depthwiseWeights: w + 47360, depthwiseBias: w + 49952, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 6480000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
         p?.stop(17)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
+        // features.2.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 50240, reduceBias: w + 53696, activation: .silu,
             expandWeights: w + 53712, expandBias: w + 57168,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 150,
+            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(19)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
             inputMajorWeights: w + 57456, bias: w + 71280, outChannels: 48,
             activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(20)
     }
 
@@ -313,24 +325,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 150, outWidth: 150,
             depthwiseWeights: w + 85440, depthwiseBias: w + 88032, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 6480000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
         p?.stop(21)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.2.block.0
-        // features.2.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
+        // features.2.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 88320, reduceBias: w + 91776, activation: .silu,
             expandWeights: w + 91792, expandBias: w + 95248,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 150,
+            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(23)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
             inputMajorWeights: w + 95536, bias: w + 109360, outChannels: 48,
             activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(24)
     }
 
@@ -344,24 +358,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 150, outWidth: 150,
             depthwiseWeights: w + 123520, depthwiseBias: w + 126112, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 6480000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
         p?.stop(25)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.3.block.0
-        // features.2.3.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
+        // features.2.3.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 126400, reduceBias: w + 129856, activation: .silu,
             expandWeights: w + 129872, expandBias: w + 133328,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 150,
+            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(27)
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
             inputMajorWeights: w + 133616, bias: w + 147440, outChannels: 48,
             activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(28)
     }
 
@@ -375,24 +391,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 150, outWidth: 150,
             depthwiseWeights: w + 161600, depthwiseBias: w + 164192, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 6480000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
         p?.stop(29)
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.4.block.0
-        // features.2.4.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
+        // features.2.4.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 164480, reduceBias: w + 167936, activation: .silu,
             expandWeights: w + 167952, expandBias: w + 171408,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 150,
+            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(31)
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
             inputMajorWeights: w + 171696, bias: w + 185520, outChannels: 48,
             activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(32)
     }
 
@@ -406,24 +424,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 150, outWidth: 150,
             depthwiseWeights: w + 199680, depthwiseBias: w + 202272, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 6480000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
         p?.stop(33)
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.5.block.0
-        // features.2.5.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
+        // features.2.5.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 202560, reduceBias: w + 206016, activation: .silu,
             expandWeights: w + 206032, expandBias: w + 209488,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 150,
+            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(35)
         // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
             inputMajorWeights: w + 209776, bias: w + 223600, outChannels: 48,
             activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(36)
     }
 
@@ -437,24 +457,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 150, outWidth: 150,
             depthwiseWeights: w + 237760, depthwiseBias: w + 240352, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 6480000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
         p?.stop(37)
         // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.6.block.0
-        // features.2.6.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]
+        // features.2.6.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 240640, reduceBias: w + 244096, activation: .silu,
             expandWeights: w + 244112, expandBias: w + 247568,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 150,
+            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(39)
         // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws,
+            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
             inputMajorWeights: w + 247856, bias: w + 261680, outChannels: 48,
             activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
         p?.stop(40)
     }
 
@@ -468,24 +490,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 275840, depthwiseBias: w + 283040, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 6480000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 21600 &* n, pool: pool)
         p?.stop(41)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288]
+        // features.3.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 6480000 &* n, batch: n, pixels: 5625, channels: 288, squeezeChannels: 12,
             reduceWeights: w + 283328, reduceBias: w + 286784, activation: .silu,
             expandWeights: w + 286800, expandBias: w + 290256,
-            scales: ws, workspace: ws + 288 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 21600 &* n, workspace: ws + (21600 &* n &+ 288 &* n), pool: pool)
         p?.stop(43)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 5625, inChannels: 288, inputScales: ws,
+            input: a + 6480000 &* n, batch: n, imagePixels: 5625, inChannels: 288, inputScales: ws + 21600 &* n,
             inputMajorWeights: w + 290544, bias: w + 313584, outChannels: 80,
             activation: .identity, residual: nil, output: a + 5400000 &* n,
-            workspace: ws + 288 &* n, pool: pool)
+            workspace: ws + (21600 &* n &+ 288 &* n), pool: pool)
         p?.stop(44)
     }
 
@@ -499,24 +523,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 352544, depthwiseBias: w + 364544, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2700000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
         p?.stop(45)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
+        // features.3.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 365024, reduceBias: w + 374624, activation: .silu,
             expandWeights: w + 374656, expandBias: w + 384256,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(47)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
             inputMajorWeights: w + 384736, bias: w + 423136, outChannels: 80,
             activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(48)
     }
 
@@ -530,24 +556,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 462096, depthwiseBias: w + 474096, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2700000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
         p?.stop(49)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.2.block.0
-        // features.3.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
+        // features.3.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 474576, reduceBias: w + 484176, activation: .silu,
             expandWeights: w + 484208, expandBias: w + 493808,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(51)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
             inputMajorWeights: w + 494288, bias: w + 532688, outChannels: 80,
             activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(52)
     }
 
@@ -561,24 +589,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 571648, depthwiseBias: w + 583648, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2700000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
         p?.stop(53)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.3.block.0
-        // features.3.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
+        // features.3.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 584128, reduceBias: w + 593728, activation: .silu,
             expandWeights: w + 593760, expandBias: w + 603360,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(55)
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
             inputMajorWeights: w + 603840, bias: w + 642240, outChannels: 80,
             activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(56)
     }
 
@@ -592,24 +622,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 681200, depthwiseBias: w + 693200, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2700000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
         p?.stop(57)
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.4.block.0
-        // features.3.4.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
+        // features.3.4.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 693680, reduceBias: w + 703280, activation: .silu,
             expandWeights: w + 703312, expandBias: w + 712912,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(59)
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
             inputMajorWeights: w + 713392, bias: w + 751792, outChannels: 80,
             activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(60)
     }
 
@@ -623,24 +655,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 790752, depthwiseBias: w + 802752, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2700000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
         p?.stop(61)
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.5.block.0
-        // features.3.5.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
+        // features.3.5.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 803232, reduceBias: w + 812832, activation: .silu,
             expandWeights: w + 812864, expandBias: w + 822464,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(63)
         // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
             inputMajorWeights: w + 822944, bias: w + 861344, outChannels: 80,
             activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(64)
     }
 
@@ -654,24 +688,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 900304, depthwiseBias: w + 912304, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2700000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
         p?.stop(65)
         // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.6.block.0
-        // features.3.6.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]
+        // features.3.6.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 912784, reduceBias: w + 922384, activation: .silu,
             expandWeights: w + 922416, expandBias: w + 932016,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 75,
+            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(67)
         // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws,
+            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
             inputMajorWeights: w + 932496, bias: w + 970896, outChannels: 80,
             activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
         p?.stop(68)
     }
 
@@ -685,24 +721,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 1009856, depthwiseBias: w + 1014176, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2700000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
         p?.stop(69)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480]
+        // features.4.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2700000 &* n, batch: n, pixels: 1444, channels: 480, squeezeChannels: 20,
             reduceWeights: w + 1014656, reduceBias: w + 1024256, activation: .silu,
             expandWeights: w + 1024288, expandBias: w + 1033888,
-            scales: ws, workspace: ws + 480 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 480 &* n), pool: pool)
         p?.stop(71)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 1444, inChannels: 480, inputScales: ws,
+            input: a + 2700000 &* n, batch: n, imagePixels: 1444, inChannels: 480, inputScales: ws + 18240 &* n,
             inputMajorWeights: w + 1034368, bias: w + 1111168, outChannels: 160,
             activation: .identity, residual: nil, output: a + 3393120 &* n,
-            workspace: ws + 480 &* n, pool: pool)
+            workspace: ws + (18240 &* n &+ 480 &* n), pool: pool)
         p?.stop(72)
     }
 
@@ -716,24 +754,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 1265888, depthwiseBias: w + 1274528, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(73)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.4.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 1275488, reduceBias: w + 1313888, activation: .silu,
             expandWeights: w + 1313936, expandBias: w + 1352336,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(75)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 1353296, bias: w + 1506896, outChannels: 160,
             activation: .identity, residual: a + 3393120 &* n, output: a + 2772480 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(76)
     }
 
@@ -747,24 +787,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 1661616, depthwiseBias: w + 1670256, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(77)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.4.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 1671216, reduceBias: w + 1709616, activation: .silu,
             expandWeights: w + 1709664, expandBias: w + 1748064,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(79)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 1749024, bias: w + 1902624, outChannels: 160,
             activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(80)
     }
 
@@ -778,24 +820,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 2057344, depthwiseBias: w + 2065984, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(81)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.3.block.0
-        // features.4.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.4.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2066944, reduceBias: w + 2105344, activation: .silu,
             expandWeights: w + 2105392, expandBias: w + 2143792,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(83)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 2144752, bias: w + 2298352, outChannels: 160,
             activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(84)
     }
 
@@ -809,24 +853,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 2453072, depthwiseBias: w + 2461712, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(85)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.4.block.0
-        // features.4.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.4.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2462672, reduceBias: w + 2501072, activation: .silu,
             expandWeights: w + 2501120, expandBias: w + 2539520,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(87)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 2540480, bias: w + 2694080, outChannels: 160,
             activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(88)
     }
 
@@ -840,24 +886,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 2848800, depthwiseBias: w + 2857440, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(89)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.5.block.0
-        // features.4.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.4.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 2858400, reduceBias: w + 2896800, activation: .silu,
             expandWeights: w + 2896848, expandBias: w + 2935248,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(91)
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 2936208, bias: w + 3089808, outChannels: 160,
             activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(92)
     }
 
@@ -871,24 +919,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 3244528, depthwiseBias: w + 3253168, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(93)
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.6.block.0
-        // features.4.6.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.4.6.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3254128, reduceBias: w + 3292528, activation: .silu,
             expandWeights: w + 3292576, expandBias: w + 3330976,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(95)
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 3331936, bias: w + 3485536, outChannels: 160,
             activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(96)
     }
 
@@ -902,24 +952,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 3640256, depthwiseBias: w + 3648896, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(97)
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.7.block.0
-        // features.4.7.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.4.7.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3649856, reduceBias: w + 3688256, activation: .silu,
             expandWeights: w + 3688304, expandBias: w + 3726704,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(99)
         // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 3727664, bias: w + 3881264, outChannels: 160,
             activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(100)
     }
 
@@ -933,24 +985,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 4035984, depthwiseBias: w + 4044624, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(101)
         // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.8.block.0
-        // features.4.8.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.4.8.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.8.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 4045584, reduceBias: w + 4083984, activation: .silu,
             expandWeights: w + 4084032, expandBias: w + 4122432,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(103)
         // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 4123392, bias: w + 4276992, outChannels: 160,
             activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(104)
     }
 
@@ -964,24 +1018,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 4431712, depthwiseBias: w + 4440352, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(105)
         // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.9.block.0
-        // features.4.9.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.4.9.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.9.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 4441312, reduceBias: w + 4479712, activation: .silu,
             expandWeights: w + 4479760, expandBias: w + 4518160,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(107)
         // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 4519120, bias: w + 4672720, outChannels: 160,
             activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(108)
     }
 
@@ -995,24 +1051,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 4827440, depthwiseBias: w + 4851440, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
         p?.stop(109)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]
+        // features.5.0.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 4852400, reduceBias: w + 4890800, activation: .silu,
             expandWeights: w + 4890848, expandBias: w + 4929248,
-            scales: ws, workspace: ws + 960 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(111)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws,
+            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
             inputMajorWeights: w + 4930208, bias: w + 5145248, outChannels: 224,
             activation: .identity, residual: nil, output: a + 3881472 &* n,
-            workspace: ws + 960 &* n, pool: pool)
+            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
         p?.stop(112)
     }
 
@@ -1026,24 +1084,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 5447872, depthwiseBias: w + 5481472, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
         p?.stop(113)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
+        // features.5.1.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 5482816, reduceBias: w + 5558080, activation: .silu,
             expandWeights: w + 5558144, expandBias: w + 5633408,
-            scales: ws, workspace: ws + 1344 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(115)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
             inputMajorWeights: w + 5634752, bias: w + 5935808, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + 1344 &* n, pool: pool)
+            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(116)
     }
 
@@ -1057,24 +1117,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 6238432, depthwiseBias: w + 6272032, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
         p?.stop(117)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
+        // features.5.2.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 6273376, reduceBias: w + 6348640, activation: .silu,
             expandWeights: w + 6348704, expandBias: w + 6423968,
-            scales: ws, workspace: ws + 1344 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(119)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
             inputMajorWeights: w + 6425312, bias: w + 6726368, outChannels: 224,
             activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
-            workspace: ws + 1344 &* n, pool: pool)
+            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(120)
     }
 
@@ -1088,24 +1150,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 7028992, depthwiseBias: w + 7062592, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
         p?.stop(121)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.3.block.0
-        // features.5.3.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
+        // features.5.3.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 7063936, reduceBias: w + 7139200, activation: .silu,
             expandWeights: w + 7139264, expandBias: w + 7214528,
-            scales: ws, workspace: ws + 1344 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(123)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
             inputMajorWeights: w + 7215872, bias: w + 7516928, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + 1344 &* n, pool: pool)
+            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(124)
     }
 
@@ -1119,24 +1183,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 7819552, depthwiseBias: w + 7853152, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
         p?.stop(125)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.4.block.0
-        // features.5.4.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
+        // features.5.4.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 7854496, reduceBias: w + 7929760, activation: .silu,
             expandWeights: w + 7929824, expandBias: w + 8005088,
-            scales: ws, workspace: ws + 1344 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(127)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
             inputMajorWeights: w + 8006432, bias: w + 8307488, outChannels: 224,
             activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
-            workspace: ws + 1344 &* n, pool: pool)
+            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(128)
     }
 
@@ -1150,24 +1216,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 8610112, depthwiseBias: w + 8643712, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
         p?.stop(129)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.5.block.0
-        // features.5.5.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
+        // features.5.5.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 8645056, reduceBias: w + 8720320, activation: .silu,
             expandWeights: w + 8720384, expandBias: w + 8795648,
-            scales: ws, workspace: ws + 1344 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(131)
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
             inputMajorWeights: w + 8796992, bias: w + 9098048, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + 1344 &* n, pool: pool)
+            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(132)
     }
 
@@ -1181,24 +1249,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 9400672, depthwiseBias: w + 9434272, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
         p?.stop(133)
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.6.block.0
-        // features.5.6.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
+        // features.5.6.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 9435616, reduceBias: w + 9510880, activation: .silu,
             expandWeights: w + 9510944, expandBias: w + 9586208,
-            scales: ws, workspace: ws + 1344 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(135)
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
             inputMajorWeights: w + 9587552, bias: w + 9888608, outChannels: 224,
             activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
-            workspace: ws + 1344 &* n, pool: pool)
+            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(136)
     }
 
@@ -1212,24 +1282,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 10191232, depthwiseBias: w + 10224832, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
         p?.stop(137)
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.7.block.0
-        // features.5.7.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
+        // features.5.7.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 10226176, reduceBias: w + 10301440, activation: .silu,
             expandWeights: w + 10301504, expandBias: w + 10376768,
-            scales: ws, workspace: ws + 1344 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(139)
         // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
             inputMajorWeights: w + 10378112, bias: w + 10679168, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + 1344 &* n, pool: pool)
+            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(140)
     }
 
@@ -1243,24 +1315,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 10981792, depthwiseBias: w + 11015392, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
         p?.stop(141)
         // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.8.block.0
-        // features.5.8.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
+        // features.5.8.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.8.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 11016736, reduceBias: w + 11092000, activation: .silu,
             expandWeights: w + 11092064, expandBias: w + 11167328,
-            scales: ws, workspace: ws + 1344 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(143)
         // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
             inputMajorWeights: w + 11168672, bias: w + 11469728, outChannels: 224,
             activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
-            workspace: ws + 1344 &* n, pool: pool)
+            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(144)
     }
 
@@ -1274,24 +1348,26 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 11772352, depthwiseBias: w + 11805952, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
         p?.stop(145)
         // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.9.block.0
-        // features.5.9.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]
+        // features.5.9.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.9.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 11807296, reduceBias: w + 11882560, activation: .silu,
             expandWeights: w + 11882624, expandBias: w + 11957888,
-            scales: ws, workspace: ws + 1344 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 38,
+            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(147)
         // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws,
+            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
             inputMajorWeights: w + 11959232, bias: w + 12260288, outChannels: 224,
             activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + 1344 &* n, pool: pool)
+            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
         p?.stop(148)
     }
 
@@ -1305,15 +1381,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 1344, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 12562912, depthwiseBias: w + 12596512, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1940736 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 25536 &* n, pool: pool)
         p?.stop(149)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 19, 19, 1344]
+        // features.6.0.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 19, 19, 1344], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 1940736 &* n, batch: n, pixels: 361, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 12597856, reduceBias: w + 12673120, activation: .silu,
-            expandWeights: w + 12673184, expandBias: w + 12748448, workspace: ws, pool: pool)
+            expandWeights: w + 12673184, expandBias: w + 12748448,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 25536 &* n, pool: pool)
         p?.stop(151)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 1344] -> [n, 19, 19, 384]
         p?.start()
@@ -1334,15 +1412,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 14153312, depthwiseBias: w + 14210912, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(153)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 14213216, reduceBias: w + 14434400, activation: .silu,
-            expandWeights: w + 14434496, expandBias: w + 14655680, workspace: ws, pool: pool)
+            expandWeights: w + 14434496, expandBias: w + 14655680,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(155)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1363,15 +1443,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 16430144, depthwiseBias: w + 16487744, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(157)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.2.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 16490048, reduceBias: w + 16711232, activation: .silu,
-            expandWeights: w + 16711328, expandBias: w + 16932512, workspace: ws, pool: pool)
+            expandWeights: w + 16711328, expandBias: w + 16932512,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(159)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1392,15 +1474,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 18706976, depthwiseBias: w + 18764576, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(161)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.3.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 18766880, reduceBias: w + 18988064, activation: .silu,
-            expandWeights: w + 18988160, expandBias: w + 19209344, workspace: ws, pool: pool)
+            expandWeights: w + 18988160, expandBias: w + 19209344,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(163)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1421,15 +1505,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 20983808, depthwiseBias: w + 21041408, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(165)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.4.block.0
-        // features.6.4.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.4.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 21043712, reduceBias: w + 21264896, activation: .silu,
-            expandWeights: w + 21264992, expandBias: w + 21486176, workspace: ws, pool: pool)
+            expandWeights: w + 21264992, expandBias: w + 21486176,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(167)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1450,15 +1536,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 23260640, depthwiseBias: w + 23318240, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(169)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.5.block.0
-        // features.6.5.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.5.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 23320544, reduceBias: w + 23541728, activation: .silu,
-            expandWeights: w + 23541824, expandBias: w + 23763008, workspace: ws, pool: pool)
+            expandWeights: w + 23541824, expandBias: w + 23763008,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(171)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1479,15 +1567,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 25537472, depthwiseBias: w + 25595072, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(173)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.6.block.0
-        // features.6.6.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.6.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 25597376, reduceBias: w + 25818560, activation: .silu,
-            expandWeights: w + 25818656, expandBias: w + 26039840, workspace: ws, pool: pool)
+            expandWeights: w + 25818656, expandBias: w + 26039840,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(175)
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1508,15 +1598,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 27814304, depthwiseBias: w + 27871904, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(177)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.7.block.0
-        // features.6.7.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.7.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 27874208, reduceBias: w + 28095392, activation: .silu,
-            expandWeights: w + 28095488, expandBias: w + 28316672, workspace: ws, pool: pool)
+            expandWeights: w + 28095488, expandBias: w + 28316672,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(179)
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1537,15 +1629,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 30091136, depthwiseBias: w + 30148736, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(181)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.8.block.0
-        // features.6.8.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.8.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.8.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 30151040, reduceBias: w + 30372224, activation: .silu,
-            expandWeights: w + 30372320, expandBias: w + 30593504, workspace: ws, pool: pool)
+            expandWeights: w + 30372320, expandBias: w + 30593504,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(183)
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1566,15 +1660,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 32367968, depthwiseBias: w + 32425568, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(185)
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.9.block.0
-        // features.6.9.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.9.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.9.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 32427872, reduceBias: w + 32649056, activation: .silu,
-            expandWeights: w + 32649152, expandBias: w + 32870336, workspace: ws, pool: pool)
+            expandWeights: w + 32649152, expandBias: w + 32870336,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(187)
         // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1595,15 +1691,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 34644800, depthwiseBias: w + 34702400, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(189)
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.10.block.0
-        // features.6.10.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.10.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.10.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 34704704, reduceBias: w + 34925888, activation: .silu,
-            expandWeights: w + 34925984, expandBias: w + 35147168, workspace: ws, pool: pool)
+            expandWeights: w + 34925984, expandBias: w + 35147168,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(191)
         // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1624,15 +1722,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 36921632, depthwiseBias: w + 36979232, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(193)
         // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.11.block.0
-        // features.6.11.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.11.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.11.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 36981536, reduceBias: w + 37202720, activation: .silu,
-            expandWeights: w + 37202816, expandBias: w + 37424000, workspace: ws, pool: pool)
+            expandWeights: w + 37202816, expandBias: w + 37424000,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(195)
         // features.6.11.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1653,15 +1753,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 39198464, depthwiseBias: w + 39256064, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(197)
         // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.12.block.0
-        // features.6.12.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.6.12.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.12.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 39258368, reduceBias: w + 39479552, activation: .silu,
-            expandWeights: w + 39479648, expandBias: w + 39700832, workspace: ws, pool: pool)
+            expandWeights: w + 39479648, expandBias: w + 39700832,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(199)
         // features.6.12.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
@@ -1682,15 +1784,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 41475296, depthwiseBias: w + 41496032, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 831744 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(201)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]
+        // features.7.0.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 41498336, reduceBias: w + 41719520, activation: .silu,
-            expandWeights: w + 41719616, expandBias: w + 41940800, workspace: ws, pool: pool)
+            expandWeights: w + 41719616, expandBias: w + 41940800,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(203)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 2304] -> [n, 19, 19, 640]
         p?.start()
@@ -1711,15 +1815,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 45879744, depthwiseBias: w + 45914304, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 72960 &* n, pool: pool)
         p?.stop(205)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.1.block.0
-        // features.7.1.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]
+        // features.7.1.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 1386240 &* n, batch: n, pixels: 361, channels: 3840, squeezeChannels: 160,
             reduceWeights: w + 45918144, reduceBias: w + 46532544, activation: .silu,
-            expandWeights: w + 46532704, expandBias: w + 47147104, workspace: ws, pool: pool)
+            expandWeights: w + 46532704, expandBias: w + 47147104,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 72960 &* n, pool: pool)
         p?.stop(207)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]
         p?.start()
@@ -1740,15 +1846,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 52070624, depthwiseBias: w + 52105184, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 72960 &* n, pool: pool)
         p?.stop(209)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.2.block.0
-        // features.7.2.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]
+        // features.7.2.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 1386240 &* n, batch: n, pixels: 361, channels: 3840, squeezeChannels: 160,
             reduceWeights: w + 52109024, reduceBias: w + 52723424, activation: .silu,
-            expandWeights: w + 52723584, expandBias: w + 53337984, workspace: ws, pool: pool)
+            expandWeights: w + 52723584, expandBias: w + 53337984,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 72960 &* n, pool: pool)
         p?.stop(211)
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]
         p?.start()
@@ -1769,15 +1877,17 @@ public final class EfficientNetB7: GeneratedModel {
             expandedChannels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 58261504, depthwiseBias: w + 58296064, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1386240 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 72960 &* n, pool: pool)
         p?.stop(213)
         // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.3.block.0
-        // features.7.3.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]
+        // features.7.3.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840], means from features.7.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 1386240 &* n, batch: n, pixels: 361, channels: 3840, squeezeChannels: 160,
             reduceWeights: w + 58299904, reduceBias: w + 58914304, activation: .silu,
-            expandWeights: w + 58914464, expandBias: w + 59528864, workspace: ws, pool: pool)
+            expandWeights: w + 58914464, expandBias: w + 59528864,
+            rowSums: ws, rowsPerImage: 19, workspace: ws + 72960 &* n, pool: pool)
         p?.stop(215)
         // features.7.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]
         p?.start()
@@ -1824,25 +1934,25 @@ extension EfficientNetB7 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 51840000,
               "depthwise 3x3/1 + BN + silu, [n, 300, 300, 64] -> [n, 300, 300, 64]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 2048,
-              "64 -> 16 -> 64, scales only (folded into the projection) for [n, 300, 300, 64]"),
+              "64 -> 16 -> 64, scales only (folded into the projection) for [n, 300, 300, 64], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 184320000,
               "conv 1x1 + BN, [n, 300, 300, 64] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 25920000,
               "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 92160000,
               "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 25920000,
               "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 92160000,
               "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.1.3.block.0", kind: "depthwise", macsPerImage: 25920000,
               "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
         .init("features.1.3.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.3.block.0's row sums"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 92160000,
               "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 591840000,
@@ -1850,7 +1960,7 @@ extension EfficientNetB7 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 38880000,
               "depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 207360000,
               "conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
@@ -1858,7 +1968,7 @@ extension EfficientNetB7 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
@@ -1866,7 +1976,7 @@ extension EfficientNetB7 {
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.2.block.1's row sums"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
@@ -1874,7 +1984,7 @@ extension EfficientNetB7 {
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.3.block.1's row sums"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
@@ -1882,7 +1992,7 @@ extension EfficientNetB7 {
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.4.block.1's row sums"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
@@ -1890,7 +2000,7 @@ extension EfficientNetB7 {
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.5.block.1's row sums"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
@@ -1898,7 +2008,7 @@ extension EfficientNetB7 {
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.6.block.1's row sums"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 351540000,
@@ -1906,7 +2016,7 @@ extension EfficientNetB7 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 40500000,
               "depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
-              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288]"),
+              "288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 129600000,
               "conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
@@ -1914,7 +2024,7 @@ extension EfficientNetB7 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
@@ -1922,7 +2032,7 @@ extension EfficientNetB7 {
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.2.block.1's row sums"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
@@ -1930,7 +2040,7 @@ extension EfficientNetB7 {
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.3.block.1's row sums"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
@@ -1938,7 +2048,7 @@ extension EfficientNetB7 {
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.4.block.1's row sums"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
@@ -1946,7 +2056,7 @@ extension EfficientNetB7 {
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.5.block.1's row sums"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
@@ -1954,7 +2064,7 @@ extension EfficientNetB7 {
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.6.block.1's row sums"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 222238080,
@@ -1962,7 +2072,7 @@ extension EfficientNetB7 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 6238080,
               "depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
-              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480]"),
+              "480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 110899200,
               "conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
@@ -1970,7 +2080,7 @@ extension EfficientNetB7 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
@@ -1978,7 +2088,7 @@ extension EfficientNetB7 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
@@ -1986,7 +2096,7 @@ extension EfficientNetB7 {
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.3.block.1's row sums"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
@@ -1994,7 +2104,7 @@ extension EfficientNetB7 {
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.4.block.1's row sums"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
@@ -2002,7 +2112,7 @@ extension EfficientNetB7 {
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.5.block.1's row sums"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
@@ -2010,7 +2120,7 @@ extension EfficientNetB7 {
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.6.block.1's row sums"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
@@ -2018,7 +2128,7 @@ extension EfficientNetB7 {
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.7.block.1's row sums"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
@@ -2026,7 +2136,7 @@ extension EfficientNetB7 {
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.8.block.1's row sums"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
@@ -2034,7 +2144,7 @@ extension EfficientNetB7 {
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.9.block.1's row sums"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 256454400,
@@ -2042,7 +2152,7 @@ extension EfficientNetB7 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 34656000,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
-              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960]"),
+              "960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 310517760,
               "conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
@@ -2050,7 +2160,7 @@ extension EfficientNetB7 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
@@ -2058,7 +2168,7 @@ extension EfficientNetB7 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
@@ -2066,7 +2176,7 @@ extension EfficientNetB7 {
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.3.block.1's row sums"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
@@ -2074,7 +2184,7 @@ extension EfficientNetB7 {
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.4.block.1's row sums"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
@@ -2082,7 +2192,7 @@ extension EfficientNetB7 {
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.5.block.1's row sums"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
@@ -2090,7 +2200,7 @@ extension EfficientNetB7 {
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.6.block.1's row sums"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
@@ -2098,7 +2208,7 @@ extension EfficientNetB7 {
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.7.block.1's row sums"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
@@ -2106,7 +2216,7 @@ extension EfficientNetB7 {
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.8.block.1's row sums"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
@@ -2114,7 +2224,7 @@ extension EfficientNetB7 {
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344]"),
+              "1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.9.block.1's row sums"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 446854464,
@@ -2122,7 +2232,7 @@ extension EfficientNetB7 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 12129600,
               "depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
-              "1344 -> 56 -> 1344, in place on [n, 19, 19, 1344]"),
+              "1344 -> 56 -> 1344, in place on [n, 19, 19, 1344], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 186310656,
               "conv 1x1 + BN, [n, 19, 19, 1344] -> [n, 19, 19, 384]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2130,7 +2240,7 @@ extension EfficientNetB7 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2138,7 +2248,7 @@ extension EfficientNetB7 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2146,7 +2256,7 @@ extension EfficientNetB7 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2154,7 +2264,7 @@ extension EfficientNetB7 {
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.4.block.1's row sums"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2162,7 +2272,7 @@ extension EfficientNetB7 {
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.5.block.1's row sums"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2170,7 +2280,7 @@ extension EfficientNetB7 {
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.6.block.1's row sums"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2178,7 +2288,7 @@ extension EfficientNetB7 {
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.7.block.1's row sums"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2186,7 +2296,7 @@ extension EfficientNetB7 {
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.8.block.1's row sums"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2194,7 +2304,7 @@ extension EfficientNetB7 {
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.9.block.1's row sums"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2202,7 +2312,7 @@ extension EfficientNetB7 {
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.10.block.1's row sums"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2210,7 +2320,7 @@ extension EfficientNetB7 {
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.11.block.1's row sums"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 340183296,
@@ -2218,7 +2328,7 @@ extension EfficientNetB7 {
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 20793600,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.12.block.1's row sums"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 319389696,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 326875392,
@@ -2226,7 +2336,7 @@ extension EfficientNetB7 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 7485696,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 442368,
-              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304]"),
+              "2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 532316160,
               "conv 1x1 + BN, [n, 19, 19, 2304] -> [n, 19, 19, 640]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
@@ -2234,7 +2344,7 @@ extension EfficientNetB7 {
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
-              "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]"),
+              "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840], means from features.7.1.block.1's row sums"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 887193600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
@@ -2242,7 +2352,7 @@ extension EfficientNetB7 {
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
-              "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]"),
+              "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840], means from features.7.2.block.1's row sums"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 887193600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 899669760,
@@ -2250,7 +2360,7 @@ extension EfficientNetB7 {
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 1228800,
-              "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840]"),
+              "3840 -> 160 -> 3840, in place on [n, 19, 19, 3840], means from features.7.3.block.1's row sums"),
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 887193600,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 591462400,

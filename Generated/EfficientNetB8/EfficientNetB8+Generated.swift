@@ -31,29 +31,32 @@ public final class EfficientNetB8: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 72, squeezeChannels: 18, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 56),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 56),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 88),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 88),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 176),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 248),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1488, squeezeChannels: 62, outChannels: 248),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1488, squeezeChannels: 62, outChannels: 424),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106, outChannels: 424),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 336, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1488, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 4224, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 336, channels: 72) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 72, squeezeChannels: 18, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 336, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
+            Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 192) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 56),
+            Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 336) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 56),
+            Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 336) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14, outChannels: 88),
+            Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 528) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 88),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 528) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 528, squeezeChannels: 22, outChannels: 176),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 248),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1488) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1488, squeezeChannels: 62, outChannels: 248),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 1488) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1488, squeezeChannels: 62, outChannels: 424),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106, outChannels: 424),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 4224) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176),
+            Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 336, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1488) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1488, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 1488) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1488, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 4224) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 4224, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -148,23 +151,24 @@ public final class EfficientNetB8: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 336, width: 336, channels: 72,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: w + 2032, bias: w + 2688, activation: .silu, output: a + 8128512 &* n, pool: pool)
+            weights: w + 2032, bias: w + 2688, activation: .silu, output: a + 8128512 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 336, 336, 72]
+        // features.1.0.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 336, 336, 72], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 8128512 &* n, batch: n, pixels: 112896, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 2768, reduceBias: w + 4064, activation: .silu,
             expandWeights: w + 4096, expandBias: w + 5392,
-            scales: ws, workspace: ws + 72 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 336,
+            scales: ws + 24192 &* n, workspace: ws + (24192 &* n &+ 72 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 336, 336, 72] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 8128512 &* n, batch: n, imagePixels: 112896, inChannels: 72, inputScales: ws,
+            input: a + 8128512 &* n, batch: n, imagePixels: 112896, inChannels: 72, inputScales: ws + 24192 &* n,
             inputMajorWeights: w + 5472, bias: w + 7776, outChannels: 32,
             activation: .identity, residual: nil, output: a,
-            workspace: ws + 72 &* n, pool: pool)
+            workspace: ws + (24192 &* n &+ 72 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -175,23 +179,24 @@ public final class EfficientNetB8: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 336, width: 336, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: w + 7808, bias: w + 8096, activation: .silu, output: a + 3612672 &* n, pool: pool)
+            weights: w + 7808, bias: w + 8096, activation: .silu, output: a + 3612672 &* n, rowSums: ws, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]
+        // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.1.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3612672 &* n, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 8128, reduceBias: w + 8384, activation: .silu,
             expandWeights: w + 8400, expandBias: w + 8656,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 336,
+            scales: ws + 10752 &* n, workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
         p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3612672 &* n, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws,
+            input: a + 3612672 &* n, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
             inputMajorWeights: w + 8688, bias: w + 9712, outChannels: 32,
             activation: .identity, residual: a, output: a + 7225344 &* n,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
         p?.stop(6)
     }
 
@@ -202,23 +207,24 @@ public final class EfficientNetB8: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 7225344 &* n, batch: n, height: 336, width: 336, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: w + 9744, bias: w + 10032, activation: .silu, output: a, pool: pool)
+            weights: w + 9744, bias: w + 10032, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]
+        // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.2.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 10064, reduceBias: w + 10320, activation: .silu,
             expandWeights: w + 10336, expandBias: w + 10592,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 336,
+            scales: ws + 10752 &* n, workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
         p?.stop(8)
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws,
+            input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
             inputMajorWeights: w + 10624, bias: w + 11648, outChannels: 32,
             activation: .identity, residual: a + 7225344 &* n, output: a + 3612672 &* n,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
         p?.stop(9)
     }
 
@@ -229,23 +235,24 @@ public final class EfficientNetB8: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 3612672 &* n, batch: n, height: 336, width: 336, channels: 32,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: w + 11680, bias: w + 11968, activation: .silu, output: a, pool: pool)
+            weights: w + 11680, bias: w + 11968, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(10)
-        // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]
+        // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.3.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
             reduceWeights: w + 12000, reduceBias: w + 12256, activation: .silu,
             expandWeights: w + 12272, expandBias: w + 12528,
-            scales: ws, workspace: ws + 32 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 336,
+            scales: ws + 10752 &* n, workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
         p?.stop(11)
         // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws,
+            input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
             inputMajorWeights: w + 12560, bias: w + 13584, outChannels: 32,
             activation: .identity, residual: a + 3612672 &* n, output: a + 27095040 &* n,
-            workspace: ws + 32 &* n, pool: pool)
+            workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
         p?.stop(12)
     }
 
@@ -259,24 +266,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 168, outWidth: 168,
             depthwiseWeights: w + 19952, depthwiseBias: w + 21680, depthwiseActivation: .silu,
-            output: a + 21676032 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 21676032 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 32256 &* n, pool: pool)
         p?.stop(13)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192]
+        // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 21676032 &* n, batch: n, pixels: 28224, channels: 192, squeezeChannels: 8,
             reduceWeights: w + 21872, reduceBias: w + 23408, activation: .silu,
             expandWeights: w + 23424, expandBias: w + 24960,
-            scales: ws, workspace: ws + 192 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 168,
+            scales: ws + 32256 &* n, workspace: ws + (32256 &* n &+ 192 &* n), pool: pool)
         p?.stop(15)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 21676032 &* n, batch: n, imagePixels: 28224, inChannels: 192, inputScales: ws,
+            input: a + 21676032 &* n, batch: n, imagePixels: 28224, inChannels: 192, inputScales: ws + 32256 &* n,
             inputMajorWeights: w + 25152, bias: w + 35904, outChannels: 56,
             activation: .identity, residual: nil, output: a + 18966528 &* n,
-            workspace: ws + 192 &* n, pool: pool)
+            workspace: ws + (32256 &* n &+ 192 &* n), pool: pool)
         p?.stop(16)
     }
 
@@ -290,24 +299,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 168, outWidth: 168,
             depthwiseWeights: w + 55120, depthwiseBias: w + 58144, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 9483264 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
         p?.stop(17)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
+        // features.2.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 58480, reduceBias: w + 63184, activation: .silu,
             expandWeights: w + 63200, expandBias: w + 67904,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 168,
+            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(19)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
             inputMajorWeights: w + 68240, bias: w + 87056, outChannels: 56,
             activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(20)
     }
 
@@ -321,24 +332,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 168, outWidth: 168,
             depthwiseWeights: w + 106272, depthwiseBias: w + 109296, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 9483264 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
         p?.stop(21)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.2.block.0
-        // features.2.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
+        // features.2.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 109632, reduceBias: w + 114336, activation: .silu,
             expandWeights: w + 114352, expandBias: w + 119056,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 168,
+            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(23)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
             inputMajorWeights: w + 119392, bias: w + 138208, outChannels: 56,
             activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(24)
     }
 
@@ -352,24 +365,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 168, outWidth: 168,
             depthwiseWeights: w + 157424, depthwiseBias: w + 160448, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 9483264 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
         p?.stop(25)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.3.block.0
-        // features.2.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
+        // features.2.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 160784, reduceBias: w + 165488, activation: .silu,
             expandWeights: w + 165504, expandBias: w + 170208,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 168,
+            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(27)
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
             inputMajorWeights: w + 170544, bias: w + 189360, outChannels: 56,
             activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(28)
     }
 
@@ -383,24 +398,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 168, outWidth: 168,
             depthwiseWeights: w + 208576, depthwiseBias: w + 211600, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 9483264 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
         p?.stop(29)
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.4.block.0
-        // features.2.4.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
+        // features.2.4.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 211936, reduceBias: w + 216640, activation: .silu,
             expandWeights: w + 216656, expandBias: w + 221360,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 168,
+            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(31)
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
             inputMajorWeights: w + 221696, bias: w + 240512, outChannels: 56,
             activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(32)
     }
 
@@ -414,24 +431,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 168, outWidth: 168,
             depthwiseWeights: w + 259728, depthwiseBias: w + 262752, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 9483264 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
         p?.stop(33)
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.5.block.0
-        // features.2.5.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
+        // features.2.5.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 263088, reduceBias: w + 267792, activation: .silu,
             expandWeights: w + 267808, expandBias: w + 272512,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 168,
+            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(35)
         // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
             inputMajorWeights: w + 272848, bias: w + 291664, outChannels: 56,
             activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(36)
     }
 
@@ -445,24 +464,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 168, outWidth: 168,
             depthwiseWeights: w + 310880, depthwiseBias: w + 313904, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 9483264 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
         p?.stop(37)
         // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.6.block.0
-        // features.2.6.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
+        // features.2.6.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 314240, reduceBias: w + 318944, activation: .silu,
             expandWeights: w + 318960, expandBias: w + 323664,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 168,
+            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(39)
         // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
             inputMajorWeights: w + 324000, bias: w + 342816, outChannels: 56,
             activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(40)
     }
 
@@ -476,24 +497,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 168, outWidth: 168,
             depthwiseWeights: w + 362032, depthwiseBias: w + 365056, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 9483264 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
         p?.stop(41)
         // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.7.block.0
-        // features.2.7.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]
+        // features.2.7.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 365392, reduceBias: w + 370096, activation: .silu,
             expandWeights: w + 370112, expandBias: w + 374816,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 168,
+            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(43)
         // features.2.7.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws,
+            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
             inputMajorWeights: w + 375152, bias: w + 393968, outChannels: 56,
             activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
         p?.stop(44)
     }
 
@@ -507,24 +530,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 84, outWidth: 84,
             depthwiseWeights: w + 413184, depthwiseBias: w + 421584, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 9483264 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 28224 &* n, pool: pool)
         p?.stop(45)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336]
+        // features.3.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 9483264 &* n, batch: n, pixels: 7056, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 421920, reduceBias: w + 426624, activation: .silu,
             expandWeights: w + 426640, expandBias: w + 431344,
-            scales: ws, workspace: ws + 336 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 84,
+            scales: ws + 28224 &* n, workspace: ws + (28224 &* n &+ 336 &* n), pool: pool)
         p?.stop(47)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 7056, inChannels: 336, inputScales: ws,
+            input: a + 9483264 &* n, batch: n, imagePixels: 7056, inChannels: 336, inputScales: ws + 28224 &* n,
             inputMajorWeights: w + 431680, bias: w + 461248, outChannels: 88,
             activation: .identity, residual: nil, output: a + 7451136 &* n,
-            workspace: ws + 336 &* n, pool: pool)
+            workspace: ws + (28224 &* n &+ 336 &* n), pool: pool)
         p?.stop(48)
     }
 
@@ -538,24 +563,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 84, outWidth: 84,
             depthwiseWeights: w + 508336, depthwiseBias: w + 521536, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3725568 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(49)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
+        // features.3.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 522064, reduceBias: w + 533680, activation: .silu,
             expandWeights: w + 533712, expandBias: w + 545328,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 84,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(51)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 545856, bias: w + 592320, outChannels: 88,
             activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(52)
     }
 
@@ -569,24 +596,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 84, outWidth: 84,
             depthwiseWeights: w + 639408, depthwiseBias: w + 652608, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3725568 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(53)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.2.block.0
-        // features.3.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
+        // features.3.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 653136, reduceBias: w + 664752, activation: .silu,
             expandWeights: w + 664784, expandBias: w + 676400,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 84,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(55)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 676928, bias: w + 723392, outChannels: 88,
             activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(56)
     }
 
@@ -600,24 +629,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 84, outWidth: 84,
             depthwiseWeights: w + 770480, depthwiseBias: w + 783680, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3725568 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(57)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.3.block.0
-        // features.3.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
+        // features.3.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 784208, reduceBias: w + 795824, activation: .silu,
             expandWeights: w + 795856, expandBias: w + 807472,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 84,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(59)
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 808000, bias: w + 854464, outChannels: 88,
             activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(60)
     }
 
@@ -631,24 +662,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 84, outWidth: 84,
             depthwiseWeights: w + 901552, depthwiseBias: w + 914752, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3725568 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(61)
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.4.block.0
-        // features.3.4.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
+        // features.3.4.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 915280, reduceBias: w + 926896, activation: .silu,
             expandWeights: w + 926928, expandBias: w + 938544,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 84,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(63)
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 939072, bias: w + 985536, outChannels: 88,
             activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(64)
     }
 
@@ -662,24 +695,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 84, outWidth: 84,
             depthwiseWeights: w + 1032624, depthwiseBias: w + 1045824, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3725568 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(65)
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.5.block.0
-        // features.3.5.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
+        // features.3.5.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 1046352, reduceBias: w + 1057968, activation: .silu,
             expandWeights: w + 1058000, expandBias: w + 1069616,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 84,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(67)
         // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 1070144, bias: w + 1116608, outChannels: 88,
             activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(68)
     }
 
@@ -693,24 +728,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 84, outWidth: 84,
             depthwiseWeights: w + 1163696, depthwiseBias: w + 1176896, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3725568 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(69)
         // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.6.block.0
-        // features.3.6.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
+        // features.3.6.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 1177424, reduceBias: w + 1189040, activation: .silu,
             expandWeights: w + 1189072, expandBias: w + 1200688,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 84,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(71)
         // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 1201216, bias: w + 1247680, outChannels: 88,
             activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(72)
     }
 
@@ -724,24 +761,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 84, outWidth: 84,
             depthwiseWeights: w + 1294768, depthwiseBias: w + 1307968, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3725568 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(73)
         // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.7.block.0
-        // features.3.7.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]
+        // features.3.7.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 1308496, reduceBias: w + 1320112, activation: .silu,
             expandWeights: w + 1320144, expandBias: w + 1331760,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 84,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(75)
         // features.3.7.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws,
+            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 1332288, bias: w + 1378752, outChannels: 88,
             activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
         p?.stop(76)
     }
 
@@ -755,24 +794,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 1425840, depthwiseBias: w + 1430592, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3725568 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 22176 &* n, pool: pool)
         p?.stop(77)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528]
+        // features.4.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 3725568 &* n, batch: n, pixels: 1764, channels: 528, squeezeChannels: 22,
             reduceWeights: w + 1431120, reduceBias: w + 1442736, activation: .silu,
             expandWeights: w + 1442768, expandBias: w + 1454384,
-            scales: ws, workspace: ws + 528 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 22176 &* n, workspace: ws + (22176 &* n &+ 528 &* n), pool: pool)
         p?.stop(79)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 1764, inChannels: 528, inputScales: ws,
+            input: a + 3725568 &* n, batch: n, imagePixels: 1764, inChannels: 528, inputScales: ws + 22176 &* n,
             inputMajorWeights: w + 1454912, bias: w + 1547840, outChannels: 176,
             activation: .identity, residual: nil, output: a + 4656960 &* n,
-            workspace: ws + 528 &* n, pool: pool)
+            workspace: ws + (22176 &* n &+ 528 &* n), pool: pool)
         p?.stop(80)
     }
 
@@ -786,24 +827,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 1734928, depthwiseBias: w + 1744432, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(81)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 1745488, reduceBias: w + 1791952, activation: .silu,
             expandWeights: w + 1792000, expandBias: w + 1838464,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(83)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 1839520, bias: w + 2025376, outChannels: 176,
             activation: .identity, residual: a + 4656960 &* n, output: a + 3725568 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(84)
     }
 
@@ -817,24 +860,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 2212464, depthwiseBias: w + 2221968, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(85)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2223024, reduceBias: w + 2269488, activation: .silu,
             expandWeights: w + 2269536, expandBias: w + 2316000,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(87)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 2317056, bias: w + 2502912, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(88)
     }
 
@@ -848,24 +893,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 2690000, depthwiseBias: w + 2699504, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(89)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.3.block.0
-        // features.4.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2700560, reduceBias: w + 2747024, activation: .silu,
             expandWeights: w + 2747072, expandBias: w + 2793536,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(91)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 2794592, bias: w + 2980448, outChannels: 176,
             activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(92)
     }
 
@@ -879,24 +926,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 3167536, depthwiseBias: w + 3177040, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(93)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.4.block.0
-        // features.4.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3178096, reduceBias: w + 3224560, activation: .silu,
             expandWeights: w + 3224608, expandBias: w + 3271072,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(95)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 3272128, bias: w + 3457984, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(96)
     }
 
@@ -910,24 +959,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 3645072, depthwiseBias: w + 3654576, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(97)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.5.block.0
-        // features.4.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3655632, reduceBias: w + 3702096, activation: .silu,
             expandWeights: w + 3702144, expandBias: w + 3748608,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(99)
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 3749664, bias: w + 3935520, outChannels: 176,
             activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(100)
     }
 
@@ -941,24 +992,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 4122608, depthwiseBias: w + 4132112, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(101)
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.6.block.0
-        // features.4.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4133168, reduceBias: w + 4179632, activation: .silu,
             expandWeights: w + 4179680, expandBias: w + 4226144,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(103)
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 4227200, bias: w + 4413056, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(104)
     }
 
@@ -972,24 +1025,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 4600144, depthwiseBias: w + 4609648, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(105)
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.7.block.0
-        // features.4.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4610704, reduceBias: w + 4657168, activation: .silu,
             expandWeights: w + 4657216, expandBias: w + 4703680,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(107)
         // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 4704736, bias: w + 4890592, outChannels: 176,
             activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(108)
     }
 
@@ -1003,24 +1058,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 5077680, depthwiseBias: w + 5087184, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(109)
         // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.8.block.0
-        // features.4.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.8.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5088240, reduceBias: w + 5134704, activation: .silu,
             expandWeights: w + 5134752, expandBias: w + 5181216,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(111)
         // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 5182272, bias: w + 5368128, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(112)
     }
 
@@ -1034,24 +1091,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 5555216, depthwiseBias: w + 5564720, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(113)
         // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.9.block.0
-        // features.4.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.9.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5565776, reduceBias: w + 5612240, activation: .silu,
             expandWeights: w + 5612288, expandBias: w + 5658752,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(115)
         // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 5659808, bias: w + 5845664, outChannels: 176,
             activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(116)
     }
 
@@ -1065,24 +1124,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 6032752, depthwiseBias: w + 6042256, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(117)
         // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.10.block.0
-        // features.4.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.4.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.10.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 6043312, reduceBias: w + 6089776, activation: .silu,
             expandWeights: w + 6089824, expandBias: w + 6136288,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(119)
         // features.4.10.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 6137344, bias: w + 6323200, outChannels: 176,
             activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(120)
     }
 
@@ -1096,24 +1157,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 6510288, depthwiseBias: w + 6536688, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
         p?.stop(121)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]
+        // features.5.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 6537744, reduceBias: w + 6584208, activation: .silu,
             expandWeights: w + 6584256, expandBias: w + 6630720,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(123)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws,
+            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
             inputMajorWeights: w + 6631776, bias: w + 6893664, outChannels: 248,
             activation: .identity, residual: nil, output: a + 5249664 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
         p?.stop(124)
     }
 
@@ -1127,24 +1190,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 7264432, depthwiseBias: w + 7301632, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(125)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.1.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 7303120, reduceBias: w + 7395376, activation: .silu,
             expandWeights: w + 7395440, expandBias: w + 7487696,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(127)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 7489184, bias: w + 7858208, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(128)
     }
 
@@ -1158,24 +1223,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 8228976, depthwiseBias: w + 8266176, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(129)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.2.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 8267664, reduceBias: w + 8359920, activation: .silu,
             expandWeights: w + 8359984, expandBias: w + 8452240,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(131)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 8453728, bias: w + 8822752, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(132)
     }
 
@@ -1189,24 +1256,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 9193520, depthwiseBias: w + 9230720, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(133)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.3.block.0
-        // features.5.3.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.3.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 9232208, reduceBias: w + 9324464, activation: .silu,
             expandWeights: w + 9324528, expandBias: w + 9416784,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(135)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 9418272, bias: w + 9787296, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(136)
     }
 
@@ -1220,24 +1289,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 10158064, depthwiseBias: w + 10195264, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(137)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.4.block.0
-        // features.5.4.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.4.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 10196752, reduceBias: w + 10289008, activation: .silu,
             expandWeights: w + 10289072, expandBias: w + 10381328,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(139)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 10382816, bias: w + 10751840, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(140)
     }
 
@@ -1251,24 +1322,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 11122608, depthwiseBias: w + 11159808, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(141)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.5.block.0
-        // features.5.5.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.5.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 11161296, reduceBias: w + 11253552, activation: .silu,
             expandWeights: w + 11253616, expandBias: w + 11345872,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(143)
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 11347360, bias: w + 11716384, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(144)
     }
 
@@ -1282,24 +1355,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 12087152, depthwiseBias: w + 12124352, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(145)
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.6.block.0
-        // features.5.6.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.6.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 12125840, reduceBias: w + 12218096, activation: .silu,
             expandWeights: w + 12218160, expandBias: w + 12310416,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(147)
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 12311904, bias: w + 12680928, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(148)
     }
 
@@ -1313,24 +1388,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 13051696, depthwiseBias: w + 13088896, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(149)
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.7.block.0
-        // features.5.7.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.7.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 13090384, reduceBias: w + 13182640, activation: .silu,
             expandWeights: w + 13182704, expandBias: w + 13274960,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(151)
         // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 13276448, bias: w + 13645472, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(152)
     }
 
@@ -1344,24 +1421,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 14016240, depthwiseBias: w + 14053440, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(153)
         // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.8.block.0
-        // features.5.8.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.8.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.8.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 14054928, reduceBias: w + 14147184, activation: .silu,
             expandWeights: w + 14147248, expandBias: w + 14239504,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(155)
         // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 14240992, bias: w + 14610016, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(156)
     }
 
@@ -1375,24 +1454,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 14980784, depthwiseBias: w + 15017984, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(157)
         // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.9.block.0
-        // features.5.9.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.9.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.9.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 15019472, reduceBias: w + 15111728, activation: .silu,
             expandWeights: w + 15111792, expandBias: w + 15204048,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(159)
         // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 15205536, bias: w + 15574560, outChannels: 248,
             activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(160)
     }
 
@@ -1406,24 +1487,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 42, outWidth: 42,
             depthwiseWeights: w + 15945328, depthwiseBias: w + 15982528, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
         p?.stop(161)
         // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.10.block.0
-        // features.5.10.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]
+        // features.5.10.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.10.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 15984016, reduceBias: w + 16076272, activation: .silu,
             expandWeights: w + 16076336, expandBias: w + 16168592,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 42,
+            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(163)
         // features.5.10.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
             inputMajorWeights: w + 16170080, bias: w + 16539104, outChannels: 248,
             activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
         p?.stop(164)
     }
 
@@ -1437,24 +1520,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 16909872, depthwiseBias: w + 16947072, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 2624832 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 31248 &* n, pool: pool)
         p?.stop(165)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488]
+        // features.6.0.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 2624832 &* n, batch: n, pixels: 441, channels: 1488, squeezeChannels: 62,
             reduceWeights: w + 16948560, reduceBias: w + 17040816, activation: .silu,
             expandWeights: w + 17040880, expandBias: w + 17133136,
-            scales: ws, workspace: ws + 1488 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 31248 &* n, workspace: ws + (31248 &* n &+ 1488 &* n), pool: pool)
         p?.stop(167)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 441, inChannels: 1488, inputScales: ws,
+            input: a + 2624832 &* n, batch: n, imagePixels: 441, inChannels: 1488, inputScales: ws + 31248 &* n,
             inputMajorWeights: w + 17134624, bias: w + 17765536, outChannels: 424,
             activation: .identity, residual: nil, output: a + 2243808 &* n,
-            workspace: ws + 1488 &* n, pool: pool)
+            workspace: ws + (31248 &* n &+ 1488 &* n), pool: pool)
         p?.stop(168)
     }
 
@@ -1468,24 +1553,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 18847168, depthwiseBias: w + 18910768, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(169)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.1.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 18913312, reduceBias: w + 19182976, activation: .silu,
             expandWeights: w + 19183088, expandBias: w + 19452752,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(171)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 19455296, bias: w + 20533952, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(172)
     }
 
@@ -1499,24 +1586,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 21615584, depthwiseBias: w + 21679184, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(173)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.2.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 21681728, reduceBias: w + 21951392, activation: .silu,
             expandWeights: w + 21951504, expandBias: w + 22221168,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(175)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 22223712, bias: w + 23302368, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(176)
     }
 
@@ -1530,24 +1619,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 24384000, depthwiseBias: w + 24447600, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(177)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.3.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 24450144, reduceBias: w + 24719808, activation: .silu,
             expandWeights: w + 24719920, expandBias: w + 24989584,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(179)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 24992128, bias: w + 26070784, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(180)
     }
 
@@ -1561,24 +1652,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 27152416, depthwiseBias: w + 27216016, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(181)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.4.block.0
-        // features.6.4.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.4.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 27218560, reduceBias: w + 27488224, activation: .silu,
             expandWeights: w + 27488336, expandBias: w + 27758000,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(183)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 27760544, bias: w + 28839200, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(184)
     }
 
@@ -1592,24 +1685,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 29920832, depthwiseBias: w + 29984432, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(185)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.5.block.0
-        // features.6.5.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.5.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 29986976, reduceBias: w + 30256640, activation: .silu,
             expandWeights: w + 30256752, expandBias: w + 30526416,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(187)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 30528960, bias: w + 31607616, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(188)
     }
 
@@ -1623,24 +1718,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 32689248, depthwiseBias: w + 32752848, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(189)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.6.block.0
-        // features.6.6.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.6.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 32755392, reduceBias: w + 33025056, activation: .silu,
             expandWeights: w + 33025168, expandBias: w + 33294832,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(191)
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 33297376, bias: w + 34376032, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(192)
     }
 
@@ -1654,24 +1751,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 35457664, depthwiseBias: w + 35521264, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(193)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.7.block.0
-        // features.6.7.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.7.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 35523808, reduceBias: w + 35793472, activation: .silu,
             expandWeights: w + 35793584, expandBias: w + 36063248,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(195)
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 36065792, bias: w + 37144448, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(196)
     }
 
@@ -1685,24 +1784,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 38226080, depthwiseBias: w + 38289680, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(197)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.8.block.0
-        // features.6.8.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.8.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.8.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 38292224, reduceBias: w + 38561888, activation: .silu,
             expandWeights: w + 38562000, expandBias: w + 38831664,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(199)
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 38834208, bias: w + 39912864, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(200)
     }
 
@@ -1716,24 +1817,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 40994496, depthwiseBias: w + 41058096, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(201)
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.9.block.0
-        // features.6.9.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.9.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.9.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 41060640, reduceBias: w + 41330304, activation: .silu,
             expandWeights: w + 41330416, expandBias: w + 41600080,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(203)
         // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 41602624, bias: w + 42681280, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(204)
     }
 
@@ -1747,24 +1850,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 43762912, depthwiseBias: w + 43826512, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(205)
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.10.block.0
-        // features.6.10.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.10.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.10.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 43829056, reduceBias: w + 44098720, activation: .silu,
             expandWeights: w + 44098832, expandBias: w + 44368496,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(207)
         // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 44371040, bias: w + 45449696, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(208)
     }
 
@@ -1778,24 +1883,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 46531328, depthwiseBias: w + 46594928, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(209)
         // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.11.block.0
-        // features.6.11.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.11.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.11.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 46597472, reduceBias: w + 46867136, activation: .silu,
             expandWeights: w + 46867248, expandBias: w + 47136912,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(211)
         // features.6.11.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 47139456, bias: w + 48218112, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(212)
     }
 
@@ -1809,24 +1916,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 49299744, depthwiseBias: w + 49363344, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(213)
         // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.12.block.0
-        // features.6.12.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.12.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.12.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 49365888, reduceBias: w + 49635552, activation: .silu,
             expandWeights: w + 49635664, expandBias: w + 49905328,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(215)
         // features.6.12.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 49907872, bias: w + 50986528, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(216)
     }
 
@@ -1840,24 +1949,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 52068160, depthwiseBias: w + 52131760, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(217)
         // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.13.block.0
-        // features.6.13.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.13.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.13.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 52134304, reduceBias: w + 52403968, activation: .silu,
             expandWeights: w + 52404080, expandBias: w + 52673744,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(219)
         // features.6.13.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 52676288, bias: w + 53754944, outChannels: 424,
             activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(220)
     }
 
@@ -1871,24 +1982,26 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 54836576, depthwiseBias: w + 54900176, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(221)
         // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.14.block.0
-        // features.6.14.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]
+        // features.6.14.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.14.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 54902720, reduceBias: w + 55172384, activation: .silu,
             expandWeights: w + 55172496, expandBias: w + 55442160,
-            scales: ws, workspace: ws + 2544 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 21,
+            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(223)
         // features.6.14.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws,
+            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
             inputMajorWeights: w + 55444704, bias: w + 56523360, outChannels: 424,
             activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + 2544 &* n, pool: pool)
+            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
         p?.stop(224)
     }
 
@@ -1902,15 +2015,17 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 2544, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 57604992, depthwiseBias: w + 57627888, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1121904 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(225)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]
+        // features.7.0.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 57630432, reduceBias: w + 57900096, activation: .silu,
-            expandWeights: w + 57900208, expandBias: w + 58169872, workspace: ws, pool: pool)
+            expandWeights: w + 57900208, expandBias: w + 58169872,
+            rowSums: ws, rowsPerImage: 21, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(227)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 21, 21, 2544] -> [n, 21, 21, 704]
         p?.start()
@@ -1931,15 +2046,17 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 62942016, depthwiseBias: w + 62980032, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 88704 &* n, pool: pool)
         p?.stop(229)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.1.block.0
-        // features.7.1.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]
+        // features.7.1.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 1862784 &* n, batch: n, pixels: 441, channels: 4224, squeezeChannels: 176,
             reduceWeights: w + 62984256, reduceBias: w + 63727680, activation: .silu,
-            expandWeights: w + 63727856, expandBias: w + 64471280, workspace: ws, pool: pool)
+            expandWeights: w + 63727856, expandBias: w + 64471280,
+            rowSums: ws, rowsPerImage: 21, workspace: ws + 88704 &* n, pool: pool)
         p?.stop(231)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]
         p?.start()
@@ -1960,15 +2077,17 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 70427824, depthwiseBias: w + 70465840, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 88704 &* n, pool: pool)
         p?.stop(233)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.2.block.0
-        // features.7.2.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]
+        // features.7.2.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 1862784 &* n, batch: n, pixels: 441, channels: 4224, squeezeChannels: 176,
             reduceWeights: w + 70470064, reduceBias: w + 71213488, activation: .silu,
-            expandWeights: w + 71213664, expandBias: w + 71957088, workspace: ws, pool: pool)
+            expandWeights: w + 71213664, expandBias: w + 71957088,
+            rowSums: ws, rowsPerImage: 21, workspace: ws + 88704 &* n, pool: pool)
         p?.stop(235)
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]
         p?.start()
@@ -1989,15 +2108,17 @@ public final class EfficientNetB8: GeneratedModel {
             expandedChannels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 77913632, depthwiseBias: w + 77951648, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 1862784 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 88704 &* n, pool: pool)
         p?.stop(237)
         // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.3.block.0
-        // features.7.3.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]
+        // features.7.3.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224], means from features.7.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 1862784 &* n, batch: n, pixels: 441, channels: 4224, squeezeChannels: 176,
             reduceWeights: w + 77955872, reduceBias: w + 78699296, activation: .silu,
-            expandWeights: w + 78699472, expandBias: w + 79442896, workspace: ws, pool: pool)
+            expandWeights: w + 78699472, expandBias: w + 79442896,
+            rowSums: ws, rowsPerImage: 21, workspace: ws + 88704 &* n, pool: pool)
         p?.stop(239)
         // features.7.3.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]
         p?.start()
@@ -2044,25 +2165,25 @@ extension EfficientNetB8 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 73156608,
               "depthwise 3x3/1 + BN + silu, [n, 336, 336, 72] -> [n, 336, 336, 72]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 336, 336, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 336, 336, 72], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 260112384,
               "conv 1x1 + BN, [n, 336, 336, 72] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 32514048,
               "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 115605504,
               "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 32514048,
               "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 115605504,
               "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.1.3.block.0", kind: "depthwise", macsPerImage: 32514048,
               "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
         .init("features.1.3.block.1", kind: "squeeze-excitation", macsPerImage: 512,
-              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32]"),
+              "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.3.block.0's row sums"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 115605504,
               "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 742404096,
@@ -2070,7 +2191,7 @@ extension EfficientNetB8 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 48771072,
               "depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
-              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192]"),
+              "192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 303464448,
               "conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
@@ -2078,7 +2199,7 @@ extension EfficientNetB8 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
@@ -2086,7 +2207,7 @@ extension EfficientNetB8 {
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.2.block.1's row sums"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
@@ -2094,7 +2215,7 @@ extension EfficientNetB8 {
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.3.block.1's row sums"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
@@ -2102,7 +2223,7 @@ extension EfficientNetB8 {
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.4.block.1's row sums"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
@@ -2110,7 +2231,7 @@ extension EfficientNetB8 {
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.5.block.1's row sums"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
@@ -2118,7 +2239,7 @@ extension EfficientNetB8 {
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.6.block.1's row sums"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
@@ -2126,7 +2247,7 @@ extension EfficientNetB8 {
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.7.block.1's row sums"),
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 590333184,
@@ -2134,7 +2255,7 @@ extension EfficientNetB8 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 59270400,
               "depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336]"),
+              "336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 208631808,
               "conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
@@ -2142,7 +2263,7 @@ extension EfficientNetB8 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
@@ -2150,7 +2271,7 @@ extension EfficientNetB8 {
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.2.block.1's row sums"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
@@ -2158,7 +2279,7 @@ extension EfficientNetB8 {
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.3.block.1's row sums"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
@@ -2166,7 +2287,7 @@ extension EfficientNetB8 {
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.4.block.1's row sums"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
@@ -2174,7 +2295,7 @@ extension EfficientNetB8 {
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.5.block.1's row sums"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
@@ -2182,7 +2303,7 @@ extension EfficientNetB8 {
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.6.block.1's row sums"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
@@ -2190,7 +2311,7 @@ extension EfficientNetB8 {
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.7.block.1's row sums"),
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 336232512,
@@ -2198,7 +2319,7 @@ extension EfficientNetB8 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 8382528,
               "depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
-              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528]"),
+              "528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 163924992,
               "conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2206,7 +2327,7 @@ extension EfficientNetB8 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2214,7 +2335,7 @@ extension EfficientNetB8 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2222,7 +2343,7 @@ extension EfficientNetB8 {
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.3.block.1's row sums"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2230,7 +2351,7 @@ extension EfficientNetB8 {
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.4.block.1's row sums"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2238,7 +2359,7 @@ extension EfficientNetB8 {
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.5.block.1's row sums"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2246,7 +2367,7 @@ extension EfficientNetB8 {
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.6.block.1's row sums"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2254,7 +2375,7 @@ extension EfficientNetB8 {
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.7.block.1's row sums"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2262,7 +2383,7 @@ extension EfficientNetB8 {
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.8.block.1's row sums"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2270,7 +2391,7 @@ extension EfficientNetB8 {
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.9.block.1's row sums"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
@@ -2278,7 +2399,7 @@ extension EfficientNetB8 {
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.10.block.1's row sums"),
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 374419584,
@@ -2286,7 +2407,7 @@ extension EfficientNetB8 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 46569600,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 461970432,
               "conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2294,7 +2415,7 @@ extension EfficientNetB8 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2302,7 +2423,7 @@ extension EfficientNetB8 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2310,7 +2431,7 @@ extension EfficientNetB8 {
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.3.block.1's row sums"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2318,7 +2439,7 @@ extension EfficientNetB8 {
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.4.block.1's row sums"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2326,7 +2447,7 @@ extension EfficientNetB8 {
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.5.block.1's row sums"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2334,7 +2455,7 @@ extension EfficientNetB8 {
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.6.block.1's row sums"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2342,7 +2463,7 @@ extension EfficientNetB8 {
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.7.block.1's row sums"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2350,7 +2471,7 @@ extension EfficientNetB8 {
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.8.block.1's row sums"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2358,7 +2479,7 @@ extension EfficientNetB8 {
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.9.block.1's row sums"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
@@ -2366,7 +2487,7 @@ extension EfficientNetB8 {
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.10.block.1's row sums"),
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 667363536,
@@ -2374,7 +2495,7 @@ extension EfficientNetB8 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 16405200,
               "depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
-              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488]"),
+              "1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 278232192,
               "conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2382,7 +2503,7 @@ extension EfficientNetB8 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2390,7 +2511,7 @@ extension EfficientNetB8 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2398,7 +2519,7 @@ extension EfficientNetB8 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2406,7 +2527,7 @@ extension EfficientNetB8 {
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.4.block.1's row sums"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2414,7 +2535,7 @@ extension EfficientNetB8 {
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.5.block.1's row sums"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2422,7 +2543,7 @@ extension EfficientNetB8 {
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.6.block.1's row sums"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2430,7 +2551,7 @@ extension EfficientNetB8 {
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.7.block.1's row sums"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2438,7 +2559,7 @@ extension EfficientNetB8 {
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.8.block.1's row sums"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2446,7 +2567,7 @@ extension EfficientNetB8 {
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.9.block.1's row sums"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2454,7 +2575,7 @@ extension EfficientNetB8 {
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.10.block.1's row sums"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2462,7 +2583,7 @@ extension EfficientNetB8 {
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.11.block.1's row sums"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2470,7 +2591,7 @@ extension EfficientNetB8 {
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.12.block.1's row sums"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.13.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2478,7 +2599,7 @@ extension EfficientNetB8 {
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.13.block.0"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.13.block.1's row sums"),
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.14.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
@@ -2486,7 +2607,7 @@ extension EfficientNetB8 {
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.14.block.0"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.14.block.1's row sums"),
         .init("features.6.14.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 485784432,
@@ -2494,7 +2615,7 @@ extension EfficientNetB8 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 10097136,
               "depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
-              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544]"),
+              "2544 -> 106 -> 2544, in place on [n, 21, 21, 2544], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 789820416,
               "conv 1x1 + BN, [n, 21, 21, 2544] -> [n, 21, 21, 704]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
@@ -2502,7 +2623,7 @@ extension EfficientNetB8 {
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
-              "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]"),
+              "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224], means from features.7.1.block.1's row sums"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 1311399936,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
@@ -2510,7 +2631,7 @@ extension EfficientNetB8 {
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
-              "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]"),
+              "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224], means from features.7.2.block.1's row sums"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 1311399936,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 1328164992,
@@ -2518,7 +2639,7 @@ extension EfficientNetB8 {
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 1486848,
-              "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224]"),
+              "4224 -> 176 -> 4224, in place on [n, 21, 21, 4224], means from features.7.3.block.1's row sums"),
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 1311399936,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 874266624,

@@ -31,27 +31,31 @@ public final class EfficientNetL2: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 136, squeezeChannels: 34, outChannels: 72),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 72, squeezeChannels: 18, outChannels: 72),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 104),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 624, squeezeChannels: 26, outChannels: 104),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 624, squeezeChannels: 26, outChannels: 176),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 344),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86, outChannels: 344),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86, outChannels: 480),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2880, squeezeChannels: 120, outChannels: 480),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 400, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2880, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 4944, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 4944, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 8256, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 400, channels: 136) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 136, squeezeChannels: 34, outChannels: 72),
+            Kernels.rowSumsFloats(batch: n, outHeight: 400, channels: 72) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 72, squeezeChannels: 18, outChannels: 72),
+            Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 432) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 104),
+            Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 624) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 624, squeezeChannels: 26, outChannels: 104),
+            Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 624) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 624, squeezeChannels: 26, outChannels: 176),
+            Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 1056) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 176),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 1056) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44, outChannels: 344),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86, outChannels: 344),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86, outChannels: 480),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2880) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2880, squeezeChannels: 120, outChannels: 480),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 2880) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2880, squeezeChannels: 120),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4944, squeezeChannels: 206),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 8256) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344),
+            Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 400, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 624) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 624) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2880) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2880, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 2880) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2880, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 4944, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 4944, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 8256) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 8256, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -173,23 +177,24 @@ public final class EfficientNetL2: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 400, width: 400, channels: 136,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 3824, bias: w + 5056, activation: .silu, output: a + 21760000 &* n, pool: pool)
+            weights: w + 3824, bias: w + 5056, activation: .silu, output: a + 21760000 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 136 -> 34 -> 136, scales only (folded into the projection) for [n, 400, 400, 136]
+        // features.1.0.block.1 squeeze-excitation: 136 -> 34 -> 136, scales only (folded into the projection) for [n, 400, 400, 136], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 21760000 &* n, batch: n, pixels: 160000, channels: 136, squeezeChannels: 34,
             reduceWeights: w + 5200, reduceBias: w + 9824, activation: .silu,
             expandWeights: w + 9872, expandBias: w + 14496,
-            scales: ws, workspace: ws + 136 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 400,
+            scales: ws + 54400 &* n, workspace: ws + (54400 &* n &+ 136 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 400, 400, 136] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 21760000 &* n, batch: n, imagePixels: 160000, inChannels: 136, inputScales: ws,
+            input: a + 21760000 &* n, batch: n, imagePixels: 160000, inChannels: 136, inputScales: ws + 54400 &* n,
             inputMajorWeights: w + 14640, bias: w + 24432, outChannels: 72,
             activation: .identity, residual: nil, output: a,
-            workspace: ws + 136 &* n, pool: pool)
+            workspace: ws + (54400 &* n &+ 136 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -200,23 +205,24 @@ public final class EfficientNetL2: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 400, width: 400, channels: 72,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 24512, bias: w + 25168, activation: .silu, output: a + 11520000 &* n, pool: pool)
+            weights: w + 24512, bias: w + 25168, activation: .silu, output: a + 11520000 &* n, rowSums: ws, pool: pool)
         p?.stop(4)
-        // features.1.1.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
+        // features.1.1.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.1.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 11520000 &* n, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 25248, reduceBias: w + 26544, activation: .silu,
             expandWeights: w + 26576, expandBias: w + 27872,
-            scales: ws, workspace: ws + 72 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 400,
+            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(5)
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 11520000 &* n, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
+            input: a + 11520000 &* n, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
             inputMajorWeights: w + 27952, bias: w + 33136, outChannels: 72,
             activation: .identity, residual: a, output: a + 23040000 &* n,
-            workspace: ws + 72 &* n, pool: pool)
+            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(6)
     }
 
@@ -227,23 +233,24 @@ public final class EfficientNetL2: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 23040000 &* n, batch: n, height: 400, width: 400, channels: 72,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 33216, bias: w + 33872, activation: .silu, output: a, pool: pool)
+            weights: w + 33216, bias: w + 33872, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(7)
-        // features.1.2.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
+        // features.1.2.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.2.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 33952, reduceBias: w + 35248, activation: .silu,
             expandWeights: w + 35280, expandBias: w + 36576,
-            scales: ws, workspace: ws + 72 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 400,
+            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(8)
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
+            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
             inputMajorWeights: w + 36656, bias: w + 41840, outChannels: 72,
             activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
-            workspace: ws + 72 &* n, pool: pool)
+            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(9)
     }
 
@@ -254,23 +261,24 @@ public final class EfficientNetL2: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 11520000 &* n, batch: n, height: 400, width: 400, channels: 72,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 41920, bias: w + 42576, activation: .silu, output: a, pool: pool)
+            weights: w + 41920, bias: w + 42576, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(10)
-        // features.1.3.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
+        // features.1.3.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.3.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 42656, reduceBias: w + 43952, activation: .silu,
             expandWeights: w + 43984, expandBias: w + 45280,
-            scales: ws, workspace: ws + 72 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 400,
+            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(11)
         // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
+            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
             inputMajorWeights: w + 45360, bias: w + 50544, outChannels: 72,
             activation: .identity, residual: a + 11520000 &* n, output: a + 23040000 &* n,
-            workspace: ws + 72 &* n, pool: pool)
+            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(12)
     }
 
@@ -281,23 +289,24 @@ public final class EfficientNetL2: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 23040000 &* n, batch: n, height: 400, width: 400, channels: 72,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 50624, bias: w + 51280, activation: .silu, output: a, pool: pool)
+            weights: w + 50624, bias: w + 51280, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(13)
-        // features.1.4.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
+        // features.1.4.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.4.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 51360, reduceBias: w + 52656, activation: .silu,
             expandWeights: w + 52688, expandBias: w + 53984,
-            scales: ws, workspace: ws + 72 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 400,
+            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(14)
         // features.1.4.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
+            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
             inputMajorWeights: w + 54064, bias: w + 59248, outChannels: 72,
             activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
-            workspace: ws + 72 &* n, pool: pool)
+            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(15)
     }
 
@@ -308,23 +317,24 @@ public final class EfficientNetL2: GeneratedModel {
         Kernels.depthwiseConv(
             input: a + 11520000 &* n, batch: n, height: 400, width: 400, channels: 72,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 59328, bias: w + 59984, activation: .silu, output: a, pool: pool)
+            weights: w + 59328, bias: w + 59984, activation: .silu, output: a, rowSums: ws, pool: pool)
         p?.stop(16)
-        // features.1.5.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]
+        // features.1.5.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.5.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
             reduceWeights: w + 60064, reduceBias: w + 61360, activation: .silu,
             expandWeights: w + 61392, expandBias: w + 62688,
-            scales: ws, workspace: ws + 72 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 400,
+            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(17)
         // features.1.5.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws,
+            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
             inputMajorWeights: w + 62768, bias: w + 67952, outChannels: 72,
             activation: .identity, residual: a + 11520000 &* n, output: a + 86400000 &* n,
-            workspace: ws + 72 &* n, pool: pool)
+            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
         p?.stop(18)
     }
 
@@ -338,24 +348,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 99568, depthwiseBias: w + 103456, depthwiseActivation: .silu,
-            output: a + 69120000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 69120000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 86400 &* n, pool: pool)
         p?.stop(19)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432]
+        // features.2.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 69120000 &* n, batch: n, pixels: 40000, channels: 432, squeezeChannels: 18,
             reduceWeights: w + 103888, reduceBias: w + 111664, activation: .silu,
             expandWeights: w + 111696, expandBias: w + 119472,
-            scales: ws, workspace: ws + 432 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 86400 &* n, workspace: ws + (86400 &* n &+ 432 &* n), pool: pool)
         p?.stop(21)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 69120000 &* n, batch: n, imagePixels: 40000, inChannels: 432, inputScales: ws,
+            input: a + 69120000 &* n, batch: n, imagePixels: 40000, inChannels: 432, inputScales: ws + 86400 &* n,
             inputMajorWeights: w + 119904, bias: w + 164832, outChannels: 104,
             activation: .identity, residual: nil, output: a + 49920000 &* n,
-            workspace: ws + 432 &* n, pool: pool)
+            workspace: ws + (86400 &* n &+ 432 &* n), pool: pool)
         p?.stop(22)
     }
 
@@ -369,24 +381,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 230464, depthwiseBias: w + 236080, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(23)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.1.block.0
-        // features.2.1.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.1.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 236704, reduceBias: w + 252928, activation: .silu,
             expandWeights: w + 252960, expandBias: w + 269184,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(25)
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 269808, bias: w + 334704, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(26)
     }
 
@@ -400,24 +414,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 400336, depthwiseBias: w + 405952, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(27)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.2.block.0
-        // features.2.2.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.2.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 406576, reduceBias: w + 422800, activation: .silu,
             expandWeights: w + 422832, expandBias: w + 439056,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(29)
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 439680, bias: w + 504576, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(30)
     }
 
@@ -431,24 +447,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 570208, depthwiseBias: w + 575824, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(31)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.3.block.0
-        // features.2.3.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.3.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 576448, reduceBias: w + 592672, activation: .silu,
             expandWeights: w + 592704, expandBias: w + 608928,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(33)
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 609552, bias: w + 674448, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(34)
     }
 
@@ -462,24 +480,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 740080, depthwiseBias: w + 745696, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(35)
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.4.block.0
-        // features.2.4.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.4.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 746320, reduceBias: w + 762544, activation: .silu,
             expandWeights: w + 762576, expandBias: w + 778800,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(37)
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 779424, bias: w + 844320, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(38)
     }
 
@@ -493,24 +513,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 909952, depthwiseBias: w + 915568, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(39)
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.5.block.0
-        // features.2.5.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.5.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 916192, reduceBias: w + 932416, activation: .silu,
             expandWeights: w + 932448, expandBias: w + 948672,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(41)
         // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 949296, bias: w + 1014192, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(42)
     }
 
@@ -524,24 +546,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 1079824, depthwiseBias: w + 1085440, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(43)
         // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.6.block.0
-        // features.2.6.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.6.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1086064, reduceBias: w + 1102288, activation: .silu,
             expandWeights: w + 1102320, expandBias: w + 1118544,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(45)
         // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 1119168, bias: w + 1184064, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(46)
     }
 
@@ -555,24 +579,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 1249696, depthwiseBias: w + 1255312, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(47)
         // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.7.block.0
-        // features.2.7.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.7.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1255936, reduceBias: w + 1272160, activation: .silu,
             expandWeights: w + 1272192, expandBias: w + 1288416,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(49)
         // features.2.7.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 1289040, bias: w + 1353936, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(50)
     }
 
@@ -586,24 +612,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 1419568, depthwiseBias: w + 1425184, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(51)
         // features.2.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.8.block.0
-        // features.2.8.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.8.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.8.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1425808, reduceBias: w + 1442032, activation: .silu,
             expandWeights: w + 1442064, expandBias: w + 1458288,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(53)
         // features.2.8.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 1458912, bias: w + 1523808, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(54)
     }
 
@@ -617,24 +645,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 1589440, depthwiseBias: w + 1595056, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(55)
         // features.2.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.9.block.0
-        // features.2.9.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.9.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.9.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1595680, reduceBias: w + 1611904, activation: .silu,
             expandWeights: w + 1611936, expandBias: w + 1628160,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(57)
         // features.2.9.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 1628784, bias: w + 1693680, outChannels: 104,
             activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(58)
     }
 
@@ -648,24 +678,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 200, outWidth: 200,
             depthwiseWeights: w + 1759312, depthwiseBias: w + 1764928, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
         p?.stop(59)
         // features.2.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.10.block.0
-        // features.2.10.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]
+        // features.2.10.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.10.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1765552, reduceBias: w + 1781776, activation: .silu,
             expandWeights: w + 1781808, expandBias: w + 1798032,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 200,
+            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(61)
         // features.2.10.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
             inputMajorWeights: w + 1798656, bias: w + 1863552, outChannels: 104,
             activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
         p?.stop(62)
     }
 
@@ -679,24 +711,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 1929184, depthwiseBias: w + 1944784, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 24960000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 62400 &* n, pool: pool)
         p?.stop(63)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624]
+        // features.3.0.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 24960000 &* n, batch: n, pixels: 10000, channels: 624, squeezeChannels: 26,
             reduceWeights: w + 1945408, reduceBias: w + 1961632, activation: .silu,
             expandWeights: w + 1961664, expandBias: w + 1977888,
-            scales: ws, workspace: ws + 624 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 62400 &* n, workspace: ws + (62400 &* n &+ 624 &* n), pool: pool)
         p?.stop(65)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 10000, inChannels: 624, inputScales: ws,
+            input: a + 24960000 &* n, batch: n, imagePixels: 10000, inChannels: 624, inputScales: ws + 62400 &* n,
             inputMajorWeights: w + 1978512, bias: w + 2088336, outChannels: 176,
             activation: .identity, residual: nil, output: a + 21120000 &* n,
-            workspace: ws + 624 &* n, pool: pool)
+            workspace: ws + (62400 &* n &+ 624 &* n), pool: pool)
         p?.stop(66)
     }
 
@@ -710,24 +744,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 2275424, depthwiseBias: w + 2301824, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(67)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.1.block.0
-        // features.3.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2302880, reduceBias: w + 2349344, activation: .silu,
             expandWeights: w + 2349392, expandBias: w + 2395856,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(69)
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 2396912, bias: w + 2582768, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(70)
     }
 
@@ -741,24 +777,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 2769856, depthwiseBias: w + 2796256, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(71)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.2.block.0
-        // features.3.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 2797312, reduceBias: w + 2843776, activation: .silu,
             expandWeights: w + 2843824, expandBias: w + 2890288,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(73)
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 2891344, bias: w + 3077200, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(74)
     }
 
@@ -772,24 +810,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 3264288, depthwiseBias: w + 3290688, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(75)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.3.block.0
-        // features.3.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3291744, reduceBias: w + 3338208, activation: .silu,
             expandWeights: w + 3338256, expandBias: w + 3384720,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(77)
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 3385776, bias: w + 3571632, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(78)
     }
 
@@ -803,24 +843,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 3758720, depthwiseBias: w + 3785120, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(79)
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.4.block.0
-        // features.3.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 3786176, reduceBias: w + 3832640, activation: .silu,
             expandWeights: w + 3832688, expandBias: w + 3879152,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(81)
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 3880208, bias: w + 4066064, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(82)
     }
 
@@ -834,24 +876,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 4253152, depthwiseBias: w + 4279552, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(83)
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.5.block.0
-        // features.3.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4280608, reduceBias: w + 4327072, activation: .silu,
             expandWeights: w + 4327120, expandBias: w + 4373584,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(85)
         // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 4374640, bias: w + 4560496, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(86)
     }
 
@@ -865,24 +909,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 4747584, depthwiseBias: w + 4773984, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(87)
         // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.6.block.0
-        // features.3.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 4775040, reduceBias: w + 4821504, activation: .silu,
             expandWeights: w + 4821552, expandBias: w + 4868016,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(89)
         // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 4869072, bias: w + 5054928, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(90)
     }
 
@@ -896,24 +942,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 5242016, depthwiseBias: w + 5268416, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(91)
         // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.7.block.0
-        // features.3.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5269472, reduceBias: w + 5315936, activation: .silu,
             expandWeights: w + 5315984, expandBias: w + 5362448,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(93)
         // features.3.7.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 5363504, bias: w + 5549360, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(94)
     }
 
@@ -927,24 +975,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 5736448, depthwiseBias: w + 5762848, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(95)
         // features.3.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.8.block.0
-        // features.3.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.8.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5763904, reduceBias: w + 5810368, activation: .silu,
             expandWeights: w + 5810416, expandBias: w + 5856880,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(97)
         // features.3.8.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 5857936, bias: w + 6043792, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(98)
     }
 
@@ -958,24 +1008,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 6230880, depthwiseBias: w + 6257280, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(99)
         // features.3.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.9.block.0
-        // features.3.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.9.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 6258336, reduceBias: w + 6304800, activation: .silu,
             expandWeights: w + 6304848, expandBias: w + 6351312,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(101)
         // features.3.9.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 6352368, bias: w + 6538224, outChannels: 176,
             activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(102)
     }
 
@@ -989,24 +1041,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 100, outWidth: 100,
             depthwiseWeights: w + 6725312, depthwiseBias: w + 6751712, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
         p?.stop(103)
         // features.3.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.10.block.0
-        // features.3.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]
+        // features.3.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.10.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 6752768, reduceBias: w + 6799232, activation: .silu,
             expandWeights: w + 6799280, expandBias: w + 6845744,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 100,
+            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(105)
         // features.3.10.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
             inputMajorWeights: w + 6846800, bias: w + 7032656, outChannels: 176,
             activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
         p?.stop(106)
     }
 
@@ -1020,24 +1074,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 7219744, depthwiseBias: w + 7229248, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 10560000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 52800 &* n, pool: pool)
         p?.stop(107)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056]
+        // features.4.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 10560000 &* n, batch: n, pixels: 2500, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 7230304, reduceBias: w + 7276768, activation: .silu,
             expandWeights: w + 7276816, expandBias: w + 7323280,
-            scales: ws, workspace: ws + 1056 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 52800 &* n, workspace: ws + (52800 &* n &+ 1056 &* n), pool: pool)
         p?.stop(109)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 2500, inChannels: 1056, inputScales: ws,
+            input: a + 10560000 &* n, batch: n, imagePixels: 2500, inChannels: 1056, inputScales: ws + 52800 &* n,
             inputMajorWeights: w + 7324336, bias: w + 7687600, outChannels: 344,
             activation: .identity, residual: nil, output: a + 13200000 &* n,
-            workspace: ws + 1056 &* n, pool: pool)
+            workspace: ws + (52800 &* n &+ 1056 &* n), pool: pool)
         p?.stop(110)
     }
 
@@ -1051,24 +1107,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 8400032, depthwiseBias: w + 8418608, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(111)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 8420672, reduceBias: w + 8598176, activation: .silu,
             expandWeights: w + 8598272, expandBias: w + 8775776,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(113)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 8777840, bias: w + 9487856, outChannels: 344,
             activation: .identity, residual: a + 13200000 &* n, output: a + 10320000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(114)
     }
 
@@ -1082,24 +1140,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 10200288, depthwiseBias: w + 10218864, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(115)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.2.block.0
-        // features.4.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 10220928, reduceBias: w + 10398432, activation: .silu,
             expandWeights: w + 10398528, expandBias: w + 10576032,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(117)
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 10578096, bias: w + 11288112, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(118)
     }
 
@@ -1113,24 +1173,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 12000544, depthwiseBias: w + 12019120, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(119)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.3.block.0
-        // features.4.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 12021184, reduceBias: w + 12198688, activation: .silu,
             expandWeights: w + 12198784, expandBias: w + 12376288,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(121)
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 12378352, bias: w + 13088368, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(122)
     }
 
@@ -1144,24 +1206,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 13800800, depthwiseBias: w + 13819376, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(123)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.4.block.0
-        // features.4.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 13821440, reduceBias: w + 13998944, activation: .silu,
             expandWeights: w + 13999040, expandBias: w + 14176544,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(125)
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 14178608, bias: w + 14888624, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(126)
     }
 
@@ -1175,24 +1239,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 15601056, depthwiseBias: w + 15619632, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(127)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.5.block.0
-        // features.4.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 15621696, reduceBias: w + 15799200, activation: .silu,
             expandWeights: w + 15799296, expandBias: w + 15976800,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(129)
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 15978864, bias: w + 16688880, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(130)
     }
 
@@ -1206,24 +1272,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 17401312, depthwiseBias: w + 17419888, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(131)
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.6.block.0
-        // features.4.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 17421952, reduceBias: w + 17599456, activation: .silu,
             expandWeights: w + 17599552, expandBias: w + 17777056,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(133)
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 17779120, bias: w + 18489136, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(134)
     }
 
@@ -1237,24 +1305,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 19201568, depthwiseBias: w + 19220144, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(135)
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.7.block.0
-        // features.4.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 19222208, reduceBias: w + 19399712, activation: .silu,
             expandWeights: w + 19399808, expandBias: w + 19577312,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(137)
         // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 19579376, bias: w + 20289392, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(138)
     }
 
@@ -1268,24 +1338,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 21001824, depthwiseBias: w + 21020400, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(139)
         // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.8.block.0
-        // features.4.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.8.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 21022464, reduceBias: w + 21199968, activation: .silu,
             expandWeights: w + 21200064, expandBias: w + 21377568,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(141)
         // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 21379632, bias: w + 22089648, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(142)
     }
 
@@ -1299,24 +1371,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 22802080, depthwiseBias: w + 22820656, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(143)
         // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.9.block.0
-        // features.4.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.9.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 22822720, reduceBias: w + 23000224, activation: .silu,
             expandWeights: w + 23000320, expandBias: w + 23177824,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(145)
         // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 23179888, bias: w + 23889904, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(146)
     }
 
@@ -1330,24 +1404,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 24602336, depthwiseBias: w + 24620912, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(147)
         // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.10.block.0
-        // features.4.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.10.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 24622976, reduceBias: w + 24800480, activation: .silu,
             expandWeights: w + 24800576, expandBias: w + 24978080,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(149)
         // features.4.10.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 24980144, bias: w + 25690160, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(150)
     }
 
@@ -1361,24 +1437,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 26402592, depthwiseBias: w + 26421168, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(151)
         // features.4.11.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.11.block.0
-        // features.4.11.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.11.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.11.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 26423232, reduceBias: w + 26600736, activation: .silu,
             expandWeights: w + 26600832, expandBias: w + 26778336,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(153)
         // features.4.11.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 26780400, bias: w + 27490416, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(154)
     }
 
@@ -1392,24 +1470,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 28202848, depthwiseBias: w + 28221424, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(155)
         // features.4.12.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.12.block.0
-        // features.4.12.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.12.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.12.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 28223488, reduceBias: w + 28400992, activation: .silu,
             expandWeights: w + 28401088, expandBias: w + 28578592,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(157)
         // features.4.12.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 28580656, bias: w + 29290672, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(158)
     }
 
@@ -1423,24 +1503,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 30003104, depthwiseBias: w + 30021680, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(159)
         // features.4.13.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.13.block.0
-        // features.4.13.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.13.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.13.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 30023744, reduceBias: w + 30201248, activation: .silu,
             expandWeights: w + 30201344, expandBias: w + 30378848,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(161)
         // features.4.13.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 30380912, bias: w + 31090928, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(162)
     }
 
@@ -1454,24 +1536,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 31803360, depthwiseBias: w + 31821936, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(163)
         // features.4.14.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.14.block.0
-        // features.4.14.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.14.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.14.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 31824000, reduceBias: w + 32001504, activation: .silu,
             expandWeights: w + 32001600, expandBias: w + 32179104,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(165)
         // features.4.14.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 32181168, bias: w + 32891184, outChannels: 344,
             activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(166)
     }
 
@@ -1485,24 +1569,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 33603616, depthwiseBias: w + 33622192, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(167)
         // features.4.15.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.15.block.0
-        // features.4.15.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.4.15.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.15.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 33624256, reduceBias: w + 33801760, activation: .silu,
             expandWeights: w + 33801856, expandBias: w + 33979360,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(169)
         // features.4.15.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 33981424, bias: w + 34691440, outChannels: 344,
             activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(170)
     }
 
@@ -1516,24 +1602,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 35403872, depthwiseBias: w + 35455472, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
         p?.stop(171)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]
+        // features.5.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 35457536, reduceBias: w + 35635040, activation: .silu,
             expandWeights: w + 35635136, expandBias: w + 35812640,
-            scales: ws, workspace: ws + 2064 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(173)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws,
+            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
             inputMajorWeights: w + 35814704, bias: w + 36805424, outChannels: 480,
             activation: .identity, residual: nil, output: a + 14400000 &* n,
-            workspace: ws + 2064 &* n, pool: pool)
+            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
         p?.stop(174)
     }
 
@@ -1547,24 +1635,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 38191184, depthwiseBias: w + 38263184, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(175)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.1.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 38266064, reduceBias: w + 38611664, activation: .silu,
             expandWeights: w + 38611792, expandBias: w + 38957392,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(177)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 38960272, bias: w + 40342672, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(178)
     }
 
@@ -1578,24 +1668,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 41728432, depthwiseBias: w + 41800432, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(179)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.2.block.0
-        // features.5.2.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.2.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.2.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 41803312, reduceBias: w + 42148912, activation: .silu,
             expandWeights: w + 42149040, expandBias: w + 42494640,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(181)
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 42497520, bias: w + 43879920, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(182)
     }
 
@@ -1609,24 +1701,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 45265680, depthwiseBias: w + 45337680, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(183)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.3.block.0
-        // features.5.3.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.3.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.3.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 45340560, reduceBias: w + 45686160, activation: .silu,
             expandWeights: w + 45686288, expandBias: w + 46031888,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(185)
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 46034768, bias: w + 47417168, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(186)
     }
 
@@ -1640,24 +1734,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 48802928, depthwiseBias: w + 48874928, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(187)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.4.block.0
-        // features.5.4.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.4.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.4.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 48877808, reduceBias: w + 49223408, activation: .silu,
             expandWeights: w + 49223536, expandBias: w + 49569136,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(189)
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 49572016, bias: w + 50954416, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(190)
     }
 
@@ -1671,24 +1767,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 52340176, depthwiseBias: w + 52412176, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(191)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.5.block.0
-        // features.5.5.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.5.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.5.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 52415056, reduceBias: w + 52760656, activation: .silu,
             expandWeights: w + 52760784, expandBias: w + 53106384,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(193)
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 53109264, bias: w + 54491664, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(194)
     }
 
@@ -1702,24 +1800,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 55877424, depthwiseBias: w + 55949424, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(195)
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.6.block.0
-        // features.5.6.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.6.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.6.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 55952304, reduceBias: w + 56297904, activation: .silu,
             expandWeights: w + 56298032, expandBias: w + 56643632,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(197)
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 56646512, bias: w + 58028912, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(198)
     }
 
@@ -1733,24 +1833,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 59414672, depthwiseBias: w + 59486672, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(199)
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.7.block.0
-        // features.5.7.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.7.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.7.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 59489552, reduceBias: w + 59835152, activation: .silu,
             expandWeights: w + 59835280, expandBias: w + 60180880,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(201)
         // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 60183760, bias: w + 61566160, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(202)
     }
 
@@ -1764,24 +1866,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 62951920, depthwiseBias: w + 63023920, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(203)
         // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.8.block.0
-        // features.5.8.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.8.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.8.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 63026800, reduceBias: w + 63372400, activation: .silu,
             expandWeights: w + 63372528, expandBias: w + 63718128,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(205)
         // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 63721008, bias: w + 65103408, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(206)
     }
 
@@ -1795,24 +1899,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 66489168, depthwiseBias: w + 66561168, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(207)
         // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.9.block.0
-        // features.5.9.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.9.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.9.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 66564048, reduceBias: w + 66909648, activation: .silu,
             expandWeights: w + 66909776, expandBias: w + 67255376,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(209)
         // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 67258256, bias: w + 68640656, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(210)
     }
 
@@ -1826,24 +1932,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 70026416, depthwiseBias: w + 70098416, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(211)
         // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.10.block.0
-        // features.5.10.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.10.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.10.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 70101296, reduceBias: w + 70446896, activation: .silu,
             expandWeights: w + 70447024, expandBias: w + 70792624,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(213)
         // features.5.10.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 70795504, bias: w + 72177904, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(214)
     }
 
@@ -1857,24 +1965,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 73563664, depthwiseBias: w + 73635664, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(215)
         // features.5.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.11.block.0
-        // features.5.11.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.11.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.11.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 73638544, reduceBias: w + 73984144, activation: .silu,
             expandWeights: w + 73984272, expandBias: w + 74329872,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(217)
         // features.5.11.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 74332752, bias: w + 75715152, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(218)
     }
 
@@ -1888,24 +1998,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 77100912, depthwiseBias: w + 77172912, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(219)
         // features.5.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.12.block.0
-        // features.5.12.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.12.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.12.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 77175792, reduceBias: w + 77521392, activation: .silu,
             expandWeights: w + 77521520, expandBias: w + 77867120,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(221)
         // features.5.12.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 77870000, bias: w + 79252400, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(222)
     }
 
@@ -1919,24 +2031,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 80638160, depthwiseBias: w + 80710160, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(223)
         // features.5.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.13.block.0
-        // features.5.13.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.13.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.13.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 80713040, reduceBias: w + 81058640, activation: .silu,
             expandWeights: w + 81058768, expandBias: w + 81404368,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(225)
         // features.5.13.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 81407248, bias: w + 82789648, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(226)
     }
 
@@ -1950,24 +2064,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 84175408, depthwiseBias: w + 84247408, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(227)
         // features.5.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.14.block.0
-        // features.5.14.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.14.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.14.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 84250288, reduceBias: w + 84595888, activation: .silu,
             expandWeights: w + 84596016, expandBias: w + 84941616,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(229)
         // features.5.14.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 84944496, bias: w + 86326896, outChannels: 480,
             activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(230)
     }
 
@@ -1981,24 +2097,26 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 50, outWidth: 50,
             depthwiseWeights: w + 87712656, depthwiseBias: w + 87784656, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
         p?.stop(231)
         // features.5.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.15.block.0
-        // features.5.15.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]
+        // features.5.15.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.15.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 87787536, reduceBias: w + 88133136, activation: .silu,
             expandWeights: w + 88133264, expandBias: w + 88478864,
-            scales: ws, workspace: ws + 2880 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 50,
+            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(233)
         // features.5.15.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws,
+            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
             inputMajorWeights: w + 88481744, bias: w + 89864144, outChannels: 480,
             activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + 2880 &* n, pool: pool)
+            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
         p?.stop(234)
     }
 
@@ -2012,15 +2130,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 2880, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 91249904, depthwiseBias: w + 91321904, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 7200000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 72000 &* n, pool: pool)
         p?.stop(235)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 25, 25, 2880]
+        // features.6.0.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 25, 25, 2880], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 7200000 &* n, batch: n, pixels: 625, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 91324784, reduceBias: w + 91670384, activation: .silu,
-            expandWeights: w + 91670512, expandBias: w + 92016112, workspace: ws, pool: pool)
+            expandWeights: w + 91670512, expandBias: w + 92016112,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 72000 &* n, pool: pool)
         p?.stop(237)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 25, 25, 2880] -> [n, 25, 25, 824]
         p?.start()
@@ -2041,15 +2161,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 98471744, depthwiseBias: w + 98595344, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(239)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.1.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 98600288, reduceBias: w + 99618752, activation: .silu,
-            expandWeights: w + 99618960, expandBias: w + 100637424, workspace: ws, pool: pool)
+            expandWeights: w + 99618960, expandBias: w + 100637424,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(241)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2070,15 +2192,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 108795856, depthwiseBias: w + 108919456, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(243)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.2.block.0
-        // features.6.2.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.2.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 108924400, reduceBias: w + 109942864, activation: .silu,
-            expandWeights: w + 109943072, expandBias: w + 110961536, workspace: ws, pool: pool)
+            expandWeights: w + 109943072, expandBias: w + 110961536,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(245)
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2099,15 +2223,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 119119968, depthwiseBias: w + 119243568, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(247)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.3.block.0
-        // features.6.3.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.3.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 119248512, reduceBias: w + 120266976, activation: .silu,
-            expandWeights: w + 120267184, expandBias: w + 121285648, workspace: ws, pool: pool)
+            expandWeights: w + 120267184, expandBias: w + 121285648,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(249)
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2128,15 +2254,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 129444080, depthwiseBias: w + 129567680, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(251)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.4.block.0
-        // features.6.4.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.4.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 129572624, reduceBias: w + 130591088, activation: .silu,
-            expandWeights: w + 130591296, expandBias: w + 131609760, workspace: ws, pool: pool)
+            expandWeights: w + 130591296, expandBias: w + 131609760,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(253)
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2157,15 +2285,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 139768192, depthwiseBias: w + 139891792, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(255)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.5.block.0
-        // features.6.5.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.5.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 139896736, reduceBias: w + 140915200, activation: .silu,
-            expandWeights: w + 140915408, expandBias: w + 141933872, workspace: ws, pool: pool)
+            expandWeights: w + 140915408, expandBias: w + 141933872,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(257)
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2186,15 +2316,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 150092304, depthwiseBias: w + 150215904, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(259)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.6.block.0
-        // features.6.6.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.6.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 150220848, reduceBias: w + 151239312, activation: .silu,
-            expandWeights: w + 151239520, expandBias: w + 152257984, workspace: ws, pool: pool)
+            expandWeights: w + 151239520, expandBias: w + 152257984,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(261)
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2215,15 +2347,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 160416416, depthwiseBias: w + 160540016, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(263)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.7.block.0
-        // features.6.7.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.7.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 160544960, reduceBias: w + 161563424, activation: .silu,
-            expandWeights: w + 161563632, expandBias: w + 162582096, workspace: ws, pool: pool)
+            expandWeights: w + 161563632, expandBias: w + 162582096,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(265)
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2244,15 +2378,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 170740528, depthwiseBias: w + 170864128, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(267)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.8.block.0
-        // features.6.8.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.8.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.8.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 170869072, reduceBias: w + 171887536, activation: .silu,
-            expandWeights: w + 171887744, expandBias: w + 172906208, workspace: ws, pool: pool)
+            expandWeights: w + 171887744, expandBias: w + 172906208,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(269)
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2273,15 +2409,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 181064640, depthwiseBias: w + 181188240, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(271)
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.9.block.0
-        // features.6.9.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.9.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.9.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 181193184, reduceBias: w + 182211648, activation: .silu,
-            expandWeights: w + 182211856, expandBias: w + 183230320, workspace: ws, pool: pool)
+            expandWeights: w + 182211856, expandBias: w + 183230320,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(273)
         // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2302,15 +2440,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 191388752, depthwiseBias: w + 191512352, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(275)
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.10.block.0
-        // features.6.10.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.10.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.10.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 191517296, reduceBias: w + 192535760, activation: .silu,
-            expandWeights: w + 192535968, expandBias: w + 193554432, workspace: ws, pool: pool)
+            expandWeights: w + 192535968, expandBias: w + 193554432,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(277)
         // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2331,15 +2471,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 201712864, depthwiseBias: w + 201836464, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(279)
         // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.11.block.0
-        // features.6.11.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.11.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.11.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 201841408, reduceBias: w + 202859872, activation: .silu,
-            expandWeights: w + 202860080, expandBias: w + 203878544, workspace: ws, pool: pool)
+            expandWeights: w + 202860080, expandBias: w + 203878544,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(281)
         // features.6.11.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2360,15 +2502,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 212036976, depthwiseBias: w + 212160576, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(283)
         // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.12.block.0
-        // features.6.12.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.12.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.12.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 212165520, reduceBias: w + 213183984, activation: .silu,
-            expandWeights: w + 213184192, expandBias: w + 214202656, workspace: ws, pool: pool)
+            expandWeights: w + 213184192, expandBias: w + 214202656,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(285)
         // features.6.12.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2389,15 +2533,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 222361088, depthwiseBias: w + 222484688, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(287)
         // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.13.block.0
-        // features.6.13.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.13.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.13.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 222489632, reduceBias: w + 223508096, activation: .silu,
-            expandWeights: w + 223508304, expandBias: w + 224526768, workspace: ws, pool: pool)
+            expandWeights: w + 223508304, expandBias: w + 224526768,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(289)
         // features.6.13.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2418,15 +2564,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 232685200, depthwiseBias: w + 232808800, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(291)
         // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.14.block.0
-        // features.6.14.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.14.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.14.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 232813744, reduceBias: w + 233832208, activation: .silu,
-            expandWeights: w + 233832416, expandBias: w + 234850880, workspace: ws, pool: pool)
+            expandWeights: w + 233832416, expandBias: w + 234850880,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(293)
         // features.6.14.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2447,15 +2595,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 243009312, depthwiseBias: w + 243132912, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(295)
         // features.6.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.15.block.0
-        // features.6.15.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.15.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.15.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 243137856, reduceBias: w + 244156320, activation: .silu,
-            expandWeights: w + 244156528, expandBias: w + 245174992, workspace: ws, pool: pool)
+            expandWeights: w + 244156528, expandBias: w + 245174992,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(297)
         // features.6.15.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2476,15 +2626,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 253333424, depthwiseBias: w + 253457024, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(299)
         // features.6.16.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.16.block.0
-        // features.6.16.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.16.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.16.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 253461968, reduceBias: w + 254480432, activation: .silu,
-            expandWeights: w + 254480640, expandBias: w + 255499104, workspace: ws, pool: pool)
+            expandWeights: w + 254480640, expandBias: w + 255499104,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(301)
         // features.6.16.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2505,15 +2657,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 263657536, depthwiseBias: w + 263781136, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(303)
         // features.6.17.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.17.block.0
-        // features.6.17.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.17.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.17.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 263786080, reduceBias: w + 264804544, activation: .silu,
-            expandWeights: w + 264804752, expandBias: w + 265823216, workspace: ws, pool: pool)
+            expandWeights: w + 264804752, expandBias: w + 265823216,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(305)
         // features.6.17.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2534,15 +2688,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 273981648, depthwiseBias: w + 274105248, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(307)
         // features.6.18.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.18.block.0
-        // features.6.18.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.18.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.18.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 274110192, reduceBias: w + 275128656, activation: .silu,
-            expandWeights: w + 275128864, expandBias: w + 276147328, workspace: ws, pool: pool)
+            expandWeights: w + 275128864, expandBias: w + 276147328,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(309)
         // features.6.18.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2563,15 +2719,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 284305760, depthwiseBias: w + 284429360, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(311)
         // features.6.19.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.19.block.0
-        // features.6.19.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.19.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.19.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 284434304, reduceBias: w + 285452768, activation: .silu,
-            expandWeights: w + 285452976, expandBias: w + 286471440, workspace: ws, pool: pool)
+            expandWeights: w + 285452976, expandBias: w + 286471440,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(313)
         // features.6.19.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2592,15 +2750,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 294629872, depthwiseBias: w + 294753472, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(315)
         // features.6.20.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.20.block.0
-        // features.6.20.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.20.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.20.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 294758416, reduceBias: w + 295776880, activation: .silu,
-            expandWeights: w + 295777088, expandBias: w + 296795552, workspace: ws, pool: pool)
+            expandWeights: w + 295777088, expandBias: w + 296795552,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(317)
         // features.6.20.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2621,15 +2781,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 304953984, depthwiseBias: w + 305077584, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(319)
         // features.6.21.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.21.block.0
-        // features.6.21.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.6.21.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.21.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 305082528, reduceBias: w + 306100992, activation: .silu,
-            expandWeights: w + 306101200, expandBias: w + 307119664, workspace: ws, pool: pool)
+            expandWeights: w + 306101200, expandBias: w + 307119664,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(321)
         // features.6.21.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
@@ -2650,15 +2812,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 4944, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 315278096, depthwiseBias: w + 315322592, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 3090000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(323)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]
+        // features.7.0.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 315327536, reduceBias: w + 316346000, activation: .silu,
-            expandWeights: w + 316346208, expandBias: w + 317364672, workspace: ws, pool: pool)
+            expandWeights: w + 316346208, expandBias: w + 317364672,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(325)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 25, 25, 4944] -> [n, 25, 25, 1376]
         p?.start()
@@ -2679,15 +2843,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 335542448, depthwiseBias: w + 335616752, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(327)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.1.block.0
-        // features.7.1.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
+        // features.7.1.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 335625008, reduceBias: w + 338465072, activation: .silu,
-            expandWeights: w + 338465424, expandBias: w + 341305488, workspace: ws, pool: pool)
+            expandWeights: w + 338465424, expandBias: w + 341305488,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(329)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
@@ -2708,15 +2874,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 364043888, depthwiseBias: w + 364118192, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(331)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.2.block.0
-        // features.7.2.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
+        // features.7.2.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 364126448, reduceBias: w + 366966512, activation: .silu,
-            expandWeights: w + 366966864, expandBias: w + 369806928, workspace: ws, pool: pool)
+            expandWeights: w + 366966864, expandBias: w + 369806928,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(333)
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
@@ -2737,15 +2905,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 392545328, depthwiseBias: w + 392619632, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(335)
         // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.3.block.0
-        // features.7.3.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
+        // features.7.3.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 392627888, reduceBias: w + 395467952, activation: .silu,
-            expandWeights: w + 395468304, expandBias: w + 398308368, workspace: ws, pool: pool)
+            expandWeights: w + 395468304, expandBias: w + 398308368,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(337)
         // features.7.3.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
@@ -2766,15 +2936,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 421046768, depthwiseBias: w + 421121072, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(339)
         // features.7.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.4.block.0
-        // features.7.4.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
+        // features.7.4.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 421129328, reduceBias: w + 423969392, activation: .silu,
-            expandWeights: w + 423969744, expandBias: w + 426809808, workspace: ws, pool: pool)
+            expandWeights: w + 423969744, expandBias: w + 426809808,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(341)
         // features.7.4.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
@@ -2795,15 +2967,17 @@ public final class EfficientNetL2: GeneratedModel {
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 449548208, depthwiseBias: w + 449622512, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5160000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(343)
         // features.7.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.5.block.0
-        // features.7.5.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]
+        // features.7.5.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 449630768, reduceBias: w + 452470832, activation: .silu,
-            expandWeights: w + 452471184, expandBias: w + 455311248, workspace: ws, pool: pool)
+            expandWeights: w + 452471184, expandBias: w + 455311248,
+            rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(345)
         // features.7.5.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
@@ -2850,37 +3024,37 @@ extension EfficientNetL2 {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 195840000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 136] -> [n, 400, 400, 136]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 9248,
-              "136 -> 34 -> 136, scales only (folded into the projection) for [n, 400, 400, 136]"),
+              "136 -> 34 -> 136, scales only (folded into the projection) for [n, 400, 400, 136], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 1566720000,
               "conv 1x1 + BN, [n, 400, 400, 136] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.3.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.3.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.3.block.0's row sums"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.4.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.4.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.4.block.0's row sums"),
         .init("features.1.4.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.5.block.0", kind: "depthwise", macsPerImage: 103680000,
               "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.5.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
-              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72]"),
+              "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.5.block.0's row sums"),
         .init("features.1.5.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 5132160000,
@@ -2888,7 +3062,7 @@ extension EfficientNetL2 {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 155520000,
               "depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
-              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432]"),
+              "432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 1797120000,
               "conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2896,7 +3070,7 @@ extension EfficientNetL2 {
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.1.block.1's row sums"),
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2904,7 +3078,7 @@ extension EfficientNetL2 {
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.2.block.1's row sums"),
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2912,7 +3086,7 @@ extension EfficientNetL2 {
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.3.block.1's row sums"),
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2920,7 +3094,7 @@ extension EfficientNetL2 {
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.4.block.1's row sums"),
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2928,7 +3102,7 @@ extension EfficientNetL2 {
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.5.block.1's row sums"),
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2936,7 +3110,7 @@ extension EfficientNetL2 {
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.6.block.1's row sums"),
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2944,7 +3118,7 @@ extension EfficientNetL2 {
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.7.block.1's row sums"),
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.8.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2952,7 +3126,7 @@ extension EfficientNetL2 {
         .init("features.2.8.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.8.block.0"),
         .init("features.2.8.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.8.block.1's row sums"),
         .init("features.2.8.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.9.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2960,7 +3134,7 @@ extension EfficientNetL2 {
         .init("features.2.9.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.9.block.0"),
         .init("features.2.9.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.9.block.1's row sums"),
         .init("features.2.9.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.10.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
@@ -2968,7 +3142,7 @@ extension EfficientNetL2 {
         .init("features.2.10.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.10.block.0"),
         .init("features.2.10.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.10.block.1's row sums"),
         .init("features.2.10.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 2751840000,
@@ -2976,7 +3150,7 @@ extension EfficientNetL2 {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 156000000,
               "depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
-              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624]"),
+              "624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 1098240000,
               "conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -2984,7 +3158,7 @@ extension EfficientNetL2 {
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.1.block.1's row sums"),
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -2992,7 +3166,7 @@ extension EfficientNetL2 {
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.2.block.1's row sums"),
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -3000,7 +3174,7 @@ extension EfficientNetL2 {
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.3.block.1's row sums"),
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -3008,7 +3182,7 @@ extension EfficientNetL2 {
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.4.block.1's row sums"),
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -3016,7 +3190,7 @@ extension EfficientNetL2 {
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.5.block.1's row sums"),
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -3024,7 +3198,7 @@ extension EfficientNetL2 {
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.6.block.1's row sums"),
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -3032,7 +3206,7 @@ extension EfficientNetL2 {
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.7.block.1's row sums"),
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.8.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -3040,7 +3214,7 @@ extension EfficientNetL2 {
         .init("features.3.8.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.8.block.0"),
         .init("features.3.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.8.block.1's row sums"),
         .init("features.3.8.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.9.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -3048,7 +3222,7 @@ extension EfficientNetL2 {
         .init("features.3.9.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.9.block.0"),
         .init("features.3.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.9.block.1's row sums"),
         .init("features.3.9.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.10.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
@@ -3056,7 +3230,7 @@ extension EfficientNetL2 {
         .init("features.3.10.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.10.block.0"),
         .init("features.3.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.10.block.1's row sums"),
         .init("features.3.10.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 1882320000,
@@ -3064,7 +3238,7 @@ extension EfficientNetL2 {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 23760000,
               "depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
-              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056]"),
+              "1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 908160000,
               "conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3072,7 +3246,7 @@ extension EfficientNetL2 {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3080,7 +3254,7 @@ extension EfficientNetL2 {
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.2.block.1's row sums"),
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3088,7 +3262,7 @@ extension EfficientNetL2 {
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.3.block.1's row sums"),
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3096,7 +3270,7 @@ extension EfficientNetL2 {
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.4.block.1's row sums"),
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3104,7 +3278,7 @@ extension EfficientNetL2 {
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.5.block.1's row sums"),
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3112,7 +3286,7 @@ extension EfficientNetL2 {
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.6.block.1's row sums"),
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3120,7 +3294,7 @@ extension EfficientNetL2 {
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.7.block.1's row sums"),
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3128,7 +3302,7 @@ extension EfficientNetL2 {
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.8.block.1's row sums"),
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3136,7 +3310,7 @@ extension EfficientNetL2 {
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.9.block.1's row sums"),
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3144,7 +3318,7 @@ extension EfficientNetL2 {
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.10.block.1's row sums"),
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.11.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3152,7 +3326,7 @@ extension EfficientNetL2 {
         .init("features.4.11.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.11.block.0"),
         .init("features.4.11.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.11.block.1's row sums"),
         .init("features.4.11.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.12.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3160,7 +3334,7 @@ extension EfficientNetL2 {
         .init("features.4.12.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.12.block.0"),
         .init("features.4.12.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.12.block.1's row sums"),
         .init("features.4.12.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.13.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3168,7 +3342,7 @@ extension EfficientNetL2 {
         .init("features.4.13.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.13.block.0"),
         .init("features.4.13.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.13.block.1's row sums"),
         .init("features.4.13.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.14.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3176,7 +3350,7 @@ extension EfficientNetL2 {
         .init("features.4.14.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.14.block.0"),
         .init("features.4.14.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.14.block.1's row sums"),
         .init("features.4.14.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.15.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
@@ -3184,7 +3358,7 @@ extension EfficientNetL2 {
         .init("features.4.15.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.15.block.0"),
         .init("features.4.15.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.15.block.1's row sums"),
         .init("features.4.15.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 1904040000,
@@ -3192,7 +3366,7 @@ extension EfficientNetL2 {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 129000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
-              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064]"),
+              "2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 2476800000,
               "conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3200,7 +3374,7 @@ extension EfficientNetL2 {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3208,7 +3382,7 @@ extension EfficientNetL2 {
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.2.block.1's row sums"),
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3216,7 +3390,7 @@ extension EfficientNetL2 {
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.3.block.1's row sums"),
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3224,7 +3398,7 @@ extension EfficientNetL2 {
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.4.block.1's row sums"),
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3232,7 +3406,7 @@ extension EfficientNetL2 {
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.5.block.1's row sums"),
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3240,7 +3414,7 @@ extension EfficientNetL2 {
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.6.block.1's row sums"),
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3248,7 +3422,7 @@ extension EfficientNetL2 {
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.7.block.1's row sums"),
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3256,7 +3430,7 @@ extension EfficientNetL2 {
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.8.block.1's row sums"),
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3264,7 +3438,7 @@ extension EfficientNetL2 {
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.9.block.1's row sums"),
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3272,7 +3446,7 @@ extension EfficientNetL2 {
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.10.block.1's row sums"),
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.11.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3280,7 +3454,7 @@ extension EfficientNetL2 {
         .init("features.5.11.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.11.block.0"),
         .init("features.5.11.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.11.block.1's row sums"),
         .init("features.5.11.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.12.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3288,7 +3462,7 @@ extension EfficientNetL2 {
         .init("features.5.12.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.12.block.0"),
         .init("features.5.12.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.12.block.1's row sums"),
         .init("features.5.12.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.13.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3296,7 +3470,7 @@ extension EfficientNetL2 {
         .init("features.5.13.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.13.block.0"),
         .init("features.5.13.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.13.block.1's row sums"),
         .init("features.5.13.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.14.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3304,7 +3478,7 @@ extension EfficientNetL2 {
         .init("features.5.14.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.14.block.0"),
         .init("features.5.14.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.14.block.1's row sums"),
         .init("features.5.14.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.15.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
@@ -3312,7 +3486,7 @@ extension EfficientNetL2 {
         .init("features.5.15.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.15.block.0"),
         .init("features.5.15.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880]"),
+              "2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.15.block.1's row sums"),
         .init("features.5.15.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 3501000000,
@@ -3320,7 +3494,7 @@ extension EfficientNetL2 {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 45000000,
               "depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
-              "2880 -> 120 -> 2880, in place on [n, 25, 25, 2880]"),
+              "2880 -> 120 -> 2880, in place on [n, 25, 25, 2880], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 1483200000,
               "conv 1x1 + BN, [n, 25, 25, 2880] -> [n, 25, 25, 824]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3328,7 +3502,7 @@ extension EfficientNetL2 {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3336,7 +3510,7 @@ extension EfficientNetL2 {
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.2.block.1's row sums"),
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3344,7 +3518,7 @@ extension EfficientNetL2 {
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.3.block.1's row sums"),
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3352,7 +3526,7 @@ extension EfficientNetL2 {
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.4.block.1's row sums"),
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3360,7 +3534,7 @@ extension EfficientNetL2 {
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.5.block.1's row sums"),
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3368,7 +3542,7 @@ extension EfficientNetL2 {
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.6.block.1's row sums"),
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3376,7 +3550,7 @@ extension EfficientNetL2 {
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.7.block.1's row sums"),
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3384,7 +3558,7 @@ extension EfficientNetL2 {
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.8.block.1's row sums"),
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3392,7 +3566,7 @@ extension EfficientNetL2 {
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.9.block.1's row sums"),
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3400,7 +3574,7 @@ extension EfficientNetL2 {
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.10.block.1's row sums"),
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3408,7 +3582,7 @@ extension EfficientNetL2 {
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.11.block.1's row sums"),
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3416,7 +3590,7 @@ extension EfficientNetL2 {
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.12.block.1's row sums"),
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.13.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3424,7 +3598,7 @@ extension EfficientNetL2 {
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.13.block.0"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.13.block.1's row sums"),
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.14.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3432,7 +3606,7 @@ extension EfficientNetL2 {
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.14.block.0"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.14.block.1's row sums"),
         .init("features.6.14.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.15.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3440,7 +3614,7 @@ extension EfficientNetL2 {
         .init("features.6.15.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.15.block.0"),
         .init("features.6.15.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.15.block.1's row sums"),
         .init("features.6.15.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.16.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3448,7 +3622,7 @@ extension EfficientNetL2 {
         .init("features.6.16.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.16.block.0"),
         .init("features.6.16.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.16.block.1's row sums"),
         .init("features.6.16.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.17.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3456,7 +3630,7 @@ extension EfficientNetL2 {
         .init("features.6.17.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.17.block.0"),
         .init("features.6.17.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.17.block.1's row sums"),
         .init("features.6.17.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.18.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3464,7 +3638,7 @@ extension EfficientNetL2 {
         .init("features.6.18.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.18.block.0"),
         .init("features.6.18.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.18.block.1's row sums"),
         .init("features.6.18.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.19.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3472,7 +3646,7 @@ extension EfficientNetL2 {
         .init("features.6.19.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.19.block.0"),
         .init("features.6.19.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.19.block.1's row sums"),
         .init("features.6.19.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.20.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3480,7 +3654,7 @@ extension EfficientNetL2 {
         .init("features.6.20.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.20.block.0"),
         .init("features.6.20.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.20.block.1's row sums"),
         .init("features.6.20.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.21.block.0", kind: "expand+depthwise", macsPerImage: 2623410000,
@@ -3488,7 +3662,7 @@ extension EfficientNetL2 {
         .init("features.6.21.block.1", kind: "depthwise", macsPerImage: 77250000,
               "depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.21.block.0"),
         .init("features.6.21.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.21.block.1's row sums"),
         .init("features.6.21.block.3", kind: "project 1x1", macsPerImage: 2546160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 2573970000,
@@ -3496,7 +3670,7 @@ extension EfficientNetL2 {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 27810000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 2036928,
-              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944]"),
+              "4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 4251840000,
               "conv 1x1 + BN, [n, 25, 25, 4944] -> [n, 25, 25, 1376]"),
         .init("features.7.1.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
@@ -3504,7 +3678,7 @@ extension EfficientNetL2 {
         .init("features.7.1.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.1.block.0"),
         .init("features.7.1.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
-              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
+              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.1.block.1's row sums"),
         .init("features.7.1.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.2.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
@@ -3512,7 +3686,7 @@ extension EfficientNetL2 {
         .init("features.7.2.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.2.block.0"),
         .init("features.7.2.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
-              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
+              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.2.block.1's row sums"),
         .init("features.7.2.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.3.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
@@ -3520,7 +3694,7 @@ extension EfficientNetL2 {
         .init("features.7.3.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.3.block.0"),
         .init("features.7.3.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
-              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
+              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.3.block.1's row sums"),
         .init("features.7.3.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.4.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
@@ -3528,7 +3702,7 @@ extension EfficientNetL2 {
         .init("features.7.4.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.4.block.0"),
         .init("features.7.4.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
-              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
+              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.4.block.1's row sums"),
         .init("features.7.4.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.5.block.0", kind: "expand+depthwise", macsPerImage: 7146600000,
@@ -3536,7 +3710,7 @@ extension EfficientNetL2 {
         .init("features.7.5.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.5.block.0"),
         .init("features.7.5.block.2", kind: "squeeze-excitation", macsPerImage: 5680128,
-              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256]"),
+              "8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.5.block.1's row sums"),
         .init("features.7.5.block.3", kind: "project 1x1", macsPerImage: 7100160000,
               "conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 4733440000,

@@ -31,17 +31,23 @@ public final class EfficientNetTiny: GeneratedModel {
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 8),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 2, outChannels: 16),
-            Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 48, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 96, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 16) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 8),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 48) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 2, outChannels: 16),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 96) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 144) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 240) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 240, squeezeChannels: 10),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 336) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14),
+            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 336) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14),
+            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 48) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 48, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 96, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
@@ -85,23 +91,24 @@ public final class EfficientNetTiny: GeneratedModel {
         Kernels.depthwiseConv(
             input: a, batch: n, height: 36, width: 36, channels: 16,
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: w + 448, bias: w + 592, activation: .silu, output: a + 20736 &* n, pool: pool)
+            weights: w + 448, bias: w + 592, activation: .silu, output: a + 20736 &* n, rowSums: ws, pool: pool)
         p?.stop(1)
-        // features.1.0.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 36, 36, 16]
+        // features.1.0.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 36, 36, 16], means from features.1.0.block.0's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 20736 &* n, batch: n, pixels: 1296, channels: 16, squeezeChannels: 4,
             reduceWeights: w + 608, reduceBias: w + 672, activation: .silu,
             expandWeights: w + 688, expandBias: w + 752,
-            scales: ws, workspace: ws + 16 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 36,
+            scales: ws + 576 &* n, workspace: ws + (576 &* n &+ 16 &* n), pool: pool)
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 20736 &* n, batch: n, imagePixels: 1296, inChannels: 16, inputScales: ws,
+            input: a + 20736 &* n, batch: n, imagePixels: 1296, inChannels: 16, inputScales: ws + 576 &* n,
             inputMajorWeights: w + 768, bias: w + 896, outChannels: 8,
             activation: .identity, residual: nil, output: a + 77760 &* n,
-            workspace: ws + 16 &* n, pool: pool)
+            workspace: ws + (576 &* n &+ 16 &* n), pool: pool)
         p?.stop(3)
     }
 
@@ -115,24 +122,26 @@ public final class EfficientNetTiny: GeneratedModel {
             expandedChannels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 1344, depthwiseBias: w + 1776, depthwiseActivation: .silu,
-            output: a + 62208 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 62208 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(4)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0
-        // features.2.0.block.2 squeeze-excitation: 48 -> 2 -> 48, scales only (folded into the projection) for [n, 18, 18, 48]
+        // features.2.0.block.2 squeeze-excitation: 48 -> 2 -> 48, scales only (folded into the projection) for [n, 18, 18, 48], means from features.2.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 62208 &* n, batch: n, pixels: 324, channels: 48, squeezeChannels: 2,
             reduceWeights: w + 1824, reduceBias: w + 1920, activation: .silu,
             expandWeights: w + 1936, expandBias: w + 2032,
-            scales: ws, workspace: ws + 48 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 18,
+            scales: ws + 864 &* n, workspace: ws + (864 &* n &+ 48 &* n), pool: pool)
         p?.stop(6)
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 62208 &* n, batch: n, imagePixels: 324, inChannels: 48, inputScales: ws,
+            input: a + 62208 &* n, batch: n, imagePixels: 324, inChannels: 48, inputScales: ws + 864 &* n,
             inputMajorWeights: w + 2080, bias: w + 2848, outChannels: 16,
             activation: .identity, residual: nil, output: a + 38880 &* n,
-            workspace: ws + 48 &* n, pool: pool)
+            workspace: ws + (864 &* n &+ 48 &* n), pool: pool)
         p?.stop(7)
     }
 
@@ -146,24 +155,26 @@ public final class EfficientNetTiny: GeneratedModel {
             expandedChannels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 4496, depthwiseBias: w + 6896, depthwiseActivation: .silu,
-            output: a + 31104 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 31104 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 864 &* n, pool: pool)
         p?.stop(8)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0
-        // features.3.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 9, 9, 96]
+        // features.3.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 9, 9, 96], means from features.3.0.block.1's row sums
         p?.start()
         Kernels.squeezeExciteScales(
             a + 31104 &* n, batch: n, pixels: 81, channels: 96, squeezeChannels: 4,
             reduceWeights: w + 6992, reduceBias: w + 7376, activation: .silu,
             expandWeights: w + 7392, expandBias: w + 7776,
-            scales: ws, workspace: ws + 96 &* n, pool: pool)
+            rowSums: ws, rowsPerImage: 9,
+            scales: ws + 864 &* n, workspace: ws + (864 &* n &+ 96 &* n), pool: pool)
         p?.stop(10)
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24], the SE's scales folded into per-image weights
         p?.start()
         Kernels.pointwiseConvScaledInput(
-            input: a + 31104 &* n, batch: n, imagePixels: 81, inChannels: 96, inputScales: ws,
+            input: a + 31104 &* n, batch: n, imagePixels: 81, inChannels: 96, inputScales: ws + 864 &* n,
             inputMajorWeights: w + 7872, bias: w + 10176, outChannels: 24,
             activation: .identity, residual: nil, output: a + 15264 &* n,
-            workspace: ws + 96 &* n, pool: pool)
+            workspace: ws + (864 &* n &+ 96 &* n), pool: pool)
         p?.stop(11)
     }
 
@@ -177,15 +188,17 @@ public final class EfficientNetTiny: GeneratedModel {
             expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 13808, depthwiseBias: w + 15104, depthwiseActivation: .silu,
-            output: a + 11664 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 11664 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 720 &* n, pool: pool)
         p?.stop(12)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0
-        // features.4.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 5, 5, 144]
+        // features.4.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 5, 5, 144], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 11664 &* n, batch: n, pixels: 25, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 15248, reduceBias: w + 16112, activation: .silu,
-            expandWeights: w + 16128, expandBias: w + 16992, workspace: ws, pool: pool)
+            expandWeights: w + 16128, expandBias: w + 16992,
+            rowSums: ws, rowsPerImage: 5, workspace: ws + 720 &* n, pool: pool)
         p?.stop(14)
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]
         p?.start()
@@ -206,15 +219,17 @@ public final class EfficientNetTiny: GeneratedModel {
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 32784, depthwiseBias: w + 34944, depthwiseActivation: .silu,
-            output: a + 6000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 6000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(16)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0
-        // features.4.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240]
+        // features.4.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 6000 &* n, batch: n, pixels: 25, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 35184, reduceBias: w + 37584, activation: .silu,
-            expandWeights: w + 37600, expandBias: w + 40000, workspace: ws, pool: pool)
+            expandWeights: w + 37600, expandBias: w + 40000,
+            rowSums: ws, rowsPerImage: 5, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(18)
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]
         p?.start()
@@ -235,15 +250,17 @@ public final class EfficientNetTiny: GeneratedModel {
             expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 59728, depthwiseBias: w + 65728, depthwiseActivation: .silu,
-            output: a + 6000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 6000 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(20)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0
-        // features.5.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240]
+        // features.5.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 6000 &* n, batch: n, pixels: 25, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 65968, reduceBias: w + 68368, activation: .silu,
-            expandWeights: w + 68384, expandBias: w + 70784, workspace: ws, pool: pool)
+            expandWeights: w + 68384, expandBias: w + 70784,
+            rowSums: ws, rowsPerImage: 5, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(22)
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]
         p?.start()
@@ -264,15 +281,17 @@ public final class EfficientNetTiny: GeneratedModel {
             expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 103680, depthwiseBias: w + 112080, depthwiseActivation: .silu,
-            output: a + 8400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 8400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 1680 &* n, pool: pool)
         p?.stop(24)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0
-        // features.5.1.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 5, 5, 336]
+        // features.5.1.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 5, 5, 336], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 8400 &* n, batch: n, pixels: 25, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 112416, reduceBias: w + 117120, activation: .silu,
-            expandWeights: w + 117136, expandBias: w + 121840, workspace: ws, pool: pool)
+            expandWeights: w + 117136, expandBias: w + 121840,
+            rowSums: ws, rowsPerImage: 5, workspace: ws + 1680 &* n, pool: pool)
         p?.stop(26)
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]
         p?.start()
@@ -293,15 +312,17 @@ public final class EfficientNetTiny: GeneratedModel {
             expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 3, outWidth: 3,
             depthwiseWeights: w + 160208, depthwiseBias: w + 168608, depthwiseActivation: .silu,
-            output: a + 8400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 8400 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 1008 &* n, pool: pool)
         p?.stop(28)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0
-        // features.6.0.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 3, 3, 336]
+        // features.6.0.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 3, 3, 336], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 8400 &* n, batch: n, pixels: 9, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 168944, reduceBias: w + 173648, activation: .silu,
-            expandWeights: w + 173664, expandBias: w + 178368, workspace: ws, pool: pool)
+            expandWeights: w + 173664, expandBias: w + 178368,
+            rowSums: ws, rowsPerImage: 3, workspace: ws + 1008 &* n, pool: pool)
         p?.stop(30)
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]
         p?.start()
@@ -322,15 +343,17 @@ public final class EfficientNetTiny: GeneratedModel {
             expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 3, outWidth: 3,
             depthwiseWeights: w + 266928, depthwiseBias: w + 281328, depthwiseActivation: .silu,
-            output: a + 5184 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5184 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 1728 &* n, pool: pool)
         p?.stop(32)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0
-        // features.6.1.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576]
+        // features.6.1.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 5184 &* n, batch: n, pixels: 9, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 281904, reduceBias: w + 295728, activation: .silu,
-            expandWeights: w + 295760, expandBias: w + 309584, workspace: ws, pool: pool)
+            expandWeights: w + 295760, expandBias: w + 309584,
+            rowSums: ws, rowsPerImage: 3, workspace: ws + 1728 &* n, pool: pool)
         p?.stop(34)
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]
         p?.start()
@@ -351,15 +374,17 @@ public final class EfficientNetTiny: GeneratedModel {
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 3, outWidth: 3,
             depthwiseWeights: w + 421424, depthwiseBias: w + 426608, depthwiseActivation: .silu,
-            output: a + 5184 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a + 5184 &* n, expanded: a,
+            rowSums: ws, workspace: ws + 1728 &* n, pool: pool)
         p?.stop(36)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0
-        // features.7.0.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576]
+        // features.7.0.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
             a + 5184 &* n, batch: n, pixels: 9, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 427184, reduceBias: w + 441008, activation: .silu,
-            expandWeights: w + 441040, expandBias: w + 454864, workspace: ws, pool: pool)
+            expandWeights: w + 441040, expandBias: w + 454864,
+            rowSums: ws, rowsPerImage: 3, workspace: ws + 1728 &* n, pool: pool)
         p?.stop(38)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]
         p?.start()
@@ -406,7 +431,7 @@ extension EfficientNetTiny {
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 186624,
               "depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 128,
-              "16 -> 4 -> 16, scales only (folded into the projection) for [n, 36, 36, 16]"),
+              "16 -> 4 -> 16, scales only (folded into the projection) for [n, 36, 36, 16], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 165888,
               "conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 637632,
@@ -414,7 +439,7 @@ extension EfficientNetTiny {
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 139968,
               "depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 192,
-              "48 -> 2 -> 48, scales only (folded into the projection) for [n, 18, 18, 48]"),
+              "48 -> 2 -> 48, scales only (folded into the projection) for [n, 18, 18, 48], means from features.2.0.block.1's row sums"),
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 248832,
               "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 692064,
@@ -422,7 +447,7 @@ extension EfficientNetTiny {
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 194400,
               "depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
-              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 9, 9, 96]"),
+              "96 -> 4 -> 96, scales only (folded into the projection) for [n, 9, 9, 96], means from features.3.0.block.1's row sums"),
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 186624,
               "conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 312336,
@@ -430,7 +455,7 @@ extension EfficientNetTiny {
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 32400,
               "depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
-              "144 -> 6 -> 144, in place on [n, 5, 5, 144]"),
+              "144 -> 6 -> 144, in place on [n, 5, 5, 144], means from features.4.0.block.1's row sums"),
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 144000,
               "conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 294000,
@@ -438,7 +463,7 @@ extension EfficientNetTiny {
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 54000,
               "depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 5, 5, 240]"),
+              "240 -> 10 -> 240, in place on [n, 5, 5, 240], means from features.4.1.block.1's row sums"),
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 240000,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 390000,
@@ -446,7 +471,7 @@ extension EfficientNetTiny {
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 150000,
               "depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
-              "240 -> 10 -> 240, in place on [n, 5, 5, 240]"),
+              "240 -> 10 -> 240, in place on [n, 5, 5, 240], means from features.5.0.block.1's row sums"),
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 336000,
               "conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 680400,
@@ -454,7 +479,7 @@ extension EfficientNetTiny {
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 210000,
               "depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 5, 5, 336]"),
+              "336 -> 14 -> 336, in place on [n, 5, 5, 336], means from features.5.1.block.1's row sums"),
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 470400,
               "conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 546000,
@@ -462,7 +487,7 @@ extension EfficientNetTiny {
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 75600,
               "depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
-              "336 -> 14 -> 336, in place on [n, 3, 3, 336]"),
+              "336 -> 14 -> 336, in place on [n, 3, 3, 336], means from features.6.0.block.1's row sums"),
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 290304,
               "conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 627264,
@@ -470,7 +495,7 @@ extension EfficientNetTiny {
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 129600,
               "depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, in place on [n, 3, 3, 576]"),
+              "576 -> 24 -> 576, in place on [n, 3, 3, 576], means from features.6.1.block.1's row sums"),
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 497664,
               "conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
         .init("features.7.0.block.0", kind: "expand+depthwise", macsPerImage: 544320,
@@ -478,7 +503,7 @@ extension EfficientNetTiny {
         .init("features.7.0.block.1", kind: "depthwise", macsPerImage: 46656,
               "depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0"),
         .init("features.7.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
-              "576 -> 24 -> 576, in place on [n, 3, 3, 576]"),
+              "576 -> 24 -> 576, in place on [n, 3, 3, 576], means from features.7.0.block.1's row sums"),
         .init("features.7.0.block.3", kind: "project 1x1", macsPerImage: 829440,
               "conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
         .init("features.8", kind: "head 1x1", macsPerImage: 921600,

@@ -117,6 +117,32 @@ AI void dw_row(int act, int K, int S, const float *input, ptrdiff_t firstRow, pt
     }
 }
 
+/* sums[c] = sum over the `width` pixels of one finished output row of out[x][c], for c in c0..<c1: the
+   squeeze-excitation's channel sums, taken while the row is still in L1 (or the worker's L2) instead of
+   in a later pass over the whole map. Four partial sums per channel group (pixels x, x+1, x+2, x+3)
+   hide the add latency; they are combined as (s0 + s1) + (s2 + s3), so the result depends only on the
+   row, not on how the map was split into tasks. */
+AI void row_sums_group(int full, VM m, const float *out, ptrdiff_t width, ptrdiff_t C, float *sums) {
+    VF s[4] = {V_ZERO(), V_ZERO(), V_ZERO(), V_ZERO()};
+    ptrdiff_t x = 0;
+    for (; x + 4 <= width; x += 4)
+        for (int j = 0; j < 4; j++) s[j] = V_ADD(s[j], LD(out + (x + j) * C));
+    for (int j = 0; x < width; x++, j++) s[j] = V_ADD(s[j], LD(out + x * C));
+    ST(sums, V_ADD(V_ADD(s[0], s[1]), V_ADD(s[2], s[3])));
+}
+
+AI void row_channel_sums(const float *out, ptrdiff_t width, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1, float *sums) {
+    const ptrdiff_t end = c0 + (c1 - c0) / VW * VW;
+    ptrdiff_t c = c0;
+    for (; c < end; c += VW) row_sums_group(1, V_MASK(VW), out + c, width, C, sums + c);
+    if (c < c1) row_sums_group(0, V_MASK(c1 - c), out + c, width, C, sums + c);
+}
+
+void FN(effnet_row_channel_sums)(const float *row, ptrdiff_t width, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
+                                 float *sums) {
+    row_channel_sums(row, width, C, c0, c1, sums);
+}
+
 #define DW_GEOMETRY(K, S)                                                                                      \
     WITH_ACTIVATION(act, dw_row(A, K, S, input, 0, H, W, C, padTop, padLeft, outHeight, outWidth, weights,     \
                                 bias, output, row, c0, c1))

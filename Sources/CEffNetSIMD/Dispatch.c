@@ -88,10 +88,15 @@ int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float 
                                  ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,
                                  ptrdiff_t outHeight, ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,
                                  float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band,
-                                 ptrdiff_t bandRows) {
+                                 ptrdiff_t bandRows, float *rowSums) {
     EFFNET_RETURN_FORWARD(effnet_expand_depthwise_rows, expandAct, dwAct, input, H, W, Cin, Ce, expandWeights,
                           expandBias, kernel, stride, padTop, padLeft, outHeight, outWidth, dwWeights, dwBias, output,
-                          n, oy0, oy1, band, bandRows);
+                          n, oy0, oy1, band, bandRows, rowSums);
+}
+
+void effnet_row_channel_sums(int isa, const float *row, ptrdiff_t width, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
+                             float *sums) {
+    EFFNET_FORWARD(effnet_row_channel_sums, row, width, C, c0, c1, sums);
 }
 
 int effnet_stem_rows(int isa, int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W, ptrdiff_t k,

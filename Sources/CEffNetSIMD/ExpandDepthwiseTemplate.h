@@ -13,12 +13,13 @@
 #include <string.h>
 
 /* Output rows oy0..<oy1 of image n. `band` holds bandRows x W x Ce floats; bandRows must be at least
-   (subRows - 1)*S + K for subRows >= 1 output rows per sub-band. */
+   (subRows - 1)*S + K for subRows >= 1 output rows per sub-band. With `rowSums`, each output row's
+   channel sums go to rowSums[row][0..<Ce] (row = n*outHeight + oy) right after the row is written. */
 AI void expand_depthwise_range(int expandAct, int dwAct, int K, int S, const float *input, ptrdiff_t H, ptrdiff_t W,
                                ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, const float *expandBias,
                                ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight, ptrdiff_t outWidth,
                                const float *dwWeights, const float *dwBias, float *output, ptrdiff_t n, ptrdiff_t oy0,
-                               ptrdiff_t oy1, float *band, ptrdiff_t bandRows) {
+                               ptrdiff_t oy1, float *band, ptrdiff_t bandRows, float *rowSums) {
     const ptrdiff_t rowFloats = W * Ce;
     const ptrdiff_t subRows = (bandRows - K) / S + 1;
     /* Input rows [have0, have1) of image n are in the band, row have0 first. */
@@ -45,23 +46,26 @@ AI void expand_depthwise_range(int expandAct, int dwAct, int K, int S, const flo
         }
         have0 = need0;
         have1 = need1;
-        for (ptrdiff_t oy = a; oy < b; oy++)
+        for (ptrdiff_t oy = a; oy < b; oy++) {
+            const ptrdiff_t row = n * outHeight + oy;
             dw_row(dwAct, K, S, band, n * H + have0, H, W, Ce, padTop, padLeft, outHeight, outWidth, dwWeights, dwBias,
-                   output, n * outHeight + oy, 0, Ce);
+                   output, row, 0, Ce);
+            if (rowSums) row_channel_sums(output + row * outWidth * Ce, outWidth, Ce, 0, Ce, rowSums + row * Ce);
+        }
     }
 }
 
 #define EXPAND_DW_GEOMETRY(K, S)                                                                               \
     WITH_ACTIVATION(dwAct, expand_depthwise_range(expandAct, A, K, S, input, H, W, Cin, Ce, expandWeights,      \
                                                   expandBias, padTop, padLeft, outHeight, outWidth, dwWeights,   \
-                                                  dwBias, output, n, oy0, oy1, band, bandRows))
+                                                  dwBias, output, n, oy0, oy1, band, bandRows, rowSums))
 
 int FN(effnet_expand_depthwise_rows)(int expandAct, int dwAct, const float *input, ptrdiff_t H, ptrdiff_t W,
                                      ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, const float *expandBias,
                                      ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,
                                      ptrdiff_t outHeight, ptrdiff_t outWidth, const float *dwWeights,
                                      const float *dwBias, float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1,
-                                     float *band, ptrdiff_t bandRows) {
+                                     float *band, ptrdiff_t bandRows, float *rowSums) {
     if (bandRows < kernel) return 0;
     if (kernel == 3 && stride == 1) { EXPAND_DW_GEOMETRY(3, 1) }
     else if (kernel == 3 && stride == 2) { EXPAND_DW_GEOMETRY(3, 2) }

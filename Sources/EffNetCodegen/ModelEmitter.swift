@@ -16,6 +16,7 @@ private struct Emitter {
     let layout: WeightLayout
     let folding: SqueezeExciteFolding
     let fusion: ExpandDepthwiseFusion
+    let rowSums: SqueezeExciteRowSums
     var out = ""
     /// Index of the next layer in `profiledLayers` (the plan's layer order).
     var layerIndex = 0
@@ -24,6 +25,7 @@ private struct Emitter {
         self.plan = plan
         folding = SqueezeExciteFolding(plan: plan)
         fusion = ExpandDepthwiseFusion(plan: plan)
+        rowSums = SqueezeExciteRowSums(plan: plan)
         self.layout = WeightLayout(plan: plan)
     }
 
@@ -75,7 +77,8 @@ private struct Emitter {
         emitTables(specSources: specSources)
     }
 
-    /// Kernel scratch (stem im2col tiles, squeeze-excitation vectors) sits after the activations.
+    /// Kernel scratch (stem im2col tiles, squeeze-excitation vectors and the depthwise row sums they read,
+    /// the bands of fused expansions) sits after the activations.
     mutating func emitWorkspace() {
         let stem = plan.layers[0]
         let se = plan.layers.filter { $0.operation == .squeezeExcitation }
@@ -89,16 +92,24 @@ private struct Emitter {
             let squeeze = se.compactMap(\.squeezeChannels).max()!
             terms.append("Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: \(channels), squeezeChannels: \(squeeze))")
         }
+        // The terms of SEs that read row sums count the sums in front of their scratch (SqueezeExciteRowSums).
+        let afterRowSums = rowSums.workspace(before:_:)
         for layer in se {
+            let term: String
             if let projection = folding.projection[layer.name] {
-                let term = SqueezeExciteFolding.workspace(se: layer, projection: projection)
-                if !terms.contains(term) { terms.append(term) }
+                term = afterRowSums(layer, SqueezeExciteFolding.workspace(se: layer, projection: projection))
+            } else {
+                term = afterRowSums(layer, "Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: "
+                                        + "\(layer.inputShape.channels), squeezeChannels: \(layer.squeezeChannels ?? 1))")
             }
+            if !terms.contains(term) { terms.append(term) }
         }
         for layer in plan.layers {
             if let dw = fusion.depthwise[layer.name] {
-                let term = "Kernels.expandDepthwiseWorkspaceFloats(width: \(dw.inputShape.width), expandedChannels: "
-                    + "\(dw.inputShape.channels), kernel: \(dw.kernel), threads: pool.threadCount)"
+                let term = afterRowSums(rowSums.squeezeExcite[dw.name],
+                                        "Kernels.expandDepthwiseWorkspaceFloats(width: \(dw.inputShape.width), "
+                                            + "expandedChannels: \(dw.inputShape.channels), kernel: \(dw.kernel), "
+                                            + "threads: pool.threadCount)")
                 if !terms.contains(term) { terms.append(term) }
             }
         }
@@ -179,10 +190,12 @@ private struct Emitter {
             return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape))"
         case .squeezeExcitation:
             let c = l.inputShape.channels
+            let means = rowSums.depthwise[l.name].map { ", means from \($0.name)'s row sums" } ?? ""
             if folding.projection[l.name] != nil {
-                return "\(c) -> \(l.squeezeChannels ?? 1) -> \(c), scales only (folded into the projection) for \(shape(l.inputShape))"
+                return "\(c) -> \(l.squeezeChannels ?? 1) -> \(c), scales only (folded into the projection) for "
+                    + "\(shape(l.inputShape))\(means)"
             }
-            return "\(c) -> \(l.squeezeChannels ?? 1) -> \(c), in place on \(shape(l.inputShape))"
+            return "\(c) -> \(l.squeezeChannels ?? 1) -> \(c), in place on \(shape(l.inputShape))\(means)"
         case .globalAveragePool:
             return "global average pool, \(shape(l.inputShape)) -> [n, \(l.outputShape.channels)]"
         case .linear:
@@ -232,11 +245,11 @@ private struct Emitter {
             let se = folding.squeezeExcite[l.name]!
             line("        Kernels.pointwiseConvScaledInput(")
             line("            input: \(tensor(l.input)), batch: n, imagePixels: \(l.inputShape.pixels), "
-                 + "inChannels: \(l.inputShape.channels), inputScales: ws,")
+                 + "inChannels: \(l.inputShape.channels), inputScales: \(rowSums.scratch(after: se)),")
             line("            inputMajorWeights: w + \(slot.weights), bias: w + \(slot.bias), outChannels: \(l.outputShape.channels),")
             line("            activation: \(act), residual: \(l.residual.map(tensor) ?? "nil"), "
                  + "output: \(tensor(l.output)),")
-            line("            workspace: ws + \(se.inputShape.channels) &* n, pool: pool)")
+            line("            workspace: \(rowSums.scratch(after: se, plus: "\(se.inputShape.channels) &* n")), pool: pool)")
         case .pointwiseConvolution where fusion.depthwise[l.name] != nil:
             let dw = fusion.depthwise[l.name]!
             let dwSlot = layout.slots[dw.name] ?? WeightLayout.Slots()
@@ -249,7 +262,12 @@ private struct Emitter {
             line("            outHeight: \(dw.outputShape.height), outWidth: \(dw.outputShape.width),")
             line("            depthwiseWeights: w + \(dwSlot.weights), depthwiseBias: w + \(dwSlot.bias), "
                  + "depthwiseActivation: \(activation(dw.activation)),")
-            line("            output: \(tensor(dw.output)), expanded: \(tensor(l.output)), workspace: ws, pool: pool)")
+            if let se = rowSums.squeezeExcite[dw.name] {
+                line("            output: \(tensor(dw.output)), expanded: \(tensor(l.output)),")
+                line("            rowSums: ws, workspace: \(rowSums.scratch(after: se)), pool: pool)")
+            } else {
+                line("            output: \(tensor(dw.output)), expanded: \(tensor(l.output)), workspace: ws, pool: pool)")
+            }
         case .pointwiseConvolution:
             line("        Kernels.pointwiseConv(")
             line("            input: \(tensor(l.input)), pixels: \(l.inputShape.pixels) &* n, inChannels: \(l.inputShape.channels),")
@@ -263,21 +281,31 @@ private struct Emitter {
             line("            kernel: \(l.kernel), stride: \(l.stride), padTop: \(l.padding.top), padLeft: \(l.padding.left), "
                  + "outHeight: \(l.outputShape.height), outWidth: \(l.outputShape.width),")
             line("            weights: w + \(slot.weights), bias: w + \(slot.bias), activation: \(act), "
-                 + "output: \(tensor(l.output)), pool: pool)")
+                 + "output: \(tensor(l.output)),\(rowSums.squeezeExcite[l.name] != nil ? " rowSums: ws," : "") pool: pool)")
         case .squeezeExcitation where folding.projection[l.name] != nil:
             let c = l.inputShape.channels, s = l.squeezeChannels ?? 1
             line("        Kernels.squeezeExciteScales(")
             line("            \(tensor(l.input)), batch: n, pixels: \(l.inputShape.pixels), channels: \(c), squeezeChannels: \(s),")
             line("            reduceWeights: w + \(slot.weights), reduceBias: w + \(slot.bias), activation: \(act),")
             line("            expandWeights: w + \(slot.expandWeights), expandBias: w + \(slot.expandBias),")
-            line("            scales: ws, workspace: ws + \(c) &* n, pool: pool)")
+            if let dw = rowSums.depthwise[l.name] {
+                line("            rowSums: ws, rowsPerImage: \(dw.outputShape.height),")
+            }
+            line("            scales: \(rowSums.scratch(after: l)), workspace: \(rowSums.scratch(after: l, plus: "\(c) &* n")), "
+                 + "pool: pool)")
         case .squeezeExcitation:
             let c = l.inputShape.channels, s = l.squeezeChannels ?? 1
             line("        Kernels.squeezeExcite(")
             line("            \(tensor(l.input)), batch: n, pixels: \(l.inputShape.pixels), channels: \(c), squeezeChannels: \(s),")
             line("            reduceWeights: w + \(slot.weights), reduceBias: w + \(slot.bias), activation: \(act),")
-            line("            expandWeights: w + \(slot.expandWeights), expandBias: w + \(slot.expandBias), "
-                 + "workspace: ws, pool: pool)")
+            if let dw = rowSums.depthwise[l.name] {
+                line("            expandWeights: w + \(slot.expandWeights), expandBias: w + \(slot.expandBias),")
+                line("            rowSums: ws, rowsPerImage: \(dw.outputShape.height), "
+                     + "workspace: \(rowSums.scratch(after: l)), pool: pool)")
+            } else {
+                line("            expandWeights: w + \(slot.expandWeights), expandBias: w + \(slot.expandBias), "
+                     + "workspace: ws, pool: pool)")
+            }
         case .globalAveragePool:
             line("        Kernels.globalAveragePool(")
             line("            input: \(tensor(l.input)), batch: n, pixels: \(l.inputShape.pixels), "

@@ -34,19 +34,28 @@ struct CSIMDKernels {
     }
 
     /// Output rows `rows` of image `image` of depthwise(act(expand(input))) through a band of `bandRows`
-    /// expanded rows (see `Kernels.expandDepthwise`). False, writing nothing, for geometries without a
-    /// C depthwise row kernel.
+    /// expanded rows (see `Kernels.expandDepthwise`), and with `rowSums` each row's channel sums (as
+    /// `rowChannelSums`, at rowSums[(image·outHeight + oy)·expandedChannels]). False, writing nothing, for
+    /// geometries without a C depthwise row kernel.
     func expandDepthwiseRows(_ expandActivation: Activation, _ depthwiseActivation: Activation,
                              input: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int,
                              expandedChannels: Int, expandWeights: UnsafePointer<Float>,
                              expandBias: UnsafePointer<Float>, kernel: Int, stride: Int, padTop: Int, padLeft: Int,
                              outHeight: Int, outWidth: Int, depthwiseWeights: UnsafePointer<Float>,
                              depthwiseBias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, image: Int,
-                             rows: Range<Int>, band: UnsafeMutablePointer<Float>, bandRows: Int) -> Bool {
+                             rows: Range<Int>, band: UnsafeMutablePointer<Float>, bandRows: Int,
+                             rowSums: UnsafeMutablePointer<Float>? = nil) -> Bool {
         effnet_expand_depthwise_rows(isa, expandActivation.code, depthwiseActivation.code, input, height, width,
                                      inChannels, expandedChannels, expandWeights, expandBias, kernel, stride, padTop,
                                      padLeft, outHeight, outWidth, depthwiseWeights, depthwiseBias, output, image,
-                                     rows.lowerBound, rows.upperBound, band, bandRows) != 0
+                                     rows.lowerBound, rows.upperBound, band, bandRows, rowSums) != 0
+    }
+
+    /// sums[c] = Σ_x row[x·channels + c] for c in `range`, over `width` pixels of one NHWC row (four partial
+    /// sums per channel, pixels x mod 4, combined (s0 + s1) + (s2 + s3): DepthwiseTemplate.h).
+    func rowChannelSums(_ row: UnsafePointer<Float>, width: Int, channels: Int, _ range: Range<Int>,
+                        sums: UnsafeMutablePointer<Float>) {
+        effnet_row_channel_sums(isa, row, width, channels, range.lowerBound, range.upperBound, sums)
     }
 
     /// Output rows `rows` (row = n·outHeight + oy) of the stem convolution, reading the NCHW image directly

@@ -17,28 +17,36 @@ extension Kernels {
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int,
         kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
         weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: Activation,
-        output: UnsafeMutablePointer<Float>, pool: WorkerPool
+        output: UnsafeMutablePointer<Float>, rowSums: UnsafeMutablePointer<Float>? = nil, pool: WorkerPool
     ) {
         precondition(kernel >= 1 && stride >= 1, "depthwiseConv: kernel and stride must be positive")
         let shape = DepthwiseShape(
             batch: batch, height: height, width: width, channels: channels, kernel: kernel, stride: stride,
             padTop: padTop, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
-        depthwiseConv(shape, input, weights, bias, activation, output, pool, simd: CSIMDKernels.active)
+        depthwiseConv(shape, input, weights, bias, activation, output, pool, simd: CSIMDKernels.active,
+                      rowSums: rowSums)
     }
 
-    /// `depthwiseConv` on the given C kernels (nil: the Swift code), so tests can run every path.
+    /// `depthwiseConv` on the given C kernels (nil: the Swift code), so tests can run every path. With
+    /// `rowSums`, also each output row's channel sums (RowChannelSums.swift): on the C path right after
+    /// the task writes its row, on the Swift path in a pass over the rows afterwards.
     static func depthwiseConv(
         _ shape: DepthwiseShape, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
         _ bias: UnsafePointer<Float>, _ activation: Activation, _ output: UnsafeMutablePointer<Float>,
-        _ pool: WorkerPool, simd: CSIMDKernels?
+        _ pool: WorkerPool, simd: CSIMDKernels?, rowSums: UnsafeMutablePointer<Float>? = nil
     ) {
+        let rowFloats = shape.outWidth &* shape.channels
         if let simd, CSIMDKernels.handlesDepthwise(kernel: shape.kernel, stride: shape.stride) {
             let (chunk, groups) = rowTasks(rows: shape.batch &* shape.outHeight, channels: shape.channels, pool: pool)
             pool.parallelFor(shape.batch &* shape.outHeight &* groups) { t in
                 let row = t / groups
                 let c0 = (t &- row &* groups) &* chunk
-                simd.depthwiseRow(activation, shape, row, c0, min(shape.channels, c0 &+ chunk), input, weights, bias,
-                                  output)
+                let c1 = min(shape.channels, c0 &+ chunk)
+                simd.depthwiseRow(activation, shape, row, c0, c1, input, weights, bias, output)
+                if let rowSums {
+                    simd.rowChannelSums(output + row &* rowFloats, width: shape.outWidth, channels: shape.channels,
+                                        c0..<c1, sums: rowSums + row &* shape.channels)
+                }
             }
             return
         }
@@ -46,6 +54,17 @@ extension Kernels {
         case .identity: depthwise(IdentityFunction.self, shape, input, weights, bias, output, pool, simd)
         case .silu: depthwise(SiLUFunction.self, shape, input, weights, bias, output, pool, simd)
         case .relu6: depthwise(ReLU6Function.self, shape, input, weights, bias, output, pool, simd)
+        }
+        if let rowSums {
+            pool.parallelFor(shape.batch &* shape.outHeight) { row in
+                if let simd {
+                    simd.rowChannelSums(output + row &* rowFloats, width: shape.outWidth, channels: shape.channels,
+                                        0..<shape.channels, sums: rowSums + row &* shape.channels)
+                } else {
+                    rowChannelSumsSwift(output + row &* rowFloats, width: shape.outWidth, channels: shape.channels,
+                                        c0: 0, c1: shape.channels, sums: rowSums + row &* shape.channels)
+                }
+            }
         }
     }
 

@@ -50,14 +50,15 @@ extension Kernels {
     /// `expandedChannels` followed by `depthwiseConv`, with the same arguments, without materialising the
     /// expanded tensor. `expanded` is where the unfused path puts it (small maps at small batch, geometries
     /// without a C row kernel, the portable `.swift` path); the fused path leaves it untouched. `workspace` holds
-    /// `expandDepthwiseWorkspaceFloats(width:expandedChannels:kernel:threads: pool.threadCount)` floats.
+    /// `expandDepthwiseWorkspaceFloats(width:expandedChannels:kernel:threads: pool.threadCount)` floats. With
+    /// `rowSums`, also the output rows' channel sums (RowChannelSums.swift).
     public static func expandDepthwise(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, inChannels: Int,
         expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>, expandActivation: Activation,
         expandedChannels: Int, kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
         depthwiseWeights: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>, depthwiseActivation: Activation,
         output: UnsafeMutablePointer<Float>, expanded: UnsafeMutablePointer<Float>,
-        workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+        rowSums: UnsafeMutablePointer<Float>? = nil, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         guard let simd = CSIMDKernels.active, CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride),
               expandDepthwiseRunsFused(batch: batch, height: height, width: width, inChannels: inChannels,
@@ -69,7 +70,7 @@ extension Kernels {
             depthwiseConv(input: expanded, batch: batch, height: height, width: width, channels: expandedChannels,
                           kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight,
                           outWidth: outWidth, weights: depthwiseWeights, bias: depthwiseBias,
-                          activation: depthwiseActivation, output: output, pool: pool)
+                          activation: depthwiseActivation, output: output, rowSums: rowSums, pool: pool)
             return
         }
         let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel)
@@ -97,7 +98,7 @@ extension Kernels {
                     expandBias: expandBias, kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
                     outHeight: outHeight, outWidth: outWidth, depthwiseWeights: depthwiseWeights,
                     depthwiseBias: depthwiseBias, output: output, image: n, rows: oy0..<oy1, band: band,
-                    bandRows: bandRows)
+                    bandRows: bandRows, rowSums: rowSums)
             }
         }
     }

@@ -37,13 +37,15 @@ extension Kernels {
         _ x: UnsafeMutablePointer<Float>, batch: Int, pixels: Int, channels: Int, squeezeChannels: Int,
         reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>, activation: Activation,
         expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>,
+        rowSums: UnsafePointer<Float>? = nil, rowsPerImage: Int = 0,
         workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         let scales = workspace + batch &* (channels &+ squeezeChannels)  // after the means and the hidden vectors
         squeezeExciteScales(UnsafePointer(x), batch: batch, pixels: pixels, channels: channels,
                             squeezeChannels: squeezeChannels, reduceWeights: reduceWeights, reduceBias: reduceBias,
                             activation: activation, expandWeights: expandWeights, expandBias: expandBias,
-                            scales: scales, workspace: workspace, pool: pool)
+                            rowSums: rowSums, rowsPerImage: rowsPerImage, scales: scales, workspace: workspace,
+                            pool: pool)
         let serially = squeezeExciteRunsSerially(floats: batch &* pixels &* channels)
         let (chunk, groups) = channelSplit(batch: batch, channels: channels, threads: serially ? 1 : pool.threadCount)
         forEachTask(batch &* groups, serially: serially, pool: pool) { t in
@@ -102,26 +104,36 @@ extension Kernels {
     /// The SE's scales without applying them: scales[n][c] = sigmoid(We·act(Wr·mean_p(x[n]) + br) + be)[c].
     /// `workspace` holds batch·(channels + squeezeChannels) floats (means, hidden).
     ///
-    /// The means are a parallel pass over channel chunks; the two matrix-vector products (batch × channels
-    /// × squeezeChannels MACs each) run per image, on the C kernel where there is one.
+    /// The means are a parallel pass over channel chunks, or, given the depthwise layer's `rowSums`
+    /// (`rowsPerImage` rows per image, RowChannelSums.swift), the sum of those; the two matrix-vector
+    /// products (batch × channels × squeezeChannels MACs each) run per image, on the C kernel where there is one.
     public static func squeezeExciteScales(
         _ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int, squeezeChannels: Int,
         reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>, activation: Activation,
         expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>,
+        rowSums: UnsafePointer<Float>? = nil, rowsPerImage: Int = 0,
         scales: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         let means = workspace, hidden = workspace + batch &* channels
         let serially = squeezeExciteRunsSerially(floats: batch &* pixels &* channels)
-        let (chunk, groups) = channelSplit(batch: batch, channels: channels, threads: serially ? 1 : pool.threadCount)
         let scale = 1 / Float(pixels)
-        forEachTask(batch &* groups, serially: serially, pool: pool) { t in
-            let n = t / groups
-            let c0 = (t &- n &* groups) &* chunk
-            channelMeans(x + n &* pixels &* channels, pixels: pixels, channels: channels,
-                         c0: c0, c1: min(channels, c0 &+ chunk), scale: scale, output: means + n &* channels)
+        if rowSums == nil {
+            let (chunk, groups) = channelSplit(batch: batch, channels: channels,
+                                               threads: serially ? 1 : pool.threadCount)
+            forEachTask(batch &* groups, serially: serially, pool: pool) { t in
+                let n = t / groups
+                let c0 = (t &- n &* groups) &* chunk
+                channelMeans(x + n &* pixels &* channels, pixels: pixels, channels: channels,
+                             c0: c0, c1: min(channels, c0 &+ chunk), scale: scale, output: means + n &* channels)
+            }
         }
-        // Per image (one image's products take a few µs).
+        // Per image (one image's products take a few µs; its row sums, rowsPerImage x channels, less).
         forEachTask(batch, serially: serially, pool: pool) { n in
+            if let rowSums {
+                precondition(rowsPerImage >= 1, "squeezeExciteScales: rowSums need rowsPerImage >= 1")
+                channelMeansFromRowSums(rowSums + n &* rowsPerImage &* channels, rows: rowsPerImage,
+                                        channels: channels, scale: scale, means: means + n &* channels)
+            }
             let m = UnsafePointer(means + n &* channels)
             let h = hidden + n &* squeezeChannels
             let s = scales + n &* channels
