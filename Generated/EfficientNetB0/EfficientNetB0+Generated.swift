@@ -42,13 +42,21 @@ public final class EfficientNetB0: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 672) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
             Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 672) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28),
             Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 112, expandedChannels: 96, kernel: 3, outHeight: 56, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 112, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 56, expandedChannels: 144, kernel: 3, outHeight: 56, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 56, expandedChannels: 144, kernel: 5, outHeight: 28, squeezeChannels: 6, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 28, expandedChannels: 240, kernel: 5, outHeight: 28, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 28, expandedChannels: 240, kernel: 3, outHeight: 14, squeezeChannels: 10, outChannels: 80, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 14, expandedChannels: 480, kernel: 3, outHeight: 14, squeezeChannels: 20, outChannels: 80, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 14, expandedChannels: 480, kernel: 5, outHeight: 14, squeezeChannels: 20, outChannels: 112, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 14, expandedChannels: 672, kernel: 5, outHeight: 14, squeezeChannels: 28, outChannels: 112, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
@@ -125,332 +133,552 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
-            expandWeights: w + 2304, expandBias: w + 3840, expandActivation: .silu,
-            expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 56, outWidth: 56,
-            depthwiseWeights: w + 3936, depthwiseBias: w + 4800, depthwiseActivation: .silu,
-            output: a + 1204224 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 5376 &* n, pool: pool)
-        p?.stop(4)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 112, width: 112, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 56, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
+                expandWeights: w + 2304, expandBias: w + 3840, expandActivation: .silu,
+                expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 56, outWidth: 56,
+                depthwiseWeights: w + 3936, depthwiseBias: w + 4800, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1204224 &* n,
+                squeezeChannels: 4, reduceWeights: w + 4896, reduceBias: w + 5280,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5296, squeezeExpandBias: w + 5680,
+                projectWeights: w + 5776, projectBias: w + 8080, outChannels: 24,
+                projectActivation: .identity, residual: nil, output: a + 903168 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
+                expandWeights: w + 2304, expandBias: w + 3840, expandActivation: .silu,
+                expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 56, outWidth: 56,
+                depthwiseWeights: w + 3936, depthwiseBias: w + 4800, depthwiseActivation: .silu,
+                output: a + 1204224 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 5376 &* n, pool: pool)
+            p?.stop(4)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 56, 56, 96], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1204224 &* n, batch: n, pixels: 3136, channels: 96, squeezeChannels: 4,
-            reduceWeights: w + 4896, reduceBias: w + 5280, activation: .silu,
-            expandWeights: w + 5296, expandBias: w + 5680,
-            rowSums: ws, rowsPerImage: 56,
-            scales: ws + 5376 &* n, workspace: ws + (5376 &* n &+ 96 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1204224 &* n, batch: n, pixels: 3136, channels: 96, squeezeChannels: 4,
+                reduceWeights: w + 4896, reduceBias: w + 5280, activation: .silu,
+                expandWeights: w + 5296, expandBias: w + 5680,
+                rowSums: ws, rowsPerImage: 56,
+                scales: ws + 5376 &* n, workspace: ws + (5376 &* n &+ 96 &* n), pool: pool)
+            p?.stop(6)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1204224 &* n, batch: n, imagePixels: 3136, inChannels: 96, inputScales: ws + 5376 &* n,
-            inputMajorWeights: w + 5776, bias: w + 8080, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 903168 &* n,
-            workspace: ws + (5376 &* n &+ 96 &* n), pool: pool)
-        p?.stop(7)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1204224 &* n, batch: n, imagePixels: 3136, inChannels: 96, inputScales: ws + 5376 &* n,
+                inputMajorWeights: w + 5776, bias: w + 8080, outChannels: 24,
+                activation: .identity, residual: nil, output: a + 903168 &* n,
+                workspace: ws + (5376 &* n &+ 96 &* n), pool: pool)
+            p?.stop(7)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
-            expandWeights: w + 8112, expandBias: w + 11568, expandActivation: .silu,
-            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 56, outWidth: 56,
-            depthwiseWeights: w + 11712, depthwiseBias: w + 13008, depthwiseActivation: .silu,
-            output: a + 451584 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
-        p?.stop(8)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 56, width: 56, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 56, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+                expandWeights: w + 8112, expandBias: w + 11568, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 56, outWidth: 56,
+                depthwiseWeights: w + 11712, depthwiseBias: w + 13008, depthwiseActivation: .silu,
+                depthwiseOutput: a + 451584 &* n,
+                squeezeChannels: 6, reduceWeights: w + 13152, reduceBias: w + 14016,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 14032, squeezeExpandBias: w + 14896,
+                projectWeights: w + 15040, projectBias: w + 18496, outChannels: 24,
+                projectActivation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(8)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+                expandWeights: w + 8112, expandBias: w + 11568, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 56, outWidth: 56,
+                depthwiseWeights: w + 11712, depthwiseBias: w + 13008, depthwiseActivation: .silu,
+                output: a + 451584 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
+            p?.stop(8)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 56, 56, 144], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 451584 &* n, batch: n, pixels: 3136, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 13152, reduceBias: w + 14016, activation: .silu,
-            expandWeights: w + 14032, expandBias: w + 14896,
-            rowSums: ws, rowsPerImage: 56,
-            scales: ws + 8064 &* n, workspace: ws + (8064 &* n &+ 144 &* n), pool: pool)
-        p?.stop(10)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 451584 &* n, batch: n, pixels: 3136, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 13152, reduceBias: w + 14016, activation: .silu,
+                expandWeights: w + 14032, expandBias: w + 14896,
+                rowSums: ws, rowsPerImage: 56,
+                scales: ws + 8064 &* n, workspace: ws + (8064 &* n &+ 144 &* n), pool: pool)
+            p?.stop(10)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 451584 &* n, batch: n, imagePixels: 3136, inChannels: 144, inputScales: ws + 8064 &* n,
-            inputMajorWeights: w + 15040, bias: w + 18496, outChannels: 24,
-            activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n,
-            workspace: ws + (8064 &* n &+ 144 &* n), pool: pool)
-        p?.stop(11)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 451584 &* n, batch: n, imagePixels: 3136, inChannels: 144, inputScales: ws + 8064 &* n,
+                inputMajorWeights: w + 15040, bias: w + 18496, outChannels: 24,
+                activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n,
+                workspace: ws + (8064 &* n &+ 144 &* n), pool: pool)
+            p?.stop(11)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
-            expandWeights: w + 18528, expandBias: w + 21984, expandActivation: .silu,
-            expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 28, outWidth: 28,
-            depthwiseWeights: w + 22128, depthwiseBias: w + 25728, depthwiseActivation: .silu,
-            output: a + 451584 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 4032 &* n, pool: pool)
-        p?.stop(12)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 56, width: 56, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 28, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+                expandWeights: w + 18528, expandBias: w + 21984, expandActivation: .silu,
+                expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 28, outWidth: 28,
+                depthwiseWeights: w + 22128, depthwiseBias: w + 25728, depthwiseActivation: .silu,
+                depthwiseOutput: a + 451584 &* n,
+                squeezeChannels: 6, reduceWeights: w + 25872, reduceBias: w + 26736,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 26752, squeezeExpandBias: w + 27616,
+                projectWeights: w + 27760, projectBias: w + 33520, outChannels: 40,
+                projectActivation: .identity, residual: nil, output: a + 376320 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(12)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+                expandWeights: w + 18528, expandBias: w + 21984, expandActivation: .silu,
+                expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 28, outWidth: 28,
+                depthwiseWeights: w + 22128, depthwiseBias: w + 25728, depthwiseActivation: .silu,
+                output: a + 451584 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 4032 &* n, pool: pool)
+            p?.stop(12)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 28, 28, 144], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 451584 &* n, batch: n, pixels: 784, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 25872, reduceBias: w + 26736, activation: .silu,
-            expandWeights: w + 26752, expandBias: w + 27616,
-            rowSums: ws, rowsPerImage: 28,
-            scales: ws + 4032 &* n, workspace: ws + (4032 &* n &+ 144 &* n), pool: pool)
-        p?.stop(14)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 451584 &* n, batch: n, pixels: 784, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 25872, reduceBias: w + 26736, activation: .silu,
+                expandWeights: w + 26752, expandBias: w + 27616,
+                rowSums: ws, rowsPerImage: 28,
+                scales: ws + 4032 &* n, workspace: ws + (4032 &* n &+ 144 &* n), pool: pool)
+            p?.stop(14)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 451584 &* n, batch: n, imagePixels: 784, inChannels: 144, inputScales: ws + 4032 &* n,
-            inputMajorWeights: w + 27760, bias: w + 33520, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 376320 &* n,
-            workspace: ws + (4032 &* n &+ 144 &* n), pool: pool)
-        p?.stop(15)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 451584 &* n, batch: n, imagePixels: 784, inChannels: 144, inputScales: ws + 4032 &* n,
+                inputMajorWeights: w + 27760, bias: w + 33520, outChannels: 40,
+                activation: .identity, residual: nil, output: a + 376320 &* n,
+                workspace: ws + (4032 &* n &+ 144 &* n), pool: pool)
+            p?.stop(15)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
-            expandWeights: w + 33568, expandBias: w + 43168, expandActivation: .silu,
-            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 28, outWidth: 28,
-            depthwiseWeights: w + 43408, depthwiseBias: w + 49408, depthwiseActivation: .silu,
-            output: a + 188160 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
-        p?.stop(16)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 28, width: 28, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 28, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+                expandWeights: w + 33568, expandBias: w + 43168, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 28, outWidth: 28,
+                depthwiseWeights: w + 43408, depthwiseBias: w + 49408, depthwiseActivation: .silu,
+                depthwiseOutput: a + 188160 &* n,
+                squeezeChannels: 10, reduceWeights: w + 49648, reduceBias: w + 52048,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 52064, squeezeExpandBias: w + 54464,
+                projectWeights: w + 54704, projectBias: w + 64304, outChannels: 40,
+                projectActivation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(16)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+                expandWeights: w + 33568, expandBias: w + 43168, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 28, outWidth: 28,
+                depthwiseWeights: w + 43408, depthwiseBias: w + 49408, depthwiseActivation: .silu,
+                output: a + 188160 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
+            p?.stop(16)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 28, 28, 240], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 188160 &* n, batch: n, pixels: 784, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 49648, reduceBias: w + 52048, activation: .silu,
-            expandWeights: w + 52064, expandBias: w + 54464,
-            rowSums: ws, rowsPerImage: 28,
-            scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 240 &* n), pool: pool)
-        p?.stop(18)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 188160 &* n, batch: n, pixels: 784, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 49648, reduceBias: w + 52048, activation: .silu,
+                expandWeights: w + 52064, expandBias: w + 54464,
+                rowSums: ws, rowsPerImage: 28,
+                scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 240 &* n), pool: pool)
+            p?.stop(18)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 188160 &* n, batch: n, imagePixels: 784, inChannels: 240, inputScales: ws + 6720 &* n,
-            inputMajorWeights: w + 54704, bias: w + 64304, outChannels: 40,
-            activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n,
-            workspace: ws + (6720 &* n &+ 240 &* n), pool: pool)
-        p?.stop(19)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 188160 &* n, batch: n, imagePixels: 784, inChannels: 240, inputScales: ws + 6720 &* n,
+                inputMajorWeights: w + 54704, bias: w + 64304, outChannels: 40,
+                activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n,
+                workspace: ws + (6720 &* n &+ 240 &* n), pool: pool)
+            p?.stop(19)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
-            expandWeights: w + 64352, expandBias: w + 73952, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 14, outWidth: 14,
-            depthwiseWeights: w + 74192, depthwiseBias: w + 76352, depthwiseActivation: .silu,
-            output: a + 188160 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 3360 &* n, pool: pool)
-        p?.stop(20)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 28, width: 28, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 2, outHeight: 14, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+                expandWeights: w + 64352, expandBias: w + 73952, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 74192, depthwiseBias: w + 76352, depthwiseActivation: .silu,
+                depthwiseOutput: a + 188160 &* n,
+                squeezeChannels: 10, reduceWeights: w + 76592, reduceBias: w + 78992,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 79008, squeezeExpandBias: w + 81408,
+                projectWeights: w + 81648, projectBias: w + 100848, outChannels: 80,
+                projectActivation: .identity, residual: nil, output: a + 235200 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(20)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+                expandWeights: w + 64352, expandBias: w + 73952, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 74192, depthwiseBias: w + 76352, depthwiseActivation: .silu,
+                output: a + 188160 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 3360 &* n, pool: pool)
+            p?.stop(20)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 14, 14, 240], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 188160 &* n, batch: n, pixels: 196, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 76592, reduceBias: w + 78992, activation: .silu,
-            expandWeights: w + 79008, expandBias: w + 81408,
-            rowSums: ws, rowsPerImage: 14,
-            scales: ws + 3360 &* n, workspace: ws + (3360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(22)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 188160 &* n, batch: n, pixels: 196, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 76592, reduceBias: w + 78992, activation: .silu,
+                expandWeights: w + 79008, expandBias: w + 81408,
+                rowSums: ws, rowsPerImage: 14,
+                scales: ws + 3360 &* n, workspace: ws + (3360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(22)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 188160 &* n, batch: n, imagePixels: 196, inChannels: 240, inputScales: ws + 3360 &* n,
-            inputMajorWeights: w + 81648, bias: w + 100848, outChannels: 80,
-            activation: .identity, residual: nil, output: a + 235200 &* n,
-            workspace: ws + (3360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(23)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 188160 &* n, batch: n, imagePixels: 196, inChannels: 240, inputScales: ws + 3360 &* n,
+                inputMajorWeights: w + 81648, bias: w + 100848, outChannels: 80,
+                activation: .identity, residual: nil, output: a + 235200 &* n,
+                workspace: ws + (3360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(23)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 235200 &* n, batch: n, height: 14, width: 14, inChannels: 80,
-            expandWeights: w + 100928, expandBias: w + 139328, expandActivation: .silu,
-            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 14, outWidth: 14,
-            depthwiseWeights: w + 139808, depthwiseBias: w + 144128, depthwiseActivation: .silu,
-            output: a + 94080 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
-        p?.stop(24)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 14, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 235200 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                expandWeights: w + 100928, expandBias: w + 139328, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 139808, depthwiseBias: w + 144128, depthwiseActivation: .silu,
+                depthwiseOutput: a + 94080 &* n,
+                squeezeChannels: 20, reduceWeights: w + 144608, reduceBias: w + 154208,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 154240, squeezeExpandBias: w + 163840,
+                projectWeights: w + 164320, projectBias: w + 202720, outChannels: 80,
+                projectActivation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(24)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 235200 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                expandWeights: w + 100928, expandBias: w + 139328, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 139808, depthwiseBias: w + 144128, depthwiseActivation: .silu,
+                output: a + 94080 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
+            p?.stop(24)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 144608, reduceBias: w + 154208, activation: .silu,
-            expandWeights: w + 154240, expandBias: w + 163840,
-            rowSums: ws, rowsPerImage: 14,
-            scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
-        p?.stop(26)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 144608, reduceBias: w + 154208, activation: .silu,
+                expandWeights: w + 154240, expandBias: w + 163840,
+                rowSums: ws, rowsPerImage: 14,
+                scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
+            p?.stop(26)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
-            inputMajorWeights: w + 164320, bias: w + 202720, outChannels: 80,
-            activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n,
-            workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
-        p?.stop(27)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
+                inputMajorWeights: w + 164320, bias: w + 202720, outChannels: 80,
+                activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n,
+                workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
+            p?.stop(27)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 188160 &* n, batch: n, height: 14, width: 14, inChannels: 80,
-            expandWeights: w + 202800, expandBias: w + 241200, expandActivation: .silu,
-            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 14, outWidth: 14,
-            depthwiseWeights: w + 241680, depthwiseBias: w + 246000, depthwiseActivation: .silu,
-            output: a + 94080 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
-        p?.stop(28)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 14, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 188160 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                expandWeights: w + 202800, expandBias: w + 241200, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 241680, depthwiseBias: w + 246000, depthwiseActivation: .silu,
+                depthwiseOutput: a + 94080 &* n,
+                squeezeChannels: 20, reduceWeights: w + 246480, reduceBias: w + 256080,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 256112, squeezeExpandBias: w + 265712,
+                projectWeights: w + 266192, projectBias: w + 304592, outChannels: 80,
+                projectActivation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(28)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 188160 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                expandWeights: w + 202800, expandBias: w + 241200, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 241680, depthwiseBias: w + 246000, depthwiseActivation: .silu,
+                output: a + 94080 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
+            p?.stop(28)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 246480, reduceBias: w + 256080, activation: .silu,
-            expandWeights: w + 256112, expandBias: w + 265712,
-            rowSums: ws, rowsPerImage: 14,
-            scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
-        p?.stop(30)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 246480, reduceBias: w + 256080, activation: .silu,
+                expandWeights: w + 256112, expandBias: w + 265712,
+                rowSums: ws, rowsPerImage: 14,
+                scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
+            p?.stop(30)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
-            inputMajorWeights: w + 266192, bias: w + 304592, outChannels: 80,
-            activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n,
-            workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
-        p?.stop(31)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
+                inputMajorWeights: w + 266192, bias: w + 304592, outChannels: 80,
+                activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n,
+                workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
+            p?.stop(31)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 203840 &* n, batch: n, height: 14, width: 14, inChannels: 80,
-            expandWeights: w + 304672, expandBias: w + 343072, expandActivation: .silu,
-            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 14, outWidth: 14,
-            depthwiseWeights: w + 343552, depthwiseBias: w + 355552, depthwiseActivation: .silu,
-            output: a + 94080 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
-        p?.stop(32)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 203840 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                expandWeights: w + 304672, expandBias: w + 343072, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 343552, depthwiseBias: w + 355552, depthwiseActivation: .silu,
+                depthwiseOutput: a + 94080 &* n,
+                squeezeChannels: 20, reduceWeights: w + 356032, reduceBias: w + 365632,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 365664, squeezeExpandBias: w + 375264,
+                projectWeights: w + 375744, projectBias: w + 429504, outChannels: 112,
+                projectActivation: .identity, residual: nil, output: a + 263424 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(32)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 203840 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                expandWeights: w + 304672, expandBias: w + 343072, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 343552, depthwiseBias: w + 355552, depthwiseActivation: .silu,
+                output: a + 94080 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
+            p?.stop(32)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 14, 14, 480], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 356032, reduceBias: w + 365632, activation: .silu,
-            expandWeights: w + 365664, expandBias: w + 375264,
-            rowSums: ws, rowsPerImage: 14,
-            scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
-        p?.stop(34)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 356032, reduceBias: w + 365632, activation: .silu,
+                expandWeights: w + 365664, expandBias: w + 375264,
+                rowSums: ws, rowsPerImage: 14,
+                scales: ws + 6720 &* n, workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
+            p?.stop(34)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
-            inputMajorWeights: w + 375744, bias: w + 429504, outChannels: 112,
-            activation: .identity, residual: nil, output: a + 263424 &* n,
-            workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
-        p?.stop(35)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
+                inputMajorWeights: w + 375744, bias: w + 429504, outChannels: 112,
+                activation: .identity, residual: nil, output: a + 263424 &* n,
+                workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
+            p?.stop(35)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
-            expandWeights: w + 429616, expandBias: w + 504880, expandActivation: .silu,
-            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 14, outWidth: 14,
-            depthwiseWeights: w + 505552, depthwiseBias: w + 522352, depthwiseActivation: .silu,
-            output: a + 131712 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
-        p?.stop(36)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+                expandWeights: w + 429616, expandBias: w + 504880, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 505552, depthwiseBias: w + 522352, depthwiseActivation: .silu,
+                depthwiseOutput: a + 131712 &* n,
+                squeezeChannels: 28, reduceWeights: w + 523024, reduceBias: w + 541840,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 541872, squeezeExpandBias: w + 560688,
+                projectWeights: w + 561360, projectBias: w + 636624, outChannels: 112,
+                projectActivation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(36)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+                expandWeights: w + 429616, expandBias: w + 504880, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 505552, depthwiseBias: w + 522352, depthwiseActivation: .silu,
+                output: a + 131712 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
+            p?.stop(36)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 523024, reduceBias: w + 541840, activation: .silu,
-            expandWeights: w + 541872, expandBias: w + 560688,
-            rowSums: ws, rowsPerImage: 14,
-            scales: ws + 9408 &* n, workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
-        p?.stop(38)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 523024, reduceBias: w + 541840, activation: .silu,
+                expandWeights: w + 541872, expandBias: w + 560688,
+                rowSums: ws, rowsPerImage: 14,
+                scales: ws + 9408 &* n, workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
+            p?.stop(38)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
-            inputMajorWeights: w + 561360, bias: w + 636624, outChannels: 112,
-            activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n,
-            workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
-        p?.stop(39)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
+                inputMajorWeights: w + 561360, bias: w + 636624, outChannels: 112,
+                activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n,
+                workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
+            p?.stop(39)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 285376 &* n, batch: n, height: 14, width: 14, inChannels: 112,
-            expandWeights: w + 636736, expandBias: w + 712000, expandActivation: .silu,
-            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 14, outWidth: 14,
-            depthwiseWeights: w + 712672, depthwiseBias: w + 729472, depthwiseActivation: .silu,
-            output: a + 131712 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
-        p?.stop(40)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 14, width: 14, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 285376 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+                expandWeights: w + 636736, expandBias: w + 712000, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 712672, depthwiseBias: w + 729472, depthwiseActivation: .silu,
+                depthwiseOutput: a + 131712 &* n,
+                squeezeChannels: 28, reduceWeights: w + 730144, reduceBias: w + 748960,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 748992, squeezeExpandBias: w + 767808,
+                projectWeights: w + 768480, projectBias: w + 843744, outChannels: 112,
+                projectActivation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(40)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 285376 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+                expandWeights: w + 636736, expandBias: w + 712000, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 14, outWidth: 14,
+                depthwiseWeights: w + 712672, depthwiseBias: w + 729472, depthwiseActivation: .silu,
+                output: a + 131712 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
+            p?.stop(40)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 14, 14, 672], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 730144, reduceBias: w + 748960, activation: .silu,
-            expandWeights: w + 748992, expandBias: w + 767808,
-            rowSums: ws, rowsPerImage: 14,
-            scales: ws + 9408 &* n, workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
-        p?.stop(42)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 730144, reduceBias: w + 748960, activation: .silu,
+                expandWeights: w + 748992, expandBias: w + 767808,
+                rowSums: ws, rowsPerImage: 14,
+                scales: ws + 9408 &* n, workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
+            p?.stop(42)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
-            inputMajorWeights: w + 768480, bias: w + 843744, outChannels: 112,
-            activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n,
-            workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
-        p?.stop(43)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
+                inputMajorWeights: w + 768480, bias: w + 843744, outChannels: 112,
+                activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n,
+                workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
+            p?.stop(43)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
@@ -648,7 +876,7 @@ extension EfficientNetB0 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 6422528,
               "conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 21977088,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 2709504,
               "depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
@@ -656,7 +884,7 @@ extension EfficientNetB0 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 7225344,
               "conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 14902272,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4064256,
               "depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -664,7 +892,7 @@ extension EfficientNetB0 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 10838016,
               "conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 13660416,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 2822400,
               "depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -672,7 +900,7 @@ extension EfficientNetB0 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 4515840,
               "conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 12230400,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 4704000,
               "depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -680,7 +908,7 @@ extension EfficientNetB0 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 7949760,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 423360,
               "depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -688,7 +916,7 @@ extension EfficientNetB0 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 3763200,
               "conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -696,7 +924,7 @@ extension EfficientNetB0 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 8373120,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 846720,
               "depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -704,7 +932,7 @@ extension EfficientNetB0 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 7526400,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 9878400,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2352000,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -712,7 +940,7 @@ extension EfficientNetB0 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 10536960,
               "conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -720,7 +948,7 @@ extension EfficientNetB0 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 14751744,
               "conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 18044544,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3292800,
               "depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,

@@ -44,13 +44,21 @@ public final class EfficientNetB1: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 672) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28),
             Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
             Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1920) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 120, expandedChannels: 96, kernel: 3, outHeight: 60, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 120, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 60, expandedChannels: 144, kernel: 3, outHeight: 60, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 60, expandedChannels: 144, kernel: 5, outHeight: 30, squeezeChannels: 6, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 30, expandedChannels: 240, kernel: 5, outHeight: 30, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 30, expandedChannels: 240, kernel: 3, outHeight: 15, squeezeChannels: 10, outChannels: 80, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 15, expandedChannels: 480, kernel: 3, outHeight: 15, squeezeChannels: 20, outChannels: 80, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 15, expandedChannels: 480, kernel: 5, outHeight: 15, squeezeChannels: 20, outChannels: 112, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 15, expandedChannels: 672, kernel: 5, outHeight: 15, squeezeChannels: 28, outChannels: 112, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
@@ -163,464 +171,772 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
-            expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
-            expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 60, outWidth: 60,
-            depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
-            output: a + 1382400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 5760 &* n, pool: pool)
-        p?.stop(7)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 120, width: 120, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 60, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
+                expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
+                expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60,
+                depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1382400 &* n,
+                squeezeChannels: 4, reduceWeights: w + 5488, reduceBias: w + 5872,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5888, squeezeExpandBias: w + 6272,
+                projectWeights: w + 6368, projectBias: w + 8672, outChannels: 24,
+                projectActivation: .identity, residual: nil, output: a + 1036800 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(7)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
+                expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
+                expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60,
+                depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
+                output: a + 1382400 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 5760 &* n, pool: pool)
+            p?.stop(7)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 60, 60, 96], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1382400 &* n, batch: n, pixels: 3600, channels: 96, squeezeChannels: 4,
-            reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
-            expandWeights: w + 5888, expandBias: w + 6272,
-            rowSums: ws, rowsPerImage: 60,
-            scales: ws + 5760 &* n, workspace: ws + (5760 &* n &+ 96 &* n), pool: pool)
-        p?.stop(9)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1382400 &* n, batch: n, pixels: 3600, channels: 96, squeezeChannels: 4,
+                reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
+                expandWeights: w + 5888, expandBias: w + 6272,
+                rowSums: ws, rowsPerImage: 60,
+                scales: ws + 5760 &* n, workspace: ws + (5760 &* n &+ 96 &* n), pool: pool)
+            p?.stop(9)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1382400 &* n, batch: n, imagePixels: 3600, inChannels: 96, inputScales: ws + 5760 &* n,
-            inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 1036800 &* n,
-            workspace: ws + (5760 &* n &+ 96 &* n), pool: pool)
-        p?.stop(10)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1382400 &* n, batch: n, imagePixels: 3600, inChannels: 96, inputScales: ws + 5760 &* n,
+                inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
+                activation: .identity, residual: nil, output: a + 1036800 &* n,
+                workspace: ws + (5760 &* n &+ 96 &* n), pool: pool)
+            p?.stop(10)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
-            expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
-            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 60, outWidth: 60,
-            depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
-            output: a + 518400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
-        p?.stop(11)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 60, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60,
+                depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
+                depthwiseOutput: a + 518400 &* n,
+                squeezeChannels: 6, reduceWeights: w + 13744, reduceBias: w + 14608,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 14624, squeezeExpandBias: w + 15488,
+                projectWeights: w + 15632, projectBias: w + 19088, outChannels: 24,
+                projectActivation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(11)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60,
+                depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
+                output: a + 518400 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
+            p?.stop(11)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
-            expandWeights: w + 14624, expandBias: w + 15488,
-            rowSums: ws, rowsPerImage: 60,
-            scales: ws + 8640 &* n, workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
-        p?.stop(13)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
+                expandWeights: w + 14624, expandBias: w + 15488,
+                rowSums: ws, rowsPerImage: 60,
+                scales: ws + 8640 &* n, workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
+            p?.stop(13)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
-            inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
-            activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n,
-            workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
-        p?.stop(14)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
+                inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
+                activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n,
+                workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
+            p?.stop(14)
+        }
     }
 
     /// features.2.2: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
-            expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
-            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 60, outWidth: 60,
-            depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
-            output: a + 518400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
-        p?.stop(15)
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 60, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60,
+                depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
+                depthwiseOutput: a + 518400 &* n,
+                squeezeChannels: 6, reduceWeights: w + 24160, reduceBias: w + 25024,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 25040, squeezeExpandBias: w + 25904,
+                projectWeights: w + 26048, projectBias: w + 29504, outChannels: 24,
+                projectActivation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(15)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 60, outWidth: 60,
+                depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
+                output: a + 518400 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
+            p?.stop(15)
+        }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 60, 60, 144], means from features.2.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
-            expandWeights: w + 25040, expandBias: w + 25904,
-            rowSums: ws, rowsPerImage: 60,
-            scales: ws + 8640 &* n, workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
-        p?.stop(17)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
+                expandWeights: w + 25040, expandBias: w + 25904,
+                rowSums: ws, rowsPerImage: 60,
+                scales: ws + 8640 &* n, workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
+            p?.stop(17)
+        }
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
-            inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
-            activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n,
-            workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
-        p?.stop(18)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
+                inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
+                activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n,
+                workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
+            p?.stop(18)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
-            expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
-            expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 30, outWidth: 30,
-            depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
-            output: a + 518400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 4320 &* n, pool: pool)
-        p?.stop(19)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 30, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
+                expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30,
+                depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
+                depthwiseOutput: a + 518400 &* n,
+                squeezeChannels: 6, reduceWeights: w + 36880, reduceBias: w + 37744,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 37760, squeezeExpandBias: w + 38624,
+                projectWeights: w + 38768, projectBias: w + 44528, outChannels: 40,
+                projectActivation: .identity, residual: nil, output: a + 432000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(19)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
+                expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30,
+                depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
+                output: a + 518400 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 4320 &* n, pool: pool)
+            p?.stop(19)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 30, 30, 144], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 518400 &* n, batch: n, pixels: 900, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
-            expandWeights: w + 37760, expandBias: w + 38624,
-            rowSums: ws, rowsPerImage: 30,
-            scales: ws + 4320 &* n, workspace: ws + (4320 &* n &+ 144 &* n), pool: pool)
-        p?.stop(21)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 518400 &* n, batch: n, pixels: 900, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
+                expandWeights: w + 37760, expandBias: w + 38624,
+                rowSums: ws, rowsPerImage: 30,
+                scales: ws + 4320 &* n, workspace: ws + (4320 &* n &+ 144 &* n), pool: pool)
+            p?.stop(21)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 518400 &* n, batch: n, imagePixels: 900, inChannels: 144, inputScales: ws + 4320 &* n,
-            inputMajorWeights: w + 38768, bias: w + 44528, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 432000 &* n,
-            workspace: ws + (4320 &* n &+ 144 &* n), pool: pool)
-        p?.stop(22)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 518400 &* n, batch: n, imagePixels: 900, inChannels: 144, inputScales: ws + 4320 &* n,
+                inputMajorWeights: w + 38768, bias: w + 44528, outChannels: 40,
+                activation: .identity, residual: nil, output: a + 432000 &* n,
+                workspace: ws + (4320 &* n &+ 144 &* n), pool: pool)
+            p?.stop(22)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
-            expandWeights: w + 44576, expandBias: w + 54176, expandActivation: .silu,
-            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 30, outWidth: 30,
-            depthwiseWeights: w + 54416, depthwiseBias: w + 60416, depthwiseActivation: .silu,
-            output: a + 216000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
-        p?.stop(23)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 30, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                expandWeights: w + 44576, expandBias: w + 54176, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30,
+                depthwiseWeights: w + 54416, depthwiseBias: w + 60416, depthwiseActivation: .silu,
+                depthwiseOutput: a + 216000 &* n,
+                squeezeChannels: 10, reduceWeights: w + 60656, reduceBias: w + 63056,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 63072, squeezeExpandBias: w + 65472,
+                projectWeights: w + 65712, projectBias: w + 75312, outChannels: 40,
+                projectActivation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(23)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                expandWeights: w + 44576, expandBias: w + 54176, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30,
+                depthwiseWeights: w + 54416, depthwiseBias: w + 60416, depthwiseActivation: .silu,
+                output: a + 216000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+            p?.stop(23)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 60656, reduceBias: w + 63056, activation: .silu,
-            expandWeights: w + 63072, expandBias: w + 65472,
-            rowSums: ws, rowsPerImage: 30,
-            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
-        p?.stop(25)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 60656, reduceBias: w + 63056, activation: .silu,
+                expandWeights: w + 63072, expandBias: w + 65472,
+                rowSums: ws, rowsPerImage: 30,
+                scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
+            p?.stop(25)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
-            inputMajorWeights: w + 65712, bias: w + 75312, outChannels: 40,
-            activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n,
-            workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
-        p?.stop(26)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
+                inputMajorWeights: w + 65712, bias: w + 75312, outChannels: 40,
+                activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n,
+                workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
+            p?.stop(26)
+        }
     }
 
     /// features.3.2: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
-            expandWeights: w + 75360, expandBias: w + 84960, expandActivation: .silu,
-            expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 30, outWidth: 30,
-            depthwiseWeights: w + 85200, depthwiseBias: w + 91200, depthwiseActivation: .silu,
-            output: a + 216000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
-        p?.stop(27)
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 30, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                expandWeights: w + 75360, expandBias: w + 84960, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30,
+                depthwiseWeights: w + 85200, depthwiseBias: w + 91200, depthwiseActivation: .silu,
+                depthwiseOutput: a + 216000 &* n,
+                squeezeChannels: 10, reduceWeights: w + 91440, reduceBias: w + 93840,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 93856, squeezeExpandBias: w + 96256,
+                projectWeights: w + 96496, projectBias: w + 106096, outChannels: 40,
+                projectActivation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(27)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                expandWeights: w + 75360, expandBias: w + 84960, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 30, outWidth: 30,
+                depthwiseWeights: w + 85200, depthwiseBias: w + 91200, depthwiseActivation: .silu,
+                output: a + 216000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+            p?.stop(27)
+        }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 30, 30, 240], means from features.3.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 91440, reduceBias: w + 93840, activation: .silu,
-            expandWeights: w + 93856, expandBias: w + 96256,
-            rowSums: ws, rowsPerImage: 30,
-            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
-        p?.stop(29)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 91440, reduceBias: w + 93840, activation: .silu,
+                expandWeights: w + 93856, expandBias: w + 96256,
+                rowSums: ws, rowsPerImage: 30,
+                scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
+            p?.stop(29)
+        }
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
-            inputMajorWeights: w + 96496, bias: w + 106096, outChannels: 40,
-            activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n,
-            workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
-        p?.stop(30)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
+                inputMajorWeights: w + 96496, bias: w + 106096, outChannels: 40,
+                activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n,
+                workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
+            p?.stop(30)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
-            expandWeights: w + 106144, expandBias: w + 115744, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15,
-            depthwiseWeights: w + 115984, depthwiseBias: w + 118144, depthwiseActivation: .silu,
-            output: a + 216000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 3600 &* n, pool: pool)
-        p?.stop(31)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 2, outHeight: 15, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                expandWeights: w + 106144, expandBias: w + 115744, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 115984, depthwiseBias: w + 118144, depthwiseActivation: .silu,
+                depthwiseOutput: a + 216000 &* n,
+                squeezeChannels: 10, reduceWeights: w + 118384, reduceBias: w + 120784,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 120800, squeezeExpandBias: w + 123200,
+                projectWeights: w + 123440, projectBias: w + 142640, outChannels: 80,
+                projectActivation: .identity, residual: nil, output: a + 270000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(31)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                expandWeights: w + 106144, expandBias: w + 115744, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 115984, depthwiseBias: w + 118144, depthwiseActivation: .silu,
+                output: a + 216000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 3600 &* n, pool: pool)
+            p?.stop(31)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 15, 15, 240], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 216000 &* n, batch: n, pixels: 225, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 118384, reduceBias: w + 120784, activation: .silu,
-            expandWeights: w + 120800, expandBias: w + 123200,
-            rowSums: ws, rowsPerImage: 15,
-            scales: ws + 3600 &* n, workspace: ws + (3600 &* n &+ 240 &* n), pool: pool)
-        p?.stop(33)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 216000 &* n, batch: n, pixels: 225, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 118384, reduceBias: w + 120784, activation: .silu,
+                expandWeights: w + 120800, expandBias: w + 123200,
+                rowSums: ws, rowsPerImage: 15,
+                scales: ws + 3600 &* n, workspace: ws + (3600 &* n &+ 240 &* n), pool: pool)
+            p?.stop(33)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 216000 &* n, batch: n, imagePixels: 225, inChannels: 240, inputScales: ws + 3600 &* n,
-            inputMajorWeights: w + 123440, bias: w + 142640, outChannels: 80,
-            activation: .identity, residual: nil, output: a + 270000 &* n,
-            workspace: ws + (3600 &* n &+ 240 &* n), pool: pool)
-        p?.stop(34)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 216000 &* n, batch: n, imagePixels: 225, inChannels: 240, inputScales: ws + 3600 &* n,
+                inputMajorWeights: w + 123440, bias: w + 142640, outChannels: 80,
+                activation: .identity, residual: nil, output: a + 270000 &* n,
+                workspace: ws + (3600 &* n &+ 240 &* n), pool: pool)
+            p?.stop(34)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 270000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
-            expandWeights: w + 142720, expandBias: w + 181120, expandActivation: .silu,
-            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15,
-            depthwiseWeights: w + 181600, depthwiseBias: w + 185920, depthwiseActivation: .silu,
-            output: a + 108000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
-        p?.stop(35)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 270000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                expandWeights: w + 142720, expandBias: w + 181120, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 181600, depthwiseBias: w + 185920, depthwiseActivation: .silu,
+                depthwiseOutput: a + 108000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 186400, reduceBias: w + 196000,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 196032, squeezeExpandBias: w + 205632,
+                projectWeights: w + 206112, projectBias: w + 244512, outChannels: 80,
+                projectActivation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(35)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 270000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                expandWeights: w + 142720, expandBias: w + 181120, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 181600, depthwiseBias: w + 185920, depthwiseActivation: .silu,
+                output: a + 108000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+            p?.stop(35)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 186400, reduceBias: w + 196000, activation: .silu,
-            expandWeights: w + 196032, expandBias: w + 205632,
-            rowSums: ws, rowsPerImage: 15,
-            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
-        p?.stop(37)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 186400, reduceBias: w + 196000, activation: .silu,
+                expandWeights: w + 196032, expandBias: w + 205632,
+                rowSums: ws, rowsPerImage: 15,
+                scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
+            p?.stop(37)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
-            inputMajorWeights: w + 206112, bias: w + 244512, outChannels: 80,
-            activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n,
-            workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
-        p?.stop(38)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
+                inputMajorWeights: w + 206112, bias: w + 244512, outChannels: 80,
+                activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n,
+                workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
+            p?.stop(38)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
-            expandWeights: w + 244592, expandBias: w + 282992, expandActivation: .silu,
-            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15,
-            depthwiseWeights: w + 283472, depthwiseBias: w + 287792, depthwiseActivation: .silu,
-            output: a + 108000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
-        p?.stop(39)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                expandWeights: w + 244592, expandBias: w + 282992, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 283472, depthwiseBias: w + 287792, depthwiseActivation: .silu,
+                depthwiseOutput: a + 108000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 288272, reduceBias: w + 297872,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 297904, squeezeExpandBias: w + 307504,
+                projectWeights: w + 307984, projectBias: w + 346384, outChannels: 80,
+                projectActivation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(39)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                expandWeights: w + 244592, expandBias: w + 282992, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 283472, depthwiseBias: w + 287792, depthwiseActivation: .silu,
+                output: a + 108000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+            p?.stop(39)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 288272, reduceBias: w + 297872, activation: .silu,
-            expandWeights: w + 297904, expandBias: w + 307504,
-            rowSums: ws, rowsPerImage: 15,
-            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
-        p?.stop(41)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 288272, reduceBias: w + 297872, activation: .silu,
+                expandWeights: w + 297904, expandBias: w + 307504,
+                rowSums: ws, rowsPerImage: 15,
+                scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
+            p?.stop(41)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
-            inputMajorWeights: w + 307984, bias: w + 346384, outChannels: 80,
-            activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n,
-            workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
-        p?.stop(42)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
+                inputMajorWeights: w + 307984, bias: w + 346384, outChannels: 80,
+                activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n,
+                workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
+            p?.stop(42)
+        }
     }
 
     /// features.4.3: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 234000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
-            expandWeights: w + 346464, expandBias: w + 384864, expandActivation: .silu,
-            expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 15, outWidth: 15,
-            depthwiseWeights: w + 385344, depthwiseBias: w + 389664, depthwiseActivation: .silu,
-            output: a + 108000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
-        p?.stop(43)
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 234000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                expandWeights: w + 346464, expandBias: w + 384864, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 385344, depthwiseBias: w + 389664, depthwiseActivation: .silu,
+                depthwiseOutput: a + 108000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 390144, reduceBias: w + 399744,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 399776, squeezeExpandBias: w + 409376,
+                projectWeights: w + 409856, projectBias: w + 448256, outChannels: 80,
+                projectActivation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(43)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 234000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                expandWeights: w + 346464, expandBias: w + 384864, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 385344, depthwiseBias: w + 389664, depthwiseActivation: .silu,
+                output: a + 108000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+            p?.stop(43)
+        }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.4.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 390144, reduceBias: w + 399744, activation: .silu,
-            expandWeights: w + 399776, expandBias: w + 409376,
-            rowSums: ws, rowsPerImage: 15,
-            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
-        p?.stop(45)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 390144, reduceBias: w + 399744, activation: .silu,
+                expandWeights: w + 399776, expandBias: w + 409376,
+                rowSums: ws, rowsPerImage: 15,
+                scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
+            p?.stop(45)
+        }
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
-            inputMajorWeights: w + 409856, bias: w + 448256, outChannels: 80,
-            activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n,
-            workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
-        p?.stop(46)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
+                inputMajorWeights: w + 409856, bias: w + 448256, outChannels: 80,
+                activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n,
+                workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
+            p?.stop(46)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
-            expandWeights: w + 448336, expandBias: w + 486736, expandActivation: .silu,
-            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15,
-            depthwiseWeights: w + 487216, depthwiseBias: w + 499216, depthwiseActivation: .silu,
-            output: a + 108000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
-        p?.stop(47)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                expandWeights: w + 448336, expandBias: w + 486736, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 487216, depthwiseBias: w + 499216, depthwiseActivation: .silu,
+                depthwiseOutput: a + 108000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 499696, reduceBias: w + 509296,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 509328, squeezeExpandBias: w + 518928,
+                projectWeights: w + 519408, projectBias: w + 573168, outChannels: 112,
+                projectActivation: .identity, residual: nil, output: a + 302400 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(47)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                expandWeights: w + 448336, expandBias: w + 486736, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 487216, depthwiseBias: w + 499216, depthwiseActivation: .silu,
+                output: a + 108000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+            p?.stop(47)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 15, 15, 480], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 499696, reduceBias: w + 509296, activation: .silu,
-            expandWeights: w + 509328, expandBias: w + 518928,
-            rowSums: ws, rowsPerImage: 15,
-            scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
-        p?.stop(49)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 499696, reduceBias: w + 509296, activation: .silu,
+                expandWeights: w + 509328, expandBias: w + 518928,
+                rowSums: ws, rowsPerImage: 15,
+                scales: ws + 7200 &* n, workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
+            p?.stop(49)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
-            inputMajorWeights: w + 519408, bias: w + 573168, outChannels: 112,
-            activation: .identity, residual: nil, output: a + 302400 &* n,
-            workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
-        p?.stop(50)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
+                inputMajorWeights: w + 519408, bias: w + 573168, outChannels: 112,
+                activation: .identity, residual: nil, output: a + 302400 &* n,
+                workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
+            p?.stop(50)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
-            expandWeights: w + 573280, expandBias: w + 648544, expandActivation: .silu,
-            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15,
-            depthwiseWeights: w + 649216, depthwiseBias: w + 666016, depthwiseActivation: .silu,
-            output: a + 151200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
-        p?.stop(51)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                expandWeights: w + 573280, expandBias: w + 648544, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 649216, depthwiseBias: w + 666016, depthwiseActivation: .silu,
+                depthwiseOutput: a + 151200 &* n,
+                squeezeChannels: 28, reduceWeights: w + 666688, reduceBias: w + 685504,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 685536, squeezeExpandBias: w + 704352,
+                projectWeights: w + 705024, projectBias: w + 780288, outChannels: 112,
+                projectActivation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(51)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                expandWeights: w + 573280, expandBias: w + 648544, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 649216, depthwiseBias: w + 666016, depthwiseActivation: .silu,
+                output: a + 151200 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
+            p?.stop(51)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 666688, reduceBias: w + 685504, activation: .silu,
-            expandWeights: w + 685536, expandBias: w + 704352,
-            rowSums: ws, rowsPerImage: 15,
-            scales: ws + 10080 &* n, workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
-        p?.stop(53)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 666688, reduceBias: w + 685504, activation: .silu,
+                expandWeights: w + 685536, expandBias: w + 704352,
+                rowSums: ws, rowsPerImage: 15,
+                scales: ws + 10080 &* n, workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
+            p?.stop(53)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
-            inputMajorWeights: w + 705024, bias: w + 780288, outChannels: 112,
-            activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
-            workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
-        p?.stop(54)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
+                inputMajorWeights: w + 705024, bias: w + 780288, outChannels: 112,
+                activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+                workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
+            p?.stop(54)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
-            expandWeights: w + 780400, expandBias: w + 855664, expandActivation: .silu,
-            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15,
-            depthwiseWeights: w + 856336, depthwiseBias: w + 873136, depthwiseActivation: .silu,
-            output: a + 151200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
-        p?.stop(55)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                expandWeights: w + 780400, expandBias: w + 855664, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 856336, depthwiseBias: w + 873136, depthwiseActivation: .silu,
+                depthwiseOutput: a + 151200 &* n,
+                squeezeChannels: 28, reduceWeights: w + 873808, reduceBias: w + 892624,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 892656, squeezeExpandBias: w + 911472,
+                projectWeights: w + 912144, projectBias: w + 987408, outChannels: 112,
+                projectActivation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(55)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                expandWeights: w + 780400, expandBias: w + 855664, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 856336, depthwiseBias: w + 873136, depthwiseActivation: .silu,
+                output: a + 151200 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
+            p?.stop(55)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 873808, reduceBias: w + 892624, activation: .silu,
-            expandWeights: w + 892656, expandBias: w + 911472,
-            rowSums: ws, rowsPerImage: 15,
-            scales: ws + 10080 &* n, workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
-        p?.stop(57)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 873808, reduceBias: w + 892624, activation: .silu,
+                expandWeights: w + 892656, expandBias: w + 911472,
+                rowSums: ws, rowsPerImage: 15,
+                scales: ws + 10080 &* n, workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
+            p?.stop(57)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
-            inputMajorWeights: w + 912144, bias: w + 987408, outChannels: 112,
-            activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n,
-            workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
-        p?.stop(58)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
+                inputMajorWeights: w + 912144, bias: w + 987408, outChannels: 112,
+                activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n,
+                workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
+            p?.stop(58)
+        }
     }
 
     /// features.5.3: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
-            expandWeights: w + 987520, expandBias: w + 1062784, expandActivation: .silu,
-            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 15, outWidth: 15,
-            depthwiseWeights: w + 1063456, depthwiseBias: w + 1080256, depthwiseActivation: .silu,
-            output: a + 151200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
-        p?.stop(59)
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                expandWeights: w + 987520, expandBias: w + 1062784, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 1063456, depthwiseBias: w + 1080256, depthwiseActivation: .silu,
+                depthwiseOutput: a + 151200 &* n,
+                squeezeChannels: 28, reduceWeights: w + 1080928, reduceBias: w + 1099744,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1099776, squeezeExpandBias: w + 1118592,
+                projectWeights: w + 1119264, projectBias: w + 1194528, outChannels: 112,
+                projectActivation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(59)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                expandWeights: w + 987520, expandBias: w + 1062784, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 15, outWidth: 15,
+                depthwiseWeights: w + 1063456, depthwiseBias: w + 1080256, depthwiseActivation: .silu,
+                output: a + 151200 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
+            p?.stop(59)
+        }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 15, 15, 672], means from features.5.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 1080928, reduceBias: w + 1099744, activation: .silu,
-            expandWeights: w + 1099776, expandBias: w + 1118592,
-            rowSums: ws, rowsPerImage: 15,
-            scales: ws + 10080 &* n, workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
-        p?.stop(61)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 1080928, reduceBias: w + 1099744, activation: .silu,
+                expandWeights: w + 1099776, expandBias: w + 1118592,
+                rowSums: ws, rowsPerImage: 15,
+                scales: ws + 10080 &* n, workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
+            p?.stop(61)
+        }
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
-            inputMajorWeights: w + 1119264, bias: w + 1194528, outChannels: 112,
-            activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
-            workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
-        p?.stop(62)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
+                inputMajorWeights: w + 1119264, bias: w + 1194528, outChannels: 112,
+                activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+                workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
+            p?.stop(62)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
@@ -886,7 +1202,7 @@ extension EfficientNetB1 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 3686400,
               "conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 25228800,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 3110400,
               "depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
@@ -894,7 +1210,7 @@ extension EfficientNetB1 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 8294400,
               "conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -902,7 +1218,7 @@ extension EfficientNetB1 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 17107200,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -910,7 +1226,7 @@ extension EfficientNetB1 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 12441600,
               "conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 15681600,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 3240000,
               "depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -918,7 +1234,7 @@ extension EfficientNetB1 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 5184000,
               "conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -926,7 +1242,7 @@ extension EfficientNetB1 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 14040000,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 5400000,
               "depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -934,7 +1250,7 @@ extension EfficientNetB1 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 9126000,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 486000,
               "depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -942,7 +1258,7 @@ extension EfficientNetB1 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 4320000,
               "conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -950,7 +1266,7 @@ extension EfficientNetB1 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -958,7 +1274,7 @@ extension EfficientNetB1 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 9612000,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 972000,
               "depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -966,7 +1282,7 @@ extension EfficientNetB1 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 8640000,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 11340000,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 2700000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -974,7 +1290,7 @@ extension EfficientNetB1 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 12096000,
               "conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -982,7 +1298,7 @@ extension EfficientNetB1 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -990,7 +1306,7 @@ extension EfficientNetB1 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 16934400,
               "conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 20714400,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 3780000,
               "depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,

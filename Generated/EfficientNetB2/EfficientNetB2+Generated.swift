@@ -44,13 +44,21 @@ public final class EfficientNetB2: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 720) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 720, squeezeChannels: 30),
             Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 1248) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1248, squeezeChannels: 52),
             Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 2112) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 144, expandedChannels: 96, kernel: 3, outHeight: 72, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 144, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 72, expandedChannels: 144, kernel: 3, outHeight: 72, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 72, expandedChannels: 144, kernel: 5, outHeight: 36, squeezeChannels: 6, outChannels: 48, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 36, expandedChannels: 288, kernel: 5, outHeight: 36, squeezeChannels: 12, outChannels: 48, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 36, expandedChannels: 288, kernel: 3, outHeight: 18, squeezeChannels: 12, outChannels: 88, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 528, kernel: 3, outHeight: 18, squeezeChannels: 22, outChannels: 88, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 528, kernel: 5, outHeight: 18, squeezeChannels: 22, outChannels: 120, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 720, kernel: 5, outHeight: 18, squeezeChannels: 30, outChannels: 120, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 720) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 720) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 1248) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 5, threads: pool.threadCount),
@@ -163,464 +171,772 @@ public final class EfficientNetB2: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2488320 &* n, batch: n, height: 144, width: 144, inChannels: 16,
-            expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
-            expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 72, outWidth: 72,
-            depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
-            output: a + 1990656 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 6912 &* n, pool: pool)
-        p?.stop(7)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 144, width: 144, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 72, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2488320 &* n, batch: n, height: 144, width: 144, inChannels: 16,
+                expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
+                expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 72, outWidth: 72,
+                depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1990656 &* n,
+                squeezeChannels: 4, reduceWeights: w + 5488, reduceBias: w + 5872,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5888, squeezeExpandBias: w + 6272,
+                projectWeights: w + 6368, projectBias: w + 8672, outChannels: 24,
+                projectActivation: .identity, residual: nil, output: a + 1492992 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(7)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2488320 &* n, batch: n, height: 144, width: 144, inChannels: 16,
+                expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
+                expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 72, outWidth: 72,
+                depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
+                output: a + 1990656 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 6912 &* n, pool: pool)
+            p?.stop(7)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 72, 72, 96], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1990656 &* n, batch: n, pixels: 5184, channels: 96, squeezeChannels: 4,
-            reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
-            expandWeights: w + 5888, expandBias: w + 6272,
-            rowSums: ws, rowsPerImage: 72,
-            scales: ws + 6912 &* n, workspace: ws + (6912 &* n &+ 96 &* n), pool: pool)
-        p?.stop(9)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1990656 &* n, batch: n, pixels: 5184, channels: 96, squeezeChannels: 4,
+                reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
+                expandWeights: w + 5888, expandBias: w + 6272,
+                rowSums: ws, rowsPerImage: 72,
+                scales: ws + 6912 &* n, workspace: ws + (6912 &* n &+ 96 &* n), pool: pool)
+            p?.stop(9)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1990656 &* n, batch: n, imagePixels: 5184, inChannels: 96, inputScales: ws + 6912 &* n,
-            inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 1492992 &* n,
-            workspace: ws + (6912 &* n &+ 96 &* n), pool: pool)
-        p?.stop(10)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1990656 &* n, batch: n, imagePixels: 5184, inChannels: 96, inputScales: ws + 6912 &* n,
+                inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
+                activation: .identity, residual: nil, output: a + 1492992 &* n,
+                workspace: ws + (6912 &* n &+ 96 &* n), pool: pool)
+            p?.stop(10)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
-            expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
-            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 72, outWidth: 72,
-            depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
-            output: a + 746496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
-        p?.stop(11)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 72, width: 72, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 72, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 72, outWidth: 72,
+                depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
+                depthwiseOutput: a + 746496 &* n,
+                squeezeChannels: 6, reduceWeights: w + 13744, reduceBias: w + 14608,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 14624, squeezeExpandBias: w + 15488,
+                projectWeights: w + 15632, projectBias: w + 19088, outChannels: 24,
+                projectActivation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(11)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 72, outWidth: 72,
+                depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
+                output: a + 746496 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
+            p?.stop(11)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
-            expandWeights: w + 14624, expandBias: w + 15488,
-            rowSums: ws, rowsPerImage: 72,
-            scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
-        p?.stop(13)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
+                expandWeights: w + 14624, expandBias: w + 15488,
+                rowSums: ws, rowsPerImage: 72,
+                scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
+            p?.stop(13)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
-            inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
-            activation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n,
-            workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
-        p?.stop(14)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
+                inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
+                activation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n,
+                workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
+            p?.stop(14)
+        }
     }
 
     /// features.2.2: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1617408 &* n, batch: n, height: 72, width: 72, inChannels: 24,
-            expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
-            expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 72, outWidth: 72,
-            depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
-            output: a + 746496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
-        p?.stop(15)
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 72, width: 72, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 72, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1617408 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 72, outWidth: 72,
+                depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
+                depthwiseOutput: a + 746496 &* n,
+                squeezeChannels: 6, reduceWeights: w + 24160, reduceBias: w + 25024,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 25040, squeezeExpandBias: w + 25904,
+                projectWeights: w + 26048, projectBias: w + 29504, outChannels: 24,
+                projectActivation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(15)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1617408 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 72, outWidth: 72,
+                depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
+                output: a + 746496 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
+            p?.stop(15)
+        }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 72, 72, 144], means from features.2.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
-            expandWeights: w + 25040, expandBias: w + 25904,
-            rowSums: ws, rowsPerImage: 72,
-            scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
-        p?.stop(17)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
+                expandWeights: w + 25040, expandBias: w + 25904,
+                rowSums: ws, rowsPerImage: 72,
+                scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
+            p?.stop(17)
+        }
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
-            inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
-            activation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n,
-            workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
-        p?.stop(18)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
+                inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
+                activation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n,
+                workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
+            p?.stop(18)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
-            expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
-            expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 36, outWidth: 36,
-            depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
-            output: a + 746496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
-        p?.stop(19)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 72, width: 72, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 36, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
+                expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 36, outWidth: 36,
+                depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
+                depthwiseOutput: a + 746496 &* n,
+                squeezeChannels: 6, reduceWeights: w + 36880, reduceBias: w + 37744,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 37760, squeezeExpandBias: w + 38624,
+                projectWeights: w + 38768, projectBias: w + 45680, outChannels: 48,
+                projectActivation: .identity, residual: nil, output: a + 933120 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(19)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
+                expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 36, outWidth: 36,
+                depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
+                output: a + 746496 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
+            p?.stop(19)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 36, 36, 144], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 746496 &* n, batch: n, pixels: 1296, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
-            expandWeights: w + 37760, expandBias: w + 38624,
-            rowSums: ws, rowsPerImage: 36,
-            scales: ws + 5184 &* n, workspace: ws + (5184 &* n &+ 144 &* n), pool: pool)
-        p?.stop(21)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 746496 &* n, batch: n, pixels: 1296, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
+                expandWeights: w + 37760, expandBias: w + 38624,
+                rowSums: ws, rowsPerImage: 36,
+                scales: ws + 5184 &* n, workspace: ws + (5184 &* n &+ 144 &* n), pool: pool)
+            p?.stop(21)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 746496 &* n, batch: n, imagePixels: 1296, inChannels: 144, inputScales: ws + 5184 &* n,
-            inputMajorWeights: w + 38768, bias: w + 45680, outChannels: 48,
-            activation: .identity, residual: nil, output: a + 933120 &* n,
-            workspace: ws + (5184 &* n &+ 144 &* n), pool: pool)
-        p?.stop(22)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 746496 &* n, batch: n, imagePixels: 1296, inChannels: 144, inputScales: ws + 5184 &* n,
+                inputMajorWeights: w + 38768, bias: w + 45680, outChannels: 48,
+                activation: .identity, residual: nil, output: a + 933120 &* n,
+                workspace: ws + (5184 &* n &+ 144 &* n), pool: pool)
+            p?.stop(22)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 933120 &* n, batch: n, height: 36, width: 36, inChannels: 48,
-            expandWeights: w + 45728, expandBias: w + 59552, expandActivation: .silu,
-            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 36, outWidth: 36,
-            depthwiseWeights: w + 59840, depthwiseBias: w + 67040, depthwiseActivation: .silu,
-            output: a + 373248 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
-        p?.stop(23)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 36, width: 36, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 36, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 933120 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                expandWeights: w + 45728, expandBias: w + 59552, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 36, outWidth: 36,
+                depthwiseWeights: w + 59840, depthwiseBias: w + 67040, depthwiseActivation: .silu,
+                depthwiseOutput: a + 373248 &* n,
+                squeezeChannels: 12, reduceWeights: w + 67328, reduceBias: w + 70784,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 70800, squeezeExpandBias: w + 74256,
+                projectWeights: w + 74544, projectBias: w + 88368, outChannels: 48,
+                projectActivation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(23)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 933120 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                expandWeights: w + 45728, expandBias: w + 59552, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 36, outWidth: 36,
+                depthwiseWeights: w + 59840, depthwiseBias: w + 67040, depthwiseActivation: .silu,
+                output: a + 373248 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
+            p?.stop(23)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 67328, reduceBias: w + 70784, activation: .silu,
-            expandWeights: w + 70800, expandBias: w + 74256,
-            rowSums: ws, rowsPerImage: 36,
-            scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
-        p?.stop(25)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 67328, reduceBias: w + 70784, activation: .silu,
+                expandWeights: w + 70800, expandBias: w + 74256,
+                rowSums: ws, rowsPerImage: 36,
+                scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
+            p?.stop(25)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
-            inputMajorWeights: w + 74544, bias: w + 88368, outChannels: 48,
-            activation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n,
-            workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
-        p?.stop(26)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
+                inputMajorWeights: w + 74544, bias: w + 88368, outChannels: 48,
+                activation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n,
+                workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
+            p?.stop(26)
+        }
     }
 
     /// features.3.2: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 746496 &* n, batch: n, height: 36, width: 36, inChannels: 48,
-            expandWeights: w + 88416, expandBias: w + 102240, expandActivation: .silu,
-            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 36, outWidth: 36,
-            depthwiseWeights: w + 102528, depthwiseBias: w + 109728, depthwiseActivation: .silu,
-            output: a + 373248 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
-        p?.stop(27)
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 36, width: 36, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 36, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 746496 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                expandWeights: w + 88416, expandBias: w + 102240, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 36, outWidth: 36,
+                depthwiseWeights: w + 102528, depthwiseBias: w + 109728, depthwiseActivation: .silu,
+                depthwiseOutput: a + 373248 &* n,
+                squeezeChannels: 12, reduceWeights: w + 110016, reduceBias: w + 113472,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 113488, squeezeExpandBias: w + 116944,
+                projectWeights: w + 117232, projectBias: w + 131056, outChannels: 48,
+                projectActivation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(27)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 746496 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                expandWeights: w + 88416, expandBias: w + 102240, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 36, outWidth: 36,
+                depthwiseWeights: w + 102528, depthwiseBias: w + 109728, depthwiseActivation: .silu,
+                output: a + 373248 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
+            p?.stop(27)
+        }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 36, 36, 288], means from features.3.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 110016, reduceBias: w + 113472, activation: .silu,
-            expandWeights: w + 113488, expandBias: w + 116944,
-            rowSums: ws, rowsPerImage: 36,
-            scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
-        p?.stop(29)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 110016, reduceBias: w + 113472, activation: .silu,
+                expandWeights: w + 113488, expandBias: w + 116944,
+                rowSums: ws, rowsPerImage: 36,
+                scales: ws + 10368 &* n, workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
+            p?.stop(29)
+        }
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
-            inputMajorWeights: w + 117232, bias: w + 131056, outChannels: 48,
-            activation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n,
-            workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
-        p?.stop(30)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
+                inputMajorWeights: w + 117232, bias: w + 131056, outChannels: 48,
+                activation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n,
+                workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
+            p?.stop(30)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 808704 &* n, batch: n, height: 36, width: 36, inChannels: 48,
-            expandWeights: w + 131104, expandBias: w + 144928, expandActivation: .silu,
-            expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18,
-            depthwiseWeights: w + 145216, depthwiseBias: w + 147808, depthwiseActivation: .silu,
-            output: a + 373248 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
-        p?.stop(31)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 36, width: 36, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 2, outHeight: 18, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 808704 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                expandWeights: w + 131104, expandBias: w + 144928, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 145216, depthwiseBias: w + 147808, depthwiseActivation: .silu,
+                depthwiseOutput: a + 373248 &* n,
+                squeezeChannels: 12, reduceWeights: w + 148096, reduceBias: w + 151552,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 151568, squeezeExpandBias: w + 155024,
+                projectWeights: w + 155312, projectBias: w + 180656, outChannels: 88,
+                projectActivation: .identity, residual: nil, output: a + 342144 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(31)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 808704 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                expandWeights: w + 131104, expandBias: w + 144928, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 145216, depthwiseBias: w + 147808, depthwiseActivation: .silu,
+                output: a + 373248 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
+            p?.stop(31)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 18, 18, 288], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 373248 &* n, batch: n, pixels: 324, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 148096, reduceBias: w + 151552, activation: .silu,
-            expandWeights: w + 151568, expandBias: w + 155024,
-            rowSums: ws, rowsPerImage: 18,
-            scales: ws + 5184 &* n, workspace: ws + (5184 &* n &+ 288 &* n), pool: pool)
-        p?.stop(33)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 373248 &* n, batch: n, pixels: 324, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 148096, reduceBias: w + 151552, activation: .silu,
+                expandWeights: w + 151568, expandBias: w + 155024,
+                rowSums: ws, rowsPerImage: 18,
+                scales: ws + 5184 &* n, workspace: ws + (5184 &* n &+ 288 &* n), pool: pool)
+            p?.stop(33)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 373248 &* n, batch: n, imagePixels: 324, inChannels: 288, inputScales: ws + 5184 &* n,
-            inputMajorWeights: w + 155312, bias: w + 180656, outChannels: 88,
-            activation: .identity, residual: nil, output: a + 342144 &* n,
-            workspace: ws + (5184 &* n &+ 288 &* n), pool: pool)
-        p?.stop(34)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 373248 &* n, batch: n, imagePixels: 324, inChannels: 288, inputScales: ws + 5184 &* n,
+                inputMajorWeights: w + 155312, bias: w + 180656, outChannels: 88,
+                activation: .identity, residual: nil, output: a + 342144 &* n,
+                workspace: ws + (5184 &* n &+ 288 &* n), pool: pool)
+            p?.stop(34)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
-            expandWeights: w + 180752, expandBias: w + 227216, expandActivation: .silu,
-            expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18,
-            depthwiseWeights: w + 227744, depthwiseBias: w + 232496, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
-        p?.stop(35)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 1, outHeight: 18, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                expandWeights: w + 180752, expandBias: w + 227216, expandActivation: .silu,
+                expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 227744, depthwiseBias: w + 232496, depthwiseActivation: .silu,
+                depthwiseOutput: a + 171072 &* n,
+                squeezeChannels: 22, reduceWeights: w + 233024, reduceBias: w + 244640,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 244672, squeezeExpandBias: w + 256288,
+                projectWeights: w + 256816, projectBias: w + 303280, outChannels: 88,
+                projectActivation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(35)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                expandWeights: w + 180752, expandBias: w + 227216, expandActivation: .silu,
+                expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 227744, depthwiseBias: w + 232496, depthwiseActivation: .silu,
+                output: a + 171072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
+            p?.stop(35)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 233024, reduceBias: w + 244640, activation: .silu,
-            expandWeights: w + 244672, expandBias: w + 256288,
-            rowSums: ws, rowsPerImage: 18,
-            scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
-        p?.stop(37)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 233024, reduceBias: w + 244640, activation: .silu,
+                expandWeights: w + 244672, expandBias: w + 256288,
+                rowSums: ws, rowsPerImage: 18,
+                scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
+            p?.stop(37)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
-            inputMajorWeights: w + 256816, bias: w + 303280, outChannels: 88,
-            activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
-            workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
-        p?.stop(38)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
+                inputMajorWeights: w + 256816, bias: w + 303280, outChannels: 88,
+                activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+                workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
+            p?.stop(38)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
-            expandWeights: w + 303376, expandBias: w + 349840, expandActivation: .silu,
-            expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18,
-            depthwiseWeights: w + 350368, depthwiseBias: w + 355120, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
-        p?.stop(39)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 1, outHeight: 18, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                expandWeights: w + 303376, expandBias: w + 349840, expandActivation: .silu,
+                expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 350368, depthwiseBias: w + 355120, depthwiseActivation: .silu,
+                depthwiseOutput: a + 171072 &* n,
+                squeezeChannels: 22, reduceWeights: w + 355648, reduceBias: w + 367264,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 367296, squeezeExpandBias: w + 378912,
+                projectWeights: w + 379440, projectBias: w + 425904, outChannels: 88,
+                projectActivation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(39)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                expandWeights: w + 303376, expandBias: w + 349840, expandActivation: .silu,
+                expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 350368, depthwiseBias: w + 355120, depthwiseActivation: .silu,
+                output: a + 171072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
+            p?.stop(39)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 355648, reduceBias: w + 367264, activation: .silu,
-            expandWeights: w + 367296, expandBias: w + 378912,
-            rowSums: ws, rowsPerImage: 18,
-            scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
-        p?.stop(41)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 355648, reduceBias: w + 367264, activation: .silu,
+                expandWeights: w + 367296, expandBias: w + 378912,
+                rowSums: ws, rowsPerImage: 18,
+                scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
+            p?.stop(41)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
-            inputMajorWeights: w + 379440, bias: w + 425904, outChannels: 88,
-            activation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n,
-            workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
-        p?.stop(42)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
+                inputMajorWeights: w + 379440, bias: w + 425904, outChannels: 88,
+                activation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n,
+                workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
+            p?.stop(42)
+        }
     }
 
     /// features.4.3: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
-            expandWeights: w + 426000, expandBias: w + 472464, expandActivation: .silu,
-            expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18,
-            depthwiseWeights: w + 472992, depthwiseBias: w + 477744, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
-        p?.stop(43)
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 1, outHeight: 18, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                expandWeights: w + 426000, expandBias: w + 472464, expandActivation: .silu,
+                expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 472992, depthwiseBias: w + 477744, depthwiseActivation: .silu,
+                depthwiseOutput: a + 171072 &* n,
+                squeezeChannels: 22, reduceWeights: w + 478272, reduceBias: w + 489888,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 489920, squeezeExpandBias: w + 501536,
+                projectWeights: w + 502064, projectBias: w + 548528, outChannels: 88,
+                projectActivation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(43)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                expandWeights: w + 426000, expandBias: w + 472464, expandActivation: .silu,
+                expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 472992, depthwiseBias: w + 477744, depthwiseActivation: .silu,
+                output: a + 171072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
+            p?.stop(43)
+        }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.4.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 478272, reduceBias: w + 489888, activation: .silu,
-            expandWeights: w + 489920, expandBias: w + 501536,
-            rowSums: ws, rowsPerImage: 18,
-            scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
-        p?.stop(45)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 478272, reduceBias: w + 489888, activation: .silu,
+                expandWeights: w + 489920, expandBias: w + 501536,
+                rowSums: ws, rowsPerImage: 18,
+                scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
+            p?.stop(45)
+        }
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
-            inputMajorWeights: w + 502064, bias: w + 548528, outChannels: 88,
-            activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
-            workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
-        p?.stop(46)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
+                inputMajorWeights: w + 502064, bias: w + 548528, outChannels: 88,
+                activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+                workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
+            p?.stop(46)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
-            expandWeights: w + 548624, expandBias: w + 595088, expandActivation: .silu,
-            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18,
-            depthwiseWeights: w + 595616, depthwiseBias: w + 608816, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
-        p?.stop(47)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                expandWeights: w + 548624, expandBias: w + 595088, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 595616, depthwiseBias: w + 608816, depthwiseActivation: .silu,
+                depthwiseOutput: a + 171072 &* n,
+                squeezeChannels: 22, reduceWeights: w + 609344, reduceBias: w + 620960,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 620992, squeezeExpandBias: w + 632608,
+                projectWeights: w + 633136, projectBias: w + 696496, outChannels: 120,
+                projectActivation: .identity, residual: nil, output: a + 466560 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(47)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                expandWeights: w + 548624, expandBias: w + 595088, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 595616, depthwiseBias: w + 608816, depthwiseActivation: .silu,
+                output: a + 171072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
+            p?.stop(47)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 18, 18, 528], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 609344, reduceBias: w + 620960, activation: .silu,
-            expandWeights: w + 620992, expandBias: w + 632608,
-            rowSums: ws, rowsPerImage: 18,
-            scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
-        p?.stop(49)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 609344, reduceBias: w + 620960, activation: .silu,
+                expandWeights: w + 620992, expandBias: w + 632608,
+                rowSums: ws, rowsPerImage: 18,
+                scales: ws + 9504 &* n, workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
+            p?.stop(49)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
-            inputMajorWeights: w + 633136, bias: w + 696496, outChannels: 120,
-            activation: .identity, residual: nil, output: a + 466560 &* n,
-            workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
-        p?.stop(50)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
+                inputMajorWeights: w + 633136, bias: w + 696496, outChannels: 120,
+                activation: .identity, residual: nil, output: a + 466560 &* n,
+                workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
+            p?.stop(50)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
-            expandWeights: w + 696624, expandBias: w + 783024, expandActivation: .silu,
-            expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18,
-            depthwiseWeights: w + 783744, depthwiseBias: w + 801744, depthwiseActivation: .silu,
-            output: a + 233280 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
-        p?.stop(51)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                expandWeights: w + 696624, expandBias: w + 783024, expandActivation: .silu,
+                expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 783744, depthwiseBias: w + 801744, depthwiseActivation: .silu,
+                depthwiseOutput: a + 233280 &* n,
+                squeezeChannels: 30, reduceWeights: w + 802464, reduceBias: w + 824064,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 824096, squeezeExpandBias: w + 845696,
+                projectWeights: w + 846416, projectBias: w + 932816, outChannels: 120,
+                projectActivation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(51)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                expandWeights: w + 696624, expandBias: w + 783024, expandActivation: .silu,
+                expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 783744, depthwiseBias: w + 801744, depthwiseActivation: .silu,
+                output: a + 233280 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
+            p?.stop(51)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
-            reduceWeights: w + 802464, reduceBias: w + 824064, activation: .silu,
-            expandWeights: w + 824096, expandBias: w + 845696,
-            rowSums: ws, rowsPerImage: 18,
-            scales: ws + 12960 &* n, workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
-        p?.stop(53)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
+                reduceWeights: w + 802464, reduceBias: w + 824064, activation: .silu,
+                expandWeights: w + 824096, expandBias: w + 845696,
+                rowSums: ws, rowsPerImage: 18,
+                scales: ws + 12960 &* n, workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
+            p?.stop(53)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
-            inputMajorWeights: w + 846416, bias: w + 932816, outChannels: 120,
-            activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
-            workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
-        p?.stop(54)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
+                inputMajorWeights: w + 846416, bias: w + 932816, outChannels: 120,
+                activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+                workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
+            p?.stop(54)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
-            expandWeights: w + 932944, expandBias: w + 1019344, expandActivation: .silu,
-            expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18,
-            depthwiseWeights: w + 1020064, depthwiseBias: w + 1038064, depthwiseActivation: .silu,
-            output: a + 233280 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
-        p?.stop(55)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                expandWeights: w + 932944, expandBias: w + 1019344, expandActivation: .silu,
+                expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 1020064, depthwiseBias: w + 1038064, depthwiseActivation: .silu,
+                depthwiseOutput: a + 233280 &* n,
+                squeezeChannels: 30, reduceWeights: w + 1038784, reduceBias: w + 1060384,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1060416, squeezeExpandBias: w + 1082016,
+                projectWeights: w + 1082736, projectBias: w + 1169136, outChannels: 120,
+                projectActivation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(55)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                expandWeights: w + 932944, expandBias: w + 1019344, expandActivation: .silu,
+                expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 1020064, depthwiseBias: w + 1038064, depthwiseActivation: .silu,
+                output: a + 233280 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
+            p?.stop(55)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
-            reduceWeights: w + 1038784, reduceBias: w + 1060384, activation: .silu,
-            expandWeights: w + 1060416, expandBias: w + 1082016,
-            rowSums: ws, rowsPerImage: 18,
-            scales: ws + 12960 &* n, workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
-        p?.stop(57)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
+                reduceWeights: w + 1038784, reduceBias: w + 1060384, activation: .silu,
+                expandWeights: w + 1060416, expandBias: w + 1082016,
+                rowSums: ws, rowsPerImage: 18,
+                scales: ws + 12960 &* n, workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
+            p?.stop(57)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
-            inputMajorWeights: w + 1082736, bias: w + 1169136, outChannels: 120,
-            activation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n,
-            workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
-        p?.stop(58)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
+                inputMajorWeights: w + 1082736, bias: w + 1169136, outChannels: 120,
+                activation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n,
+                workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
+            p?.stop(58)
+        }
     }
 
     /// features.5.3: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
-            expandWeights: w + 1169264, expandBias: w + 1255664, expandActivation: .silu,
-            expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 18, outWidth: 18,
-            depthwiseWeights: w + 1256384, depthwiseBias: w + 1274384, depthwiseActivation: .silu,
-            output: a + 233280 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
-        p?.stop(59)
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                expandWeights: w + 1169264, expandBias: w + 1255664, expandActivation: .silu,
+                expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 1256384, depthwiseBias: w + 1274384, depthwiseActivation: .silu,
+                depthwiseOutput: a + 233280 &* n,
+                squeezeChannels: 30, reduceWeights: w + 1275104, reduceBias: w + 1296704,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1296736, squeezeExpandBias: w + 1318336,
+                projectWeights: w + 1319056, projectBias: w + 1405456, outChannels: 120,
+                projectActivation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(59)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                expandWeights: w + 1169264, expandBias: w + 1255664, expandActivation: .silu,
+                expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 1256384, depthwiseBias: w + 1274384, depthwiseActivation: .silu,
+                output: a + 233280 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
+            p?.stop(59)
+        }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 720 -> 30 -> 720, scales only (folded into the projection) for [n, 18, 18, 720], means from features.5.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
-            reduceWeights: w + 1275104, reduceBias: w + 1296704, activation: .silu,
-            expandWeights: w + 1296736, expandBias: w + 1318336,
-            rowSums: ws, rowsPerImage: 18,
-            scales: ws + 12960 &* n, workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
-        p?.stop(61)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
+                reduceWeights: w + 1275104, reduceBias: w + 1296704, activation: .silu,
+                expandWeights: w + 1296736, expandBias: w + 1318336,
+                rowSums: ws, rowsPerImage: 18,
+                scales: ws + 12960 &* n, workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
+            p?.stop(61)
+        }
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
-            inputMajorWeights: w + 1319056, bias: w + 1405456, outChannels: 120,
-            activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
-            workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
-        p?.stop(62)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
+                inputMajorWeights: w + 1319056, bias: w + 1405456, outChannels: 120,
+                activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+                workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
+            p?.stop(62)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
@@ -886,7 +1202,7 @@ extension EfficientNetB2 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 5308416,
               "conv 1x1 + BN + shortcut, [n, 144, 144, 16] -> [n, 144, 144, 16], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 36329472,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 144, 144, 16] -> [n, 144, 144, 96] -> [n, 72, 72, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 4478976,
               "depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,
@@ -894,7 +1210,7 @@ extension EfficientNetB2 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 11943936,
               "conv 1x1 + BN, [n, 72, 72, 96] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 6718464,
               "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -902,7 +1218,7 @@ extension EfficientNetB2 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 24634368,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 72, 72, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 6718464,
               "depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -910,7 +1226,7 @@ extension EfficientNetB2 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 72, 72, 144] -> [n, 72, 72, 24], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 22581504,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 72, 72, 24] -> [n, 72, 72, 144] -> [n, 36, 36, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 4665600,
               "depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -918,7 +1234,7 @@ extension EfficientNetB2 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 8957952,
               "conv 1x1 + BN, [n, 36, 36, 144] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 9331200,
               "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -926,7 +1242,7 @@ extension EfficientNetB2 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 27247104,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 36, 36, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 9331200,
               "depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -934,7 +1250,7 @@ extension EfficientNetB2 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 17915904,
               "conv 1x1 + BN + shortcut, [n, 36, 36, 288] -> [n, 36, 36, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 18755712,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 48] -> [n, 36, 36, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 839808,
               "depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -942,7 +1258,7 @@ extension EfficientNetB2 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 8211456,
               "conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -950,7 +1266,7 @@ extension EfficientNetB2 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -958,7 +1274,7 @@ extension EfficientNetB2 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 16593984,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1539648,
               "depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -966,7 +1282,7 @@ extension EfficientNetB2 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 15054336,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 528] -> [n, 18, 18, 88], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 19331136,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 88] -> [n, 18, 18, 528] -> [n, 18, 18, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 4276800,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -974,7 +1290,7 @@ extension EfficientNetB2 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 20528640,
               "conv 1x1 + BN, [n, 18, 18, 528] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
@@ -982,7 +1298,7 @@ extension EfficientNetB2 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 43200,
@@ -990,7 +1306,7 @@ extension EfficientNetB2 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 27993600,
               "conv 1x1 + BN + shortcut, [n, 18, 18, 720] -> [n, 18, 18, 120], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 33825600,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 18, 18, 720], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 5832000,
               "depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 43200,

@@ -44,13 +44,21 @@ public final class EfficientNetB3: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 816) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 816, squeezeChannels: 34),
             Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1392, squeezeChannels: 58),
             Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 2304) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 150, expandedChannels: 144, kernel: 3, outHeight: 75, squeezeChannels: 6, outChannels: 32, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 75, expandedChannels: 192, kernel: 3, outHeight: 75, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 75, expandedChannels: 192, kernel: 5, outHeight: 38, squeezeChannels: 8, outChannels: 48, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 288, kernel: 5, outHeight: 38, squeezeChannels: 12, outChannels: 48, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 288, kernel: 3, outHeight: 19, squeezeChannels: 12, outChannels: 96, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 19, expandedChannels: 576, kernel: 3, outHeight: 19, squeezeChannels: 24, outChannels: 96, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 19, expandedChannels: 576, kernel: 5, outHeight: 19, squeezeChannels: 24, outChannels: 136, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 19, expandedChannels: 816, kernel: 5, outHeight: 19, squeezeChannels: 34, outChannels: 136, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 816) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 816) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1392, kernel: 5, threads: pool.threadCount),
@@ -166,530 +174,882 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
-            expandWeights: w + 4608, expandBias: w + 8064, expandActivation: .silu,
-            expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 8208, depthwiseBias: w + 9504, depthwiseActivation: .silu,
-            output: a + 3240000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10800 &* n, pool: pool)
-        p?.stop(7)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
+                expandWeights: w + 4608, expandBias: w + 8064, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 8208, depthwiseBias: w + 9504, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3240000 &* n,
+                squeezeChannels: 6, reduceWeights: w + 9648, reduceBias: w + 10512,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 10528, squeezeExpandBias: w + 11392,
+                projectWeights: w + 11536, projectBias: w + 16144, outChannels: 32,
+                projectActivation: .identity, residual: nil, output: a + 2160000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(7)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
+                expandWeights: w + 4608, expandBias: w + 8064, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 8208, depthwiseBias: w + 9504, depthwiseActivation: .silu,
+                output: a + 3240000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10800 &* n, pool: pool)
+            p?.stop(7)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 75, 75, 144], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3240000 &* n, batch: n, pixels: 5625, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 9648, reduceBias: w + 10512, activation: .silu,
-            expandWeights: w + 10528, expandBias: w + 11392,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 10800 &* n, workspace: ws + (10800 &* n &+ 144 &* n), pool: pool)
-        p?.stop(9)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3240000 &* n, batch: n, pixels: 5625, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 9648, reduceBias: w + 10512, activation: .silu,
+                expandWeights: w + 10528, expandBias: w + 11392,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 10800 &* n, workspace: ws + (10800 &* n &+ 144 &* n), pool: pool)
+            p?.stop(9)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3240000 &* n, batch: n, imagePixels: 5625, inChannels: 144, inputScales: ws + 10800 &* n,
-            inputMajorWeights: w + 11536, bias: w + 16144, outChannels: 32,
-            activation: .identity, residual: nil, output: a + 2160000 &* n,
-            workspace: ws + (10800 &* n &+ 144 &* n), pool: pool)
-        p?.stop(10)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3240000 &* n, batch: n, imagePixels: 5625, inChannels: 144, inputScales: ws + 10800 &* n,
+                inputMajorWeights: w + 11536, bias: w + 16144, outChannels: 32,
+                activation: .identity, residual: nil, output: a + 2160000 &* n,
+                workspace: ws + (10800 &* n &+ 144 &* n), pool: pool)
+            p?.stop(10)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
-            expandWeights: w + 16176, expandBias: w + 22320, expandActivation: .silu,
-            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 22512, depthwiseBias: w + 24240, depthwiseActivation: .silu,
-            output: a + 1080000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
-        p?.stop(11)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                expandWeights: w + 16176, expandBias: w + 22320, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 22512, depthwiseBias: w + 24240, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1080000 &* n,
+                squeezeChannels: 8, reduceWeights: w + 24432, reduceBias: w + 25968,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 25984, squeezeExpandBias: w + 27520,
+                projectWeights: w + 27712, projectBias: w + 33856, outChannels: 32,
+                projectActivation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(11)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                expandWeights: w + 16176, expandBias: w + 22320, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 22512, depthwiseBias: w + 24240, depthwiseActivation: .silu,
+                output: a + 1080000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
+            p?.stop(11)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 24432, reduceBias: w + 25968, activation: .silu,
-            expandWeights: w + 25984, expandBias: w + 27520,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 14400 &* n, workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
-        p?.stop(13)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 24432, reduceBias: w + 25968, activation: .silu,
+                expandWeights: w + 25984, expandBias: w + 27520,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 14400 &* n, workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
+            p?.stop(13)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
-            inputMajorWeights: w + 27712, bias: w + 33856, outChannels: 32,
-            activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n,
-            workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
-        p?.stop(14)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
+                inputMajorWeights: w + 27712, bias: w + 33856, outChannels: 32,
+                activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n,
+                workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
+            p?.stop(14)
+        }
     }
 
     /// features.2.2: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
-            expandWeights: w + 33888, expandBias: w + 40032, expandActivation: .silu,
-            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 40224, depthwiseBias: w + 41952, depthwiseActivation: .silu,
-            output: a + 1080000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
-        p?.stop(15)
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                expandWeights: w + 33888, expandBias: w + 40032, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 40224, depthwiseBias: w + 41952, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1080000 &* n,
+                squeezeChannels: 8, reduceWeights: w + 42144, reduceBias: w + 43680,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 43696, squeezeExpandBias: w + 45232,
+                projectWeights: w + 45424, projectBias: w + 51568, outChannels: 32,
+                projectActivation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(15)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                expandWeights: w + 33888, expandBias: w + 40032, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 40224, depthwiseBias: w + 41952, depthwiseActivation: .silu,
+                output: a + 1080000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
+            p?.stop(15)
+        }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 75, 75, 192], means from features.2.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 42144, reduceBias: w + 43680, activation: .silu,
-            expandWeights: w + 43696, expandBias: w + 45232,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 14400 &* n, workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
-        p?.stop(17)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 42144, reduceBias: w + 43680, activation: .silu,
+                expandWeights: w + 43696, expandBias: w + 45232,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 14400 &* n, workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
+            p?.stop(17)
+        }
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
-            inputMajorWeights: w + 45424, bias: w + 51568, outChannels: 32,
-            activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n,
-            workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
-        p?.stop(18)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
+                inputMajorWeights: w + 45424, bias: w + 51568, outChannels: 32,
+                activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n,
+                workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
+            p?.stop(18)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
-            expandWeights: w + 51600, expandBias: w + 57744, expandActivation: .silu,
-            expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 57936, depthwiseBias: w + 62736, depthwiseActivation: .silu,
-            output: a + 1080000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 7296 &* n, pool: pool)
-        p?.stop(19)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 5, stride: 2, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                expandWeights: w + 51600, expandBias: w + 57744, expandActivation: .silu,
+                expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 57936, depthwiseBias: w + 62736, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1080000 &* n,
+                squeezeChannels: 8, reduceWeights: w + 62928, reduceBias: w + 64464,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 64480, squeezeExpandBias: w + 66016,
+                projectWeights: w + 66208, projectBias: w + 75424, outChannels: 48,
+                projectActivation: .identity, residual: nil, output: a + 831744 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(19)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                expandWeights: w + 51600, expandBias: w + 57744, expandActivation: .silu,
+                expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 57936, depthwiseBias: w + 62736, depthwiseActivation: .silu,
+                output: a + 1080000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 7296 &* n, pool: pool)
+            p?.stop(19)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 38, 38, 192], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1080000 &* n, batch: n, pixels: 1444, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 62928, reduceBias: w + 64464, activation: .silu,
-            expandWeights: w + 64480, expandBias: w + 66016,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 7296 &* n, workspace: ws + (7296 &* n &+ 192 &* n), pool: pool)
-        p?.stop(21)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1080000 &* n, batch: n, pixels: 1444, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 62928, reduceBias: w + 64464, activation: .silu,
+                expandWeights: w + 64480, expandBias: w + 66016,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 7296 &* n, workspace: ws + (7296 &* n &+ 192 &* n), pool: pool)
+            p?.stop(21)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1080000 &* n, batch: n, imagePixels: 1444, inChannels: 192, inputScales: ws + 7296 &* n,
-            inputMajorWeights: w + 66208, bias: w + 75424, outChannels: 48,
-            activation: .identity, residual: nil, output: a + 831744 &* n,
-            workspace: ws + (7296 &* n &+ 192 &* n), pool: pool)
-        p?.stop(22)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1080000 &* n, batch: n, imagePixels: 1444, inChannels: 192, inputScales: ws + 7296 &* n,
+                inputMajorWeights: w + 66208, bias: w + 75424, outChannels: 48,
+                activation: .identity, residual: nil, output: a + 831744 &* n,
+                workspace: ws + (7296 &* n &+ 192 &* n), pool: pool)
+            p?.stop(22)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
-            expandWeights: w + 75472, expandBias: w + 89296, expandActivation: .silu,
-            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 89584, depthwiseBias: w + 96784, depthwiseActivation: .silu,
-            output: a + 415872 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
-        p?.stop(23)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                expandWeights: w + 75472, expandBias: w + 89296, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 89584, depthwiseBias: w + 96784, depthwiseActivation: .silu,
+                depthwiseOutput: a + 415872 &* n,
+                squeezeChannels: 12, reduceWeights: w + 97072, reduceBias: w + 100528,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 100544, squeezeExpandBias: w + 104000,
+                projectWeights: w + 104288, projectBias: w + 118112, outChannels: 48,
+                projectActivation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(23)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                expandWeights: w + 75472, expandBias: w + 89296, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 89584, depthwiseBias: w + 96784, depthwiseActivation: .silu,
+                output: a + 415872 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+            p?.stop(23)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 97072, reduceBias: w + 100528, activation: .silu,
-            expandWeights: w + 100544, expandBias: w + 104000,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
-        p?.stop(25)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 97072, reduceBias: w + 100528, activation: .silu,
+                expandWeights: w + 100544, expandBias: w + 104000,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
+            p?.stop(25)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
-            inputMajorWeights: w + 104288, bias: w + 118112, outChannels: 48,
-            activation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n,
-            workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
-        p?.stop(26)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
+                inputMajorWeights: w + 104288, bias: w + 118112, outChannels: 48,
+                activation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n,
+                workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
+            p?.stop(26)
+        }
     }
 
     /// features.3.2: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 901056 &* n, batch: n, height: 38, width: 38, inChannels: 48,
-            expandWeights: w + 118160, expandBias: w + 131984, expandActivation: .silu,
-            expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 132272, depthwiseBias: w + 139472, depthwiseActivation: .silu,
-            output: a + 415872 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
-        p?.stop(27)
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 901056 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                expandWeights: w + 118160, expandBias: w + 131984, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 132272, depthwiseBias: w + 139472, depthwiseActivation: .silu,
+                depthwiseOutput: a + 415872 &* n,
+                squeezeChannels: 12, reduceWeights: w + 139760, reduceBias: w + 143216,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 143232, squeezeExpandBias: w + 146688,
+                projectWeights: w + 146976, projectBias: w + 160800, outChannels: 48,
+                projectActivation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(27)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 901056 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                expandWeights: w + 118160, expandBias: w + 131984, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 132272, depthwiseBias: w + 139472, depthwiseActivation: .silu,
+                output: a + 415872 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+            p?.stop(27)
+        }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 38, 38, 288], means from features.3.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 139760, reduceBias: w + 143216, activation: .silu,
-            expandWeights: w + 143232, expandBias: w + 146688,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
-        p?.stop(29)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 139760, reduceBias: w + 143216, activation: .silu,
+                expandWeights: w + 143232, expandBias: w + 146688,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
+            p?.stop(29)
+        }
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
-            inputMajorWeights: w + 146976, bias: w + 160800, outChannels: 48,
-            activation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n,
-            workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
-        p?.stop(30)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
+                inputMajorWeights: w + 146976, bias: w + 160800, outChannels: 48,
+                activation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n,
+                workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
+            p?.stop(30)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
-            expandWeights: w + 160848, expandBias: w + 174672, expandActivation: .silu,
-            expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 174960, depthwiseBias: w + 177552, depthwiseActivation: .silu,
-            output: a + 415872 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 5472 &* n, pool: pool)
-        p?.stop(31)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 2, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                expandWeights: w + 160848, expandBias: w + 174672, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 174960, depthwiseBias: w + 177552, depthwiseActivation: .silu,
+                depthwiseOutput: a + 415872 &* n,
+                squeezeChannels: 12, reduceWeights: w + 177840, reduceBias: w + 181296,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 181312, squeezeExpandBias: w + 184768,
+                projectWeights: w + 185056, projectBias: w + 212704, outChannels: 96,
+                projectActivation: .identity, residual: nil, output: a + 519840 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(31)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                expandWeights: w + 160848, expandBias: w + 174672, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 174960, depthwiseBias: w + 177552, depthwiseActivation: .silu,
+                output: a + 415872 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 5472 &* n, pool: pool)
+            p?.stop(31)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 19, 19, 288], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 415872 &* n, batch: n, pixels: 361, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 177840, reduceBias: w + 181296, activation: .silu,
-            expandWeights: w + 181312, expandBias: w + 184768,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 5472 &* n, workspace: ws + (5472 &* n &+ 288 &* n), pool: pool)
-        p?.stop(33)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 415872 &* n, batch: n, pixels: 361, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 177840, reduceBias: w + 181296, activation: .silu,
+                expandWeights: w + 181312, expandBias: w + 184768,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 5472 &* n, workspace: ws + (5472 &* n &+ 288 &* n), pool: pool)
+            p?.stop(33)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 415872 &* n, batch: n, imagePixels: 361, inChannels: 288, inputScales: ws + 5472 &* n,
-            inputMajorWeights: w + 185056, bias: w + 212704, outChannels: 96,
-            activation: .identity, residual: nil, output: a + 519840 &* n,
-            workspace: ws + (5472 &* n &+ 288 &* n), pool: pool)
-        p?.stop(34)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 415872 &* n, batch: n, imagePixels: 361, inChannels: 288, inputScales: ws + 5472 &* n,
+                inputMajorWeights: w + 185056, bias: w + 212704, outChannels: 96,
+                activation: .identity, residual: nil, output: a + 519840 &* n,
+                workspace: ws + (5472 &* n &+ 288 &* n), pool: pool)
+            p?.stop(34)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 519840 &* n, batch: n, height: 19, width: 19, inChannels: 96,
-            expandWeights: w + 212800, expandBias: w + 268096, expandActivation: .silu,
-            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 268672, depthwiseBias: w + 273856, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
-        p?.stop(35)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 519840 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 212800, expandBias: w + 268096, expandActivation: .silu,
+                expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 268672, depthwiseBias: w + 273856, depthwiseActivation: .silu,
+                depthwiseOutput: a + 207936 &* n,
+                squeezeChannels: 24, reduceWeights: w + 274432, reduceBias: w + 288256,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 288288, squeezeExpandBias: w + 302112,
+                projectWeights: w + 302688, projectBias: w + 357984, outChannels: 96,
+                projectActivation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(35)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 519840 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 212800, expandBias: w + 268096, expandActivation: .silu,
+                expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 268672, depthwiseBias: w + 273856, depthwiseActivation: .silu,
+                output: a + 207936 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+            p?.stop(35)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
-            reduceWeights: w + 274432, reduceBias: w + 288256, activation: .silu,
-            expandWeights: w + 288288, expandBias: w + 302112,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(37)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                reduceWeights: w + 274432, reduceBias: w + 288256, activation: .silu,
+                expandWeights: w + 288288, expandBias: w + 302112,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(37)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
-            inputMajorWeights: w + 302688, bias: w + 357984, outChannels: 96,
-            activation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n,
-            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(38)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                inputMajorWeights: w + 302688, bias: w + 357984, outChannels: 96,
+                activation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n,
+                workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(38)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
-            expandWeights: w + 358080, expandBias: w + 413376, expandActivation: .silu,
-            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 413952, depthwiseBias: w + 419136, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
-        p?.stop(39)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 358080, expandBias: w + 413376, expandActivation: .silu,
+                expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 413952, depthwiseBias: w + 419136, depthwiseActivation: .silu,
+                depthwiseOutput: a + 207936 &* n,
+                squeezeChannels: 24, reduceWeights: w + 419712, reduceBias: w + 433536,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 433568, squeezeExpandBias: w + 447392,
+                projectWeights: w + 447968, projectBias: w + 503264, outChannels: 96,
+                projectActivation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(39)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 358080, expandBias: w + 413376, expandActivation: .silu,
+                expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 413952, depthwiseBias: w + 419136, depthwiseActivation: .silu,
+                output: a + 207936 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+            p?.stop(39)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
-            reduceWeights: w + 419712, reduceBias: w + 433536, activation: .silu,
-            expandWeights: w + 433568, expandBias: w + 447392,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(41)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                reduceWeights: w + 419712, reduceBias: w + 433536, activation: .silu,
+                expandWeights: w + 433568, expandBias: w + 447392,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(41)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
-            inputMajorWeights: w + 447968, bias: w + 503264, outChannels: 96,
-            activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
-            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(42)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                inputMajorWeights: w + 447968, bias: w + 503264, outChannels: 96,
+                activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+                workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(42)
+        }
     }
 
     /// features.4.3: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
-            expandWeights: w + 503360, expandBias: w + 558656, expandActivation: .silu,
-            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 559232, depthwiseBias: w + 564416, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
-        p?.stop(43)
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 503360, expandBias: w + 558656, expandActivation: .silu,
+                expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 559232, depthwiseBias: w + 564416, depthwiseActivation: .silu,
+                depthwiseOutput: a + 207936 &* n,
+                squeezeChannels: 24, reduceWeights: w + 564992, reduceBias: w + 578816,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 578848, squeezeExpandBias: w + 592672,
+                projectWeights: w + 593248, projectBias: w + 648544, outChannels: 96,
+                projectActivation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(43)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 503360, expandBias: w + 558656, expandActivation: .silu,
+                expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 559232, depthwiseBias: w + 564416, depthwiseActivation: .silu,
+                output: a + 207936 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+            p?.stop(43)
+        }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
-            reduceWeights: w + 564992, reduceBias: w + 578816, activation: .silu,
-            expandWeights: w + 578848, expandBias: w + 592672,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(45)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                reduceWeights: w + 564992, reduceBias: w + 578816, activation: .silu,
+                expandWeights: w + 578848, expandBias: w + 592672,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(45)
+        }
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
-            inputMajorWeights: w + 593248, bias: w + 648544, outChannels: 96,
-            activation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n,
-            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(46)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                inputMajorWeights: w + 593248, bias: w + 648544, outChannels: 96,
+                activation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n,
+                workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(46)
+        }
     }
 
     /// features.4.4: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
-            expandWeights: w + 648640, expandBias: w + 703936, expandActivation: .silu,
-            expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 704512, depthwiseBias: w + 709696, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
-        p?.stop(47)
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 648640, expandBias: w + 703936, expandActivation: .silu,
+                expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 704512, depthwiseBias: w + 709696, depthwiseActivation: .silu,
+                depthwiseOutput: a + 207936 &* n,
+                squeezeChannels: 24, reduceWeights: w + 710272, reduceBias: w + 724096,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 724128, squeezeExpandBias: w + 737952,
+                projectWeights: w + 738528, projectBias: w + 793824, outChannels: 96,
+                projectActivation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(47)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 648640, expandBias: w + 703936, expandActivation: .silu,
+                expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 704512, depthwiseBias: w + 709696, depthwiseActivation: .silu,
+                output: a + 207936 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+            p?.stop(47)
+        }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.4.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
-            reduceWeights: w + 710272, reduceBias: w + 724096, activation: .silu,
-            expandWeights: w + 724128, expandBias: w + 737952,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(49)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                reduceWeights: w + 710272, reduceBias: w + 724096, activation: .silu,
+                expandWeights: w + 724128, expandBias: w + 737952,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(49)
+        }
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
-            inputMajorWeights: w + 738528, bias: w + 793824, outChannels: 96,
-            activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
-            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(50)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                inputMajorWeights: w + 738528, bias: w + 793824, outChannels: 96,
+                activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+                workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(50)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
-            expandWeights: w + 793920, expandBias: w + 849216, expandActivation: .silu,
-            expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 849792, depthwiseBias: w + 864192, depthwiseActivation: .silu,
-            output: a + 207936 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
-        p?.stop(51)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 793920, expandBias: w + 849216, expandActivation: .silu,
+                expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 849792, depthwiseBias: w + 864192, depthwiseActivation: .silu,
+                depthwiseOutput: a + 207936 &* n,
+                squeezeChannels: 24, reduceWeights: w + 864768, reduceBias: w + 878592,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 878624, squeezeExpandBias: w + 892448,
+                projectWeights: w + 893024, projectBias: w + 971360, outChannels: 136,
+                projectActivation: .identity, residual: nil, output: a + 589152 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(51)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                expandWeights: w + 793920, expandBias: w + 849216, expandActivation: .silu,
+                expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 849792, depthwiseBias: w + 864192, depthwiseActivation: .silu,
+                output: a + 207936 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+            p?.stop(51)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 576 -> 24 -> 576, scales only (folded into the projection) for [n, 19, 19, 576], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
-            reduceWeights: w + 864768, reduceBias: w + 878592, activation: .silu,
-            expandWeights: w + 878624, expandBias: w + 892448,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(53)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                reduceWeights: w + 864768, reduceBias: w + 878592, activation: .silu,
+                expandWeights: w + 878624, expandBias: w + 892448,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 10944 &* n, workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(53)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
-            inputMajorWeights: w + 893024, bias: w + 971360, outChannels: 136,
-            activation: .identity, residual: nil, output: a + 589152 &* n,
-            workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
-        p?.stop(54)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                inputMajorWeights: w + 893024, bias: w + 971360, outChannels: 136,
+                activation: .identity, residual: nil, output: a + 589152 &* n,
+                workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
+            p?.stop(54)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
-            expandWeights: w + 971504, expandBias: w + 1082480, expandActivation: .silu,
-            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 1083296, depthwiseBias: w + 1103696, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
-        p?.stop(55)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                expandWeights: w + 971504, expandBias: w + 1082480, expandActivation: .silu,
+                expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 1083296, depthwiseBias: w + 1103696, depthwiseActivation: .silu,
+                depthwiseOutput: a + 294576 &* n,
+                squeezeChannels: 34, reduceWeights: w + 1104512, reduceBias: w + 1132256,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1132304, squeezeExpandBias: w + 1160048,
+                projectWeights: w + 1160864, projectBias: w + 1271840, outChannels: 136,
+                projectActivation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(55)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                expandWeights: w + 971504, expandBias: w + 1082480, expandActivation: .silu,
+                expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 1083296, depthwiseBias: w + 1103696, depthwiseActivation: .silu,
+                output: a + 294576 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
+            p?.stop(55)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
-            reduceWeights: w + 1104512, reduceBias: w + 1132256, activation: .silu,
-            expandWeights: w + 1132304, expandBias: w + 1160048,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
-        p?.stop(57)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
+                reduceWeights: w + 1104512, reduceBias: w + 1132256, activation: .silu,
+                expandWeights: w + 1132304, expandBias: w + 1160048,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
+            p?.stop(57)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
-            inputMajorWeights: w + 1160864, bias: w + 1271840, outChannels: 136,
-            activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
-            workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
-        p?.stop(58)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
+                inputMajorWeights: w + 1160864, bias: w + 1271840, outChannels: 136,
+                activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+                workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
+            p?.stop(58)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
-            expandWeights: w + 1271984, expandBias: w + 1382960, expandActivation: .silu,
-            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 1383776, depthwiseBias: w + 1404176, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
-        p?.stop(59)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                expandWeights: w + 1271984, expandBias: w + 1382960, expandActivation: .silu,
+                expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 1383776, depthwiseBias: w + 1404176, depthwiseActivation: .silu,
+                depthwiseOutput: a + 294576 &* n,
+                squeezeChannels: 34, reduceWeights: w + 1404992, reduceBias: w + 1432736,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1432784, squeezeExpandBias: w + 1460528,
+                projectWeights: w + 1461344, projectBias: w + 1572320, outChannels: 136,
+                projectActivation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(59)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                expandWeights: w + 1271984, expandBias: w + 1382960, expandActivation: .silu,
+                expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 1383776, depthwiseBias: w + 1404176, depthwiseActivation: .silu,
+                output: a + 294576 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
+            p?.stop(59)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
-            reduceWeights: w + 1404992, reduceBias: w + 1432736, activation: .silu,
-            expandWeights: w + 1432784, expandBias: w + 1460528,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
-        p?.stop(61)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
+                reduceWeights: w + 1404992, reduceBias: w + 1432736, activation: .silu,
+                expandWeights: w + 1432784, expandBias: w + 1460528,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
+            p?.stop(61)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
-            inputMajorWeights: w + 1461344, bias: w + 1572320, outChannels: 136,
-            activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
-            workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
-        p?.stop(62)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
+                inputMajorWeights: w + 1461344, bias: w + 1572320, outChannels: 136,
+                activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+                workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
+            p?.stop(62)
+        }
     }
 
     /// features.5.3: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
-            expandWeights: w + 1572464, expandBias: w + 1683440, expandActivation: .silu,
-            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 1684256, depthwiseBias: w + 1704656, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
-        p?.stop(63)
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                expandWeights: w + 1572464, expandBias: w + 1683440, expandActivation: .silu,
+                expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 1684256, depthwiseBias: w + 1704656, depthwiseActivation: .silu,
+                depthwiseOutput: a + 294576 &* n,
+                squeezeChannels: 34, reduceWeights: w + 1705472, reduceBias: w + 1733216,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1733264, squeezeExpandBias: w + 1761008,
+                projectWeights: w + 1761824, projectBias: w + 1872800, outChannels: 136,
+                projectActivation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(63)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                expandWeights: w + 1572464, expandBias: w + 1683440, expandActivation: .silu,
+                expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 1684256, depthwiseBias: w + 1704656, depthwiseActivation: .silu,
+                output: a + 294576 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
+            p?.stop(63)
+        }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
-            reduceWeights: w + 1705472, reduceBias: w + 1733216, activation: .silu,
-            expandWeights: w + 1733264, expandBias: w + 1761008,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
-        p?.stop(65)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
+                reduceWeights: w + 1705472, reduceBias: w + 1733216, activation: .silu,
+                expandWeights: w + 1733264, expandBias: w + 1761008,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
+            p?.stop(65)
+        }
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
-            inputMajorWeights: w + 1761824, bias: w + 1872800, outChannels: 136,
-            activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
-            workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
-        p?.stop(66)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
+                inputMajorWeights: w + 1761824, bias: w + 1872800, outChannels: 136,
+                activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+                workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
+            p?.stop(66)
+        }
     }
 
     /// features.5.4: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
-            expandWeights: w + 1872944, expandBias: w + 1983920, expandActivation: .silu,
-            expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 19, outWidth: 19,
-            depthwiseWeights: w + 1984736, depthwiseBias: w + 2005136, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
-        p?.stop(67)
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                expandWeights: w + 1872944, expandBias: w + 1983920, expandActivation: .silu,
+                expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 1984736, depthwiseBias: w + 2005136, depthwiseActivation: .silu,
+                depthwiseOutput: a + 294576 &* n,
+                squeezeChannels: 34, reduceWeights: w + 2005952, reduceBias: w + 2033696,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2033744, squeezeExpandBias: w + 2061488,
+                projectWeights: w + 2062304, projectBias: w + 2173280, outChannels: 136,
+                projectActivation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(67)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                expandWeights: w + 1872944, expandBias: w + 1983920, expandActivation: .silu,
+                expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 19, outWidth: 19,
+                depthwiseWeights: w + 1984736, depthwiseBias: w + 2005136, depthwiseActivation: .silu,
+                output: a + 294576 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
+            p?.stop(67)
+        }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 816 -> 34 -> 816, scales only (folded into the projection) for [n, 19, 19, 816], means from features.5.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
-            reduceWeights: w + 2005952, reduceBias: w + 2033696, activation: .silu,
-            expandWeights: w + 2033744, expandBias: w + 2061488,
-            rowSums: ws, rowsPerImage: 19,
-            scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
-        p?.stop(69)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
+                reduceWeights: w + 2005952, reduceBias: w + 2033696, activation: .silu,
+                expandWeights: w + 2033744, expandBias: w + 2061488,
+                rowSums: ws, rowsPerImage: 19,
+                scales: ws + 15504 &* n, workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
+            p?.stop(69)
+        }
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
-            inputMajorWeights: w + 2062304, bias: w + 2173280, outChannels: 136,
-            activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
-            workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
-        p?.stop(70)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
+                inputMajorWeights: w + 2062304, bias: w + 2173280, outChannels: 136,
+                activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+                workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
+            p?.stop(70)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
@@ -986,7 +1346,7 @@ extension EfficientNetB3 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 12960000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 85050000,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 7290000,
               "depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -994,7 +1354,7 @@ extension EfficientNetB3 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 25920000,
               "conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1002,7 +1362,7 @@ extension EfficientNetB3 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 44280000,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 9720000,
               "depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1010,7 +1370,7 @@ extension EfficientNetB3 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 34560000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 41491200,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 6931200,
               "depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1018,7 +1378,7 @@ extension EfficientNetB3 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 13307904,
               "conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 10396800,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1026,7 +1386,7 @@ extension EfficientNetB3 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 30358656,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 38, 38, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 10396800,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1034,7 +1394,7 @@ extension EfficientNetB3 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 288] -> [n, 38, 38, 48], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 20897568,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 38, 38, 48] -> [n, 38, 38, 288] -> [n, 19, 19, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 935712,
               "depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1042,7 +1402,7 @@ extension EfficientNetB3 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 9980928,
               "conv 1x1 + BN, [n, 19, 19, 288] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1050,7 +1410,7 @@ extension EfficientNetB3 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1058,7 +1418,7 @@ extension EfficientNetB3 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1066,7 +1426,7 @@ extension EfficientNetB3 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 21833280,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 1871424,
               "depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1074,7 +1434,7 @@ extension EfficientNetB3 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 19961856,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 576] -> [n, 19, 19, 96], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 25160256,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 96] -> [n, 19, 19, 576] -> [n, 19, 19, 576], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 5198400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 27648,
@@ -1082,7 +1442,7 @@ extension EfficientNetB3 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 28279296,
               "conv 1x1 + BN, [n, 19, 19, 576] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
@@ -1090,7 +1450,7 @@ extension EfficientNetB3 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
@@ -1098,7 +1458,7 @@ extension EfficientNetB3 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 55488,
@@ -1106,7 +1466,7 @@ extension EfficientNetB3 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 40062336,
               "conv 1x1 + BN + shortcut, [n, 19, 19, 816] -> [n, 19, 19, 136], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 47426736,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 19, 19, 816], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 7364400,
               "depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 55488,

@@ -44,13 +44,21 @@ public final class EfficientNetB4: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 960) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40),
             Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1632, squeezeChannels: 68),
             Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 2688) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 190, expandedChannels: 144, kernel: 3, outHeight: 95, squeezeChannels: 6, outChannels: 32, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 190, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 95, expandedChannels: 192, kernel: 3, outHeight: 95, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 95, expandedChannels: 192, kernel: 5, outHeight: 48, squeezeChannels: 8, outChannels: 56, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 48, expandedChannels: 336, kernel: 5, outHeight: 48, squeezeChannels: 14, outChannels: 56, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 48, expandedChannels: 336, kernel: 3, outHeight: 24, squeezeChannels: 14, outChannels: 112, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 24, expandedChannels: 672, kernel: 3, outHeight: 24, squeezeChannels: 28, outChannels: 112, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 24, expandedChannels: 672, kernel: 5, outHeight: 24, squeezeChannels: 28, outChannels: 160, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 24, expandedChannels: 960, kernel: 5, outHeight: 24, squeezeChannels: 40, outChannels: 160, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 1632, kernel: 5, threads: pool.threadCount),
@@ -172,662 +180,1102 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 6498000 &* n, batch: n, height: 190, width: 190, inChannels: 24,
-            expandWeights: w + 5424, expandBias: w + 8880, expandActivation: .silu,
-            expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 95, outWidth: 95,
-            depthwiseWeights: w + 9024, depthwiseBias: w + 10320, depthwiseActivation: .silu,
-            output: a + 5198400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
-        p?.stop(7)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 190, width: 190, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 95, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 6498000 &* n, batch: n, height: 190, width: 190, inChannels: 24,
+                expandWeights: w + 5424, expandBias: w + 8880, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95,
+                depthwiseWeights: w + 9024, depthwiseBias: w + 10320, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5198400 &* n,
+                squeezeChannels: 6, reduceWeights: w + 10464, reduceBias: w + 11328,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 11344, squeezeExpandBias: w + 12208,
+                projectWeights: w + 12352, projectBias: w + 16960, outChannels: 32,
+                projectActivation: .identity, residual: nil, output: a + 3465600 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(7)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 6498000 &* n, batch: n, height: 190, width: 190, inChannels: 24,
+                expandWeights: w + 5424, expandBias: w + 8880, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95,
+                depthwiseWeights: w + 9024, depthwiseBias: w + 10320, depthwiseActivation: .silu,
+                output: a + 5198400 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
+            p?.stop(7)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 95, 95, 144], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5198400 &* n, batch: n, pixels: 9025, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 10464, reduceBias: w + 11328, activation: .silu,
-            expandWeights: w + 11344, expandBias: w + 12208,
-            rowSums: ws, rowsPerImage: 95,
-            scales: ws + 13680 &* n, workspace: ws + (13680 &* n &+ 144 &* n), pool: pool)
-        p?.stop(9)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5198400 &* n, batch: n, pixels: 9025, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 10464, reduceBias: w + 11328, activation: .silu,
+                expandWeights: w + 11344, expandBias: w + 12208,
+                rowSums: ws, rowsPerImage: 95,
+                scales: ws + 13680 &* n, workspace: ws + (13680 &* n &+ 144 &* n), pool: pool)
+            p?.stop(9)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5198400 &* n, batch: n, imagePixels: 9025, inChannels: 144, inputScales: ws + 13680 &* n,
-            inputMajorWeights: w + 12352, bias: w + 16960, outChannels: 32,
-            activation: .identity, residual: nil, output: a + 3465600 &* n,
-            workspace: ws + (13680 &* n &+ 144 &* n), pool: pool)
-        p?.stop(10)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5198400 &* n, batch: n, imagePixels: 9025, inChannels: 144, inputScales: ws + 13680 &* n,
+                inputMajorWeights: w + 12352, bias: w + 16960, outChannels: 32,
+                activation: .identity, residual: nil, output: a + 3465600 &* n,
+                workspace: ws + (13680 &* n &+ 144 &* n), pool: pool)
+            p?.stop(10)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
-            expandWeights: w + 16992, expandBias: w + 23136, expandActivation: .silu,
-            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 95, outWidth: 95,
-            depthwiseWeights: w + 23328, depthwiseBias: w + 25056, depthwiseActivation: .silu,
-            output: a + 1732800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
-        p?.stop(11)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 95, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                expandWeights: w + 16992, expandBias: w + 23136, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95,
+                depthwiseWeights: w + 23328, depthwiseBias: w + 25056, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1732800 &* n,
+                squeezeChannels: 8, reduceWeights: w + 25248, reduceBias: w + 26784,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 26800, squeezeExpandBias: w + 28336,
+                projectWeights: w + 28528, projectBias: w + 34672, outChannels: 32,
+                projectActivation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(11)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                expandWeights: w + 16992, expandBias: w + 23136, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95,
+                depthwiseWeights: w + 23328, depthwiseBias: w + 25056, depthwiseActivation: .silu,
+                output: a + 1732800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
+            p?.stop(11)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 25248, reduceBias: w + 26784, activation: .silu,
-            expandWeights: w + 26800, expandBias: w + 28336,
-            rowSums: ws, rowsPerImage: 95,
-            scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
-        p?.stop(13)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 25248, reduceBias: w + 26784, activation: .silu,
+                expandWeights: w + 26800, expandBias: w + 28336,
+                rowSums: ws, rowsPerImage: 95,
+                scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
+            p?.stop(13)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
-            inputMajorWeights: w + 28528, bias: w + 34672, outChannels: 32,
-            activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
-            workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
-        p?.stop(14)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
+                inputMajorWeights: w + 28528, bias: w + 34672, outChannels: 32,
+                activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+                workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
+            p?.stop(14)
+        }
     }
 
     /// features.2.2: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
-            expandWeights: w + 34704, expandBias: w + 40848, expandActivation: .silu,
-            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 95, outWidth: 95,
-            depthwiseWeights: w + 41040, depthwiseBias: w + 42768, depthwiseActivation: .silu,
-            output: a + 1732800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
-        p?.stop(15)
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 95, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                expandWeights: w + 34704, expandBias: w + 40848, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95,
+                depthwiseWeights: w + 41040, depthwiseBias: w + 42768, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1732800 &* n,
+                squeezeChannels: 8, reduceWeights: w + 42960, reduceBias: w + 44496,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 44512, squeezeExpandBias: w + 46048,
+                projectWeights: w + 46240, projectBias: w + 52384, outChannels: 32,
+                projectActivation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(15)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                expandWeights: w + 34704, expandBias: w + 40848, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95,
+                depthwiseWeights: w + 41040, depthwiseBias: w + 42768, depthwiseActivation: .silu,
+                output: a + 1732800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
+            p?.stop(15)
+        }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192], means from features.2.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 42960, reduceBias: w + 44496, activation: .silu,
-            expandWeights: w + 44512, expandBias: w + 46048,
-            rowSums: ws, rowsPerImage: 95,
-            scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
-        p?.stop(17)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 42960, reduceBias: w + 44496, activation: .silu,
+                expandWeights: w + 44512, expandBias: w + 46048,
+                rowSums: ws, rowsPerImage: 95,
+                scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
+            p?.stop(17)
+        }
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
-            inputMajorWeights: w + 46240, bias: w + 52384, outChannels: 32,
-            activation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n,
-            workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
-        p?.stop(18)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
+                inputMajorWeights: w + 46240, bias: w + 52384, outChannels: 32,
+                activation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n,
+                workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
+            p?.stop(18)
+        }
     }
 
     /// features.2.3: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
-            expandWeights: w + 52416, expandBias: w + 58560, expandActivation: .silu,
-            expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 95, outWidth: 95,
-            depthwiseWeights: w + 58752, depthwiseBias: w + 60480, depthwiseActivation: .silu,
-            output: a + 1732800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
-        p?.stop(19)
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 95, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                expandWeights: w + 52416, expandBias: w + 58560, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95,
+                depthwiseWeights: w + 58752, depthwiseBias: w + 60480, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1732800 &* n,
+                squeezeChannels: 8, reduceWeights: w + 60672, reduceBias: w + 62208,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 62224, squeezeExpandBias: w + 63760,
+                projectWeights: w + 63952, projectBias: w + 70096, outChannels: 32,
+                projectActivation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(19)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                expandWeights: w + 52416, expandBias: w + 58560, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 95, outWidth: 95,
+                depthwiseWeights: w + 58752, depthwiseBias: w + 60480, depthwiseActivation: .silu,
+                output: a + 1732800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
+            p?.stop(19)
+        }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 95, 95, 192], means from features.2.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 60672, reduceBias: w + 62208, activation: .silu,
-            expandWeights: w + 62224, expandBias: w + 63760,
-            rowSums: ws, rowsPerImage: 95,
-            scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
-        p?.stop(21)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 60672, reduceBias: w + 62208, activation: .silu,
+                expandWeights: w + 62224, expandBias: w + 63760,
+                rowSums: ws, rowsPerImage: 95,
+                scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
+            p?.stop(21)
+        }
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
-            inputMajorWeights: w + 63952, bias: w + 70096, outChannels: 32,
-            activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
-            workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
-        p?.stop(22)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
+                inputMajorWeights: w + 63952, bias: w + 70096, outChannels: 32,
+                activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+                workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
+            p?.stop(22)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
-            expandWeights: w + 70128, expandBias: w + 76272, expandActivation: .silu,
-            expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 48, outWidth: 48,
-            depthwiseWeights: w + 76464, depthwiseBias: w + 81264, depthwiseActivation: .silu,
-            output: a + 1732800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
-        p?.stop(23)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 5, stride: 2, outHeight: 48, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                expandWeights: w + 70128, expandBias: w + 76272, expandActivation: .silu,
+                expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48,
+                depthwiseWeights: w + 76464, depthwiseBias: w + 81264, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1732800 &* n,
+                squeezeChannels: 8, reduceWeights: w + 81456, reduceBias: w + 82992,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 83008, squeezeExpandBias: w + 84544,
+                projectWeights: w + 84736, projectBias: w + 95488, outChannels: 56,
+                projectActivation: .identity, residual: nil, output: a + 1548288 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(23)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                expandWeights: w + 70128, expandBias: w + 76272, expandActivation: .silu,
+                expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48,
+                depthwiseWeights: w + 76464, depthwiseBias: w + 81264, depthwiseActivation: .silu,
+                output: a + 1732800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
+            p?.stop(23)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 48, 48, 192], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1732800 &* n, batch: n, pixels: 2304, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 81456, reduceBias: w + 82992, activation: .silu,
-            expandWeights: w + 83008, expandBias: w + 84544,
-            rowSums: ws, rowsPerImage: 48,
-            scales: ws + 9216 &* n, workspace: ws + (9216 &* n &+ 192 &* n), pool: pool)
-        p?.stop(25)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1732800 &* n, batch: n, pixels: 2304, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 81456, reduceBias: w + 82992, activation: .silu,
+                expandWeights: w + 83008, expandBias: w + 84544,
+                rowSums: ws, rowsPerImage: 48,
+                scales: ws + 9216 &* n, workspace: ws + (9216 &* n &+ 192 &* n), pool: pool)
+            p?.stop(25)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1732800 &* n, batch: n, imagePixels: 2304, inChannels: 192, inputScales: ws + 9216 &* n,
-            inputMajorWeights: w + 84736, bias: w + 95488, outChannels: 56,
-            activation: .identity, residual: nil, output: a + 1548288 &* n,
-            workspace: ws + (9216 &* n &+ 192 &* n), pool: pool)
-        p?.stop(26)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1732800 &* n, batch: n, imagePixels: 2304, inChannels: 192, inputScales: ws + 9216 &* n,
+                inputMajorWeights: w + 84736, bias: w + 95488, outChannels: 56,
+                activation: .identity, residual: nil, output: a + 1548288 &* n,
+                workspace: ws + (9216 &* n &+ 192 &* n), pool: pool)
+            p?.stop(26)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
-            expandWeights: w + 95552, expandBias: w + 114368, expandActivation: .silu,
-            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 48, outWidth: 48,
-            depthwiseWeights: w + 114704, depthwiseBias: w + 123104, depthwiseActivation: .silu,
-            output: a + 774144 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
-        p?.stop(27)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 48, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                expandWeights: w + 95552, expandBias: w + 114368, expandActivation: .silu,
+                expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48,
+                depthwiseWeights: w + 114704, depthwiseBias: w + 123104, depthwiseActivation: .silu,
+                depthwiseOutput: a + 774144 &* n,
+                squeezeChannels: 14, reduceWeights: w + 123440, reduceBias: w + 128144,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 128160, squeezeExpandBias: w + 132864,
+                projectWeights: w + 133200, projectBias: w + 152016, outChannels: 56,
+                projectActivation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(27)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                expandWeights: w + 95552, expandBias: w + 114368, expandActivation: .silu,
+                expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48,
+                depthwiseWeights: w + 114704, depthwiseBias: w + 123104, depthwiseActivation: .silu,
+                output: a + 774144 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+            p?.stop(27)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 123440, reduceBias: w + 128144, activation: .silu,
-            expandWeights: w + 128160, expandBias: w + 132864,
-            rowSums: ws, rowsPerImage: 48,
-            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
-        p?.stop(29)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 123440, reduceBias: w + 128144, activation: .silu,
+                expandWeights: w + 128160, expandBias: w + 132864,
+                rowSums: ws, rowsPerImage: 48,
+                scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
+            p?.stop(29)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
-            inputMajorWeights: w + 133200, bias: w + 152016, outChannels: 56,
-            activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
-            workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
-        p?.stop(30)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
+                inputMajorWeights: w + 133200, bias: w + 152016, outChannels: 56,
+                activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+                workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
+            p?.stop(30)
+        }
     }
 
     /// features.3.2: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
-            expandWeights: w + 152080, expandBias: w + 170896, expandActivation: .silu,
-            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 48, outWidth: 48,
-            depthwiseWeights: w + 171232, depthwiseBias: w + 179632, depthwiseActivation: .silu,
-            output: a + 774144 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
-        p?.stop(31)
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 48, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                expandWeights: w + 152080, expandBias: w + 170896, expandActivation: .silu,
+                expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48,
+                depthwiseWeights: w + 171232, depthwiseBias: w + 179632, depthwiseActivation: .silu,
+                depthwiseOutput: a + 774144 &* n,
+                squeezeChannels: 14, reduceWeights: w + 179968, reduceBias: w + 184672,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 184688, squeezeExpandBias: w + 189392,
+                projectWeights: w + 189728, projectBias: w + 208544, outChannels: 56,
+                projectActivation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(31)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                expandWeights: w + 152080, expandBias: w + 170896, expandActivation: .silu,
+                expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48,
+                depthwiseWeights: w + 171232, depthwiseBias: w + 179632, depthwiseActivation: .silu,
+                output: a + 774144 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+            p?.stop(31)
+        }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336], means from features.3.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 179968, reduceBias: w + 184672, activation: .silu,
-            expandWeights: w + 184688, expandBias: w + 189392,
-            rowSums: ws, rowsPerImage: 48,
-            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
-        p?.stop(33)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 179968, reduceBias: w + 184672, activation: .silu,
+                expandWeights: w + 184688, expandBias: w + 189392,
+                rowSums: ws, rowsPerImage: 48,
+                scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
+            p?.stop(33)
+        }
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
-            inputMajorWeights: w + 189728, bias: w + 208544, outChannels: 56,
-            activation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n,
-            workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
-        p?.stop(34)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
+                inputMajorWeights: w + 189728, bias: w + 208544, outChannels: 56,
+                activation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n,
+                workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
+            p?.stop(34)
+        }
     }
 
     /// features.3.3: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
-            expandWeights: w + 208608, expandBias: w + 227424, expandActivation: .silu,
-            expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 48, outWidth: 48,
-            depthwiseWeights: w + 227760, depthwiseBias: w + 236160, depthwiseActivation: .silu,
-            output: a + 774144 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
-        p?.stop(35)
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 48, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                expandWeights: w + 208608, expandBias: w + 227424, expandActivation: .silu,
+                expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48,
+                depthwiseWeights: w + 227760, depthwiseBias: w + 236160, depthwiseActivation: .silu,
+                depthwiseOutput: a + 774144 &* n,
+                squeezeChannels: 14, reduceWeights: w + 236496, reduceBias: w + 241200,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 241216, squeezeExpandBias: w + 245920,
+                projectWeights: w + 246256, projectBias: w + 265072, outChannels: 56,
+                projectActivation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(35)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                expandWeights: w + 208608, expandBias: w + 227424, expandActivation: .silu,
+                expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 48, outWidth: 48,
+                depthwiseWeights: w + 227760, depthwiseBias: w + 236160, depthwiseActivation: .silu,
+                output: a + 774144 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+            p?.stop(35)
+        }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 48, 48, 336], means from features.3.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 236496, reduceBias: w + 241200, activation: .silu,
-            expandWeights: w + 241216, expandBias: w + 245920,
-            rowSums: ws, rowsPerImage: 48,
-            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
-        p?.stop(37)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 236496, reduceBias: w + 241200, activation: .silu,
+                expandWeights: w + 241216, expandBias: w + 245920,
+                rowSums: ws, rowsPerImage: 48,
+                scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
+            p?.stop(37)
+        }
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
-            inputMajorWeights: w + 246256, bias: w + 265072, outChannels: 56,
-            activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
-            workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
-        p?.stop(38)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
+                inputMajorWeights: w + 246256, bias: w + 265072, outChannels: 56,
+                activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+                workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
+            p?.stop(38)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
-            expandWeights: w + 265136, expandBias: w + 283952, expandActivation: .silu,
-            expandedChannels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 284288, depthwiseBias: w + 287312, depthwiseActivation: .silu,
-            output: a + 774144 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
-        p?.stop(39)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 2, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                expandWeights: w + 265136, expandBias: w + 283952, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 284288, depthwiseBias: w + 287312, depthwiseActivation: .silu,
+                depthwiseOutput: a + 774144 &* n,
+                squeezeChannels: 14, reduceWeights: w + 287648, reduceBias: w + 292352,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 292368, squeezeExpandBias: w + 297072,
+                projectWeights: w + 297408, projectBias: w + 335040, outChannels: 112,
+                projectActivation: .identity, residual: nil, output: a + 967680 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(39)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                expandWeights: w + 265136, expandBias: w + 283952, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 284288, depthwiseBias: w + 287312, depthwiseActivation: .silu,
+                output: a + 774144 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
+            p?.stop(39)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 24, 24, 336], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 774144 &* n, batch: n, pixels: 576, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 287648, reduceBias: w + 292352, activation: .silu,
-            expandWeights: w + 292368, expandBias: w + 297072,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 8064 &* n, workspace: ws + (8064 &* n &+ 336 &* n), pool: pool)
-        p?.stop(41)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 774144 &* n, batch: n, pixels: 576, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 287648, reduceBias: w + 292352, activation: .silu,
+                expandWeights: w + 292368, expandBias: w + 297072,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 8064 &* n, workspace: ws + (8064 &* n &+ 336 &* n), pool: pool)
+            p?.stop(41)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 774144 &* n, batch: n, imagePixels: 576, inChannels: 336, inputScales: ws + 8064 &* n,
-            inputMajorWeights: w + 297408, bias: w + 335040, outChannels: 112,
-            activation: .identity, residual: nil, output: a + 967680 &* n,
-            workspace: ws + (8064 &* n &+ 336 &* n), pool: pool)
-        p?.stop(42)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 774144 &* n, batch: n, imagePixels: 576, inChannels: 336, inputScales: ws + 8064 &* n,
+                inputMajorWeights: w + 297408, bias: w + 335040, outChannels: 112,
+                activation: .identity, residual: nil, output: a + 967680 &* n,
+                workspace: ws + (8064 &* n &+ 336 &* n), pool: pool)
+            p?.stop(42)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 967680 &* n, batch: n, height: 24, width: 24, inChannels: 112,
-            expandWeights: w + 335152, expandBias: w + 410416, expandActivation: .silu,
-            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 411088, depthwiseBias: w + 417136, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
-        p?.stop(43)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 967680 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 335152, expandBias: w + 410416, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 411088, depthwiseBias: w + 417136, depthwiseActivation: .silu,
+                depthwiseOutput: a + 387072 &* n,
+                squeezeChannels: 28, reduceWeights: w + 417808, reduceBias: w + 436624,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 436656, squeezeExpandBias: w + 455472,
+                projectWeights: w + 456144, projectBias: w + 531408, outChannels: 112,
+                projectActivation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(43)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 967680 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 335152, expandBias: w + 410416, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 411088, depthwiseBias: w + 417136, depthwiseActivation: .silu,
+                output: a + 387072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+            p?.stop(43)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 417808, reduceBias: w + 436624, activation: .silu,
-            expandWeights: w + 436656, expandBias: w + 455472,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(45)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 417808, reduceBias: w + 436624, activation: .silu,
+                expandWeights: w + 436656, expandBias: w + 455472,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(45)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
-            inputMajorWeights: w + 456144, bias: w + 531408, outChannels: 112,
-            activation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n,
-            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(46)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                inputMajorWeights: w + 456144, bias: w + 531408, outChannels: 112,
+                activation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n,
+                workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(46)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
-            expandWeights: w + 531520, expandBias: w + 606784, expandActivation: .silu,
-            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 607456, depthwiseBias: w + 613504, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
-        p?.stop(47)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 531520, expandBias: w + 606784, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 607456, depthwiseBias: w + 613504, depthwiseActivation: .silu,
+                depthwiseOutput: a + 387072 &* n,
+                squeezeChannels: 28, reduceWeights: w + 614176, reduceBias: w + 632992,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 633024, squeezeExpandBias: w + 651840,
+                projectWeights: w + 652512, projectBias: w + 727776, outChannels: 112,
+                projectActivation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(47)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 531520, expandBias: w + 606784, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 607456, depthwiseBias: w + 613504, depthwiseActivation: .silu,
+                output: a + 387072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+            p?.stop(47)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 614176, reduceBias: w + 632992, activation: .silu,
-            expandWeights: w + 633024, expandBias: w + 651840,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(49)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 614176, reduceBias: w + 632992, activation: .silu,
+                expandWeights: w + 633024, expandBias: w + 651840,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(49)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
-            inputMajorWeights: w + 652512, bias: w + 727776, outChannels: 112,
-            activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
-            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(50)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                inputMajorWeights: w + 652512, bias: w + 727776, outChannels: 112,
+                activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+                workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(50)
+        }
     }
 
     /// features.4.3: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
-            expandWeights: w + 727888, expandBias: w + 803152, expandActivation: .silu,
-            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 803824, depthwiseBias: w + 809872, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
-        p?.stop(51)
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 727888, expandBias: w + 803152, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 803824, depthwiseBias: w + 809872, depthwiseActivation: .silu,
+                depthwiseOutput: a + 387072 &* n,
+                squeezeChannels: 28, reduceWeights: w + 810544, reduceBias: w + 829360,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 829392, squeezeExpandBias: w + 848208,
+                projectWeights: w + 848880, projectBias: w + 924144, outChannels: 112,
+                projectActivation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(51)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 727888, expandBias: w + 803152, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 803824, depthwiseBias: w + 809872, depthwiseActivation: .silu,
+                output: a + 387072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+            p?.stop(51)
+        }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 810544, reduceBias: w + 829360, activation: .silu,
-            expandWeights: w + 829392, expandBias: w + 848208,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(53)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 810544, reduceBias: w + 829360, activation: .silu,
+                expandWeights: w + 829392, expandBias: w + 848208,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(53)
+        }
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
-            inputMajorWeights: w + 848880, bias: w + 924144, outChannels: 112,
-            activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
-            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(54)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                inputMajorWeights: w + 848880, bias: w + 924144, outChannels: 112,
+                activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+                workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(54)
+        }
     }
 
     /// features.4.4: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
-            expandWeights: w + 924256, expandBias: w + 999520, expandActivation: .silu,
-            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 1000192, depthwiseBias: w + 1006240, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
-        p?.stop(55)
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 924256, expandBias: w + 999520, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 1000192, depthwiseBias: w + 1006240, depthwiseActivation: .silu,
+                depthwiseOutput: a + 387072 &* n,
+                squeezeChannels: 28, reduceWeights: w + 1006912, reduceBias: w + 1025728,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1025760, squeezeExpandBias: w + 1044576,
+                projectWeights: w + 1045248, projectBias: w + 1120512, outChannels: 112,
+                projectActivation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(55)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 924256, expandBias: w + 999520, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 1000192, depthwiseBias: w + 1006240, depthwiseActivation: .silu,
+                output: a + 387072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+            p?.stop(55)
+        }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 1006912, reduceBias: w + 1025728, activation: .silu,
-            expandWeights: w + 1025760, expandBias: w + 1044576,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(57)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 1006912, reduceBias: w + 1025728, activation: .silu,
+                expandWeights: w + 1025760, expandBias: w + 1044576,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(57)
+        }
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
-            inputMajorWeights: w + 1045248, bias: w + 1120512, outChannels: 112,
-            activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
-            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(58)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                inputMajorWeights: w + 1045248, bias: w + 1120512, outChannels: 112,
+                activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+                workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(58)
+        }
     }
 
     /// features.4.5: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
-            expandWeights: w + 1120624, expandBias: w + 1195888, expandActivation: .silu,
-            expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 1196560, depthwiseBias: w + 1202608, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
-        p?.stop(59)
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 1120624, expandBias: w + 1195888, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 1196560, depthwiseBias: w + 1202608, depthwiseActivation: .silu,
+                depthwiseOutput: a + 387072 &* n,
+                squeezeChannels: 28, reduceWeights: w + 1203280, reduceBias: w + 1222096,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1222128, squeezeExpandBias: w + 1240944,
+                projectWeights: w + 1241616, projectBias: w + 1316880, outChannels: 112,
+                projectActivation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(59)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 1120624, expandBias: w + 1195888, expandActivation: .silu,
+                expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 1196560, depthwiseBias: w + 1202608, depthwiseActivation: .silu,
+                output: a + 387072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+            p?.stop(59)
+        }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.4.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 1203280, reduceBias: w + 1222096, activation: .silu,
-            expandWeights: w + 1222128, expandBias: w + 1240944,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(61)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 1203280, reduceBias: w + 1222096, activation: .silu,
+                expandWeights: w + 1222128, expandBias: w + 1240944,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(61)
+        }
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
-            inputMajorWeights: w + 1241616, bias: w + 1316880, outChannels: 112,
-            activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
-            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(62)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                inputMajorWeights: w + 1241616, bias: w + 1316880, outChannels: 112,
+                activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+                workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(62)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
-            expandWeights: w + 1316992, expandBias: w + 1392256, expandActivation: .silu,
-            expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 1392928, depthwiseBias: w + 1409728, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
-        p?.stop(63)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 1316992, expandBias: w + 1392256, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 1392928, depthwiseBias: w + 1409728, depthwiseActivation: .silu,
+                depthwiseOutput: a + 387072 &* n,
+                squeezeChannels: 28, reduceWeights: w + 1410400, reduceBias: w + 1429216,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1429248, squeezeExpandBias: w + 1448064,
+                projectWeights: w + 1448736, projectBias: w + 1556256, outChannels: 160,
+                projectActivation: .identity, residual: nil, output: a + 1105920 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(63)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                expandWeights: w + 1316992, expandBias: w + 1392256, expandActivation: .silu,
+                expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 1392928, depthwiseBias: w + 1409728, depthwiseActivation: .silu,
+                output: a + 387072 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+            p?.stop(63)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 672 -> 28 -> 672, scales only (folded into the projection) for [n, 24, 24, 672], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
-            reduceWeights: w + 1410400, reduceBias: w + 1429216, activation: .silu,
-            expandWeights: w + 1429248, expandBias: w + 1448064,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(65)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                reduceWeights: w + 1410400, reduceBias: w + 1429216, activation: .silu,
+                expandWeights: w + 1429248, expandBias: w + 1448064,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 16128 &* n, workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(65)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
-            inputMajorWeights: w + 1448736, bias: w + 1556256, outChannels: 160,
-            activation: .identity, residual: nil, output: a + 1105920 &* n,
-            workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
-        p?.stop(66)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                inputMajorWeights: w + 1448736, bias: w + 1556256, outChannels: 160,
+                activation: .identity, residual: nil, output: a + 1105920 &* n,
+                workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
+            p?.stop(66)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
-            expandWeights: w + 1556416, expandBias: w + 1710016, expandActivation: .silu,
-            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 1710976, depthwiseBias: w + 1734976, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
-        p?.stop(67)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 1556416, expandBias: w + 1710016, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 1710976, depthwiseBias: w + 1734976, depthwiseActivation: .silu,
+                depthwiseOutput: a + 552960 &* n,
+                squeezeChannels: 40, reduceWeights: w + 1735936, reduceBias: w + 1774336,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1774384, squeezeExpandBias: w + 1812784,
+                projectWeights: w + 1813744, projectBias: w + 1967344, outChannels: 160,
+                projectActivation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(67)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 1556416, expandBias: w + 1710016, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 1710976, depthwiseBias: w + 1734976, depthwiseActivation: .silu,
+                output: a + 552960 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+            p?.stop(67)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 1735936, reduceBias: w + 1774336, activation: .silu,
-            expandWeights: w + 1774384, expandBias: w + 1812784,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(69)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 1735936, reduceBias: w + 1774336, activation: .silu,
+                expandWeights: w + 1774384, expandBias: w + 1812784,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(69)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
-            inputMajorWeights: w + 1813744, bias: w + 1967344, outChannels: 160,
-            activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
-            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(70)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                inputMajorWeights: w + 1813744, bias: w + 1967344, outChannels: 160,
+                activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(70)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
-            expandWeights: w + 1967504, expandBias: w + 2121104, expandActivation: .silu,
-            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 2122064, depthwiseBias: w + 2146064, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
-        p?.stop(71)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 1967504, expandBias: w + 2121104, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 2122064, depthwiseBias: w + 2146064, depthwiseActivation: .silu,
+                depthwiseOutput: a + 552960 &* n,
+                squeezeChannels: 40, reduceWeights: w + 2147024, reduceBias: w + 2185424,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2185472, squeezeExpandBias: w + 2223872,
+                projectWeights: w + 2224832, projectBias: w + 2378432, outChannels: 160,
+                projectActivation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(71)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 1967504, expandBias: w + 2121104, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 2122064, depthwiseBias: w + 2146064, depthwiseActivation: .silu,
+                output: a + 552960 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+            p?.stop(71)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 2147024, reduceBias: w + 2185424, activation: .silu,
-            expandWeights: w + 2185472, expandBias: w + 2223872,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(73)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 2147024, reduceBias: w + 2185424, activation: .silu,
+                expandWeights: w + 2185472, expandBias: w + 2223872,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(73)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
-            inputMajorWeights: w + 2224832, bias: w + 2378432, outChannels: 160,
-            activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
-            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(74)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                inputMajorWeights: w + 2224832, bias: w + 2378432, outChannels: 160,
+                activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+                workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(74)
+        }
     }
 
     /// features.5.3: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
-            expandWeights: w + 2378592, expandBias: w + 2532192, expandActivation: .silu,
-            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 2533152, depthwiseBias: w + 2557152, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
-        p?.stop(75)
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 2378592, expandBias: w + 2532192, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 2533152, depthwiseBias: w + 2557152, depthwiseActivation: .silu,
+                depthwiseOutput: a + 552960 &* n,
+                squeezeChannels: 40, reduceWeights: w + 2558112, reduceBias: w + 2596512,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2596560, squeezeExpandBias: w + 2634960,
+                projectWeights: w + 2635920, projectBias: w + 2789520, outChannels: 160,
+                projectActivation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(75)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 2378592, expandBias: w + 2532192, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 2533152, depthwiseBias: w + 2557152, depthwiseActivation: .silu,
+                output: a + 552960 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+            p?.stop(75)
+        }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 2558112, reduceBias: w + 2596512, activation: .silu,
-            expandWeights: w + 2596560, expandBias: w + 2634960,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(77)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 2558112, reduceBias: w + 2596512, activation: .silu,
+                expandWeights: w + 2596560, expandBias: w + 2634960,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(77)
+        }
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
-            inputMajorWeights: w + 2635920, bias: w + 2789520, outChannels: 160,
-            activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
-            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(78)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                inputMajorWeights: w + 2635920, bias: w + 2789520, outChannels: 160,
+                activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(78)
+        }
     }
 
     /// features.5.4: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
-            expandWeights: w + 2789680, expandBias: w + 2943280, expandActivation: .silu,
-            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 2944240, depthwiseBias: w + 2968240, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
-        p?.stop(79)
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 2789680, expandBias: w + 2943280, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 2944240, depthwiseBias: w + 2968240, depthwiseActivation: .silu,
+                depthwiseOutput: a + 552960 &* n,
+                squeezeChannels: 40, reduceWeights: w + 2969200, reduceBias: w + 3007600,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3007648, squeezeExpandBias: w + 3046048,
+                projectWeights: w + 3047008, projectBias: w + 3200608, outChannels: 160,
+                projectActivation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(79)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 2789680, expandBias: w + 2943280, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 2944240, depthwiseBias: w + 2968240, depthwiseActivation: .silu,
+                output: a + 552960 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+            p?.stop(79)
+        }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 2969200, reduceBias: w + 3007600, activation: .silu,
-            expandWeights: w + 3007648, expandBias: w + 3046048,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(81)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 2969200, reduceBias: w + 3007600, activation: .silu,
+                expandWeights: w + 3007648, expandBias: w + 3046048,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(81)
+        }
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
-            inputMajorWeights: w + 3047008, bias: w + 3200608, outChannels: 160,
-            activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
-            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(82)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                inputMajorWeights: w + 3047008, bias: w + 3200608, outChannels: 160,
+                activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+                workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(82)
+        }
     }
 
     /// features.5.5: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
-            expandWeights: w + 3200768, expandBias: w + 3354368, expandActivation: .silu,
-            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 24, outWidth: 24,
-            depthwiseWeights: w + 3355328, depthwiseBias: w + 3379328, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
-        p?.stop(83)
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 3200768, expandBias: w + 3354368, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 3355328, depthwiseBias: w + 3379328, depthwiseActivation: .silu,
+                depthwiseOutput: a + 552960 &* n,
+                squeezeChannels: 40, reduceWeights: w + 3380288, reduceBias: w + 3418688,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3418736, squeezeExpandBias: w + 3457136,
+                projectWeights: w + 3458096, projectBias: w + 3611696, outChannels: 160,
+                projectActivation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(83)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                expandWeights: w + 3200768, expandBias: w + 3354368, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 24, outWidth: 24,
+                depthwiseWeights: w + 3355328, depthwiseBias: w + 3379328, depthwiseActivation: .silu,
+                output: a + 552960 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+            p?.stop(83)
+        }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 24, 24, 960], means from features.5.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 3380288, reduceBias: w + 3418688, activation: .silu,
-            expandWeights: w + 3418736, expandBias: w + 3457136,
-            rowSums: ws, rowsPerImage: 24,
-            scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(85)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 3380288, reduceBias: w + 3418688, activation: .silu,
+                expandWeights: w + 3418736, expandBias: w + 3457136,
+                rowSums: ws, rowsPerImage: 24,
+                scales: ws + 23040 &* n, workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(85)
+        }
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
-            inputMajorWeights: w + 3458096, bias: w + 3611696, outChannels: 160,
-            activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
-            workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
-        p?.stop(86)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                inputMajorWeights: w + 3458096, bias: w + 3611696, outChannels: 160,
+                activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
+            p?.stop(86)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
@@ -1186,7 +1634,7 @@ extension EfficientNetB4 {
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 20793600,
               "conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 136458000,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 190, 190, 24] -> [n, 190, 190, 144] -> [n, 95, 95, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 11696400,
               "depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1194,7 +1642,7 @@ extension EfficientNetB4 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 41587200,
               "conv 1x1 + BN, [n, 95, 95, 144] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1202,7 +1650,7 @@ extension EfficientNetB4 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1210,7 +1658,7 @@ extension EfficientNetB4 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 71044800,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 95, 95, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 15595200,
               "depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1218,7 +1666,7 @@ extension EfficientNetB4 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 55449600,
               "conv 1x1 + BN + shortcut, [n, 95, 95, 192] -> [n, 95, 95, 32], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 66508800,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 95, 95, 32] -> [n, 95, 95, 192] -> [n, 48, 48, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 11059200,
               "depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1226,7 +1674,7 @@ extension EfficientNetB4 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 24772608,
               "conv 1x1 + BN, [n, 48, 48, 192] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -1234,7 +1682,7 @@ extension EfficientNetB4 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -1242,7 +1690,7 @@ extension EfficientNetB4 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 62705664,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 48, 48, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 19353600,
               "depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -1250,7 +1698,7 @@ extension EfficientNetB4 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 48, 48, 336] -> [n, 48, 48, 56], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 45093888,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 48, 48, 56] -> [n, 48, 48, 336] -> [n, 24, 24, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 1741824,
               "depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -1258,7 +1706,7 @@ extension EfficientNetB4 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 21676032,
               "conv 1x1 + BN, [n, 24, 24, 336] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1266,7 +1714,7 @@ extension EfficientNetB4 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1274,7 +1722,7 @@ extension EfficientNetB4 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1282,7 +1730,7 @@ extension EfficientNetB4 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1290,7 +1738,7 @@ extension EfficientNetB4 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 46835712,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 3483648,
               "depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1298,7 +1746,7 @@ extension EfficientNetB4 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 43352064,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 672] -> [n, 24, 24, 112], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 53028864,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 112] -> [n, 24, 24, 672] -> [n, 24, 24, 672], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 9676800,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 37632,
@@ -1306,7 +1754,7 @@ extension EfficientNetB4 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 61931520,
               "conv 1x1 + BN, [n, 24, 24, 672] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1314,7 +1762,7 @@ extension EfficientNetB4 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1322,7 +1770,7 @@ extension EfficientNetB4 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1330,7 +1778,7 @@ extension EfficientNetB4 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -1338,7 +1786,7 @@ extension EfficientNetB4 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 88473600,
               "conv 1x1 + BN + shortcut, [n, 24, 24, 960] -> [n, 24, 24, 160], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 102297600,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 24, 24, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 13824000,
               "depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,

@@ -44,13 +44,21 @@ public final class EfficientNetB5: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1056) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1824, squeezeChannels: 76),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 3072) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 228, expandedChannels: 144, kernel: 3, outHeight: 114, squeezeChannels: 6, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 228, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 114, expandedChannels: 240, kernel: 3, outHeight: 114, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 114, expandedChannels: 240, kernel: 5, outHeight: 57, squeezeChannels: 10, outChannels: 64, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 57, expandedChannels: 384, kernel: 5, outHeight: 57, squeezeChannels: 16, outChannels: 64, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 384) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 57, expandedChannels: 384, kernel: 3, outHeight: 29, squeezeChannels: 16, outChannels: 128, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 384) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 29, expandedChannels: 768, kernel: 3, outHeight: 29, squeezeChannels: 32, outChannels: 128, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 29, expandedChannels: 768, kernel: 5, outHeight: 29, squeezeChannels: 32, outChannels: 176, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 29, expandedChannels: 1056, kernel: 5, outHeight: 29, squeezeChannels: 44, outChannels: 176, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 1824, kernel: 5, threads: pool.threadCount),
@@ -207,794 +215,1322 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 9357120 &* n, batch: n, height: 228, width: 228, inChannels: 24,
-            expandWeights: w + 6624, expandBias: w + 10080, expandActivation: .silu,
-            expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114,
-            depthwiseWeights: w + 10224, depthwiseBias: w + 11520, depthwiseActivation: .silu,
-            output: a + 7485696 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 16416 &* n, pool: pool)
-        p?.stop(10)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 228, width: 228, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 114, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 9357120 &* n, batch: n, height: 228, width: 228, inChannels: 24,
+                expandWeights: w + 6624, expandBias: w + 10080, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 10224, depthwiseBias: w + 11520, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7485696 &* n,
+                squeezeChannels: 6, reduceWeights: w + 11664, reduceBias: w + 12528,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 12544, squeezeExpandBias: w + 13408,
+                projectWeights: w + 13552, projectBias: w + 19312, outChannels: 40,
+                projectActivation: .identity, residual: nil, output: a + 6238080 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(10)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 9357120 &* n, batch: n, height: 228, width: 228, inChannels: 24,
+                expandWeights: w + 6624, expandBias: w + 10080, expandActivation: .silu,
+                expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 10224, depthwiseBias: w + 11520, depthwiseActivation: .silu,
+                output: a + 7485696 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 16416 &* n, pool: pool)
+            p?.stop(10)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 144 -> 6 -> 144, scales only (folded into the projection) for [n, 114, 114, 144], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7485696 &* n, batch: n, pixels: 12996, channels: 144, squeezeChannels: 6,
-            reduceWeights: w + 11664, reduceBias: w + 12528, activation: .silu,
-            expandWeights: w + 12544, expandBias: w + 13408,
-            rowSums: ws, rowsPerImage: 114,
-            scales: ws + 16416 &* n, workspace: ws + (16416 &* n &+ 144 &* n), pool: pool)
-        p?.stop(12)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7485696 &* n, batch: n, pixels: 12996, channels: 144, squeezeChannels: 6,
+                reduceWeights: w + 11664, reduceBias: w + 12528, activation: .silu,
+                expandWeights: w + 12544, expandBias: w + 13408,
+                rowSums: ws, rowsPerImage: 114,
+                scales: ws + 16416 &* n, workspace: ws + (16416 &* n &+ 144 &* n), pool: pool)
+            p?.stop(12)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7485696 &* n, batch: n, imagePixels: 12996, inChannels: 144, inputScales: ws + 16416 &* n,
-            inputMajorWeights: w + 13552, bias: w + 19312, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 6238080 &* n,
-            workspace: ws + (16416 &* n &+ 144 &* n), pool: pool)
-        p?.stop(13)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7485696 &* n, batch: n, imagePixels: 12996, inChannels: 144, inputScales: ws + 16416 &* n,
+                inputMajorWeights: w + 13552, bias: w + 19312, outChannels: 40,
+                activation: .identity, residual: nil, output: a + 6238080 &* n,
+                workspace: ws + (16416 &* n &+ 144 &* n), pool: pool)
+            p?.stop(13)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
-            expandWeights: w + 19360, expandBias: w + 28960, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114,
-            depthwiseWeights: w + 29200, depthwiseBias: w + 31360, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
-        p?.stop(14)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 114, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 19360, expandBias: w + 28960, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 29200, depthwiseBias: w + 31360, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3119040 &* n,
+                squeezeChannels: 10, reduceWeights: w + 31600, reduceBias: w + 34000,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 34016, squeezeExpandBias: w + 36416,
+                projectWeights: w + 36656, projectBias: w + 46256, outChannels: 40,
+                projectActivation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(14)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 19360, expandBias: w + 28960, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 29200, depthwiseBias: w + 31360, depthwiseActivation: .silu,
+                output: a + 3119040 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            p?.stop(14)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 31600, reduceBias: w + 34000, activation: .silu,
-            expandWeights: w + 34016, expandBias: w + 36416,
-            rowSums: ws, rowsPerImage: 114,
-            scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(16)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 31600, reduceBias: w + 34000, activation: .silu,
+                expandWeights: w + 34016, expandBias: w + 36416,
+                rowSums: ws, rowsPerImage: 114,
+                scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(16)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
-            inputMajorWeights: w + 36656, bias: w + 46256, outChannels: 40,
-            activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
-            workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(17)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
+                inputMajorWeights: w + 36656, bias: w + 46256, outChannels: 40,
+                activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+                workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(17)
+        }
     }
 
     /// features.2.2: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
-            expandWeights: w + 46304, expandBias: w + 55904, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114,
-            depthwiseWeights: w + 56144, depthwiseBias: w + 58304, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
-        p?.stop(18)
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 114, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 46304, expandBias: w + 55904, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 56144, depthwiseBias: w + 58304, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3119040 &* n,
+                squeezeChannels: 10, reduceWeights: w + 58544, reduceBias: w + 60944,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 60960, squeezeExpandBias: w + 63360,
+                projectWeights: w + 63600, projectBias: w + 73200, outChannels: 40,
+                projectActivation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(18)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 46304, expandBias: w + 55904, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 56144, depthwiseBias: w + 58304, depthwiseActivation: .silu,
+                output: a + 3119040 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            p?.stop(18)
+        }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 58544, reduceBias: w + 60944, activation: .silu,
-            expandWeights: w + 60960, expandBias: w + 63360,
-            rowSums: ws, rowsPerImage: 114,
-            scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(20)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 58544, reduceBias: w + 60944, activation: .silu,
+                expandWeights: w + 60960, expandBias: w + 63360,
+                rowSums: ws, rowsPerImage: 114,
+                scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(20)
+        }
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
-            inputMajorWeights: w + 63600, bias: w + 73200, outChannels: 40,
-            activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
-            workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(21)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
+                inputMajorWeights: w + 63600, bias: w + 73200, outChannels: 40,
+                activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+                workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(21)
+        }
     }
 
     /// features.2.3: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
-            expandWeights: w + 73248, expandBias: w + 82848, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114,
-            depthwiseWeights: w + 83088, depthwiseBias: w + 85248, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
-        p?.stop(22)
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 114, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 73248, expandBias: w + 82848, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 83088, depthwiseBias: w + 85248, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3119040 &* n,
+                squeezeChannels: 10, reduceWeights: w + 85488, reduceBias: w + 87888,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 87904, squeezeExpandBias: w + 90304,
+                projectWeights: w + 90544, projectBias: w + 100144, outChannels: 40,
+                projectActivation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(22)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 73248, expandBias: w + 82848, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 83088, depthwiseBias: w + 85248, depthwiseActivation: .silu,
+                output: a + 3119040 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            p?.stop(22)
+        }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 85488, reduceBias: w + 87888, activation: .silu,
-            expandWeights: w + 87904, expandBias: w + 90304,
-            rowSums: ws, rowsPerImage: 114,
-            scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(24)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 85488, reduceBias: w + 87888, activation: .silu,
+                expandWeights: w + 87904, expandBias: w + 90304,
+                rowSums: ws, rowsPerImage: 114,
+                scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(24)
+        }
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
-            inputMajorWeights: w + 90544, bias: w + 100144, outChannels: 40,
-            activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
-            workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(25)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
+                inputMajorWeights: w + 90544, bias: w + 100144, outChannels: 40,
+                activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+                workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(25)
+        }
     }
 
     /// features.2.4: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
-            expandWeights: w + 100192, expandBias: w + 109792, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 114, outWidth: 114,
-            depthwiseWeights: w + 110032, depthwiseBias: w + 112192, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
-        p?.stop(26)
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 114, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 100192, expandBias: w + 109792, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 110032, depthwiseBias: w + 112192, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3119040 &* n,
+                squeezeChannels: 10, reduceWeights: w + 112432, reduceBias: w + 114832,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 114848, squeezeExpandBias: w + 117248,
+                projectWeights: w + 117488, projectBias: w + 127088, outChannels: 40,
+                projectActivation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(26)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 100192, expandBias: w + 109792, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 114, outWidth: 114,
+                depthwiseWeights: w + 110032, depthwiseBias: w + 112192, depthwiseActivation: .silu,
+                output: a + 3119040 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            p?.stop(26)
+        }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 114, 114, 240], means from features.2.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 112432, reduceBias: w + 114832, activation: .silu,
-            expandWeights: w + 114848, expandBias: w + 117248,
-            rowSums: ws, rowsPerImage: 114,
-            scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(28)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 112432, reduceBias: w + 114832, activation: .silu,
+                expandWeights: w + 114848, expandBias: w + 117248,
+                rowSums: ws, rowsPerImage: 114,
+                scales: ws + 27360 &* n, workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(28)
+        }
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
-            inputMajorWeights: w + 117488, bias: w + 127088, outChannels: 40,
-            activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
-            workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
-        p?.stop(29)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
+                inputMajorWeights: w + 117488, bias: w + 127088, outChannels: 40,
+                activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+                workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
+            p?.stop(29)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
-            expandWeights: w + 127136, expandBias: w + 136736, expandActivation: .silu,
-            expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57,
-            depthwiseWeights: w + 136976, depthwiseBias: w + 142976, depthwiseActivation: .silu,
-            output: a + 3119040 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
-        p?.stop(30)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 2, outHeight: 57, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 127136, expandBias: w + 136736, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 136976, depthwiseBias: w + 142976, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3119040 &* n,
+                squeezeChannels: 10, reduceWeights: w + 143216, reduceBias: w + 145616,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 145632, squeezeExpandBias: w + 148032,
+                projectWeights: w + 148272, projectBias: w + 163632, outChannels: 64,
+                projectActivation: .identity, residual: nil, output: a + 2495232 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(30)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                expandWeights: w + 127136, expandBias: w + 136736, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 136976, depthwiseBias: w + 142976, depthwiseActivation: .silu,
+                output: a + 3119040 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
+            p?.stop(30)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 57, 57, 240], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3119040 &* n, batch: n, pixels: 3249, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 143216, reduceBias: w + 145616, activation: .silu,
-            expandWeights: w + 145632, expandBias: w + 148032,
-            rowSums: ws, rowsPerImage: 57,
-            scales: ws + 13680 &* n, workspace: ws + (13680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(32)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3119040 &* n, batch: n, pixels: 3249, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 143216, reduceBias: w + 145616, activation: .silu,
+                expandWeights: w + 145632, expandBias: w + 148032,
+                rowSums: ws, rowsPerImage: 57,
+                scales: ws + 13680 &* n, workspace: ws + (13680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(32)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3119040 &* n, batch: n, imagePixels: 3249, inChannels: 240, inputScales: ws + 13680 &* n,
-            inputMajorWeights: w + 148272, bias: w + 163632, outChannels: 64,
-            activation: .identity, residual: nil, output: a + 2495232 &* n,
-            workspace: ws + (13680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(33)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3119040 &* n, batch: n, imagePixels: 3249, inChannels: 240, inputScales: ws + 13680 &* n,
+                inputMajorWeights: w + 148272, bias: w + 163632, outChannels: 64,
+                activation: .identity, residual: nil, output: a + 2495232 &* n,
+                workspace: ws + (13680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(33)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
-            expandWeights: w + 163696, expandBias: w + 188272, expandActivation: .silu,
-            expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57,
-            depthwiseWeights: w + 188656, depthwiseBias: w + 198256, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
-        p?.stop(34)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 5, stride: 1, outHeight: 57, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 163696, expandBias: w + 188272, expandActivation: .silu,
+                expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 188656, depthwiseBias: w + 198256, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1247616 &* n,
+                squeezeChannels: 16, reduceWeights: w + 198640, reduceBias: w + 204784,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 204800, squeezeExpandBias: w + 210944,
+                projectWeights: w + 211328, projectBias: w + 235904, outChannels: 64,
+                projectActivation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(34)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 163696, expandBias: w + 188272, expandActivation: .silu,
+                expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 188656, depthwiseBias: w + 198256, depthwiseActivation: .silu,
+                output: a + 1247616 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
+            p?.stop(34)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
-            reduceWeights: w + 198640, reduceBias: w + 204784, activation: .silu,
-            expandWeights: w + 204800, expandBias: w + 210944,
-            rowSums: ws, rowsPerImage: 57,
-            scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
-        p?.stop(36)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
+                reduceWeights: w + 198640, reduceBias: w + 204784, activation: .silu,
+                expandWeights: w + 204800, expandBias: w + 210944,
+                rowSums: ws, rowsPerImage: 57,
+                scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
+            p?.stop(36)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
-            inputMajorWeights: w + 211328, bias: w + 235904, outChannels: 64,
-            activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
-            workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
-        p?.stop(37)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
+                inputMajorWeights: w + 211328, bias: w + 235904, outChannels: 64,
+                activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+                workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
+            p?.stop(37)
+        }
     }
 
     /// features.3.2: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
-            expandWeights: w + 235968, expandBias: w + 260544, expandActivation: .silu,
-            expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57,
-            depthwiseWeights: w + 260928, depthwiseBias: w + 270528, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
-        p?.stop(38)
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 5, stride: 1, outHeight: 57, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 235968, expandBias: w + 260544, expandActivation: .silu,
+                expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 260928, depthwiseBias: w + 270528, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1247616 &* n,
+                squeezeChannels: 16, reduceWeights: w + 270912, reduceBias: w + 277056,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 277072, squeezeExpandBias: w + 283216,
+                projectWeights: w + 283600, projectBias: w + 308176, outChannels: 64,
+                projectActivation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(38)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 235968, expandBias: w + 260544, expandActivation: .silu,
+                expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 260928, depthwiseBias: w + 270528, depthwiseActivation: .silu,
+                output: a + 1247616 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
+            p?.stop(38)
+        }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
-            reduceWeights: w + 270912, reduceBias: w + 277056, activation: .silu,
-            expandWeights: w + 277072, expandBias: w + 283216,
-            rowSums: ws, rowsPerImage: 57,
-            scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
-        p?.stop(40)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
+                reduceWeights: w + 270912, reduceBias: w + 277056, activation: .silu,
+                expandWeights: w + 277072, expandBias: w + 283216,
+                rowSums: ws, rowsPerImage: 57,
+                scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
+            p?.stop(40)
+        }
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
-            inputMajorWeights: w + 283600, bias: w + 308176, outChannels: 64,
-            activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
-            workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
-        p?.stop(41)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
+                inputMajorWeights: w + 283600, bias: w + 308176, outChannels: 64,
+                activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+                workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
+            p?.stop(41)
+        }
     }
 
     /// features.3.3: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
-            expandWeights: w + 308240, expandBias: w + 332816, expandActivation: .silu,
-            expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57,
-            depthwiseWeights: w + 333200, depthwiseBias: w + 342800, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
-        p?.stop(42)
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 5, stride: 1, outHeight: 57, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 308240, expandBias: w + 332816, expandActivation: .silu,
+                expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 333200, depthwiseBias: w + 342800, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1247616 &* n,
+                squeezeChannels: 16, reduceWeights: w + 343184, reduceBias: w + 349328,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 349344, squeezeExpandBias: w + 355488,
+                projectWeights: w + 355872, projectBias: w + 380448, outChannels: 64,
+                projectActivation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(42)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 308240, expandBias: w + 332816, expandActivation: .silu,
+                expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 333200, depthwiseBias: w + 342800, depthwiseActivation: .silu,
+                output: a + 1247616 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
+            p?.stop(42)
+        }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
-            reduceWeights: w + 343184, reduceBias: w + 349328, activation: .silu,
-            expandWeights: w + 349344, expandBias: w + 355488,
-            rowSums: ws, rowsPerImage: 57,
-            scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
-        p?.stop(44)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
+                reduceWeights: w + 343184, reduceBias: w + 349328, activation: .silu,
+                expandWeights: w + 349344, expandBias: w + 355488,
+                rowSums: ws, rowsPerImage: 57,
+                scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
+            p?.stop(44)
+        }
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
-            inputMajorWeights: w + 355872, bias: w + 380448, outChannels: 64,
-            activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
-            workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
-        p?.stop(45)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
+                inputMajorWeights: w + 355872, bias: w + 380448, outChannels: 64,
+                activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+                workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
+            p?.stop(45)
+        }
     }
 
     /// features.3.4: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
-            expandWeights: w + 380512, expandBias: w + 405088, expandActivation: .silu,
-            expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 57, outWidth: 57,
-            depthwiseWeights: w + 405472, depthwiseBias: w + 415072, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
-        p?.stop(46)
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 5, stride: 1, outHeight: 57, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 380512, expandBias: w + 405088, expandActivation: .silu,
+                expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 405472, depthwiseBias: w + 415072, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1247616 &* n,
+                squeezeChannels: 16, reduceWeights: w + 415456, reduceBias: w + 421600,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 421616, squeezeExpandBias: w + 427760,
+                projectWeights: w + 428144, projectBias: w + 452720, outChannels: 64,
+                projectActivation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(46)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 380512, expandBias: w + 405088, expandActivation: .silu,
+                expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 57, outWidth: 57,
+                depthwiseWeights: w + 405472, depthwiseBias: w + 415072, depthwiseActivation: .silu,
+                output: a + 1247616 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
+            p?.stop(46)
+        }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 57, 57, 384], means from features.3.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
-            reduceWeights: w + 415456, reduceBias: w + 421600, activation: .silu,
-            expandWeights: w + 421616, expandBias: w + 427760,
-            rowSums: ws, rowsPerImage: 57,
-            scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
-        p?.stop(48)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
+                reduceWeights: w + 415456, reduceBias: w + 421600, activation: .silu,
+                expandWeights: w + 421616, expandBias: w + 427760,
+                rowSums: ws, rowsPerImage: 57,
+                scales: ws + 21888 &* n, workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
+            p?.stop(48)
+        }
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
-            inputMajorWeights: w + 428144, bias: w + 452720, outChannels: 64,
-            activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
-            workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
-        p?.stop(49)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
+                inputMajorWeights: w + 428144, bias: w + 452720, outChannels: 64,
+                activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+                workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
+            p?.stop(49)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
-            expandWeights: w + 452784, expandBias: w + 477360, expandActivation: .silu,
-            expandedChannels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 477744, depthwiseBias: w + 481200, depthwiseActivation: .silu,
-            output: a + 1247616 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 11136 &* n, pool: pool)
-        p?.stop(50)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 3, stride: 2, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 452784, expandBias: w + 477360, expandActivation: .silu,
+                expandedChannels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 477744, depthwiseBias: w + 481200, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1247616 &* n,
+                squeezeChannels: 16, reduceWeights: w + 481584, reduceBias: w + 487728,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 487744, squeezeExpandBias: w + 493888,
+                projectWeights: w + 494272, projectBias: w + 543424, outChannels: 128,
+                projectActivation: .identity, residual: nil, output: a + 1570560 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(50)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                expandWeights: w + 452784, expandBias: w + 477360, expandActivation: .silu,
+                expandedChannels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 477744, depthwiseBias: w + 481200, depthwiseActivation: .silu,
+                output: a + 1247616 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 11136 &* n, pool: pool)
+            p?.stop(50)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 384 -> 16 -> 384, scales only (folded into the projection) for [n, 29, 29, 384], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1247616 &* n, batch: n, pixels: 841, channels: 384, squeezeChannels: 16,
-            reduceWeights: w + 481584, reduceBias: w + 487728, activation: .silu,
-            expandWeights: w + 487744, expandBias: w + 493888,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 11136 &* n, workspace: ws + (11136 &* n &+ 384 &* n), pool: pool)
-        p?.stop(52)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1247616 &* n, batch: n, pixels: 841, channels: 384, squeezeChannels: 16,
+                reduceWeights: w + 481584, reduceBias: w + 487728, activation: .silu,
+                expandWeights: w + 487744, expandBias: w + 493888,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 11136 &* n, workspace: ws + (11136 &* n &+ 384 &* n), pool: pool)
+            p?.stop(52)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 841, inChannels: 384, inputScales: ws + 11136 &* n,
-            inputMajorWeights: w + 494272, bias: w + 543424, outChannels: 128,
-            activation: .identity, residual: nil, output: a + 1570560 &* n,
-            workspace: ws + (11136 &* n &+ 384 &* n), pool: pool)
-        p?.stop(53)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1247616 &* n, batch: n, imagePixels: 841, inChannels: 384, inputScales: ws + 11136 &* n,
+                inputMajorWeights: w + 494272, bias: w + 543424, outChannels: 128,
+                activation: .identity, residual: nil, output: a + 1570560 &* n,
+                workspace: ws + (11136 &* n &+ 384 &* n), pool: pool)
+            p?.stop(53)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1570560 &* n, batch: n, height: 29, width: 29, inChannels: 128,
-            expandWeights: w + 543552, expandBias: w + 641856, expandActivation: .silu,
-            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 642624, depthwiseBias: w + 649536, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
-        p?.stop(54)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1570560 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 543552, expandBias: w + 641856, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 642624, depthwiseBias: w + 649536, depthwiseActivation: .silu,
+                depthwiseOutput: a + 645888 &* n,
+                squeezeChannels: 32, reduceWeights: w + 650304, reduceBias: w + 674880,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 674912, squeezeExpandBias: w + 699488,
+                projectWeights: w + 700256, projectBias: w + 798560, outChannels: 128,
+                projectActivation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(54)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1570560 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 543552, expandBias: w + 641856, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 642624, depthwiseBias: w + 649536, depthwiseActivation: .silu,
+                output: a + 645888 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+            p?.stop(54)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
-            reduceWeights: w + 650304, reduceBias: w + 674880, activation: .silu,
-            expandWeights: w + 674912, expandBias: w + 699488,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(56)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                reduceWeights: w + 650304, reduceBias: w + 674880, activation: .silu,
+                expandWeights: w + 674912, expandBias: w + 699488,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(56)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
-            inputMajorWeights: w + 700256, bias: w + 798560, outChannels: 128,
-            activation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n,
-            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(57)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                inputMajorWeights: w + 700256, bias: w + 798560, outChannels: 128,
+                activation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n,
+                workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(57)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
-            expandWeights: w + 798688, expandBias: w + 896992, expandActivation: .silu,
-            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 897760, depthwiseBias: w + 904672, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
-        p?.stop(58)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 798688, expandBias: w + 896992, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 897760, depthwiseBias: w + 904672, depthwiseActivation: .silu,
+                depthwiseOutput: a + 645888 &* n,
+                squeezeChannels: 32, reduceWeights: w + 905440, reduceBias: w + 930016,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 930048, squeezeExpandBias: w + 954624,
+                projectWeights: w + 955392, projectBias: w + 1053696, outChannels: 128,
+                projectActivation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(58)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 798688, expandBias: w + 896992, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 897760, depthwiseBias: w + 904672, depthwiseActivation: .silu,
+                output: a + 645888 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+            p?.stop(58)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
-            reduceWeights: w + 905440, reduceBias: w + 930016, activation: .silu,
-            expandWeights: w + 930048, expandBias: w + 954624,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(60)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                reduceWeights: w + 905440, reduceBias: w + 930016, activation: .silu,
+                expandWeights: w + 930048, expandBias: w + 954624,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(60)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
-            inputMajorWeights: w + 955392, bias: w + 1053696, outChannels: 128,
-            activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
-            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(61)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                inputMajorWeights: w + 955392, bias: w + 1053696, outChannels: 128,
+                activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(61)
+        }
     }
 
     /// features.4.3: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
-            expandWeights: w + 1053824, expandBias: w + 1152128, expandActivation: .silu,
-            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 1152896, depthwiseBias: w + 1159808, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
-        p?.stop(62)
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 1053824, expandBias: w + 1152128, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 1152896, depthwiseBias: w + 1159808, depthwiseActivation: .silu,
+                depthwiseOutput: a + 645888 &* n,
+                squeezeChannels: 32, reduceWeights: w + 1160576, reduceBias: w + 1185152,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1185184, squeezeExpandBias: w + 1209760,
+                projectWeights: w + 1210528, projectBias: w + 1308832, outChannels: 128,
+                projectActivation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(62)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 1053824, expandBias: w + 1152128, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 1152896, depthwiseBias: w + 1159808, depthwiseActivation: .silu,
+                output: a + 645888 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+            p?.stop(62)
+        }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
-            reduceWeights: w + 1160576, reduceBias: w + 1185152, activation: .silu,
-            expandWeights: w + 1185184, expandBias: w + 1209760,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(64)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                reduceWeights: w + 1160576, reduceBias: w + 1185152, activation: .silu,
+                expandWeights: w + 1185184, expandBias: w + 1209760,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(64)
+        }
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
-            inputMajorWeights: w + 1210528, bias: w + 1308832, outChannels: 128,
-            activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
-            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(65)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                inputMajorWeights: w + 1210528, bias: w + 1308832, outChannels: 128,
+                activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+                workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(65)
+        }
     }
 
     /// features.4.4: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
-            expandWeights: w + 1308960, expandBias: w + 1407264, expandActivation: .silu,
-            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 1408032, depthwiseBias: w + 1414944, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
-        p?.stop(66)
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 1308960, expandBias: w + 1407264, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 1408032, depthwiseBias: w + 1414944, depthwiseActivation: .silu,
+                depthwiseOutput: a + 645888 &* n,
+                squeezeChannels: 32, reduceWeights: w + 1415712, reduceBias: w + 1440288,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1440320, squeezeExpandBias: w + 1464896,
+                projectWeights: w + 1465664, projectBias: w + 1563968, outChannels: 128,
+                projectActivation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(66)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 1308960, expandBias: w + 1407264, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 1408032, depthwiseBias: w + 1414944, depthwiseActivation: .silu,
+                output: a + 645888 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+            p?.stop(66)
+        }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
-            reduceWeights: w + 1415712, reduceBias: w + 1440288, activation: .silu,
-            expandWeights: w + 1440320, expandBias: w + 1464896,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(68)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                reduceWeights: w + 1415712, reduceBias: w + 1440288, activation: .silu,
+                expandWeights: w + 1440320, expandBias: w + 1464896,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(68)
+        }
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
-            inputMajorWeights: w + 1465664, bias: w + 1563968, outChannels: 128,
-            activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
-            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(69)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                inputMajorWeights: w + 1465664, bias: w + 1563968, outChannels: 128,
+                activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(69)
+        }
     }
 
     /// features.4.5: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
-            expandWeights: w + 1564096, expandBias: w + 1662400, expandActivation: .silu,
-            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 1663168, depthwiseBias: w + 1670080, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
-        p?.stop(70)
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 1564096, expandBias: w + 1662400, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 1663168, depthwiseBias: w + 1670080, depthwiseActivation: .silu,
+                depthwiseOutput: a + 645888 &* n,
+                squeezeChannels: 32, reduceWeights: w + 1670848, reduceBias: w + 1695424,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1695456, squeezeExpandBias: w + 1720032,
+                projectWeights: w + 1720800, projectBias: w + 1819104, outChannels: 128,
+                projectActivation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(70)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 1564096, expandBias: w + 1662400, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 1663168, depthwiseBias: w + 1670080, depthwiseActivation: .silu,
+                output: a + 645888 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+            p?.stop(70)
+        }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
-            reduceWeights: w + 1670848, reduceBias: w + 1695424, activation: .silu,
-            expandWeights: w + 1695456, expandBias: w + 1720032,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(72)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                reduceWeights: w + 1670848, reduceBias: w + 1695424, activation: .silu,
+                expandWeights: w + 1695456, expandBias: w + 1720032,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(72)
+        }
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
-            inputMajorWeights: w + 1720800, bias: w + 1819104, outChannels: 128,
-            activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
-            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(73)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                inputMajorWeights: w + 1720800, bias: w + 1819104, outChannels: 128,
+                activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+                workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(73)
+        }
     }
 
     /// features.4.6: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
-            expandWeights: w + 1819232, expandBias: w + 1917536, expandActivation: .silu,
-            expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 1918304, depthwiseBias: w + 1925216, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
-        p?.stop(74)
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 1819232, expandBias: w + 1917536, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 1918304, depthwiseBias: w + 1925216, depthwiseActivation: .silu,
+                depthwiseOutput: a + 645888 &* n,
+                squeezeChannels: 32, reduceWeights: w + 1925984, reduceBias: w + 1950560,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1950592, squeezeExpandBias: w + 1975168,
+                projectWeights: w + 1975936, projectBias: w + 2074240, outChannels: 128,
+                projectActivation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(74)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 1819232, expandBias: w + 1917536, expandActivation: .silu,
+                expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 1918304, depthwiseBias: w + 1925216, depthwiseActivation: .silu,
+                output: a + 645888 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+            p?.stop(74)
+        }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.4.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
-            reduceWeights: w + 1925984, reduceBias: w + 1950560, activation: .silu,
-            expandWeights: w + 1950592, expandBias: w + 1975168,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(76)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                reduceWeights: w + 1925984, reduceBias: w + 1950560, activation: .silu,
+                expandWeights: w + 1950592, expandBias: w + 1975168,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(76)
+        }
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
-            inputMajorWeights: w + 1975936, bias: w + 2074240, outChannels: 128,
-            activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
-            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(77)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                inputMajorWeights: w + 1975936, bias: w + 2074240, outChannels: 128,
+                activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(77)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
-            expandWeights: w + 2074368, expandBias: w + 2172672, expandActivation: .silu,
-            expandedChannels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 2173440, depthwiseBias: w + 2192640, depthwiseActivation: .silu,
-            output: a + 645888 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
-        p?.stop(78)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 2074368, expandBias: w + 2172672, expandActivation: .silu,
+                expandedChannels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 2173440, depthwiseBias: w + 2192640, depthwiseActivation: .silu,
+                depthwiseOutput: a + 645888 &* n,
+                squeezeChannels: 32, reduceWeights: w + 2193408, reduceBias: w + 2217984,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2218016, squeezeExpandBias: w + 2242592,
+                projectWeights: w + 2243360, projectBias: w + 2378528, outChannels: 176,
+                projectActivation: .identity, residual: nil, output: a + 1776192 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(78)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                expandWeights: w + 2074368, expandBias: w + 2172672, expandActivation: .silu,
+                expandedChannels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 2173440, depthwiseBias: w + 2192640, depthwiseActivation: .silu,
+                output: a + 645888 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+            p?.stop(78)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 768 -> 32 -> 768, scales only (folded into the projection) for [n, 29, 29, 768], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
-            reduceWeights: w + 2193408, reduceBias: w + 2217984, activation: .silu,
-            expandWeights: w + 2218016, expandBias: w + 2242592,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(80)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                reduceWeights: w + 2193408, reduceBias: w + 2217984, activation: .silu,
+                expandWeights: w + 2218016, expandBias: w + 2242592,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 22272 &* n, workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(80)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
-            inputMajorWeights: w + 2243360, bias: w + 2378528, outChannels: 176,
-            activation: .identity, residual: nil, output: a + 1776192 &* n,
-            workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
-        p?.stop(81)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                inputMajorWeights: w + 2243360, bias: w + 2378528, outChannels: 176,
+                activation: .identity, residual: nil, output: a + 1776192 &* n,
+                workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
+            p?.stop(81)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
-            expandWeights: w + 2378704, expandBias: w + 2564560, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 2565616, depthwiseBias: w + 2592016, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
-        p?.stop(82)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 2378704, expandBias: w + 2564560, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 2565616, depthwiseBias: w + 2592016, depthwiseActivation: .silu,
+                depthwiseOutput: a + 888096 &* n,
+                squeezeChannels: 44, reduceWeights: w + 2593072, reduceBias: w + 2639536,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2639584, squeezeExpandBias: w + 2686048,
+                projectWeights: w + 2687104, projectBias: w + 2872960, outChannels: 176,
+                projectActivation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(82)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 2378704, expandBias: w + 2564560, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 2565616, depthwiseBias: w + 2592016, depthwiseActivation: .silu,
+                output: a + 888096 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+            p?.stop(82)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 2593072, reduceBias: w + 2639536, activation: .silu,
-            expandWeights: w + 2639584, expandBias: w + 2686048,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(84)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 2593072, reduceBias: w + 2639536, activation: .silu,
+                expandWeights: w + 2639584, expandBias: w + 2686048,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(84)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
-            inputMajorWeights: w + 2687104, bias: w + 2872960, outChannels: 176,
-            activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
-            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(85)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                inputMajorWeights: w + 2687104, bias: w + 2872960, outChannels: 176,
+                activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(85)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
-            expandWeights: w + 2873136, expandBias: w + 3058992, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 3060048, depthwiseBias: w + 3086448, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
-        p?.stop(86)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 2873136, expandBias: w + 3058992, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 3060048, depthwiseBias: w + 3086448, depthwiseActivation: .silu,
+                depthwiseOutput: a + 888096 &* n,
+                squeezeChannels: 44, reduceWeights: w + 3087504, reduceBias: w + 3133968,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3134016, squeezeExpandBias: w + 3180480,
+                projectWeights: w + 3181536, projectBias: w + 3367392, outChannels: 176,
+                projectActivation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(86)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 2873136, expandBias: w + 3058992, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 3060048, depthwiseBias: w + 3086448, depthwiseActivation: .silu,
+                output: a + 888096 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+            p?.stop(86)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 3087504, reduceBias: w + 3133968, activation: .silu,
-            expandWeights: w + 3134016, expandBias: w + 3180480,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(88)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 3087504, reduceBias: w + 3133968, activation: .silu,
+                expandWeights: w + 3134016, expandBias: w + 3180480,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(88)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
-            inputMajorWeights: w + 3181536, bias: w + 3367392, outChannels: 176,
-            activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
-            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(89)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                inputMajorWeights: w + 3181536, bias: w + 3367392, outChannels: 176,
+                activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(89)
+        }
     }
 
     /// features.5.3: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
-            expandWeights: w + 3367568, expandBias: w + 3553424, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 3554480, depthwiseBias: w + 3580880, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
-        p?.stop(90)
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 3367568, expandBias: w + 3553424, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 3554480, depthwiseBias: w + 3580880, depthwiseActivation: .silu,
+                depthwiseOutput: a + 888096 &* n,
+                squeezeChannels: 44, reduceWeights: w + 3581936, reduceBias: w + 3628400,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3628448, squeezeExpandBias: w + 3674912,
+                projectWeights: w + 3675968, projectBias: w + 3861824, outChannels: 176,
+                projectActivation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(90)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 3367568, expandBias: w + 3553424, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 3554480, depthwiseBias: w + 3580880, depthwiseActivation: .silu,
+                output: a + 888096 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+            p?.stop(90)
+        }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 3581936, reduceBias: w + 3628400, activation: .silu,
-            expandWeights: w + 3628448, expandBias: w + 3674912,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(92)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 3581936, reduceBias: w + 3628400, activation: .silu,
+                expandWeights: w + 3628448, expandBias: w + 3674912,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(92)
+        }
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
-            inputMajorWeights: w + 3675968, bias: w + 3861824, outChannels: 176,
-            activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
-            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(93)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                inputMajorWeights: w + 3675968, bias: w + 3861824, outChannels: 176,
+                activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(93)
+        }
     }
 
     /// features.5.4: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
-            expandWeights: w + 3862000, expandBias: w + 4047856, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 4048912, depthwiseBias: w + 4075312, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
-        p?.stop(94)
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 3862000, expandBias: w + 4047856, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 4048912, depthwiseBias: w + 4075312, depthwiseActivation: .silu,
+                depthwiseOutput: a + 888096 &* n,
+                squeezeChannels: 44, reduceWeights: w + 4076368, reduceBias: w + 4122832,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4122880, squeezeExpandBias: w + 4169344,
+                projectWeights: w + 4170400, projectBias: w + 4356256, outChannels: 176,
+                projectActivation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(94)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 3862000, expandBias: w + 4047856, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 4048912, depthwiseBias: w + 4075312, depthwiseActivation: .silu,
+                output: a + 888096 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+            p?.stop(94)
+        }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 4076368, reduceBias: w + 4122832, activation: .silu,
-            expandWeights: w + 4122880, expandBias: w + 4169344,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(96)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 4076368, reduceBias: w + 4122832, activation: .silu,
+                expandWeights: w + 4122880, expandBias: w + 4169344,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(96)
+        }
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
-            inputMajorWeights: w + 4170400, bias: w + 4356256, outChannels: 176,
-            activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
-            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(97)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                inputMajorWeights: w + 4170400, bias: w + 4356256, outChannels: 176,
+                activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(97)
+        }
     }
 
     /// features.5.5: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
-            expandWeights: w + 4356432, expandBias: w + 4542288, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 4543344, depthwiseBias: w + 4569744, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
-        p?.stop(98)
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 4356432, expandBias: w + 4542288, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 4543344, depthwiseBias: w + 4569744, depthwiseActivation: .silu,
+                depthwiseOutput: a + 888096 &* n,
+                squeezeChannels: 44, reduceWeights: w + 4570800, reduceBias: w + 4617264,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4617312, squeezeExpandBias: w + 4663776,
+                projectWeights: w + 4664832, projectBias: w + 4850688, outChannels: 176,
+                projectActivation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(98)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 4356432, expandBias: w + 4542288, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 4543344, depthwiseBias: w + 4569744, depthwiseActivation: .silu,
+                output: a + 888096 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+            p?.stop(98)
+        }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 4570800, reduceBias: w + 4617264, activation: .silu,
-            expandWeights: w + 4617312, expandBias: w + 4663776,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(100)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 4570800, reduceBias: w + 4617264, activation: .silu,
+                expandWeights: w + 4617312, expandBias: w + 4663776,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(100)
+        }
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
-            inputMajorWeights: w + 4664832, bias: w + 4850688, outChannels: 176,
-            activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
-            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(101)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                inputMajorWeights: w + 4664832, bias: w + 4850688, outChannels: 176,
+                activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(101)
+        }
     }
 
     /// features.5.6: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
-            expandWeights: w + 4850864, expandBias: w + 5036720, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 29, outWidth: 29,
-            depthwiseWeights: w + 5037776, depthwiseBias: w + 5064176, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
-        p?.stop(102)
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 4850864, expandBias: w + 5036720, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 5037776, depthwiseBias: w + 5064176, depthwiseActivation: .silu,
+                depthwiseOutput: a + 888096 &* n,
+                squeezeChannels: 44, reduceWeights: w + 5065232, reduceBias: w + 5111696,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5111744, squeezeExpandBias: w + 5158208,
+                projectWeights: w + 5159264, projectBias: w + 5345120, outChannels: 176,
+                projectActivation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(102)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                expandWeights: w + 4850864, expandBias: w + 5036720, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 29, outWidth: 29,
+                depthwiseWeights: w + 5037776, depthwiseBias: w + 5064176, depthwiseActivation: .silu,
+                output: a + 888096 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+            p?.stop(102)
+        }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 29, 29, 1056], means from features.5.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 5065232, reduceBias: w + 5111696, activation: .silu,
-            expandWeights: w + 5111744, expandBias: w + 5158208,
-            rowSums: ws, rowsPerImage: 29,
-            scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(104)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 5065232, reduceBias: w + 5111696, activation: .silu,
+                expandWeights: w + 5111744, expandBias: w + 5158208,
+                rowSums: ws, rowsPerImage: 29,
+                scales: ws + 30624 &* n, workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(104)
+        }
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
-            inputMajorWeights: w + 5159264, bias: w + 5345120, outChannels: 176,
-            activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
-            workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(105)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                inputMajorWeights: w + 5159264, bias: w + 5345120, outChannels: 176,
+                activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(105)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
@@ -1421,7 +1957,7 @@ extension EfficientNetB5 {
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 29942784,
               "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 196499520,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 228, 228, 24] -> [n, 228, 228, 144] -> [n, 114, 114, 144], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 16842816,
               "depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 1728,
@@ -1429,7 +1965,7 @@ extension EfficientNetB5 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 74856960,
               "conv 1x1 + BN, [n, 114, 114, 144] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1437,7 +1973,7 @@ extension EfficientNetB5 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1445,7 +1981,7 @@ extension EfficientNetB5 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1453,7 +1989,7 @@ extension EfficientNetB5 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 152832960,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 114, 114, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 28071360,
               "depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1461,7 +1997,7 @@ extension EfficientNetB5 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 124761600,
               "conv 1x1 + BN + shortcut, [n, 114, 114, 240] -> [n, 114, 114, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 144255600,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 114, 114, 40] -> [n, 114, 114, 240] -> [n, 57, 57, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 19494000,
               "depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1469,7 +2005,7 @@ extension EfficientNetB5 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 49904640,
               "conv 1x1 + BN, [n, 57, 57, 240] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -1477,7 +2013,7 @@ extension EfficientNetB5 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -1485,7 +2021,7 @@ extension EfficientNetB5 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -1493,7 +2029,7 @@ extension EfficientNetB5 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 111037824,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 57, 57, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 31190400,
               "depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -1501,7 +2037,7 @@ extension EfficientNetB5 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 79847424,
               "conv 1x1 + BN + shortcut, [n, 57, 57, 384] -> [n, 57, 57, 64], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 82753920,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 57, 57, 64] -> [n, 57, 57, 384] -> [n, 29, 29, 384], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 2906496,
               "depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 12288,
@@ -1509,7 +2045,7 @@ extension EfficientNetB5 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 41336832,
               "conv 1x1 + BN, [n, 29, 29, 384] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -1517,7 +2053,7 @@ extension EfficientNetB5 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -1525,7 +2061,7 @@ extension EfficientNetB5 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -1533,7 +2069,7 @@ extension EfficientNetB5 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -1541,7 +2077,7 @@ extension EfficientNetB5 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -1549,7 +2085,7 @@ extension EfficientNetB5 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 88486656,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 5812992,
               "depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -1557,7 +2093,7 @@ extension EfficientNetB5 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 82673664,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 768] -> [n, 29, 29, 128], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 98820864,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 128] -> [n, 29, 29, 768] -> [n, 29, 29, 768], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 16147200,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 49152,
@@ -1565,7 +2101,7 @@ extension EfficientNetB5 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 113676288,
               "conv 1x1 + BN, [n, 29, 29, 768] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -1573,7 +2109,7 @@ extension EfficientNetB5 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -1581,7 +2117,7 @@ extension EfficientNetB5 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -1589,7 +2125,7 @@ extension EfficientNetB5 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -1597,7 +2133,7 @@ extension EfficientNetB5 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -1605,7 +2141,7 @@ extension EfficientNetB5 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 156304896,
               "conv 1x1 + BN + shortcut, [n, 29, 29, 1056] -> [n, 29, 29, 176], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 178507296,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 29, 29, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 22202400,
               "depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,

@@ -44,13 +44,21 @@ public final class EfficientNetB6: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 1200) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1200, squeezeChannels: 50),
             Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86),
             Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 3456) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 264, expandedChannels: 192, kernel: 3, outHeight: 132, squeezeChannels: 8, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 264, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 132, expandedChannels: 240, kernel: 3, outHeight: 132, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 132, expandedChannels: 240, kernel: 5, outHeight: 66, squeezeChannels: 10, outChannels: 72, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 66, expandedChannels: 432, kernel: 5, outHeight: 66, squeezeChannels: 18, outChannels: 72, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 66, expandedChannels: 432, kernel: 3, outHeight: 33, squeezeChannels: 18, outChannels: 144, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 33, expandedChannels: 864, kernel: 3, outHeight: 33, squeezeChannels: 36, outChannels: 144, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 33, expandedChannels: 864, kernel: 5, outHeight: 33, squeezeChannels: 36, outChannels: 200, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 33, expandedChannels: 1200, kernel: 5, outHeight: 33, squeezeChannels: 50, outChannels: 200, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 1200) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 1200, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 1200) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 1200, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
@@ -213,926 +221,1542 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 16727040 &* n, batch: n, height: 264, width: 264, inChannels: 32,
-            expandWeights: w + 9504, expandBias: w + 15648, expandActivation: .silu,
-            expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 132, outWidth: 132,
-            depthwiseWeights: w + 15840, depthwiseBias: w + 17568, depthwiseActivation: .silu,
-            output: a + 13381632 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 25344 &* n, pool: pool)
-        p?.stop(10)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 264, width: 264, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 2, outHeight: 132, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 16727040 &* n, batch: n, height: 264, width: 264, inChannels: 32,
+                expandWeights: w + 9504, expandBias: w + 15648, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 15840, depthwiseBias: w + 17568, depthwiseActivation: .silu,
+                depthwiseOutput: a + 13381632 &* n,
+                squeezeChannels: 8, reduceWeights: w + 17760, reduceBias: w + 19296,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 19312, squeezeExpandBias: w + 20848,
+                projectWeights: w + 21040, projectBias: w + 28720, outChannels: 40,
+                projectActivation: .identity, residual: nil, output: a + 8363520 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(10)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 16727040 &* n, batch: n, height: 264, width: 264, inChannels: 32,
+                expandWeights: w + 9504, expandBias: w + 15648, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 15840, depthwiseBias: w + 17568, depthwiseActivation: .silu,
+                output: a + 13381632 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 25344 &* n, pool: pool)
+            p?.stop(10)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 132, 132, 192], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 13381632 &* n, batch: n, pixels: 17424, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 17760, reduceBias: w + 19296, activation: .silu,
-            expandWeights: w + 19312, expandBias: w + 20848,
-            rowSums: ws, rowsPerImage: 132,
-            scales: ws + 25344 &* n, workspace: ws + (25344 &* n &+ 192 &* n), pool: pool)
-        p?.stop(12)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 13381632 &* n, batch: n, pixels: 17424, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 17760, reduceBias: w + 19296, activation: .silu,
+                expandWeights: w + 19312, expandBias: w + 20848,
+                rowSums: ws, rowsPerImage: 132,
+                scales: ws + 25344 &* n, workspace: ws + (25344 &* n &+ 192 &* n), pool: pool)
+            p?.stop(12)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 13381632 &* n, batch: n, imagePixels: 17424, inChannels: 192, inputScales: ws + 25344 &* n,
-            inputMajorWeights: w + 21040, bias: w + 28720, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 8363520 &* n,
-            workspace: ws + (25344 &* n &+ 192 &* n), pool: pool)
-        p?.stop(13)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 13381632 &* n, batch: n, imagePixels: 17424, inChannels: 192, inputScales: ws + 25344 &* n,
+                inputMajorWeights: w + 21040, bias: w + 28720, outChannels: 40,
+                activation: .identity, residual: nil, output: a + 8363520 &* n,
+                workspace: ws + (25344 &* n &+ 192 &* n), pool: pool)
+            p?.stop(13)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
-            expandWeights: w + 28768, expandBias: w + 38368, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 132, outWidth: 132,
-            depthwiseWeights: w + 38608, depthwiseBias: w + 40768, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
-        p?.stop(14)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 28768, expandBias: w + 38368, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 38608, depthwiseBias: w + 40768, depthwiseActivation: .silu,
+                depthwiseOutput: a + 4181760 &* n,
+                squeezeChannels: 10, reduceWeights: w + 41008, reduceBias: w + 43408,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 43424, squeezeExpandBias: w + 45824,
+                projectWeights: w + 46064, projectBias: w + 55664, outChannels: 40,
+                projectActivation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(14)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 28768, expandBias: w + 38368, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 38608, depthwiseBias: w + 40768, depthwiseActivation: .silu,
+                output: a + 4181760 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+            p?.stop(14)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 41008, reduceBias: w + 43408, activation: .silu,
-            expandWeights: w + 43424, expandBias: w + 45824,
-            rowSums: ws, rowsPerImage: 132,
-            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(16)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 41008, reduceBias: w + 43408, activation: .silu,
+                expandWeights: w + 43424, expandBias: w + 45824,
+                rowSums: ws, rowsPerImage: 132,
+                scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(16)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
-            inputMajorWeights: w + 46064, bias: w + 55664, outChannels: 40,
-            activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
-            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(17)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                inputMajorWeights: w + 46064, bias: w + 55664, outChannels: 40,
+                activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(17)
+        }
     }
 
     /// features.2.2: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
-            expandWeights: w + 55712, expandBias: w + 65312, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 132, outWidth: 132,
-            depthwiseWeights: w + 65552, depthwiseBias: w + 67712, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
-        p?.stop(18)
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 55712, expandBias: w + 65312, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 65552, depthwiseBias: w + 67712, depthwiseActivation: .silu,
+                depthwiseOutput: a + 4181760 &* n,
+                squeezeChannels: 10, reduceWeights: w + 67952, reduceBias: w + 70352,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 70368, squeezeExpandBias: w + 72768,
+                projectWeights: w + 73008, projectBias: w + 82608, outChannels: 40,
+                projectActivation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(18)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 55712, expandBias: w + 65312, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 65552, depthwiseBias: w + 67712, depthwiseActivation: .silu,
+                output: a + 4181760 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+            p?.stop(18)
+        }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 67952, reduceBias: w + 70352, activation: .silu,
-            expandWeights: w + 70368, expandBias: w + 72768,
-            rowSums: ws, rowsPerImage: 132,
-            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(20)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 67952, reduceBias: w + 70352, activation: .silu,
+                expandWeights: w + 70368, expandBias: w + 72768,
+                rowSums: ws, rowsPerImage: 132,
+                scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(20)
+        }
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
-            inputMajorWeights: w + 73008, bias: w + 82608, outChannels: 40,
-            activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
-            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(21)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                inputMajorWeights: w + 73008, bias: w + 82608, outChannels: 40,
+                activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+                workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(21)
+        }
     }
 
     /// features.2.3: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
-            expandWeights: w + 82656, expandBias: w + 92256, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 132, outWidth: 132,
-            depthwiseWeights: w + 92496, depthwiseBias: w + 94656, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
-        p?.stop(22)
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 82656, expandBias: w + 92256, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 92496, depthwiseBias: w + 94656, depthwiseActivation: .silu,
+                depthwiseOutput: a + 4181760 &* n,
+                squeezeChannels: 10, reduceWeights: w + 94896, reduceBias: w + 97296,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 97312, squeezeExpandBias: w + 99712,
+                projectWeights: w + 99952, projectBias: w + 109552, outChannels: 40,
+                projectActivation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(22)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 82656, expandBias: w + 92256, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 92496, depthwiseBias: w + 94656, depthwiseActivation: .silu,
+                output: a + 4181760 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+            p?.stop(22)
+        }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 94896, reduceBias: w + 97296, activation: .silu,
-            expandWeights: w + 97312, expandBias: w + 99712,
-            rowSums: ws, rowsPerImage: 132,
-            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(24)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 94896, reduceBias: w + 97296, activation: .silu,
+                expandWeights: w + 97312, expandBias: w + 99712,
+                rowSums: ws, rowsPerImage: 132,
+                scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(24)
+        }
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
-            inputMajorWeights: w + 99952, bias: w + 109552, outChannels: 40,
-            activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
-            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(25)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                inputMajorWeights: w + 99952, bias: w + 109552, outChannels: 40,
+                activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(25)
+        }
     }
 
     /// features.2.4: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
-            expandWeights: w + 109600, expandBias: w + 119200, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 132, outWidth: 132,
-            depthwiseWeights: w + 119440, depthwiseBias: w + 121600, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
-        p?.stop(26)
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 109600, expandBias: w + 119200, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 119440, depthwiseBias: w + 121600, depthwiseActivation: .silu,
+                depthwiseOutput: a + 4181760 &* n,
+                squeezeChannels: 10, reduceWeights: w + 121840, reduceBias: w + 124240,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 124256, squeezeExpandBias: w + 126656,
+                projectWeights: w + 126896, projectBias: w + 136496, outChannels: 40,
+                projectActivation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(26)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 109600, expandBias: w + 119200, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 119440, depthwiseBias: w + 121600, depthwiseActivation: .silu,
+                output: a + 4181760 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+            p?.stop(26)
+        }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 121840, reduceBias: w + 124240, activation: .silu,
-            expandWeights: w + 124256, expandBias: w + 126656,
-            rowSums: ws, rowsPerImage: 132,
-            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(28)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 121840, reduceBias: w + 124240, activation: .silu,
+                expandWeights: w + 124256, expandBias: w + 126656,
+                rowSums: ws, rowsPerImage: 132,
+                scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(28)
+        }
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
-            inputMajorWeights: w + 126896, bias: w + 136496, outChannels: 40,
-            activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
-            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(29)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                inputMajorWeights: w + 126896, bias: w + 136496, outChannels: 40,
+                activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+                workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(29)
+        }
     }
 
     /// features.2.5: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
-            expandWeights: w + 136544, expandBias: w + 146144, expandActivation: .silu,
-            expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 132, outWidth: 132,
-            depthwiseWeights: w + 146384, depthwiseBias: w + 148544, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
-        p?.stop(30)
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 136544, expandBias: w + 146144, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 146384, depthwiseBias: w + 148544, depthwiseActivation: .silu,
+                depthwiseOutput: a + 4181760 &* n,
+                squeezeChannels: 10, reduceWeights: w + 148784, reduceBias: w + 151184,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 151200, squeezeExpandBias: w + 153600,
+                projectWeights: w + 153840, projectBias: w + 163440, outChannels: 40,
+                projectActivation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(30)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 136544, expandBias: w + 146144, expandActivation: .silu,
+                expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 132, outWidth: 132,
+                depthwiseWeights: w + 146384, depthwiseBias: w + 148544, depthwiseActivation: .silu,
+                output: a + 4181760 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+            p?.stop(30)
+        }
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 132, 132, 240], means from features.2.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 148784, reduceBias: w + 151184, activation: .silu,
-            expandWeights: w + 151200, expandBias: w + 153600,
-            rowSums: ws, rowsPerImage: 132,
-            scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(32)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 148784, reduceBias: w + 151184, activation: .silu,
+                expandWeights: w + 151200, expandBias: w + 153600,
+                rowSums: ws, rowsPerImage: 132,
+                scales: ws + 31680 &* n, workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(32)
+        }
         // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
-            inputMajorWeights: w + 153840, bias: w + 163440, outChannels: 40,
-            activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
-            workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
-        p?.stop(33)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                inputMajorWeights: w + 153840, bias: w + 163440, outChannels: 40,
+                activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
+            p?.stop(33)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
-            expandWeights: w + 163488, expandBias: w + 173088, expandActivation: .silu,
-            expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 66, outWidth: 66,
-            depthwiseWeights: w + 173328, depthwiseBias: w + 179328, depthwiseActivation: .silu,
-            output: a + 4181760 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 15840 &* n, pool: pool)
-        p?.stop(34)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 2, outHeight: 66, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 163488, expandBias: w + 173088, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 173328, depthwiseBias: w + 179328, depthwiseActivation: .silu,
+                depthwiseOutput: a + 4181760 &* n,
+                squeezeChannels: 10, reduceWeights: w + 179568, reduceBias: w + 181968,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 181984, squeezeExpandBias: w + 184384,
+                projectWeights: w + 184624, projectBias: w + 201904, outChannels: 72,
+                projectActivation: .identity, residual: nil, output: a + 3763584 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(34)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                expandWeights: w + 163488, expandBias: w + 173088, expandActivation: .silu,
+                expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 173328, depthwiseBias: w + 179328, depthwiseActivation: .silu,
+                output: a + 4181760 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 15840 &* n, pool: pool)
+            p?.stop(34)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 240 -> 10 -> 240, scales only (folded into the projection) for [n, 66, 66, 240], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 4181760 &* n, batch: n, pixels: 4356, channels: 240, squeezeChannels: 10,
-            reduceWeights: w + 179568, reduceBias: w + 181968, activation: .silu,
-            expandWeights: w + 181984, expandBias: w + 184384,
-            rowSums: ws, rowsPerImage: 66,
-            scales: ws + 15840 &* n, workspace: ws + (15840 &* n &+ 240 &* n), pool: pool)
-        p?.stop(36)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 4181760 &* n, batch: n, pixels: 4356, channels: 240, squeezeChannels: 10,
+                reduceWeights: w + 179568, reduceBias: w + 181968, activation: .silu,
+                expandWeights: w + 181984, expandBias: w + 184384,
+                rowSums: ws, rowsPerImage: 66,
+                scales: ws + 15840 &* n, workspace: ws + (15840 &* n &+ 240 &* n), pool: pool)
+            p?.stop(36)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 4181760 &* n, batch: n, imagePixels: 4356, inChannels: 240, inputScales: ws + 15840 &* n,
-            inputMajorWeights: w + 184624, bias: w + 201904, outChannels: 72,
-            activation: .identity, residual: nil, output: a + 3763584 &* n,
-            workspace: ws + (15840 &* n &+ 240 &* n), pool: pool)
-        p?.stop(37)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 4181760 &* n, batch: n, imagePixels: 4356, inChannels: 240, inputScales: ws + 15840 &* n,
+                inputMajorWeights: w + 184624, bias: w + 201904, outChannels: 72,
+                activation: .identity, residual: nil, output: a + 3763584 &* n,
+                workspace: ws + (15840 &* n &+ 240 &* n), pool: pool)
+            p?.stop(37)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
-            expandWeights: w + 201984, expandBias: w + 233088, expandActivation: .silu,
-            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 66, outWidth: 66,
-            depthwiseWeights: w + 233520, depthwiseBias: w + 244320, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(38)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 201984, expandBias: w + 233088, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 233520, depthwiseBias: w + 244320, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1881792 &* n,
+                squeezeChannels: 18, reduceWeights: w + 244752, reduceBias: w + 252528,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 252560, squeezeExpandBias: w + 260336,
+                projectWeights: w + 260768, projectBias: w + 291872, outChannels: 72,
+                projectActivation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(38)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 201984, expandBias: w + 233088, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 233520, depthwiseBias: w + 244320, depthwiseActivation: .silu,
+                output: a + 1881792 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(38)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
-            reduceWeights: w + 244752, reduceBias: w + 252528, activation: .silu,
-            expandWeights: w + 252560, expandBias: w + 260336,
-            rowSums: ws, rowsPerImage: 66,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(40)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                reduceWeights: w + 244752, reduceBias: w + 252528, activation: .silu,
+                expandWeights: w + 252560, expandBias: w + 260336,
+                rowSums: ws, rowsPerImage: 66,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(40)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 260768, bias: w + 291872, outChannels: 72,
-            activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
-            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(41)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 260768, bias: w + 291872, outChannels: 72,
+                activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(41)
+        }
     }
 
     /// features.3.2: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
-            expandWeights: w + 291952, expandBias: w + 323056, expandActivation: .silu,
-            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 66, outWidth: 66,
-            depthwiseWeights: w + 323488, depthwiseBias: w + 334288, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(42)
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 291952, expandBias: w + 323056, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 323488, depthwiseBias: w + 334288, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1881792 &* n,
+                squeezeChannels: 18, reduceWeights: w + 334720, reduceBias: w + 342496,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 342528, squeezeExpandBias: w + 350304,
+                projectWeights: w + 350736, projectBias: w + 381840, outChannels: 72,
+                projectActivation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(42)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 291952, expandBias: w + 323056, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 323488, depthwiseBias: w + 334288, depthwiseActivation: .silu,
+                output: a + 1881792 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(42)
+        }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
-            reduceWeights: w + 334720, reduceBias: w + 342496, activation: .silu,
-            expandWeights: w + 342528, expandBias: w + 350304,
-            rowSums: ws, rowsPerImage: 66,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(44)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                reduceWeights: w + 334720, reduceBias: w + 342496, activation: .silu,
+                expandWeights: w + 342528, expandBias: w + 350304,
+                rowSums: ws, rowsPerImage: 66,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(44)
+        }
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 350736, bias: w + 381840, outChannels: 72,
-            activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
-            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(45)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 350736, bias: w + 381840, outChannels: 72,
+                activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+                workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(45)
+        }
     }
 
     /// features.3.3: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
-            expandWeights: w + 381920, expandBias: w + 413024, expandActivation: .silu,
-            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 66, outWidth: 66,
-            depthwiseWeights: w + 413456, depthwiseBias: w + 424256, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(46)
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 381920, expandBias: w + 413024, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 413456, depthwiseBias: w + 424256, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1881792 &* n,
+                squeezeChannels: 18, reduceWeights: w + 424688, reduceBias: w + 432464,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 432496, squeezeExpandBias: w + 440272,
+                projectWeights: w + 440704, projectBias: w + 471808, outChannels: 72,
+                projectActivation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(46)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 381920, expandBias: w + 413024, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 413456, depthwiseBias: w + 424256, depthwiseActivation: .silu,
+                output: a + 1881792 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(46)
+        }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
-            reduceWeights: w + 424688, reduceBias: w + 432464, activation: .silu,
-            expandWeights: w + 432496, expandBias: w + 440272,
-            rowSums: ws, rowsPerImage: 66,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(48)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                reduceWeights: w + 424688, reduceBias: w + 432464, activation: .silu,
+                expandWeights: w + 432496, expandBias: w + 440272,
+                rowSums: ws, rowsPerImage: 66,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(48)
+        }
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 440704, bias: w + 471808, outChannels: 72,
-            activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
-            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(49)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 440704, bias: w + 471808, outChannels: 72,
+                activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(49)
+        }
     }
 
     /// features.3.4: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
-            expandWeights: w + 471888, expandBias: w + 502992, expandActivation: .silu,
-            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 66, outWidth: 66,
-            depthwiseWeights: w + 503424, depthwiseBias: w + 514224, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(50)
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 471888, expandBias: w + 502992, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 503424, depthwiseBias: w + 514224, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1881792 &* n,
+                squeezeChannels: 18, reduceWeights: w + 514656, reduceBias: w + 522432,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 522464, squeezeExpandBias: w + 530240,
+                projectWeights: w + 530672, projectBias: w + 561776, outChannels: 72,
+                projectActivation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(50)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 471888, expandBias: w + 502992, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 503424, depthwiseBias: w + 514224, depthwiseActivation: .silu,
+                output: a + 1881792 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(50)
+        }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
-            reduceWeights: w + 514656, reduceBias: w + 522432, activation: .silu,
-            expandWeights: w + 522464, expandBias: w + 530240,
-            rowSums: ws, rowsPerImage: 66,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(52)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                reduceWeights: w + 514656, reduceBias: w + 522432, activation: .silu,
+                expandWeights: w + 522464, expandBias: w + 530240,
+                rowSums: ws, rowsPerImage: 66,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(52)
+        }
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 530672, bias: w + 561776, outChannels: 72,
-            activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
-            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(53)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 530672, bias: w + 561776, outChannels: 72,
+                activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+                workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(53)
+        }
     }
 
     /// features.3.5: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
-            expandWeights: w + 561856, expandBias: w + 592960, expandActivation: .silu,
-            expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 66, outWidth: 66,
-            depthwiseWeights: w + 593392, depthwiseBias: w + 604192, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(54)
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 561856, expandBias: w + 592960, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 593392, depthwiseBias: w + 604192, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1881792 &* n,
+                squeezeChannels: 18, reduceWeights: w + 604624, reduceBias: w + 612400,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 612432, squeezeExpandBias: w + 620208,
+                projectWeights: w + 620640, projectBias: w + 651744, outChannels: 72,
+                projectActivation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(54)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 561856, expandBias: w + 592960, expandActivation: .silu,
+                expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 66, outWidth: 66,
+                depthwiseWeights: w + 593392, depthwiseBias: w + 604192, depthwiseActivation: .silu,
+                output: a + 1881792 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(54)
+        }
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 66, 66, 432], means from features.3.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
-            reduceWeights: w + 604624, reduceBias: w + 612400, activation: .silu,
-            expandWeights: w + 612432, expandBias: w + 620208,
-            rowSums: ws, rowsPerImage: 66,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(56)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                reduceWeights: w + 604624, reduceBias: w + 612400, activation: .silu,
+                expandWeights: w + 612432, expandBias: w + 620208,
+                rowSums: ws, rowsPerImage: 66,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(56)
+        }
         // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 620640, bias: w + 651744, outChannels: 72,
-            activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
-            workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
-        p?.stop(57)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 620640, bias: w + 651744, outChannels: 72,
+                activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
+            p?.stop(57)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
-            expandWeights: w + 651824, expandBias: w + 682928, expandActivation: .silu,
-            expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 683360, depthwiseBias: w + 687248, depthwiseActivation: .silu,
-            output: a + 1881792 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 14256 &* n, pool: pool)
-        p?.stop(58)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 3, stride: 2, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 651824, expandBias: w + 682928, expandActivation: .silu,
+                expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 683360, depthwiseBias: w + 687248, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1881792 &* n,
+                squeezeChannels: 18, reduceWeights: w + 687680, reduceBias: w + 695456,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 695488, squeezeExpandBias: w + 703264,
+                projectWeights: w + 703696, projectBias: w + 765904, outChannels: 144,
+                projectActivation: .identity, residual: nil, output: a + 2352240 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(58)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                expandWeights: w + 651824, expandBias: w + 682928, expandActivation: .silu,
+                expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 683360, depthwiseBias: w + 687248, depthwiseActivation: .silu,
+                output: a + 1881792 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 14256 &* n, pool: pool)
+            p?.stop(58)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 33, 33, 432], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1881792 &* n, batch: n, pixels: 1089, channels: 432, squeezeChannels: 18,
-            reduceWeights: w + 687680, reduceBias: w + 695456, activation: .silu,
-            expandWeights: w + 695488, expandBias: w + 703264,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 14256 &* n, workspace: ws + (14256 &* n &+ 432 &* n), pool: pool)
-        p?.stop(60)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1881792 &* n, batch: n, pixels: 1089, channels: 432, squeezeChannels: 18,
+                reduceWeights: w + 687680, reduceBias: w + 695456, activation: .silu,
+                expandWeights: w + 695488, expandBias: w + 703264,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 14256 &* n, workspace: ws + (14256 &* n &+ 432 &* n), pool: pool)
+            p?.stop(60)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1881792 &* n, batch: n, imagePixels: 1089, inChannels: 432, inputScales: ws + 14256 &* n,
-            inputMajorWeights: w + 703696, bias: w + 765904, outChannels: 144,
-            activation: .identity, residual: nil, output: a + 2352240 &* n,
-            workspace: ws + (14256 &* n &+ 432 &* n), pool: pool)
-        p?.stop(61)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1881792 &* n, batch: n, imagePixels: 1089, inChannels: 432, inputScales: ws + 14256 &* n,
+                inputMajorWeights: w + 703696, bias: w + 765904, outChannels: 144,
+                activation: .identity, residual: nil, output: a + 2352240 &* n,
+                workspace: ws + (14256 &* n &+ 432 &* n), pool: pool)
+            p?.stop(61)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2352240 &* n, batch: n, height: 33, width: 33, inChannels: 144,
-            expandWeights: w + 766048, expandBias: w + 890464, expandActivation: .silu,
-            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 891328, depthwiseBias: w + 899104, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(62)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2352240 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 766048, expandBias: w + 890464, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 891328, depthwiseBias: w + 899104, depthwiseActivation: .silu,
+                depthwiseOutput: a + 940896 &* n,
+                squeezeChannels: 36, reduceWeights: w + 899968, reduceBias: w + 931072,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 931120, squeezeExpandBias: w + 962224,
+                projectWeights: w + 963088, projectBias: w + 1087504, outChannels: 144,
+                projectActivation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(62)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2352240 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 766048, expandBias: w + 890464, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 891328, depthwiseBias: w + 899104, depthwiseActivation: .silu,
+                output: a + 940896 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(62)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
-            reduceWeights: w + 899968, reduceBias: w + 931072, activation: .silu,
-            expandWeights: w + 931120, expandBias: w + 962224,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(64)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                reduceWeights: w + 899968, reduceBias: w + 931072, activation: .silu,
+                expandWeights: w + 931120, expandBias: w + 962224,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(64)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 963088, bias: w + 1087504, outChannels: 144,
-            activation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n,
-            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(65)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 963088, bias: w + 1087504, outChannels: 144,
+                activation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n,
+                workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(65)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
-            expandWeights: w + 1087648, expandBias: w + 1212064, expandActivation: .silu,
-            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 1212928, depthwiseBias: w + 1220704, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(66)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 1087648, expandBias: w + 1212064, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 1212928, depthwiseBias: w + 1220704, depthwiseActivation: .silu,
+                depthwiseOutput: a + 940896 &* n,
+                squeezeChannels: 36, reduceWeights: w + 1221568, reduceBias: w + 1252672,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1252720, squeezeExpandBias: w + 1283824,
+                projectWeights: w + 1284688, projectBias: w + 1409104, outChannels: 144,
+                projectActivation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(66)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 1087648, expandBias: w + 1212064, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 1212928, depthwiseBias: w + 1220704, depthwiseActivation: .silu,
+                output: a + 940896 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(66)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
-            reduceWeights: w + 1221568, reduceBias: w + 1252672, activation: .silu,
-            expandWeights: w + 1252720, expandBias: w + 1283824,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(68)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                reduceWeights: w + 1221568, reduceBias: w + 1252672, activation: .silu,
+                expandWeights: w + 1252720, expandBias: w + 1283824,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(68)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 1284688, bias: w + 1409104, outChannels: 144,
-            activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
-            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(69)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 1284688, bias: w + 1409104, outChannels: 144,
+                activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(69)
+        }
     }
 
     /// features.4.3: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
-            expandWeights: w + 1409248, expandBias: w + 1533664, expandActivation: .silu,
-            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 1534528, depthwiseBias: w + 1542304, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(70)
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 1409248, expandBias: w + 1533664, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 1534528, depthwiseBias: w + 1542304, depthwiseActivation: .silu,
+                depthwiseOutput: a + 940896 &* n,
+                squeezeChannels: 36, reduceWeights: w + 1543168, reduceBias: w + 1574272,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1574320, squeezeExpandBias: w + 1605424,
+                projectWeights: w + 1606288, projectBias: w + 1730704, outChannels: 144,
+                projectActivation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(70)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 1409248, expandBias: w + 1533664, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 1534528, depthwiseBias: w + 1542304, depthwiseActivation: .silu,
+                output: a + 940896 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(70)
+        }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
-            reduceWeights: w + 1543168, reduceBias: w + 1574272, activation: .silu,
-            expandWeights: w + 1574320, expandBias: w + 1605424,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(72)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                reduceWeights: w + 1543168, reduceBias: w + 1574272, activation: .silu,
+                expandWeights: w + 1574320, expandBias: w + 1605424,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(72)
+        }
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 1606288, bias: w + 1730704, outChannels: 144,
-            activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
-            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(73)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 1606288, bias: w + 1730704, outChannels: 144,
+                activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(73)
+        }
     }
 
     /// features.4.4: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
-            expandWeights: w + 1730848, expandBias: w + 1855264, expandActivation: .silu,
-            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 1856128, depthwiseBias: w + 1863904, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(74)
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 1730848, expandBias: w + 1855264, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 1856128, depthwiseBias: w + 1863904, depthwiseActivation: .silu,
+                depthwiseOutput: a + 940896 &* n,
+                squeezeChannels: 36, reduceWeights: w + 1864768, reduceBias: w + 1895872,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1895920, squeezeExpandBias: w + 1927024,
+                projectWeights: w + 1927888, projectBias: w + 2052304, outChannels: 144,
+                projectActivation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(74)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 1730848, expandBias: w + 1855264, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 1856128, depthwiseBias: w + 1863904, depthwiseActivation: .silu,
+                output: a + 940896 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(74)
+        }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
-            reduceWeights: w + 1864768, reduceBias: w + 1895872, activation: .silu,
-            expandWeights: w + 1895920, expandBias: w + 1927024,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(76)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                reduceWeights: w + 1864768, reduceBias: w + 1895872, activation: .silu,
+                expandWeights: w + 1895920, expandBias: w + 1927024,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(76)
+        }
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 1927888, bias: w + 2052304, outChannels: 144,
-            activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
-            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(77)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 1927888, bias: w + 2052304, outChannels: 144,
+                activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(77)
+        }
     }
 
     /// features.4.5: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
-            expandWeights: w + 2052448, expandBias: w + 2176864, expandActivation: .silu,
-            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 2177728, depthwiseBias: w + 2185504, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(78)
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 2052448, expandBias: w + 2176864, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 2177728, depthwiseBias: w + 2185504, depthwiseActivation: .silu,
+                depthwiseOutput: a + 940896 &* n,
+                squeezeChannels: 36, reduceWeights: w + 2186368, reduceBias: w + 2217472,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2217520, squeezeExpandBias: w + 2248624,
+                projectWeights: w + 2249488, projectBias: w + 2373904, outChannels: 144,
+                projectActivation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(78)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 2052448, expandBias: w + 2176864, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 2177728, depthwiseBias: w + 2185504, depthwiseActivation: .silu,
+                output: a + 940896 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(78)
+        }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
-            reduceWeights: w + 2186368, reduceBias: w + 2217472, activation: .silu,
-            expandWeights: w + 2217520, expandBias: w + 2248624,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(80)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                reduceWeights: w + 2186368, reduceBias: w + 2217472, activation: .silu,
+                expandWeights: w + 2217520, expandBias: w + 2248624,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(80)
+        }
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 2249488, bias: w + 2373904, outChannels: 144,
-            activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
-            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(81)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 2249488, bias: w + 2373904, outChannels: 144,
+                activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(81)
+        }
     }
 
     /// features.4.6: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
-            expandWeights: w + 2374048, expandBias: w + 2498464, expandActivation: .silu,
-            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 2499328, depthwiseBias: w + 2507104, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(82)
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 2374048, expandBias: w + 2498464, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 2499328, depthwiseBias: w + 2507104, depthwiseActivation: .silu,
+                depthwiseOutput: a + 940896 &* n,
+                squeezeChannels: 36, reduceWeights: w + 2507968, reduceBias: w + 2539072,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2539120, squeezeExpandBias: w + 2570224,
+                projectWeights: w + 2571088, projectBias: w + 2695504, outChannels: 144,
+                projectActivation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(82)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 2374048, expandBias: w + 2498464, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 2499328, depthwiseBias: w + 2507104, depthwiseActivation: .silu,
+                output: a + 940896 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(82)
+        }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
-            reduceWeights: w + 2507968, reduceBias: w + 2539072, activation: .silu,
-            expandWeights: w + 2539120, expandBias: w + 2570224,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(84)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                reduceWeights: w + 2507968, reduceBias: w + 2539072, activation: .silu,
+                expandWeights: w + 2539120, expandBias: w + 2570224,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(84)
+        }
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 2571088, bias: w + 2695504, outChannels: 144,
-            activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
-            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(85)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 2571088, bias: w + 2695504, outChannels: 144,
+                activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(85)
+        }
     }
 
     /// features.4.7: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
-            expandWeights: w + 2695648, expandBias: w + 2820064, expandActivation: .silu,
-            expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 2820928, depthwiseBias: w + 2828704, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(86)
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 2695648, expandBias: w + 2820064, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 2820928, depthwiseBias: w + 2828704, depthwiseActivation: .silu,
+                depthwiseOutput: a + 940896 &* n,
+                squeezeChannels: 36, reduceWeights: w + 2829568, reduceBias: w + 2860672,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2860720, squeezeExpandBias: w + 2891824,
+                projectWeights: w + 2892688, projectBias: w + 3017104, outChannels: 144,
+                projectActivation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(86)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 2695648, expandBias: w + 2820064, expandActivation: .silu,
+                expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 2820928, depthwiseBias: w + 2828704, depthwiseActivation: .silu,
+                output: a + 940896 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(86)
+        }
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.4.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
-            reduceWeights: w + 2829568, reduceBias: w + 2860672, activation: .silu,
-            expandWeights: w + 2860720, expandBias: w + 2891824,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(88)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                reduceWeights: w + 2829568, reduceBias: w + 2860672, activation: .silu,
+                expandWeights: w + 2860720, expandBias: w + 2891824,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(88)
+        }
         // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 2892688, bias: w + 3017104, outChannels: 144,
-            activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
-            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(89)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 2892688, bias: w + 3017104, outChannels: 144,
+                activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(89)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
-            expandWeights: w + 3017248, expandBias: w + 3141664, expandActivation: .silu,
-            expandedChannels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 3142528, depthwiseBias: w + 3164128, depthwiseActivation: .silu,
-            output: a + 940896 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
-        p?.stop(90)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 3017248, expandBias: w + 3141664, expandActivation: .silu,
+                expandedChannels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 3142528, depthwiseBias: w + 3164128, depthwiseActivation: .silu,
+                depthwiseOutput: a + 940896 &* n,
+                squeezeChannels: 36, reduceWeights: w + 3164992, reduceBias: w + 3196096,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3196144, squeezeExpandBias: w + 3227248,
+                projectWeights: w + 3228112, projectBias: w + 3400912, outChannels: 200,
+                projectActivation: .identity, residual: nil, output: a + 2613600 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(90)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                expandWeights: w + 3017248, expandBias: w + 3141664, expandActivation: .silu,
+                expandedChannels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 3142528, depthwiseBias: w + 3164128, depthwiseActivation: .silu,
+                output: a + 940896 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+            p?.stop(90)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 864 -> 36 -> 864, scales only (folded into the projection) for [n, 33, 33, 864], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
-            reduceWeights: w + 3164992, reduceBias: w + 3196096, activation: .silu,
-            expandWeights: w + 3196144, expandBias: w + 3227248,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(92)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                reduceWeights: w + 3164992, reduceBias: w + 3196096, activation: .silu,
+                expandWeights: w + 3196144, expandBias: w + 3227248,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 28512 &* n, workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(92)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
-            inputMajorWeights: w + 3228112, bias: w + 3400912, outChannels: 200,
-            activation: .identity, residual: nil, output: a + 2613600 &* n,
-            workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
-        p?.stop(93)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                inputMajorWeights: w + 3228112, bias: w + 3400912, outChannels: 200,
+                activation: .identity, residual: nil, output: a + 2613600 &* n,
+                workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
+            p?.stop(93)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
-            expandWeights: w + 3401120, expandBias: w + 3641120, expandActivation: .silu,
-            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 3642320, depthwiseBias: w + 3672320, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
-        p?.stop(94)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 3401120, expandBias: w + 3641120, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 3642320, depthwiseBias: w + 3672320, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1306800 &* n,
+                squeezeChannels: 50, reduceWeights: w + 3673520, reduceBias: w + 3733520,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3733584, squeezeExpandBias: w + 3793584,
+                projectWeights: w + 3794784, projectBias: w + 4034784, outChannels: 200,
+                projectActivation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(94)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 3401120, expandBias: w + 3641120, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 3642320, depthwiseBias: w + 3672320, depthwiseActivation: .silu,
+                output: a + 1306800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+            p?.stop(94)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
-            reduceWeights: w + 3673520, reduceBias: w + 3733520, activation: .silu,
-            expandWeights: w + 3733584, expandBias: w + 3793584,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(96)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                reduceWeights: w + 3673520, reduceBias: w + 3733520, activation: .silu,
+                expandWeights: w + 3733584, expandBias: w + 3793584,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(96)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
-            inputMajorWeights: w + 3794784, bias: w + 4034784, outChannels: 200,
-            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
-            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(97)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                inputMajorWeights: w + 3794784, bias: w + 4034784, outChannels: 200,
+                activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(97)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
-            expandWeights: w + 4034992, expandBias: w + 4274992, expandActivation: .silu,
-            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 4276192, depthwiseBias: w + 4306192, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
-        p?.stop(98)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 4034992, expandBias: w + 4274992, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 4276192, depthwiseBias: w + 4306192, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1306800 &* n,
+                squeezeChannels: 50, reduceWeights: w + 4307392, reduceBias: w + 4367392,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4367456, squeezeExpandBias: w + 4427456,
+                projectWeights: w + 4428656, projectBias: w + 4668656, outChannels: 200,
+                projectActivation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(98)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 4034992, expandBias: w + 4274992, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 4276192, depthwiseBias: w + 4306192, depthwiseActivation: .silu,
+                output: a + 1306800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+            p?.stop(98)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
-            reduceWeights: w + 4307392, reduceBias: w + 4367392, activation: .silu,
-            expandWeights: w + 4367456, expandBias: w + 4427456,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(100)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                reduceWeights: w + 4307392, reduceBias: w + 4367392, activation: .silu,
+                expandWeights: w + 4367456, expandBias: w + 4427456,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(100)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
-            inputMajorWeights: w + 4428656, bias: w + 4668656, outChannels: 200,
-            activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
-            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(101)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                inputMajorWeights: w + 4428656, bias: w + 4668656, outChannels: 200,
+                activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(101)
+        }
     }
 
     /// features.5.3: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
-            expandWeights: w + 4668864, expandBias: w + 4908864, expandActivation: .silu,
-            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 4910064, depthwiseBias: w + 4940064, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
-        p?.stop(102)
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 4668864, expandBias: w + 4908864, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 4910064, depthwiseBias: w + 4940064, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1306800 &* n,
+                squeezeChannels: 50, reduceWeights: w + 4941264, reduceBias: w + 5001264,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5001328, squeezeExpandBias: w + 5061328,
+                projectWeights: w + 5062528, projectBias: w + 5302528, outChannels: 200,
+                projectActivation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(102)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 4668864, expandBias: w + 4908864, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 4910064, depthwiseBias: w + 4940064, depthwiseActivation: .silu,
+                output: a + 1306800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+            p?.stop(102)
+        }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
-            reduceWeights: w + 4941264, reduceBias: w + 5001264, activation: .silu,
-            expandWeights: w + 5001328, expandBias: w + 5061328,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(104)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                reduceWeights: w + 4941264, reduceBias: w + 5001264, activation: .silu,
+                expandWeights: w + 5001328, expandBias: w + 5061328,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(104)
+        }
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
-            inputMajorWeights: w + 5062528, bias: w + 5302528, outChannels: 200,
-            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
-            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(105)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                inputMajorWeights: w + 5062528, bias: w + 5302528, outChannels: 200,
+                activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(105)
+        }
     }
 
     /// features.5.4: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
-            expandWeights: w + 5302736, expandBias: w + 5542736, expandActivation: .silu,
-            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 5543936, depthwiseBias: w + 5573936, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
-        p?.stop(106)
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 5302736, expandBias: w + 5542736, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 5543936, depthwiseBias: w + 5573936, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1306800 &* n,
+                squeezeChannels: 50, reduceWeights: w + 5575136, reduceBias: w + 5635136,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5635200, squeezeExpandBias: w + 5695200,
+                projectWeights: w + 5696400, projectBias: w + 5936400, outChannels: 200,
+                projectActivation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(106)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 5302736, expandBias: w + 5542736, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 5543936, depthwiseBias: w + 5573936, depthwiseActivation: .silu,
+                output: a + 1306800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+            p?.stop(106)
+        }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
-            reduceWeights: w + 5575136, reduceBias: w + 5635136, activation: .silu,
-            expandWeights: w + 5635200, expandBias: w + 5695200,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(108)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                reduceWeights: w + 5575136, reduceBias: w + 5635136, activation: .silu,
+                expandWeights: w + 5635200, expandBias: w + 5695200,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(108)
+        }
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
-            inputMajorWeights: w + 5696400, bias: w + 5936400, outChannels: 200,
-            activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
-            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(109)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                inputMajorWeights: w + 5696400, bias: w + 5936400, outChannels: 200,
+                activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(109)
+        }
     }
 
     /// features.5.5: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
-            expandWeights: w + 5936608, expandBias: w + 6176608, expandActivation: .silu,
-            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 6177808, depthwiseBias: w + 6207808, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
-        p?.stop(110)
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 5936608, expandBias: w + 6176608, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 6177808, depthwiseBias: w + 6207808, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1306800 &* n,
+                squeezeChannels: 50, reduceWeights: w + 6209008, reduceBias: w + 6269008,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 6269072, squeezeExpandBias: w + 6329072,
+                projectWeights: w + 6330272, projectBias: w + 6570272, outChannels: 200,
+                projectActivation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(110)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 5936608, expandBias: w + 6176608, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 6177808, depthwiseBias: w + 6207808, depthwiseActivation: .silu,
+                output: a + 1306800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+            p?.stop(110)
+        }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
-            reduceWeights: w + 6209008, reduceBias: w + 6269008, activation: .silu,
-            expandWeights: w + 6269072, expandBias: w + 6329072,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(112)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                reduceWeights: w + 6209008, reduceBias: w + 6269008, activation: .silu,
+                expandWeights: w + 6269072, expandBias: w + 6329072,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(112)
+        }
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
-            inputMajorWeights: w + 6330272, bias: w + 6570272, outChannels: 200,
-            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
-            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(113)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                inputMajorWeights: w + 6330272, bias: w + 6570272, outChannels: 200,
+                activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(113)
+        }
     }
 
     /// features.5.6: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
-            expandWeights: w + 6570480, expandBias: w + 6810480, expandActivation: .silu,
-            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 6811680, depthwiseBias: w + 6841680, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
-        p?.stop(114)
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 6570480, expandBias: w + 6810480, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 6811680, depthwiseBias: w + 6841680, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1306800 &* n,
+                squeezeChannels: 50, reduceWeights: w + 6842880, reduceBias: w + 6902880,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 6902944, squeezeExpandBias: w + 6962944,
+                projectWeights: w + 6964144, projectBias: w + 7204144, outChannels: 200,
+                projectActivation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(114)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 6570480, expandBias: w + 6810480, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 6811680, depthwiseBias: w + 6841680, depthwiseActivation: .silu,
+                output: a + 1306800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+            p?.stop(114)
+        }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
-            reduceWeights: w + 6842880, reduceBias: w + 6902880, activation: .silu,
-            expandWeights: w + 6902944, expandBias: w + 6962944,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(116)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                reduceWeights: w + 6842880, reduceBias: w + 6902880, activation: .silu,
+                expandWeights: w + 6902944, expandBias: w + 6962944,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(116)
+        }
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
-            inputMajorWeights: w + 6964144, bias: w + 7204144, outChannels: 200,
-            activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
-            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(117)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                inputMajorWeights: w + 6964144, bias: w + 7204144, outChannels: 200,
+                activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(117)
+        }
     }
 
     /// features.5.7: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
-            expandWeights: w + 7204352, expandBias: w + 7444352, expandActivation: .silu,
-            expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 33, outWidth: 33,
-            depthwiseWeights: w + 7445552, depthwiseBias: w + 7475552, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
-        p?.stop(118)
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 7204352, expandBias: w + 7444352, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 7445552, depthwiseBias: w + 7475552, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1306800 &* n,
+                squeezeChannels: 50, reduceWeights: w + 7476752, reduceBias: w + 7536752,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 7536816, squeezeExpandBias: w + 7596816,
+                projectWeights: w + 7598016, projectBias: w + 7838016, outChannels: 200,
+                projectActivation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(118)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                expandWeights: w + 7204352, expandBias: w + 7444352, expandActivation: .silu,
+                expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 33, outWidth: 33,
+                depthwiseWeights: w + 7445552, depthwiseBias: w + 7475552, depthwiseActivation: .silu,
+                output: a + 1306800 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+            p?.stop(118)
+        }
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 1200 -> 50 -> 1200, scales only (folded into the projection) for [n, 33, 33, 1200], means from features.5.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
-            reduceWeights: w + 7476752, reduceBias: w + 7536752, activation: .silu,
-            expandWeights: w + 7536816, expandBias: w + 7596816,
-            rowSums: ws, rowsPerImage: 33,
-            scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(120)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                reduceWeights: w + 7476752, reduceBias: w + 7536752, activation: .silu,
+                expandWeights: w + 7536816, expandBias: w + 7596816,
+                rowSums: ws, rowsPerImage: 33,
+                scales: ws + 39600 &* n, workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(120)
+        }
         // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
-            inputMajorWeights: w + 7598016, bias: w + 7838016, outChannels: 200,
-            activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
-            workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
-        p?.stop(121)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                inputMajorWeights: w + 7598016, bias: w + 7838016, outChannels: 200,
+                activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
+            p?.stop(121)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
@@ -1621,7 +2245,7 @@ extension EfficientNetB6 {
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 71368704,
               "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 458320896,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 264, 264, 32] -> [n, 264, 264, 192] -> [n, 132, 132, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 30108672,
               "depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1629,7 +2253,7 @@ extension EfficientNetB6 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 133816320,
               "conv 1x1 + BN, [n, 132, 132, 192] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1637,7 +2261,7 @@ extension EfficientNetB6 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1645,7 +2269,7 @@ extension EfficientNetB6 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1653,7 +2277,7 @@ extension EfficientNetB6 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1661,7 +2285,7 @@ extension EfficientNetB6 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 204906240,
-              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 132, 132, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 37635840,
               "depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1669,7 +2293,7 @@ extension EfficientNetB6 {
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 167270400,
               "conv 1x1 + BN + shortcut, [n, 132, 132, 240] -> [n, 132, 132, 40], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 193406400,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 132, 132, 40] -> [n, 132, 132, 240] -> [n, 66, 66, 240], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 26136000,
               "depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 4800,
@@ -1677,7 +2301,7 @@ extension EfficientNetB6 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 75271680,
               "conv 1x1 + BN, [n, 66, 66, 240] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -1685,7 +2309,7 @@ extension EfficientNetB6 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -1693,7 +2317,7 @@ extension EfficientNetB6 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -1701,7 +2325,7 @@ extension EfficientNetB6 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -1709,7 +2333,7 @@ extension EfficientNetB6 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 182533824,
-              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 66, 66, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 47044800,
               "depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -1717,7 +2341,7 @@ extension EfficientNetB6 {
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 66, 66, 432] -> [n, 66, 66, 72], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 139723056,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 66, 66, 72] -> [n, 66, 66, 432] -> [n, 33, 33, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 4234032,
               "depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -1725,7 +2349,7 @@ extension EfficientNetB6 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 67744512,
               "conv 1x1 + BN, [n, 33, 33, 432] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -1733,7 +2357,7 @@ extension EfficientNetB6 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -1741,7 +2365,7 @@ extension EfficientNetB6 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -1749,7 +2373,7 @@ extension EfficientNetB6 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -1757,7 +2381,7 @@ extension EfficientNetB6 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -1765,7 +2389,7 @@ extension EfficientNetB6 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -1773,7 +2397,7 @@ extension EfficientNetB6 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 143957088,
-              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 8468064,
               "depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -1781,7 +2405,7 @@ extension EfficientNetB6 {
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 135489024,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 864] -> [n, 33, 33, 144], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 159011424,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 144] -> [n, 33, 33, 864] -> [n, 33, 33, 864], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 23522400,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 62208,
@@ -1789,7 +2413,7 @@ extension EfficientNetB6 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 188179200,
               "conv 1x1 + BN, [n, 33, 33, 864] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -1797,7 +2421,7 @@ extension EfficientNetB6 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -1805,7 +2429,7 @@ extension EfficientNetB6 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -1813,7 +2437,7 @@ extension EfficientNetB6 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -1821,7 +2445,7 @@ extension EfficientNetB6 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -1829,7 +2453,7 @@ extension EfficientNetB6 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 120000,
@@ -1837,7 +2461,7 @@ extension EfficientNetB6 {
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 261360000,
               "conv 1x1 + BN + shortcut, [n, 33, 33, 1200] -> [n, 33, 33, 200], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 294030000,
-              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 33, 33, 1200], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 32670000,
               "depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 120000,

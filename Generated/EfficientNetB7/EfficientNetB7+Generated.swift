@@ -44,13 +44,21 @@ public final class EfficientNetB7: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 1344) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1344, squeezeChannels: 56),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 3840) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 300, expandedChannels: 192, kernel: 3, outHeight: 150, squeezeChannels: 8, outChannels: 48, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 300, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 150, expandedChannels: 288, kernel: 3, outHeight: 150, squeezeChannels: 12, outChannels: 48, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 150, expandedChannels: 288, kernel: 5, outHeight: 75, squeezeChannels: 12, outChannels: 80, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 75, expandedChannels: 480, kernel: 5, outHeight: 75, squeezeChannels: 20, outChannels: 80, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 75, expandedChannels: 480, kernel: 3, outHeight: 38, squeezeChannels: 20, outChannels: 160, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 960, kernel: 3, outHeight: 38, squeezeChannels: 40, outChannels: 160, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 960, kernel: 5, outHeight: 38, squeezeChannels: 40, outChannels: 224, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 1344, kernel: 5, outHeight: 38, squeezeChannels: 56, outChannels: 224, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 1344) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 1344, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 1344) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 1344, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 2304, kernel: 5, threads: pool.threadCount),
@@ -251,1124 +259,1872 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 300x300x32 -> 150x150x48, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 21600000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
-            expandWeights: w + 12448, expandBias: w + 18592, expandActivation: .silu,
-            expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 150, outWidth: 150,
-            depthwiseWeights: w + 18784, depthwiseBias: w + 20512, depthwiseActivation: .silu,
-            output: a + 17280000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28800 &* n, pool: pool)
-        p?.stop(13)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 300, width: 300, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 2, outHeight: 150, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 21600000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
+                expandWeights: w + 12448, expandBias: w + 18592, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 18784, depthwiseBias: w + 20512, depthwiseActivation: .silu,
+                depthwiseOutput: a + 17280000 &* n,
+                squeezeChannels: 8, reduceWeights: w + 20704, reduceBias: w + 22240,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 22256, squeezeExpandBias: w + 23792,
+                projectWeights: w + 23984, projectBias: w + 33200, outChannels: 48,
+                projectActivation: .identity, residual: nil, output: a + 12960000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(13)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 21600000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
+                expandWeights: w + 12448, expandBias: w + 18592, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 18784, depthwiseBias: w + 20512, depthwiseActivation: .silu,
+                output: a + 17280000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28800 &* n, pool: pool)
+            p?.stop(13)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 150, 150, 192], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 17280000 &* n, batch: n, pixels: 22500, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 20704, reduceBias: w + 22240, activation: .silu,
-            expandWeights: w + 22256, expandBias: w + 23792,
-            rowSums: ws, rowsPerImage: 150,
-            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 192 &* n), pool: pool)
-        p?.stop(15)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 17280000 &* n, batch: n, pixels: 22500, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 20704, reduceBias: w + 22240, activation: .silu,
+                expandWeights: w + 22256, expandBias: w + 23792,
+                rowSums: ws, rowsPerImage: 150,
+                scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 192 &* n), pool: pool)
+            p?.stop(15)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 17280000 &* n, batch: n, imagePixels: 22500, inChannels: 192, inputScales: ws + 28800 &* n,
-            inputMajorWeights: w + 23984, bias: w + 33200, outChannels: 48,
-            activation: .identity, residual: nil, output: a + 12960000 &* n,
-            workspace: ws + (28800 &* n &+ 192 &* n), pool: pool)
-        p?.stop(16)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 17280000 &* n, batch: n, imagePixels: 22500, inChannels: 192, inputScales: ws + 28800 &* n,
+                inputMajorWeights: w + 23984, bias: w + 33200, outChannels: 48,
+                activation: .identity, residual: nil, output: a + 12960000 &* n,
+                workspace: ws + (28800 &* n &+ 192 &* n), pool: pool)
+            p?.stop(16)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
-            expandWeights: w + 33248, expandBias: w + 47072, expandActivation: .silu,
-            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 150, outWidth: 150,
-            depthwiseWeights: w + 47360, depthwiseBias: w + 49952, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
-        p?.stop(17)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 33248, expandBias: w + 47072, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 47360, depthwiseBias: w + 49952, depthwiseActivation: .silu,
+                depthwiseOutput: a + 6480000 &* n,
+                squeezeChannels: 12, reduceWeights: w + 50240, reduceBias: w + 53696,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 53712, squeezeExpandBias: w + 57168,
+                projectWeights: w + 57456, projectBias: w + 71280, outChannels: 48,
+                projectActivation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(17)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 33248, expandBias: w + 47072, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 47360, depthwiseBias: w + 49952, depthwiseActivation: .silu,
+                output: a + 6480000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+            p?.stop(17)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 50240, reduceBias: w + 53696, activation: .silu,
-            expandWeights: w + 53712, expandBias: w + 57168,
-            rowSums: ws, rowsPerImage: 150,
-            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(19)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 50240, reduceBias: w + 53696, activation: .silu,
+                expandWeights: w + 53712, expandBias: w + 57168,
+                rowSums: ws, rowsPerImage: 150,
+                scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(19)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
-            inputMajorWeights: w + 57456, bias: w + 71280, outChannels: 48,
-            activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
-            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(20)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                inputMajorWeights: w + 57456, bias: w + 71280, outChannels: 48,
+                activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(20)
+        }
     }
 
     /// features.2.2: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
-            expandWeights: w + 71328, expandBias: w + 85152, expandActivation: .silu,
-            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 150, outWidth: 150,
-            depthwiseWeights: w + 85440, depthwiseBias: w + 88032, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
-        p?.stop(21)
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 71328, expandBias: w + 85152, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 85440, depthwiseBias: w + 88032, depthwiseActivation: .silu,
+                depthwiseOutput: a + 6480000 &* n,
+                squeezeChannels: 12, reduceWeights: w + 88320, reduceBias: w + 91776,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 91792, squeezeExpandBias: w + 95248,
+                projectWeights: w + 95536, projectBias: w + 109360, outChannels: 48,
+                projectActivation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(21)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 71328, expandBias: w + 85152, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 85440, depthwiseBias: w + 88032, depthwiseActivation: .silu,
+                output: a + 6480000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+            p?.stop(21)
+        }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 88320, reduceBias: w + 91776, activation: .silu,
-            expandWeights: w + 91792, expandBias: w + 95248,
-            rowSums: ws, rowsPerImage: 150,
-            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(23)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 88320, reduceBias: w + 91776, activation: .silu,
+                expandWeights: w + 91792, expandBias: w + 95248,
+                rowSums: ws, rowsPerImage: 150,
+                scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(23)
+        }
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
-            inputMajorWeights: w + 95536, bias: w + 109360, outChannels: 48,
-            activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
-            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(24)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                inputMajorWeights: w + 95536, bias: w + 109360, outChannels: 48,
+                activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(24)
+        }
     }
 
     /// features.2.3: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
-            expandWeights: w + 109408, expandBias: w + 123232, expandActivation: .silu,
-            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 150, outWidth: 150,
-            depthwiseWeights: w + 123520, depthwiseBias: w + 126112, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
-        p?.stop(25)
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 109408, expandBias: w + 123232, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 123520, depthwiseBias: w + 126112, depthwiseActivation: .silu,
+                depthwiseOutput: a + 6480000 &* n,
+                squeezeChannels: 12, reduceWeights: w + 126400, reduceBias: w + 129856,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 129872, squeezeExpandBias: w + 133328,
+                projectWeights: w + 133616, projectBias: w + 147440, outChannels: 48,
+                projectActivation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(25)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 109408, expandBias: w + 123232, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 123520, depthwiseBias: w + 126112, depthwiseActivation: .silu,
+                output: a + 6480000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+            p?.stop(25)
+        }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 126400, reduceBias: w + 129856, activation: .silu,
-            expandWeights: w + 129872, expandBias: w + 133328,
-            rowSums: ws, rowsPerImage: 150,
-            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(27)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 126400, reduceBias: w + 129856, activation: .silu,
+                expandWeights: w + 129872, expandBias: w + 133328,
+                rowSums: ws, rowsPerImage: 150,
+                scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(27)
+        }
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
-            inputMajorWeights: w + 133616, bias: w + 147440, outChannels: 48,
-            activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
-            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(28)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                inputMajorWeights: w + 133616, bias: w + 147440, outChannels: 48,
+                activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(28)
+        }
     }
 
     /// features.2.4: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
-            expandWeights: w + 147488, expandBias: w + 161312, expandActivation: .silu,
-            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 150, outWidth: 150,
-            depthwiseWeights: w + 161600, depthwiseBias: w + 164192, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
-        p?.stop(29)
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 147488, expandBias: w + 161312, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 161600, depthwiseBias: w + 164192, depthwiseActivation: .silu,
+                depthwiseOutput: a + 6480000 &* n,
+                squeezeChannels: 12, reduceWeights: w + 164480, reduceBias: w + 167936,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 167952, squeezeExpandBias: w + 171408,
+                projectWeights: w + 171696, projectBias: w + 185520, outChannels: 48,
+                projectActivation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(29)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 147488, expandBias: w + 161312, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 161600, depthwiseBias: w + 164192, depthwiseActivation: .silu,
+                output: a + 6480000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+            p?.stop(29)
+        }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 164480, reduceBias: w + 167936, activation: .silu,
-            expandWeights: w + 167952, expandBias: w + 171408,
-            rowSums: ws, rowsPerImage: 150,
-            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(31)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 164480, reduceBias: w + 167936, activation: .silu,
+                expandWeights: w + 167952, expandBias: w + 171408,
+                rowSums: ws, rowsPerImage: 150,
+                scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(31)
+        }
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
-            inputMajorWeights: w + 171696, bias: w + 185520, outChannels: 48,
-            activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
-            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(32)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                inputMajorWeights: w + 171696, bias: w + 185520, outChannels: 48,
+                activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(32)
+        }
     }
 
     /// features.2.5: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
-            expandWeights: w + 185568, expandBias: w + 199392, expandActivation: .silu,
-            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 150, outWidth: 150,
-            depthwiseWeights: w + 199680, depthwiseBias: w + 202272, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
-        p?.stop(33)
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 185568, expandBias: w + 199392, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 199680, depthwiseBias: w + 202272, depthwiseActivation: .silu,
+                depthwiseOutput: a + 6480000 &* n,
+                squeezeChannels: 12, reduceWeights: w + 202560, reduceBias: w + 206016,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 206032, squeezeExpandBias: w + 209488,
+                projectWeights: w + 209776, projectBias: w + 223600, outChannels: 48,
+                projectActivation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(33)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 185568, expandBias: w + 199392, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 199680, depthwiseBias: w + 202272, depthwiseActivation: .silu,
+                output: a + 6480000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+            p?.stop(33)
+        }
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 202560, reduceBias: w + 206016, activation: .silu,
-            expandWeights: w + 206032, expandBias: w + 209488,
-            rowSums: ws, rowsPerImage: 150,
-            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(35)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 202560, reduceBias: w + 206016, activation: .silu,
+                expandWeights: w + 206032, expandBias: w + 209488,
+                rowSums: ws, rowsPerImage: 150,
+                scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(35)
+        }
         // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
-            inputMajorWeights: w + 209776, bias: w + 223600, outChannels: 48,
-            activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
-            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(36)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                inputMajorWeights: w + 209776, bias: w + 223600, outChannels: 48,
+                activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(36)
+        }
     }
 
     /// features.2.6: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
-            expandWeights: w + 223648, expandBias: w + 237472, expandActivation: .silu,
-            expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 150, outWidth: 150,
-            depthwiseWeights: w + 237760, depthwiseBias: w + 240352, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
-        p?.stop(37)
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 223648, expandBias: w + 237472, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 237760, depthwiseBias: w + 240352, depthwiseActivation: .silu,
+                depthwiseOutput: a + 6480000 &* n,
+                squeezeChannels: 12, reduceWeights: w + 240640, reduceBias: w + 244096,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 244112, squeezeExpandBias: w + 247568,
+                projectWeights: w + 247856, projectBias: w + 261680, outChannels: 48,
+                projectActivation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(37)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 223648, expandBias: w + 237472, expandActivation: .silu,
+                expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 237760, depthwiseBias: w + 240352, depthwiseActivation: .silu,
+                output: a + 6480000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+            p?.stop(37)
+        }
         // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.6.block.0
         // features.2.6.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 150, 150, 288], means from features.2.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 240640, reduceBias: w + 244096, activation: .silu,
-            expandWeights: w + 244112, expandBias: w + 247568,
-            rowSums: ws, rowsPerImage: 150,
-            scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(39)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 240640, reduceBias: w + 244096, activation: .silu,
+                expandWeights: w + 244112, expandBias: w + 247568,
+                rowSums: ws, rowsPerImage: 150,
+                scales: ws + 43200 &* n, workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(39)
+        }
         // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
-            inputMajorWeights: w + 247856, bias: w + 261680, outChannels: 48,
-            activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
-            workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
-        p?.stop(40)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                inputMajorWeights: w + 247856, bias: w + 261680, outChannels: 48,
+                activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
+            p?.stop(40)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 150x150x48 -> 75x75x80, SE 288 -> 12 -> 288
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
-            expandWeights: w + 261728, expandBias: w + 275552, expandActivation: .silu,
-            expandedChannels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 275840, depthwiseBias: w + 283040, depthwiseActivation: .silu,
-            output: a + 6480000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 21600 &* n, pool: pool)
-        p?.stop(41)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 2, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 261728, expandBias: w + 275552, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 275840, depthwiseBias: w + 283040, depthwiseActivation: .silu,
+                depthwiseOutput: a + 6480000 &* n,
+                squeezeChannels: 12, reduceWeights: w + 283328, reduceBias: w + 286784,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 286800, squeezeExpandBias: w + 290256,
+                projectWeights: w + 290544, projectBias: w + 313584, outChannels: 80,
+                projectActivation: .identity, residual: nil, output: a + 5400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(41)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                expandWeights: w + 261728, expandBias: w + 275552, expandActivation: .silu,
+                expandedChannels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 275840, depthwiseBias: w + 283040, depthwiseActivation: .silu,
+                output: a + 6480000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 21600 &* n, pool: pool)
+            p?.stop(41)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 288 -> 12 -> 288, scales only (folded into the projection) for [n, 75, 75, 288], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 6480000 &* n, batch: n, pixels: 5625, channels: 288, squeezeChannels: 12,
-            reduceWeights: w + 283328, reduceBias: w + 286784, activation: .silu,
-            expandWeights: w + 286800, expandBias: w + 290256,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 21600 &* n, workspace: ws + (21600 &* n &+ 288 &* n), pool: pool)
-        p?.stop(43)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 6480000 &* n, batch: n, pixels: 5625, channels: 288, squeezeChannels: 12,
+                reduceWeights: w + 283328, reduceBias: w + 286784, activation: .silu,
+                expandWeights: w + 286800, expandBias: w + 290256,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 21600 &* n, workspace: ws + (21600 &* n &+ 288 &* n), pool: pool)
+            p?.stop(43)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 6480000 &* n, batch: n, imagePixels: 5625, inChannels: 288, inputScales: ws + 21600 &* n,
-            inputMajorWeights: w + 290544, bias: w + 313584, outChannels: 80,
-            activation: .identity, residual: nil, output: a + 5400000 &* n,
-            workspace: ws + (21600 &* n &+ 288 &* n), pool: pool)
-        p?.stop(44)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 6480000 &* n, batch: n, imagePixels: 5625, inChannels: 288, inputScales: ws + 21600 &* n,
+                inputMajorWeights: w + 290544, bias: w + 313584, outChannels: 80,
+                activation: .identity, residual: nil, output: a + 5400000 &* n,
+                workspace: ws + (21600 &* n &+ 288 &* n), pool: pool)
+            p?.stop(44)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
-            expandWeights: w + 313664, expandBias: w + 352064, expandActivation: .silu,
-            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 352544, depthwiseBias: w + 364544, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
-        p?.stop(45)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 313664, expandBias: w + 352064, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 352544, depthwiseBias: w + 364544, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2700000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 365024, reduceBias: w + 374624,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 374656, squeezeExpandBias: w + 384256,
+                projectWeights: w + 384736, projectBias: w + 423136, outChannels: 80,
+                projectActivation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(45)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 313664, expandBias: w + 352064, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 352544, depthwiseBias: w + 364544, depthwiseActivation: .silu,
+                output: a + 2700000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+            p?.stop(45)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 365024, reduceBias: w + 374624, activation: .silu,
-            expandWeights: w + 374656, expandBias: w + 384256,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(47)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 365024, reduceBias: w + 374624, activation: .silu,
+                expandWeights: w + 374656, expandBias: w + 384256,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(47)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
-            inputMajorWeights: w + 384736, bias: w + 423136, outChannels: 80,
-            activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
-            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(48)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                inputMajorWeights: w + 384736, bias: w + 423136, outChannels: 80,
+                activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(48)
+        }
     }
 
     /// features.3.2: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
-            expandWeights: w + 423216, expandBias: w + 461616, expandActivation: .silu,
-            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 462096, depthwiseBias: w + 474096, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
-        p?.stop(49)
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 423216, expandBias: w + 461616, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 462096, depthwiseBias: w + 474096, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2700000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 474576, reduceBias: w + 484176,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 484208, squeezeExpandBias: w + 493808,
+                projectWeights: w + 494288, projectBias: w + 532688, outChannels: 80,
+                projectActivation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(49)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 423216, expandBias: w + 461616, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 462096, depthwiseBias: w + 474096, depthwiseActivation: .silu,
+                output: a + 2700000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+            p?.stop(49)
+        }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 474576, reduceBias: w + 484176, activation: .silu,
-            expandWeights: w + 484208, expandBias: w + 493808,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(51)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 474576, reduceBias: w + 484176, activation: .silu,
+                expandWeights: w + 484208, expandBias: w + 493808,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(51)
+        }
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
-            inputMajorWeights: w + 494288, bias: w + 532688, outChannels: 80,
-            activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
-            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(52)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                inputMajorWeights: w + 494288, bias: w + 532688, outChannels: 80,
+                activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(52)
+        }
     }
 
     /// features.3.3: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
-            expandWeights: w + 532768, expandBias: w + 571168, expandActivation: .silu,
-            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 571648, depthwiseBias: w + 583648, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
-        p?.stop(53)
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 532768, expandBias: w + 571168, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 571648, depthwiseBias: w + 583648, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2700000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 584128, reduceBias: w + 593728,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 593760, squeezeExpandBias: w + 603360,
+                projectWeights: w + 603840, projectBias: w + 642240, outChannels: 80,
+                projectActivation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(53)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 532768, expandBias: w + 571168, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 571648, depthwiseBias: w + 583648, depthwiseActivation: .silu,
+                output: a + 2700000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+            p?.stop(53)
+        }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 584128, reduceBias: w + 593728, activation: .silu,
-            expandWeights: w + 593760, expandBias: w + 603360,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(55)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 584128, reduceBias: w + 593728, activation: .silu,
+                expandWeights: w + 593760, expandBias: w + 603360,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(55)
+        }
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
-            inputMajorWeights: w + 603840, bias: w + 642240, outChannels: 80,
-            activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
-            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(56)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                inputMajorWeights: w + 603840, bias: w + 642240, outChannels: 80,
+                activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(56)
+        }
     }
 
     /// features.3.4: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
-            expandWeights: w + 642320, expandBias: w + 680720, expandActivation: .silu,
-            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 681200, depthwiseBias: w + 693200, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
-        p?.stop(57)
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 642320, expandBias: w + 680720, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 681200, depthwiseBias: w + 693200, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2700000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 693680, reduceBias: w + 703280,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 703312, squeezeExpandBias: w + 712912,
+                projectWeights: w + 713392, projectBias: w + 751792, outChannels: 80,
+                projectActivation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(57)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 642320, expandBias: w + 680720, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 681200, depthwiseBias: w + 693200, depthwiseActivation: .silu,
+                output: a + 2700000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+            p?.stop(57)
+        }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 693680, reduceBias: w + 703280, activation: .silu,
-            expandWeights: w + 703312, expandBias: w + 712912,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(59)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 693680, reduceBias: w + 703280, activation: .silu,
+                expandWeights: w + 703312, expandBias: w + 712912,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(59)
+        }
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
-            inputMajorWeights: w + 713392, bias: w + 751792, outChannels: 80,
-            activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
-            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(60)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                inputMajorWeights: w + 713392, bias: w + 751792, outChannels: 80,
+                activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(60)
+        }
     }
 
     /// features.3.5: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
-            expandWeights: w + 751872, expandBias: w + 790272, expandActivation: .silu,
-            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 790752, depthwiseBias: w + 802752, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
-        p?.stop(61)
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 751872, expandBias: w + 790272, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 790752, depthwiseBias: w + 802752, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2700000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 803232, reduceBias: w + 812832,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 812864, squeezeExpandBias: w + 822464,
+                projectWeights: w + 822944, projectBias: w + 861344, outChannels: 80,
+                projectActivation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(61)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 751872, expandBias: w + 790272, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 790752, depthwiseBias: w + 802752, depthwiseActivation: .silu,
+                output: a + 2700000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+            p?.stop(61)
+        }
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 803232, reduceBias: w + 812832, activation: .silu,
-            expandWeights: w + 812864, expandBias: w + 822464,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(63)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 803232, reduceBias: w + 812832, activation: .silu,
+                expandWeights: w + 812864, expandBias: w + 822464,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(63)
+        }
         // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
-            inputMajorWeights: w + 822944, bias: w + 861344, outChannels: 80,
-            activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
-            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(64)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                inputMajorWeights: w + 822944, bias: w + 861344, outChannels: 80,
+                activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(64)
+        }
     }
 
     /// features.3.6: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
-            expandWeights: w + 861424, expandBias: w + 899824, expandActivation: .silu,
-            expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 75, outWidth: 75,
-            depthwiseWeights: w + 900304, depthwiseBias: w + 912304, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
-        p?.stop(65)
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 861424, expandBias: w + 899824, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 900304, depthwiseBias: w + 912304, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2700000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 912784, reduceBias: w + 922384,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 922416, squeezeExpandBias: w + 932016,
+                projectWeights: w + 932496, projectBias: w + 970896, outChannels: 80,
+                projectActivation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(65)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 861424, expandBias: w + 899824, expandActivation: .silu,
+                expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 75, outWidth: 75,
+                depthwiseWeights: w + 900304, depthwiseBias: w + 912304, depthwiseActivation: .silu,
+                output: a + 2700000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+            p?.stop(65)
+        }
         // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.6.block.0
         // features.3.6.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 75, 75, 480], means from features.3.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 912784, reduceBias: w + 922384, activation: .silu,
-            expandWeights: w + 922416, expandBias: w + 932016,
-            rowSums: ws, rowsPerImage: 75,
-            scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(67)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 912784, reduceBias: w + 922384, activation: .silu,
+                expandWeights: w + 922416, expandBias: w + 932016,
+                rowSums: ws, rowsPerImage: 75,
+                scales: ws + 36000 &* n, workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(67)
+        }
         // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
-            inputMajorWeights: w + 932496, bias: w + 970896, outChannels: 80,
-            activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
-            workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
-        p?.stop(68)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                inputMajorWeights: w + 932496, bias: w + 970896, outChannels: 80,
+                activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
+            p?.stop(68)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 75x75x80 -> 38x38x160, SE 480 -> 20 -> 480
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
-            expandWeights: w + 970976, expandBias: w + 1009376, expandActivation: .silu,
-            expandedChannels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 1009856, depthwiseBias: w + 1014176, depthwiseActivation: .silu,
-            output: a + 2700000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
-        p?.stop(69)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 2, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 970976, expandBias: w + 1009376, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 1009856, depthwiseBias: w + 1014176, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2700000 &* n,
+                squeezeChannels: 20, reduceWeights: w + 1014656, reduceBias: w + 1024256,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1024288, squeezeExpandBias: w + 1033888,
+                projectWeights: w + 1034368, projectBias: w + 1111168, outChannels: 160,
+                projectActivation: .identity, residual: nil, output: a + 3393120 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(69)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                expandWeights: w + 970976, expandBias: w + 1009376, expandActivation: .silu,
+                expandedChannels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 1009856, depthwiseBias: w + 1014176, depthwiseActivation: .silu,
+                output: a + 2700000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
+            p?.stop(69)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 480 -> 20 -> 480, scales only (folded into the projection) for [n, 38, 38, 480], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2700000 &* n, batch: n, pixels: 1444, channels: 480, squeezeChannels: 20,
-            reduceWeights: w + 1014656, reduceBias: w + 1024256, activation: .silu,
-            expandWeights: w + 1024288, expandBias: w + 1033888,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 480 &* n), pool: pool)
-        p?.stop(71)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2700000 &* n, batch: n, pixels: 1444, channels: 480, squeezeChannels: 20,
+                reduceWeights: w + 1014656, reduceBias: w + 1024256, activation: .silu,
+                expandWeights: w + 1024288, expandBias: w + 1033888,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 18240 &* n, workspace: ws + (18240 &* n &+ 480 &* n), pool: pool)
+            p?.stop(71)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2700000 &* n, batch: n, imagePixels: 1444, inChannels: 480, inputScales: ws + 18240 &* n,
-            inputMajorWeights: w + 1034368, bias: w + 1111168, outChannels: 160,
-            activation: .identity, residual: nil, output: a + 3393120 &* n,
-            workspace: ws + (18240 &* n &+ 480 &* n), pool: pool)
-        p?.stop(72)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2700000 &* n, batch: n, imagePixels: 1444, inChannels: 480, inputScales: ws + 18240 &* n,
+                inputMajorWeights: w + 1034368, bias: w + 1111168, outChannels: 160,
+                activation: .identity, residual: nil, output: a + 3393120 &* n,
+                workspace: ws + (18240 &* n &+ 480 &* n), pool: pool)
+            p?.stop(72)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3393120 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 1111328, expandBias: w + 1264928, expandActivation: .silu,
-            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 1265888, depthwiseBias: w + 1274528, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(73)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3393120 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 1111328, expandBias: w + 1264928, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 1265888, depthwiseBias: w + 1274528, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 1275488, reduceBias: w + 1313888,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1313936, squeezeExpandBias: w + 1352336,
+                projectWeights: w + 1353296, projectBias: w + 1506896, outChannels: 160,
+                projectActivation: .identity, residual: a + 3393120 &* n, output: a + 2772480 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(73)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3393120 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 1111328, expandBias: w + 1264928, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 1265888, depthwiseBias: w + 1274528, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(73)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 1275488, reduceBias: w + 1313888, activation: .silu,
-            expandWeights: w + 1313936, expandBias: w + 1352336,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(75)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 1275488, reduceBias: w + 1313888, activation: .silu,
+                expandWeights: w + 1313936, expandBias: w + 1352336,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(75)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 1353296, bias: w + 1506896, outChannels: 160,
-            activation: .identity, residual: a + 3393120 &* n, output: a + 2772480 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(76)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 1353296, bias: w + 1506896, outChannels: 160,
+                activation: .identity, residual: a + 3393120 &* n, output: a + 2772480 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(76)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 1507056, expandBias: w + 1660656, expandActivation: .silu,
-            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 1661616, depthwiseBias: w + 1670256, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(77)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 1507056, expandBias: w + 1660656, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 1661616, depthwiseBias: w + 1670256, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 1671216, reduceBias: w + 1709616,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1709664, squeezeExpandBias: w + 1748064,
+                projectWeights: w + 1749024, projectBias: w + 1902624, outChannels: 160,
+                projectActivation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(77)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 1507056, expandBias: w + 1660656, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 1661616, depthwiseBias: w + 1670256, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(77)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 1671216, reduceBias: w + 1709616, activation: .silu,
-            expandWeights: w + 1709664, expandBias: w + 1748064,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(79)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 1671216, reduceBias: w + 1709616, activation: .silu,
+                expandWeights: w + 1709664, expandBias: w + 1748064,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(79)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 1749024, bias: w + 1902624, outChannels: 160,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(80)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 1749024, bias: w + 1902624, outChannels: 160,
+                activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(80)
+        }
     }
 
     /// features.4.3: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 1902784, expandBias: w + 2056384, expandActivation: .silu,
-            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 2057344, depthwiseBias: w + 2065984, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(81)
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 1902784, expandBias: w + 2056384, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 2057344, depthwiseBias: w + 2065984, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 2066944, reduceBias: w + 2105344,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2105392, squeezeExpandBias: w + 2143792,
+                projectWeights: w + 2144752, projectBias: w + 2298352, outChannels: 160,
+                projectActivation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(81)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 1902784, expandBias: w + 2056384, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 2057344, depthwiseBias: w + 2065984, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(81)
+        }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 2066944, reduceBias: w + 2105344, activation: .silu,
-            expandWeights: w + 2105392, expandBias: w + 2143792,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(83)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 2066944, reduceBias: w + 2105344, activation: .silu,
+                expandWeights: w + 2105392, expandBias: w + 2143792,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(83)
+        }
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 2144752, bias: w + 2298352, outChannels: 160,
-            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(84)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 2144752, bias: w + 2298352, outChannels: 160,
+                activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(84)
+        }
     }
 
     /// features.4.4: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 2298512, expandBias: w + 2452112, expandActivation: .silu,
-            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 2453072, depthwiseBias: w + 2461712, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(85)
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 2298512, expandBias: w + 2452112, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 2453072, depthwiseBias: w + 2461712, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 2462672, reduceBias: w + 2501072,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2501120, squeezeExpandBias: w + 2539520,
+                projectWeights: w + 2540480, projectBias: w + 2694080, outChannels: 160,
+                projectActivation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(85)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 2298512, expandBias: w + 2452112, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 2453072, depthwiseBias: w + 2461712, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(85)
+        }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 2462672, reduceBias: w + 2501072, activation: .silu,
-            expandWeights: w + 2501120, expandBias: w + 2539520,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(87)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 2462672, reduceBias: w + 2501072, activation: .silu,
+                expandWeights: w + 2501120, expandBias: w + 2539520,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(87)
+        }
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 2540480, bias: w + 2694080, outChannels: 160,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(88)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 2540480, bias: w + 2694080, outChannels: 160,
+                activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(88)
+        }
     }
 
     /// features.4.5: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 2694240, expandBias: w + 2847840, expandActivation: .silu,
-            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 2848800, depthwiseBias: w + 2857440, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(89)
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 2694240, expandBias: w + 2847840, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 2848800, depthwiseBias: w + 2857440, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 2858400, reduceBias: w + 2896800,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2896848, squeezeExpandBias: w + 2935248,
+                projectWeights: w + 2936208, projectBias: w + 3089808, outChannels: 160,
+                projectActivation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(89)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 2694240, expandBias: w + 2847840, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 2848800, depthwiseBias: w + 2857440, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(89)
+        }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 2858400, reduceBias: w + 2896800, activation: .silu,
-            expandWeights: w + 2896848, expandBias: w + 2935248,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(91)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 2858400, reduceBias: w + 2896800, activation: .silu,
+                expandWeights: w + 2896848, expandBias: w + 2935248,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(91)
+        }
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 2936208, bias: w + 3089808, outChannels: 160,
-            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(92)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 2936208, bias: w + 3089808, outChannels: 160,
+                activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(92)
+        }
     }
 
     /// features.4.6: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 3089968, expandBias: w + 3243568, expandActivation: .silu,
-            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 3244528, depthwiseBias: w + 3253168, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(93)
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 3089968, expandBias: w + 3243568, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 3244528, depthwiseBias: w + 3253168, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 3254128, reduceBias: w + 3292528,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3292576, squeezeExpandBias: w + 3330976,
+                projectWeights: w + 3331936, projectBias: w + 3485536, outChannels: 160,
+                projectActivation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(93)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 3089968, expandBias: w + 3243568, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 3244528, depthwiseBias: w + 3253168, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(93)
+        }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 3254128, reduceBias: w + 3292528, activation: .silu,
-            expandWeights: w + 3292576, expandBias: w + 3330976,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(95)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 3254128, reduceBias: w + 3292528, activation: .silu,
+                expandWeights: w + 3292576, expandBias: w + 3330976,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(95)
+        }
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 3331936, bias: w + 3485536, outChannels: 160,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(96)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 3331936, bias: w + 3485536, outChannels: 160,
+                activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(96)
+        }
     }
 
     /// features.4.7: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 3485696, expandBias: w + 3639296, expandActivation: .silu,
-            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 3640256, depthwiseBias: w + 3648896, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(97)
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 3485696, expandBias: w + 3639296, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 3640256, depthwiseBias: w + 3648896, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 3649856, reduceBias: w + 3688256,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3688304, squeezeExpandBias: w + 3726704,
+                projectWeights: w + 3727664, projectBias: w + 3881264, outChannels: 160,
+                projectActivation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(97)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 3485696, expandBias: w + 3639296, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 3640256, depthwiseBias: w + 3648896, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(97)
+        }
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 3649856, reduceBias: w + 3688256, activation: .silu,
-            expandWeights: w + 3688304, expandBias: w + 3726704,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(99)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 3649856, reduceBias: w + 3688256, activation: .silu,
+                expandWeights: w + 3688304, expandBias: w + 3726704,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(99)
+        }
         // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 3727664, bias: w + 3881264, outChannels: 160,
-            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(100)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 3727664, bias: w + 3881264, outChannels: 160,
+                activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(100)
+        }
     }
 
     /// features.4.8: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 3881424, expandBias: w + 4035024, expandActivation: .silu,
-            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 4035984, depthwiseBias: w + 4044624, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(101)
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 3881424, expandBias: w + 4035024, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 4035984, depthwiseBias: w + 4044624, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 4045584, reduceBias: w + 4083984,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4084032, squeezeExpandBias: w + 4122432,
+                projectWeights: w + 4123392, projectBias: w + 4276992, outChannels: 160,
+                projectActivation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(101)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 3881424, expandBias: w + 4035024, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 4035984, depthwiseBias: w + 4044624, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(101)
+        }
         // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.8.block.0
         // features.4.8.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.8.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 4045584, reduceBias: w + 4083984, activation: .silu,
-            expandWeights: w + 4084032, expandBias: w + 4122432,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(103)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 4045584, reduceBias: w + 4083984, activation: .silu,
+                expandWeights: w + 4084032, expandBias: w + 4122432,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(103)
+        }
         // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 4123392, bias: w + 4276992, outChannels: 160,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(104)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 4123392, bias: w + 4276992, outChannels: 160,
+                activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(104)
+        }
     }
 
     /// features.4.9: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 4277152, expandBias: w + 4430752, expandActivation: .silu,
-            expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 4431712, depthwiseBias: w + 4440352, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(105)
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 4277152, expandBias: w + 4430752, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 4431712, depthwiseBias: w + 4440352, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 4441312, reduceBias: w + 4479712,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4479760, squeezeExpandBias: w + 4518160,
+                projectWeights: w + 4519120, projectBias: w + 4672720, outChannels: 160,
+                projectActivation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(105)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 4277152, expandBias: w + 4430752, expandActivation: .silu,
+                expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 4431712, depthwiseBias: w + 4440352, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(105)
+        }
         // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.9.block.0
         // features.4.9.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.4.9.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 4441312, reduceBias: w + 4479712, activation: .silu,
-            expandWeights: w + 4479760, expandBias: w + 4518160,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(107)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 4441312, reduceBias: w + 4479712, activation: .silu,
+                expandWeights: w + 4479760, expandBias: w + 4518160,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(107)
+        }
         // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 4519120, bias: w + 4672720, outChannels: 160,
-            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(108)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 4519120, bias: w + 4672720, outChannels: 160,
+                activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(108)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 38x38x160 -> 38x38x224, SE 960 -> 40 -> 960
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
-            expandWeights: w + 4672880, expandBias: w + 4826480, expandActivation: .silu,
-            expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 4827440, depthwiseBias: w + 4851440, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
-        p?.stop(109)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 4672880, expandBias: w + 4826480, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 4827440, depthwiseBias: w + 4851440, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1386240 &* n,
+                squeezeChannels: 40, reduceWeights: w + 4852400, reduceBias: w + 4890800,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4890848, squeezeExpandBias: w + 4929248,
+                projectWeights: w + 4930208, projectBias: w + 5145248, outChannels: 224,
+                projectActivation: .identity, residual: nil, output: a + 3881472 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(109)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                expandWeights: w + 4672880, expandBias: w + 4826480, expandActivation: .silu,
+                expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 4827440, depthwiseBias: w + 4851440, depthwiseActivation: .silu,
+                output: a + 1386240 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+            p?.stop(109)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 960 -> 40 -> 960, scales only (folded into the projection) for [n, 38, 38, 960], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
-            reduceWeights: w + 4852400, reduceBias: w + 4890800, activation: .silu,
-            expandWeights: w + 4890848, expandBias: w + 4929248,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(111)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                reduceWeights: w + 4852400, reduceBias: w + 4890800, activation: .silu,
+                expandWeights: w + 4890848, expandBias: w + 4929248,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 36480 &* n, workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(111)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
-            inputMajorWeights: w + 4930208, bias: w + 5145248, outChannels: 224,
-            activation: .identity, residual: nil, output: a + 3881472 &* n,
-            workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
-        p?.stop(112)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                inputMajorWeights: w + 4930208, bias: w + 5145248, outChannels: 224,
+                activation: .identity, residual: nil, output: a + 3881472 &* n,
+                workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
+            p?.stop(112)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
-            expandWeights: w + 5145472, expandBias: w + 5446528, expandActivation: .silu,
-            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 5447872, depthwiseBias: w + 5481472, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
-        p?.stop(113)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 5145472, expandBias: w + 5446528, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 5447872, depthwiseBias: w + 5481472, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1940736 &* n,
+                squeezeChannels: 56, reduceWeights: w + 5482816, reduceBias: w + 5558080,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5558144, squeezeExpandBias: w + 5633408,
+                projectWeights: w + 5634752, projectBias: w + 5935808, outChannels: 224,
+                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(113)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 5145472, expandBias: w + 5446528, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 5447872, depthwiseBias: w + 5481472, depthwiseActivation: .silu,
+                output: a + 1940736 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+            p?.stop(113)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
-            reduceWeights: w + 5482816, reduceBias: w + 5558080, activation: .silu,
-            expandWeights: w + 5558144, expandBias: w + 5633408,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(115)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                reduceWeights: w + 5482816, reduceBias: w + 5558080, activation: .silu,
+                expandWeights: w + 5558144, expandBias: w + 5633408,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(115)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
-            inputMajorWeights: w + 5634752, bias: w + 5935808, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(116)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                inputMajorWeights: w + 5634752, bias: w + 5935808, outChannels: 224,
+                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(116)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
-            expandWeights: w + 5936032, expandBias: w + 6237088, expandActivation: .silu,
-            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 6238432, depthwiseBias: w + 6272032, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
-        p?.stop(117)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 5936032, expandBias: w + 6237088, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 6238432, depthwiseBias: w + 6272032, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1940736 &* n,
+                squeezeChannels: 56, reduceWeights: w + 6273376, reduceBias: w + 6348640,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 6348704, squeezeExpandBias: w + 6423968,
+                projectWeights: w + 6425312, projectBias: w + 6726368, outChannels: 224,
+                projectActivation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(117)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 5936032, expandBias: w + 6237088, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 6238432, depthwiseBias: w + 6272032, depthwiseActivation: .silu,
+                output: a + 1940736 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+            p?.stop(117)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
-            reduceWeights: w + 6273376, reduceBias: w + 6348640, activation: .silu,
-            expandWeights: w + 6348704, expandBias: w + 6423968,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(119)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                reduceWeights: w + 6273376, reduceBias: w + 6348640, activation: .silu,
+                expandWeights: w + 6348704, expandBias: w + 6423968,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(119)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
-            inputMajorWeights: w + 6425312, bias: w + 6726368, outChannels: 224,
-            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
-            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(120)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                inputMajorWeights: w + 6425312, bias: w + 6726368, outChannels: 224,
+                activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(120)
+        }
     }
 
     /// features.5.3: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
-            expandWeights: w + 6726592, expandBias: w + 7027648, expandActivation: .silu,
-            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 7028992, depthwiseBias: w + 7062592, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
-        p?.stop(121)
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 6726592, expandBias: w + 7027648, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 7028992, depthwiseBias: w + 7062592, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1940736 &* n,
+                squeezeChannels: 56, reduceWeights: w + 7063936, reduceBias: w + 7139200,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 7139264, squeezeExpandBias: w + 7214528,
+                projectWeights: w + 7215872, projectBias: w + 7516928, outChannels: 224,
+                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(121)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 6726592, expandBias: w + 7027648, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 7028992, depthwiseBias: w + 7062592, depthwiseActivation: .silu,
+                output: a + 1940736 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+            p?.stop(121)
+        }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
-            reduceWeights: w + 7063936, reduceBias: w + 7139200, activation: .silu,
-            expandWeights: w + 7139264, expandBias: w + 7214528,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(123)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                reduceWeights: w + 7063936, reduceBias: w + 7139200, activation: .silu,
+                expandWeights: w + 7139264, expandBias: w + 7214528,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(123)
+        }
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
-            inputMajorWeights: w + 7215872, bias: w + 7516928, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(124)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                inputMajorWeights: w + 7215872, bias: w + 7516928, outChannels: 224,
+                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(124)
+        }
     }
 
     /// features.5.4: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
-            expandWeights: w + 7517152, expandBias: w + 7818208, expandActivation: .silu,
-            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 7819552, depthwiseBias: w + 7853152, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
-        p?.stop(125)
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 7517152, expandBias: w + 7818208, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 7819552, depthwiseBias: w + 7853152, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1940736 &* n,
+                squeezeChannels: 56, reduceWeights: w + 7854496, reduceBias: w + 7929760,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 7929824, squeezeExpandBias: w + 8005088,
+                projectWeights: w + 8006432, projectBias: w + 8307488, outChannels: 224,
+                projectActivation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(125)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 7517152, expandBias: w + 7818208, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 7819552, depthwiseBias: w + 7853152, depthwiseActivation: .silu,
+                output: a + 1940736 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+            p?.stop(125)
+        }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
-            reduceWeights: w + 7854496, reduceBias: w + 7929760, activation: .silu,
-            expandWeights: w + 7929824, expandBias: w + 8005088,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(127)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                reduceWeights: w + 7854496, reduceBias: w + 7929760, activation: .silu,
+                expandWeights: w + 7929824, expandBias: w + 8005088,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(127)
+        }
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
-            inputMajorWeights: w + 8006432, bias: w + 8307488, outChannels: 224,
-            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
-            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(128)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                inputMajorWeights: w + 8006432, bias: w + 8307488, outChannels: 224,
+                activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(128)
+        }
     }
 
     /// features.5.5: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
-            expandWeights: w + 8307712, expandBias: w + 8608768, expandActivation: .silu,
-            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 8610112, depthwiseBias: w + 8643712, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
-        p?.stop(129)
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 8307712, expandBias: w + 8608768, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 8610112, depthwiseBias: w + 8643712, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1940736 &* n,
+                squeezeChannels: 56, reduceWeights: w + 8645056, reduceBias: w + 8720320,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 8720384, squeezeExpandBias: w + 8795648,
+                projectWeights: w + 8796992, projectBias: w + 9098048, outChannels: 224,
+                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(129)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 8307712, expandBias: w + 8608768, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 8610112, depthwiseBias: w + 8643712, depthwiseActivation: .silu,
+                output: a + 1940736 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+            p?.stop(129)
+        }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
-            reduceWeights: w + 8645056, reduceBias: w + 8720320, activation: .silu,
-            expandWeights: w + 8720384, expandBias: w + 8795648,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(131)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                reduceWeights: w + 8645056, reduceBias: w + 8720320, activation: .silu,
+                expandWeights: w + 8720384, expandBias: w + 8795648,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(131)
+        }
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
-            inputMajorWeights: w + 8796992, bias: w + 9098048, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(132)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                inputMajorWeights: w + 8796992, bias: w + 9098048, outChannels: 224,
+                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(132)
+        }
     }
 
     /// features.5.6: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
-            expandWeights: w + 9098272, expandBias: w + 9399328, expandActivation: .silu,
-            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 9400672, depthwiseBias: w + 9434272, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
-        p?.stop(133)
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 9098272, expandBias: w + 9399328, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 9400672, depthwiseBias: w + 9434272, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1940736 &* n,
+                squeezeChannels: 56, reduceWeights: w + 9435616, reduceBias: w + 9510880,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 9510944, squeezeExpandBias: w + 9586208,
+                projectWeights: w + 9587552, projectBias: w + 9888608, outChannels: 224,
+                projectActivation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(133)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 9098272, expandBias: w + 9399328, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 9400672, depthwiseBias: w + 9434272, depthwiseActivation: .silu,
+                output: a + 1940736 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+            p?.stop(133)
+        }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
-            reduceWeights: w + 9435616, reduceBias: w + 9510880, activation: .silu,
-            expandWeights: w + 9510944, expandBias: w + 9586208,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(135)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                reduceWeights: w + 9435616, reduceBias: w + 9510880, activation: .silu,
+                expandWeights: w + 9510944, expandBias: w + 9586208,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(135)
+        }
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
-            inputMajorWeights: w + 9587552, bias: w + 9888608, outChannels: 224,
-            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
-            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(136)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                inputMajorWeights: w + 9587552, bias: w + 9888608, outChannels: 224,
+                activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(136)
+        }
     }
 
     /// features.5.7: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
-            expandWeights: w + 9888832, expandBias: w + 10189888, expandActivation: .silu,
-            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 10191232, depthwiseBias: w + 10224832, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
-        p?.stop(137)
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 9888832, expandBias: w + 10189888, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 10191232, depthwiseBias: w + 10224832, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1940736 &* n,
+                squeezeChannels: 56, reduceWeights: w + 10226176, reduceBias: w + 10301440,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 10301504, squeezeExpandBias: w + 10376768,
+                projectWeights: w + 10378112, projectBias: w + 10679168, outChannels: 224,
+                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(137)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 9888832, expandBias: w + 10189888, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 10191232, depthwiseBias: w + 10224832, depthwiseActivation: .silu,
+                output: a + 1940736 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+            p?.stop(137)
+        }
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
-            reduceWeights: w + 10226176, reduceBias: w + 10301440, activation: .silu,
-            expandWeights: w + 10301504, expandBias: w + 10376768,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(139)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                reduceWeights: w + 10226176, reduceBias: w + 10301440, activation: .silu,
+                expandWeights: w + 10301504, expandBias: w + 10376768,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(139)
+        }
         // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
-            inputMajorWeights: w + 10378112, bias: w + 10679168, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(140)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                inputMajorWeights: w + 10378112, bias: w + 10679168, outChannels: 224,
+                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(140)
+        }
     }
 
     /// features.5.8: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
-            expandWeights: w + 10679392, expandBias: w + 10980448, expandActivation: .silu,
-            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 10981792, depthwiseBias: w + 11015392, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
-        p?.stop(141)
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 10679392, expandBias: w + 10980448, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 10981792, depthwiseBias: w + 11015392, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1940736 &* n,
+                squeezeChannels: 56, reduceWeights: w + 11016736, reduceBias: w + 11092000,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 11092064, squeezeExpandBias: w + 11167328,
+                projectWeights: w + 11168672, projectBias: w + 11469728, outChannels: 224,
+                projectActivation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(141)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 10679392, expandBias: w + 10980448, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 10981792, depthwiseBias: w + 11015392, depthwiseActivation: .silu,
+                output: a + 1940736 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+            p?.stop(141)
+        }
         // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.8.block.0
         // features.5.8.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.8.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
-            reduceWeights: w + 11016736, reduceBias: w + 11092000, activation: .silu,
-            expandWeights: w + 11092064, expandBias: w + 11167328,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(143)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                reduceWeights: w + 11016736, reduceBias: w + 11092000, activation: .silu,
+                expandWeights: w + 11092064, expandBias: w + 11167328,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(143)
+        }
         // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
-            inputMajorWeights: w + 11168672, bias: w + 11469728, outChannels: 224,
-            activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
-            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(144)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                inputMajorWeights: w + 11168672, bias: w + 11469728, outChannels: 224,
+                activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(144)
+        }
     }
 
     /// features.5.9: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
-            expandWeights: w + 11469952, expandBias: w + 11771008, expandActivation: .silu,
-            expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 38, outWidth: 38,
-            depthwiseWeights: w + 11772352, depthwiseBias: w + 11805952, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
-        p?.stop(145)
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 11469952, expandBias: w + 11771008, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 11772352, depthwiseBias: w + 11805952, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1940736 &* n,
+                squeezeChannels: 56, reduceWeights: w + 11807296, reduceBias: w + 11882560,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 11882624, squeezeExpandBias: w + 11957888,
+                projectWeights: w + 11959232, projectBias: w + 12260288, outChannels: 224,
+                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(145)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                expandWeights: w + 11469952, expandBias: w + 11771008, expandActivation: .silu,
+                expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 38, outWidth: 38,
+                depthwiseWeights: w + 11772352, depthwiseBias: w + 11805952, depthwiseActivation: .silu,
+                output: a + 1940736 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+            p?.stop(145)
+        }
         // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.9.block.0
         // features.5.9.block.2 squeeze-excitation: 1344 -> 56 -> 1344, scales only (folded into the projection) for [n, 38, 38, 1344], means from features.5.9.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
-            reduceWeights: w + 11807296, reduceBias: w + 11882560, activation: .silu,
-            expandWeights: w + 11882624, expandBias: w + 11957888,
-            rowSums: ws, rowsPerImage: 38,
-            scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(147)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                reduceWeights: w + 11807296, reduceBias: w + 11882560, activation: .silu,
+                expandWeights: w + 11882624, expandBias: w + 11957888,
+                rowSums: ws, rowsPerImage: 38,
+                scales: ws + 51072 &* n, workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(147)
+        }
         // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
-            inputMajorWeights: w + 11959232, bias: w + 12260288, outChannels: 224,
-            activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
-            workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
-        p?.stop(148)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                inputMajorWeights: w + 11959232, bias: w + 12260288, outChannels: 224,
+                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
+            p?.stop(148)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 38x38x224 -> 19x19x384, SE 1344 -> 56 -> 1344
@@ -1956,7 +2712,7 @@ extension EfficientNetB7 {
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 92160000,
               "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 591840000,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 300, 300, 32] -> [n, 300, 300, 192] -> [n, 150, 150, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 38880000,
               "depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -1964,7 +2720,7 @@ extension EfficientNetB7 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 207360000,
               "conv 1x1 + BN, [n, 150, 150, 192] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1972,7 +2728,7 @@ extension EfficientNetB7 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1980,7 +2736,7 @@ extension EfficientNetB7 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1988,7 +2744,7 @@ extension EfficientNetB7 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -1996,7 +2752,7 @@ extension EfficientNetB7 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2004,7 +2760,7 @@ extension EfficientNetB7 {
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 369360000,
-              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 150, 150, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 58320000,
               "depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2012,7 +2768,7 @@ extension EfficientNetB7 {
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 311040000,
               "conv 1x1 + BN + shortcut, [n, 150, 150, 288] -> [n, 150, 150, 48], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 351540000,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 150, 150, 48] -> [n, 150, 150, 288] -> [n, 75, 75, 288], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 40500000,
               "depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 6912,
@@ -2020,7 +2776,7 @@ extension EfficientNetB7 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 129600000,
               "conv 1x1 + BN, [n, 75, 75, 288] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2028,7 +2784,7 @@ extension EfficientNetB7 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2036,7 +2792,7 @@ extension EfficientNetB7 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2044,7 +2800,7 @@ extension EfficientNetB7 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2052,7 +2808,7 @@ extension EfficientNetB7 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2060,7 +2816,7 @@ extension EfficientNetB7 {
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 283500000,
-              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 75, 75, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 67500000,
               "depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2068,7 +2824,7 @@ extension EfficientNetB7 {
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 216000000,
               "conv 1x1 + BN + shortcut, [n, 75, 75, 480] -> [n, 75, 75, 80], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 222238080,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 75, 75, 80] -> [n, 75, 75, 480] -> [n, 38, 38, 480], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 6238080,
               "depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 19200,
@@ -2076,7 +2832,7 @@ extension EfficientNetB7 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 110899200,
               "conv 1x1 + BN, [n, 38, 38, 480] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2084,7 +2840,7 @@ extension EfficientNetB7 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2092,7 +2848,7 @@ extension EfficientNetB7 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2100,7 +2856,7 @@ extension EfficientNetB7 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2108,7 +2864,7 @@ extension EfficientNetB7 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2116,7 +2872,7 @@ extension EfficientNetB7 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2124,7 +2880,7 @@ extension EfficientNetB7 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2132,7 +2888,7 @@ extension EfficientNetB7 {
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2140,7 +2896,7 @@ extension EfficientNetB7 {
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 234274560,
-              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 12476160,
               "depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2148,7 +2904,7 @@ extension EfficientNetB7 {
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 221798400,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 960] -> [n, 38, 38, 160], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 256454400,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 160] -> [n, 38, 38, 960] -> [n, 38, 38, 960], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 34656000,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 76800,
@@ -2156,7 +2912,7 @@ extension EfficientNetB7 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 310517760,
               "conv 1x1 + BN, [n, 38, 38, 960] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2164,7 +2920,7 @@ extension EfficientNetB7 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2172,7 +2928,7 @@ extension EfficientNetB7 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2180,7 +2936,7 @@ extension EfficientNetB7 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2188,7 +2944,7 @@ extension EfficientNetB7 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2196,7 +2952,7 @@ extension EfficientNetB7 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2204,7 +2960,7 @@ extension EfficientNetB7 {
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2212,7 +2968,7 @@ extension EfficientNetB7 {
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 150528,
@@ -2220,7 +2976,7 @@ extension EfficientNetB7 {
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 434724864,
               "conv 1x1 + BN + shortcut, [n, 38, 38, 1344] -> [n, 38, 38, 224], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 483243264,
-              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 38, 38, 1344], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 48518400,
               "depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 150528,

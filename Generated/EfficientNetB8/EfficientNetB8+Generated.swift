@@ -45,15 +45,25 @@ public final class EfficientNetB8: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106, outChannels: 424),
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106),
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 4224) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 336, expandedChannels: 192, kernel: 3, outHeight: 168, squeezeChannels: 8, outChannels: 56, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 336, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 168, expandedChannels: 336, kernel: 3, outHeight: 168, squeezeChannels: 14, outChannels: 56, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 168, expandedChannels: 336, kernel: 5, outHeight: 84, squeezeChannels: 14, outChannels: 88, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 84, expandedChannels: 528, kernel: 5, outHeight: 84, squeezeChannels: 22, outChannels: 88, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 84, expandedChannels: 528, kernel: 3, outHeight: 42, squeezeChannels: 22, outChannels: 176, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 42, expandedChannels: 1056, kernel: 3, outHeight: 42, squeezeChannels: 44, outChannels: 176, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 42, expandedChannels: 1056, kernel: 5, outHeight: 42, squeezeChannels: 44, outChannels: 248, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 42, expandedChannels: 1488, kernel: 5, outHeight: 42, squeezeChannels: 62, outChannels: 248, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1488) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1488, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 42, expandedChannels: 1488, kernel: 5, outHeight: 21, squeezeChannels: 62, outChannels: 424, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 1488) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1488, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 21, expandedChannels: 2544, kernel: 5, outHeight: 21, squeezeChannels: 106, outChannels: 424, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 4224) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 4224, kernel: 3, threads: pool.threadCount))
@@ -258,1751 +268,2917 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 336x336x32 -> 168x168x56, SE 192 -> 8 -> 192
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 27095040 &* n, batch: n, height: 336, width: 336, inChannels: 32,
-            expandWeights: w + 13616, expandBias: w + 19760, expandActivation: .silu,
-            expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 168, outWidth: 168,
-            depthwiseWeights: w + 19952, depthwiseBias: w + 21680, depthwiseActivation: .silu,
-            output: a + 21676032 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 32256 &* n, pool: pool)
-        p?.stop(13)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 336, width: 336, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 2, outHeight: 168, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 27095040 &* n, batch: n, height: 336, width: 336, inChannels: 32,
+                expandWeights: w + 13616, expandBias: w + 19760, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 19952, depthwiseBias: w + 21680, depthwiseActivation: .silu,
+                depthwiseOutput: a + 21676032 &* n,
+                squeezeChannels: 8, reduceWeights: w + 21872, reduceBias: w + 23408,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 23424, squeezeExpandBias: w + 24960,
+                projectWeights: w + 25152, projectBias: w + 35904, outChannels: 56,
+                projectActivation: .identity, residual: nil, output: a + 18966528 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(13)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 27095040 &* n, batch: n, height: 336, width: 336, inChannels: 32,
+                expandWeights: w + 13616, expandBias: w + 19760, expandActivation: .silu,
+                expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 19952, depthwiseBias: w + 21680, depthwiseActivation: .silu,
+                output: a + 21676032 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 32256 &* n, pool: pool)
+            p?.stop(13)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 192 -> 8 -> 192, scales only (folded into the projection) for [n, 168, 168, 192], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 21676032 &* n, batch: n, pixels: 28224, channels: 192, squeezeChannels: 8,
-            reduceWeights: w + 21872, reduceBias: w + 23408, activation: .silu,
-            expandWeights: w + 23424, expandBias: w + 24960,
-            rowSums: ws, rowsPerImage: 168,
-            scales: ws + 32256 &* n, workspace: ws + (32256 &* n &+ 192 &* n), pool: pool)
-        p?.stop(15)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 21676032 &* n, batch: n, pixels: 28224, channels: 192, squeezeChannels: 8,
+                reduceWeights: w + 21872, reduceBias: w + 23408, activation: .silu,
+                expandWeights: w + 23424, expandBias: w + 24960,
+                rowSums: ws, rowsPerImage: 168,
+                scales: ws + 32256 &* n, workspace: ws + (32256 &* n &+ 192 &* n), pool: pool)
+            p?.stop(15)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 21676032 &* n, batch: n, imagePixels: 28224, inChannels: 192, inputScales: ws + 32256 &* n,
-            inputMajorWeights: w + 25152, bias: w + 35904, outChannels: 56,
-            activation: .identity, residual: nil, output: a + 18966528 &* n,
-            workspace: ws + (32256 &* n &+ 192 &* n), pool: pool)
-        p?.stop(16)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 21676032 &* n, batch: n, imagePixels: 28224, inChannels: 192, inputScales: ws + 32256 &* n,
+                inputMajorWeights: w + 25152, bias: w + 35904, outChannels: 56,
+                activation: .identity, residual: nil, output: a + 18966528 &* n,
+                workspace: ws + (32256 &* n &+ 192 &* n), pool: pool)
+            p?.stop(16)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
-            expandWeights: w + 35968, expandBias: w + 54784, expandActivation: .silu,
-            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 168, outWidth: 168,
-            depthwiseWeights: w + 55120, depthwiseBias: w + 58144, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
-        p?.stop(17)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 35968, expandBias: w + 54784, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 55120, depthwiseBias: w + 58144, depthwiseActivation: .silu,
+                depthwiseOutput: a + 9483264 &* n,
+                squeezeChannels: 14, reduceWeights: w + 58480, reduceBias: w + 63184,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 63200, squeezeExpandBias: w + 67904,
+                projectWeights: w + 68240, projectBias: w + 87056, outChannels: 56,
+                projectActivation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(17)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 35968, expandBias: w + 54784, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 55120, depthwiseBias: w + 58144, depthwiseActivation: .silu,
+                output: a + 9483264 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+            p?.stop(17)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 58480, reduceBias: w + 63184, activation: .silu,
-            expandWeights: w + 63200, expandBias: w + 67904,
-            rowSums: ws, rowsPerImage: 168,
-            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(19)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 58480, reduceBias: w + 63184, activation: .silu,
+                expandWeights: w + 63200, expandBias: w + 67904,
+                rowSums: ws, rowsPerImage: 168,
+                scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(19)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
-            inputMajorWeights: w + 68240, bias: w + 87056, outChannels: 56,
-            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
-            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(20)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                inputMajorWeights: w + 68240, bias: w + 87056, outChannels: 56,
+                activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(20)
+        }
     }
 
     /// features.2.2: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
-            expandWeights: w + 87120, expandBias: w + 105936, expandActivation: .silu,
-            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 168, outWidth: 168,
-            depthwiseWeights: w + 106272, depthwiseBias: w + 109296, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
-        p?.stop(21)
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 87120, expandBias: w + 105936, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 106272, depthwiseBias: w + 109296, depthwiseActivation: .silu,
+                depthwiseOutput: a + 9483264 &* n,
+                squeezeChannels: 14, reduceWeights: w + 109632, reduceBias: w + 114336,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 114352, squeezeExpandBias: w + 119056,
+                projectWeights: w + 119392, projectBias: w + 138208, outChannels: 56,
+                projectActivation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(21)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 87120, expandBias: w + 105936, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 106272, depthwiseBias: w + 109296, depthwiseActivation: .silu,
+                output: a + 9483264 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+            p?.stop(21)
+        }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 109632, reduceBias: w + 114336, activation: .silu,
-            expandWeights: w + 114352, expandBias: w + 119056,
-            rowSums: ws, rowsPerImage: 168,
-            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(23)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 109632, reduceBias: w + 114336, activation: .silu,
+                expandWeights: w + 114352, expandBias: w + 119056,
+                rowSums: ws, rowsPerImage: 168,
+                scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(23)
+        }
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
-            inputMajorWeights: w + 119392, bias: w + 138208, outChannels: 56,
-            activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
-            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(24)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                inputMajorWeights: w + 119392, bias: w + 138208, outChannels: 56,
+                activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(24)
+        }
     }
 
     /// features.2.3: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
-            expandWeights: w + 138272, expandBias: w + 157088, expandActivation: .silu,
-            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 168, outWidth: 168,
-            depthwiseWeights: w + 157424, depthwiseBias: w + 160448, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
-        p?.stop(25)
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 138272, expandBias: w + 157088, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 157424, depthwiseBias: w + 160448, depthwiseActivation: .silu,
+                depthwiseOutput: a + 9483264 &* n,
+                squeezeChannels: 14, reduceWeights: w + 160784, reduceBias: w + 165488,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 165504, squeezeExpandBias: w + 170208,
+                projectWeights: w + 170544, projectBias: w + 189360, outChannels: 56,
+                projectActivation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(25)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 138272, expandBias: w + 157088, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 157424, depthwiseBias: w + 160448, depthwiseActivation: .silu,
+                output: a + 9483264 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+            p?.stop(25)
+        }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 160784, reduceBias: w + 165488, activation: .silu,
-            expandWeights: w + 165504, expandBias: w + 170208,
-            rowSums: ws, rowsPerImage: 168,
-            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(27)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 160784, reduceBias: w + 165488, activation: .silu,
+                expandWeights: w + 165504, expandBias: w + 170208,
+                rowSums: ws, rowsPerImage: 168,
+                scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(27)
+        }
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
-            inputMajorWeights: w + 170544, bias: w + 189360, outChannels: 56,
-            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
-            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(28)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                inputMajorWeights: w + 170544, bias: w + 189360, outChannels: 56,
+                activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(28)
+        }
     }
 
     /// features.2.4: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
-            expandWeights: w + 189424, expandBias: w + 208240, expandActivation: .silu,
-            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 168, outWidth: 168,
-            depthwiseWeights: w + 208576, depthwiseBias: w + 211600, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
-        p?.stop(29)
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 189424, expandBias: w + 208240, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 208576, depthwiseBias: w + 211600, depthwiseActivation: .silu,
+                depthwiseOutput: a + 9483264 &* n,
+                squeezeChannels: 14, reduceWeights: w + 211936, reduceBias: w + 216640,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 216656, squeezeExpandBias: w + 221360,
+                projectWeights: w + 221696, projectBias: w + 240512, outChannels: 56,
+                projectActivation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(29)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 189424, expandBias: w + 208240, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 208576, depthwiseBias: w + 211600, depthwiseActivation: .silu,
+                output: a + 9483264 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+            p?.stop(29)
+        }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 211936, reduceBias: w + 216640, activation: .silu,
-            expandWeights: w + 216656, expandBias: w + 221360,
-            rowSums: ws, rowsPerImage: 168,
-            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(31)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 211936, reduceBias: w + 216640, activation: .silu,
+                expandWeights: w + 216656, expandBias: w + 221360,
+                rowSums: ws, rowsPerImage: 168,
+                scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(31)
+        }
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
-            inputMajorWeights: w + 221696, bias: w + 240512, outChannels: 56,
-            activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
-            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(32)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                inputMajorWeights: w + 221696, bias: w + 240512, outChannels: 56,
+                activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(32)
+        }
     }
 
     /// features.2.5: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
-            expandWeights: w + 240576, expandBias: w + 259392, expandActivation: .silu,
-            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 168, outWidth: 168,
-            depthwiseWeights: w + 259728, depthwiseBias: w + 262752, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
-        p?.stop(33)
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 240576, expandBias: w + 259392, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 259728, depthwiseBias: w + 262752, depthwiseActivation: .silu,
+                depthwiseOutput: a + 9483264 &* n,
+                squeezeChannels: 14, reduceWeights: w + 263088, reduceBias: w + 267792,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 267808, squeezeExpandBias: w + 272512,
+                projectWeights: w + 272848, projectBias: w + 291664, outChannels: 56,
+                projectActivation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(33)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 240576, expandBias: w + 259392, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 259728, depthwiseBias: w + 262752, depthwiseActivation: .silu,
+                output: a + 9483264 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+            p?.stop(33)
+        }
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 263088, reduceBias: w + 267792, activation: .silu,
-            expandWeights: w + 267808, expandBias: w + 272512,
-            rowSums: ws, rowsPerImage: 168,
-            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(35)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 263088, reduceBias: w + 267792, activation: .silu,
+                expandWeights: w + 267808, expandBias: w + 272512,
+                rowSums: ws, rowsPerImage: 168,
+                scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(35)
+        }
         // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
-            inputMajorWeights: w + 272848, bias: w + 291664, outChannels: 56,
-            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
-            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(36)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                inputMajorWeights: w + 272848, bias: w + 291664, outChannels: 56,
+                activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(36)
+        }
     }
 
     /// features.2.6: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
-            expandWeights: w + 291728, expandBias: w + 310544, expandActivation: .silu,
-            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 168, outWidth: 168,
-            depthwiseWeights: w + 310880, depthwiseBias: w + 313904, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
-        p?.stop(37)
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 291728, expandBias: w + 310544, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 310880, depthwiseBias: w + 313904, depthwiseActivation: .silu,
+                depthwiseOutput: a + 9483264 &* n,
+                squeezeChannels: 14, reduceWeights: w + 314240, reduceBias: w + 318944,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 318960, squeezeExpandBias: w + 323664,
+                projectWeights: w + 324000, projectBias: w + 342816, outChannels: 56,
+                projectActivation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(37)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 291728, expandBias: w + 310544, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 310880, depthwiseBias: w + 313904, depthwiseActivation: .silu,
+                output: a + 9483264 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+            p?.stop(37)
+        }
         // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.6.block.0
         // features.2.6.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 314240, reduceBias: w + 318944, activation: .silu,
-            expandWeights: w + 318960, expandBias: w + 323664,
-            rowSums: ws, rowsPerImage: 168,
-            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(39)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 314240, reduceBias: w + 318944, activation: .silu,
+                expandWeights: w + 318960, expandBias: w + 323664,
+                rowSums: ws, rowsPerImage: 168,
+                scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(39)
+        }
         // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
-            inputMajorWeights: w + 324000, bias: w + 342816, outChannels: 56,
-            activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
-            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(40)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                inputMajorWeights: w + 324000, bias: w + 342816, outChannels: 56,
+                activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(40)
+        }
     }
 
     /// features.2.7: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
-            expandWeights: w + 342880, expandBias: w + 361696, expandActivation: .silu,
-            expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 168, outWidth: 168,
-            depthwiseWeights: w + 362032, depthwiseBias: w + 365056, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
-        p?.stop(41)
+        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 342880, expandBias: w + 361696, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 362032, depthwiseBias: w + 365056, depthwiseActivation: .silu,
+                depthwiseOutput: a + 9483264 &* n,
+                squeezeChannels: 14, reduceWeights: w + 365392, reduceBias: w + 370096,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 370112, squeezeExpandBias: w + 374816,
+                projectWeights: w + 375152, projectBias: w + 393968, outChannels: 56,
+                projectActivation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(41)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 342880, expandBias: w + 361696, expandActivation: .silu,
+                expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 168, outWidth: 168,
+                depthwiseWeights: w + 362032, depthwiseBias: w + 365056, depthwiseActivation: .silu,
+                output: a + 9483264 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+            p?.stop(41)
+        }
         // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.7.block.0
         // features.2.7.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 168, 168, 336], means from features.2.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 365392, reduceBias: w + 370096, activation: .silu,
-            expandWeights: w + 370112, expandBias: w + 374816,
-            rowSums: ws, rowsPerImage: 168,
-            scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(43)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 365392, reduceBias: w + 370096, activation: .silu,
+                expandWeights: w + 370112, expandBias: w + 374816,
+                rowSums: ws, rowsPerImage: 168,
+                scales: ws + 56448 &* n, workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(43)
+        }
         // features.2.7.block.3 project: conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
-            inputMajorWeights: w + 375152, bias: w + 393968, outChannels: 56,
-            activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
-            workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
-        p?.stop(44)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                inputMajorWeights: w + 375152, bias: w + 393968, outChannels: 56,
+                activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
+            p?.stop(44)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 168x168x56 -> 84x84x88, SE 336 -> 14 -> 336
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
-            expandWeights: w + 394032, expandBias: w + 412848, expandActivation: .silu,
-            expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 84, outWidth: 84,
-            depthwiseWeights: w + 413184, depthwiseBias: w + 421584, depthwiseActivation: .silu,
-            output: a + 9483264 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 28224 &* n, pool: pool)
-        p?.stop(45)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 2, outHeight: 84, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 394032, expandBias: w + 412848, expandActivation: .silu,
+                expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 413184, depthwiseBias: w + 421584, depthwiseActivation: .silu,
+                depthwiseOutput: a + 9483264 &* n,
+                squeezeChannels: 14, reduceWeights: w + 421920, reduceBias: w + 426624,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 426640, squeezeExpandBias: w + 431344,
+                projectWeights: w + 431680, projectBias: w + 461248, outChannels: 88,
+                projectActivation: .identity, residual: nil, output: a + 7451136 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(45)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                expandWeights: w + 394032, expandBias: w + 412848, expandActivation: .silu,
+                expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 413184, depthwiseBias: w + 421584, depthwiseActivation: .silu,
+                output: a + 9483264 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 28224 &* n, pool: pool)
+            p?.stop(45)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 336 -> 14 -> 336, scales only (folded into the projection) for [n, 84, 84, 336], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 9483264 &* n, batch: n, pixels: 7056, channels: 336, squeezeChannels: 14,
-            reduceWeights: w + 421920, reduceBias: w + 426624, activation: .silu,
-            expandWeights: w + 426640, expandBias: w + 431344,
-            rowSums: ws, rowsPerImage: 84,
-            scales: ws + 28224 &* n, workspace: ws + (28224 &* n &+ 336 &* n), pool: pool)
-        p?.stop(47)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 9483264 &* n, batch: n, pixels: 7056, channels: 336, squeezeChannels: 14,
+                reduceWeights: w + 421920, reduceBias: w + 426624, activation: .silu,
+                expandWeights: w + 426640, expandBias: w + 431344,
+                rowSums: ws, rowsPerImage: 84,
+                scales: ws + 28224 &* n, workspace: ws + (28224 &* n &+ 336 &* n), pool: pool)
+            p?.stop(47)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 9483264 &* n, batch: n, imagePixels: 7056, inChannels: 336, inputScales: ws + 28224 &* n,
-            inputMajorWeights: w + 431680, bias: w + 461248, outChannels: 88,
-            activation: .identity, residual: nil, output: a + 7451136 &* n,
-            workspace: ws + (28224 &* n &+ 336 &* n), pool: pool)
-        p?.stop(48)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 9483264 &* n, batch: n, imagePixels: 7056, inChannels: 336, inputScales: ws + 28224 &* n,
+                inputMajorWeights: w + 431680, bias: w + 461248, outChannels: 88,
+                activation: .identity, residual: nil, output: a + 7451136 &* n,
+                workspace: ws + (28224 &* n &+ 336 &* n), pool: pool)
+            p?.stop(48)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
-            expandWeights: w + 461344, expandBias: w + 507808, expandActivation: .silu,
-            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 84, outWidth: 84,
-            depthwiseWeights: w + 508336, depthwiseBias: w + 521536, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(49)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 461344, expandBias: w + 507808, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 508336, depthwiseBias: w + 521536, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3725568 &* n,
+                squeezeChannels: 22, reduceWeights: w + 522064, reduceBias: w + 533680,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 533712, squeezeExpandBias: w + 545328,
+                projectWeights: w + 545856, projectBias: w + 592320, outChannels: 88,
+                projectActivation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(49)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 461344, expandBias: w + 507808, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 508336, depthwiseBias: w + 521536, depthwiseActivation: .silu,
+                output: a + 3725568 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(49)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 522064, reduceBias: w + 533680, activation: .silu,
-            expandWeights: w + 533712, expandBias: w + 545328,
-            rowSums: ws, rowsPerImage: 84,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(51)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 522064, reduceBias: w + 533680, activation: .silu,
+                expandWeights: w + 533712, expandBias: w + 545328,
+                rowSums: ws, rowsPerImage: 84,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(51)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 545856, bias: w + 592320, outChannels: 88,
-            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
-            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(52)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 545856, bias: w + 592320, outChannels: 88,
+                activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(52)
+        }
     }
 
     /// features.3.2: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
-            expandWeights: w + 592416, expandBias: w + 638880, expandActivation: .silu,
-            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 84, outWidth: 84,
-            depthwiseWeights: w + 639408, depthwiseBias: w + 652608, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(53)
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 592416, expandBias: w + 638880, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 639408, depthwiseBias: w + 652608, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3725568 &* n,
+                squeezeChannels: 22, reduceWeights: w + 653136, reduceBias: w + 664752,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 664784, squeezeExpandBias: w + 676400,
+                projectWeights: w + 676928, projectBias: w + 723392, outChannels: 88,
+                projectActivation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(53)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 592416, expandBias: w + 638880, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 639408, depthwiseBias: w + 652608, depthwiseActivation: .silu,
+                output: a + 3725568 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(53)
+        }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 653136, reduceBias: w + 664752, activation: .silu,
-            expandWeights: w + 664784, expandBias: w + 676400,
-            rowSums: ws, rowsPerImage: 84,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(55)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 653136, reduceBias: w + 664752, activation: .silu,
+                expandWeights: w + 664784, expandBias: w + 676400,
+                rowSums: ws, rowsPerImage: 84,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(55)
+        }
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 676928, bias: w + 723392, outChannels: 88,
-            activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
-            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(56)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 676928, bias: w + 723392, outChannels: 88,
+                activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(56)
+        }
     }
 
     /// features.3.3: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
-            expandWeights: w + 723488, expandBias: w + 769952, expandActivation: .silu,
-            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 84, outWidth: 84,
-            depthwiseWeights: w + 770480, depthwiseBias: w + 783680, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(57)
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 723488, expandBias: w + 769952, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 770480, depthwiseBias: w + 783680, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3725568 &* n,
+                squeezeChannels: 22, reduceWeights: w + 784208, reduceBias: w + 795824,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 795856, squeezeExpandBias: w + 807472,
+                projectWeights: w + 808000, projectBias: w + 854464, outChannels: 88,
+                projectActivation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(57)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 723488, expandBias: w + 769952, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 770480, depthwiseBias: w + 783680, depthwiseActivation: .silu,
+                output: a + 3725568 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(57)
+        }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 784208, reduceBias: w + 795824, activation: .silu,
-            expandWeights: w + 795856, expandBias: w + 807472,
-            rowSums: ws, rowsPerImage: 84,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(59)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 784208, reduceBias: w + 795824, activation: .silu,
+                expandWeights: w + 795856, expandBias: w + 807472,
+                rowSums: ws, rowsPerImage: 84,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(59)
+        }
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 808000, bias: w + 854464, outChannels: 88,
-            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
-            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(60)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 808000, bias: w + 854464, outChannels: 88,
+                activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(60)
+        }
     }
 
     /// features.3.4: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
-            expandWeights: w + 854560, expandBias: w + 901024, expandActivation: .silu,
-            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 84, outWidth: 84,
-            depthwiseWeights: w + 901552, depthwiseBias: w + 914752, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(61)
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 854560, expandBias: w + 901024, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 901552, depthwiseBias: w + 914752, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3725568 &* n,
+                squeezeChannels: 22, reduceWeights: w + 915280, reduceBias: w + 926896,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 926928, squeezeExpandBias: w + 938544,
+                projectWeights: w + 939072, projectBias: w + 985536, outChannels: 88,
+                projectActivation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(61)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 854560, expandBias: w + 901024, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 901552, depthwiseBias: w + 914752, depthwiseActivation: .silu,
+                output: a + 3725568 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(61)
+        }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 915280, reduceBias: w + 926896, activation: .silu,
-            expandWeights: w + 926928, expandBias: w + 938544,
-            rowSums: ws, rowsPerImage: 84,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(63)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 915280, reduceBias: w + 926896, activation: .silu,
+                expandWeights: w + 926928, expandBias: w + 938544,
+                rowSums: ws, rowsPerImage: 84,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(63)
+        }
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 939072, bias: w + 985536, outChannels: 88,
-            activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
-            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(64)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 939072, bias: w + 985536, outChannels: 88,
+                activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(64)
+        }
     }
 
     /// features.3.5: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
-            expandWeights: w + 985632, expandBias: w + 1032096, expandActivation: .silu,
-            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 84, outWidth: 84,
-            depthwiseWeights: w + 1032624, depthwiseBias: w + 1045824, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(65)
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 985632, expandBias: w + 1032096, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 1032624, depthwiseBias: w + 1045824, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3725568 &* n,
+                squeezeChannels: 22, reduceWeights: w + 1046352, reduceBias: w + 1057968,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1058000, squeezeExpandBias: w + 1069616,
+                projectWeights: w + 1070144, projectBias: w + 1116608, outChannels: 88,
+                projectActivation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(65)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 985632, expandBias: w + 1032096, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 1032624, depthwiseBias: w + 1045824, depthwiseActivation: .silu,
+                output: a + 3725568 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(65)
+        }
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 1046352, reduceBias: w + 1057968, activation: .silu,
-            expandWeights: w + 1058000, expandBias: w + 1069616,
-            rowSums: ws, rowsPerImage: 84,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(67)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 1046352, reduceBias: w + 1057968, activation: .silu,
+                expandWeights: w + 1058000, expandBias: w + 1069616,
+                rowSums: ws, rowsPerImage: 84,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(67)
+        }
         // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 1070144, bias: w + 1116608, outChannels: 88,
-            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
-            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(68)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 1070144, bias: w + 1116608, outChannels: 88,
+                activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(68)
+        }
     }
 
     /// features.3.6: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
-            expandWeights: w + 1116704, expandBias: w + 1163168, expandActivation: .silu,
-            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 84, outWidth: 84,
-            depthwiseWeights: w + 1163696, depthwiseBias: w + 1176896, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(69)
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 1116704, expandBias: w + 1163168, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 1163696, depthwiseBias: w + 1176896, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3725568 &* n,
+                squeezeChannels: 22, reduceWeights: w + 1177424, reduceBias: w + 1189040,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1189072, squeezeExpandBias: w + 1200688,
+                projectWeights: w + 1201216, projectBias: w + 1247680, outChannels: 88,
+                projectActivation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(69)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 1116704, expandBias: w + 1163168, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 1163696, depthwiseBias: w + 1176896, depthwiseActivation: .silu,
+                output: a + 3725568 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(69)
+        }
         // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.6.block.0
         // features.3.6.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 1177424, reduceBias: w + 1189040, activation: .silu,
-            expandWeights: w + 1189072, expandBias: w + 1200688,
-            rowSums: ws, rowsPerImage: 84,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(71)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 1177424, reduceBias: w + 1189040, activation: .silu,
+                expandWeights: w + 1189072, expandBias: w + 1200688,
+                rowSums: ws, rowsPerImage: 84,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(71)
+        }
         // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 1201216, bias: w + 1247680, outChannels: 88,
-            activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
-            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(72)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 1201216, bias: w + 1247680, outChannels: 88,
+                activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(72)
+        }
     }
 
     /// features.3.7: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
-            expandWeights: w + 1247776, expandBias: w + 1294240, expandActivation: .silu,
-            expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 84, outWidth: 84,
-            depthwiseWeights: w + 1294768, depthwiseBias: w + 1307968, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(73)
+        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 1247776, expandBias: w + 1294240, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 1294768, depthwiseBias: w + 1307968, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3725568 &* n,
+                squeezeChannels: 22, reduceWeights: w + 1308496, reduceBias: w + 1320112,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1320144, squeezeExpandBias: w + 1331760,
+                projectWeights: w + 1332288, projectBias: w + 1378752, outChannels: 88,
+                projectActivation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(73)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 1247776, expandBias: w + 1294240, expandActivation: .silu,
+                expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 84, outWidth: 84,
+                depthwiseWeights: w + 1294768, depthwiseBias: w + 1307968, depthwiseActivation: .silu,
+                output: a + 3725568 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(73)
+        }
         // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.7.block.0
         // features.3.7.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 84, 84, 528], means from features.3.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 1308496, reduceBias: w + 1320112, activation: .silu,
-            expandWeights: w + 1320144, expandBias: w + 1331760,
-            rowSums: ws, rowsPerImage: 84,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(75)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 1308496, reduceBias: w + 1320112, activation: .silu,
+                expandWeights: w + 1320144, expandBias: w + 1331760,
+                rowSums: ws, rowsPerImage: 84,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(75)
+        }
         // features.3.7.block.3 project: conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 1332288, bias: w + 1378752, outChannels: 88,
-            activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
-            workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
-        p?.stop(76)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 1332288, bias: w + 1378752, outChannels: 88,
+                activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
+            p?.stop(76)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 84x84x88 -> 42x42x176, SE 528 -> 22 -> 528
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
-            expandWeights: w + 1378848, expandBias: w + 1425312, expandActivation: .silu,
-            expandedChannels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 1425840, depthwiseBias: w + 1430592, depthwiseActivation: .silu,
-            output: a + 3725568 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 22176 &* n, pool: pool)
-        p?.stop(77)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 2, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 1378848, expandBias: w + 1425312, expandActivation: .silu,
+                expandedChannels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 1425840, depthwiseBias: w + 1430592, depthwiseActivation: .silu,
+                depthwiseOutput: a + 3725568 &* n,
+                squeezeChannels: 22, reduceWeights: w + 1431120, reduceBias: w + 1442736,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1442768, squeezeExpandBias: w + 1454384,
+                projectWeights: w + 1454912, projectBias: w + 1547840, outChannels: 176,
+                projectActivation: .identity, residual: nil, output: a + 4656960 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(77)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                expandWeights: w + 1378848, expandBias: w + 1425312, expandActivation: .silu,
+                expandedChannels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 1425840, depthwiseBias: w + 1430592, depthwiseActivation: .silu,
+                output: a + 3725568 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 22176 &* n, pool: pool)
+            p?.stop(77)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 528 -> 22 -> 528, scales only (folded into the projection) for [n, 42, 42, 528], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3725568 &* n, batch: n, pixels: 1764, channels: 528, squeezeChannels: 22,
-            reduceWeights: w + 1431120, reduceBias: w + 1442736, activation: .silu,
-            expandWeights: w + 1442768, expandBias: w + 1454384,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 22176 &* n, workspace: ws + (22176 &* n &+ 528 &* n), pool: pool)
-        p?.stop(79)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3725568 &* n, batch: n, pixels: 1764, channels: 528, squeezeChannels: 22,
+                reduceWeights: w + 1431120, reduceBias: w + 1442736, activation: .silu,
+                expandWeights: w + 1442768, expandBias: w + 1454384,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 22176 &* n, workspace: ws + (22176 &* n &+ 528 &* n), pool: pool)
+            p?.stop(79)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3725568 &* n, batch: n, imagePixels: 1764, inChannels: 528, inputScales: ws + 22176 &* n,
-            inputMajorWeights: w + 1454912, bias: w + 1547840, outChannels: 176,
-            activation: .identity, residual: nil, output: a + 4656960 &* n,
-            workspace: ws + (22176 &* n &+ 528 &* n), pool: pool)
-        p?.stop(80)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3725568 &* n, batch: n, imagePixels: 1764, inChannels: 528, inputScales: ws + 22176 &* n,
+                inputMajorWeights: w + 1454912, bias: w + 1547840, outChannels: 176,
+                activation: .identity, residual: nil, output: a + 4656960 &* n,
+                workspace: ws + (22176 &* n &+ 528 &* n), pool: pool)
+            p?.stop(80)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4656960 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 1548016, expandBias: w + 1733872, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 1734928, depthwiseBias: w + 1744432, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(81)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4656960 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 1548016, expandBias: w + 1733872, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 1734928, depthwiseBias: w + 1744432, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 1745488, reduceBias: w + 1791952,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1792000, squeezeExpandBias: w + 1838464,
+                projectWeights: w + 1839520, projectBias: w + 2025376, outChannels: 176,
+                projectActivation: .identity, residual: a + 4656960 &* n, output: a + 3725568 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(81)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4656960 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 1548016, expandBias: w + 1733872, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 1734928, depthwiseBias: w + 1744432, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(81)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 1745488, reduceBias: w + 1791952, activation: .silu,
-            expandWeights: w + 1792000, expandBias: w + 1838464,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(83)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 1745488, reduceBias: w + 1791952, activation: .silu,
+                expandWeights: w + 1792000, expandBias: w + 1838464,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(83)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 1839520, bias: w + 2025376, outChannels: 176,
-            activation: .identity, residual: a + 4656960 &* n, output: a + 3725568 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(84)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 1839520, bias: w + 2025376, outChannels: 176,
+                activation: .identity, residual: a + 4656960 &* n, output: a + 3725568 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(84)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 2025552, expandBias: w + 2211408, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 2212464, depthwiseBias: w + 2221968, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(85)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 2025552, expandBias: w + 2211408, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 2212464, depthwiseBias: w + 2221968, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 2223024, reduceBias: w + 2269488,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2269536, squeezeExpandBias: w + 2316000,
+                projectWeights: w + 2317056, projectBias: w + 2502912, outChannels: 176,
+                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(85)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 2025552, expandBias: w + 2211408, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 2212464, depthwiseBias: w + 2221968, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(85)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 2223024, reduceBias: w + 2269488, activation: .silu,
-            expandWeights: w + 2269536, expandBias: w + 2316000,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(87)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 2223024, reduceBias: w + 2269488, activation: .silu,
+                expandWeights: w + 2269536, expandBias: w + 2316000,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(87)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 2317056, bias: w + 2502912, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(88)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 2317056, bias: w + 2502912, outChannels: 176,
+                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(88)
+        }
     }
 
     /// features.4.3: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 2503088, expandBias: w + 2688944, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 2690000, depthwiseBias: w + 2699504, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(89)
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 2503088, expandBias: w + 2688944, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 2690000, depthwiseBias: w + 2699504, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 2700560, reduceBias: w + 2747024,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2747072, squeezeExpandBias: w + 2793536,
+                projectWeights: w + 2794592, projectBias: w + 2980448, outChannels: 176,
+                projectActivation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(89)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 2503088, expandBias: w + 2688944, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 2690000, depthwiseBias: w + 2699504, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(89)
+        }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 2700560, reduceBias: w + 2747024, activation: .silu,
-            expandWeights: w + 2747072, expandBias: w + 2793536,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(91)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 2700560, reduceBias: w + 2747024, activation: .silu,
+                expandWeights: w + 2747072, expandBias: w + 2793536,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(91)
+        }
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 2794592, bias: w + 2980448, outChannels: 176,
-            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(92)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 2794592, bias: w + 2980448, outChannels: 176,
+                activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(92)
+        }
     }
 
     /// features.4.4: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 2980624, expandBias: w + 3166480, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 3167536, depthwiseBias: w + 3177040, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(93)
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 2980624, expandBias: w + 3166480, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 3167536, depthwiseBias: w + 3177040, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 3178096, reduceBias: w + 3224560,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3224608, squeezeExpandBias: w + 3271072,
+                projectWeights: w + 3272128, projectBias: w + 3457984, outChannels: 176,
+                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(93)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 2980624, expandBias: w + 3166480, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 3167536, depthwiseBias: w + 3177040, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(93)
+        }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 3178096, reduceBias: w + 3224560, activation: .silu,
-            expandWeights: w + 3224608, expandBias: w + 3271072,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(95)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 3178096, reduceBias: w + 3224560, activation: .silu,
+                expandWeights: w + 3224608, expandBias: w + 3271072,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(95)
+        }
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 3272128, bias: w + 3457984, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(96)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 3272128, bias: w + 3457984, outChannels: 176,
+                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(96)
+        }
     }
 
     /// features.4.5: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 3458160, expandBias: w + 3644016, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 3645072, depthwiseBias: w + 3654576, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(97)
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 3458160, expandBias: w + 3644016, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 3645072, depthwiseBias: w + 3654576, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 3655632, reduceBias: w + 3702096,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3702144, squeezeExpandBias: w + 3748608,
+                projectWeights: w + 3749664, projectBias: w + 3935520, outChannels: 176,
+                projectActivation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(97)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 3458160, expandBias: w + 3644016, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 3645072, depthwiseBias: w + 3654576, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(97)
+        }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 3655632, reduceBias: w + 3702096, activation: .silu,
-            expandWeights: w + 3702144, expandBias: w + 3748608,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(99)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 3655632, reduceBias: w + 3702096, activation: .silu,
+                expandWeights: w + 3702144, expandBias: w + 3748608,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(99)
+        }
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 3749664, bias: w + 3935520, outChannels: 176,
-            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(100)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 3749664, bias: w + 3935520, outChannels: 176,
+                activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(100)
+        }
     }
 
     /// features.4.6: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 3935696, expandBias: w + 4121552, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 4122608, depthwiseBias: w + 4132112, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(101)
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 3935696, expandBias: w + 4121552, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 4122608, depthwiseBias: w + 4132112, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 4133168, reduceBias: w + 4179632,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4179680, squeezeExpandBias: w + 4226144,
+                projectWeights: w + 4227200, projectBias: w + 4413056, outChannels: 176,
+                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(101)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 3935696, expandBias: w + 4121552, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 4122608, depthwiseBias: w + 4132112, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(101)
+        }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 4133168, reduceBias: w + 4179632, activation: .silu,
-            expandWeights: w + 4179680, expandBias: w + 4226144,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(103)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 4133168, reduceBias: w + 4179632, activation: .silu,
+                expandWeights: w + 4179680, expandBias: w + 4226144,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(103)
+        }
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 4227200, bias: w + 4413056, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(104)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 4227200, bias: w + 4413056, outChannels: 176,
+                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(104)
+        }
     }
 
     /// features.4.7: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 4413232, expandBias: w + 4599088, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 4600144, depthwiseBias: w + 4609648, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(105)
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 4413232, expandBias: w + 4599088, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 4600144, depthwiseBias: w + 4609648, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 4610704, reduceBias: w + 4657168,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4657216, squeezeExpandBias: w + 4703680,
+                projectWeights: w + 4704736, projectBias: w + 4890592, outChannels: 176,
+                projectActivation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(105)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 4413232, expandBias: w + 4599088, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 4600144, depthwiseBias: w + 4609648, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(105)
+        }
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 4610704, reduceBias: w + 4657168, activation: .silu,
-            expandWeights: w + 4657216, expandBias: w + 4703680,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(107)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 4610704, reduceBias: w + 4657168, activation: .silu,
+                expandWeights: w + 4657216, expandBias: w + 4703680,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(107)
+        }
         // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 4704736, bias: w + 4890592, outChannels: 176,
-            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(108)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 4704736, bias: w + 4890592, outChannels: 176,
+                activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(108)
+        }
     }
 
     /// features.4.8: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 4890768, expandBias: w + 5076624, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 5077680, depthwiseBias: w + 5087184, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(109)
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 4890768, expandBias: w + 5076624, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 5077680, depthwiseBias: w + 5087184, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 5088240, reduceBias: w + 5134704,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5134752, squeezeExpandBias: w + 5181216,
+                projectWeights: w + 5182272, projectBias: w + 5368128, outChannels: 176,
+                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(109)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 4890768, expandBias: w + 5076624, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 5077680, depthwiseBias: w + 5087184, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(109)
+        }
         // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.8.block.0
         // features.4.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.8.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 5088240, reduceBias: w + 5134704, activation: .silu,
-            expandWeights: w + 5134752, expandBias: w + 5181216,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(111)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 5088240, reduceBias: w + 5134704, activation: .silu,
+                expandWeights: w + 5134752, expandBias: w + 5181216,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(111)
+        }
         // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 5182272, bias: w + 5368128, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(112)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 5182272, bias: w + 5368128, outChannels: 176,
+                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(112)
+        }
     }
 
     /// features.4.9: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 5368304, expandBias: w + 5554160, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 5555216, depthwiseBias: w + 5564720, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(113)
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 5368304, expandBias: w + 5554160, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 5555216, depthwiseBias: w + 5564720, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 5565776, reduceBias: w + 5612240,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5612288, squeezeExpandBias: w + 5658752,
+                projectWeights: w + 5659808, projectBias: w + 5845664, outChannels: 176,
+                projectActivation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(113)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 5368304, expandBias: w + 5554160, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 5555216, depthwiseBias: w + 5564720, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(113)
+        }
         // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.9.block.0
         // features.4.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.9.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 5565776, reduceBias: w + 5612240, activation: .silu,
-            expandWeights: w + 5612288, expandBias: w + 5658752,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(115)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 5565776, reduceBias: w + 5612240, activation: .silu,
+                expandWeights: w + 5612288, expandBias: w + 5658752,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(115)
+        }
         // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 5659808, bias: w + 5845664, outChannels: 176,
-            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(116)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 5659808, bias: w + 5845664, outChannels: 176,
+                activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(116)
+        }
     }
 
     /// features.4.10: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 5845840, expandBias: w + 6031696, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 6032752, depthwiseBias: w + 6042256, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(117)
+        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 5845840, expandBias: w + 6031696, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 6032752, depthwiseBias: w + 6042256, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 6043312, reduceBias: w + 6089776,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 6089824, squeezeExpandBias: w + 6136288,
+                projectWeights: w + 6137344, projectBias: w + 6323200, outChannels: 176,
+                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(117)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 5845840, expandBias: w + 6031696, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 6032752, depthwiseBias: w + 6042256, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(117)
+        }
         // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.10.block.0
         // features.4.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.4.10.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 6043312, reduceBias: w + 6089776, activation: .silu,
-            expandWeights: w + 6089824, expandBias: w + 6136288,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(119)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 6043312, reduceBias: w + 6089776, activation: .silu,
+                expandWeights: w + 6089824, expandBias: w + 6136288,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(119)
+        }
         // features.4.10.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 6137344, bias: w + 6323200, outChannels: 176,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(120)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 6137344, bias: w + 6323200, outChannels: 176,
+                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(120)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 42x42x176 -> 42x42x248, SE 1056 -> 44 -> 1056
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
-            expandWeights: w + 6323376, expandBias: w + 6509232, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 6510288, depthwiseBias: w + 6536688, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
-        p?.stop(121)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 6323376, expandBias: w + 6509232, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 6510288, depthwiseBias: w + 6536688, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1862784 &* n,
+                squeezeChannels: 44, reduceWeights: w + 6537744, reduceBias: w + 6584208,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 6584256, squeezeExpandBias: w + 6630720,
+                projectWeights: w + 6631776, projectBias: w + 6893664, outChannels: 248,
+                projectActivation: .identity, residual: nil, output: a + 5249664 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(121)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                expandWeights: w + 6323376, expandBias: w + 6509232, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 6510288, depthwiseBias: w + 6536688, depthwiseActivation: .silu,
+                output: a + 1862784 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+            p?.stop(121)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 42, 42, 1056], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 6537744, reduceBias: w + 6584208, activation: .silu,
-            expandWeights: w + 6584256, expandBias: w + 6630720,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(123)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 6537744, reduceBias: w + 6584208, activation: .silu,
+                expandWeights: w + 6584256, expandBias: w + 6630720,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 44352 &* n, workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(123)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
-            inputMajorWeights: w + 6631776, bias: w + 6893664, outChannels: 248,
-            activation: .identity, residual: nil, output: a + 5249664 &* n,
-            workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(124)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                inputMajorWeights: w + 6631776, bias: w + 6893664, outChannels: 248,
+                activation: .identity, residual: nil, output: a + 5249664 &* n,
+                workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(124)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 6893920, expandBias: w + 7262944, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 7264432, depthwiseBias: w + 7301632, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(125)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 6893920, expandBias: w + 7262944, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 7264432, depthwiseBias: w + 7301632, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 7303120, reduceBias: w + 7395376,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 7395440, squeezeExpandBias: w + 7487696,
+                projectWeights: w + 7489184, projectBias: w + 7858208, outChannels: 248,
+                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(125)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 6893920, expandBias: w + 7262944, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 7264432, depthwiseBias: w + 7301632, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(125)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 7303120, reduceBias: w + 7395376, activation: .silu,
-            expandWeights: w + 7395440, expandBias: w + 7487696,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(127)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 7303120, reduceBias: w + 7395376, activation: .silu,
+                expandWeights: w + 7395440, expandBias: w + 7487696,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(127)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 7489184, bias: w + 7858208, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(128)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 7489184, bias: w + 7858208, outChannels: 248,
+                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(128)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 7858464, expandBias: w + 8227488, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 8228976, depthwiseBias: w + 8266176, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(129)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 7858464, expandBias: w + 8227488, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 8228976, depthwiseBias: w + 8266176, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 8267664, reduceBias: w + 8359920,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 8359984, squeezeExpandBias: w + 8452240,
+                projectWeights: w + 8453728, projectBias: w + 8822752, outChannels: 248,
+                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(129)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 7858464, expandBias: w + 8227488, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 8228976, depthwiseBias: w + 8266176, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(129)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 8267664, reduceBias: w + 8359920, activation: .silu,
-            expandWeights: w + 8359984, expandBias: w + 8452240,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(131)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 8267664, reduceBias: w + 8359920, activation: .silu,
+                expandWeights: w + 8359984, expandBias: w + 8452240,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(131)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 8453728, bias: w + 8822752, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(132)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 8453728, bias: w + 8822752, outChannels: 248,
+                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(132)
+        }
     }
 
     /// features.5.3: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 8823008, expandBias: w + 9192032, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 9193520, depthwiseBias: w + 9230720, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(133)
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 8823008, expandBias: w + 9192032, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 9193520, depthwiseBias: w + 9230720, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 9232208, reduceBias: w + 9324464,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 9324528, squeezeExpandBias: w + 9416784,
+                projectWeights: w + 9418272, projectBias: w + 9787296, outChannels: 248,
+                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(133)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 8823008, expandBias: w + 9192032, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 9193520, depthwiseBias: w + 9230720, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(133)
+        }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 9232208, reduceBias: w + 9324464, activation: .silu,
-            expandWeights: w + 9324528, expandBias: w + 9416784,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(135)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 9232208, reduceBias: w + 9324464, activation: .silu,
+                expandWeights: w + 9324528, expandBias: w + 9416784,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(135)
+        }
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 9418272, bias: w + 9787296, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(136)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 9418272, bias: w + 9787296, outChannels: 248,
+                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(136)
+        }
     }
 
     /// features.5.4: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 9787552, expandBias: w + 10156576, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 10158064, depthwiseBias: w + 10195264, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(137)
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 9787552, expandBias: w + 10156576, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 10158064, depthwiseBias: w + 10195264, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 10196752, reduceBias: w + 10289008,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 10289072, squeezeExpandBias: w + 10381328,
+                projectWeights: w + 10382816, projectBias: w + 10751840, outChannels: 248,
+                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(137)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 9787552, expandBias: w + 10156576, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 10158064, depthwiseBias: w + 10195264, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(137)
+        }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 10196752, reduceBias: w + 10289008, activation: .silu,
-            expandWeights: w + 10289072, expandBias: w + 10381328,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(139)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 10196752, reduceBias: w + 10289008, activation: .silu,
+                expandWeights: w + 10289072, expandBias: w + 10381328,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(139)
+        }
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 10382816, bias: w + 10751840, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(140)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 10382816, bias: w + 10751840, outChannels: 248,
+                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(140)
+        }
     }
 
     /// features.5.5: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 10752096, expandBias: w + 11121120, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 11122608, depthwiseBias: w + 11159808, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(141)
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 10752096, expandBias: w + 11121120, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 11122608, depthwiseBias: w + 11159808, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 11161296, reduceBias: w + 11253552,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 11253616, squeezeExpandBias: w + 11345872,
+                projectWeights: w + 11347360, projectBias: w + 11716384, outChannels: 248,
+                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(141)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 10752096, expandBias: w + 11121120, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 11122608, depthwiseBias: w + 11159808, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(141)
+        }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 11161296, reduceBias: w + 11253552, activation: .silu,
-            expandWeights: w + 11253616, expandBias: w + 11345872,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(143)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 11161296, reduceBias: w + 11253552, activation: .silu,
+                expandWeights: w + 11253616, expandBias: w + 11345872,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(143)
+        }
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 11347360, bias: w + 11716384, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(144)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 11347360, bias: w + 11716384, outChannels: 248,
+                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(144)
+        }
     }
 
     /// features.5.6: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 11716640, expandBias: w + 12085664, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 12087152, depthwiseBias: w + 12124352, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(145)
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 11716640, expandBias: w + 12085664, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 12087152, depthwiseBias: w + 12124352, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 12125840, reduceBias: w + 12218096,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 12218160, squeezeExpandBias: w + 12310416,
+                projectWeights: w + 12311904, projectBias: w + 12680928, outChannels: 248,
+                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(145)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 11716640, expandBias: w + 12085664, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 12087152, depthwiseBias: w + 12124352, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(145)
+        }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 12125840, reduceBias: w + 12218096, activation: .silu,
-            expandWeights: w + 12218160, expandBias: w + 12310416,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(147)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 12125840, reduceBias: w + 12218096, activation: .silu,
+                expandWeights: w + 12218160, expandBias: w + 12310416,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(147)
+        }
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 12311904, bias: w + 12680928, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(148)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 12311904, bias: w + 12680928, outChannels: 248,
+                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(148)
+        }
     }
 
     /// features.5.7: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 12681184, expandBias: w + 13050208, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 13051696, depthwiseBias: w + 13088896, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(149)
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 12681184, expandBias: w + 13050208, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 13051696, depthwiseBias: w + 13088896, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 13090384, reduceBias: w + 13182640,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 13182704, squeezeExpandBias: w + 13274960,
+                projectWeights: w + 13276448, projectBias: w + 13645472, outChannels: 248,
+                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(149)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 12681184, expandBias: w + 13050208, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 13051696, depthwiseBias: w + 13088896, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(149)
+        }
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 13090384, reduceBias: w + 13182640, activation: .silu,
-            expandWeights: w + 13182704, expandBias: w + 13274960,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(151)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 13090384, reduceBias: w + 13182640, activation: .silu,
+                expandWeights: w + 13182704, expandBias: w + 13274960,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(151)
+        }
         // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 13276448, bias: w + 13645472, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(152)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 13276448, bias: w + 13645472, outChannels: 248,
+                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(152)
+        }
     }
 
     /// features.5.8: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 13645728, expandBias: w + 14014752, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 14016240, depthwiseBias: w + 14053440, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(153)
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 13645728, expandBias: w + 14014752, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 14016240, depthwiseBias: w + 14053440, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 14054928, reduceBias: w + 14147184,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 14147248, squeezeExpandBias: w + 14239504,
+                projectWeights: w + 14240992, projectBias: w + 14610016, outChannels: 248,
+                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(153)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 13645728, expandBias: w + 14014752, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 14016240, depthwiseBias: w + 14053440, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(153)
+        }
         // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.8.block.0
         // features.5.8.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.8.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 14054928, reduceBias: w + 14147184, activation: .silu,
-            expandWeights: w + 14147248, expandBias: w + 14239504,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(155)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 14054928, reduceBias: w + 14147184, activation: .silu,
+                expandWeights: w + 14147248, expandBias: w + 14239504,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(155)
+        }
         // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 14240992, bias: w + 14610016, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(156)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 14240992, bias: w + 14610016, outChannels: 248,
+                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(156)
+        }
     }
 
     /// features.5.9: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 14610272, expandBias: w + 14979296, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 14980784, depthwiseBias: w + 15017984, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(157)
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 14610272, expandBias: w + 14979296, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 14980784, depthwiseBias: w + 15017984, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 15019472, reduceBias: w + 15111728,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 15111792, squeezeExpandBias: w + 15204048,
+                projectWeights: w + 15205536, projectBias: w + 15574560, outChannels: 248,
+                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(157)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 14610272, expandBias: w + 14979296, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 14980784, depthwiseBias: w + 15017984, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(157)
+        }
         // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.9.block.0
         // features.5.9.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.9.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 15019472, reduceBias: w + 15111728, activation: .silu,
-            expandWeights: w + 15111792, expandBias: w + 15204048,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(159)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 15019472, reduceBias: w + 15111728, activation: .silu,
+                expandWeights: w + 15111792, expandBias: w + 15204048,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(159)
+        }
         // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 15205536, bias: w + 15574560, outChannels: 248,
-            activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(160)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 15205536, bias: w + 15574560, outChannels: 248,
+                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(160)
+        }
     }
 
     /// features.5.10: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 15574816, expandBias: w + 15943840, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 42, outWidth: 42,
-            depthwiseWeights: w + 15945328, depthwiseBias: w + 15982528, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
-        p?.stop(161)
+        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 15574816, expandBias: w + 15943840, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 15945328, depthwiseBias: w + 15982528, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 15984016, reduceBias: w + 16076272,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 16076336, squeezeExpandBias: w + 16168592,
+                projectWeights: w + 16170080, projectBias: w + 16539104, outChannels: 248,
+                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(161)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 15574816, expandBias: w + 15943840, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 42, outWidth: 42,
+                depthwiseWeights: w + 15945328, depthwiseBias: w + 15982528, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+            p?.stop(161)
+        }
         // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.10.block.0
         // features.5.10.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 42, 42, 1488], means from features.5.10.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 15984016, reduceBias: w + 16076272, activation: .silu,
-            expandWeights: w + 16076336, expandBias: w + 16168592,
-            rowSums: ws, rowsPerImage: 42,
-            scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(163)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 15984016, reduceBias: w + 16076272, activation: .silu,
+                expandWeights: w + 16076336, expandBias: w + 16168592,
+                rowSums: ws, rowsPerImage: 42,
+                scales: ws + 62496 &* n, workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(163)
+        }
         // features.5.10.block.3 project: conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
-            inputMajorWeights: w + 16170080, bias: w + 16539104, outChannels: 248,
-            activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
-            workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(164)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                inputMajorWeights: w + 16170080, bias: w + 16539104, outChannels: 248,
+                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(164)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 42x42x248 -> 21x21x424, SE 1488 -> 62 -> 1488
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
-            expandWeights: w + 16539360, expandBias: w + 16908384, expandActivation: .silu,
-            expandedChannels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 16909872, depthwiseBias: w + 16947072, depthwiseActivation: .silu,
-            output: a + 2624832 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 31248 &* n, pool: pool)
-        p?.stop(165)
+        // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.0.block.2 and features.6.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 2, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 16539360, expandBias: w + 16908384, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 16909872, depthwiseBias: w + 16947072, depthwiseActivation: .silu,
+                depthwiseOutput: a + 2624832 &* n,
+                squeezeChannels: 62, reduceWeights: w + 16948560, reduceBias: w + 17040816,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 17040880, squeezeExpandBias: w + 17133136,
+                projectWeights: w + 17134624, projectBias: w + 17765536, outChannels: 424,
+                projectActivation: .identity, residual: nil, output: a + 2243808 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(165)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                expandWeights: w + 16539360, expandBias: w + 16908384, expandActivation: .silu,
+                expandedChannels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 16909872, depthwiseBias: w + 16947072, depthwiseActivation: .silu,
+                output: a + 2624832 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 31248 &* n, pool: pool)
+            p?.stop(165)
+        }
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1488 -> 62 -> 1488, scales only (folded into the projection) for [n, 21, 21, 1488], means from features.6.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2624832 &* n, batch: n, pixels: 441, channels: 1488, squeezeChannels: 62,
-            reduceWeights: w + 16948560, reduceBias: w + 17040816, activation: .silu,
-            expandWeights: w + 17040880, expandBias: w + 17133136,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 31248 &* n, workspace: ws + (31248 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(167)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2624832 &* n, batch: n, pixels: 441, channels: 1488, squeezeChannels: 62,
+                reduceWeights: w + 16948560, reduceBias: w + 17040816, activation: .silu,
+                expandWeights: w + 17040880, expandBias: w + 17133136,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 31248 &* n, workspace: ws + (31248 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(167)
+        }
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2624832 &* n, batch: n, imagePixels: 441, inChannels: 1488, inputScales: ws + 31248 &* n,
-            inputMajorWeights: w + 17134624, bias: w + 17765536, outChannels: 424,
-            activation: .identity, residual: nil, output: a + 2243808 &* n,
-            workspace: ws + (31248 &* n &+ 1488 &* n), pool: pool)
-        p?.stop(168)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2624832 &* n, batch: n, imagePixels: 441, inChannels: 1488, inputScales: ws + 31248 &* n,
+                inputMajorWeights: w + 17134624, bias: w + 17765536, outChannels: 424,
+                activation: .identity, residual: nil, output: a + 2243808 &* n,
+                workspace: ws + (31248 &* n &+ 1488 &* n), pool: pool)
+            p?.stop(168)
+        }
     }
 
     /// features.6.1: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 17765968, expandBias: w + 18844624, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 18847168, depthwiseBias: w + 18910768, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(169)
+        // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.1.block.2 and features.6.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 17765968, expandBias: w + 18844624, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 18847168, depthwiseBias: w + 18910768, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 18913312, reduceBias: w + 19182976,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 19183088, squeezeExpandBias: w + 19452752,
+                projectWeights: w + 19455296, projectBias: w + 20533952, outChannels: 424,
+                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(169)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 17765968, expandBias: w + 18844624, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 18847168, depthwiseBias: w + 18910768, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(169)
+        }
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 18913312, reduceBias: w + 19182976, activation: .silu,
-            expandWeights: w + 19183088, expandBias: w + 19452752,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(171)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 18913312, reduceBias: w + 19182976, activation: .silu,
+                expandWeights: w + 19183088, expandBias: w + 19452752,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(171)
+        }
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 19455296, bias: w + 20533952, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(172)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 19455296, bias: w + 20533952, outChannels: 424,
+                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(172)
+        }
     }
 
     /// features.6.2: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 20534384, expandBias: w + 21613040, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 21615584, depthwiseBias: w + 21679184, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(173)
+        // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.2.block.2 and features.6.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 20534384, expandBias: w + 21613040, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 21615584, depthwiseBias: w + 21679184, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 21681728, reduceBias: w + 21951392,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 21951504, squeezeExpandBias: w + 22221168,
+                projectWeights: w + 22223712, projectBias: w + 23302368, outChannels: 424,
+                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(173)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 20534384, expandBias: w + 21613040, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 21615584, depthwiseBias: w + 21679184, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(173)
+        }
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 21681728, reduceBias: w + 21951392, activation: .silu,
-            expandWeights: w + 21951504, expandBias: w + 22221168,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(175)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 21681728, reduceBias: w + 21951392, activation: .silu,
+                expandWeights: w + 21951504, expandBias: w + 22221168,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(175)
+        }
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 22223712, bias: w + 23302368, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(176)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 22223712, bias: w + 23302368, outChannels: 424,
+                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(176)
+        }
     }
 
     /// features.6.3: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 23302800, expandBias: w + 24381456, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 24384000, depthwiseBias: w + 24447600, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(177)
+        // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.3.block.2 and features.6.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 23302800, expandBias: w + 24381456, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 24384000, depthwiseBias: w + 24447600, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 24450144, reduceBias: w + 24719808,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 24719920, squeezeExpandBias: w + 24989584,
+                projectWeights: w + 24992128, projectBias: w + 26070784, outChannels: 424,
+                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(177)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 23302800, expandBias: w + 24381456, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 24384000, depthwiseBias: w + 24447600, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(177)
+        }
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 24450144, reduceBias: w + 24719808, activation: .silu,
-            expandWeights: w + 24719920, expandBias: w + 24989584,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(179)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 24450144, reduceBias: w + 24719808, activation: .silu,
+                expandWeights: w + 24719920, expandBias: w + 24989584,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(179)
+        }
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 24992128, bias: w + 26070784, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(180)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 24992128, bias: w + 26070784, outChannels: 424,
+                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(180)
+        }
     }
 
     /// features.6.4: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 26071216, expandBias: w + 27149872, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 27152416, depthwiseBias: w + 27216016, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(181)
+        // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.4.block.2 and features.6.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 26071216, expandBias: w + 27149872, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 27152416, depthwiseBias: w + 27216016, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 27218560, reduceBias: w + 27488224,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 27488336, squeezeExpandBias: w + 27758000,
+                projectWeights: w + 27760544, projectBias: w + 28839200, outChannels: 424,
+                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(181)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 26071216, expandBias: w + 27149872, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 27152416, depthwiseBias: w + 27216016, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(181)
+        }
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 27218560, reduceBias: w + 27488224, activation: .silu,
-            expandWeights: w + 27488336, expandBias: w + 27758000,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(183)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 27218560, reduceBias: w + 27488224, activation: .silu,
+                expandWeights: w + 27488336, expandBias: w + 27758000,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(183)
+        }
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 27760544, bias: w + 28839200, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(184)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 27760544, bias: w + 28839200, outChannels: 424,
+                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(184)
+        }
     }
 
     /// features.6.5: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 28839632, expandBias: w + 29918288, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 29920832, depthwiseBias: w + 29984432, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(185)
+        // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.5.block.2 and features.6.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 28839632, expandBias: w + 29918288, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 29920832, depthwiseBias: w + 29984432, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 29986976, reduceBias: w + 30256640,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 30256752, squeezeExpandBias: w + 30526416,
+                projectWeights: w + 30528960, projectBias: w + 31607616, outChannels: 424,
+                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(185)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 28839632, expandBias: w + 29918288, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 29920832, depthwiseBias: w + 29984432, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(185)
+        }
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 29986976, reduceBias: w + 30256640, activation: .silu,
-            expandWeights: w + 30256752, expandBias: w + 30526416,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(187)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 29986976, reduceBias: w + 30256640, activation: .silu,
+                expandWeights: w + 30256752, expandBias: w + 30526416,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(187)
+        }
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 30528960, bias: w + 31607616, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(188)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 30528960, bias: w + 31607616, outChannels: 424,
+                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(188)
+        }
     }
 
     /// features.6.6: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 31608048, expandBias: w + 32686704, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 32689248, depthwiseBias: w + 32752848, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(189)
+        // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.6.block.2 and features.6.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 31608048, expandBias: w + 32686704, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 32689248, depthwiseBias: w + 32752848, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 32755392, reduceBias: w + 33025056,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 33025168, squeezeExpandBias: w + 33294832,
+                projectWeights: w + 33297376, projectBias: w + 34376032, outChannels: 424,
+                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(189)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 31608048, expandBias: w + 32686704, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 32689248, depthwiseBias: w + 32752848, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(189)
+        }
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 32755392, reduceBias: w + 33025056, activation: .silu,
-            expandWeights: w + 33025168, expandBias: w + 33294832,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(191)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 32755392, reduceBias: w + 33025056, activation: .silu,
+                expandWeights: w + 33025168, expandBias: w + 33294832,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(191)
+        }
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 33297376, bias: w + 34376032, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(192)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 33297376, bias: w + 34376032, outChannels: 424,
+                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(192)
+        }
     }
 
     /// features.6.7: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 34376464, expandBias: w + 35455120, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 35457664, depthwiseBias: w + 35521264, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(193)
+        // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.7.block.2 and features.6.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 34376464, expandBias: w + 35455120, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 35457664, depthwiseBias: w + 35521264, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 35523808, reduceBias: w + 35793472,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 35793584, squeezeExpandBias: w + 36063248,
+                projectWeights: w + 36065792, projectBias: w + 37144448, outChannels: 424,
+                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(193)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 34376464, expandBias: w + 35455120, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 35457664, depthwiseBias: w + 35521264, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(193)
+        }
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 35523808, reduceBias: w + 35793472, activation: .silu,
-            expandWeights: w + 35793584, expandBias: w + 36063248,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(195)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 35523808, reduceBias: w + 35793472, activation: .silu,
+                expandWeights: w + 35793584, expandBias: w + 36063248,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(195)
+        }
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 36065792, bias: w + 37144448, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(196)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 36065792, bias: w + 37144448, outChannels: 424,
+                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(196)
+        }
     }
 
     /// features.6.8: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 37144880, expandBias: w + 38223536, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 38226080, depthwiseBias: w + 38289680, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(197)
+        // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.8.block.2 and features.6.8.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 37144880, expandBias: w + 38223536, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 38226080, depthwiseBias: w + 38289680, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 38292224, reduceBias: w + 38561888,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 38562000, squeezeExpandBias: w + 38831664,
+                projectWeights: w + 38834208, projectBias: w + 39912864, outChannels: 424,
+                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(197)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 37144880, expandBias: w + 38223536, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 38226080, depthwiseBias: w + 38289680, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(197)
+        }
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.8.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 38292224, reduceBias: w + 38561888, activation: .silu,
-            expandWeights: w + 38562000, expandBias: w + 38831664,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(199)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 38292224, reduceBias: w + 38561888, activation: .silu,
+                expandWeights: w + 38562000, expandBias: w + 38831664,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(199)
+        }
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 38834208, bias: w + 39912864, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(200)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 38834208, bias: w + 39912864, outChannels: 424,
+                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(200)
+        }
     }
 
     /// features.6.9: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 39913296, expandBias: w + 40991952, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 40994496, depthwiseBias: w + 41058096, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(201)
+        // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.9.block.2 and features.6.9.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 39913296, expandBias: w + 40991952, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 40994496, depthwiseBias: w + 41058096, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 41060640, reduceBias: w + 41330304,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 41330416, squeezeExpandBias: w + 41600080,
+                projectWeights: w + 41602624, projectBias: w + 42681280, outChannels: 424,
+                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(201)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 39913296, expandBias: w + 40991952, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 40994496, depthwiseBias: w + 41058096, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(201)
+        }
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.9.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 41060640, reduceBias: w + 41330304, activation: .silu,
-            expandWeights: w + 41330416, expandBias: w + 41600080,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(203)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 41060640, reduceBias: w + 41330304, activation: .silu,
+                expandWeights: w + 41330416, expandBias: w + 41600080,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(203)
+        }
         // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 41602624, bias: w + 42681280, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(204)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 41602624, bias: w + 42681280, outChannels: 424,
+                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(204)
+        }
     }
 
     /// features.6.10: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 42681712, expandBias: w + 43760368, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 43762912, depthwiseBias: w + 43826512, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(205)
+        // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.10.block.2 and features.6.10.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 42681712, expandBias: w + 43760368, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 43762912, depthwiseBias: w + 43826512, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 43829056, reduceBias: w + 44098720,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 44098832, squeezeExpandBias: w + 44368496,
+                projectWeights: w + 44371040, projectBias: w + 45449696, outChannels: 424,
+                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(205)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 42681712, expandBias: w + 43760368, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 43762912, depthwiseBias: w + 43826512, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(205)
+        }
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.10.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 43829056, reduceBias: w + 44098720, activation: .silu,
-            expandWeights: w + 44098832, expandBias: w + 44368496,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(207)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 43829056, reduceBias: w + 44098720, activation: .silu,
+                expandWeights: w + 44098832, expandBias: w + 44368496,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(207)
+        }
         // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 44371040, bias: w + 45449696, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(208)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 44371040, bias: w + 45449696, outChannels: 424,
+                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(208)
+        }
     }
 
     /// features.6.11: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 45450128, expandBias: w + 46528784, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 46531328, depthwiseBias: w + 46594928, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(209)
+        // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.11.block.2 and features.6.11.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 45450128, expandBias: w + 46528784, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 46531328, depthwiseBias: w + 46594928, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 46597472, reduceBias: w + 46867136,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 46867248, squeezeExpandBias: w + 47136912,
+                projectWeights: w + 47139456, projectBias: w + 48218112, outChannels: 424,
+                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(209)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 45450128, expandBias: w + 46528784, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 46531328, depthwiseBias: w + 46594928, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(209)
+        }
         // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.11.block.0
         // features.6.11.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.11.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 46597472, reduceBias: w + 46867136, activation: .silu,
-            expandWeights: w + 46867248, expandBias: w + 47136912,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(211)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 46597472, reduceBias: w + 46867136, activation: .silu,
+                expandWeights: w + 46867248, expandBias: w + 47136912,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(211)
+        }
         // features.6.11.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 47139456, bias: w + 48218112, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(212)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 47139456, bias: w + 48218112, outChannels: 424,
+                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(212)
+        }
     }
 
     /// features.6.12: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 48218544, expandBias: w + 49297200, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 49299744, depthwiseBias: w + 49363344, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(213)
+        // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.12.block.2 and features.6.12.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 48218544, expandBias: w + 49297200, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 49299744, depthwiseBias: w + 49363344, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 49365888, reduceBias: w + 49635552,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 49635664, squeezeExpandBias: w + 49905328,
+                projectWeights: w + 49907872, projectBias: w + 50986528, outChannels: 424,
+                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(213)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 48218544, expandBias: w + 49297200, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 49299744, depthwiseBias: w + 49363344, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(213)
+        }
         // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.12.block.0
         // features.6.12.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.12.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 49365888, reduceBias: w + 49635552, activation: .silu,
-            expandWeights: w + 49635664, expandBias: w + 49905328,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(215)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 49365888, reduceBias: w + 49635552, activation: .silu,
+                expandWeights: w + 49635664, expandBias: w + 49905328,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(215)
+        }
         // features.6.12.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 49907872, bias: w + 50986528, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(216)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 49907872, bias: w + 50986528, outChannels: 424,
+                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(216)
+        }
     }
 
     /// features.6.13: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 50986960, expandBias: w + 52065616, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 52068160, depthwiseBias: w + 52131760, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(217)
+        // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.13.block.2 and features.6.13.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 50986960, expandBias: w + 52065616, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 52068160, depthwiseBias: w + 52131760, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 52134304, reduceBias: w + 52403968,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 52404080, squeezeExpandBias: w + 52673744,
+                projectWeights: w + 52676288, projectBias: w + 53754944, outChannels: 424,
+                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(217)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 50986960, expandBias: w + 52065616, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 52068160, depthwiseBias: w + 52131760, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(217)
+        }
         // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.13.block.0
         // features.6.13.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.13.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 52134304, reduceBias: w + 52403968, activation: .silu,
-            expandWeights: w + 52404080, expandBias: w + 52673744,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(219)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 52134304, reduceBias: w + 52403968, activation: .silu,
+                expandWeights: w + 52404080, expandBias: w + 52673744,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(219)
+        }
         // features.6.13.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 52676288, bias: w + 53754944, outChannels: 424,
-            activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(220)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 52676288, bias: w + 53754944, outChannels: 424,
+                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(220)
+        }
     }
 
     /// features.6.14: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
-            expandWeights: w + 53755376, expandBias: w + 54834032, expandActivation: .silu,
-            expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 21, outWidth: 21,
-            depthwiseWeights: w + 54836576, depthwiseBias: w + 54900176, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
-        p?.stop(221)
+        // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.14.block.2 and features.6.14.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 53755376, expandBias: w + 54834032, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 54836576, depthwiseBias: w + 54900176, depthwiseActivation: .silu,
+                depthwiseOutput: a + 1121904 &* n,
+                squeezeChannels: 106, reduceWeights: w + 54902720, reduceBias: w + 55172384,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 55172496, squeezeExpandBias: w + 55442160,
+                projectWeights: w + 55444704, projectBias: w + 56523360, outChannels: 424,
+                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(221)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                expandWeights: w + 53755376, expandBias: w + 54834032, expandActivation: .silu,
+                expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 21, outWidth: 21,
+                depthwiseWeights: w + 54836576, depthwiseBias: w + 54900176, depthwiseActivation: .silu,
+                output: a + 1121904 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            p?.stop(221)
+        }
         // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.14.block.0
         // features.6.14.block.2 squeeze-excitation: 2544 -> 106 -> 2544, scales only (folded into the projection) for [n, 21, 21, 2544], means from features.6.14.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
-            reduceWeights: w + 54902720, reduceBias: w + 55172384, activation: .silu,
-            expandWeights: w + 55172496, expandBias: w + 55442160,
-            rowSums: ws, rowsPerImage: 21,
-            scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(223)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                reduceWeights: w + 54902720, reduceBias: w + 55172384, activation: .silu,
+                expandWeights: w + 55172496, expandBias: w + 55442160,
+                rowSums: ws, rowsPerImage: 21,
+                scales: ws + 53424 &* n, workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(223)
+        }
         // features.6.14.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
-            inputMajorWeights: w + 55444704, bias: w + 56523360, outChannels: 424,
-            activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
-            workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
-        p?.stop(224)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                inputMajorWeights: w + 55444704, bias: w + 56523360, outChannels: 424,
+                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
+            p?.stop(224)
+        }
     }
 
     /// features.7.0: MBConv6 k3 s1: 21x21x424 -> 21x21x704, SE 2544 -> 106 -> 2544
@@ -2187,7 +3363,7 @@ extension EfficientNetB8 {
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 115605504,
               "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 742404096,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 336, 336, 32] -> [n, 336, 336, 192] -> [n, 168, 168, 192], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 48771072,
               "depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 3072,
@@ -2195,7 +3371,7 @@ extension EfficientNetB8 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 303464448,
               "conv 1x1 + BN, [n, 168, 168, 192] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -2203,7 +3379,7 @@ extension EfficientNetB8 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -2211,7 +3387,7 @@ extension EfficientNetB8 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -2219,7 +3395,7 @@ extension EfficientNetB8 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -2227,7 +3403,7 @@ extension EfficientNetB8 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -2235,7 +3411,7 @@ extension EfficientNetB8 {
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -2243,7 +3419,7 @@ extension EfficientNetB8 {
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 616412160,
-              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 168, 168, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 85349376,
               "depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -2251,7 +3427,7 @@ extension EfficientNetB8 {
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 531062784,
               "conv 1x1 + BN + shortcut, [n, 168, 168, 336] -> [n, 168, 168, 56], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 590333184,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 168, 168, 56] -> [n, 168, 168, 336] -> [n, 84, 84, 336], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 59270400,
               "depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 9408,
@@ -2259,7 +3435,7 @@ extension EfficientNetB8 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 208631808,
               "conv 1x1 + BN, [n, 84, 84, 336] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -2267,7 +3443,7 @@ extension EfficientNetB8 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -2275,7 +3451,7 @@ extension EfficientNetB8 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -2283,7 +3459,7 @@ extension EfficientNetB8 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -2291,7 +3467,7 @@ extension EfficientNetB8 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -2299,7 +3475,7 @@ extension EfficientNetB8 {
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -2307,7 +3483,7 @@ extension EfficientNetB8 {
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 420989184,
-              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 84, 84, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 93139200,
               "depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -2315,7 +3491,7 @@ extension EfficientNetB8 {
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 84, 84, 528] -> [n, 84, 84, 88], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 336232512,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 84, 84, 88] -> [n, 84, 84, 528] -> [n, 42, 42, 528], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 8382528,
               "depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 23232,
@@ -2323,7 +3499,7 @@ extension EfficientNetB8 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 163924992,
               "conv 1x1 + BN, [n, 42, 42, 528] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2331,7 +3507,7 @@ extension EfficientNetB8 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2339,7 +3515,7 @@ extension EfficientNetB8 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2347,7 +3523,7 @@ extension EfficientNetB8 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2355,7 +3531,7 @@ extension EfficientNetB8 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2363,7 +3539,7 @@ extension EfficientNetB8 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2371,7 +3547,7 @@ extension EfficientNetB8 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2379,7 +3555,7 @@ extension EfficientNetB8 {
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2387,7 +3563,7 @@ extension EfficientNetB8 {
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2395,7 +3571,7 @@ extension EfficientNetB8 {
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 344615040,
-              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 16765056,
               "depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2403,7 +3579,7 @@ extension EfficientNetB8 {
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 327849984,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1056] -> [n, 42, 42, 176], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 374419584,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 176] -> [n, 42, 42, 1056] -> [n, 42, 42, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 46569600,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -2411,7 +3587,7 @@ extension EfficientNetB8 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 461970432,
               "conv 1x1 + BN, [n, 42, 42, 1056] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2419,7 +3595,7 @@ extension EfficientNetB8 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2427,7 +3603,7 @@ extension EfficientNetB8 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2435,7 +3611,7 @@ extension EfficientNetB8 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2443,7 +3619,7 @@ extension EfficientNetB8 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2451,7 +3627,7 @@ extension EfficientNetB8 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2459,7 +3635,7 @@ extension EfficientNetB8 {
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2467,7 +3643,7 @@ extension EfficientNetB8 {
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2475,7 +3651,7 @@ extension EfficientNetB8 {
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2483,7 +3659,7 @@ extension EfficientNetB8 {
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 716579136,
-              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 42, 42, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 65620800,
               "depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2491,7 +3667,7 @@ extension EfficientNetB8 {
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 650958336,
               "conv 1x1 + BN + shortcut, [n, 42, 42, 1488] -> [n, 42, 42, 248], the SE's scales folded into per-image weights"),
         .init("features.6.0.block.0", kind: "expand+depthwise", macsPerImage: 667363536,
-              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 42, 42, 248] -> [n, 42, 42, 1488] -> [n, 21, 21, 1488], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.0.block.2 and features.6.0.block.3, image by image"),
         .init("features.6.0.block.1", kind: "depthwise", macsPerImage: 16405200,
               "depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed in the call of features.6.0.block.0"),
         .init("features.6.0.block.2", kind: "squeeze-excitation", macsPerImage: 184512,
@@ -2499,7 +3675,7 @@ extension EfficientNetB8 {
         .init("features.6.0.block.3", kind: "project 1x1", macsPerImage: 278232192,
               "conv 1x1 + BN, [n, 21, 21, 1488] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.1.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.1.block.2 and features.6.1.block.3, image by image"),
         .init("features.6.1.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.1.block.0"),
         .init("features.6.1.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2507,7 +3683,7 @@ extension EfficientNetB8 {
         .init("features.6.1.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.2.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.2.block.2 and features.6.2.block.3, image by image"),
         .init("features.6.2.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.2.block.0"),
         .init("features.6.2.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2515,7 +3691,7 @@ extension EfficientNetB8 {
         .init("features.6.2.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.3.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.3.block.2 and features.6.3.block.3, image by image"),
         .init("features.6.3.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.3.block.0"),
         .init("features.6.3.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2523,7 +3699,7 @@ extension EfficientNetB8 {
         .init("features.6.3.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.4.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.4.block.2 and features.6.4.block.3, image by image"),
         .init("features.6.4.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.4.block.0"),
         .init("features.6.4.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2531,7 +3707,7 @@ extension EfficientNetB8 {
         .init("features.6.4.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.5.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.5.block.2 and features.6.5.block.3, image by image"),
         .init("features.6.5.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.5.block.0"),
         .init("features.6.5.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2539,7 +3715,7 @@ extension EfficientNetB8 {
         .init("features.6.5.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.6.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.6.block.2 and features.6.6.block.3, image by image"),
         .init("features.6.6.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.6.block.0"),
         .init("features.6.6.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2547,7 +3723,7 @@ extension EfficientNetB8 {
         .init("features.6.6.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.7.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.7.block.2 and features.6.7.block.3, image by image"),
         .init("features.6.7.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.7.block.0"),
         .init("features.6.7.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2555,7 +3731,7 @@ extension EfficientNetB8 {
         .init("features.6.7.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.8.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.8.block.2 and features.6.8.block.3, image by image"),
         .init("features.6.8.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.8.block.0"),
         .init("features.6.8.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2563,7 +3739,7 @@ extension EfficientNetB8 {
         .init("features.6.8.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.9.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.9.block.2 and features.6.9.block.3, image by image"),
         .init("features.6.9.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.9.block.0"),
         .init("features.6.9.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2571,7 +3747,7 @@ extension EfficientNetB8 {
         .init("features.6.9.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.10.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.10.block.2 and features.6.10.block.3, image by image"),
         .init("features.6.10.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.10.block.0"),
         .init("features.6.10.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2579,7 +3755,7 @@ extension EfficientNetB8 {
         .init("features.6.10.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.11.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.11.block.2 and features.6.11.block.3, image by image"),
         .init("features.6.11.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.11.block.0"),
         .init("features.6.11.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2587,7 +3763,7 @@ extension EfficientNetB8 {
         .init("features.6.11.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.12.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.12.block.2 and features.6.12.block.3, image by image"),
         .init("features.6.12.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.12.block.0"),
         .init("features.6.12.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2595,7 +3771,7 @@ extension EfficientNetB8 {
         .init("features.6.12.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.13.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.13.block.2 and features.6.13.block.3, image by image"),
         .init("features.6.13.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.13.block.0"),
         .init("features.6.13.block.2", kind: "squeeze-excitation", macsPerImage: 539328,
@@ -2603,7 +3779,7 @@ extension EfficientNetB8 {
         .init("features.6.13.block.3", kind: "project 1x1", macsPerImage: 475687296,
               "conv 1x1 + BN + shortcut, [n, 21, 21, 2544] -> [n, 21, 21, 424], the SE's scales folded into per-image weights"),
         .init("features.6.14.block.0", kind: "expand+depthwise", macsPerImage: 503734896,
-              "conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.6.14.block.2 and features.6.14.block.3, image by image"),
         .init("features.6.14.block.1", kind: "depthwise", macsPerImage: 28047600,
               "depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.14.block.0"),
         .init("features.6.14.block.2", kind: "squeeze-excitation", macsPerImage: 539328,

@@ -44,13 +44,21 @@ public final class EfficientNetL2: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 2880) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2880, squeezeChannels: 120),
             Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4944, squeezeChannels: 206),
             Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 8256) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 400, expandedChannels: 432, kernel: 3, outHeight: 200, squeezeChannels: 18, outChannels: 104, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 400, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 200, expandedChannels: 624, kernel: 3, outHeight: 200, squeezeChannels: 26, outChannels: 104, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 624) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 200, expandedChannels: 624, kernel: 5, outHeight: 100, squeezeChannels: 26, outChannels: 176, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 624) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 100, expandedChannels: 1056, kernel: 5, outHeight: 100, squeezeChannels: 44, outChannels: 176, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 100, expandedChannels: 1056, kernel: 3, outHeight: 50, squeezeChannels: 44, outChannels: 344, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 50, expandedChannels: 2064, kernel: 3, outHeight: 50, squeezeChannels: 86, outChannels: 344, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 50, expandedChannels: 2064, kernel: 5, outHeight: 50, squeezeChannels: 86, outChannels: 480, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 50, expandedChannels: 2880, kernel: 5, outHeight: 50, squeezeChannels: 120, outChannels: 480, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2880) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2880, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 2880) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2880, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 4944, kernel: 5, threads: pool.threadCount),
@@ -340,1784 +348,2972 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 400x400x72 -> 200x200x104, SE 432 -> 18 -> 432
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 86400000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
-            expandWeights: w + 68032, expandBias: w + 99136, expandActivation: .silu,
-            expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 99568, depthwiseBias: w + 103456, depthwiseActivation: .silu,
-            output: a + 69120000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 86400 &* n, pool: pool)
-        p?.stop(19)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 400, width: 400, inChannels: 72, expandedChannels: 432, kernel: 3, stride: 2, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 86400000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
+                expandWeights: w + 68032, expandBias: w + 99136, expandActivation: .silu,
+                expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 99568, depthwiseBias: w + 103456, depthwiseActivation: .silu,
+                depthwiseOutput: a + 69120000 &* n,
+                squeezeChannels: 18, reduceWeights: w + 103888, reduceBias: w + 111664,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 111696, squeezeExpandBias: w + 119472,
+                projectWeights: w + 119904, projectBias: w + 164832, outChannels: 104,
+                projectActivation: .identity, residual: nil, output: a + 49920000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(19)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 86400000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
+                expandWeights: w + 68032, expandBias: w + 99136, expandActivation: .silu,
+                expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 99568, depthwiseBias: w + 103456, depthwiseActivation: .silu,
+                output: a + 69120000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 86400 &* n, pool: pool)
+            p?.stop(19)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 432 -> 18 -> 432, scales only (folded into the projection) for [n, 200, 200, 432], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 69120000 &* n, batch: n, pixels: 40000, channels: 432, squeezeChannels: 18,
-            reduceWeights: w + 103888, reduceBias: w + 111664, activation: .silu,
-            expandWeights: w + 111696, expandBias: w + 119472,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 86400 &* n, workspace: ws + (86400 &* n &+ 432 &* n), pool: pool)
-        p?.stop(21)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 69120000 &* n, batch: n, pixels: 40000, channels: 432, squeezeChannels: 18,
+                reduceWeights: w + 103888, reduceBias: w + 111664, activation: .silu,
+                expandWeights: w + 111696, expandBias: w + 119472,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 86400 &* n, workspace: ws + (86400 &* n &+ 432 &* n), pool: pool)
+            p?.stop(21)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 69120000 &* n, batch: n, imagePixels: 40000, inChannels: 432, inputScales: ws + 86400 &* n,
-            inputMajorWeights: w + 119904, bias: w + 164832, outChannels: 104,
-            activation: .identity, residual: nil, output: a + 49920000 &* n,
-            workspace: ws + (86400 &* n &+ 432 &* n), pool: pool)
-        p?.stop(22)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 69120000 &* n, batch: n, imagePixels: 40000, inChannels: 432, inputScales: ws + 86400 &* n,
+                inputMajorWeights: w + 119904, bias: w + 164832, outChannels: 104,
+                activation: .identity, residual: nil, output: a + 49920000 &* n,
+                workspace: ws + (86400 &* n &+ 432 &* n), pool: pool)
+            p?.stop(22)
+        }
     }
 
     /// features.2.1: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 164944, expandBias: w + 229840, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 230464, depthwiseBias: w + 236080, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(23)
+        // features.2.1.block.0 expand: conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 164944, expandBias: w + 229840, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 230464, depthwiseBias: w + 236080, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 236704, reduceBias: w + 252928,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 252960, squeezeExpandBias: w + 269184,
+                projectWeights: w + 269808, projectBias: w + 334704, outChannels: 104,
+                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(23)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 164944, expandBias: w + 229840, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 230464, depthwiseBias: w + 236080, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(23)
+        }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.1.block.0
         // features.2.1.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 236704, reduceBias: w + 252928, activation: .silu,
-            expandWeights: w + 252960, expandBias: w + 269184,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(25)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 236704, reduceBias: w + 252928, activation: .silu,
+                expandWeights: w + 252960, expandBias: w + 269184,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(25)
+        }
         // features.2.1.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 269808, bias: w + 334704, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(26)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 269808, bias: w + 334704, outChannels: 104,
+                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(26)
+        }
     }
 
     /// features.2.2: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 334816, expandBias: w + 399712, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 400336, depthwiseBias: w + 405952, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(27)
+        // features.2.2.block.0 expand: conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 334816, expandBias: w + 399712, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 400336, depthwiseBias: w + 405952, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 406576, reduceBias: w + 422800,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 422832, squeezeExpandBias: w + 439056,
+                projectWeights: w + 439680, projectBias: w + 504576, outChannels: 104,
+                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(27)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 334816, expandBias: w + 399712, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 400336, depthwiseBias: w + 405952, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(27)
+        }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.2.block.0
         // features.2.2.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 406576, reduceBias: w + 422800, activation: .silu,
-            expandWeights: w + 422832, expandBias: w + 439056,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(29)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 406576, reduceBias: w + 422800, activation: .silu,
+                expandWeights: w + 422832, expandBias: w + 439056,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(29)
+        }
         // features.2.2.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 439680, bias: w + 504576, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(30)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 439680, bias: w + 504576, outChannels: 104,
+                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(30)
+        }
     }
 
     /// features.2.3: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 504688, expandBias: w + 569584, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 570208, depthwiseBias: w + 575824, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(31)
+        // features.2.3.block.0 expand: conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 504688, expandBias: w + 569584, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 570208, depthwiseBias: w + 575824, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 576448, reduceBias: w + 592672,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 592704, squeezeExpandBias: w + 608928,
+                projectWeights: w + 609552, projectBias: w + 674448, outChannels: 104,
+                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(31)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 504688, expandBias: w + 569584, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 570208, depthwiseBias: w + 575824, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(31)
+        }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.3.block.0
         // features.2.3.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 576448, reduceBias: w + 592672, activation: .silu,
-            expandWeights: w + 592704, expandBias: w + 608928,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(33)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 576448, reduceBias: w + 592672, activation: .silu,
+                expandWeights: w + 592704, expandBias: w + 608928,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(33)
+        }
         // features.2.3.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 609552, bias: w + 674448, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(34)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 609552, bias: w + 674448, outChannels: 104,
+                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(34)
+        }
     }
 
     /// features.2.4: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 674560, expandBias: w + 739456, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 740080, depthwiseBias: w + 745696, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(35)
+        // features.2.4.block.0 expand: conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 674560, expandBias: w + 739456, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 740080, depthwiseBias: w + 745696, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 746320, reduceBias: w + 762544,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 762576, squeezeExpandBias: w + 778800,
+                projectWeights: w + 779424, projectBias: w + 844320, outChannels: 104,
+                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(35)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 674560, expandBias: w + 739456, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 740080, depthwiseBias: w + 745696, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(35)
+        }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.4.block.0
         // features.2.4.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 746320, reduceBias: w + 762544, activation: .silu,
-            expandWeights: w + 762576, expandBias: w + 778800,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(37)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 746320, reduceBias: w + 762544, activation: .silu,
+                expandWeights: w + 762576, expandBias: w + 778800,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(37)
+        }
         // features.2.4.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 779424, bias: w + 844320, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(38)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 779424, bias: w + 844320, outChannels: 104,
+                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(38)
+        }
     }
 
     /// features.2.5: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 844432, expandBias: w + 909328, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 909952, depthwiseBias: w + 915568, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(39)
+        // features.2.5.block.0 expand: conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 844432, expandBias: w + 909328, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 909952, depthwiseBias: w + 915568, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 916192, reduceBias: w + 932416,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 932448, squeezeExpandBias: w + 948672,
+                projectWeights: w + 949296, projectBias: w + 1014192, outChannels: 104,
+                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(39)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 844432, expandBias: w + 909328, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 909952, depthwiseBias: w + 915568, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(39)
+        }
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.5.block.0
         // features.2.5.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 916192, reduceBias: w + 932416, activation: .silu,
-            expandWeights: w + 932448, expandBias: w + 948672,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(41)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 916192, reduceBias: w + 932416, activation: .silu,
+                expandWeights: w + 932448, expandBias: w + 948672,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(41)
+        }
         // features.2.5.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 949296, bias: w + 1014192, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(42)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 949296, bias: w + 1014192, outChannels: 104,
+                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(42)
+        }
     }
 
     /// features.2.6: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 1014304, expandBias: w + 1079200, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 1079824, depthwiseBias: w + 1085440, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(43)
+        // features.2.6.block.0 expand: conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1014304, expandBias: w + 1079200, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1079824, depthwiseBias: w + 1085440, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 1086064, reduceBias: w + 1102288,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1102320, squeezeExpandBias: w + 1118544,
+                projectWeights: w + 1119168, projectBias: w + 1184064, outChannels: 104,
+                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(43)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1014304, expandBias: w + 1079200, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1079824, depthwiseBias: w + 1085440, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(43)
+        }
         // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.6.block.0
         // features.2.6.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 1086064, reduceBias: w + 1102288, activation: .silu,
-            expandWeights: w + 1102320, expandBias: w + 1118544,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(45)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 1086064, reduceBias: w + 1102288, activation: .silu,
+                expandWeights: w + 1102320, expandBias: w + 1118544,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(45)
+        }
         // features.2.6.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 1119168, bias: w + 1184064, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(46)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 1119168, bias: w + 1184064, outChannels: 104,
+                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(46)
+        }
     }
 
     /// features.2.7: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 1184176, expandBias: w + 1249072, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 1249696, depthwiseBias: w + 1255312, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(47)
+        // features.2.7.block.0 expand: conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1184176, expandBias: w + 1249072, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1249696, depthwiseBias: w + 1255312, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 1255936, reduceBias: w + 1272160,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1272192, squeezeExpandBias: w + 1288416,
+                projectWeights: w + 1289040, projectBias: w + 1353936, outChannels: 104,
+                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(47)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1184176, expandBias: w + 1249072, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1249696, depthwiseBias: w + 1255312, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(47)
+        }
         // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.7.block.0
         // features.2.7.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 1255936, reduceBias: w + 1272160, activation: .silu,
-            expandWeights: w + 1272192, expandBias: w + 1288416,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(49)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 1255936, reduceBias: w + 1272160, activation: .silu,
+                expandWeights: w + 1272192, expandBias: w + 1288416,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(49)
+        }
         // features.2.7.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 1289040, bias: w + 1353936, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(50)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 1289040, bias: w + 1353936, outChannels: 104,
+                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(50)
+        }
     }
 
     /// features.2.8: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.8.block.0 expand: conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 1354048, expandBias: w + 1418944, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 1419568, depthwiseBias: w + 1425184, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(51)
+        // features.2.8.block.0 expand: conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.8.block.2 and features.2.8.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1354048, expandBias: w + 1418944, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1419568, depthwiseBias: w + 1425184, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 1425808, reduceBias: w + 1442032,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1442064, squeezeExpandBias: w + 1458288,
+                projectWeights: w + 1458912, projectBias: w + 1523808, outChannels: 104,
+                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(51)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1354048, expandBias: w + 1418944, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1419568, depthwiseBias: w + 1425184, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(51)
+        }
         // features.2.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.8.block.0
         // features.2.8.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.8.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 1425808, reduceBias: w + 1442032, activation: .silu,
-            expandWeights: w + 1442064, expandBias: w + 1458288,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(53)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 1425808, reduceBias: w + 1442032, activation: .silu,
+                expandWeights: w + 1442064, expandBias: w + 1458288,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(53)
+        }
         // features.2.8.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 1458912, bias: w + 1523808, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(54)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 1458912, bias: w + 1523808, outChannels: 104,
+                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(54)
+        }
     }
 
     /// features.2.9: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.9.block.0 expand: conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 1523920, expandBias: w + 1588816, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 1589440, depthwiseBias: w + 1595056, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(55)
+        // features.2.9.block.0 expand: conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.9.block.2 and features.2.9.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1523920, expandBias: w + 1588816, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1589440, depthwiseBias: w + 1595056, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 1595680, reduceBias: w + 1611904,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1611936, squeezeExpandBias: w + 1628160,
+                projectWeights: w + 1628784, projectBias: w + 1693680, outChannels: 104,
+                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(55)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1523920, expandBias: w + 1588816, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1589440, depthwiseBias: w + 1595056, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(55)
+        }
         // features.2.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.9.block.0
         // features.2.9.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.9.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 1595680, reduceBias: w + 1611904, activation: .silu,
-            expandWeights: w + 1611936, expandBias: w + 1628160,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(57)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 1595680, reduceBias: w + 1611904, activation: .silu,
+                expandWeights: w + 1611936, expandBias: w + 1628160,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(57)
+        }
         // features.2.9.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 1628784, bias: w + 1693680, outChannels: 104,
-            activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(58)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 1628784, bias: w + 1693680, outChannels: 104,
+                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(58)
+        }
     }
 
     /// features.2.10: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
     private func features_2_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.10.block.0 expand: conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 1693792, expandBias: w + 1758688, expandActivation: .silu,
-            expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 200, outWidth: 200,
-            depthwiseWeights: w + 1759312, depthwiseBias: w + 1764928, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
-        p?.stop(59)
+        // features.2.10.block.0 expand: conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.10.block.2 and features.2.10.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1693792, expandBias: w + 1758688, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1759312, depthwiseBias: w + 1764928, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 1765552, reduceBias: w + 1781776,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1781808, squeezeExpandBias: w + 1798032,
+                projectWeights: w + 1798656, projectBias: w + 1863552, outChannels: 104,
+                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(59)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1693792, expandBias: w + 1758688, expandActivation: .silu,
+                expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 200, outWidth: 200,
+                depthwiseWeights: w + 1759312, depthwiseBias: w + 1764928, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+            p?.stop(59)
+        }
         // features.2.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.10.block.0
         // features.2.10.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 200, 200, 624], means from features.2.10.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 1765552, reduceBias: w + 1781776, activation: .silu,
-            expandWeights: w + 1781808, expandBias: w + 1798032,
-            rowSums: ws, rowsPerImage: 200,
-            scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(61)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 1765552, reduceBias: w + 1781776, activation: .silu,
+                expandWeights: w + 1781808, expandBias: w + 1798032,
+                rowSums: ws, rowsPerImage: 200,
+                scales: ws + 124800 &* n, workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(61)
+        }
         // features.2.10.block.3 project: conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
-            inputMajorWeights: w + 1798656, bias: w + 1863552, outChannels: 104,
-            activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
-            workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
-        p?.stop(62)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                inputMajorWeights: w + 1798656, bias: w + 1863552, outChannels: 104,
+                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
+            p?.stop(62)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 200x200x104 -> 100x100x176, SE 624 -> 26 -> 624
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
-            expandWeights: w + 1863664, expandBias: w + 1928560, expandActivation: .silu,
-            expandedChannels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 1929184, depthwiseBias: w + 1944784, depthwiseActivation: .silu,
-            output: a + 24960000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 62400 &* n, pool: pool)
-        p?.stop(63)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 5, stride: 2, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1863664, expandBias: w + 1928560, expandActivation: .silu,
+                expandedChannels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 1929184, depthwiseBias: w + 1944784, depthwiseActivation: .silu,
+                depthwiseOutput: a + 24960000 &* n,
+                squeezeChannels: 26, reduceWeights: w + 1945408, reduceBias: w + 1961632,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1961664, squeezeExpandBias: w + 1977888,
+                projectWeights: w + 1978512, projectBias: w + 2088336, outChannels: 176,
+                projectActivation: .identity, residual: nil, output: a + 21120000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(63)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                expandWeights: w + 1863664, expandBias: w + 1928560, expandActivation: .silu,
+                expandedChannels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 1929184, depthwiseBias: w + 1944784, depthwiseActivation: .silu,
+                output: a + 24960000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 62400 &* n, pool: pool)
+            p?.stop(63)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 624 -> 26 -> 624, scales only (folded into the projection) for [n, 100, 100, 624], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 24960000 &* n, batch: n, pixels: 10000, channels: 624, squeezeChannels: 26,
-            reduceWeights: w + 1945408, reduceBias: w + 1961632, activation: .silu,
-            expandWeights: w + 1961664, expandBias: w + 1977888,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 62400 &* n, workspace: ws + (62400 &* n &+ 624 &* n), pool: pool)
-        p?.stop(65)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 24960000 &* n, batch: n, pixels: 10000, channels: 624, squeezeChannels: 26,
+                reduceWeights: w + 1945408, reduceBias: w + 1961632, activation: .silu,
+                expandWeights: w + 1961664, expandBias: w + 1977888,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 62400 &* n, workspace: ws + (62400 &* n &+ 624 &* n), pool: pool)
+            p?.stop(65)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 24960000 &* n, batch: n, imagePixels: 10000, inChannels: 624, inputScales: ws + 62400 &* n,
-            inputMajorWeights: w + 1978512, bias: w + 2088336, outChannels: 176,
-            activation: .identity, residual: nil, output: a + 21120000 &* n,
-            workspace: ws + (62400 &* n &+ 624 &* n), pool: pool)
-        p?.stop(66)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 24960000 &* n, batch: n, imagePixels: 10000, inChannels: 624, inputScales: ws + 62400 &* n,
+                inputMajorWeights: w + 1978512, bias: w + 2088336, outChannels: 176,
+                activation: .identity, residual: nil, output: a + 21120000 &* n,
+                workspace: ws + (62400 &* n &+ 624 &* n), pool: pool)
+            p?.stop(66)
+        }
     }
 
     /// features.3.1: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 2088512, expandBias: w + 2274368, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 2275424, depthwiseBias: w + 2301824, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(67)
+        // features.3.1.block.0 expand: conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 2088512, expandBias: w + 2274368, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 2275424, depthwiseBias: w + 2301824, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 2302880, reduceBias: w + 2349344,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2349392, squeezeExpandBias: w + 2395856,
+                projectWeights: w + 2396912, projectBias: w + 2582768, outChannels: 176,
+                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(67)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 2088512, expandBias: w + 2274368, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 2275424, depthwiseBias: w + 2301824, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(67)
+        }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.1.block.0
         // features.3.1.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 2302880, reduceBias: w + 2349344, activation: .silu,
-            expandWeights: w + 2349392, expandBias: w + 2395856,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(69)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 2302880, reduceBias: w + 2349344, activation: .silu,
+                expandWeights: w + 2349392, expandBias: w + 2395856,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(69)
+        }
         // features.3.1.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 2396912, bias: w + 2582768, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(70)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 2396912, bias: w + 2582768, outChannels: 176,
+                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(70)
+        }
     }
 
     /// features.3.2: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 2582944, expandBias: w + 2768800, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 2769856, depthwiseBias: w + 2796256, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(71)
+        // features.3.2.block.0 expand: conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 2582944, expandBias: w + 2768800, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 2769856, depthwiseBias: w + 2796256, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 2797312, reduceBias: w + 2843776,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2843824, squeezeExpandBias: w + 2890288,
+                projectWeights: w + 2891344, projectBias: w + 3077200, outChannels: 176,
+                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(71)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 2582944, expandBias: w + 2768800, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 2769856, depthwiseBias: w + 2796256, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(71)
+        }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.2.block.0
         // features.3.2.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 2797312, reduceBias: w + 2843776, activation: .silu,
-            expandWeights: w + 2843824, expandBias: w + 2890288,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(73)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 2797312, reduceBias: w + 2843776, activation: .silu,
+                expandWeights: w + 2843824, expandBias: w + 2890288,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(73)
+        }
         // features.3.2.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 2891344, bias: w + 3077200, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(74)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 2891344, bias: w + 3077200, outChannels: 176,
+                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(74)
+        }
     }
 
     /// features.3.3: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 3077376, expandBias: w + 3263232, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 3264288, depthwiseBias: w + 3290688, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(75)
+        // features.3.3.block.0 expand: conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 3077376, expandBias: w + 3263232, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 3264288, depthwiseBias: w + 3290688, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 3291744, reduceBias: w + 3338208,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3338256, squeezeExpandBias: w + 3384720,
+                projectWeights: w + 3385776, projectBias: w + 3571632, outChannels: 176,
+                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(75)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 3077376, expandBias: w + 3263232, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 3264288, depthwiseBias: w + 3290688, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(75)
+        }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.3.block.0
         // features.3.3.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 3291744, reduceBias: w + 3338208, activation: .silu,
-            expandWeights: w + 3338256, expandBias: w + 3384720,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(77)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 3291744, reduceBias: w + 3338208, activation: .silu,
+                expandWeights: w + 3338256, expandBias: w + 3384720,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(77)
+        }
         // features.3.3.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 3385776, bias: w + 3571632, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(78)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 3385776, bias: w + 3571632, outChannels: 176,
+                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(78)
+        }
     }
 
     /// features.3.4: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 3571808, expandBias: w + 3757664, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 3758720, depthwiseBias: w + 3785120, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(79)
+        // features.3.4.block.0 expand: conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 3571808, expandBias: w + 3757664, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 3758720, depthwiseBias: w + 3785120, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 3786176, reduceBias: w + 3832640,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3832688, squeezeExpandBias: w + 3879152,
+                projectWeights: w + 3880208, projectBias: w + 4066064, outChannels: 176,
+                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(79)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 3571808, expandBias: w + 3757664, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 3758720, depthwiseBias: w + 3785120, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(79)
+        }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.4.block.0
         // features.3.4.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 3786176, reduceBias: w + 3832640, activation: .silu,
-            expandWeights: w + 3832688, expandBias: w + 3879152,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(81)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 3786176, reduceBias: w + 3832640, activation: .silu,
+                expandWeights: w + 3832688, expandBias: w + 3879152,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(81)
+        }
         // features.3.4.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 3880208, bias: w + 4066064, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(82)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 3880208, bias: w + 4066064, outChannels: 176,
+                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(82)
+        }
     }
 
     /// features.3.5: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 4066240, expandBias: w + 4252096, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 4253152, depthwiseBias: w + 4279552, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(83)
+        // features.3.5.block.0 expand: conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 4066240, expandBias: w + 4252096, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 4253152, depthwiseBias: w + 4279552, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 4280608, reduceBias: w + 4327072,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4327120, squeezeExpandBias: w + 4373584,
+                projectWeights: w + 4374640, projectBias: w + 4560496, outChannels: 176,
+                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(83)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 4066240, expandBias: w + 4252096, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 4253152, depthwiseBias: w + 4279552, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(83)
+        }
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.5.block.0
         // features.3.5.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 4280608, reduceBias: w + 4327072, activation: .silu,
-            expandWeights: w + 4327120, expandBias: w + 4373584,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(85)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 4280608, reduceBias: w + 4327072, activation: .silu,
+                expandWeights: w + 4327120, expandBias: w + 4373584,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(85)
+        }
         // features.3.5.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 4374640, bias: w + 4560496, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(86)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 4374640, bias: w + 4560496, outChannels: 176,
+                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(86)
+        }
     }
 
     /// features.3.6: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 4560672, expandBias: w + 4746528, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 4747584, depthwiseBias: w + 4773984, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(87)
+        // features.3.6.block.0 expand: conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 4560672, expandBias: w + 4746528, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 4747584, depthwiseBias: w + 4773984, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 4775040, reduceBias: w + 4821504,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4821552, squeezeExpandBias: w + 4868016,
+                projectWeights: w + 4869072, projectBias: w + 5054928, outChannels: 176,
+                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(87)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 4560672, expandBias: w + 4746528, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 4747584, depthwiseBias: w + 4773984, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(87)
+        }
         // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.6.block.0
         // features.3.6.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 4775040, reduceBias: w + 4821504, activation: .silu,
-            expandWeights: w + 4821552, expandBias: w + 4868016,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(89)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 4775040, reduceBias: w + 4821504, activation: .silu,
+                expandWeights: w + 4821552, expandBias: w + 4868016,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(89)
+        }
         // features.3.6.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 4869072, bias: w + 5054928, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(90)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 4869072, bias: w + 5054928, outChannels: 176,
+                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(90)
+        }
     }
 
     /// features.3.7: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 5055104, expandBias: w + 5240960, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 5242016, depthwiseBias: w + 5268416, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(91)
+        // features.3.7.block.0 expand: conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 5055104, expandBias: w + 5240960, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 5242016, depthwiseBias: w + 5268416, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 5269472, reduceBias: w + 5315936,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5315984, squeezeExpandBias: w + 5362448,
+                projectWeights: w + 5363504, projectBias: w + 5549360, outChannels: 176,
+                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(91)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 5055104, expandBias: w + 5240960, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 5242016, depthwiseBias: w + 5268416, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(91)
+        }
         // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.7.block.0
         // features.3.7.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 5269472, reduceBias: w + 5315936, activation: .silu,
-            expandWeights: w + 5315984, expandBias: w + 5362448,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(93)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 5269472, reduceBias: w + 5315936, activation: .silu,
+                expandWeights: w + 5315984, expandBias: w + 5362448,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(93)
+        }
         // features.3.7.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 5363504, bias: w + 5549360, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(94)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 5363504, bias: w + 5549360, outChannels: 176,
+                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(94)
+        }
     }
 
     /// features.3.8: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.8.block.0 expand: conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 5549536, expandBias: w + 5735392, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 5736448, depthwiseBias: w + 5762848, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(95)
+        // features.3.8.block.0 expand: conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.8.block.2 and features.3.8.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 5549536, expandBias: w + 5735392, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 5736448, depthwiseBias: w + 5762848, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 5763904, reduceBias: w + 5810368,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5810416, squeezeExpandBias: w + 5856880,
+                projectWeights: w + 5857936, projectBias: w + 6043792, outChannels: 176,
+                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(95)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 5549536, expandBias: w + 5735392, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 5736448, depthwiseBias: w + 5762848, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(95)
+        }
         // features.3.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.8.block.0
         // features.3.8.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.8.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 5763904, reduceBias: w + 5810368, activation: .silu,
-            expandWeights: w + 5810416, expandBias: w + 5856880,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(97)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 5763904, reduceBias: w + 5810368, activation: .silu,
+                expandWeights: w + 5810416, expandBias: w + 5856880,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(97)
+        }
         // features.3.8.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 5857936, bias: w + 6043792, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(98)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 5857936, bias: w + 6043792, outChannels: 176,
+                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(98)
+        }
     }
 
     /// features.3.9: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.9.block.0 expand: conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 6043968, expandBias: w + 6229824, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 6230880, depthwiseBias: w + 6257280, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(99)
+        // features.3.9.block.0 expand: conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.9.block.2 and features.3.9.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 6043968, expandBias: w + 6229824, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 6230880, depthwiseBias: w + 6257280, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 6258336, reduceBias: w + 6304800,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 6304848, squeezeExpandBias: w + 6351312,
+                projectWeights: w + 6352368, projectBias: w + 6538224, outChannels: 176,
+                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(99)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 6043968, expandBias: w + 6229824, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 6230880, depthwiseBias: w + 6257280, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(99)
+        }
         // features.3.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.9.block.0
         // features.3.9.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.9.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 6258336, reduceBias: w + 6304800, activation: .silu,
-            expandWeights: w + 6304848, expandBias: w + 6351312,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(101)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 6258336, reduceBias: w + 6304800, activation: .silu,
+                expandWeights: w + 6304848, expandBias: w + 6351312,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(101)
+        }
         // features.3.9.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 6352368, bias: w + 6538224, outChannels: 176,
-            activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(102)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 6352368, bias: w + 6538224, outChannels: 176,
+                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(102)
+        }
     }
 
     /// features.3.10: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_3_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.10.block.0 expand: conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 6538400, expandBias: w + 6724256, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 100, outWidth: 100,
-            depthwiseWeights: w + 6725312, depthwiseBias: w + 6751712, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
-        p?.stop(103)
+        // features.3.10.block.0 expand: conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.10.block.2 and features.3.10.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 6538400, expandBias: w + 6724256, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 6725312, depthwiseBias: w + 6751712, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 6752768, reduceBias: w + 6799232,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 6799280, squeezeExpandBias: w + 6845744,
+                projectWeights: w + 6846800, projectBias: w + 7032656, outChannels: 176,
+                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(103)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 6538400, expandBias: w + 6724256, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 100, outWidth: 100,
+                depthwiseWeights: w + 6725312, depthwiseBias: w + 6751712, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+            p?.stop(103)
+        }
         // features.3.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.10.block.0
         // features.3.10.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 100, 100, 1056], means from features.3.10.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 6752768, reduceBias: w + 6799232, activation: .silu,
-            expandWeights: w + 6799280, expandBias: w + 6845744,
-            rowSums: ws, rowsPerImage: 100,
-            scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(105)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 6752768, reduceBias: w + 6799232, activation: .silu,
+                expandWeights: w + 6799280, expandBias: w + 6845744,
+                rowSums: ws, rowsPerImage: 100,
+                scales: ws + 105600 &* n, workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(105)
+        }
         // features.3.10.block.3 project: conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
-            inputMajorWeights: w + 6846800, bias: w + 7032656, outChannels: 176,
-            activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
-            workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(106)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                inputMajorWeights: w + 6846800, bias: w + 7032656, outChannels: 176,
+                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(106)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 100x100x176 -> 50x50x344, SE 1056 -> 44 -> 1056
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
-            expandWeights: w + 7032832, expandBias: w + 7218688, expandActivation: .silu,
-            expandedChannels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 7219744, depthwiseBias: w + 7229248, depthwiseActivation: .silu,
-            output: a + 10560000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 52800 &* n, pool: pool)
-        p?.stop(107)
+        // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 2, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 7032832, expandBias: w + 7218688, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 7219744, depthwiseBias: w + 7229248, depthwiseActivation: .silu,
+                depthwiseOutput: a + 10560000 &* n,
+                squeezeChannels: 44, reduceWeights: w + 7230304, reduceBias: w + 7276768,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 7276816, squeezeExpandBias: w + 7323280,
+                projectWeights: w + 7324336, projectBias: w + 7687600, outChannels: 344,
+                projectActivation: .identity, residual: nil, output: a + 13200000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(107)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                expandWeights: w + 7032832, expandBias: w + 7218688, expandActivation: .silu,
+                expandedChannels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 7219744, depthwiseBias: w + 7229248, depthwiseActivation: .silu,
+                output: a + 10560000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 52800 &* n, pool: pool)
+            p?.stop(107)
+        }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, scales only (folded into the projection) for [n, 50, 50, 1056], means from features.4.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 10560000 &* n, batch: n, pixels: 2500, channels: 1056, squeezeChannels: 44,
-            reduceWeights: w + 7230304, reduceBias: w + 7276768, activation: .silu,
-            expandWeights: w + 7276816, expandBias: w + 7323280,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 52800 &* n, workspace: ws + (52800 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(109)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 10560000 &* n, batch: n, pixels: 2500, channels: 1056, squeezeChannels: 44,
+                reduceWeights: w + 7230304, reduceBias: w + 7276768, activation: .silu,
+                expandWeights: w + 7276816, expandBias: w + 7323280,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 52800 &* n, workspace: ws + (52800 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(109)
+        }
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 10560000 &* n, batch: n, imagePixels: 2500, inChannels: 1056, inputScales: ws + 52800 &* n,
-            inputMajorWeights: w + 7324336, bias: w + 7687600, outChannels: 344,
-            activation: .identity, residual: nil, output: a + 13200000 &* n,
-            workspace: ws + (52800 &* n &+ 1056 &* n), pool: pool)
-        p?.stop(110)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 10560000 &* n, batch: n, imagePixels: 2500, inChannels: 1056, inputScales: ws + 52800 &* n,
+                inputMajorWeights: w + 7324336, bias: w + 7687600, outChannels: 344,
+                activation: .identity, residual: nil, output: a + 13200000 &* n,
+                workspace: ws + (52800 &* n &+ 1056 &* n), pool: pool)
+            p?.stop(110)
+        }
     }
 
     /// features.4.1: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 13200000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 7687952, expandBias: w + 8397968, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 8400032, depthwiseBias: w + 8418608, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(111)
+        // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 13200000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 7687952, expandBias: w + 8397968, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 8400032, depthwiseBias: w + 8418608, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 8420672, reduceBias: w + 8598176,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 8598272, squeezeExpandBias: w + 8775776,
+                projectWeights: w + 8777840, projectBias: w + 9487856, outChannels: 344,
+                projectActivation: .identity, residual: a + 13200000 &* n, output: a + 10320000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(111)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 13200000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 7687952, expandBias: w + 8397968, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 8400032, depthwiseBias: w + 8418608, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(111)
+        }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 8420672, reduceBias: w + 8598176, activation: .silu,
-            expandWeights: w + 8598272, expandBias: w + 8775776,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(113)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 8420672, reduceBias: w + 8598176, activation: .silu,
+                expandWeights: w + 8598272, expandBias: w + 8775776,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(113)
+        }
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 8777840, bias: w + 9487856, outChannels: 344,
-            activation: .identity, residual: a + 13200000 &* n, output: a + 10320000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(114)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 8777840, bias: w + 9487856, outChannels: 344,
+                activation: .identity, residual: a + 13200000 &* n, output: a + 10320000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(114)
+        }
     }
 
     /// features.4.2: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 9488208, expandBias: w + 10198224, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 10200288, depthwiseBias: w + 10218864, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(115)
+        // features.4.2.block.0 expand: conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 9488208, expandBias: w + 10198224, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 10200288, depthwiseBias: w + 10218864, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 10220928, reduceBias: w + 10398432,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 10398528, squeezeExpandBias: w + 10576032,
+                projectWeights: w + 10578096, projectBias: w + 11288112, outChannels: 344,
+                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(115)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 9488208, expandBias: w + 10198224, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 10200288, depthwiseBias: w + 10218864, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(115)
+        }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.2.block.0
         // features.4.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 10220928, reduceBias: w + 10398432, activation: .silu,
-            expandWeights: w + 10398528, expandBias: w + 10576032,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(117)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 10220928, reduceBias: w + 10398432, activation: .silu,
+                expandWeights: w + 10398528, expandBias: w + 10576032,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(117)
+        }
         // features.4.2.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 10578096, bias: w + 11288112, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(118)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 10578096, bias: w + 11288112, outChannels: 344,
+                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(118)
+        }
     }
 
     /// features.4.3: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 11288464, expandBias: w + 11998480, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 12000544, depthwiseBias: w + 12019120, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(119)
+        // features.4.3.block.0 expand: conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 11288464, expandBias: w + 11998480, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 12000544, depthwiseBias: w + 12019120, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 12021184, reduceBias: w + 12198688,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 12198784, squeezeExpandBias: w + 12376288,
+                projectWeights: w + 12378352, projectBias: w + 13088368, outChannels: 344,
+                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(119)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 11288464, expandBias: w + 11998480, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 12000544, depthwiseBias: w + 12019120, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(119)
+        }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.3.block.0
         // features.4.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 12021184, reduceBias: w + 12198688, activation: .silu,
-            expandWeights: w + 12198784, expandBias: w + 12376288,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(121)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 12021184, reduceBias: w + 12198688, activation: .silu,
+                expandWeights: w + 12198784, expandBias: w + 12376288,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(121)
+        }
         // features.4.3.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 12378352, bias: w + 13088368, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(122)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 12378352, bias: w + 13088368, outChannels: 344,
+                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(122)
+        }
     }
 
     /// features.4.4: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 13088720, expandBias: w + 13798736, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 13800800, depthwiseBias: w + 13819376, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(123)
+        // features.4.4.block.0 expand: conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 13088720, expandBias: w + 13798736, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 13800800, depthwiseBias: w + 13819376, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 13821440, reduceBias: w + 13998944,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 13999040, squeezeExpandBias: w + 14176544,
+                projectWeights: w + 14178608, projectBias: w + 14888624, outChannels: 344,
+                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(123)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 13088720, expandBias: w + 13798736, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 13800800, depthwiseBias: w + 13819376, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(123)
+        }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.4.block.0
         // features.4.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 13821440, reduceBias: w + 13998944, activation: .silu,
-            expandWeights: w + 13999040, expandBias: w + 14176544,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(125)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 13821440, reduceBias: w + 13998944, activation: .silu,
+                expandWeights: w + 13999040, expandBias: w + 14176544,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(125)
+        }
         // features.4.4.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 14178608, bias: w + 14888624, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(126)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 14178608, bias: w + 14888624, outChannels: 344,
+                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(126)
+        }
     }
 
     /// features.4.5: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 14888976, expandBias: w + 15598992, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 15601056, depthwiseBias: w + 15619632, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(127)
+        // features.4.5.block.0 expand: conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 14888976, expandBias: w + 15598992, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 15601056, depthwiseBias: w + 15619632, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 15621696, reduceBias: w + 15799200,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 15799296, squeezeExpandBias: w + 15976800,
+                projectWeights: w + 15978864, projectBias: w + 16688880, outChannels: 344,
+                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(127)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 14888976, expandBias: w + 15598992, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 15601056, depthwiseBias: w + 15619632, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(127)
+        }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.5.block.0
         // features.4.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 15621696, reduceBias: w + 15799200, activation: .silu,
-            expandWeights: w + 15799296, expandBias: w + 15976800,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(129)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 15621696, reduceBias: w + 15799200, activation: .silu,
+                expandWeights: w + 15799296, expandBias: w + 15976800,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(129)
+        }
         // features.4.5.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 15978864, bias: w + 16688880, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(130)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 15978864, bias: w + 16688880, outChannels: 344,
+                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(130)
+        }
     }
 
     /// features.4.6: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 16689232, expandBias: w + 17399248, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 17401312, depthwiseBias: w + 17419888, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(131)
+        // features.4.6.block.0 expand: conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 16689232, expandBias: w + 17399248, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 17401312, depthwiseBias: w + 17419888, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 17421952, reduceBias: w + 17599456,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 17599552, squeezeExpandBias: w + 17777056,
+                projectWeights: w + 17779120, projectBias: w + 18489136, outChannels: 344,
+                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(131)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 16689232, expandBias: w + 17399248, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 17401312, depthwiseBias: w + 17419888, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(131)
+        }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.6.block.0
         // features.4.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 17421952, reduceBias: w + 17599456, activation: .silu,
-            expandWeights: w + 17599552, expandBias: w + 17777056,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(133)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 17421952, reduceBias: w + 17599456, activation: .silu,
+                expandWeights: w + 17599552, expandBias: w + 17777056,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(133)
+        }
         // features.4.6.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 17779120, bias: w + 18489136, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(134)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 17779120, bias: w + 18489136, outChannels: 344,
+                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(134)
+        }
     }
 
     /// features.4.7: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 18489488, expandBias: w + 19199504, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 19201568, depthwiseBias: w + 19220144, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(135)
+        // features.4.7.block.0 expand: conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 18489488, expandBias: w + 19199504, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 19201568, depthwiseBias: w + 19220144, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 19222208, reduceBias: w + 19399712,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 19399808, squeezeExpandBias: w + 19577312,
+                projectWeights: w + 19579376, projectBias: w + 20289392, outChannels: 344,
+                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(135)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 18489488, expandBias: w + 19199504, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 19201568, depthwiseBias: w + 19220144, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(135)
+        }
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.7.block.0
         // features.4.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 19222208, reduceBias: w + 19399712, activation: .silu,
-            expandWeights: w + 19399808, expandBias: w + 19577312,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(137)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 19222208, reduceBias: w + 19399712, activation: .silu,
+                expandWeights: w + 19399808, expandBias: w + 19577312,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(137)
+        }
         // features.4.7.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 19579376, bias: w + 20289392, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(138)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 19579376, bias: w + 20289392, outChannels: 344,
+                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(138)
+        }
     }
 
     /// features.4.8: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 20289744, expandBias: w + 20999760, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 21001824, depthwiseBias: w + 21020400, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(139)
+        // features.4.8.block.0 expand: conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 20289744, expandBias: w + 20999760, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 21001824, depthwiseBias: w + 21020400, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 21022464, reduceBias: w + 21199968,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 21200064, squeezeExpandBias: w + 21377568,
+                projectWeights: w + 21379632, projectBias: w + 22089648, outChannels: 344,
+                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(139)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 20289744, expandBias: w + 20999760, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 21001824, depthwiseBias: w + 21020400, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(139)
+        }
         // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.8.block.0
         // features.4.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.8.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 21022464, reduceBias: w + 21199968, activation: .silu,
-            expandWeights: w + 21200064, expandBias: w + 21377568,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(141)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 21022464, reduceBias: w + 21199968, activation: .silu,
+                expandWeights: w + 21200064, expandBias: w + 21377568,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(141)
+        }
         // features.4.8.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 21379632, bias: w + 22089648, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(142)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 21379632, bias: w + 22089648, outChannels: 344,
+                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(142)
+        }
     }
 
     /// features.4.9: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 22090000, expandBias: w + 22800016, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 22802080, depthwiseBias: w + 22820656, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(143)
+        // features.4.9.block.0 expand: conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 22090000, expandBias: w + 22800016, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 22802080, depthwiseBias: w + 22820656, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 22822720, reduceBias: w + 23000224,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 23000320, squeezeExpandBias: w + 23177824,
+                projectWeights: w + 23179888, projectBias: w + 23889904, outChannels: 344,
+                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(143)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 22090000, expandBias: w + 22800016, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 22802080, depthwiseBias: w + 22820656, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(143)
+        }
         // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.9.block.0
         // features.4.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.9.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 22822720, reduceBias: w + 23000224, activation: .silu,
-            expandWeights: w + 23000320, expandBias: w + 23177824,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(145)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 22822720, reduceBias: w + 23000224, activation: .silu,
+                expandWeights: w + 23000320, expandBias: w + 23177824,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(145)
+        }
         // features.4.9.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 23179888, bias: w + 23889904, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(146)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 23179888, bias: w + 23889904, outChannels: 344,
+                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(146)
+        }
     }
 
     /// features.4.10: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 23890256, expandBias: w + 24600272, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 24602336, depthwiseBias: w + 24620912, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(147)
+        // features.4.10.block.0 expand: conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 23890256, expandBias: w + 24600272, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 24602336, depthwiseBias: w + 24620912, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 24622976, reduceBias: w + 24800480,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 24800576, squeezeExpandBias: w + 24978080,
+                projectWeights: w + 24980144, projectBias: w + 25690160, outChannels: 344,
+                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(147)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 23890256, expandBias: w + 24600272, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 24602336, depthwiseBias: w + 24620912, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(147)
+        }
         // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.10.block.0
         // features.4.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.10.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 24622976, reduceBias: w + 24800480, activation: .silu,
-            expandWeights: w + 24800576, expandBias: w + 24978080,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(149)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 24622976, reduceBias: w + 24800480, activation: .silu,
+                expandWeights: w + 24800576, expandBias: w + 24978080,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(149)
+        }
         // features.4.10.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 24980144, bias: w + 25690160, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(150)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 24980144, bias: w + 25690160, outChannels: 344,
+                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(150)
+        }
     }
 
     /// features.4.11: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.11.block.0 expand: conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 25690512, expandBias: w + 26400528, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 26402592, depthwiseBias: w + 26421168, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(151)
+        // features.4.11.block.0 expand: conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.11.block.2 and features.4.11.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 25690512, expandBias: w + 26400528, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 26402592, depthwiseBias: w + 26421168, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 26423232, reduceBias: w + 26600736,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 26600832, squeezeExpandBias: w + 26778336,
+                projectWeights: w + 26780400, projectBias: w + 27490416, outChannels: 344,
+                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(151)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 25690512, expandBias: w + 26400528, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 26402592, depthwiseBias: w + 26421168, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(151)
+        }
         // features.4.11.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.11.block.0
         // features.4.11.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.11.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 26423232, reduceBias: w + 26600736, activation: .silu,
-            expandWeights: w + 26600832, expandBias: w + 26778336,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(153)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 26423232, reduceBias: w + 26600736, activation: .silu,
+                expandWeights: w + 26600832, expandBias: w + 26778336,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(153)
+        }
         // features.4.11.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 26780400, bias: w + 27490416, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(154)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 26780400, bias: w + 27490416, outChannels: 344,
+                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(154)
+        }
     }
 
     /// features.4.12: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.12.block.0 expand: conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 27490768, expandBias: w + 28200784, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 28202848, depthwiseBias: w + 28221424, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(155)
+        // features.4.12.block.0 expand: conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.12.block.2 and features.4.12.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 27490768, expandBias: w + 28200784, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 28202848, depthwiseBias: w + 28221424, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 28223488, reduceBias: w + 28400992,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 28401088, squeezeExpandBias: w + 28578592,
+                projectWeights: w + 28580656, projectBias: w + 29290672, outChannels: 344,
+                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(155)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 27490768, expandBias: w + 28200784, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 28202848, depthwiseBias: w + 28221424, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(155)
+        }
         // features.4.12.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.12.block.0
         // features.4.12.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.12.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 28223488, reduceBias: w + 28400992, activation: .silu,
-            expandWeights: w + 28401088, expandBias: w + 28578592,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(157)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 28223488, reduceBias: w + 28400992, activation: .silu,
+                expandWeights: w + 28401088, expandBias: w + 28578592,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(157)
+        }
         // features.4.12.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 28580656, bias: w + 29290672, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(158)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 28580656, bias: w + 29290672, outChannels: 344,
+                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(158)
+        }
     }
 
     /// features.4.13: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.13.block.0 expand: conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 29291024, expandBias: w + 30001040, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 30003104, depthwiseBias: w + 30021680, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(159)
+        // features.4.13.block.0 expand: conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.13.block.2 and features.4.13.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 29291024, expandBias: w + 30001040, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 30003104, depthwiseBias: w + 30021680, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 30023744, reduceBias: w + 30201248,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 30201344, squeezeExpandBias: w + 30378848,
+                projectWeights: w + 30380912, projectBias: w + 31090928, outChannels: 344,
+                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(159)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 29291024, expandBias: w + 30001040, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 30003104, depthwiseBias: w + 30021680, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(159)
+        }
         // features.4.13.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.13.block.0
         // features.4.13.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.13.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 30023744, reduceBias: w + 30201248, activation: .silu,
-            expandWeights: w + 30201344, expandBias: w + 30378848,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(161)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 30023744, reduceBias: w + 30201248, activation: .silu,
+                expandWeights: w + 30201344, expandBias: w + 30378848,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(161)
+        }
         // features.4.13.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 30380912, bias: w + 31090928, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(162)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 30380912, bias: w + 31090928, outChannels: 344,
+                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(162)
+        }
     }
 
     /// features.4.14: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.14.block.0 expand: conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 31091280, expandBias: w + 31801296, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 31803360, depthwiseBias: w + 31821936, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(163)
+        // features.4.14.block.0 expand: conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.14.block.2 and features.4.14.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 31091280, expandBias: w + 31801296, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 31803360, depthwiseBias: w + 31821936, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 31824000, reduceBias: w + 32001504,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 32001600, squeezeExpandBias: w + 32179104,
+                projectWeights: w + 32181168, projectBias: w + 32891184, outChannels: 344,
+                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(163)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 31091280, expandBias: w + 31801296, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 31803360, depthwiseBias: w + 31821936, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(163)
+        }
         // features.4.14.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.14.block.0
         // features.4.14.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.14.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 31824000, reduceBias: w + 32001504, activation: .silu,
-            expandWeights: w + 32001600, expandBias: w + 32179104,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(165)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 31824000, reduceBias: w + 32001504, activation: .silu,
+                expandWeights: w + 32001600, expandBias: w + 32179104,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(165)
+        }
         // features.4.14.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 32181168, bias: w + 32891184, outChannels: 344,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(166)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 32181168, bias: w + 32891184, outChannels: 344,
+                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(166)
+        }
     }
 
     /// features.4.15: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_4_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.4.15.block.0 expand: conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 32891536, expandBias: w + 33601552, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 33603616, depthwiseBias: w + 33622192, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(167)
+        // features.4.15.block.0 expand: conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.15.block.2 and features.4.15.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 32891536, expandBias: w + 33601552, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 33603616, depthwiseBias: w + 33622192, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 33624256, reduceBias: w + 33801760,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 33801856, squeezeExpandBias: w + 33979360,
+                projectWeights: w + 33981424, projectBias: w + 34691440, outChannels: 344,
+                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(167)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 32891536, expandBias: w + 33601552, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 33603616, depthwiseBias: w + 33622192, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(167)
+        }
         // features.4.15.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.15.block.0
         // features.4.15.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.4.15.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 33624256, reduceBias: w + 33801760, activation: .silu,
-            expandWeights: w + 33801856, expandBias: w + 33979360,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(169)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 33624256, reduceBias: w + 33801760, activation: .silu,
+                expandWeights: w + 33801856, expandBias: w + 33979360,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(169)
+        }
         // features.4.15.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 33981424, bias: w + 34691440, outChannels: 344,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(170)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 33981424, bias: w + 34691440, outChannels: 344,
+                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(170)
+        }
     }
 
     /// features.5.0: MBConv6 k5 s1: 50x50x344 -> 50x50x480, SE 2064 -> 86 -> 2064
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
-            expandWeights: w + 34691792, expandBias: w + 35401808, expandActivation: .silu,
-            expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 35403872, depthwiseBias: w + 35455472, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
-        p?.stop(171)
+        // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 34691792, expandBias: w + 35401808, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 35403872, depthwiseBias: w + 35455472, depthwiseActivation: .silu,
+                depthwiseOutput: a + 5160000 &* n,
+                squeezeChannels: 86, reduceWeights: w + 35457536, reduceBias: w + 35635040,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 35635136, squeezeExpandBias: w + 35812640,
+                projectWeights: w + 35814704, projectBias: w + 36805424, outChannels: 480,
+                projectActivation: .identity, residual: nil, output: a + 14400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(171)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                expandWeights: w + 34691792, expandBias: w + 35401808, expandActivation: .silu,
+                expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 35403872, depthwiseBias: w + 35455472, depthwiseActivation: .silu,
+                output: a + 5160000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+            p?.stop(171)
+        }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, scales only (folded into the projection) for [n, 50, 50, 2064], means from features.5.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
-            reduceWeights: w + 35457536, reduceBias: w + 35635040, activation: .silu,
-            expandWeights: w + 35635136, expandBias: w + 35812640,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(173)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                reduceWeights: w + 35457536, reduceBias: w + 35635040, activation: .silu,
+                expandWeights: w + 35635136, expandBias: w + 35812640,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 103200 &* n, workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(173)
+        }
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
-            inputMajorWeights: w + 35814704, bias: w + 36805424, outChannels: 480,
-            activation: .identity, residual: nil, output: a + 14400000 &* n,
-            workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
-        p?.stop(174)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                inputMajorWeights: w + 35814704, bias: w + 36805424, outChannels: 480,
+                activation: .identity, residual: nil, output: a + 14400000 &* n,
+                workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
+            p?.stop(174)
+        }
     }
 
     /// features.5.1: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 36805904, expandBias: w + 38188304, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 38191184, depthwiseBias: w + 38263184, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(175)
+        // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 36805904, expandBias: w + 38188304, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 38191184, depthwiseBias: w + 38263184, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 38266064, reduceBias: w + 38611664,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 38611792, squeezeExpandBias: w + 38957392,
+                projectWeights: w + 38960272, projectBias: w + 40342672, outChannels: 480,
+                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(175)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 36805904, expandBias: w + 38188304, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 38191184, depthwiseBias: w + 38263184, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(175)
+        }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.1.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 38266064, reduceBias: w + 38611664, activation: .silu,
-            expandWeights: w + 38611792, expandBias: w + 38957392,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(177)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 38266064, reduceBias: w + 38611664, activation: .silu,
+                expandWeights: w + 38611792, expandBias: w + 38957392,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(177)
+        }
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 38960272, bias: w + 40342672, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(178)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 38960272, bias: w + 40342672, outChannels: 480,
+                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(178)
+        }
     }
 
     /// features.5.2: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 40343152, expandBias: w + 41725552, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 41728432, depthwiseBias: w + 41800432, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(179)
+        // features.5.2.block.0 expand: conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 40343152, expandBias: w + 41725552, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 41728432, depthwiseBias: w + 41800432, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 41803312, reduceBias: w + 42148912,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 42149040, squeezeExpandBias: w + 42494640,
+                projectWeights: w + 42497520, projectBias: w + 43879920, outChannels: 480,
+                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(179)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 40343152, expandBias: w + 41725552, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 41728432, depthwiseBias: w + 41800432, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(179)
+        }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.2.block.0
         // features.5.2.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.2.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 41803312, reduceBias: w + 42148912, activation: .silu,
-            expandWeights: w + 42149040, expandBias: w + 42494640,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(181)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 41803312, reduceBias: w + 42148912, activation: .silu,
+                expandWeights: w + 42149040, expandBias: w + 42494640,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(181)
+        }
         // features.5.2.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 42497520, bias: w + 43879920, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(182)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 42497520, bias: w + 43879920, outChannels: 480,
+                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(182)
+        }
     }
 
     /// features.5.3: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 43880400, expandBias: w + 45262800, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 45265680, depthwiseBias: w + 45337680, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(183)
+        // features.5.3.block.0 expand: conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 43880400, expandBias: w + 45262800, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 45265680, depthwiseBias: w + 45337680, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 45340560, reduceBias: w + 45686160,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 45686288, squeezeExpandBias: w + 46031888,
+                projectWeights: w + 46034768, projectBias: w + 47417168, outChannels: 480,
+                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(183)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 43880400, expandBias: w + 45262800, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 45265680, depthwiseBias: w + 45337680, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(183)
+        }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.3.block.0
         // features.5.3.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.3.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 45340560, reduceBias: w + 45686160, activation: .silu,
-            expandWeights: w + 45686288, expandBias: w + 46031888,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(185)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 45340560, reduceBias: w + 45686160, activation: .silu,
+                expandWeights: w + 45686288, expandBias: w + 46031888,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(185)
+        }
         // features.5.3.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 46034768, bias: w + 47417168, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(186)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 46034768, bias: w + 47417168, outChannels: 480,
+                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(186)
+        }
     }
 
     /// features.5.4: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 47417648, expandBias: w + 48800048, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 48802928, depthwiseBias: w + 48874928, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(187)
+        // features.5.4.block.0 expand: conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 47417648, expandBias: w + 48800048, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 48802928, depthwiseBias: w + 48874928, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 48877808, reduceBias: w + 49223408,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 49223536, squeezeExpandBias: w + 49569136,
+                projectWeights: w + 49572016, projectBias: w + 50954416, outChannels: 480,
+                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(187)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 47417648, expandBias: w + 48800048, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 48802928, depthwiseBias: w + 48874928, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(187)
+        }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.4.block.0
         // features.5.4.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.4.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 48877808, reduceBias: w + 49223408, activation: .silu,
-            expandWeights: w + 49223536, expandBias: w + 49569136,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(189)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 48877808, reduceBias: w + 49223408, activation: .silu,
+                expandWeights: w + 49223536, expandBias: w + 49569136,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(189)
+        }
         // features.5.4.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 49572016, bias: w + 50954416, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(190)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 49572016, bias: w + 50954416, outChannels: 480,
+                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(190)
+        }
     }
 
     /// features.5.5: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 50954896, expandBias: w + 52337296, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 52340176, depthwiseBias: w + 52412176, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(191)
+        // features.5.5.block.0 expand: conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 50954896, expandBias: w + 52337296, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 52340176, depthwiseBias: w + 52412176, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 52415056, reduceBias: w + 52760656,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 52760784, squeezeExpandBias: w + 53106384,
+                projectWeights: w + 53109264, projectBias: w + 54491664, outChannels: 480,
+                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(191)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 50954896, expandBias: w + 52337296, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 52340176, depthwiseBias: w + 52412176, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(191)
+        }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.5.block.0
         // features.5.5.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.5.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 52415056, reduceBias: w + 52760656, activation: .silu,
-            expandWeights: w + 52760784, expandBias: w + 53106384,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(193)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 52415056, reduceBias: w + 52760656, activation: .silu,
+                expandWeights: w + 52760784, expandBias: w + 53106384,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(193)
+        }
         // features.5.5.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 53109264, bias: w + 54491664, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(194)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 53109264, bias: w + 54491664, outChannels: 480,
+                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(194)
+        }
     }
 
     /// features.5.6: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 54492144, expandBias: w + 55874544, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 55877424, depthwiseBias: w + 55949424, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(195)
+        // features.5.6.block.0 expand: conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 54492144, expandBias: w + 55874544, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 55877424, depthwiseBias: w + 55949424, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 55952304, reduceBias: w + 56297904,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 56298032, squeezeExpandBias: w + 56643632,
+                projectWeights: w + 56646512, projectBias: w + 58028912, outChannels: 480,
+                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(195)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 54492144, expandBias: w + 55874544, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 55877424, depthwiseBias: w + 55949424, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(195)
+        }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.6.block.0
         // features.5.6.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.6.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 55952304, reduceBias: w + 56297904, activation: .silu,
-            expandWeights: w + 56298032, expandBias: w + 56643632,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(197)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 55952304, reduceBias: w + 56297904, activation: .silu,
+                expandWeights: w + 56298032, expandBias: w + 56643632,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(197)
+        }
         // features.5.6.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 56646512, bias: w + 58028912, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(198)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 56646512, bias: w + 58028912, outChannels: 480,
+                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(198)
+        }
     }
 
     /// features.5.7: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 58029392, expandBias: w + 59411792, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 59414672, depthwiseBias: w + 59486672, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(199)
+        // features.5.7.block.0 expand: conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 58029392, expandBias: w + 59411792, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 59414672, depthwiseBias: w + 59486672, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 59489552, reduceBias: w + 59835152,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 59835280, squeezeExpandBias: w + 60180880,
+                projectWeights: w + 60183760, projectBias: w + 61566160, outChannels: 480,
+                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(199)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 58029392, expandBias: w + 59411792, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 59414672, depthwiseBias: w + 59486672, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(199)
+        }
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.7.block.0
         // features.5.7.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.7.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 59489552, reduceBias: w + 59835152, activation: .silu,
-            expandWeights: w + 59835280, expandBias: w + 60180880,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(201)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 59489552, reduceBias: w + 59835152, activation: .silu,
+                expandWeights: w + 59835280, expandBias: w + 60180880,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(201)
+        }
         // features.5.7.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 60183760, bias: w + 61566160, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(202)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 60183760, bias: w + 61566160, outChannels: 480,
+                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(202)
+        }
     }
 
     /// features.5.8: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 61566640, expandBias: w + 62949040, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 62951920, depthwiseBias: w + 63023920, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(203)
+        // features.5.8.block.0 expand: conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 61566640, expandBias: w + 62949040, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 62951920, depthwiseBias: w + 63023920, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 63026800, reduceBias: w + 63372400,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 63372528, squeezeExpandBias: w + 63718128,
+                projectWeights: w + 63721008, projectBias: w + 65103408, outChannels: 480,
+                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(203)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 61566640, expandBias: w + 62949040, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 62951920, depthwiseBias: w + 63023920, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(203)
+        }
         // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.8.block.0
         // features.5.8.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.8.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 63026800, reduceBias: w + 63372400, activation: .silu,
-            expandWeights: w + 63372528, expandBias: w + 63718128,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(205)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 63026800, reduceBias: w + 63372400, activation: .silu,
+                expandWeights: w + 63372528, expandBias: w + 63718128,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(205)
+        }
         // features.5.8.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 63721008, bias: w + 65103408, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(206)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 63721008, bias: w + 65103408, outChannels: 480,
+                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(206)
+        }
     }
 
     /// features.5.9: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 65103888, expandBias: w + 66486288, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 66489168, depthwiseBias: w + 66561168, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(207)
+        // features.5.9.block.0 expand: conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 65103888, expandBias: w + 66486288, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 66489168, depthwiseBias: w + 66561168, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 66564048, reduceBias: w + 66909648,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 66909776, squeezeExpandBias: w + 67255376,
+                projectWeights: w + 67258256, projectBias: w + 68640656, outChannels: 480,
+                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(207)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 65103888, expandBias: w + 66486288, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 66489168, depthwiseBias: w + 66561168, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(207)
+        }
         // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.9.block.0
         // features.5.9.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.9.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 66564048, reduceBias: w + 66909648, activation: .silu,
-            expandWeights: w + 66909776, expandBias: w + 67255376,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(209)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 66564048, reduceBias: w + 66909648, activation: .silu,
+                expandWeights: w + 66909776, expandBias: w + 67255376,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(209)
+        }
         // features.5.9.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 67258256, bias: w + 68640656, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(210)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 67258256, bias: w + 68640656, outChannels: 480,
+                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(210)
+        }
     }
 
     /// features.5.10: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 68641136, expandBias: w + 70023536, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 70026416, depthwiseBias: w + 70098416, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(211)
+        // features.5.10.block.0 expand: conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 68641136, expandBias: w + 70023536, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 70026416, depthwiseBias: w + 70098416, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 70101296, reduceBias: w + 70446896,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 70447024, squeezeExpandBias: w + 70792624,
+                projectWeights: w + 70795504, projectBias: w + 72177904, outChannels: 480,
+                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(211)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 68641136, expandBias: w + 70023536, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 70026416, depthwiseBias: w + 70098416, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(211)
+        }
         // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.10.block.0
         // features.5.10.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.10.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 70101296, reduceBias: w + 70446896, activation: .silu,
-            expandWeights: w + 70447024, expandBias: w + 70792624,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(213)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 70101296, reduceBias: w + 70446896, activation: .silu,
+                expandWeights: w + 70447024, expandBias: w + 70792624,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(213)
+        }
         // features.5.10.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 70795504, bias: w + 72177904, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(214)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 70795504, bias: w + 72177904, outChannels: 480,
+                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(214)
+        }
     }
 
     /// features.5.11: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.11.block.0 expand: conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 72178384, expandBias: w + 73560784, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 73563664, depthwiseBias: w + 73635664, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(215)
+        // features.5.11.block.0 expand: conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.11.block.2 and features.5.11.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 72178384, expandBias: w + 73560784, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 73563664, depthwiseBias: w + 73635664, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 73638544, reduceBias: w + 73984144,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 73984272, squeezeExpandBias: w + 74329872,
+                projectWeights: w + 74332752, projectBias: w + 75715152, outChannels: 480,
+                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(215)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 72178384, expandBias: w + 73560784, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 73563664, depthwiseBias: w + 73635664, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(215)
+        }
         // features.5.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.11.block.0
         // features.5.11.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.11.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 73638544, reduceBias: w + 73984144, activation: .silu,
-            expandWeights: w + 73984272, expandBias: w + 74329872,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(217)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 73638544, reduceBias: w + 73984144, activation: .silu,
+                expandWeights: w + 73984272, expandBias: w + 74329872,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(217)
+        }
         // features.5.11.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 74332752, bias: w + 75715152, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(218)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 74332752, bias: w + 75715152, outChannels: 480,
+                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(218)
+        }
     }
 
     /// features.5.12: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.12.block.0 expand: conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 75715632, expandBias: w + 77098032, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 77100912, depthwiseBias: w + 77172912, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(219)
+        // features.5.12.block.0 expand: conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.12.block.2 and features.5.12.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 75715632, expandBias: w + 77098032, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 77100912, depthwiseBias: w + 77172912, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 77175792, reduceBias: w + 77521392,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 77521520, squeezeExpandBias: w + 77867120,
+                projectWeights: w + 77870000, projectBias: w + 79252400, outChannels: 480,
+                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(219)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 75715632, expandBias: w + 77098032, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 77100912, depthwiseBias: w + 77172912, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(219)
+        }
         // features.5.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.12.block.0
         // features.5.12.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.12.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 77175792, reduceBias: w + 77521392, activation: .silu,
-            expandWeights: w + 77521520, expandBias: w + 77867120,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(221)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 77175792, reduceBias: w + 77521392, activation: .silu,
+                expandWeights: w + 77521520, expandBias: w + 77867120,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(221)
+        }
         // features.5.12.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 77870000, bias: w + 79252400, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(222)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 77870000, bias: w + 79252400, outChannels: 480,
+                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(222)
+        }
     }
 
     /// features.5.13: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.13.block.0 expand: conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 79252880, expandBias: w + 80635280, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 80638160, depthwiseBias: w + 80710160, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(223)
+        // features.5.13.block.0 expand: conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.13.block.2 and features.5.13.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 79252880, expandBias: w + 80635280, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 80638160, depthwiseBias: w + 80710160, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 80713040, reduceBias: w + 81058640,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 81058768, squeezeExpandBias: w + 81404368,
+                projectWeights: w + 81407248, projectBias: w + 82789648, outChannels: 480,
+                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(223)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 79252880, expandBias: w + 80635280, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 80638160, depthwiseBias: w + 80710160, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(223)
+        }
         // features.5.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.13.block.0
         // features.5.13.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.13.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 80713040, reduceBias: w + 81058640, activation: .silu,
-            expandWeights: w + 81058768, expandBias: w + 81404368,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(225)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 80713040, reduceBias: w + 81058640, activation: .silu,
+                expandWeights: w + 81058768, expandBias: w + 81404368,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(225)
+        }
         // features.5.13.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 81407248, bias: w + 82789648, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(226)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 81407248, bias: w + 82789648, outChannels: 480,
+                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(226)
+        }
     }
 
     /// features.5.14: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.14.block.0 expand: conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 82790128, expandBias: w + 84172528, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 84175408, depthwiseBias: w + 84247408, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(227)
+        // features.5.14.block.0 expand: conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.14.block.2 and features.5.14.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 82790128, expandBias: w + 84172528, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 84175408, depthwiseBias: w + 84247408, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 84250288, reduceBias: w + 84595888,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 84596016, squeezeExpandBias: w + 84941616,
+                projectWeights: w + 84944496, projectBias: w + 86326896, outChannels: 480,
+                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(227)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 82790128, expandBias: w + 84172528, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 84175408, depthwiseBias: w + 84247408, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(227)
+        }
         // features.5.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.14.block.0
         // features.5.14.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.14.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 84250288, reduceBias: w + 84595888, activation: .silu,
-            expandWeights: w + 84596016, expandBias: w + 84941616,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(229)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 84250288, reduceBias: w + 84595888, activation: .silu,
+                expandWeights: w + 84596016, expandBias: w + 84941616,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(229)
+        }
         // features.5.14.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 84944496, bias: w + 86326896, outChannels: 480,
-            activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(230)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 84944496, bias: w + 86326896, outChannels: 480,
+                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(230)
+        }
     }
 
     /// features.5.15: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
     private func features_5_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.5.15.block.0 expand: conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
-            expandWeights: w + 86327376, expandBias: w + 87709776, expandActivation: .silu,
-            expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-            outHeight: 50, outWidth: 50,
-            depthwiseWeights: w + 87712656, depthwiseBias: w + 87784656, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
-        p?.stop(231)
+        // features.5.15.block.0 expand: conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.15.block.2 and features.5.15.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 86327376, expandBias: w + 87709776, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 87712656, depthwiseBias: w + 87784656, depthwiseActivation: .silu,
+                depthwiseOutput: a + 7200000 &* n,
+                squeezeChannels: 120, reduceWeights: w + 87787536, reduceBias: w + 88133136,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 88133264, squeezeExpandBias: w + 88478864,
+                projectWeights: w + 88481744, projectBias: w + 89864144, outChannels: 480,
+                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(231)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                expandWeights: w + 86327376, expandBias: w + 87709776, expandActivation: .silu,
+                expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                outHeight: 50, outWidth: 50,
+                depthwiseWeights: w + 87712656, depthwiseBias: w + 87784656, depthwiseActivation: .silu,
+                output: a + 7200000 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+            p?.stop(231)
+        }
         // features.5.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.15.block.0
         // features.5.15.block.2 squeeze-excitation: 2880 -> 120 -> 2880, scales only (folded into the projection) for [n, 50, 50, 2880], means from features.5.15.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
-            reduceWeights: w + 87787536, reduceBias: w + 88133136, activation: .silu,
-            expandWeights: w + 88133264, expandBias: w + 88478864,
-            rowSums: ws, rowsPerImage: 50,
-            scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(233)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                reduceWeights: w + 87787536, reduceBias: w + 88133136, activation: .silu,
+                expandWeights: w + 88133264, expandBias: w + 88478864,
+                rowSums: ws, rowsPerImage: 50,
+                scales: ws + 144000 &* n, workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(233)
+        }
         // features.5.15.block.3 project: conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
-            inputMajorWeights: w + 88481744, bias: w + 89864144, outChannels: 480,
-            activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
-            workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
-        p?.stop(234)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                inputMajorWeights: w + 88481744, bias: w + 89864144, outChannels: 480,
+                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
+            p?.stop(234)
+        }
     }
 
     /// features.6.0: MBConv6 k5 s2: 50x50x480 -> 25x25x824, SE 2880 -> 120 -> 2880
@@ -3058,7 +4254,7 @@ extension EfficientNetL2 {
         .init("features.1.5.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 5132160000,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 400, 400, 72] -> [n, 400, 400, 432] -> [n, 200, 200, 432], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 155520000,
               "depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 15552,
@@ -3066,7 +4262,7 @@ extension EfficientNetL2 {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 1797120000,
               "conv 1x1 + BN, [n, 200, 200, 432] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.1.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.1.block.2 and features.2.1.block.3, image by image"),
         .init("features.2.1.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.1.block.0"),
         .init("features.2.1.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3074,7 +4270,7 @@ extension EfficientNetL2 {
         .init("features.2.1.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.2.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.2.block.2 and features.2.2.block.3, image by image"),
         .init("features.2.2.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.2.block.0"),
         .init("features.2.2.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3082,7 +4278,7 @@ extension EfficientNetL2 {
         .init("features.2.2.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.3.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.3.block.2 and features.2.3.block.3, image by image"),
         .init("features.2.3.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.3.block.0"),
         .init("features.2.3.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3090,7 +4286,7 @@ extension EfficientNetL2 {
         .init("features.2.3.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.4.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.4.block.2 and features.2.4.block.3, image by image"),
         .init("features.2.4.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.4.block.0"),
         .init("features.2.4.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3098,7 +4294,7 @@ extension EfficientNetL2 {
         .init("features.2.4.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.5.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.5.block.2 and features.2.5.block.3, image by image"),
         .init("features.2.5.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.5.block.0"),
         .init("features.2.5.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3106,7 +4302,7 @@ extension EfficientNetL2 {
         .init("features.2.5.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.6.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.6.block.2 and features.2.6.block.3, image by image"),
         .init("features.2.6.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.6.block.0"),
         .init("features.2.6.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3114,7 +4310,7 @@ extension EfficientNetL2 {
         .init("features.2.6.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.7.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.7.block.2 and features.2.7.block.3, image by image"),
         .init("features.2.7.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.7.block.0"),
         .init("features.2.7.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3122,7 +4318,7 @@ extension EfficientNetL2 {
         .init("features.2.7.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.8.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.8.block.2 and features.2.8.block.3, image by image"),
         .init("features.2.8.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.8.block.0"),
         .init("features.2.8.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3130,7 +4326,7 @@ extension EfficientNetL2 {
         .init("features.2.8.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.9.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.9.block.2 and features.2.9.block.3, image by image"),
         .init("features.2.9.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.9.block.0"),
         .init("features.2.9.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3138,7 +4334,7 @@ extension EfficientNetL2 {
         .init("features.2.9.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.2.10.block.0", kind: "expand+depthwise", macsPerImage: 2820480000,
-              "conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 200, 200, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.10.block.2 and features.2.10.block.3, image by image"),
         .init("features.2.10.block.1", kind: "depthwise", macsPerImage: 224640000,
               "depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.10.block.0"),
         .init("features.2.10.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3146,7 +4342,7 @@ extension EfficientNetL2 {
         .init("features.2.10.block.3", kind: "project 1x1", macsPerImage: 2595840000,
               "conv 1x1 + BN + shortcut, [n, 200, 200, 624] -> [n, 200, 200, 104], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 2751840000,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 200, 200, 104] -> [n, 200, 200, 624] -> [n, 100, 100, 624], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 156000000,
               "depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 32448,
@@ -3154,7 +4350,7 @@ extension EfficientNetL2 {
         .init("features.3.0.block.3", kind: "project 1x1", macsPerImage: 1098240000,
               "conv 1x1 + BN, [n, 100, 100, 624] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.1.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.1.block.2 and features.3.1.block.3, image by image"),
         .init("features.3.1.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.1.block.0"),
         .init("features.3.1.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3162,7 +4358,7 @@ extension EfficientNetL2 {
         .init("features.3.1.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.2.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.2.block.2 and features.3.2.block.3, image by image"),
         .init("features.3.2.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.2.block.0"),
         .init("features.3.2.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3170,7 +4366,7 @@ extension EfficientNetL2 {
         .init("features.3.2.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.3.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.3.block.2 and features.3.3.block.3, image by image"),
         .init("features.3.3.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.3.block.0"),
         .init("features.3.3.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3178,7 +4374,7 @@ extension EfficientNetL2 {
         .init("features.3.3.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.4.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.4.block.2 and features.3.4.block.3, image by image"),
         .init("features.3.4.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.4.block.0"),
         .init("features.3.4.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3186,7 +4382,7 @@ extension EfficientNetL2 {
         .init("features.3.4.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.5.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.5.block.2 and features.3.5.block.3, image by image"),
         .init("features.3.5.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.5.block.0"),
         .init("features.3.5.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3194,7 +4390,7 @@ extension EfficientNetL2 {
         .init("features.3.5.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.6.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.6.block.2 and features.3.6.block.3, image by image"),
         .init("features.3.6.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.6.block.0"),
         .init("features.3.6.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3202,7 +4398,7 @@ extension EfficientNetL2 {
         .init("features.3.6.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.7.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.7.block.2 and features.3.7.block.3, image by image"),
         .init("features.3.7.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.7.block.0"),
         .init("features.3.7.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3210,7 +4406,7 @@ extension EfficientNetL2 {
         .init("features.3.7.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.8.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.8.block.2 and features.3.8.block.3, image by image"),
         .init("features.3.8.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.8.block.0"),
         .init("features.3.8.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3218,7 +4414,7 @@ extension EfficientNetL2 {
         .init("features.3.8.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.9.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.9.block.2 and features.3.9.block.3, image by image"),
         .init("features.3.9.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.9.block.0"),
         .init("features.3.9.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3226,7 +4422,7 @@ extension EfficientNetL2 {
         .init("features.3.9.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.3.10.block.0", kind: "expand+depthwise", macsPerImage: 2122560000,
-              "conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 100, 100, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.10.block.2 and features.3.10.block.3, image by image"),
         .init("features.3.10.block.1", kind: "depthwise", macsPerImage: 264000000,
               "depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.10.block.0"),
         .init("features.3.10.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3234,7 +4430,7 @@ extension EfficientNetL2 {
         .init("features.3.10.block.3", kind: "project 1x1", macsPerImage: 1858560000,
               "conv 1x1 + BN + shortcut, [n, 100, 100, 1056] -> [n, 100, 100, 176], the SE's scales folded into per-image weights"),
         .init("features.4.0.block.0", kind: "expand+depthwise", macsPerImage: 1882320000,
-              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 100, 100, 176] -> [n, 100, 100, 1056] -> [n, 50, 50, 1056], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.0.block.2 and features.4.0.block.3, image by image"),
         .init("features.4.0.block.1", kind: "depthwise", macsPerImage: 23760000,
               "depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed in the call of features.4.0.block.0"),
         .init("features.4.0.block.2", kind: "squeeze-excitation", macsPerImage: 92928,
@@ -3242,7 +4438,7 @@ extension EfficientNetL2 {
         .init("features.4.0.block.3", kind: "project 1x1", macsPerImage: 908160000,
               "conv 1x1 + BN, [n, 50, 50, 1056] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.1.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.1.block.2 and features.4.1.block.3, image by image"),
         .init("features.4.1.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.1.block.0"),
         .init("features.4.1.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3250,7 +4446,7 @@ extension EfficientNetL2 {
         .init("features.4.1.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.2.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.2.block.2 and features.4.2.block.3, image by image"),
         .init("features.4.2.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.2.block.0"),
         .init("features.4.2.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3258,7 +4454,7 @@ extension EfficientNetL2 {
         .init("features.4.2.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.3.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.3.block.2 and features.4.3.block.3, image by image"),
         .init("features.4.3.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.3.block.0"),
         .init("features.4.3.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3266,7 +4462,7 @@ extension EfficientNetL2 {
         .init("features.4.3.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.4.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.4.block.2 and features.4.4.block.3, image by image"),
         .init("features.4.4.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.4.block.0"),
         .init("features.4.4.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3274,7 +4470,7 @@ extension EfficientNetL2 {
         .init("features.4.4.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.5.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.5.block.2 and features.4.5.block.3, image by image"),
         .init("features.4.5.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.5.block.0"),
         .init("features.4.5.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3282,7 +4478,7 @@ extension EfficientNetL2 {
         .init("features.4.5.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.6.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.6.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.6.block.2 and features.4.6.block.3, image by image"),
         .init("features.4.6.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.6.block.0"),
         .init("features.4.6.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3290,7 +4486,7 @@ extension EfficientNetL2 {
         .init("features.4.6.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.7.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.7.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.7.block.2 and features.4.7.block.3, image by image"),
         .init("features.4.7.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.7.block.0"),
         .init("features.4.7.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3298,7 +4494,7 @@ extension EfficientNetL2 {
         .init("features.4.7.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.8.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.8.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.8.block.2 and features.4.8.block.3, image by image"),
         .init("features.4.8.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.8.block.0"),
         .init("features.4.8.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3306,7 +4502,7 @@ extension EfficientNetL2 {
         .init("features.4.8.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.9.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.9.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.9.block.2 and features.4.9.block.3, image by image"),
         .init("features.4.9.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.9.block.0"),
         .init("features.4.9.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3314,7 +4510,7 @@ extension EfficientNetL2 {
         .init("features.4.9.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.10.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.10.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.10.block.2 and features.4.10.block.3, image by image"),
         .init("features.4.10.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.10.block.0"),
         .init("features.4.10.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3322,7 +4518,7 @@ extension EfficientNetL2 {
         .init("features.4.10.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.11.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.11.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.11.block.2 and features.4.11.block.3, image by image"),
         .init("features.4.11.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.11.block.0"),
         .init("features.4.11.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3330,7 +4526,7 @@ extension EfficientNetL2 {
         .init("features.4.11.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.12.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.12.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.12.block.2 and features.4.12.block.3, image by image"),
         .init("features.4.12.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.12.block.0"),
         .init("features.4.12.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3338,7 +4534,7 @@ extension EfficientNetL2 {
         .init("features.4.12.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.13.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.13.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.13.block.2 and features.4.13.block.3, image by image"),
         .init("features.4.13.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.13.block.0"),
         .init("features.4.13.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3346,7 +4542,7 @@ extension EfficientNetL2 {
         .init("features.4.13.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.14.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.14.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.14.block.2 and features.4.14.block.3, image by image"),
         .init("features.4.14.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.14.block.0"),
         .init("features.4.14.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3354,7 +4550,7 @@ extension EfficientNetL2 {
         .init("features.4.14.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.4.15.block.0", kind: "expand+depthwise", macsPerImage: 1821480000,
-              "conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.4.15.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.4.15.block.2 and features.4.15.block.3, image by image"),
         .init("features.4.15.block.1", kind: "depthwise", macsPerImage: 46440000,
               "depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.15.block.0"),
         .init("features.4.15.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3362,7 +4558,7 @@ extension EfficientNetL2 {
         .init("features.4.15.block.3", kind: "project 1x1", macsPerImage: 1775040000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2064] -> [n, 50, 50, 344], the SE's scales folded into per-image weights"),
         .init("features.5.0.block.0", kind: "expand+depthwise", macsPerImage: 1904040000,
-              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 344] -> [n, 50, 50, 2064] -> [n, 50, 50, 2064], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.0.block.2 and features.5.0.block.3, image by image"),
         .init("features.5.0.block.1", kind: "depthwise", macsPerImage: 129000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.5.0.block.0"),
         .init("features.5.0.block.2", kind: "squeeze-excitation", macsPerImage: 355008,
@@ -3370,7 +4566,7 @@ extension EfficientNetL2 {
         .init("features.5.0.block.3", kind: "project 1x1", macsPerImage: 2476800000,
               "conv 1x1 + BN, [n, 50, 50, 2064] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.1.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.1.block.2 and features.5.1.block.3, image by image"),
         .init("features.5.1.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.1.block.0"),
         .init("features.5.1.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3378,7 +4574,7 @@ extension EfficientNetL2 {
         .init("features.5.1.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.2.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.2.block.2 and features.5.2.block.3, image by image"),
         .init("features.5.2.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.2.block.0"),
         .init("features.5.2.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3386,7 +4582,7 @@ extension EfficientNetL2 {
         .init("features.5.2.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.3.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.3.block.2 and features.5.3.block.3, image by image"),
         .init("features.5.3.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.3.block.0"),
         .init("features.5.3.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3394,7 +4590,7 @@ extension EfficientNetL2 {
         .init("features.5.3.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.4.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.4.block.2 and features.5.4.block.3, image by image"),
         .init("features.5.4.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.4.block.0"),
         .init("features.5.4.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3402,7 +4598,7 @@ extension EfficientNetL2 {
         .init("features.5.4.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.5.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.5.block.2 and features.5.5.block.3, image by image"),
         .init("features.5.5.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.5.block.0"),
         .init("features.5.5.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3410,7 +4606,7 @@ extension EfficientNetL2 {
         .init("features.5.5.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.6.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.6.block.2 and features.5.6.block.3, image by image"),
         .init("features.5.6.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.6.block.0"),
         .init("features.5.6.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3418,7 +4614,7 @@ extension EfficientNetL2 {
         .init("features.5.6.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.7.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.7.block.2 and features.5.7.block.3, image by image"),
         .init("features.5.7.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.7.block.0"),
         .init("features.5.7.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3426,7 +4622,7 @@ extension EfficientNetL2 {
         .init("features.5.7.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.8.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.8.block.2 and features.5.8.block.3, image by image"),
         .init("features.5.8.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.8.block.0"),
         .init("features.5.8.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3434,7 +4630,7 @@ extension EfficientNetL2 {
         .init("features.5.8.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.9.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.9.block.2 and features.5.9.block.3, image by image"),
         .init("features.5.9.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.9.block.0"),
         .init("features.5.9.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3442,7 +4638,7 @@ extension EfficientNetL2 {
         .init("features.5.9.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.10.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.10.block.2 and features.5.10.block.3, image by image"),
         .init("features.5.10.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.10.block.0"),
         .init("features.5.10.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3450,7 +4646,7 @@ extension EfficientNetL2 {
         .init("features.5.10.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.11.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.11.block.2 and features.5.11.block.3, image by image"),
         .init("features.5.11.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.11.block.0"),
         .init("features.5.11.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3458,7 +4654,7 @@ extension EfficientNetL2 {
         .init("features.5.11.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.12.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.12.block.2 and features.5.12.block.3, image by image"),
         .init("features.5.12.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.12.block.0"),
         .init("features.5.12.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3466,7 +4662,7 @@ extension EfficientNetL2 {
         .init("features.5.12.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.13.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.13.block.2 and features.5.13.block.3, image by image"),
         .init("features.5.13.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.13.block.0"),
         .init("features.5.13.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3474,7 +4670,7 @@ extension EfficientNetL2 {
         .init("features.5.13.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.14.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.14.block.2 and features.5.14.block.3, image by image"),
         .init("features.5.14.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.14.block.0"),
         .init("features.5.14.block.2", kind: "squeeze-excitation", macsPerImage: 691200,
@@ -3482,7 +4678,7 @@ extension EfficientNetL2 {
         .init("features.5.14.block.3", kind: "project 1x1", macsPerImage: 3456000000,
               "conv 1x1 + BN + shortcut, [n, 50, 50, 2880] -> [n, 50, 50, 480], the SE's scales folded into per-image weights"),
         .init("features.5.15.block.0", kind: "expand+depthwise", macsPerImage: 3636000000,
-              "conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.5.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 50, 50, 2880], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.5.15.block.2 and features.5.15.block.3, image by image"),
         .init("features.5.15.block.1", kind: "depthwise", macsPerImage: 180000000,
               "depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.15.block.0"),
         .init("features.5.15.block.2", kind: "squeeze-excitation", macsPerImage: 691200,

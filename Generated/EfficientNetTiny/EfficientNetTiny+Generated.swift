@@ -39,7 +39,9 @@ public final class EfficientNetTiny: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 336) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14),
             Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 336) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14),
             Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 36, expandedChannels: 48, kernel: 3, outHeight: 18, squeezeChannels: 2, outChannels: 16, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 48) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 48, kernel: 3, threads: pool.threadCount),
+            Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 96, kernel: 5, outHeight: 9, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 96, kernel: 5, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
@@ -114,68 +116,112 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.2.0: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
     private func features_2_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 77760 &* n, batch: n, height: 36, width: 36, inChannels: 8,
-            expandWeights: w + 912, expandBias: w + 1296, expandActivation: .silu,
-            expandedChannels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-            outHeight: 18, outWidth: 18,
-            depthwiseWeights: w + 1344, depthwiseBias: w + 1776, depthwiseActivation: .silu,
-            output: a + 62208 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 864 &* n, pool: pool)
-        p?.stop(4)
+        // features.2.0.block.0 expand: conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 36, width: 36, inChannels: 8, expandedChannels: 48, kernel: 3, stride: 2, outHeight: 18, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 77760 &* n, batch: n, height: 36, width: 36, inChannels: 8,
+                expandWeights: w + 912, expandBias: w + 1296, expandActivation: .silu,
+                expandedChannels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 1344, depthwiseBias: w + 1776, depthwiseActivation: .silu,
+                depthwiseOutput: a + 62208 &* n,
+                squeezeChannels: 2, reduceWeights: w + 1824, reduceBias: w + 1920,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1936, squeezeExpandBias: w + 2032,
+                projectWeights: w + 2080, projectBias: w + 2848, outChannels: 16,
+                projectActivation: .identity, residual: nil, output: a + 38880 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 77760 &* n, batch: n, height: 36, width: 36, inChannels: 8,
+                expandWeights: w + 912, expandBias: w + 1296, expandActivation: .silu,
+                expandedChannels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                outHeight: 18, outWidth: 18,
+                depthwiseWeights: w + 1344, depthwiseBias: w + 1776, depthwiseActivation: .silu,
+                output: a + 62208 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 864 &* n, pool: pool)
+            p?.stop(4)
+        }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0
         // features.2.0.block.2 squeeze-excitation: 48 -> 2 -> 48, scales only (folded into the projection) for [n, 18, 18, 48], means from features.2.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 62208 &* n, batch: n, pixels: 324, channels: 48, squeezeChannels: 2,
-            reduceWeights: w + 1824, reduceBias: w + 1920, activation: .silu,
-            expandWeights: w + 1936, expandBias: w + 2032,
-            rowSums: ws, rowsPerImage: 18,
-            scales: ws + 864 &* n, workspace: ws + (864 &* n &+ 48 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 62208 &* n, batch: n, pixels: 324, channels: 48, squeezeChannels: 2,
+                reduceWeights: w + 1824, reduceBias: w + 1920, activation: .silu,
+                expandWeights: w + 1936, expandBias: w + 2032,
+                rowSums: ws, rowsPerImage: 18,
+                scales: ws + 864 &* n, workspace: ws + (864 &* n &+ 48 &* n), pool: pool)
+            p?.stop(6)
+        }
         // features.2.0.block.3 project: conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 62208 &* n, batch: n, imagePixels: 324, inChannels: 48, inputScales: ws + 864 &* n,
-            inputMajorWeights: w + 2080, bias: w + 2848, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 38880 &* n,
-            workspace: ws + (864 &* n &+ 48 &* n), pool: pool)
-        p?.stop(7)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 62208 &* n, batch: n, imagePixels: 324, inChannels: 48, inputScales: ws + 864 &* n,
+                inputMajorWeights: w + 2080, bias: w + 2848, outChannels: 16,
+                activation: .identity, residual: nil, output: a + 38880 &* n,
+                workspace: ws + (864 &* n &+ 48 &* n), pool: pool)
+            p?.stop(7)
+        }
     }
 
     /// features.3.0: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
     private func features_3_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task
-        p?.start()
-        Kernels.expandDepthwise(
-            input: a + 38880 &* n, batch: n, height: 18, width: 18, inChannels: 16,
-            expandWeights: w + 2864, expandBias: w + 4400, expandActivation: .silu,
-            expandedChannels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-            outHeight: 9, outWidth: 9,
-            depthwiseWeights: w + 4496, depthwiseBias: w + 6896, depthwiseActivation: .silu,
-            output: a + 31104 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 864 &* n, pool: pool)
-        p?.stop(8)
+        // features.3.0.block.0 expand: conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image
+        let perImage = Kernels.mbconvRunsPerImage(batch: n, height: 18, width: 18, inChannels: 16, expandedChannels: 96, kernel: 5, stride: 2, outHeight: 9, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.mbconvPerImage(
+                input: a + 38880 &* n, batch: n, height: 18, width: 18, inChannels: 16,
+                expandWeights: w + 2864, expandBias: w + 4400, expandActivation: .silu,
+                expandedChannels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 9, outWidth: 9,
+                depthwiseWeights: w + 4496, depthwiseBias: w + 6896, depthwiseActivation: .silu,
+                depthwiseOutput: a + 31104 &* n,
+                squeezeChannels: 4, reduceWeights: w + 6992, reduceBias: w + 7376,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 7392, squeezeExpandBias: w + 7776,
+                projectWeights: w + 7872, projectBias: w + 10176, outChannels: 24,
+                projectActivation: .identity, residual: nil, output: a + 15264 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(8)
+        } else {
+            p?.start()
+            Kernels.expandDepthwise(
+                input: a + 38880 &* n, batch: n, height: 18, width: 18, inChannels: 16,
+                expandWeights: w + 2864, expandBias: w + 4400, expandActivation: .silu,
+                expandedChannels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                outHeight: 9, outWidth: 9,
+                depthwiseWeights: w + 4496, depthwiseBias: w + 6896, depthwiseActivation: .silu,
+                output: a + 31104 &* n, expanded: a,
+                rowSums: ws, workspace: ws + 864 &* n, pool: pool)
+            p?.stop(8)
+        }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0
         // features.3.0.block.2 squeeze-excitation: 96 -> 4 -> 96, scales only (folded into the projection) for [n, 9, 9, 96], means from features.3.0.block.1's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 31104 &* n, batch: n, pixels: 81, channels: 96, squeezeChannels: 4,
-            reduceWeights: w + 6992, reduceBias: w + 7376, activation: .silu,
-            expandWeights: w + 7392, expandBias: w + 7776,
-            rowSums: ws, rowsPerImage: 9,
-            scales: ws + 864 &* n, workspace: ws + (864 &* n &+ 96 &* n), pool: pool)
-        p?.stop(10)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 31104 &* n, batch: n, pixels: 81, channels: 96, squeezeChannels: 4,
+                reduceWeights: w + 6992, reduceBias: w + 7376, activation: .silu,
+                expandWeights: w + 7392, expandBias: w + 7776,
+                rowSums: ws, rowsPerImage: 9,
+                scales: ws + 864 &* n, workspace: ws + (864 &* n &+ 96 &* n), pool: pool)
+            p?.stop(10)
+        }
         // features.3.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 31104 &* n, batch: n, imagePixels: 81, inChannels: 96, inputScales: ws + 864 &* n,
-            inputMajorWeights: w + 7872, bias: w + 10176, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 15264 &* n,
-            workspace: ws + (864 &* n &+ 96 &* n), pool: pool)
-        p?.stop(11)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 31104 &* n, batch: n, imagePixels: 81, inChannels: 96, inputScales: ws + 864 &* n,
+                inputMajorWeights: w + 7872, bias: w + 10176, outChannels: 24,
+                activation: .identity, residual: nil, output: a + 15264 &* n,
+                workspace: ws + (864 &* n &+ 96 &* n), pool: pool)
+            p?.stop(11)
+        }
     }
 
     /// features.4.0: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
@@ -435,7 +481,7 @@ extension EfficientNetTiny {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 165888,
               "conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8], the SE's scales folded into per-image weights"),
         .init("features.2.0.block.0", kind: "expand+depthwise", macsPerImage: 637632,
-              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.2.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.2.0.block.2 and features.2.0.block.3, image by image"),
         .init("features.2.0.block.1", kind: "depthwise", macsPerImage: 139968,
               "depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0"),
         .init("features.2.0.block.2", kind: "squeeze-excitation", macsPerImage: 192,
@@ -443,7 +489,7 @@ extension EfficientNetTiny {
         .init("features.2.0.block.3", kind: "project 1x1", macsPerImage: 248832,
               "conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16], the SE's scales folded into per-image weights"),
         .init("features.3.0.block.0", kind: "expand+depthwise", macsPerImage: 692064,
-              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task"),
+              "conv 1x1 + BN + silu and features.3.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps or whole images per task; with whole images per task also features.3.0.block.2 and features.3.0.block.3, image by image"),
         .init("features.3.0.block.1", kind: "depthwise", macsPerImage: 194400,
               "depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0"),
         .init("features.3.0.block.2", kind: "squeeze-excitation", macsPerImage: 768,

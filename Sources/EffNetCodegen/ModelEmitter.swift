@@ -17,7 +17,10 @@ private struct Emitter {
     let folding: SqueezeExciteFolding
     let fusion: ExpandDepthwiseFusion
     let rowSums: SqueezeExciteRowSums
+    let perImage: MBConvPerImage
     var out = ""
+    /// Prefix of every emitted line (the calls inside an `if perImage` branch are indented once more).
+    var indent = ""
     /// Index of the next layer in `profiledLayers` (the plan's layer order).
     var layerIndex = 0
 
@@ -26,13 +29,14 @@ private struct Emitter {
         folding = SqueezeExciteFolding(plan: plan)
         fusion = ExpandDepthwiseFusion(plan: plan)
         rowSums = SqueezeExciteRowSums(plan: plan)
+        perImage = MBConvPerImage(plan: plan, fusion: fusion, folding: folding, rowSums: rowSums)
         self.layout = WeightLayout(plan: plan)
     }
 
     var type: String { plan.model }
     var arena: Int { plan.memory.arenaFloatsPerImage }
 
-    mutating func line(_ text: String = "") { out += text.isEmpty ? "\n" : text + "\n" }
+    mutating func line(_ text: String = "") { out += text.isEmpty ? "\n" : indent + text + "\n" }
 
     mutating func emitFile(specSources: [SpecSource]) {
         let sourceList = ([plan.source] + plan.baseChain).joined(separator: ", ")
@@ -105,6 +109,10 @@ private struct Emitter {
             if !terms.contains(term) { terms.append(term) }
         }
         for layer in plan.layers {
+            if let block = perImage.byExpansion[layer.name] {
+                let term = MBConvPerImage.workspace(block)
+                if !terms.contains(term) { terms.append(term) }
+            }
             if let dw = fusion.depthwise[layer.name] {
                 let term = afterRowSums(rowSums.squeezeExcite[dw.name],
                                         "Kernels.expandDepthwiseWorkspaceFloats(width: \(dw.inputShape.width), "
@@ -178,6 +186,9 @@ private struct Emitter {
                 + "\(dw.activation?.rawValue ?? "identity")) in one call, \(shape(l.inputShape)) -> \(shape(l.outputShape)) "
                 + "-> \(shape(dw.outputShape)), fused (the expanded tensor stays in a worker's band) for large maps "
                 + "or whole images per task"
+                + (perImage.byExpansion[l.name].map {
+                    "; with whole images per task also \($0.squeezeExcite.name) and \($0.project.name), image by image"
+                } ?? "")
         case .depthwiseConvolution where fusion.expansion[l.name] != nil:
             return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape)), "
                 + "computed in the call of \(fusion.expansion[l.name]!.name)"
@@ -222,10 +233,58 @@ private struct Emitter {
             layerIndex += 1
             return
         }
+        if let block = perImage.byExpansion[l.name] {
+            // Image by image when every worker gets whole images (MBConvPerImage), else layer by layer.
+            line("        let perImage = \(MBConvPerImage.condition(block))")
+            line("        if perImage {")
+            indent = "    "
+            line("        p?.start()")
+            emitPerImageCall(block)
+            line("        p?.stop(\(layerIndex))")
+            indent = ""
+            line("        } else {")
+            indent = "    "
+        } else if perImage.tail.contains(l.name) {
+            line("        if !perImage {")
+            indent = "    "
+        }
         line("        p?.start()")
         emitKernelCall(l)
         line("        p?.stop(\(layerIndex))")
+        if !indent.isEmpty {
+            indent = ""
+            line("        }")
+        }
         layerIndex += 1
+    }
+
+    /// The call of `Kernels.mbconvPerImage` for a block of `MBConvPerImage`.
+    mutating func emitPerImageCall(_ b: MBConvPerImage.Block) {
+        let expand = layout.slots[b.expand.name] ?? WeightLayout.Slots()
+        let dw = layout.slots[b.depthwise.name] ?? WeightLayout.Slots()
+        let se = layout.slots[b.squeezeExcite.name] ?? WeightLayout.Slots()
+        let project = layout.slots[b.project.name] ?? WeightLayout.Slots()
+        let l = b.expand
+        line("        Kernels.mbconvPerImage(")
+        line("            input: \(tensor(l.input)), batch: n, height: \(l.inputShape.height), width: \(l.inputShape.width), "
+             + "inChannels: \(l.inputShape.channels),")
+        line("            expandWeights: w + \(expand.weights), expandBias: w + \(expand.bias), "
+             + "expandActivation: \(activation(l.activation)),")
+        line("            expandedChannels: \(l.outputShape.channels), kernel: \(b.depthwise.kernel), "
+             + "stride: \(b.depthwise.stride), padTop: \(b.depthwise.padding.top), padLeft: \(b.depthwise.padding.left),")
+        line("            outHeight: \(b.depthwise.outputShape.height), outWidth: \(b.depthwise.outputShape.width),")
+        line("            depthwiseWeights: w + \(dw.weights), depthwiseBias: w + \(dw.bias), "
+             + "depthwiseActivation: \(activation(b.depthwise.activation)),")
+        line("            depthwiseOutput: \(tensor(b.depthwise.output)),")
+        line("            squeezeChannels: \(b.squeezeExcite.squeezeChannels ?? 1), reduceWeights: w + \(se.weights), "
+             + "reduceBias: w + \(se.bias),")
+        line("            squeezeActivation: \(activation(b.squeezeExcite.activation)), "
+             + "squeezeExpandWeights: w + \(se.expandWeights), squeezeExpandBias: w + \(se.expandBias),")
+        line("            projectWeights: w + \(project.weights), projectBias: w + \(project.bias), "
+             + "outChannels: \(b.project.outputShape.channels),")
+        line("            projectActivation: \(activation(b.project.activation)), "
+             + "residual: \(b.project.residual.map(tensor) ?? "nil"), output: \(tensor(b.project.output)),")
+        line("            workspace: ws, pool: pool)")
     }
 
     mutating func emitKernelCall(_ l: PlannedLayer) {

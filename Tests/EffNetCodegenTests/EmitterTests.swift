@@ -195,4 +195,31 @@ final class EmitterTests: XCTestCase {
         let macs = expand.macs + fusion.depthwise[expand.name]!.macs
         XCTAssertTrue(inference.contains(".init(\"features.2.0.block.0\", kind: \"expand+depthwise\", macsPerImage: \(macs),"))
     }
+
+    /// B0's ten blocks with a fused expansion and a folded SE (stages 2-5) may run image by image; the
+    /// emitted code asks at run time and keeps the layer calls for the other case. Only blocks whose
+    /// projection output and input do not share arena floats qualify (one worker writes image n's output
+    /// while another still reads image m's input).
+    func testBlocksWithFusedExpansionAndFoldedSqueezeExciteRunPerImageWhereTheArenaAllows() throws {
+        let plan = Planner.plan(try SpecFiles.loadLibrary(folder: GeneratedFilesTests.specs).resolve("EfficientNetB0"))
+        let whole = ModelEmitter.emit(plan, specSources: [])
+        let inference = String(whole[..<whole.range(of: "public final class EfficientNetB0Training")!.lowerBound])
+        XCTAssertEqual(inference.components(separatedBy: "Kernels.mbconvPerImage(").count - 1, 10)
+        XCTAssertEqual(inference.components(separatedBy: "let perImage = Kernels.mbconvRunsPerImage(").count - 1, 10)
+        XCTAssertEqual(inference.components(separatedBy: "if !perImage {").count - 1, 20, "SE and projection each")
+        var perImageBlocks = 0
+        for block in plan.blocks {
+            guard let expand = block.layers.first(where: { $0.role == "expand" }),
+                  let project = block.layers.first(where: { $0.role == "project" }),
+                  let comment = inference.range(of: "// \(expand.name) expand:"),
+                  inference[comment.lowerBound...].prefix(while: { $0 != "\n" }).hasSuffix("image by image")
+            else { continue }
+            perImageBlocks += 1
+            let input = plan.tensors[expand.input], output = plan.tensors[project.output]
+            let a = input.arenaOffset!, b = output.arenaOffset!
+            XCTAssertTrue(a + input.shape.elements <= b || b + output.shape.elements <= a,
+                          "\(block.name): its input and its projection output share arena floats")
+        }
+        XCTAssertEqual(perImageBlocks, 10)
+    }
 }

@@ -27,6 +27,20 @@ final class TorchvisionParityTests: XCTestCase {
 
     func testB0MatchesTorchvision() throws { try check(EfficientNetB0.self, fixture: "EfficientNetB0") }
 
+    /// At batch 4 on two workers every worker gets whole images, so B0's stages 2-5 run image by image
+    /// (expansion, depthwise, SE and projection on one worker: `Kernels.mbconvPerImage`); the fixture's
+    /// two images, twice, must still give torchvision's logits. (On the portable path, which has no
+    /// per-image kernel, this is the layer-by-layer pass at batch 4.)
+    func testB0BatchOfFourRunsImageByImageAndMatchesTorchvision() throws {
+        let pool = WorkerPool(threads: 2)
+        let network = try EfficientNetB0(weights: try fixtureWeights("EfficientNetB0"), pool: pool)
+        let input = try Fixtures.npy("EfficientNetB0/input.npy")
+        let reference = try Fixtures.npy("EfficientNetB0/logits.npy")
+        let four = HostTensor(shape: [4] + input.shape.dropFirst(), values: input.values + input.values)
+        let expected = HostTensor(shape: [4] + reference.shape.dropFirst(), values: reference.values + reference.values)
+        assertClose(try network.logits(for: four), expected, "EfficientNetB0 batch 4")
+    }
+
     func testB3MatchesTorchvision() throws { try check(EfficientNetB3.self, fixture: "EfficientNetB3") }
 
     func testTinyCustomSpecMatchesTorchvision() throws { try check(EfficientNetTiny.self, fixture: "EfficientNetTiny") }

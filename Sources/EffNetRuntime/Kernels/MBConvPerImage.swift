@@ -1,0 +1,107 @@
+/// An MBConv block's expansion, depthwise convolution, squeeze-excitation and projection, one image at a
+/// time on one worker (inference, batch >= 2 x threads).
+///
+/// Run layer by layer, each of these four steps handles every image before the next starts, so between
+/// them the block's largest map (the depthwise output: 56x56x144 floats, 1.8 MB per image in B0's second
+/// stage) goes out to L3 or memory for all 16 images of a batch and comes back: the projection that reads
+/// it ran at 84-88 GFLOP/s at batch 16, against 130-170 on maps in cache. When tasks hold whole images
+/// anyway, one worker can take its image through all four steps while the map is still in its L2: the
+/// fused expand+depthwise kernel with row sums, that image's SE scales from them, its scaled projection
+/// weights and the projection GEMM. Every step is the kernel the layer-by-layer calls use, on the same
+/// data in the same order, so the output has the same bits (`ExpandDepthwise.swift`,
+/// `RowChannelSums.swift`, `SqueezeExcite.swift`, `SqueezeExciteProjection.swift`).
+extension Kernels {
+    /// Whether `mbconvPerImage` takes this block: a C depthwise row kernel, whole images per task, and an
+    /// expansion the fused kernel takes. The images must also share out evenly, or at least 4 to a worker:
+    /// at batch 5 on two workers one would take 3 whole blocks to the other's 2, where layer by layer the
+    /// SE and the projection still split finely.
+    public static func mbconvRunsPerImage(batch: Int, height: Int, width: Int, inChannels: Int,
+                                          expandedChannels: Int, kernel: Int, stride: Int, outHeight: Int,
+                                          threads: Int) -> Bool {
+        guard CSIMDKernels.active != nil, CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride),
+              threads > 1, batch >= 2 * threads, batch % threads == 0 || batch >= 4 * threads else { return false }
+        return expandDepthwiseRunsFused(batch: batch, height: height, width: width, inChannels: inChannels,
+                                        expandedChannels: expandedChannels, kernel: kernel, stride: stride,
+                                        outHeight: outHeight, threads: threads)
+    }
+
+    /// Scratch of `mbconvPerImage`: the row sums of every image, then per worker a band and the image's
+    /// means, hidden vector, scales and scaled projection weights.
+    public static func mbconvPerImageWorkspaceFloats(batch: Int, width: Int, expandedChannels: Int, kernel: Int,
+                                                     outHeight: Int, squeezeChannels: Int, outChannels: Int,
+                                                     threads: Int) -> Int {
+        rowSumsFloats(batch: batch, outHeight: outHeight, channels: expandedChannels)
+            + max(1, threads) * mbconvWorkerFloats(width: width, expandedChannels: expandedChannels, kernel: kernel,
+                                                   squeezeChannels: squeezeChannels, outChannels: outChannels)
+    }
+
+    @inline(__always) static func mbconvWorkerFloats(width: Int, expandedChannels: Int, kernel: Int,
+                                                     squeezeChannels: Int, outChannels: Int) -> Int {
+        expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel) * width
+            * expandedChannels + 2 * expandedChannels + squeezeChannels + expandedChannels * outChannels
+    }
+
+    /// output = project(se(depthwise(act(expand(input))))) (+ residual) for blocks `mbconvRunsPerImage`
+    /// takes, with the arguments of `expandDepthwise`, `squeezeExciteScales` and
+    /// `pointwiseConvScaledInput`. `depthwiseOutput` receives the depthwise output as in the
+    /// layer-by-layer calls. `workspace` holds `mbconvPerImageWorkspaceFloats` floats.
+    public static func mbconvPerImage(
+        input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, inChannels: Int,
+        expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>, expandActivation: Activation,
+        expandedChannels: Int, kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
+        depthwiseWeights: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>, depthwiseActivation: Activation,
+        depthwiseOutput: UnsafeMutablePointer<Float>,
+        squeezeChannels: Int, reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>,
+        squeezeActivation: Activation, squeezeExpandWeights: UnsafePointer<Float>,
+        squeezeExpandBias: UnsafePointer<Float>,
+        projectWeights: UnsafePointer<Float>, projectBias: UnsafePointer<Float>, outChannels: Int,
+        projectActivation: Activation, residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+        workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
+        let threads = pool.threadCount
+        guard let simd = CSIMDKernels.active,
+              mbconvRunsPerImage(batch: batch, height: height, width: width, inChannels: inChannels,
+                                 expandedChannels: expandedChannels, kernel: kernel, stride: stride,
+                                 outHeight: outHeight, threads: threads) else {
+            preconditionFailure("mbconvPerImage: the block does not run per image (check mbconvRunsPerImage)")
+        }
+        let ce = expandedChannels, pixels = outHeight &* outWidth
+        let rowSums = workspace
+        let workers = workspace + rowSumsFloats(batch: batch, outHeight: outHeight, channels: ce)
+        let workerFloats = mbconvWorkerFloats(width: width, expandedChannels: ce, kernel: kernel,
+                                              squeezeChannels: squeezeChannels, outChannels: outChannels)
+        let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: ce, kernel: kernel)
+        let scale = 1 / Float(pixels)
+        // Images are claimed one by one (see expandDepthwise: a descheduled worker leaves its share).
+        let claims = TwoEndedTasks(count: batch)
+        pool.parallelFor(min(threads, batch)) { worker in
+            let band = workers + worker &* workerFloats
+            let means = band + bandRows &* width &* ce, hidden = means + ce
+            let scales = hidden + squeezeChannels, weights = scales + ce
+            while let n = claims.claim(fromFront: worker == 0) {
+                _ = simd.expandDepthwiseRows(
+                    expandActivation, depthwiseActivation, input: input, height: height, width: width,
+                    inChannels: inChannels, expandedChannels: ce, expandWeights: expandWeights,
+                    expandBias: expandBias, kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
+                    outHeight: outHeight, outWidth: outWidth, depthwiseWeights: depthwiseWeights,
+                    depthwiseBias: depthwiseBias, output: depthwiseOutput, image: n, rows: 0..<outHeight, band: band,
+                    bandRows: bandRows, rowSums: rowSums)
+                channelMeansFromRowSums(rowSums + n &* outHeight &* ce, rows: outHeight, channels: ce, scale: scale,
+                                        means: means)
+                simd.squeezeExciteScales(squeezeActivation, channels: ce, squeezeChannels: squeezeChannels,
+                                         means: means, reduceWeights: reduceWeights, reduceBias: reduceBias,
+                                         expandWeights: squeezeExpandWeights, expandBias: squeezeExpandBias,
+                                         hidden: hidden, scales: scales)
+                for ci in 0..<ce {
+                    scaleRow(projectWeights + ci &* outChannels, by: scales[ci], count: outChannels,
+                             into: weights + ci &* outChannels)
+                }
+                let first = n &* pixels
+                pointwiseGemmTile(projectActivation, rows: pixels, cols: outChannels, inChannels: ce,
+                                  input: depthwiseOutput + first &* ce, weights: weights, ldw: outChannels,
+                                  bias: projectBias, residual: residual.map { $0 + first &* outChannels },
+                                  output: output + first &* outChannels, ldo: outChannels)
+            }
+        }
+    }
+}
