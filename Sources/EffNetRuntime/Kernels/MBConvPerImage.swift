@@ -5,11 +5,14 @@
 /// them the block's largest map (the depthwise output: 56x56x144 floats, 1.8 MB per image in B0's second
 /// stage) goes out to L3 or memory for all 16 images of a batch and comes back: the projection that reads
 /// it ran at 84-88 GFLOP/s at batch 16, against 130-170 on maps in cache. When tasks hold whole images
-/// anyway, one worker can take its image through all four steps while the map is still in its L2: the
-/// fused expand+depthwise kernel with row sums, that image's SE scales from them, its scaled projection
-/// weights and the projection GEMM. Every step is the kernel the layer-by-layer calls use, on the same
-/// data in the same order, so the output has the same bits (`ExpandDepthwise.swift`,
-/// `RowChannelSums.swift`, `SqueezeExcite.swift`, `SqueezeExciteProjection.swift`).
+/// anyway, one worker can take its image through all four steps while the map is still in its L2 (all of
+/// it from B0's third stage on; stage 2's 1.2-1.8 MB share the 2 MB with the band): the fused
+/// expand+depthwise kernel with row sums, that image's SE scales from them, its scaled projection weights
+/// and the projection GEMM. Every step is the kernel the layer-by-layer calls use, on the same data in the
+/// same order, so the output has the same bits (`ExpandDepthwise.swift`, `RowChannelSums.swift`,
+/// `SqueezeExcite.swift`, `SqueezeExciteProjection.swift`). One exception: projections deeper than 1,024
+/// channels over more than 64 pixels go to OpenBLAS (`pointwiseGemmTile`), here for the whole image and
+/// layer by layer per row tile, and OpenBLAS may sum in another order for another row count.
 extension Kernels {
     /// Whether `mbconvPerImage` takes this block: a C depthwise row kernel, whole images per task, and an
     /// expansion the fused kernel takes. The images must also share out evenly, or at least 4 to a worker:

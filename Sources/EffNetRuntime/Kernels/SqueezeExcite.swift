@@ -31,8 +31,10 @@ extension Kernels {
     /// m = mean over pixels; h = act(reduceWeights·m + reduceBias) (reduceWeights [squeezeChannels][channels]);
     /// s = sigmoid(expandWeights·h + expandBias) (expandWeights [channels][squeezeChannels]); x[n,p,c] *= s[n,c].
     ///
-    /// A parallel pass over channel chunks for the means, the small matrix-vector products per image, then
-    /// a parallel pass that scales every pixel.
+    /// A parallel pass over channel chunks for the means (or, given the depthwise layer's `rowSums` with
+    /// `rowsPerImage` rows per image, their sum: see `squeezeExciteScales`), the small matrix-vector products
+    /// per image, then a parallel pass that scales every pixel. `workspace` holds
+    /// `squeezeExciteWorkspaceFloats` floats.
     public static func squeezeExcite(
         _ x: UnsafeMutablePointer<Float>, batch: Int, pixels: Int, channels: Int, squeezeChannels: Int,
         reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>, activation: Activation,
