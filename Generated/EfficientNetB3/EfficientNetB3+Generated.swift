@@ -30,7 +30,6 @@ public final class EfficientNetB3: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
             Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 40) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 40, squeezeChannels: 10, outChannels: 24),
             Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 24) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 24, squeezeChannels: 6, outChannels: 24),
             Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 144) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 144, squeezeChannels: 6, outChannels: 32),

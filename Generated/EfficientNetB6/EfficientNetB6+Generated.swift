@@ -30,7 +30,6 @@ public final class EfficientNetB6: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144),
             Kernels.rowSumsFloats(batch: n, outHeight: 264, channels: 56) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 56, squeezeChannels: 14, outChannels: 32),
             Kernels.rowSumsFloats(batch: n, outHeight: 264, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
             Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 192) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 40),

@@ -30,7 +30,6 @@ public final class EfficientNetB7: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160),
             Kernels.rowSumsFloats(batch: n, outHeight: 300, channels: 64) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 64, squeezeChannels: 16, outChannels: 32),
             Kernels.rowSumsFloats(batch: n, outHeight: 300, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 32),
             Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 192) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 192, squeezeChannels: 8, outChannels: 48),

@@ -30,7 +30,6 @@ public final class EfficientNetL2: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344),
             Kernels.rowSumsFloats(batch: n, outHeight: 400, channels: 136) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 136, squeezeChannels: 34, outChannels: 72),
             Kernels.rowSumsFloats(batch: n, outHeight: 400, channels: 72) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 72, squeezeChannels: 18, outChannels: 72),
             Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 432) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 432, squeezeChannels: 18, outChannels: 104),

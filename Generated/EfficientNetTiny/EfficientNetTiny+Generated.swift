@@ -30,7 +30,6 @@ public final class EfficientNetTiny: GeneratedModel {
     /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
             Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 16) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 8),
             Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 48) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 2, outChannels: 16),
             Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 96) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 96, squeezeChannels: 4, outChannels: 24),

@@ -91,12 +91,8 @@ private struct Emitter {
         line("    private func workspaceFloats(batch n: Int) -> Int {")
         var terms = ["Kernels.stemConvWorkspaceFloats(inChannels: \(stem.inputShape.channels), kernel: \(stem.kernel), "
                      + "threads: pool.threadCount)"]
-        if !se.isEmpty {
-            let channels = se.map(\.inputShape.channels).max()!
-            let squeeze = se.compactMap(\.squeezeChannels).max()!
-            terms.append("Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: \(channels), squeezeChannels: \(squeeze))")
-        }
-        // The terms of SEs that read row sums count the sums in front of their scratch (SqueezeExciteRowSums).
+        // One term per SE (folded or in place); those that read row sums count the sums in front of their
+        // scratch (SqueezeExciteRowSums).
         let afterRowSums = rowSums.workspace(before:_:)
         for layer in se {
             let term: String

@@ -91,10 +91,10 @@ extension Kernels {
                     bandRows: bandRows, rowSums: rowSums)
                 channelMeansFromRowSums(rowSums + n &* outHeight &* ce, rows: outHeight, channels: ce, scale: scale,
                                         means: means)
-                simd.squeezeExciteScales(squeezeActivation, channels: ce, squeezeChannels: squeezeChannels,
-                                         means: means, reduceWeights: reduceWeights, reduceBias: reduceBias,
-                                         expandWeights: squeezeExpandWeights, expandBias: squeezeExpandBias,
-                                         hidden: hidden, scales: scales)
+                squeezeExciteScales(ofImage: means, activation: squeezeActivation, channels: ce,
+                                    squeezeChannels: squeezeChannels, reduceWeights: reduceWeights,
+                                    reduceBias: reduceBias, expandWeights: squeezeExpandWeights,
+                                    expandBias: squeezeExpandBias, hidden: hidden, scales: scales)
                 for ci in 0..<ce {
                     scaleRow(projectWeights + ci &* outChannels, by: scales[ci], count: outChannels,
                              into: weights + ci &* outChannels)

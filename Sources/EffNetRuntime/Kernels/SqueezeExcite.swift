@@ -136,26 +136,37 @@ extension Kernels {
                 channelMeansFromRowSums(rowSums + n &* rowsPerImage &* channels, rows: rowsPerImage,
                                         channels: channels, scale: scale, means: means + n &* channels)
             }
-            let m = UnsafePointer(means + n &* channels)
-            let h = hidden + n &* squeezeChannels
-            let s = scales + n &* channels
-            if let simd = CSIMDKernels.active {
-                simd.squeezeExciteScales(activation, channels: channels, squeezeChannels: squeezeChannels, means: m,
-                                         reduceWeights: reduceWeights, reduceBias: reduceBias,
-                                         expandWeights: expandWeights, expandBias: expandBias, hidden: h, scales: s)
-                return
-            }
-            switch activation {
-            case .identity:
-                squeezeExciteImageScales(IdentityFunction.self, m, channels, squeezeChannels, reduceWeights,
-                                         reduceBias, expandWeights, expandBias, h, s)
-            case .silu:
-                squeezeExciteImageScales(SiLUFunction.self, m, channels, squeezeChannels, reduceWeights,
-                                         reduceBias, expandWeights, expandBias, h, s)
-            case .relu6:
-                squeezeExciteImageScales(ReLU6Function.self, m, channels, squeezeChannels, reduceWeights,
-                                         reduceBias, expandWeights, expandBias, h, s)
-            }
+            squeezeExciteScales(ofImage: UnsafePointer(means + n &* channels), activation: activation,
+                                channels: channels, squeezeChannels: squeezeChannels, reduceWeights: reduceWeights,
+                                reduceBias: reduceBias, expandWeights: expandWeights, expandBias: expandBias,
+                                hidden: hidden + n &* squeezeChannels, scales: scales + n &* channels)
+        }
+    }
+
+    /// One image's SE scales from its channel means `m`: hidden = act(Wr·m + br), scales = sigmoid(We·hidden
+    /// + be), on the C kernel where there is one. `squeezeExciteScales` calls it per image, and so does
+    /// `mbconvPerImage`, which must give the same bits.
+    @inline(__always) static func squeezeExciteScales(
+        ofImage m: UnsafePointer<Float>, activation: Activation, channels: Int, squeezeChannels: Int,
+        reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>, expandWeights: UnsafePointer<Float>,
+        expandBias: UnsafePointer<Float>, hidden h: UnsafeMutablePointer<Float>, scales s: UnsafeMutablePointer<Float>
+    ) {
+        if let simd = CSIMDKernels.active {
+            simd.squeezeExciteScales(activation, channels: channels, squeezeChannels: squeezeChannels, means: m,
+                                     reduceWeights: reduceWeights, reduceBias: reduceBias,
+                                     expandWeights: expandWeights, expandBias: expandBias, hidden: h, scales: s)
+            return
+        }
+        switch activation {
+        case .identity:
+            squeezeExciteImageScales(IdentityFunction.self, m, channels, squeezeChannels, reduceWeights,
+                                     reduceBias, expandWeights, expandBias, h, s)
+        case .silu:
+            squeezeExciteImageScales(SiLUFunction.self, m, channels, squeezeChannels, reduceWeights,
+                                     reduceBias, expandWeights, expandBias, h, s)
+        case .relu6:
+            squeezeExciteImageScales(ReLU6Function.self, m, channels, squeezeChannels, reduceWeights,
+                                     reduceBias, expandWeights, expandBias, h, s)
         }
     }
 
