@@ -138,6 +138,49 @@ final class SIMDKernelTests: XCTestCase {
         }
     }
 
+    /// The GEMM's SiLU epilogue (two passes over each strip, SiLU interleaved across two rows) and the
+    /// depthwise kernel's (four outputs at a time) must give exactly the bits of the same sums without
+    /// activation followed by the in-place SiLU: the grouping only reorders independent operations.
+    /// Odd row counts leave a strip's last pair half empty; column counts cover 1-3 vectors and tails.
+    func testGroupedSiLUEpiloguesGiveTheBitsOfTheInPlaceSiLU() {
+        var rng = TestRandom(seed: 74)
+        for (name, simd) in paths {
+            for (m, n, k) in [(13, 48, 16), (7, 33, 24), (1, 100, 5), (9, 17, 40), (16, 96, 3)] {
+                let x = rng.floats(m * k, -3, 3), w = rng.floats(k * n, -1, 1), bias = rng.floats(n, -2, 2)
+                var fused = [Float](repeating: .nan, count: m * n), plain = fused
+                fused.withUnsafeMutableBufferPointer { y in
+                    simd.gemmBiasActivation(.silu, rows: m, cols: n, depth: k, x: x, ldx: k, w: w, ldw: n, bias: bias,
+                                            residual: nil, y: y.baseAddress!, ldy: n)
+                }
+                plain.withUnsafeMutableBufferPointer { y in
+                    simd.gemmBiasActivation(.identity, rows: m, cols: n, depth: k, x: x, ldx: k, w: w, ldw: n,
+                                            bias: bias, residual: nil, y: y.baseAddress!, ldy: n)
+                    simd.biasActivation(.silu, out: y.baseAddress!, ldo: n, rows: m, cols: n, bias: nil, residual: nil)
+                }
+                XCTAssertEqual(fused.map(\.bitPattern), plain.map(\.bitPattern), "\(name) GEMM \(m)x\(n)x\(k)")
+            }
+            for (channels, kernel, stride) in [(40, 3, 1), (17, 5, 2), (96, 5, 1)] {
+                let s = DepthwiseShape(batch: 1, height: 9, width: 23, channels: channels, kernel: kernel, stride: stride,
+                                       padTop: kernel / 2, padLeft: kernel / 2, outHeight: (9 - 1) / stride + 1,
+                                       outWidth: (23 - 1) / stride + 1)
+                let input = rng.floats(s.height * s.width * channels, -3, 3)
+                let weights = rng.floats(kernel * kernel * channels, -1, 1), bias = rng.floats(channels, -1, 1)
+                let count = s.outHeight * s.outWidth * channels
+                var fused = [Float](repeating: .nan, count: count), plain = fused
+                for row in 0..<s.outHeight {
+                    simd.depthwiseRow(.silu, s, row, 0, channels, input, weights, bias, &fused)
+                    simd.depthwiseRow(.identity, s, row, 0, channels, input, weights, bias, &plain)
+                }
+                plain.withUnsafeMutableBufferPointer {
+                    simd.biasActivation(.silu, out: $0.baseAddress!, ldo: channels, rows: count / channels, cols: channels,
+                                        bias: nil, residual: nil)
+                }
+                XCTAssertEqual(fused.map(\.bitPattern), plain.map(\.bitPattern),
+                               "\(name) depthwise \(kernel)x\(kernel)/\(stride), \(channels) channels")
+            }
+        }
+    }
+
     // MARK: - Activation backward
 
     func testActivationBackwardMatchesScalarDerivative() {
