@@ -36,8 +36,8 @@
 #define GROUP_UNROLL _Pragma("GCC unroll 8")
 #endif
 
-/* Most vectors a caller hands to one v_silu_group (the GEMM epilogue: two rows of three). */
-#define ACTIVATION_GROUP_MAX 6
+/* Most vectors a caller hands to one v_activate_group (the depthwise kernel's block of 8 outputs). */
+#define ACTIVATION_GROUP_MAX 8
 
 /* exp(-x[i]) for the n vectors of a group, x clamped to [-88, 87], computed without negating x first:
    exp(-x) = 2^-m * exp(-r) with m the integer nearest x/ln2 and r = x - m*ln2 in [-ln2/2, ln2/2].
