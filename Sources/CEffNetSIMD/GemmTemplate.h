@@ -146,7 +146,7 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, ptrd
             biasv[v] = (v == nv - 1 && !full) ? V_LOADM(bias + v * VW, m) : V_LOAD(bias + v * VW);
         }
     }
-    if (act == EFFNET_ACT_SILU) {
+    if (act == EFFNET_ACT_SILU && SILU_GROUP_WIDTH > 1) {
         gemm_strip_silu_epilogue(nv, full, hasBias, hasResidual, acc, biasv, mr, tail, c, ldc, residual);
         return;
     }

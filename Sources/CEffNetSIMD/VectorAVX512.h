@@ -11,6 +11,8 @@ typedef __mmask16 VM;
 #define FN(name) name##_avx512
 /* Rows of the GEMM register tile: 8 x 3 accumulators + 3 weight vectors + 1 broadcast <= 32 registers. */
 #define GEMM_MR 8
+/* SiLUs interleaved per group (v_activate_group): up to 8 with 32 registers. */
+#define SILU_GROUP_WIDTH 8
 
 #define V_MASK(n) ((__mmask16)((1u << (n)) - 1u)) /* the first n (< 16) lanes */
 #define V_LOAD(p) _mm512_loadu_ps(p)
