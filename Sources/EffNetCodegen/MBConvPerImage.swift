@@ -49,7 +49,8 @@ struct MBConvPerImage {
     static func workspace(_ b: Block) -> String {
         "Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: \(b.expand.inputShape.width), "
             + "expandedChannels: \(b.expand.outputShape.channels), kernel: \(b.depthwise.kernel), "
-            + "outHeight: \(b.depthwise.outputShape.height), squeezeChannels: \(b.squeezeExcite.squeezeChannels ?? 1), "
+            + "outHeight: \(b.depthwise.outputShape.height), outWidth: \(b.depthwise.outputShape.width), "
+            + "squeezeChannels: \(b.squeezeExcite.squeezeChannels ?? 1), "
             + "outChannels: \(b.project.outputShape.channels), threads: pool.threadCount)"
     }
 }

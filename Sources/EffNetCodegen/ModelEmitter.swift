@@ -271,7 +271,6 @@ private struct Emitter {
         line("            outHeight: \(b.depthwise.outputShape.height), outWidth: \(b.depthwise.outputShape.width),")
         line("            depthwiseWeights: w + \(dw.weights), depthwiseBias: w + \(dw.bias), "
              + "depthwiseActivation: \(activation(b.depthwise.activation)),")
-        line("            depthwiseOutput: \(tensor(b.depthwise.output)),")
         line("            squeezeChannels: \(b.squeezeExcite.squeezeChannels ?? 1), reduceWeights: w + \(se.weights), "
              + "reduceBias: w + \(se.bias),")
         line("            squeezeActivation: \(activation(b.squeezeExcite.activation)), "

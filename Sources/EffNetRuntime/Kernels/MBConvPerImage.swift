@@ -8,7 +8,10 @@
 /// anyway, one worker can take its image through all four steps while the map is still in its L2 (all of
 /// it from B0's third stage on; stage 2's 1.2-1.8 MB share the 2 MB with the band): the fused
 /// expand+depthwise kernel with row sums, that image's SE scales from them, its scaled projection weights
-/// and the projection GEMM. Every step is the kernel the layer-by-layer calls use, on the same data in the
+/// and the projection GEMM. The depthwise output goes to one image's worth of the worker's scratch, used
+/// again for its next image, not to the batch's tensor: the next image then writes lines that are still in
+/// L2 instead of fetching fresh ones from L3 or memory (1.2-1.8 MB per image in stage 2) and pushing the
+/// old ones out. Every step is the kernel the layer-by-layer calls use, on the same data in the
 /// same order, so the output has the same bits (`ExpandDepthwise.swift`, `RowChannelSums.swift`,
 /// `SqueezeExcite.swift`, `SqueezeExciteProjection.swift`). One exception: projections deeper than 1,024
 /// channels over more than 64 pixels go to OpenBLAS (`pointwiseGemmTile`), here for the whole image and
@@ -28,32 +31,35 @@ extension Kernels {
                                         outHeight: outHeight, threads: threads)
     }
 
-    /// Scratch of `mbconvPerImage`: the row sums of every image, then per worker a band and the image's
-    /// means, hidden vector, scales and scaled projection weights.
+    /// Scratch of `mbconvPerImage`: the row sums of every image, then per worker a band, the image's
+    /// depthwise output, and its means, hidden vector, scales and scaled projection weights. Zero where the
+    /// block can never run per image (fewer than 2 images per worker, or one worker).
     public static func mbconvPerImageWorkspaceFloats(batch: Int, width: Int, expandedChannels: Int, kernel: Int,
-                                                     outHeight: Int, squeezeChannels: Int, outChannels: Int,
-                                                     threads: Int) -> Int {
-        rowSumsFloats(batch: batch, outHeight: outHeight, channels: expandedChannels)
-            + max(1, threads) * mbconvWorkerFloats(width: width, expandedChannels: expandedChannels, kernel: kernel,
-                                                   squeezeChannels: squeezeChannels, outChannels: outChannels)
+                                                     outHeight: Int, outWidth: Int, squeezeChannels: Int,
+                                                     outChannels: Int, threads: Int) -> Int {
+        guard threads > 1, batch >= 2 * threads else { return 0 }
+        return rowSumsFloats(batch: batch, outHeight: outHeight, channels: expandedChannels)
+            + threads * mbconvWorkerFloats(width: width, expandedChannels: expandedChannels, kernel: kernel,
+                                           outPixels: outHeight * outWidth, squeezeChannels: squeezeChannels,
+                                           outChannels: outChannels)
     }
 
-    @inline(__always) static func mbconvWorkerFloats(width: Int, expandedChannels: Int, kernel: Int,
+    @inline(__always) static func mbconvWorkerFloats(width: Int, expandedChannels: Int, kernel: Int, outPixels: Int,
                                                      squeezeChannels: Int, outChannels: Int) -> Int {
         expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel) * width
-            * expandedChannels + 2 * expandedChannels + squeezeChannels + expandedChannels * outChannels
+            * expandedChannels + outPixels * expandedChannels + 2 * expandedChannels + squeezeChannels
+            + expandedChannels * outChannels
     }
 
     /// output = project(se(depthwise(act(expand(input))))) (+ residual) for blocks `mbconvRunsPerImage`
     /// takes, with the arguments of `expandDepthwise`, `squeezeExciteScales` and
-    /// `pointwiseConvScaledInput`. `depthwiseOutput` receives the depthwise output as in the
-    /// layer-by-layer calls. `workspace` holds `mbconvPerImageWorkspaceFloats` floats.
+    /// `pointwiseConvScaledInput`, except that the depthwise output stays in `workspace` (it is not
+    /// written to a tensor of the batch). `workspace` holds `mbconvPerImageWorkspaceFloats` floats.
     public static func mbconvPerImage(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, inChannels: Int,
         expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>, expandActivation: Activation,
         expandedChannels: Int, kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
         depthwiseWeights: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>, depthwiseActivation: Activation,
-        depthwiseOutput: UnsafeMutablePointer<Float>,
         squeezeChannels: Int, reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>,
         squeezeActivation: Activation, squeezeExpandWeights: UnsafePointer<Float>,
         squeezeExpandBias: UnsafePointer<Float>,
@@ -71,7 +77,7 @@ extension Kernels {
         let ce = expandedChannels, pixels = outHeight &* outWidth
         let rowSums = workspace
         let workers = workspace + rowSumsFloats(batch: batch, outHeight: outHeight, channels: ce)
-        let workerFloats = mbconvWorkerFloats(width: width, expandedChannels: ce, kernel: kernel,
+        let workerFloats = mbconvWorkerFloats(width: width, expandedChannels: ce, kernel: kernel, outPixels: pixels,
                                               squeezeChannels: squeezeChannels, outChannels: outChannels)
         let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: ce, kernel: kernel)
         let scale = 1 / Float(pixels)
@@ -79,16 +85,19 @@ extension Kernels {
         let claims = TwoEndedTasks(count: batch)
         pool.parallelFor(min(threads, batch)) { worker in
             let band = workers + worker &* workerFloats
-            let means = band + bandRows &* width &* ce, hidden = means + ce
+            let depthwiseOutput = band + bandRows &* width &* ce  // one image, reused image after image
+            let means = depthwiseOutput + pixels &* ce, hidden = means + ce
             let scales = hidden + squeezeChannels, weights = scales + ce
             while let n = claims.claim(fromFront: worker == 0) {
+                // Image n as image 0 of a batch that starts at it, so its output lands at the scratch's start.
                 _ = simd.expandDepthwiseRows(
-                    expandActivation, depthwiseActivation, input: input, height: height, width: width,
+                    expandActivation, depthwiseActivation, input: input + n &* height &* width &* inChannels,
+                    height: height, width: width,
                     inChannels: inChannels, expandedChannels: ce, expandWeights: expandWeights,
                     expandBias: expandBias, kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
                     outHeight: outHeight, outWidth: outWidth, depthwiseWeights: depthwiseWeights,
-                    depthwiseBias: depthwiseBias, output: depthwiseOutput, image: n, rows: 0..<outHeight, band: band,
-                    bandRows: bandRows, rowSums: rowSums)
+                    depthwiseBias: depthwiseBias, output: depthwiseOutput, image: 0, rows: 0..<outHeight, band: band,
+                    bandRows: bandRows, rowSums: rowSums + n &* outHeight &* ce)
                 channelMeansFromRowSums(rowSums + n &* outHeight &* ce, rows: outHeight, channels: ce, scale: scale,
                                         means: means)
                 squeezeExciteScales(ofImage: means, activation: squeezeActivation, channels: ce,
@@ -101,7 +110,7 @@ extension Kernels {
                 }
                 let first = n &* pixels
                 pointwiseGemmTile(projectActivation, rows: pixels, cols: outChannels, inChannels: ce,
-                                  input: depthwiseOutput + first &* ce, weights: weights, ldw: outChannels,
+                                  input: depthwiseOutput, weights: weights, ldw: outChannels,
                                   bias: projectBias, residual: residual.map { $0 + first &* outChannels },
                                   output: output + first &* outChannels, ldo: outChannels)
             }
