@@ -38,8 +38,9 @@
    (v_activate_group). In registers that interleaving does not pay: with the 24 accumulators still live the
    group's temporaries spill. The second pass is a loop, not unrolled: the fully unrolled form measured
    slower (code size). Same operations per value as the one-pass form, so the same bits. Single-thread
-   harness on B0's expansions (session 10): 0.84-0.88x the time for K = 16 and 24, 0.95x for K = 112;
-   the store and re-load cost about as much as a separate SiLU pass over the whole output would. */
+   harness on B0's expansions (session 10): 0.84-0.91x the time for K = 16 and 24, 0.94-0.96x for K = 112;
+   the whole matches the identity GEMM followed by a separate SiLU pass over its output. AVX2 keeps the
+   one-pass form (SILU_GROUP_WIDTH 1 in VectorAVX2.h). */
 AI void gemm_strip_silu_epilogue(int nv, int full, int hasBias, int hasResidual, VF acc[3][GEMM_MR],
                                  const VF biasv[3], ptrdiff_t mr, VM tail, float *c, ptrdiff_t ldc,
                                  const float *residual) {
