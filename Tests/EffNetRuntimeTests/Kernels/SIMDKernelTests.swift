@@ -139,9 +139,11 @@ final class SIMDKernelTests: XCTestCase {
     }
 
     /// The GEMM's SiLU epilogue (two passes over each strip, SiLU interleaved across two rows) and the
-    /// depthwise kernel's (four outputs at a time) must give exactly the bits of the same sums without
-    /// activation followed by the in-place SiLU: the grouping only reorders independent operations.
-    /// Odd row counts leave a strip's last pair half empty; column counts cover 1-3 vectors and tails.
+    /// depthwise kernel's (a block of 8 outputs at a time) must give exactly the bits of the same sums
+    /// without activation followed by the in-place SiLU (one vector at a time for rows under 4 vectors):
+    /// the grouping only reorders independent operations. Odd row counts leave a strip's last pair half
+    /// empty; column counts cover 1-3 vectors and tails; the depthwise rows are 23 wide (interior blocks,
+    /// pairs, single columns and edges).
     func testGroupedSiLUEpiloguesGiveTheBitsOfTheInPlaceSiLU() {
         var rng = TestRandom(seed: 74)
         for (name, simd) in paths {
