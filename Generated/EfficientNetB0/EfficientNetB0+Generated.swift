@@ -41,6 +41,7 @@ public final class EfficientNetB0: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 672) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28, outChannels: 112),
             Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 672) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28),
             Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 112, outWidth: 112, channels: 32, squeezeChannels: 8, outChannels: 16, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 112, expandedChannels: 96, kernel: 3, outHeight: 56, outWidth: 56, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 112, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 56, expandedChannels: 144, kernel: 3, outHeight: 56, outWidth: 56, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
@@ -104,30 +105,49 @@ public final class EfficientNetB0: GeneratedModel {
 
     /// features.1.0: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
     private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 112, width: 112, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: w + 896, bias: w + 1184, activation: .silu, output: a + 401408 &* n, rowSums: ws, pool: pool)
-        p?.stop(1)
+        // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]; with whole images per task also features.1.0.block.1 and features.1.0.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 112, width: 112, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
+                depthwiseWeights: w + 896, depthwiseBias: w + 1184, depthwiseActivation: .silu,
+                squeezeChannels: 8, reduceWeights: w + 1216, reduceBias: w + 1472,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 1488, squeezeExpandBias: w + 1744,
+                projectWeights: w + 1776, projectBias: w + 2288, outChannels: 16,
+                projectActivation: .identity, residual: nil, output: a + 1505280 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(1)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 112, width: 112, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
+                weights: w + 896, bias: w + 1184, activation: .silu, output: a + 401408 &* n, rowSums: ws, pool: pool)
+            p?.stop(1)
+        }
         // features.1.0.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 112, 112, 32], means from features.1.0.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 401408 &* n, batch: n, pixels: 12544, channels: 32, squeezeChannels: 8,
-            reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
-            expandWeights: w + 1488, expandBias: w + 1744,
-            rowSums: ws, rowsPerImage: 112,
-            scales: ws + 3584 &* n, workspace: ws + (3584 &* n &+ 32 &* n), pool: pool)
-        p?.stop(2)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 401408 &* n, batch: n, pixels: 12544, channels: 32, squeezeChannels: 8,
+                reduceWeights: w + 1216, reduceBias: w + 1472, activation: .silu,
+                expandWeights: w + 1488, expandBias: w + 1744,
+                rowSums: ws, rowsPerImage: 112,
+                scales: ws + 3584 &* n, workspace: ws + (3584 &* n &+ 32 &* n), pool: pool)
+            p?.stop(2)
+        }
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 112, 112, 32] -> [n, 112, 112, 16], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 401408 &* n, batch: n, imagePixels: 12544, inChannels: 32, inputScales: ws + 3584 &* n,
-            inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 1505280 &* n,
-            workspace: ws + (3584 &* n &+ 32 &* n), pool: pool)
-        p?.stop(3)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 401408 &* n, batch: n, imagePixels: 12544, inChannels: 32, inputScales: ws + 3584 &* n,
+                inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
+                activation: .identity, residual: nil, output: a + 1505280 &* n,
+                workspace: ws + (3584 &* n &+ 32 &* n), pool: pool)
+            p?.stop(3)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
@@ -859,7 +879,7 @@ extension EfficientNetB0 {
         .init("features.0", kind: "stem", macsPerImage: 10838016,
               "conv 3x3/2 + BN + silu, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 3612672,
-              "depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
+              "depthwise 3x3/1 + BN + silu, [n, 112, 112, 32] -> [n, 112, 112, 32]; with whole images per task also features.1.0.block.1 and features.1.0.block.2, image by image"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 512,
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 112, 112, 32], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 6422528,

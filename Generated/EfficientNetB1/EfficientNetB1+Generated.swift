@@ -43,6 +43,7 @@ public final class EfficientNetB1: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 672) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 672, squeezeChannels: 28),
             Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
             Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1920) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 120, outWidth: 120, channels: 16, squeezeChannels: 4, outChannels: 16, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 120, expandedChannels: 96, kernel: 3, outHeight: 60, outWidth: 60, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 120, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 60, expandedChannels: 144, kernel: 3, outHeight: 60, outWidth: 60, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
@@ -142,30 +143,49 @@ public final class EfficientNetB1: GeneratedModel {
 
     /// features.1.1: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
     private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 16]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 120, width: 120, channels: 16,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 230400 &* n, rowSums: ws, pool: pool)
-        p?.stop(4)
+        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 16]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 120, width: 120, channels: 16,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
+                depthwiseWeights: w + 2304, depthwiseBias: w + 2448, depthwiseActivation: .silu,
+                squeezeChannels: 4, reduceWeights: w + 2464, reduceBias: w + 2528,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 2544, squeezeExpandBias: w + 2608,
+                projectWeights: w + 2624, projectBias: w + 2880, outChannels: 16,
+                projectActivation: .identity, residual: a, output: a + 1728000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 120, width: 120, channels: 16,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
+                weights: w + 2304, bias: w + 2448, activation: .silu, output: a + 230400 &* n, rowSums: ws, pool: pool)
+            p?.stop(4)
+        }
         // features.1.1.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 120, 120, 16], means from features.1.1.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 230400 &* n, batch: n, pixels: 14400, channels: 16, squeezeChannels: 4,
-            reduceWeights: w + 2464, reduceBias: w + 2528, activation: .silu,
-            expandWeights: w + 2544, expandBias: w + 2608,
-            rowSums: ws, rowsPerImage: 120,
-            scales: ws + 1920 &* n, workspace: ws + (1920 &* n &+ 16 &* n), pool: pool)
-        p?.stop(5)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 230400 &* n, batch: n, pixels: 14400, channels: 16, squeezeChannels: 4,
+                reduceWeights: w + 2464, reduceBias: w + 2528, activation: .silu,
+                expandWeights: w + 2544, expandBias: w + 2608,
+                rowSums: ws, rowsPerImage: 120,
+                scales: ws + 1920 &* n, workspace: ws + (1920 &* n &+ 16 &* n), pool: pool)
+            p?.stop(5)
+        }
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 120, 120, 16] -> [n, 120, 120, 16], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 230400 &* n, batch: n, imagePixels: 14400, inChannels: 16, inputScales: ws + 1920 &* n,
-            inputMajorWeights: w + 2624, bias: w + 2880, outChannels: 16,
-            activation: .identity, residual: a, output: a + 1728000 &* n,
-            workspace: ws + (1920 &* n &+ 16 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 230400 &* n, batch: n, imagePixels: 14400, inChannels: 16, inputScales: ws + 1920 &* n,
+                inputMajorWeights: w + 2624, bias: w + 2880, outChannels: 16,
+                activation: .identity, residual: a, output: a + 1728000 &* n,
+                workspace: ws + (1920 &* n &+ 16 &* n), pool: pool)
+            p?.stop(6)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
@@ -1181,7 +1201,7 @@ extension EfficientNetB1 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 7372800,
               "conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 2073600,
-              "depthwise 3x3/1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
+              "depthwise 3x3/1 + BN + silu, [n, 120, 120, 16] -> [n, 120, 120, 16]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 128,
               "16 -> 4 -> 16, scales only (folded into the projection) for [n, 120, 120, 16], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 3686400,

@@ -43,6 +43,7 @@ public final class EfficientNetB3: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 816) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 816, squeezeChannels: 34),
             Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1392, squeezeChannels: 58),
             Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 2304) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 150, outWidth: 150, channels: 24, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 150, expandedChannels: 144, kernel: 3, outHeight: 75, outWidth: 75, squeezeChannels: 6, outChannels: 32, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 75, expandedChannels: 192, kernel: 3, outHeight: 75, outWidth: 75, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
@@ -145,30 +146,49 @@ public final class EfficientNetB3: GeneratedModel {
 
     /// features.1.1: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 24]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 150, width: 150, channels: 24,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: w + 3408, bias: w + 3632, activation: .silu, output: a + 540000 &* n, rowSums: ws, pool: pool)
-        p?.stop(4)
+        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 24]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 150, width: 150, channels: 24,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+                depthwiseWeights: w + 3408, depthwiseBias: w + 3632, depthwiseActivation: .silu,
+                squeezeChannels: 6, reduceWeights: w + 3664, reduceBias: w + 3808,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 3824, squeezeExpandBias: w + 3968,
+                projectWeights: w + 4000, projectBias: w + 4576, outChannels: 24,
+                projectActivation: .identity, residual: a, output: a + 4050000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 150, width: 150, channels: 24,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+                weights: w + 3408, bias: w + 3632, activation: .silu, output: a + 540000 &* n, rowSums: ws, pool: pool)
+            p?.stop(4)
+        }
         // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 150, 150, 24], means from features.1.1.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 540000 &* n, batch: n, pixels: 22500, channels: 24, squeezeChannels: 6,
-            reduceWeights: w + 3664, reduceBias: w + 3808, activation: .silu,
-            expandWeights: w + 3824, expandBias: w + 3968,
-            rowSums: ws, rowsPerImage: 150,
-            scales: ws + 3600 &* n, workspace: ws + (3600 &* n &+ 24 &* n), pool: pool)
-        p?.stop(5)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 540000 &* n, batch: n, pixels: 22500, channels: 24, squeezeChannels: 6,
+                reduceWeights: w + 3664, reduceBias: w + 3808, activation: .silu,
+                expandWeights: w + 3824, expandBias: w + 3968,
+                rowSums: ws, rowsPerImage: 150,
+                scales: ws + 3600 &* n, workspace: ws + (3600 &* n &+ 24 &* n), pool: pool)
+            p?.stop(5)
+        }
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 150, 150, 24] -> [n, 150, 150, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 540000 &* n, batch: n, imagePixels: 22500, inChannels: 24, inputScales: ws + 3600 &* n,
-            inputMajorWeights: w + 4000, bias: w + 4576, outChannels: 24,
-            activation: .identity, residual: a, output: a + 4050000 &* n,
-            workspace: ws + (3600 &* n &+ 24 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 540000 &* n, batch: n, imagePixels: 22500, inChannels: 24, inputScales: ws + 3600 &* n,
+                inputMajorWeights: w + 4000, bias: w + 4576, outChannels: 24,
+                activation: .identity, residual: a, output: a + 4050000 &* n,
+                workspace: ws + (3600 &* n &+ 24 &* n), pool: pool)
+            p?.stop(6)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
@@ -1323,7 +1343,7 @@ extension EfficientNetB3 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 21600000,
               "conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 4860000,
-              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
+              "depthwise 3x3/1 + BN + silu, [n, 150, 150, 24] -> [n, 150, 150, 24]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
               "24 -> 6 -> 24, scales only (folded into the projection) for [n, 150, 150, 24], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 12960000,

@@ -43,6 +43,7 @@ public final class EfficientNetB4: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 960) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 960, squeezeChannels: 40),
             Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1632, squeezeChannels: 68),
             Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 2688) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 190, outWidth: 190, channels: 24, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 190, expandedChannels: 144, kernel: 3, outHeight: 95, outWidth: 95, squeezeChannels: 6, outChannels: 32, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 190, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 95, expandedChannels: 192, kernel: 3, outHeight: 95, outWidth: 95, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
@@ -151,30 +152,49 @@ public final class EfficientNetB4: GeneratedModel {
 
     /// features.1.1: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 24]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 190, width: 190, channels: 24,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 866400 &* n, rowSums: ws, pool: pool)
-        p?.stop(4)
+        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 24]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 190, width: 190, channels: 24,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
+                depthwiseWeights: w + 4224, depthwiseBias: w + 4448, depthwiseActivation: .silu,
+                squeezeChannels: 6, reduceWeights: w + 4480, reduceBias: w + 4624,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4640, squeezeExpandBias: w + 4784,
+                projectWeights: w + 4816, projectBias: w + 5392, outChannels: 24,
+                projectActivation: .identity, residual: a, output: a + 6498000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 190, width: 190, channels: 24,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
+                weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 866400 &* n, rowSums: ws, pool: pool)
+            p?.stop(4)
+        }
         // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 190, 190, 24], means from features.1.1.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 866400 &* n, batch: n, pixels: 36100, channels: 24, squeezeChannels: 6,
-            reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
-            expandWeights: w + 4640, expandBias: w + 4784,
-            rowSums: ws, rowsPerImage: 190,
-            scales: ws + 4560 &* n, workspace: ws + (4560 &* n &+ 24 &* n), pool: pool)
-        p?.stop(5)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 866400 &* n, batch: n, pixels: 36100, channels: 24, squeezeChannels: 6,
+                reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
+                expandWeights: w + 4640, expandBias: w + 4784,
+                rowSums: ws, rowsPerImage: 190,
+                scales: ws + 4560 &* n, workspace: ws + (4560 &* n &+ 24 &* n), pool: pool)
+            p?.stop(5)
+        }
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 190, 190, 24] -> [n, 190, 190, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 866400 &* n, batch: n, imagePixels: 36100, inChannels: 24, inputScales: ws + 4560 &* n,
-            inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
-            activation: .identity, residual: a, output: a + 6498000 &* n,
-            workspace: ws + (4560 &* n &+ 24 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 866400 &* n, batch: n, imagePixels: 36100, inChannels: 24, inputScales: ws + 4560 &* n,
+                inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
+                activation: .identity, residual: a, output: a + 6498000 &* n,
+                workspace: ws + (4560 &* n &+ 24 &* n), pool: pool)
+            p?.stop(6)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
@@ -1607,7 +1627,7 @@ extension EfficientNetB4 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 41587200,
               "conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 7797600,
-              "depthwise 3x3/1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
+              "depthwise 3x3/1 + BN + silu, [n, 190, 190, 24] -> [n, 190, 190, 24]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
               "24 -> 6 -> 24, scales only (folded into the projection) for [n, 190, 190, 24], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 20793600,

@@ -43,6 +43,7 @@ public final class EfficientNetB5: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1056) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1056, squeezeChannels: 44),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1824, squeezeChannels: 76),
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 3072) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 228, outWidth: 228, channels: 24, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 228, expandedChannels: 144, kernel: 3, outHeight: 114, outWidth: 114, squeezeChannels: 6, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 228, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 114, expandedChannels: 240, kernel: 3, outHeight: 114, outWidth: 114, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
@@ -158,58 +159,96 @@ public final class EfficientNetB5: GeneratedModel {
 
     /// features.1.1: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 228, width: 228, channels: 24,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 1247616 &* n, rowSums: ws, pool: pool)
-        p?.stop(4)
+        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 228, width: 228, channels: 24,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+                depthwiseWeights: w + 4224, depthwiseBias: w + 4448, depthwiseActivation: .silu,
+                squeezeChannels: 6, reduceWeights: w + 4480, reduceBias: w + 4624,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 4640, squeezeExpandBias: w + 4784,
+                projectWeights: w + 4816, projectBias: w + 5392, outChannels: 24,
+                projectActivation: .identity, residual: a, output: a + 2495232 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 228, width: 228, channels: 24,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+                weights: w + 4224, bias: w + 4448, activation: .silu, output: a + 1247616 &* n, rowSums: ws, pool: pool)
+            p?.stop(4)
+        }
         // features.1.1.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24], means from features.1.1.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 1247616 &* n, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
-            reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
-            expandWeights: w + 4640, expandBias: w + 4784,
-            rowSums: ws, rowsPerImage: 228,
-            scales: ws + 5472 &* n, workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
-        p?.stop(5)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 1247616 &* n, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
+                reduceWeights: w + 4480, reduceBias: w + 4624, activation: .silu,
+                expandWeights: w + 4640, expandBias: w + 4784,
+                rowSums: ws, rowsPerImage: 228,
+                scales: ws + 5472 &* n, workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
+            p?.stop(5)
+        }
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 1247616 &* n, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws + 5472 &* n,
-            inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
-            activation: .identity, residual: a, output: a + 2495232 &* n,
-            workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 1247616 &* n, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws + 5472 &* n,
+                inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
+                activation: .identity, residual: a, output: a + 2495232 &* n,
+                workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
+            p?.stop(6)
+        }
     }
 
     /// features.1.2: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 2495232 &* n, batch: n, height: 228, width: 228, channels: 24,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: w + 5424, bias: w + 5648, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(7)
+        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 2495232 &* n, batch: n, height: 228, width: 228, channels: 24,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+                depthwiseWeights: w + 5424, depthwiseBias: w + 5648, depthwiseActivation: .silu,
+                squeezeChannels: 6, reduceWeights: w + 5680, reduceBias: w + 5824,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 5840, squeezeExpandBias: w + 5984,
+                projectWeights: w + 6016, projectBias: w + 6592, outChannels: 24,
+                projectActivation: .identity, residual: a + 2495232 &* n, output: a + 9357120 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(7)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 2495232 &* n, batch: n, height: 228, width: 228, channels: 24,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+                weights: w + 5424, bias: w + 5648, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(7)
+        }
         // features.1.2.block.1 squeeze-excitation: 24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24], means from features.1.2.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
-            reduceWeights: w + 5680, reduceBias: w + 5824, activation: .silu,
-            expandWeights: w + 5840, expandBias: w + 5984,
-            rowSums: ws, rowsPerImage: 228,
-            scales: ws + 5472 &* n, workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
-        p?.stop(8)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 51984, channels: 24, squeezeChannels: 6,
+                reduceWeights: w + 5680, reduceBias: w + 5824, activation: .silu,
+                expandWeights: w + 5840, expandBias: w + 5984,
+                rowSums: ws, rowsPerImage: 228,
+                scales: ws + 5472 &* n, workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
+            p?.stop(8)
+        }
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws + 5472 &* n,
-            inputMajorWeights: w + 6016, bias: w + 6592, outChannels: 24,
-            activation: .identity, residual: a + 2495232 &* n, output: a + 9357120 &* n,
-            workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
-        p?.stop(9)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws + 5472 &* n,
+                inputMajorWeights: w + 6016, bias: w + 6592, outChannels: 24,
+                activation: .identity, residual: a + 2495232 &* n, output: a + 9357120 &* n,
+                workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
+            p?.stop(9)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
@@ -1920,13 +1959,13 @@ extension EfficientNetB5 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 59885568,
               "conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 11228544,
-              "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+              "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 288,
               "24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 29942784,
               "conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 11228544,
-              "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+              "depthwise 3x3/1 + BN + silu, [n, 228, 228, 24] -> [n, 228, 228, 24]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 288,
               "24 -> 6 -> 24, scales only (folded into the projection) for [n, 228, 228, 24], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 29942784,

@@ -43,6 +43,7 @@ public final class EfficientNetB6: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 1200) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1200, squeezeChannels: 50),
             Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2064, squeezeChannels: 86),
             Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 3456) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 264, outWidth: 264, channels: 32, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 264, expandedChannels: 192, kernel: 3, outHeight: 132, outWidth: 132, squeezeChannels: 8, outChannels: 40, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 264, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 132, expandedChannels: 240, kernel: 3, outHeight: 132, outWidth: 132, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
@@ -164,58 +165,96 @@ public final class EfficientNetB6: GeneratedModel {
 
     /// features.1.1: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 264, width: 264, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: w + 5632, bias: w + 5920, activation: .silu, output: a + 2230272 &* n, rowSums: ws, pool: pool)
-        p?.stop(4)
+        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 264, width: 264, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
+                depthwiseWeights: w + 5632, depthwiseBias: w + 5920, depthwiseActivation: .silu,
+                squeezeChannels: 8, reduceWeights: w + 5952, reduceBias: w + 6208,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 6224, squeezeExpandBias: w + 6480,
+                projectWeights: w + 6512, projectBias: w + 7536, outChannels: 32,
+                projectActivation: .identity, residual: a, output: a + 4460544 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 264, width: 264, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
+                weights: w + 5632, bias: w + 5920, activation: .silu, output: a + 2230272 &* n, rowSums: ws, pool: pool)
+            p?.stop(4)
+        }
         // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32], means from features.1.1.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2230272 &* n, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
-            reduceWeights: w + 5952, reduceBias: w + 6208, activation: .silu,
-            expandWeights: w + 6224, expandBias: w + 6480,
-            rowSums: ws, rowsPerImage: 264,
-            scales: ws + 8448 &* n, workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
-        p?.stop(5)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2230272 &* n, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
+                reduceWeights: w + 5952, reduceBias: w + 6208, activation: .silu,
+                expandWeights: w + 6224, expandBias: w + 6480,
+                rowSums: ws, rowsPerImage: 264,
+                scales: ws + 8448 &* n, workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
+            p?.stop(5)
+        }
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2230272 &* n, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws + 8448 &* n,
-            inputMajorWeights: w + 6512, bias: w + 7536, outChannels: 32,
-            activation: .identity, residual: a, output: a + 4460544 &* n,
-            workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2230272 &* n, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws + 8448 &* n,
+                inputMajorWeights: w + 6512, bias: w + 7536, outChannels: 32,
+                activation: .identity, residual: a, output: a + 4460544 &* n,
+                workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
+            p?.stop(6)
+        }
     }
 
     /// features.1.2: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 4460544 &* n, batch: n, height: 264, width: 264, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: w + 7568, bias: w + 7856, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(7)
+        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 4460544 &* n, batch: n, height: 264, width: 264, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
+                depthwiseWeights: w + 7568, depthwiseBias: w + 7856, depthwiseActivation: .silu,
+                squeezeChannels: 8, reduceWeights: w + 7888, reduceBias: w + 8144,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 8160, squeezeExpandBias: w + 8416,
+                projectWeights: w + 8448, projectBias: w + 9472, outChannels: 32,
+                projectActivation: .identity, residual: a + 4460544 &* n, output: a + 16727040 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(7)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 4460544 &* n, batch: n, height: 264, width: 264, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
+                weights: w + 7568, bias: w + 7856, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(7)
+        }
         // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32], means from features.1.2.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
-            reduceWeights: w + 7888, reduceBias: w + 8144, activation: .silu,
-            expandWeights: w + 8160, expandBias: w + 8416,
-            rowSums: ws, rowsPerImage: 264,
-            scales: ws + 8448 &* n, workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
-        p?.stop(8)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 69696, channels: 32, squeezeChannels: 8,
+                reduceWeights: w + 7888, reduceBias: w + 8144, activation: .silu,
+                expandWeights: w + 8160, expandBias: w + 8416,
+                rowSums: ws, rowsPerImage: 264,
+                scales: ws + 8448 &* n, workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
+            p?.stop(8)
+        }
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws + 8448 &* n,
-            inputMajorWeights: w + 8448, bias: w + 9472, outChannels: 32,
-            activation: .identity, residual: a + 4460544 &* n, output: a + 16727040 &* n,
-            workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
-        p?.stop(9)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws + 8448 &* n,
+                inputMajorWeights: w + 8448, bias: w + 9472, outChannels: 32,
+                activation: .identity, residual: a + 4460544 &* n, output: a + 16727040 &* n,
+                workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
+            p?.stop(9)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
@@ -2204,13 +2243,13 @@ extension EfficientNetB6 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 124895232,
               "conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 20072448,
-              "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+              "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 71368704,
               "conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 20072448,
-              "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+              "depthwise 3x3/1 + BN + silu, [n, 264, 264, 32] -> [n, 264, 264, 32]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 264, 264, 32], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 71368704,

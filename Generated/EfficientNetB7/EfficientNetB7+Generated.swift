@@ -43,6 +43,7 @@ public final class EfficientNetB7: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 1344) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1344, squeezeChannels: 56),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 3840) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 300, outWidth: 300, channels: 32, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 300, expandedChannels: 192, kernel: 3, outHeight: 150, outWidth: 150, squeezeChannels: 8, outChannels: 48, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 300, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 150, expandedChannels: 288, kernel: 3, outHeight: 150, outWidth: 150, squeezeChannels: 12, outChannels: 48, threads: pool.threadCount),
@@ -174,86 +175,143 @@ public final class EfficientNetB7: GeneratedModel {
 
     /// features.1.1: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 300, width: 300, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: w + 6640, bias: w + 6928, activation: .silu, output: a + 2880000 &* n, rowSums: ws, pool: pool)
-        p?.stop(4)
+        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 300, width: 300, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+                depthwiseWeights: w + 6640, depthwiseBias: w + 6928, depthwiseActivation: .silu,
+                squeezeChannels: 8, reduceWeights: w + 6960, reduceBias: w + 7216,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 7232, squeezeExpandBias: w + 7488,
+                projectWeights: w + 7520, projectBias: w + 8544, outChannels: 32,
+                projectActivation: .identity, residual: a, output: a + 5760000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 300, width: 300, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+                weights: w + 6640, bias: w + 6928, activation: .silu, output: a + 2880000 &* n, rowSums: ws, pool: pool)
+            p?.stop(4)
+        }
         // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.1.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 2880000 &* n, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
-            reduceWeights: w + 6960, reduceBias: w + 7216, activation: .silu,
-            expandWeights: w + 7232, expandBias: w + 7488,
-            rowSums: ws, rowsPerImage: 300,
-            scales: ws + 9600 &* n, workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
-        p?.stop(5)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 2880000 &* n, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
+                reduceWeights: w + 6960, reduceBias: w + 7216, activation: .silu,
+                expandWeights: w + 7232, expandBias: w + 7488,
+                rowSums: ws, rowsPerImage: 300,
+                scales: ws + 9600 &* n, workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
+            p?.stop(5)
+        }
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 2880000 &* n, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
-            inputMajorWeights: w + 7520, bias: w + 8544, outChannels: 32,
-            activation: .identity, residual: a, output: a + 5760000 &* n,
-            workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 2880000 &* n, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
+                inputMajorWeights: w + 7520, bias: w + 8544, outChannels: 32,
+                activation: .identity, residual: a, output: a + 5760000 &* n,
+                workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
+            p?.stop(6)
+        }
     }
 
     /// features.1.2: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 5760000 &* n, batch: n, height: 300, width: 300, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: w + 8576, bias: w + 8864, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(7)
+        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 5760000 &* n, batch: n, height: 300, width: 300, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+                depthwiseWeights: w + 8576, depthwiseBias: w + 8864, depthwiseActivation: .silu,
+                squeezeChannels: 8, reduceWeights: w + 8896, reduceBias: w + 9152,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 9168, squeezeExpandBias: w + 9424,
+                projectWeights: w + 9456, projectBias: w + 10480, outChannels: 32,
+                projectActivation: .identity, residual: a + 5760000 &* n, output: a + 2880000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(7)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 5760000 &* n, batch: n, height: 300, width: 300, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+                weights: w + 8576, bias: w + 8864, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(7)
+        }
         // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.2.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
-            reduceWeights: w + 8896, reduceBias: w + 9152, activation: .silu,
-            expandWeights: w + 9168, expandBias: w + 9424,
-            rowSums: ws, rowsPerImage: 300,
-            scales: ws + 9600 &* n, workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
-        p?.stop(8)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
+                reduceWeights: w + 8896, reduceBias: w + 9152, activation: .silu,
+                expandWeights: w + 9168, expandBias: w + 9424,
+                rowSums: ws, rowsPerImage: 300,
+                scales: ws + 9600 &* n, workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
+            p?.stop(8)
+        }
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
-            inputMajorWeights: w + 9456, bias: w + 10480, outChannels: 32,
-            activation: .identity, residual: a + 5760000 &* n, output: a + 2880000 &* n,
-            workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
-        p?.stop(9)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
+                inputMajorWeights: w + 9456, bias: w + 10480, outChannels: 32,
+                activation: .identity, residual: a + 5760000 &* n, output: a + 2880000 &* n,
+                workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
+            p?.stop(9)
+        }
     }
 
     /// features.1.3: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.3.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 2880000 &* n, batch: n, height: 300, width: 300, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: w + 10512, bias: w + 10800, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(10)
+        // features.1.3.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]; with whole images per task also features.1.3.block.1 and features.1.3.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 2880000 &* n, batch: n, height: 300, width: 300, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+                depthwiseWeights: w + 10512, depthwiseBias: w + 10800, depthwiseActivation: .silu,
+                squeezeChannels: 8, reduceWeights: w + 10832, reduceBias: w + 11088,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 11104, squeezeExpandBias: w + 11360,
+                projectWeights: w + 11392, projectBias: w + 12416, outChannels: 32,
+                projectActivation: .identity, residual: a + 2880000 &* n, output: a + 21600000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(10)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 2880000 &* n, batch: n, height: 300, width: 300, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+                weights: w + 10512, bias: w + 10800, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(10)
+        }
         // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.3.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
-            reduceWeights: w + 10832, reduceBias: w + 11088, activation: .silu,
-            expandWeights: w + 11104, expandBias: w + 11360,
-            rowSums: ws, rowsPerImage: 300,
-            scales: ws + 9600 &* n, workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
-        p?.stop(11)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 90000, channels: 32, squeezeChannels: 8,
+                reduceWeights: w + 10832, reduceBias: w + 11088, activation: .silu,
+                expandWeights: w + 11104, expandBias: w + 11360,
+                rowSums: ws, rowsPerImage: 300,
+                scales: ws + 9600 &* n, workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
+            p?.stop(11)
+        }
         // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
-            inputMajorWeights: w + 11392, bias: w + 12416, outChannels: 32,
-            activation: .identity, residual: a + 2880000 &* n, output: a + 21600000 &* n,
-            workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
-        p?.stop(12)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
+                inputMajorWeights: w + 11392, bias: w + 12416, outChannels: 32,
+                activation: .identity, residual: a + 2880000 &* n, output: a + 21600000 &* n,
+                workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
+            p?.stop(12)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 300x300x32 -> 150x150x48, SE 192 -> 8 -> 192
@@ -2659,19 +2717,19 @@ extension EfficientNetB7 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 184320000,
               "conv 1x1 + BN, [n, 300, 300, 64] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 25920000,
-              "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
+              "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 92160000,
               "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 25920000,
-              "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
+              "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 92160000,
               "conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights"),
         .init("features.1.3.block.0", kind: "depthwise", macsPerImage: 25920000,
-              "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
+              "depthwise 3x3/1 + BN + silu, [n, 300, 300, 32] -> [n, 300, 300, 32]; with whole images per task also features.1.3.block.1 and features.1.3.block.2, image by image"),
         .init("features.1.3.block.1", kind: "squeeze-excitation", macsPerImage: 512,
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 300, 300, 32], means from features.1.3.block.0's row sums"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 92160000,

@@ -44,6 +44,7 @@ public final class EfficientNetB8: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106, outChannels: 424),
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2544, squeezeChannels: 106),
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 4224) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 336, outWidth: 336, channels: 32, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 336, expandedChannels: 192, kernel: 3, outHeight: 168, outWidth: 168, squeezeChannels: 8, outChannels: 56, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 336, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 168, expandedChannels: 336, kernel: 3, outHeight: 168, outWidth: 168, squeezeChannels: 14, outChannels: 56, threads: pool.threadCount),
@@ -183,86 +184,143 @@ public final class EfficientNetB8: GeneratedModel {
 
     /// features.1.1: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 336, width: 336, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: w + 7808, bias: w + 8096, activation: .silu, output: a + 3612672 &* n, rowSums: ws, pool: pool)
-        p?.stop(4)
+        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 336, width: 336, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+                depthwiseWeights: w + 7808, depthwiseBias: w + 8096, depthwiseActivation: .silu,
+                squeezeChannels: 8, reduceWeights: w + 8128, reduceBias: w + 8384,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 8400, squeezeExpandBias: w + 8656,
+                projectWeights: w + 8688, projectBias: w + 9712, outChannels: 32,
+                projectActivation: .identity, residual: a, output: a + 7225344 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 336, width: 336, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+                weights: w + 7808, bias: w + 8096, activation: .silu, output: a + 3612672 &* n, rowSums: ws, pool: pool)
+            p?.stop(4)
+        }
         // features.1.1.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.1.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 3612672 &* n, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
-            reduceWeights: w + 8128, reduceBias: w + 8384, activation: .silu,
-            expandWeights: w + 8400, expandBias: w + 8656,
-            rowSums: ws, rowsPerImage: 336,
-            scales: ws + 10752 &* n, workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
-        p?.stop(5)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 3612672 &* n, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
+                reduceWeights: w + 8128, reduceBias: w + 8384, activation: .silu,
+                expandWeights: w + 8400, expandBias: w + 8656,
+                rowSums: ws, rowsPerImage: 336,
+                scales: ws + 10752 &* n, workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
+            p?.stop(5)
+        }
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 3612672 &* n, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
-            inputMajorWeights: w + 8688, bias: w + 9712, outChannels: 32,
-            activation: .identity, residual: a, output: a + 7225344 &* n,
-            workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 3612672 &* n, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
+                inputMajorWeights: w + 8688, bias: w + 9712, outChannels: 32,
+                activation: .identity, residual: a, output: a + 7225344 &* n,
+                workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
+            p?.stop(6)
+        }
     }
 
     /// features.1.2: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 7225344 &* n, batch: n, height: 336, width: 336, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: w + 9744, bias: w + 10032, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(7)
+        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 7225344 &* n, batch: n, height: 336, width: 336, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+                depthwiseWeights: w + 9744, depthwiseBias: w + 10032, depthwiseActivation: .silu,
+                squeezeChannels: 8, reduceWeights: w + 10064, reduceBias: w + 10320,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 10336, squeezeExpandBias: w + 10592,
+                projectWeights: w + 10624, projectBias: w + 11648, outChannels: 32,
+                projectActivation: .identity, residual: a + 7225344 &* n, output: a + 3612672 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(7)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 7225344 &* n, batch: n, height: 336, width: 336, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+                weights: w + 9744, bias: w + 10032, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(7)
+        }
         // features.1.2.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.2.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
-            reduceWeights: w + 10064, reduceBias: w + 10320, activation: .silu,
-            expandWeights: w + 10336, expandBias: w + 10592,
-            rowSums: ws, rowsPerImage: 336,
-            scales: ws + 10752 &* n, workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
-        p?.stop(8)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
+                reduceWeights: w + 10064, reduceBias: w + 10320, activation: .silu,
+                expandWeights: w + 10336, expandBias: w + 10592,
+                rowSums: ws, rowsPerImage: 336,
+                scales: ws + 10752 &* n, workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
+            p?.stop(8)
+        }
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
-            inputMajorWeights: w + 10624, bias: w + 11648, outChannels: 32,
-            activation: .identity, residual: a + 7225344 &* n, output: a + 3612672 &* n,
-            workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
-        p?.stop(9)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
+                inputMajorWeights: w + 10624, bias: w + 11648, outChannels: 32,
+                activation: .identity, residual: a + 7225344 &* n, output: a + 3612672 &* n,
+                workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
+            p?.stop(9)
+        }
     }
 
     /// features.1.3: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.3.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 3612672 &* n, batch: n, height: 336, width: 336, channels: 32,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: w + 11680, bias: w + 11968, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(10)
+        // features.1.3.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]; with whole images per task also features.1.3.block.1 and features.1.3.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 3612672 &* n, batch: n, height: 336, width: 336, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+                depthwiseWeights: w + 11680, depthwiseBias: w + 11968, depthwiseActivation: .silu,
+                squeezeChannels: 8, reduceWeights: w + 12000, reduceBias: w + 12256,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 12272, squeezeExpandBias: w + 12528,
+                projectWeights: w + 12560, projectBias: w + 13584, outChannels: 32,
+                projectActivation: .identity, residual: a + 3612672 &* n, output: a + 27095040 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(10)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 3612672 &* n, batch: n, height: 336, width: 336, channels: 32,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+                weights: w + 11680, bias: w + 11968, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(10)
+        }
         // features.1.3.block.1 squeeze-excitation: 32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.3.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
-            reduceWeights: w + 12000, reduceBias: w + 12256, activation: .silu,
-            expandWeights: w + 12272, expandBias: w + 12528,
-            rowSums: ws, rowsPerImage: 336,
-            scales: ws + 10752 &* n, workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
-        p?.stop(11)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 112896, channels: 32, squeezeChannels: 8,
+                reduceWeights: w + 12000, reduceBias: w + 12256, activation: .silu,
+                expandWeights: w + 12272, expandBias: w + 12528,
+                rowSums: ws, rowsPerImage: 336,
+                scales: ws + 10752 &* n, workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
+            p?.stop(11)
+        }
         // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
-            inputMajorWeights: w + 12560, bias: w + 13584, outChannels: 32,
-            activation: .identity, residual: a + 3612672 &* n, output: a + 27095040 &* n,
-            workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
-        p?.stop(12)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
+                inputMajorWeights: w + 12560, bias: w + 13584, outChannels: 32,
+                activation: .identity, residual: a + 3612672 &* n, output: a + 27095040 &* n,
+                workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
+            p?.stop(12)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 336x336x32 -> 168x168x56, SE 192 -> 8 -> 192
@@ -3291,19 +3349,19 @@ extension EfficientNetB8 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 260112384,
               "conv 1x1 + BN, [n, 336, 336, 72] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 32514048,
-              "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
+              "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 512,
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 115605504,
               "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 32514048,
-              "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
+              "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 512,
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 115605504,
               "conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights"),
         .init("features.1.3.block.0", kind: "depthwise", macsPerImage: 32514048,
-              "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
+              "depthwise 3x3/1 + BN + silu, [n, 336, 336, 32] -> [n, 336, 336, 32]; with whole images per task also features.1.3.block.1 and features.1.3.block.2, image by image"),
         .init("features.1.3.block.1", kind: "squeeze-excitation", macsPerImage: 512,
               "32 -> 8 -> 32, scales only (folded into the projection) for [n, 336, 336, 32], means from features.1.3.block.0's row sums"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 115605504,

@@ -43,6 +43,7 @@ public final class EfficientNetL2: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 2880) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2880, squeezeChannels: 120),
             Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4944, squeezeChannels: 206),
             Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 8256) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 400, outWidth: 400, channels: 72, squeezeChannels: 18, outChannels: 72, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 400, expandedChannels: 432, kernel: 3, outHeight: 200, outWidth: 200, squeezeChannels: 18, outChannels: 104, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 400, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 200, expandedChannels: 624, kernel: 3, outHeight: 200, outWidth: 200, squeezeChannels: 26, outChannels: 104, threads: pool.threadCount),
@@ -207,142 +208,237 @@ public final class EfficientNetL2: GeneratedModel {
 
     /// features.1.1: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
     private func features_1_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 400, width: 400, channels: 72,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 24512, bias: w + 25168, activation: .silu, output: a + 11520000 &* n, rowSums: ws, pool: pool)
-        p?.stop(4)
+        // features.1.1.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                depthwiseWeights: w + 24512, depthwiseBias: w + 25168, depthwiseActivation: .silu,
+                squeezeChannels: 18, reduceWeights: w + 25248, reduceBias: w + 26544,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 26576, squeezeExpandBias: w + 27872,
+                projectWeights: w + 27952, projectBias: w + 33136, outChannels: 72,
+                projectActivation: .identity, residual: a, output: a + 23040000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(4)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                weights: w + 24512, bias: w + 25168, activation: .silu, output: a + 11520000 &* n, rowSums: ws, pool: pool)
+            p?.stop(4)
+        }
         // features.1.1.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.1.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 11520000 &* n, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
-            reduceWeights: w + 25248, reduceBias: w + 26544, activation: .silu,
-            expandWeights: w + 26576, expandBias: w + 27872,
-            rowSums: ws, rowsPerImage: 400,
-            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(5)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 11520000 &* n, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
+                reduceWeights: w + 25248, reduceBias: w + 26544, activation: .silu,
+                expandWeights: w + 26576, expandBias: w + 27872,
+                rowSums: ws, rowsPerImage: 400,
+                scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(5)
+        }
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 11520000 &* n, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
-            inputMajorWeights: w + 27952, bias: w + 33136, outChannels: 72,
-            activation: .identity, residual: a, output: a + 23040000 &* n,
-            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(6)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 11520000 &* n, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
+                inputMajorWeights: w + 27952, bias: w + 33136, outChannels: 72,
+                activation: .identity, residual: a, output: a + 23040000 &* n,
+                workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(6)
+        }
     }
 
     /// features.1.2: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
     private func features_1_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 23040000 &* n, batch: n, height: 400, width: 400, channels: 72,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 33216, bias: w + 33872, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(7)
+        // features.1.2.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 23040000 &* n, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                depthwiseWeights: w + 33216, depthwiseBias: w + 33872, depthwiseActivation: .silu,
+                squeezeChannels: 18, reduceWeights: w + 33952, reduceBias: w + 35248,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 35280, squeezeExpandBias: w + 36576,
+                projectWeights: w + 36656, projectBias: w + 41840, outChannels: 72,
+                projectActivation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(7)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 23040000 &* n, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                weights: w + 33216, bias: w + 33872, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(7)
+        }
         // features.1.2.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.2.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
-            reduceWeights: w + 33952, reduceBias: w + 35248, activation: .silu,
-            expandWeights: w + 35280, expandBias: w + 36576,
-            rowSums: ws, rowsPerImage: 400,
-            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(8)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
+                reduceWeights: w + 33952, reduceBias: w + 35248, activation: .silu,
+                expandWeights: w + 35280, expandBias: w + 36576,
+                rowSums: ws, rowsPerImage: 400,
+                scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(8)
+        }
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
-            inputMajorWeights: w + 36656, bias: w + 41840, outChannels: 72,
-            activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
-            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(9)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
+                inputMajorWeights: w + 36656, bias: w + 41840, outChannels: 72,
+                activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
+                workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(9)
+        }
     }
 
     /// features.1.3: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
     private func features_1_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.3.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 11520000 &* n, batch: n, height: 400, width: 400, channels: 72,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 41920, bias: w + 42576, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(10)
+        // features.1.3.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.3.block.1 and features.1.3.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 11520000 &* n, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                depthwiseWeights: w + 41920, depthwiseBias: w + 42576, depthwiseActivation: .silu,
+                squeezeChannels: 18, reduceWeights: w + 42656, reduceBias: w + 43952,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 43984, squeezeExpandBias: w + 45280,
+                projectWeights: w + 45360, projectBias: w + 50544, outChannels: 72,
+                projectActivation: .identity, residual: a + 11520000 &* n, output: a + 23040000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(10)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 11520000 &* n, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                weights: w + 41920, bias: w + 42576, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(10)
+        }
         // features.1.3.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.3.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
-            reduceWeights: w + 42656, reduceBias: w + 43952, activation: .silu,
-            expandWeights: w + 43984, expandBias: w + 45280,
-            rowSums: ws, rowsPerImage: 400,
-            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(11)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
+                reduceWeights: w + 42656, reduceBias: w + 43952, activation: .silu,
+                expandWeights: w + 43984, expandBias: w + 45280,
+                rowSums: ws, rowsPerImage: 400,
+                scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(11)
+        }
         // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
-            inputMajorWeights: w + 45360, bias: w + 50544, outChannels: 72,
-            activation: .identity, residual: a + 11520000 &* n, output: a + 23040000 &* n,
-            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(12)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
+                inputMajorWeights: w + 45360, bias: w + 50544, outChannels: 72,
+                activation: .identity, residual: a + 11520000 &* n, output: a + 23040000 &* n,
+                workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(12)
+        }
     }
 
     /// features.1.4: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
     private func features_1_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.4.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 23040000 &* n, batch: n, height: 400, width: 400, channels: 72,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 50624, bias: w + 51280, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(13)
+        // features.1.4.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.4.block.1 and features.1.4.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 23040000 &* n, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                depthwiseWeights: w + 50624, depthwiseBias: w + 51280, depthwiseActivation: .silu,
+                squeezeChannels: 18, reduceWeights: w + 51360, reduceBias: w + 52656,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 52688, squeezeExpandBias: w + 53984,
+                projectWeights: w + 54064, projectBias: w + 59248, outChannels: 72,
+                projectActivation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(13)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 23040000 &* n, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                weights: w + 50624, bias: w + 51280, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(13)
+        }
         // features.1.4.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.4.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
-            reduceWeights: w + 51360, reduceBias: w + 52656, activation: .silu,
-            expandWeights: w + 52688, expandBias: w + 53984,
-            rowSums: ws, rowsPerImage: 400,
-            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(14)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
+                reduceWeights: w + 51360, reduceBias: w + 52656, activation: .silu,
+                expandWeights: w + 52688, expandBias: w + 53984,
+                rowSums: ws, rowsPerImage: 400,
+                scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(14)
+        }
         // features.1.4.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
-            inputMajorWeights: w + 54064, bias: w + 59248, outChannels: 72,
-            activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
-            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(15)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
+                inputMajorWeights: w + 54064, bias: w + 59248, outChannels: 72,
+                activation: .identity, residual: a + 23040000 &* n, output: a + 11520000 &* n,
+                workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(15)
+        }
     }
 
     /// features.1.5: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
     private func features_1_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.5.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a + 11520000 &* n, batch: n, height: 400, width: 400, channels: 72,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: w + 59328, bias: w + 59984, activation: .silu, output: a, rowSums: ws, pool: pool)
-        p?.stop(16)
+        // features.1.5.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.5.block.1 and features.1.5.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a + 11520000 &* n, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                depthwiseWeights: w + 59328, depthwiseBias: w + 59984, depthwiseActivation: .silu,
+                squeezeChannels: 18, reduceWeights: w + 60064, reduceBias: w + 61360,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 61392, squeezeExpandBias: w + 62688,
+                projectWeights: w + 62768, projectBias: w + 67952, outChannels: 72,
+                projectActivation: .identity, residual: a + 11520000 &* n, output: a + 86400000 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(16)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a + 11520000 &* n, batch: n, height: 400, width: 400, channels: 72,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+                weights: w + 59328, bias: w + 59984, activation: .silu, output: a, rowSums: ws, pool: pool)
+            p?.stop(16)
+        }
         // features.1.5.block.1 squeeze-excitation: 72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.5.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
-            reduceWeights: w + 60064, reduceBias: w + 61360, activation: .silu,
-            expandWeights: w + 61392, expandBias: w + 62688,
-            rowSums: ws, rowsPerImage: 400,
-            scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(17)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a, batch: n, pixels: 160000, channels: 72, squeezeChannels: 18,
+                reduceWeights: w + 60064, reduceBias: w + 61360, activation: .silu,
+                expandWeights: w + 61392, expandBias: w + 62688,
+                rowSums: ws, rowsPerImage: 400,
+                scales: ws + 28800 &* n, workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(17)
+        }
         // features.1.5.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
-            inputMajorWeights: w + 62768, bias: w + 67952, outChannels: 72,
-            activation: .identity, residual: a + 11520000 &* n, output: a + 86400000 &* n,
-            workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
-        p?.stop(18)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
+                inputMajorWeights: w + 62768, bias: w + 67952, outChannels: 72,
+                activation: .identity, residual: a + 11520000 &* n, output: a + 86400000 &* n,
+                workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
+            p?.stop(18)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 400x400x72 -> 200x200x104, SE 432 -> 18 -> 432
@@ -4169,31 +4265,31 @@ extension EfficientNetL2 {
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 1566720000,
               "conv 1x1 + BN, [n, 400, 400, 136] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.1.block.0", kind: "depthwise", macsPerImage: 103680000,
-              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.1.block.1 and features.1.1.block.2, image by image"),
         .init("features.1.1.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
               "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.1.block.0's row sums"),
         .init("features.1.1.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.2.block.0", kind: "depthwise", macsPerImage: 103680000,
-              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.2.block.1 and features.1.2.block.2, image by image"),
         .init("features.1.2.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
               "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.2.block.0's row sums"),
         .init("features.1.2.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.3.block.0", kind: "depthwise", macsPerImage: 103680000,
-              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.3.block.1 and features.1.3.block.2, image by image"),
         .init("features.1.3.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
               "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.3.block.0's row sums"),
         .init("features.1.3.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.4.block.0", kind: "depthwise", macsPerImage: 103680000,
-              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.4.block.1 and features.1.4.block.2, image by image"),
         .init("features.1.4.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
               "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.4.block.0's row sums"),
         .init("features.1.4.block.2", kind: "project 1x1", macsPerImage: 829440000,
               "conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights"),
         .init("features.1.5.block.0", kind: "depthwise", macsPerImage: 103680000,
-              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "depthwise 3x3/1 + BN + silu, [n, 400, 400, 72] -> [n, 400, 400, 72]; with whole images per task also features.1.5.block.1 and features.1.5.block.2, image by image"),
         .init("features.1.5.block.1", kind: "squeeze-excitation", macsPerImage: 2592,
               "72 -> 18 -> 72, scales only (folded into the projection) for [n, 400, 400, 72], means from features.1.5.block.0's row sums"),
         .init("features.1.5.block.2", kind: "project 1x1", macsPerImage: 829440000,

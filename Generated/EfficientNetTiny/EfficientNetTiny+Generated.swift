@@ -38,6 +38,7 @@ public final class EfficientNetTiny: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 336) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14),
             Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 336) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 336, squeezeChannels: 14),
             Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
+            Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 36, outWidth: 36, channels: 16, squeezeChannels: 4, outChannels: 8, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 36, expandedChannels: 48, kernel: 3, outHeight: 18, outWidth: 18, squeezeChannels: 2, outChannels: 16, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 48) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 48, kernel: 3, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 96, kernel: 5, outHeight: 9, outWidth: 9, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
@@ -87,30 +88,49 @@ public final class EfficientNetTiny: GeneratedModel {
 
     /// features.1.0: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
     private func features_1_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
-        // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]
-        p?.start()
-        Kernels.depthwiseConv(
-            input: a, batch: n, height: 36, width: 36, channels: 16,
-            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: w + 448, bias: w + 592, activation: .silu, output: a + 20736 &* n, rowSums: ws, pool: pool)
-        p?.stop(1)
+        // features.1.0.block.0 depthwise: depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]; with whole images per task also features.1.0.block.1 and features.1.0.block.2, image by image
+        let perImage = Kernels.depthwiseRunsPerImage(batch: n, kernel: 3, stride: 1, threads: pool.threadCount)
+        if perImage {
+            p?.start()
+            Kernels.depthwisePerImage(
+                input: a, batch: n, height: 36, width: 36, channels: 16,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
+                depthwiseWeights: w + 448, depthwiseBias: w + 592, depthwiseActivation: .silu,
+                squeezeChannels: 4, reduceWeights: w + 608, reduceBias: w + 672,
+                squeezeActivation: .silu, squeezeExpandWeights: w + 688, squeezeExpandBias: w + 752,
+                projectWeights: w + 768, projectBias: w + 896, outChannels: 8,
+                projectActivation: .identity, residual: nil, output: a + 77760 &* n,
+                workspace: ws, pool: pool)
+            p?.stop(1)
+        } else {
+            p?.start()
+            Kernels.depthwiseConv(
+                input: a, batch: n, height: 36, width: 36, channels: 16,
+                kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
+                weights: w + 448, bias: w + 592, activation: .silu, output: a + 20736 &* n, rowSums: ws, pool: pool)
+            p?.stop(1)
+        }
         // features.1.0.block.1 squeeze-excitation: 16 -> 4 -> 16, scales only (folded into the projection) for [n, 36, 36, 16], means from features.1.0.block.0's row sums
-        p?.start()
-        Kernels.squeezeExciteScales(
-            a + 20736 &* n, batch: n, pixels: 1296, channels: 16, squeezeChannels: 4,
-            reduceWeights: w + 608, reduceBias: w + 672, activation: .silu,
-            expandWeights: w + 688, expandBias: w + 752,
-            rowSums: ws, rowsPerImage: 36,
-            scales: ws + 576 &* n, workspace: ws + (576 &* n &+ 16 &* n), pool: pool)
-        p?.stop(2)
+        if !perImage {
+            p?.start()
+            Kernels.squeezeExciteScales(
+                a + 20736 &* n, batch: n, pixels: 1296, channels: 16, squeezeChannels: 4,
+                reduceWeights: w + 608, reduceBias: w + 672, activation: .silu,
+                expandWeights: w + 688, expandBias: w + 752,
+                rowSums: ws, rowsPerImage: 36,
+                scales: ws + 576 &* n, workspace: ws + (576 &* n &+ 16 &* n), pool: pool)
+            p?.stop(2)
+        }
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 36, 36, 16] -> [n, 36, 36, 8], the SE's scales folded into per-image weights
-        p?.start()
-        Kernels.pointwiseConvScaledInput(
-            input: a + 20736 &* n, batch: n, imagePixels: 1296, inChannels: 16, inputScales: ws + 576 &* n,
-            inputMajorWeights: w + 768, bias: w + 896, outChannels: 8,
-            activation: .identity, residual: nil, output: a + 77760 &* n,
-            workspace: ws + (576 &* n &+ 16 &* n), pool: pool)
-        p?.stop(3)
+        if !perImage {
+            p?.start()
+            Kernels.pointwiseConvScaledInput(
+                input: a + 20736 &* n, batch: n, imagePixels: 1296, inChannels: 16, inputScales: ws + 576 &* n,
+                inputMajorWeights: w + 768, bias: w + 896, outChannels: 8,
+                activation: .identity, residual: nil, output: a + 77760 &* n,
+                workspace: ws + (576 &* n &+ 16 &* n), pool: pool)
+            p?.stop(3)
+        }
     }
 
     /// features.2.0: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
@@ -472,7 +492,7 @@ extension EfficientNetTiny {
         .init("features.0", kind: "stem", macsPerImage: 559872,
               "conv 3x3/2 + BN + silu, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]"),
         .init("features.1.0.block.0", kind: "depthwise", macsPerImage: 186624,
-              "depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]"),
+              "depthwise 3x3/1 + BN + silu, [n, 36, 36, 16] -> [n, 36, 36, 16]; with whole images per task also features.1.0.block.1 and features.1.0.block.2, image by image"),
         .init("features.1.0.block.1", kind: "squeeze-excitation", macsPerImage: 128,
               "16 -> 4 -> 16, scales only (folded into the projection) for [n, 36, 36, 16], means from features.1.0.block.0's row sums"),
         .init("features.1.0.block.2", kind: "project 1x1", macsPerImage: 165888,

@@ -1,32 +1,45 @@
 import EffNetSpec
 
 /// A fusion decision of the inference emitter: which MBConv blocks may run image by image on one worker
-/// (`Kernels.mbconvPerImage`: expansion + depthwise + squeeze-excitation + projection) when the batch gives
-/// every worker whole images. The emitted code asks `Kernels.mbconvRunsPerImage` at run time and keeps the
+/// (`Kernels.mbconvPerImage`: expansion + depthwise + squeeze-excitation + projection; for a block without
+/// an expansion `Kernels.depthwisePerImage`) when the batch gives every worker whole images. The emitted
+/// code asks `Kernels.mbconvRunsPerImage` / `depthwiseRunsPerImage` at run time and keeps the
 /// layer-by-layer calls for the other case.
 ///
-/// A block qualifies when its expansion is fused with the depthwise layer, its SE reads that layer's row
-/// sums and is folded into the projection, and the projection's output does not share arena space with
-/// the block's input: image by image, one worker writes image n's output while another still expands
-/// image m from the input, which the layer-by-layer order never does.
+/// A block qualifies when its expansion (if it has one) is fused with the depthwise layer, its SE reads
+/// that layer's row sums and is folded into the projection, and the projection's output does not share
+/// arena space with the block's input: image by image, one worker writes image n's output while another
+/// still reads image m from the input, which the layer-by-layer order never does.
 struct MBConvPerImage {
     struct Block {
-        var expand, depthwise, squeezeExcite, project: PlannedLayer
+        /// nil for a block that starts with its depthwise layer (expand ratio 1).
+        var expand: PlannedLayer?
+        var depthwise, squeezeExcite, project: PlannedLayer
+        /// The layer whose emission carries the per-image call: the expansion, or the depthwise layer.
+        var first: PlannedLayer { expand ?? depthwise }
     }
 
-    /// Expansion layer name -> its block.
-    private(set) var byExpansion: [String: Block] = [:]
+    /// Name of the block's first layer (expansion, or depthwise without one) -> its block.
+    private(set) var byFirstLayer: [String: Block] = [:]
     /// Names of the SE and projection layers of those blocks (no calls of their own on that path).
     private(set) var tail: Set<String> = []
 
     init(plan: ModelPlan, fusion: ExpandDepthwiseFusion, folding: SqueezeExciteFolding, rowSums: SqueezeExciteRowSums) {
         for block in plan.blocks {
             for layer in block.layers {
-                guard let dw = fusion.depthwise[layer.name],
-                      let se = block.layers.first(where: { rowSums.depthwise[$0.name]?.name == dw.name }),
+                let expand: PlannedLayer?, dw: PlannedLayer
+                if let fused = fusion.depthwise[layer.name] {
+                    (expand, dw) = (layer, fused)
+                } else if layer.operation == .depthwiseConvolution, fusion.expansion[layer.name] == nil,
+                          layer.name == block.layers.first?.name {
+                    (expand, dw) = (nil, layer)
+                } else {
+                    continue
+                }
+                guard let se = block.layers.first(where: { rowSums.depthwise[$0.name]?.name == dw.name }),
                       let project = folding.projection[se.name],
                       !Self.overlap(plan.tensors[layer.input], plan.tensors[project.output]) else { continue }
-                byExpansion[layer.name] = Block(expand: layer, depthwise: dw, squeezeExcite: se, project: project)
+                byFirstLayer[layer.name] = Block(expand: expand, depthwise: dw, squeezeExcite: se, project: project)
                 tail.formUnion([se.name, project.name])
             }
         }
@@ -40,15 +53,25 @@ struct MBConvPerImage {
 
     /// The run-time test and the workspace term of `block` (Swift source at batch `n`).
     static func condition(_ b: Block) -> String {
-        "Kernels.mbconvRunsPerImage(batch: n, height: \(b.expand.inputShape.height), width: \(b.expand.inputShape.width), "
-            + "inChannels: \(b.expand.inputShape.channels), expandedChannels: \(b.expand.outputShape.channels), "
+        guard let expand = b.expand else {
+            return "Kernels.depthwiseRunsPerImage(batch: n, kernel: \(b.depthwise.kernel), stride: \(b.depthwise.stride), "
+                + "threads: pool.threadCount)"
+        }
+        return "Kernels.mbconvRunsPerImage(batch: n, height: \(expand.inputShape.height), width: \(expand.inputShape.width), "
+            + "inChannels: \(expand.inputShape.channels), expandedChannels: \(expand.outputShape.channels), "
             + "kernel: \(b.depthwise.kernel), stride: \(b.depthwise.stride), outHeight: \(b.depthwise.outputShape.height), "
             + "threads: pool.threadCount)"
     }
 
     static func workspace(_ b: Block) -> String {
-        "Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: \(b.expand.inputShape.width), "
-            + "expandedChannels: \(b.expand.outputShape.channels), kernel: \(b.depthwise.kernel), "
+        guard let expand = b.expand else {
+            return "Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: \(b.depthwise.outputShape.height), "
+                + "outWidth: \(b.depthwise.outputShape.width), channels: \(b.depthwise.outputShape.channels), "
+                + "squeezeChannels: \(b.squeezeExcite.squeezeChannels ?? 1), "
+                + "outChannels: \(b.project.outputShape.channels), threads: pool.threadCount)"
+        }
+        return "Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: \(expand.inputShape.width), "
+            + "expandedChannels: \(expand.outputShape.channels), kernel: \(b.depthwise.kernel), "
             + "outHeight: \(b.depthwise.outputShape.height), outWidth: \(b.depthwise.outputShape.width), "
             + "squeezeChannels: \(b.squeezeExcite.squeezeChannels ?? 1), "
             + "outChannels: \(b.project.outputShape.channels), threads: pool.threadCount)"

@@ -105,7 +105,7 @@ private struct Emitter {
             if !terms.contains(term) { terms.append(term) }
         }
         for layer in plan.layers {
-            if let block = perImage.byExpansion[layer.name] {
+            if let block = perImage.byFirstLayer[layer.name] {
                 let term = MBConvPerImage.workspace(block)
                 if !terms.contains(term) { terms.append(term) }
             }
@@ -182,7 +182,7 @@ private struct Emitter {
                 + "\(dw.activation?.rawValue ?? "identity")) in one call, \(shape(l.inputShape)) -> \(shape(l.outputShape)) "
                 + "-> \(shape(dw.outputShape)), fused (the expanded tensor stays in a worker's band) for large maps "
                 + "or whole images per task"
-                + (perImage.byExpansion[l.name].map {
+                + (perImage.byFirstLayer[l.name].map {
                     "; with whole images per task also \($0.squeezeExcite.name) and \($0.project.name), image by image"
                 } ?? "")
         case .depthwiseConvolution where fusion.expansion[l.name] != nil:
@@ -195,6 +195,9 @@ private struct Emitter {
                 + "\(shape(l.inputShape)) -> \(shape(l.outputShape))\(scaled)"
         case .depthwiseConvolution:
             return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape))"
+                + (perImage.byFirstLayer[l.name].map {
+                    "; with whole images per task also \($0.squeezeExcite.name) and \($0.project.name), image by image"
+                } ?? "")
         case .squeezeExcitation:
             let c = l.inputShape.channels
             let means = rowSums.depthwise[l.name].map { ", means from \($0.name)'s row sums" } ?? ""
@@ -229,7 +232,7 @@ private struct Emitter {
             layerIndex += 1
             return
         }
-        if let block = perImage.byExpansion[l.name] {
+        if let block = perImage.byFirstLayer[l.name] {
             // Image by image when every worker gets whole images (MBConvPerImage), else layer by layer.
             line("        let perImage = \(MBConvPerImage.condition(block))")
             line("        if perImage {")
@@ -256,11 +259,22 @@ private struct Emitter {
 
     /// The call of `Kernels.mbconvPerImage` for a block of `MBConvPerImage`.
     mutating func emitPerImageCall(_ b: MBConvPerImage.Block) {
-        let expand = layout.slots[b.expand.name] ?? WeightLayout.Slots()
         let dw = layout.slots[b.depthwise.name] ?? WeightLayout.Slots()
         let se = layout.slots[b.squeezeExcite.name] ?? WeightLayout.Slots()
         let project = layout.slots[b.project.name] ?? WeightLayout.Slots()
-        let l = b.expand
+        guard let l = b.expand else {
+            let d = b.depthwise
+            line("        Kernels.depthwisePerImage(")
+            line("            input: \(tensor(d.input)), batch: n, height: \(d.inputShape.height), width: \(d.inputShape.width), "
+                 + "channels: \(d.inputShape.channels),")
+            line("            kernel: \(d.kernel), stride: \(d.stride), padTop: \(d.padding.top), padLeft: \(d.padding.left), "
+                 + "outHeight: \(d.outputShape.height), outWidth: \(d.outputShape.width),")
+            line("            depthwiseWeights: w + \(dw.weights), depthwiseBias: w + \(dw.bias), "
+                 + "depthwiseActivation: \(activation(d.activation)),")
+            emitPerImageTail(b, se: se, project: project)
+            return
+        }
+        let expand = layout.slots[l.name] ?? WeightLayout.Slots()
         line("        Kernels.mbconvPerImage(")
         line("            input: \(tensor(l.input)), batch: n, height: \(l.inputShape.height), width: \(l.inputShape.width), "
              + "inChannels: \(l.inputShape.channels),")
@@ -271,6 +285,11 @@ private struct Emitter {
         line("            outHeight: \(b.depthwise.outputShape.height), outWidth: \(b.depthwise.outputShape.width),")
         line("            depthwiseWeights: w + \(dw.weights), depthwiseBias: w + \(dw.bias), "
              + "depthwiseActivation: \(activation(b.depthwise.activation)),")
+        emitPerImageTail(b, se: se, project: project)
+    }
+
+    /// The squeeze-excitation, projection and workspace arguments of both per-image calls.
+    mutating func emitPerImageTail(_ b: MBConvPerImage.Block, se: WeightLayout.Slots, project: WeightLayout.Slots) {
         line("            squeezeChannels: \(b.squeezeExcite.squeezeChannels ?? 1), reduceWeights: w + \(se.weights), "
              + "reduceBias: w + \(se.bias),")
         line("            squeezeActivation: \(activation(b.squeezeExcite.activation)), "

@@ -88,12 +88,13 @@ final class EmitterTests: XCTestCase {
         let inference = whole[..<split]
 
         // Every kernel call sits alone between `p?.start()` and `p?.stop(i)`, i the table index of its layer,
-        // counting up from 0 and skipping the depthwise layers that run inside an expand+depthwise call.
+        // counting up from 0 and skipping the depthwise layers that run inside an expand+depthwise call. A
+        // block's per-image call (the other branch of its first layer's call) is timed on that layer's index.
         let fusion = ExpandDepthwiseFusion(plan: plan)
         XCTAssertEqual(fusion.expansion.count, 2, "both expansions of the tiny model share a call with their depthwise")
         let called = plan.layers.indices.filter { fusion.expansion[plan.layers[$0].name] == nil }
         let lines = trimmedLines(inference)
-        var calls = 0
+        var calls = 0, perImageCalls = 0
         for (number, text) in lines.enumerated() where text.hasPrefix("Kernels.") && text.hasSuffix("(") {
             guard number > 0, lines[number - 1] == "p?.start()" else {
                 XCTFail("\(text) at line \(number) is not started")
@@ -103,10 +104,10 @@ final class EmitterTests: XCTestCase {
             if calls < called.count {
                 XCTAssertEqual(stop.map { lines[$0] }, "p?.stop(\(called[calls]))", "call \(calls): \(text)")
             }
-            calls += 1
+            if text.hasSuffix("PerImage(") { perImageCalls += 1 } else { calls += 1 }
         }
         XCTAssertEqual(calls, called.count)
-        XCTAssertEqual(lines.filter { $0 == "p?.start()" }.count, called.count)
+        XCTAssertEqual(lines.filter { $0 == "p?.start()" }.count, called.count + perImageCalls)
         XCTAssertTrue(inference.contains("p?.beginRun(batch: n)"))
 
         let table = profileTable(inference)
@@ -206,20 +207,23 @@ final class EmitterTests: XCTestCase {
         let inference = String(whole[..<whole.range(of: "public final class EfficientNetB0Training")!.lowerBound])
         XCTAssertEqual(inference.components(separatedBy: "Kernels.mbconvPerImage(").count - 1, 10)
         XCTAssertEqual(inference.components(separatedBy: "let perImage = Kernels.mbconvRunsPerImage(").count - 1, 10)
-        XCTAssertEqual(inference.components(separatedBy: "if !perImage {").count - 1, 20, "SE and projection each")
+        // features.1.0 (no expansion) runs image by image through depthwisePerImage.
+        XCTAssertEqual(inference.components(separatedBy: "Kernels.depthwisePerImage(").count - 1, 1)
+        XCTAssertEqual(inference.components(separatedBy: "let perImage = Kernels.depthwiseRunsPerImage(").count - 1, 1)
+        XCTAssertEqual(inference.components(separatedBy: "if !perImage {").count - 1, 22, "SE and projection each")
         var perImageBlocks = 0
         for block in plan.blocks {
-            guard let expand = block.layers.first(where: { $0.role == "expand" }),
+            guard let first = block.layers.first(where: { $0.role == "expand" }) ?? block.layers.first,
                   let project = block.layers.first(where: { $0.role == "project" }),
-                  let comment = inference.range(of: "// \(expand.name) expand:"),
+                  let comment = inference.range(of: "// \(first.name) \(first.role):"),
                   inference[comment.lowerBound...].prefix(while: { $0 != "\n" }).hasSuffix("image by image")
             else { continue }
             perImageBlocks += 1
-            let input = plan.tensors[expand.input], output = plan.tensors[project.output]
+            let input = plan.tensors[first.input], output = plan.tensors[project.output]
             let a = input.arenaOffset!, b = output.arenaOffset!
             XCTAssertTrue(a + input.shape.elements <= b || b + output.shape.elements <= a,
                           "\(block.name): its input and its projection output share arena floats")
         }
-        XCTAssertEqual(perImageBlocks, 10)
+        XCTAssertEqual(perImageBlocks, 11)
     }
 }

@@ -80,7 +80,6 @@ extension Kernels {
         let workerFloats = mbconvWorkerFloats(width: width, expandedChannels: ce, kernel: kernel, outPixels: pixels,
                                               squeezeChannels: squeezeChannels, outChannels: outChannels)
         let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: ce, kernel: kernel)
-        let scale = 1 / Float(pixels)
         // Images are claimed one by one (see expandDepthwise: a descheduled worker leaves its share).
         let claims = TwoEndedTasks(count: batch)
         pool.parallelFor(min(threads, batch)) { worker in
@@ -98,21 +97,116 @@ extension Kernels {
                     outHeight: outHeight, outWidth: outWidth, depthwiseWeights: depthwiseWeights,
                     depthwiseBias: depthwiseBias, output: depthwiseOutput, image: 0, rows: 0..<outHeight, band: band,
                     bandRows: bandRows, rowSums: rowSums + n &* outHeight &* ce)
-                channelMeansFromRowSums(rowSums + n &* outHeight &* ce, rows: outHeight, channels: ce, scale: scale,
-                                        means: means)
-                squeezeExciteScales(ofImage: means, activation: squeezeActivation, channels: ce,
-                                    squeezeChannels: squeezeChannels, reduceWeights: reduceWeights,
-                                    reduceBias: reduceBias, expandWeights: squeezeExpandWeights,
-                                    expandBias: squeezeExpandBias, hidden: hidden, scales: scales)
-                for ci in 0..<ce {
-                    scaleRow(projectWeights + ci &* outChannels, by: scales[ci], count: outChannels,
-                             into: weights + ci &* outChannels)
+                squeezeAndProjectImage(
+                    n, depthwiseOutput: depthwiseOutput, rowSums: rowSums, outHeight: outHeight, pixels: pixels,
+                    channels: ce, squeezeChannels: squeezeChannels, reduceWeights: reduceWeights,
+                    reduceBias: reduceBias, squeezeActivation: squeezeActivation,
+                    squeezeExpandWeights: squeezeExpandWeights, squeezeExpandBias: squeezeExpandBias,
+                    projectWeights: projectWeights, projectBias: projectBias, outChannels: outChannels,
+                    projectActivation: projectActivation, residual: residual, output: output, means: means,
+                    hidden: hidden, scales: scales, weights: weights)
+            }
+        }
+    }
+
+    /// Image n's SE scales from its row sums, its scaled projection weights and the projection GEMM, on the
+    /// calling worker: the steps after the depthwise layer that `mbconvPerImage` and `depthwisePerImage`
+    /// share. `depthwiseOutput` holds image n's map alone.
+    @inline(__always) static func squeezeAndProjectImage(
+        _ n: Int, depthwiseOutput: UnsafePointer<Float>, rowSums: UnsafePointer<Float>, outHeight: Int,
+        pixels: Int, channels ce: Int, squeezeChannels: Int, reduceWeights: UnsafePointer<Float>,
+        reduceBias: UnsafePointer<Float>, squeezeActivation: Activation, squeezeExpandWeights: UnsafePointer<Float>,
+        squeezeExpandBias: UnsafePointer<Float>, projectWeights: UnsafePointer<Float>,
+        projectBias: UnsafePointer<Float>, outChannels: Int, projectActivation: Activation,
+        residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, means: UnsafeMutablePointer<Float>,
+        hidden: UnsafeMutablePointer<Float>, scales: UnsafeMutablePointer<Float>,
+        weights: UnsafeMutablePointer<Float>
+    ) {
+        channelMeansFromRowSums(rowSums + n &* outHeight &* ce, rows: outHeight, channels: ce,
+                                scale: 1 / Float(pixels), means: means)
+        squeezeExciteScales(ofImage: means, activation: squeezeActivation, channels: ce,
+                            squeezeChannels: squeezeChannels, reduceWeights: reduceWeights,
+                            reduceBias: reduceBias, expandWeights: squeezeExpandWeights,
+                            expandBias: squeezeExpandBias, hidden: hidden, scales: scales)
+        for ci in 0..<ce {
+            scaleRow(projectWeights + ci &* outChannels, by: scales[ci], count: outChannels,
+                     into: weights + ci &* outChannels)
+        }
+        let first = n &* pixels
+        pointwiseGemmTile(projectActivation, rows: pixels, cols: outChannels, inChannels: ce,
+                          input: depthwiseOutput, weights: weights, ldw: outChannels,
+                          bias: projectBias, residual: residual.map { $0 + first &* outChannels },
+                          output: output + first &* outChannels, ldo: outChannels)
+    }
+
+    // MARK: - Blocks without an expansion
+
+    /// Whether `depthwisePerImage` takes a block that starts with its depthwise layer (EfficientNet's
+    /// first block, expand ratio 1): a C depthwise row kernel and whole images per task, as for
+    /// `mbconvRunsPerImage`.
+    public static func depthwiseRunsPerImage(batch: Int, kernel: Int, stride: Int, threads: Int) -> Bool {
+        CSIMDKernels.active != nil && CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride)
+            && threads > 1 && batch >= 2 * threads && (batch % threads == 0 || batch >= 4 * threads)
+    }
+
+    /// Scratch of `depthwisePerImage`: the row sums of every image, then per worker the image's depthwise
+    /// output, means, hidden vector, scales and scaled projection weights. Zero where the block can never
+    /// run per image.
+    public static func depthwisePerImageWorkspaceFloats(batch: Int, outHeight: Int, outWidth: Int, channels: Int,
+                                                        squeezeChannels: Int, outChannels: Int, threads: Int) -> Int {
+        guard threads > 1, batch >= 2 * threads else { return 0 }
+        return rowSumsFloats(batch: batch, outHeight: outHeight, channels: channels)
+            + threads * (outHeight * outWidth * channels + 2 * channels + squeezeChannels + channels * outChannels)
+    }
+
+    /// output = project(se(depthwise(input))) (+ residual) image by image, for blocks
+    /// `depthwiseRunsPerImage` takes: the depthwise rows of image n with their row sums (as
+    /// `depthwiseConv(rowSums:)` computes them), then `squeezeAndProjectImage`. Same bits as the
+    /// layer-by-layer calls. `workspace` holds `depthwisePerImageWorkspaceFloats` floats.
+    public static func depthwisePerImage(
+        input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int, kernel: Int, stride: Int,
+        padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int, depthwiseWeights: UnsafePointer<Float>,
+        depthwiseBias: UnsafePointer<Float>, depthwiseActivation: Activation,
+        squeezeChannels: Int, reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>,
+        squeezeActivation: Activation, squeezeExpandWeights: UnsafePointer<Float>,
+        squeezeExpandBias: UnsafePointer<Float>,
+        projectWeights: UnsafePointer<Float>, projectBias: UnsafePointer<Float>, outChannels: Int,
+        projectActivation: Activation, residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+        workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+    ) {
+        let threads = pool.threadCount
+        guard let simd = CSIMDKernels.active,
+              depthwiseRunsPerImage(batch: batch, kernel: kernel, stride: stride, threads: threads) else {
+            preconditionFailure("depthwisePerImage: the block does not run per image (check depthwiseRunsPerImage)")
+        }
+        let c = channels, pixels = outHeight &* outWidth
+        let rowSums = workspace
+        let workers = workspace + rowSumsFloats(batch: batch, outHeight: outHeight, channels: c)
+        let workerFloats = pixels &* c &+ 2 &* c &+ squeezeChannels &+ c &* outChannels
+        // One image, as image 0 of a batch of one that starts at it.
+        let shape = DepthwiseShape(batch: 1, height: height, width: width, channels: c, kernel: kernel, stride: stride,
+                                   padTop: padTop, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
+        let claims = TwoEndedTasks(count: batch)
+        pool.parallelFor(min(threads, batch)) { worker in
+            let depthwiseOutput = workers + worker &* workerFloats  // one image, reused image after image
+            let means = depthwiseOutput + pixels &* c, hidden = means + c
+            let scales = hidden + squeezeChannels, weights = scales + c
+            while let n = claims.claim(fromFront: worker == 0) {
+                let image = input + n &* height &* width &* c
+                for oy in 0..<outHeight {
+                    simd.depthwiseRow(depthwiseActivation, shape, oy, 0, c, image, depthwiseWeights, depthwiseBias,
+                                      depthwiseOutput)
+                    simd.rowChannelSums(depthwiseOutput + oy &* outWidth &* c, width: outWidth, channels: c, 0..<c,
+                                        sums: rowSums + (n &* outHeight &+ oy) &* c)
                 }
-                let first = n &* pixels
-                pointwiseGemmTile(projectActivation, rows: pixels, cols: outChannels, inChannels: ce,
-                                  input: depthwiseOutput, weights: weights, ldw: outChannels,
-                                  bias: projectBias, residual: residual.map { $0 + first &* outChannels },
-                                  output: output + first &* outChannels, ldo: outChannels)
+                squeezeAndProjectImage(
+                    n, depthwiseOutput: depthwiseOutput, rowSums: rowSums, outHeight: outHeight, pixels: pixels,
+                    channels: c, squeezeChannels: squeezeChannels, reduceWeights: reduceWeights,
+                    reduceBias: reduceBias, squeezeActivation: squeezeActivation,
+                    squeezeExpandWeights: squeezeExpandWeights, squeezeExpandBias: squeezeExpandBias,
+                    projectWeights: projectWeights, projectBias: projectBias, outChannels: outChannels,
+                    projectActivation: projectActivation, residual: residual, output: output, means: means,
+                    hidden: hidden, scales: scales, weights: weights)
             }
         }
     }
