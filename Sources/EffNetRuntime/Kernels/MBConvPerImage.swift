@@ -24,8 +24,9 @@ extension Kernels {
     public static func mbconvRunsPerImage(batch: Int, height: Int, width: Int, inChannels: Int,
                                           expandedChannels: Int, kernel: Int, stride: Int, outHeight: Int,
                                           threads: Int) -> Bool {
-        guard CSIMDKernels.active != nil, CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride),
-              threads > 1, batch >= 2 * threads, batch % threads == 0 || batch >= 4 * threads else { return false }
+        guard depthwiseRunsPerImage(batch: batch, kernel: kernel, stride: stride, threads: threads) else {
+            return false
+        }
         return expandDepthwiseRunsFused(batch: batch, height: height, width: width, inChannels: inChannels,
                                         expandedChannels: expandedChannels, kernel: kernel, stride: stride,
                                         outHeight: outHeight, threads: threads)
@@ -142,8 +143,8 @@ extension Kernels {
     // MARK: - Blocks without an expansion
 
     /// Whether `depthwisePerImage` takes a block that starts with its depthwise layer (EfficientNet's
-    /// first block, expand ratio 1): a C depthwise row kernel and whole images per task, as for
-    /// `mbconvRunsPerImage`.
+    /// first block, expand ratio 1): a C depthwise row kernel and whole images per task, shared out evenly
+    /// or at least 4 to a worker. `mbconvRunsPerImage` asks the same, and more.
     public static func depthwiseRunsPerImage(batch: Int, kernel: Int, stride: Int, threads: Int) -> Bool {
         CSIMDKernels.active != nil && CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride)
             && threads > 1 && batch >= 2 * threads && (batch % threads == 0 || batch >= 4 * threads)
