@@ -182,9 +182,7 @@ private struct Emitter {
                 + "\(dw.activation?.rawValue ?? "identity")) in one call, \(shape(l.inputShape)) -> \(shape(l.outputShape)) "
                 + "-> \(shape(dw.outputShape)), fused (the expanded tensor stays in a worker's band) for large maps "
                 + "or whole images per task"
-                + (perImage.byFirstLayer[l.name].map {
-                    "; with whole images per task also \($0.squeezeExcite.name) and \($0.project.name), image by image"
-                } ?? "")
+                + perImageNote(l)
         case .depthwiseConvolution where fusion.expansion[l.name] != nil:
             return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape)), "
                 + "computed in the call of \(fusion.expansion[l.name]!.name)"
@@ -195,9 +193,7 @@ private struct Emitter {
                 + "\(shape(l.inputShape)) -> \(shape(l.outputShape))\(scaled)"
         case .depthwiseConvolution:
             return "depthwise \(k)/\(l.stride) + BN + \(act), \(shape(l.inputShape)) -> \(shape(l.outputShape))"
-                + (perImage.byFirstLayer[l.name].map {
-                    "; with whole images per task also \($0.squeezeExcite.name) and \($0.project.name), image by image"
-                } ?? "")
+                + perImageNote(l)
         case .squeezeExcitation:
             let c = l.inputShape.channels
             let means = rowSums.depthwise[l.name].map { ", means from \($0.name)'s row sums" } ?? ""
@@ -211,6 +207,13 @@ private struct Emitter {
         case .linear:
             return "dropout (identity in eval) + linear, [n, \(l.inputShape.channels)] -> [n, \(l.outputShape.channels)]"
         }
+    }
+
+    /// The end of a per-image block's first-layer summary: which later layers its per-image call also runs.
+    func perImageNote(_ l: PlannedLayer) -> String {
+        perImage.byFirstLayer[l.name].map {
+            "; with whole images per task also \($0.squeezeExcite.name) and \($0.project.name), image by image"
+        } ?? ""
     }
 
     /// The group a layer's time is summed into by `effnet bench --profile`.

@@ -48,8 +48,28 @@ extension Kernels {
     @inline(__always) static func mbconvWorkerFloats(width: Int, expandedChannels: Int, kernel: Int, outPixels: Int,
                                                      squeezeChannels: Int, outChannels: Int) -> Int {
         expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel) * width
-            * expandedChannels + outPixels * expandedChannels + 2 * expandedChannels + squeezeChannels
-            + expandedChannels * outChannels
+            * expandedChannels
+            + PerImageScratch.floats(outPixels: outPixels, channels: expandedChannels,
+                                     squeezeChannels: squeezeChannels, outChannels: outChannels)
+    }
+
+    /// One worker's scratch for the image it is on, after the band if there is one: the image's depthwise
+    /// output (used again for its next image), its channel means, SE hidden vector and scales, and its scaled
+    /// projection weights. Both per-image paths lay it out with this.
+    struct PerImageScratch {
+        let depthwiseOutput, means, hidden, scales, weights: UnsafeMutablePointer<Float>
+
+        static func floats(outPixels: Int, channels: Int, squeezeChannels: Int, outChannels: Int) -> Int {
+            outPixels * channels + 2 * channels + squeezeChannels + channels * outChannels
+        }
+
+        init(at base: UnsafeMutablePointer<Float>, outPixels: Int, channels: Int, squeezeChannels: Int) {
+            depthwiseOutput = base
+            means = base + outPixels &* channels
+            hidden = means + channels
+            scales = hidden + squeezeChannels
+            weights = scales + channels
+        }
     }
 
     /// output = project(se(depthwise(act(expand(input))))) (+ residual) for blocks `mbconvRunsPerImage`
@@ -85,9 +105,8 @@ extension Kernels {
         let claims = TwoEndedTasks(count: batch)
         pool.parallelFor(min(threads, batch)) { worker in
             let band = workers + worker &* workerFloats
-            let depthwiseOutput = band + bandRows &* width &* ce  // one image, reused image after image
-            let means = depthwiseOutput + pixels &* ce, hidden = means + ce
-            let scales = hidden + squeezeChannels, weights = scales + ce
+            let scratch = PerImageScratch(at: band + bandRows &* width &* ce, outPixels: pixels, channels: ce,
+                                          squeezeChannels: squeezeChannels)
             while let n = claims.claim(fromFront: worker == 0) {
                 // Image n as image 0 of a batch that starts at it, so its output lands at the scratch's start.
                 _ = simd.expandDepthwiseRows(
@@ -96,46 +115,44 @@ extension Kernels {
                     inChannels: inChannels, expandedChannels: ce, expandWeights: expandWeights,
                     expandBias: expandBias, kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
                     outHeight: outHeight, outWidth: outWidth, depthwiseWeights: depthwiseWeights,
-                    depthwiseBias: depthwiseBias, output: depthwiseOutput, image: 0, rows: 0..<outHeight, band: band,
-                    bandRows: bandRows, rowSums: rowSums + n &* outHeight &* ce)
+                    depthwiseBias: depthwiseBias, output: scratch.depthwiseOutput, image: 0, rows: 0..<outHeight,
+                    band: band, bandRows: bandRows, rowSums: rowSums + n &* outHeight &* ce)
                 squeezeAndProjectImage(
-                    n, depthwiseOutput: depthwiseOutput, rowSums: rowSums, outHeight: outHeight, pixels: pixels,
+                    n, scratch: scratch, rowSums: rowSums, outHeight: outHeight, pixels: pixels,
                     channels: ce, squeezeChannels: squeezeChannels, reduceWeights: reduceWeights,
                     reduceBias: reduceBias, squeezeActivation: squeezeActivation,
                     squeezeExpandWeights: squeezeExpandWeights, squeezeExpandBias: squeezeExpandBias,
                     projectWeights: projectWeights, projectBias: projectBias, outChannels: outChannels,
-                    projectActivation: projectActivation, residual: residual, output: output, means: means,
-                    hidden: hidden, scales: scales, weights: weights)
+                    projectActivation: projectActivation, residual: residual, output: output)
             }
         }
     }
 
     /// Image n's SE scales from its row sums, its scaled projection weights and the projection GEMM, on the
     /// calling worker: the steps after the depthwise layer that `mbconvPerImage` and `depthwisePerImage`
-    /// share. `depthwiseOutput` holds image n's map alone.
+    /// share. `scratch.depthwiseOutput` holds image n's map alone.
     @inline(__always) static func squeezeAndProjectImage(
-        _ n: Int, depthwiseOutput: UnsafePointer<Float>, rowSums: UnsafePointer<Float>, outHeight: Int,
+        _ n: Int, scratch: PerImageScratch, rowSums: UnsafePointer<Float>, outHeight: Int,
         pixels: Int, channels ce: Int, squeezeChannels: Int, reduceWeights: UnsafePointer<Float>,
         reduceBias: UnsafePointer<Float>, squeezeActivation: Activation, squeezeExpandWeights: UnsafePointer<Float>,
         squeezeExpandBias: UnsafePointer<Float>, projectWeights: UnsafePointer<Float>,
         projectBias: UnsafePointer<Float>, outChannels: Int, projectActivation: Activation,
-        residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, means: UnsafeMutablePointer<Float>,
-        hidden: UnsafeMutablePointer<Float>, scales: UnsafeMutablePointer<Float>,
-        weights: UnsafeMutablePointer<Float>
+        residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
     ) {
+        let means = scratch.means, scales = scratch.scales, weights = scratch.weights
         channelMeansFromRowSums(rowSums + n &* outHeight &* ce, rows: outHeight, channels: ce,
                                 scale: 1 / Float(pixels), means: means)
         squeezeExciteScales(ofImage: means, activation: squeezeActivation, channels: ce,
                             squeezeChannels: squeezeChannels, reduceWeights: reduceWeights,
                             reduceBias: reduceBias, expandWeights: squeezeExpandWeights,
-                            expandBias: squeezeExpandBias, hidden: hidden, scales: scales)
+                            expandBias: squeezeExpandBias, hidden: scratch.hidden, scales: scales)
         for ci in 0..<ce {
             scaleRow(projectWeights + ci &* outChannels, by: scales[ci], count: outChannels,
                      into: weights + ci &* outChannels)
         }
         let first = n &* pixels
         pointwiseGemmTile(projectActivation, rows: pixels, cols: outChannels, inChannels: ce,
-                          input: depthwiseOutput, weights: weights, ldw: outChannels,
+                          input: scratch.depthwiseOutput, weights: weights, ldw: outChannels,
                           bias: projectBias, residual: residual.map { $0 + first &* outChannels },
                           output: output + first &* outChannels, ldo: outChannels)
     }
@@ -157,7 +174,8 @@ extension Kernels {
                                                         squeezeChannels: Int, outChannels: Int, threads: Int) -> Int {
         guard threads > 1, batch >= 2 * threads else { return 0 }
         return rowSumsFloats(batch: batch, outHeight: outHeight, channels: channels)
-            + threads * (outHeight * outWidth * channels + 2 * channels + squeezeChannels + channels * outChannels)
+            + threads * PerImageScratch.floats(outPixels: outHeight * outWidth, channels: channels,
+                                               squeezeChannels: squeezeChannels, outChannels: outChannels)
     }
 
     /// output = project(se(depthwise(input))) (+ residual) image by image, for blocks
@@ -183,31 +201,30 @@ extension Kernels {
         let c = channels, pixels = outHeight &* outWidth
         let rowSums = workspace
         let workers = workspace + rowSumsFloats(batch: batch, outHeight: outHeight, channels: c)
-        let workerFloats = pixels &* c &+ 2 &* c &+ squeezeChannels &+ c &* outChannels
+        let workerFloats = PerImageScratch.floats(outPixels: pixels, channels: c, squeezeChannels: squeezeChannels,
+                                                  outChannels: outChannels)
         // One image, as image 0 of a batch of one that starts at it.
         let shape = DepthwiseShape(batch: 1, height: height, width: width, channels: c, kernel: kernel, stride: stride,
                                    padTop: padTop, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
         let claims = TwoEndedTasks(count: batch)
         pool.parallelFor(min(threads, batch)) { worker in
-            let depthwiseOutput = workers + worker &* workerFloats  // one image, reused image after image
-            let means = depthwiseOutput + pixels &* c, hidden = means + c
-            let scales = hidden + squeezeChannels, weights = scales + c
+            let scratch = PerImageScratch(at: workers + worker &* workerFloats, outPixels: pixels, channels: c,
+                                          squeezeChannels: squeezeChannels)
             while let n = claims.claim(fromFront: worker == 0) {
                 let image = input + n &* height &* width &* c
                 for oy in 0..<outHeight {
                     simd.depthwiseRow(depthwiseActivation, shape, oy, 0, c, image, depthwiseWeights, depthwiseBias,
-                                      depthwiseOutput)
-                    simd.rowChannelSums(depthwiseOutput + oy &* outWidth &* c, width: outWidth, channels: c, 0..<c,
-                                        sums: rowSums + (n &* outHeight &+ oy) &* c)
+                                      scratch.depthwiseOutput)
+                    simd.rowChannelSums(scratch.depthwiseOutput + oy &* outWidth &* c, width: outWidth, channels: c,
+                                        0..<c, sums: rowSums + (n &* outHeight &+ oy) &* c)
                 }
                 squeezeAndProjectImage(
-                    n, depthwiseOutput: depthwiseOutput, rowSums: rowSums, outHeight: outHeight, pixels: pixels,
+                    n, scratch: scratch, rowSums: rowSums, outHeight: outHeight, pixels: pixels,
                     channels: c, squeezeChannels: squeezeChannels, reduceWeights: reduceWeights,
                     reduceBias: reduceBias, squeezeActivation: squeezeActivation,
                     squeezeExpandWeights: squeezeExpandWeights, squeezeExpandBias: squeezeExpandBias,
                     projectWeights: projectWeights, projectBias: projectBias, outChannels: outChannels,
-                    projectActivation: projectActivation, residual: residual, output: output, means: means,
-                    hidden: hidden, scales: scales, weights: weights)
+                    projectActivation: projectActivation, residual: residual, output: output)
             }
         }
     }

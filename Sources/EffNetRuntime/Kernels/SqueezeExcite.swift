@@ -144,8 +144,8 @@ extension Kernels {
     }
 
     /// One image's SE scales from its channel means `m`: hidden = act(Wr·m + br), scales = sigmoid(We·hidden
-    /// + be), on the C kernel where there is one. `squeezeExciteScales` calls it per image, and so does
-    /// `mbconvPerImage`, which must give the same bits.
+    /// + be), on the C kernel where there is one. `squeezeExciteScales` calls it per image, and so do the
+    /// per-image paths (`squeezeAndProjectImage`), which must give the same bits.
     @inline(__always) static func squeezeExciteScales(
         ofImage m: UnsafePointer<Float>, activation: Activation, channels: Int, squeezeChannels: Int,
         reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>, expandWeights: UnsafePointer<Float>,
