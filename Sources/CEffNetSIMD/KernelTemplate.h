@@ -153,12 +153,13 @@ AI ptrdiff_t min_index(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 
 // MARK: - Pointwise epilogue and in-place activation
 
-AI void bias_activation_row(int act, int full, VM m, float *row, const float *bias, const float *res) {
-    VF v = LD(row);
-    if (bias) v = V_ADD(v, LD(bias));
-    v = v_activate(v, act);
-    if (res) v = V_ADD(v, LD(res));
-    ST(row, v);
+/* n consecutive vectors of a row (n a literal, 4 or 1; masked only as the one tail vector), the
+   activation interleaved across them (v_activate_group). */
+AI void bias_activation_vectors(int act, int n, int full, VM m, float *row, const float *bias, const float *res) {
+    VF v[4];
+    GROUP_UNROLL for (int i = 0; i < n; i++) v[i] = bias ? V_ADD(LD(row + i * VW), LD(bias + i * VW)) : LD(row + i * VW);
+    v_activate_group(v, n, act);
+    GROUP_UNROLL for (int i = 0; i < n; i++) ST(row + i * VW, res ? V_ADD(v[i], LD(res + i * VW)) : v[i]);
 }
 
 AI void bias_activation_block(int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,
@@ -169,18 +170,12 @@ AI void bias_activation_block(int act, float *out, ptrdiff_t ldo, ptrdiff_t rows
         float *row = out + r * ldo;
         const float *res = residual ? residual + r * ldo : 0;
         ptrdiff_t c = 0;
-        /* Four vectors at a time, the activation interleaved across them (v_activate_group). */
-        for (; c + 4 * VW <= full16; c += 4 * VW) {
-            VF v[4];
-            GROUP_UNROLL for (int i = 0; i < 4; i++) v[i] = bias ? V_ADD(V_LOAD(row + c + i * VW), V_LOAD(bias + c + i * VW))
-                                                              : V_LOAD(row + c + i * VW);
-            v_activate_group(v, 4, act);
-            GROUP_UNROLL for (int i = 0; i < 4; i++) V_STORE(row + c + i * VW, res ? V_ADD(v[i], V_LOAD(res + c + i * VW)) : v[i]);
-        }
+        for (; c + 4 * VW <= full16; c += 4 * VW)
+            bias_activation_vectors(act, 4, 1, all, row + c, bias ? bias + c : 0, res ? res + c : 0);
         for (; c < full16; c += VW)
-            bias_activation_row(act, 1, all, row + c, bias ? bias + c : 0, res ? res + c : 0);
+            bias_activation_vectors(act, 1, 1, all, row + c, bias ? bias + c : 0, res ? res + c : 0);
         if (c < cols)
-            bias_activation_row(act, 0, V_MASK(cols - c), row + c, bias ? bias + c : 0, res ? res + c : 0);
+            bias_activation_vectors(act, 1, 0, V_MASK(cols - c), row + c, bias ? bias + c : 0, res ? res + c : 0);
     }
 }
 
@@ -268,6 +263,18 @@ void FN(effnet_bn_statistics)(const float *x, ptrdiff_t C, ptrdiff_t b0, ptrdiff
    rows instead touched one cache line per row at a C*4-byte stride; with SiLU's arithmetic in the loop
    the hardware prefetchers then did not keep up. Single-thread harness, B0's 112x112x96 and 56x56x144 maps
    at batch 8: 0.70-0.86x the time. Each element gets the same operations as before, so the same bits. */
+/* n consecutive vectors of one row of apply_rows (n a literal, 4 or 1; masked only as the one tail
+   vector), the activation interleaved across them (v_activate_group). `mean`, `beta` and `scale` point
+   at the first vector's channels. */
+AI void apply_vectors(int act, int n, int full, VM m, const float *zr, const float *mean, const float *scale,
+                      const float *beta, float *yr) {
+    VF v[4];
+    GROUP_UNROLL for (int i = 0; i < n; i++)
+        v[i] = V_FMADD(V_SUB(LD(zr + i * VW), LD(mean + i * VW)), V_LOAD(scale + i * VW), LD(beta + i * VW));
+    v_activate_group(v, n, act);
+    GROUP_UNROLL for (int i = 0; i < n; i++) ST(yr + i * VW, v[i]);
+}
+
 AI void apply_rows(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t c0, ptrdiff_t c1,
                    const float *gamma, const float *beta, const float *mean, const float *invStd, float *output) {
     float scale[BN_ROW_CHUNK] __attribute__((aligned(64)));
@@ -286,26 +293,10 @@ AI void apply_rows(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptrdiff_t
         const float *zr = z + p * C + c0;
         float *yr = output + p * C + c0;
         ptrdiff_t c = 0;
-        /* Four vectors at a time, the activation interleaved across them (v_activate_group). */
-        for (; c + 4 * VW <= whole; c += 4 * VW) {
-            VF v[4];
-            GROUP_UNROLL for (int i = 0; i < 4; i++) {
-                const ptrdiff_t ci = c + i * VW;
-                v[i] = V_FMADD(V_SUB(V_LOAD(zr + ci), V_LOAD(mean + c0 + ci)), V_LOAD(scale + ci), V_LOAD(beta + c0 + ci));
-            }
-            v_activate_group(v, 4, act);
-            GROUP_UNROLL for (int i = 0; i < 4; i++) V_STORE(yr + c + i * VW, v[i]);
-        }
-        for (; c < whole; c += VW) {
-            const int full = 1;
-            ST(yr + c, v_activate(V_FMADD(V_SUB(LD(zr + c), LD(mean + c0 + c)), V_LOAD(scale + c),
-                                          LD(beta + c0 + c)), act));
-        }
-        if (c < width) {
-            const int full = 0;
-            ST(yr + c, v_activate(V_FMADD(V_SUB(LD(zr + c), LD(mean + c0 + c)), V_LOAD(scale + c),
-                                          LD(beta + c0 + c)), act));
-        }
+        for (; c + 4 * VW <= whole; c += 4 * VW)
+            apply_vectors(act, 4, 1, m, zr + c, mean + c0 + c, scale + c, beta + c0 + c, yr + c);
+        for (; c < whole; c += VW) apply_vectors(act, 1, 1, m, zr + c, mean + c0 + c, scale + c, beta + c0 + c, yr + c);
+        if (c < width) apply_vectors(act, 1, 0, m, zr + c, mean + c0 + c, scale + c, beta + c0 + c, yr + c);
     }
 }
 
@@ -360,6 +351,26 @@ void FN(effnet_bn_apply)(int act, const float *z, ptrdiff_t C, ptrdiff_t p0, ptr
    the tile's float sums per channel in stack arrays, flushed into the Double totals at the tile's end:
    per lane the same adds in the same order as walking one vector of channels down the tile, so the same
    bits. Harness as for apply_rows, SiLU with dY stored: 0.73-0.93x the time. */
+/* n consecutive vectors of one row of backward_sums_tile, starting at element i of the map and at the
+   channel of `gamma`..`invStd`, `tileSums` and `tileProjections` (n a literal, 4 or 1; masked only as the
+   one tail vector), SiLU's gradient interleaved across them (v_activation_gradient_group). */
+AI void backward_sums_vectors(int act, int storeDY, int n, int full, VM m, const float *dOut, const float *z,
+                              ptrdiff_t i, const float *gamma, const float *beta, const float *mean,
+                              const float *invStd, float *tileSums, float *tileProjections, float *dYOut) {
+    VF xhat[4], y[4], dy[4];
+    GROUP_UNROLL for (int g = 0; g < n; g++) {
+        xhat[g] = V_MUL(V_SUB(LD(z + i + g * VW), LD(mean + g * VW)), LD(invStd + g * VW));
+        y[g] = V_FMADD(xhat[g], LD(gamma + g * VW), LD(beta + g * VW));
+        dy[g] = LD(dOut + i + g * VW);
+    }
+    v_activation_gradient_group(dy, y, n, act);
+    GROUP_UNROLL for (int g = 0; g < n; g++) {
+        if (storeDY) ST(dYOut + i + g * VW, dy[g]);
+        V_STORE(tileSums + g * VW, V_ADD(V_LOAD(tileSums + g * VW), dy[g]));
+        V_STORE(tileProjections + g * VW, V_FMADD(dy[g], xhat[g], V_LOAD(tileProjections + g * VW)));
+    }
+}
+
 AI void backward_sums_tile(int act, int storeDY, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
                            ptrdiff_t b1, ptrdiff_t r0, ptrdiff_t r1, const float *gamma, const float *beta,
                            const float *mean, const float *invStd, float *tileSums, float *tileProjections,
@@ -371,44 +382,18 @@ AI void backward_sums_tile(int act, int storeDY, const float *dOut, const float 
         V_STORE(tileSums + c, V_ZERO());
         V_STORE(tileProjections + c, V_ZERO());
     }
-#define BACKWARD_SUMS_VECTOR                                                                                   \
-    do {                                                                                                       \
-        const ptrdiff_t i = p * C + b0 + c;                                                                    \
-        const VF xhat = V_MUL(V_SUB(LD(z + i), LD(mean + b0 + c)), LD(invStd + b0 + c));                       \
-        const VF dy = v_activation_gradient(LD(dOut + i), V_FMADD(xhat, LD(gamma + b0 + c), LD(beta + b0 + c)), act); \
-        if (storeDY) ST(dYOut + i, dy);                                                                        \
-        V_STORE(tileSums + c, V_ADD(V_LOAD(tileSums + c), dy));                                                \
-        V_STORE(tileProjections + c, V_FMADD(dy, xhat, V_LOAD(tileProjections + c)));                         \
-    } while (0)
     for (ptrdiff_t p = r0; p < r1; p++) {
         ptrdiff_t c = 0;
-        /* Four vectors at a time, SiLU's gradient interleaved across them (v_activation_gradient_group). */
-        for (; c + 4 * VW <= whole; c += 4 * VW) {
-            VF xhat[4], y[4], dy[4];
-            GROUP_UNROLL for (int g = 0; g < 4; g++) {
-                const ptrdiff_t cg = c + g * VW, i = p * C + b0 + cg;
-                xhat[g] = V_MUL(V_SUB(V_LOAD(z + i), V_LOAD(mean + b0 + cg)), V_LOAD(invStd + b0 + cg));
-                y[g] = V_FMADD(xhat[g], V_LOAD(gamma + b0 + cg), V_LOAD(beta + b0 + cg));
-                dy[g] = V_LOAD(dOut + i);
-            }
-            v_activation_gradient_group(dy, y, 4, act);
-            GROUP_UNROLL for (int g = 0; g < 4; g++) {
-                const ptrdiff_t cg = c + g * VW, i = p * C + b0 + cg;
-                if (storeDY) V_STORE(dYOut + i, dy[g]);
-                V_STORE(tileSums + cg, V_ADD(V_LOAD(tileSums + cg), dy[g]));
-                V_STORE(tileProjections + cg, V_FMADD(dy[g], xhat[g], V_LOAD(tileProjections + cg)));
-            }
-        }
-        for (; c < whole; c += VW) {
-            const int full = 1;
-            BACKWARD_SUMS_VECTOR;
-        }
-        if (c < width) {
-            const int full = 0;
-            BACKWARD_SUMS_VECTOR;
-        }
+        for (; c + 4 * VW <= whole; c += 4 * VW)
+            backward_sums_vectors(act, storeDY, 4, 1, m, dOut, z, p * C + b0 + c, gamma + b0 + c, beta + b0 + c,
+                                  mean + b0 + c, invStd + b0 + c, tileSums + c, tileProjections + c, dYOut);
+        for (; c < whole; c += VW)
+            backward_sums_vectors(act, storeDY, 1, 1, m, dOut, z, p * C + b0 + c, gamma + b0 + c, beta + b0 + c,
+                                  mean + b0 + c, invStd + b0 + c, tileSums + c, tileProjections + c, dYOut);
+        if (c < width)
+            backward_sums_vectors(act, storeDY, 1, 0, m, dOut, z, p * C + b0 + c, gamma + b0 + c, beta + b0 + c,
+                                  mean + b0 + c, invStd + b0 + c, tileSums + c, tileProjections + c, dYOut);
     }
-#undef BACKWARD_SUMS_VECTOR
     for (ptrdiff_t c = 0; c < width; c += VW) {
         const ptrdiff_t w = min_index(VW, width - c);
         flush_lanes(V_LOAD(tileSums + c), sums + c, w);
@@ -483,26 +468,25 @@ AI void backward_input_group(int act, int full, VM m, const float *dOut, const f
     const VF mu = LD(mean + c), s = LD(invStd + c), g = LD(gamma + c), b = LD(beta + c);
     const VF gs = V_MUL(g, s);
     const VF mg = LD(meanGrad), pg = LD(projGrad);
+    /* Four rows at a time, SiLU's gradient interleaved across them (v_activation_gradient_group); n is a
+       literal at both calls. */
+#define BACKWARD_INPUT_ROWS(n)                                                                                 \
+    do {                                                                                                       \
+        VF xhat[4], y[4], dy[4];                                                                               \
+        GROUP_UNROLL for (int j = 0; j < (n); j++) {                                                           \
+            const ptrdiff_t i = (p + j) * C + c;                                                               \
+            xhat[j] = V_MUL(V_SUB(LD(z + i), mu), s);                                                          \
+            y[j] = V_FMADD(xhat[j], g, b);                                                                     \
+            dy[j] = LD(dOut + i);                                                                              \
+        }                                                                                                      \
+        v_activation_gradient_group(dy, y, (n), act);                                                          \
+        GROUP_UNROLL for (int j = 0; j < (n); j++)                                                             \
+            ST(gradInput + (p + j) * C + c, V_MUL(V_FNMADD(xhat[j], pg, V_SUB(dy[j], mg)), gs));               \
+    } while (0)
     ptrdiff_t p = r0;
-    /* Four rows at a time, SiLU's gradient interleaved across them (v_activation_gradient_group). */
-    for (; p + 4 <= r1; p += 4) {
-        VF xhat[4], y[4], dy[4];
-        GROUP_UNROLL for (int j = 0; j < 4; j++) {
-            const ptrdiff_t i = (p + j) * C + c;
-            xhat[j] = V_MUL(V_SUB(LD(z + i), mu), s);
-            y[j] = V_FMADD(xhat[j], g, b);
-            dy[j] = LD(dOut + i);
-        }
-        v_activation_gradient_group(dy, y, 4, act);
-        GROUP_UNROLL for (int j = 0; j < 4; j++)
-            ST(gradInput + (p + j) * C + c, V_MUL(V_FNMADD(xhat[j], pg, V_SUB(dy[j], mg)), gs));
-    }
-    for (; p < r1; p++) {
-        const ptrdiff_t i = p * C + c;
-        const VF xhat = V_MUL(V_SUB(LD(z + i), mu), s);
-        const VF dy = v_activation_gradient(LD(dOut + i), V_FMADD(xhat, g, b), act);
-        ST(gradInput + i, V_MUL(V_FNMADD(xhat, pg, V_SUB(dy, mg)), gs));
-    }
+    for (; p + 4 <= r1; p += 4) BACKWARD_INPUT_ROWS(4);
+    for (; p < r1; p++) BACKWARD_INPUT_ROWS(1);
+#undef BACKWARD_INPUT_ROWS
 }
 
 AI void backward_input_part(int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0, ptrdiff_t b1,
