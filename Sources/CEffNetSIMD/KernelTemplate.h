@@ -7,6 +7,8 @@
 // (one rounding instead of two), masked tails and a shorter exp polynomial (see v_exp_of_negative).
 // This file has no include guard on purpose: it is instantiated once per instruction set.
 
+#include <stdint.h>
+
 #include "CEffNetSIMD.h"
 #include "KernelDeclarations.h"
 

@@ -36,7 +36,7 @@ AI void stem_rows(int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdi
             const ptrdiff_t ix0 = ox0 * s - padLeft;
             const ptrdiff_t span = (count - 1) * s + k; /* input columns the run reads */
             if (rowsInside && ix0 >= 0 && ix0 + span <= W) {
-                gemm_all(act, 1, 0, count, Cout, K, image + iy0 * W + ix0, s, imageOffsets, w, Cout, bias, 0,
+                gemm_all(act, 1, 0, 0, 1, count, Cout, K, image + iy0 * W + ix0, s, imageOffsets, w, Cout, bias, 0,
                          out + ox0 * Cout, Cout);
                 continue;
             }
@@ -55,7 +55,7 @@ AI void stem_rows(int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdi
                     }
                 }
             }
-            gemm_all(act, 1, 0, count, Cout, K, scratch, s, runOffsets, w, Cout, bias, 0, out + ox0 * Cout, Cout);
+            gemm_all(act, 1, 0, 0, 1, count, Cout, K, scratch, s, runOffsets, w, Cout, bias, 0, out + ox0 * Cout, Cout);
         }
     }
 }

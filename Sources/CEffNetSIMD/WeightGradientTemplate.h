@@ -31,9 +31,9 @@ void FN(effnet_weight_gradient_gemm)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, cons
         const ptrdiff_t kk = min_index(WG_BLOCK, K - k0);
         /* A's rows are its columns here: consecutive m are adjacent floats (row stride 1). */
         if (k0 == 0 && !accumulate)
-            gemm_all(EFFNET_ACT_IDENTITY, 0, 0, M, N, kk, a, 1, koff, b, ldb, 0, 0, c, ldc);
+            gemm_all(EFFNET_ACT_IDENTITY, 0, 0, 0, 1, M, N, kk, a, 1, koff, b, ldb, 0, 0, c, ldc);
         else
-            gemm_all(EFFNET_ACT_IDENTITY, 0, 1, M, N, kk, a + k0 * lda, 1, koff, b + k0 * ldb, ldb, 0, c, c, ldc);
+            gemm_all(EFFNET_ACT_IDENTITY, 0, 1, 0, 1, M, N, kk, a + k0 * lda, 1, koff, b + k0 * ldb, ldb, 0, c, c, ldc);
     }
 }
 

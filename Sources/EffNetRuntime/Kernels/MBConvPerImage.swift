@@ -13,9 +13,8 @@
 /// L2 instead of fetching fresh ones from L3 or memory (1.2-1.8 MB per image in stage 2) and pushing the
 /// old ones out. Every step is the kernel the layer-by-layer calls use, on the same data in the
 /// same order, so the output has the same bits (`ExpandDepthwise.swift`, `RowChannelSums.swift`,
-/// `SqueezeExcite.swift`, `SqueezeExciteProjection.swift`). One exception: projections deeper than 1,024
-/// channels over more than 64 pixels go to OpenBLAS (`pointwiseGemmTile`), here for the whole image and
-/// layer by layer per row tile, and OpenBLAS may sum in another order for another row count.
+/// `SqueezeExcite.swift`, `SqueezeExciteProjection.swift`); the GEMM's sums do not depend on how its rows
+/// are split into tasks, also where it blocks over K (`pointwiseGemmTile`).
 extension Kernels {
     /// Whether `mbconvPerImage` takes this block: a C depthwise row kernel, whole images per task, and an
     /// expansion the fused kernel takes. The images must also share out evenly, or at least 4 to a worker:

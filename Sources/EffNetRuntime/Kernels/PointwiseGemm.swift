@@ -71,21 +71,21 @@ extension Kernels {
         return min(byCache, byBalance)
     }
 
-    /// One tile: the C kernel, or sgemm plus the epilogue on the portable path and for deep, tall tiles.
-    /// Without bias, residual and activation (training's input gradient) there is no epilogue; an
-    /// activation or residual without a bias is not supported.
+    /// One tile: the C kernel, or sgemm plus the epilogue on the portable path. Without bias, residual and
+    /// activation (training's input gradient) there is no epilogue; an activation or residual without a
+    /// bias is not supported.
     ///
-    /// The C kernel streams each 48-column panel of the weights once per 8-row strip and has no blocking
-    /// over K: past ~1,000 input channels with many rows per tile (B7's 19x19 stage: 361 rows, K 2,304 and
-    /// 3,840) neither the rows nor the panel stay in L1 and OpenBLAS's packed, K-blocked sgemm is faster
-    /// (measured: 99-121 against 40-79 GFLOP/s); with few rows (7x7 maps at batch 1: 49) ours still wins
-    /// (160 against 90).
+    /// The C kernel takes every shape. Up to 2,304 input channels it streams each 48-column panel of the
+    /// weights once per 8-row strip; past that, with more than 64 rows (B7's 19x19 projections from 3,840
+    /// channels), it blocks over rows and K (GemmTemplate.h `gemm_blocked`) with the same bits. Deep tiles
+    /// used to go to OpenBLAS's packed, K-blocked sgemm; in a single-thread harness with the caches flushed
+    /// (session 11) ours ran B3's and B7's deep shapes (K 1,152-3,840, 100-361 rows) at 1.0-1.3x its speed.
     @inline(__always) static func pointwiseGemmTile(
         _ activation: Activation, rows: Int, cols: Int, inChannels: Int, input: UnsafePointer<Float>,
         weights: UnsafePointer<Float>, ldw: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, ldo: Int
     ) {
-        if let simd = CSIMDKernels.active, inChannels <= 1024 || rows <= 64 {
+        if let simd = CSIMDKernels.active {
             simd.gemmBiasActivation(activation, rows: rows, cols: cols, depth: inChannels, x: input, ldx: inChannels,
                                     w: weights, ldw: ldw, bias: bias, residual: residual, y: output, ldy: ldo)
             return

@@ -138,6 +138,52 @@ final class SIMDKernelTests: XCTestCase {
         }
     }
 
+    /// Past 2,304 input channels with more than 64 rows the GEMM blocks over rows (128) and K (256),
+    /// storing partial sums between K blocks (GemmTemplate.h `gemm_blocked`). The sums must keep the bits
+    /// of one pass: a float loop of fused multiply-adds in k order, then + bias, then the activation, then
+    /// + residual. Shapes: two row chunks (the second of 9 rows), K blocks with a short last one, panels
+    /// with a masked tail, strided operands; and a residual stored in the output itself (an in-place
+    /// shortcut), which must still come out right.
+    func testDeepGemmBlocksOverKWithTheBitsOfOnePass() {
+        var rng = TestRandom(seed: 75)
+        for (name, simd) in paths {
+            for (m, n, k) in [(137, 70, 2500), (65, 16, 2305)] {
+                let ldx = k + 3, ldw = n + 5, ldy = n + 7
+                let x = rng.floats(m * ldx, -2, 2), w = rng.floats(k * ldw, -1, 1)
+                let bias = rng.floats(n, -2, 2), residual = rng.floats(m * ldy, -3, 3)
+                var sums = [Float](repeating: 0, count: m * ldy)  // one pass: fused multiply-adds in k order
+                for r in 0..<m {
+                    for c in 0..<n {
+                        var acc: Float = 0
+                        for j in 0..<k { acc = acc.addingProduct(x[r * ldx + j], w[j * ldw + c]) }
+                        sums[r * ldy + c] = acc + bias[c]
+                    }
+                }
+                for activation in allActivations {
+                    let label = "\(name) \(m)x\(n)x\(k) \(activation)"
+                    var want = sums
+                    simd.biasActivation(activation, out: &want, ldo: ldy, rows: m, cols: n, bias: nil, residual: residual)
+                    var got = [Float](repeating: .nan, count: m * ldy)
+                    got.withUnsafeMutableBufferPointer { y in
+                        simd.gemmBiasActivation(activation, rows: m, cols: n, depth: k, x: x, ldx: ldx, w: w, ldw: ldw,
+                                                bias: bias, residual: residual, y: y.baseAddress!, ldy: ldy)
+                    }
+                    var inPlace = residual
+                    inPlace.withUnsafeMutableBufferPointer { y in
+                        simd.gemmBiasActivation(activation, rows: m, cols: n, depth: k, x: x, ldx: ldx, w: w, ldw: ldw,
+                                                bias: bias, residual: y.baseAddress!, y: y.baseAddress!, ldy: ldy)
+                    }
+                    for r in 0..<m {
+                        let row = (r * ldy)..<(r * ldy + n)
+                        XCTAssertEqual(got[row].map(\.bitPattern), want[row].map(\.bitPattern), "\(label) row \(r)")
+                        XCTAssertEqual(inPlace[row].map(\.bitPattern), want[row].map(\.bitPattern),
+                                       "\(label) residual in the output, row \(r)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The GEMM's SiLU epilogue (two passes over each strip, SiLU interleaved across two rows) and the
     /// depthwise kernel's (a block of 8 outputs at a time) must give exactly the bits of the same sums
     /// without activation followed by the in-place SiLU (one vector at a time for rows under 4 vectors):
