@@ -87,11 +87,11 @@ int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float 
                                  ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, const float *expandBias,
                                  ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,
                                  ptrdiff_t outHeight, ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,
-                                 float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band,
-                                 ptrdiff_t bandRows, float *rowSums) {
+                                 float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, ptrdiff_t c0, ptrdiff_t c1,
+                                 float *band, ptrdiff_t bandRows, float *rowSums) {
     EFFNET_RETURN_FORWARD(effnet_expand_depthwise_rows, expandAct, dwAct, input, H, W, Cin, Ce, expandWeights,
                           expandBias, kernel, stride, padTop, padLeft, outHeight, outWidth, dwWeights, dwBias, output,
-                          n, oy0, oy1, band, bandRows, rowSums);
+                          n, oy0, oy1, c0, c1, band, bandRows, rowSums);
 }
 
 void effnet_row_channel_sums(int isa, const float *row, ptrdiff_t width, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,

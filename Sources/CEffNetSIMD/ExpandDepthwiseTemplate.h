@@ -12,15 +12,22 @@
 
 #include <string.h>
 
-/* Output rows oy0..<oy1 of image n. `band` holds bandRows x W x Ce floats; bandRows must be at least
-   (subRows - 1)*S + K for subRows >= 1 output rows per sub-band. With `rowSums`, each output row's
-   channel sums go to rowSums[row][0..<Ce] (row = n*outHeight + oy) right after the row is written. */
+/* Output rows oy0..<oy1 of image n, expanded channels c0..<c1. `band` holds bandRows x W x Ce floats;
+   bandRows must be at least (subRows - 1)*S + K for subRows >= 1 output rows per sub-band. With
+   `rowSums`, each output row's channel sums go to rowSums[row][c0..<c1] (row = n*outHeight + oy) right
+   after the row is written.
+   A channel range is a task of its own at batch 1: two workers take the whole image for half the
+   channels each, where ranges of rows would expand the K - S rows at every range edge twice (a third
+   of B0's 28x28 and 14x14 rows, up to 60 % of B3's 19x19 ones). Every channel's expansion, depthwise
+   output and row sum is computed alike whatever the range, so the bits do not depend on the split. */
 AI void expand_depthwise_range(int expandAct, int dwAct, int K, int S, const float *input, ptrdiff_t H, ptrdiff_t W,
                                ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, const float *expandBias,
                                ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight, ptrdiff_t outWidth,
                                const float *dwWeights, const float *dwBias, float *output, ptrdiff_t n, ptrdiff_t oy0,
-                               ptrdiff_t oy1, float *band, ptrdiff_t bandRows, float *rowSums) {
+                               ptrdiff_t oy1, ptrdiff_t c0, ptrdiff_t c1, float *band, ptrdiff_t bandRows,
+                               float *rowSums) {
     const ptrdiff_t rowFloats = W * Ce;
+    const ptrdiff_t width = c1 - c0;
     const ptrdiff_t subRows = (bandRows - K) / S + 1;
     /* Input rows [have0, have1) of image n are in the band, row have0 first. */
     ptrdiff_t have0 = 0, have1 = 0;
@@ -36,21 +43,29 @@ AI void expand_depthwise_range(int expandAct, int dwAct, int K, int S, const flo
         ptrdiff_t kept = 0;
         if (need0 >= have0 && need0 < have1) {
             kept = min_index(have1, need1) - need0;
-            if (need0 > have0) memmove(band, band + (need0 - have0) * rowFloats, (size_t)(kept * rowFloats) * sizeof(float));
+            if (need0 > have0) {
+                const float *from = band + (need0 - have0) * rowFloats;
+                if (width == Ce) {
+                    memmove(band, from, (size_t)(kept * rowFloats) * sizeof(float));
+                } else { /* only this range's channels of each pixel (the others belong to another task) */
+                    for (ptrdiff_t p = 0; p < kept * W; p++)
+                        memmove(band + p * Ce + c0, from + p * Ce + c0, (size_t)width * sizeof(float));
+                }
+            }
         }
         if (need0 + kept < need1) {
             const ptrdiff_t first = need0 + kept;
-            FN(effnet_gemm_bias_activation)(expandAct, (need1 - first) * W, Ce, Cin,
-                                            input + ((n * H + first) * W) * Cin, Cin, expandWeights, Ce, expandBias, 0,
-                                            band + kept * rowFloats, Ce);
+            FN(effnet_gemm_bias_activation)(expandAct, (need1 - first) * W, width, Cin,
+                                            input + ((n * H + first) * W) * Cin, Cin, expandWeights + c0, Ce,
+                                            expandBias + c0, 0, band + kept * rowFloats + c0, Ce);
         }
         have0 = need0;
         have1 = need1;
         for (ptrdiff_t oy = a; oy < b; oy++) {
             const ptrdiff_t row = n * outHeight + oy;
             dw_row(dwAct, K, S, band, n * H + have0, H, W, Ce, padTop, padLeft, outHeight, outWidth, dwWeights, dwBias,
-                   output, row, 0, Ce);
-            if (rowSums) row_channel_sums(output + row * outWidth * Ce, outWidth, Ce, 0, Ce, rowSums + row * Ce);
+                   output, row, c0, c1);
+            if (rowSums) row_channel_sums(output + row * outWidth * Ce, outWidth, Ce, c0, c1, rowSums + row * Ce);
         }
     }
 }
@@ -58,15 +73,15 @@ AI void expand_depthwise_range(int expandAct, int dwAct, int K, int S, const flo
 #define EXPAND_DW_GEOMETRY(K, S)                                                                               \
     WITH_ACTIVATION(dwAct, expand_depthwise_range(expandAct, A, K, S, input, H, W, Cin, Ce, expandWeights,      \
                                                   expandBias, padTop, padLeft, outHeight, outWidth, dwWeights,   \
-                                                  dwBias, output, n, oy0, oy1, band, bandRows, rowSums))
+                                                  dwBias, output, n, oy0, oy1, c0, c1, band, bandRows, rowSums))
 
 int FN(effnet_expand_depthwise_rows)(int expandAct, int dwAct, const float *input, ptrdiff_t H, ptrdiff_t W,
                                      ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, const float *expandBias,
                                      ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,
                                      ptrdiff_t outHeight, ptrdiff_t outWidth, const float *dwWeights,
                                      const float *dwBias, float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1,
-                                     float *band, ptrdiff_t bandRows, float *rowSums) {
-    if (bandRows < kernel) return 0;
+                                     ptrdiff_t c0, ptrdiff_t c1, float *band, ptrdiff_t bandRows, float *rowSums) {
+    if (bandRows < kernel || c0 < 0 || c1 > Ce || c0 >= c1) return 0;
     if (kernel == 3 && stride == 1) { EXPAND_DW_GEOMETRY(3, 1) }
     else if (kernel == 3 && stride == 2) { EXPAND_DW_GEOMETRY(3, 2) }
     else if (kernel == 5 && stride == 1) { EXPAND_DW_GEOMETRY(5, 1) }

@@ -229,34 +229,37 @@ AI void gemm_all(int act, int hasBias, int hasResidual, int accumulate, int fini
 #undef GEMM_TAIL_PANEL
 }
 
-/* Very deep GEMMs (K > GEMM_BLOCKED_MIN_DEPTH with more than GEMM_BLOCKED_MIN_ROWS rows: B7's 3,840-channel
-   projections, at 361 rows per task). Unblocked, every 8-row strip streams a whole K x 48 panel of the
-   weights (737 KB at K = 3,840) and neither it nor the strip's rows stay in L1. Here the rows go in chunks
-   of GEMM_BLOCK_ROWS and K in blocks of GEMM_BLOCK_DEPTH: a chunk's rows x block (128 KB) stay in L2 and a
-   panel's block x 48 weights (48 KB) near L1 while the chunk's strips pass over it. Each block but the
-   last stores the strips' partial sums and the next loads them back (`accumulate`); the last adds bias,
-   activation and residual (`finish`). The sums run over k in the same order, and storing a float and
-   loading it back is exact, so the result has the bits of the unblocked kernel.
-   Single-thread harness (session 11; minimum / mean of 15 calls with the caches flushed before each,
-   OpenBLAS 0.3.21 with its SkylakeX kernels): 361 x 320 x 3,840 ran at 136-145 / 111-124 GFLOP/s blocked,
-   69-77 / 58-62 unblocked and 133-141 / 105-125 in OpenBLAS. From K = 1,152 to 2,304 the unblocked
-   kernel was as fast as the blocked one or 3-7 % faster, and 1.1-1.3x OpenBLAS; rows and depth blocks of
-   64 or 128 measured worse than 128 x 256, 256 or 512 no better. */
-#define GEMM_BLOCKED_MIN_DEPTH 2304
+/* Deep GEMMs (K > GEMM_BLOCKED_MIN_DEPTH with more than GEMM_BLOCKED_MIN_ROWS rows per call: the 1,392- to
+   3,840-channel projections of B3-B7 on 10x10 and 19x19 maps, 100-361 rows per task). Unblocked, every
+   8-row strip streams a whole K x 48 panel of the weights (737 KB at K = 3,840) and the task's rows are
+   streamed again for every panel, from L3 once they outgrow L2. Here K goes in blocks of GEMM_BLOCK_DEPTH,
+   outermost, so each block of the weights is fetched from memory once, and the rows in chunks of
+   GEMM_BLOCK_ROWS within it: a chunk's rows x block (128 KB) stay in L2 and a panel's block x 48 weights
+   (48 KB) near L1 while the chunk's strips pass over it. Each block but the last stores the strips'
+   partial sums and the next loads them back (`accumulate`); the last adds bias, activation and residual
+   (`finish`). The sums run over k in the same order, and storing a float and loading it back is exact,
+   so the result has the bits of the unblocked kernel, however the rows are split into tasks.
+   These tiles went to OpenBLAS's packed sgemm before (session 11). Single-thread harness, caches flushed
+   before each call: 361 x 320 x 3,840 at 136-145 GFLOP/s (best of 15) blocked, 69-77 unblocked, 133-141
+   in OpenBLAS 0.3.21 (SkylakeX kernels); K 1,152-2,304 unblocked and blocked alike, 1.1-1.3x OpenBLAS.
+   In B7 at batch 1 (weights from memory) the 19x19 projections took about the time OpenBLAS took (0.95-1.03x
+   against the unchanged 38x38 ones); with the row chunks outermost, which streams the weights once per
+   chunk, 1.26-1.37x. Row and depth blocks of 64 or 128 measured worse than 128 x 256, 256 or 512 no better. */
+#define GEMM_BLOCKED_MIN_DEPTH 1024
 #define GEMM_BLOCKED_MIN_ROWS 64
 #define GEMM_BLOCK_ROWS 128
 #define GEMM_BLOCK_DEPTH 256
 AI void gemm_blocked(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x,
                      ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias, const float *residual, float *y,
                      ptrdiff_t ldc) {
-    for (ptrdiff_t m0 = 0; m0 < M; m0 += GEMM_BLOCK_ROWS) {
-        const ptrdiff_t mc = M - m0 < GEMM_BLOCK_ROWS ? M - m0 : GEMM_BLOCK_ROWS;
-        const float *xm = x + m0 * lda;
-        float *ym = y + m0 * ldc;
-        const float *rm = hasResidual ? residual + m0 * ldc : 0;
-        for (ptrdiff_t k0 = 0; k0 < K; k0 += GEMM_BLOCK_DEPTH) {
-            const ptrdiff_t kc = K - k0 < GEMM_BLOCK_DEPTH ? K - k0 : GEMM_BLOCK_DEPTH;
-            const float *xk = xm + k0, *wk = w + k0 * ldb;
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += GEMM_BLOCK_DEPTH) {
+        const ptrdiff_t kc = K - k0 < GEMM_BLOCK_DEPTH ? K - k0 : GEMM_BLOCK_DEPTH;
+        const float *wk = w + k0 * ldb;
+        for (ptrdiff_t m0 = 0; m0 < M; m0 += GEMM_BLOCK_ROWS) {
+            const ptrdiff_t mc = M - m0 < GEMM_BLOCK_ROWS ? M - m0 : GEMM_BLOCK_ROWS;
+            const float *xk = x + m0 * lda + k0;
+            float *ym = y + m0 * ldc;
+            const float *rm = hasResidual ? residual + m0 * ldc : 0;
             if (k0 + kc == K)
                 gemm_all(act, hasBias, hasResidual, k0 > 0, 1, mc, N, kc, xk, lda, 0, wk, ldb, bias, rm, ym, ldc);
             else if (k0 == 0)

@@ -39,8 +39,9 @@
                                               const float *expandBias, ptrdiff_t kernel, ptrdiff_t stride,          \
                                               ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outHeight,             \
                                               ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,      \
-                                              float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band, \
-                                              ptrdiff_t bandRows, float *rowSums);                           \
+                                              float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1,            \
+                                              ptrdiff_t c0, ptrdiff_t c1, float *band, ptrdiff_t bandRows,          \
+                                              float *rowSums);                                                      \
     void effnet_row_channel_sums_##SUFFIX(const float *row, ptrdiff_t width, ptrdiff_t C, ptrdiff_t c0,        \
                                           ptrdiff_t c1, float *sums);                                        \
     int effnet_stem_rows_##SUFFIX(int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W,            \

@@ -89,18 +89,20 @@ void effnet_gemm_bias_activation(int isa, int act, ptrdiff_t M, ptrdiff_t N, ptr
                                  const float *residual, float *y, ptrdiff_t ldc);
 
 /// An MBConv expansion fused with its depthwise convolution (ExpandDepthwiseTemplate.h): output rows
-/// oy0..<oy1 of image n of depthwise(act(expand(input))), without writing the expanded tensor. input is
+/// oy0..<oy1 of image n, channels c0..<c1, of depthwise(act(expand(input))), without writing the expanded
+/// tensor (the output's other channels are left alone). input is
 /// NHWC [*][H][W][Cin]; expandWeights input-major [Cin][Ce]; dwWeights [kernel][kernel][Ce]; output NHWC
 /// [*][outHeight][outWidth][Ce]. `band` is scratch of bandRows x W x Ce floats, bandRows >= kernel (more
 /// rows: fewer, larger sub-bands). When rowSums is not NULL, each output row's channel sums are written to
-/// rowSums[row][0..<Ce] (row = n*outHeight + oy, as `effnet_row_channel_sums`) while the row is in cache.
-/// Handles kernel 3 and 5 with stride 1 and 2 and returns 1; returns 0 without writing anything otherwise.
+/// rowSums[row][c0..<c1] (row = n*outHeight + oy, as `effnet_row_channel_sums`) while the row is in cache.
+/// Handles kernel 3 and 5 with stride 1 and 2 and returns 1; returns 0 without writing anything otherwise
+/// (also for an empty or out-of-range channel range).
 int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float *input, ptrdiff_t H, ptrdiff_t W,
                                  ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, const float *expandBias,
                                  ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,
                                  ptrdiff_t outHeight, ptrdiff_t outWidth, const float *dwWeights, const float *dwBias,
-                                 float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, float *band,
-                                 ptrdiff_t bandRows, float *rowSums);
+                                 float *output, ptrdiff_t n, ptrdiff_t oy0, ptrdiff_t oy1, ptrdiff_t c0, ptrdiff_t c1,
+                                 float *band, ptrdiff_t bandRows, float *rowSums);
 
 /// sums[c] = sum over x < width of row[x*C + c], for c in c0..<c1 (one NHWC output row, C channels per
 /// pixel): the channel sums squeeze-excitation needs, taken per row while the row is still in cache. Four

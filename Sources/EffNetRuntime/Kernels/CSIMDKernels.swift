@@ -35,20 +35,22 @@ struct CSIMDKernels {
 
     /// Output rows `rows` of image `image` of depthwise(act(expand(input))) through a band of `bandRows`
     /// expanded rows (see `Kernels.expandDepthwise`), and with `rowSums` each row's channel sums (as
-    /// `rowChannelSums`, at rowSums[(image·outHeight + oy)·expandedChannels]). False, writing nothing, for
-    /// geometries without a C depthwise row kernel.
+    /// `rowChannelSums`, at rowSums[(image·outHeight + oy)·expandedChannels]); only the expanded `channels`
+    /// (default: all) of each. False, writing nothing, for geometries without a C depthwise row kernel.
     func expandDepthwiseRows(_ expandActivation: Activation, _ depthwiseActivation: Activation,
                              input: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int,
                              expandedChannels: Int, expandWeights: UnsafePointer<Float>,
                              expandBias: UnsafePointer<Float>, kernel: Int, stride: Int, padTop: Int, padLeft: Int,
                              outHeight: Int, outWidth: Int, depthwiseWeights: UnsafePointer<Float>,
                              depthwiseBias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, image: Int,
-                             rows: Range<Int>, band: UnsafeMutablePointer<Float>, bandRows: Int,
-                             rowSums: UnsafeMutablePointer<Float>? = nil) -> Bool {
-        effnet_expand_depthwise_rows(isa, expandActivation.code, depthwiseActivation.code, input, height, width,
-                                     inChannels, expandedChannels, expandWeights, expandBias, kernel, stride, padTop,
-                                     padLeft, outHeight, outWidth, depthwiseWeights, depthwiseBias, output, image,
-                                     rows.lowerBound, rows.upperBound, band, bandRows, rowSums) != 0
+                             rows: Range<Int>, channels: Range<Int>? = nil, band: UnsafeMutablePointer<Float>,
+                             bandRows: Int, rowSums: UnsafeMutablePointer<Float>? = nil) -> Bool {
+        let channels = channels ?? 0..<expandedChannels
+        return effnet_expand_depthwise_rows(isa, expandActivation.code, depthwiseActivation.code, input, height,
+                                            width, inChannels, expandedChannels, expandWeights, expandBias, kernel,
+                                            stride, padTop, padLeft, outHeight, outWidth, depthwiseWeights,
+                                            depthwiseBias, output, image, rows.lowerBound, rows.upperBound,
+                                            channels.lowerBound, channels.upperBound, band, bandRows, rowSums) != 0
     }
 
     /// sums[c] = Σ_x row[x·channels + c] for c in `range`, over `width` pixels of one NHWC row (four partial

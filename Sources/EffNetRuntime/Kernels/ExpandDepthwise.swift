@@ -15,23 +15,48 @@ extension Kernels {
     /// The share of a worker's L2 (512 KB) that a band, or weights read once per sub-band, may take.
     static let expandDepthwiseL2ShareFloats = 128 * 1024
 
-    /// Fused when the map is large (B0 at batch 1: the 112x112 to 28x28 maps) or when every task holds
-    /// whole images (batch >= 2 x threads: no row is expanded twice), and the expansion's weights are
-    /// cheap to read once per sub-band: they fit in L2 (512 KB), or re-reading them costs less traffic
-    /// than writing and reading the expanded map. Otherwise two kernels: small maps at small batch (B0's
-    /// 14x14x672 at batch 1 would re-expand a third of their rows at range edges; they stay in L2 between
-    /// the layers anyway), and wide late layers (B7's 19x19, 640 -> 3,840 channels: a band holds one row,
+    /// Fused when the map is large (B0 at batch 1: the 112x112 and 56x56 maps), when every task holds whole
+    /// images (batch >= 2 x threads: no row is expanded twice) or when tasks split the expanded channels
+    /// (`expandDepthwiseSplitsChannels`, B0's 28x28 to 7x7 maps at batch 1), and the expansion's weights are
+    /// cheap to read once per sub-band: they fit in L2 (512 KB), each worker reads its columns of them just
+    /// once (channel ranges over a map that fits one band: B0's 7x7 layers at batch 1), or re-reading them
+    /// costs less traffic than writing and reading the expanded map.
+    /// Otherwise two kernels: small maps at small batch split into ranges of rows (each would re-expand the
+    /// rows at its edges), and wide late layers (B7's 19x19, 640 -> 3,840 channels: a band holds one row,
     /// so fused, the 9.8 MB of weights streamed from memory for every 19 pixels).
     static func expandDepthwiseRunsFused(batch: Int, height: Int, width: Int, inChannels: Int,
                                          expandedChannels: Int, kernel: Int, stride: Int, outHeight: Int,
                                          threads: Int) -> Bool {
-        guard batch >= 2 * threads || height * width * expandedChannels >= expandDepthwiseFusedFloats else {
+        let splitsChannels = expandDepthwiseSplitsChannels(batch: batch, height: height, kernel: kernel,
+                                                           stride: stride, outHeight: outHeight, threads: threads)
+        guard batch >= 2 * threads || splitsChannels
+            || height * width * expandedChannels >= expandDepthwiseFusedFloats else {
             return false
         }
         if inChannels * expandedChannels <= expandDepthwiseL2ShareFloats { return true }
         let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel)
         let subBands = (outHeight + (bandRows - kernel) / stride) / ((bandRows - kernel) / stride + 1)
-        return subBands * inChannels <= height * width
+        return (splitsChannels && subBands == 1) || subBands * inChannels <= height * width
+    }
+
+    /// Ranges of output rows per image when images must be split (fewer than two per worker): a few per
+    /// image so every worker has work, at least 4 rows each.
+    @inline(__always) static func expandDepthwiseRowRanges(batch: Int, outHeight: Int, threads: Int) -> Int {
+        min(max(1, outHeight / 4), (2 * threads + batch - 1) / batch)
+    }
+
+    /// Whether the tasks of a fused call split each image's expanded channels rather than its output rows.
+    /// Only when images must be split: ranges of rows expand the kernel - stride input rows at each range
+    /// edge twice, ranges of channels expand nothing twice but give each GEMM fewer columns. Channels when
+    /// the rows expanded twice would exceed a quarter of the map (B0 at batch 1 from its 28x28 layers on:
+    /// 3 edges x 4 rows of 28; not its 56x56 5x5/2 one, 3 x 3 of 56, which measured 1.11x the time in
+    /// channel ranges against 0.91-0.98x for the later layers), or when the map is too short for a range
+    /// per worker (7x7).
+    static func expandDepthwiseSplitsChannels(batch: Int, height: Int, kernel: Int, stride: Int, outHeight: Int,
+                                              threads: Int) -> Bool {
+        guard threads > 1, batch < 2 * threads else { return false }
+        let ranges = expandDepthwiseRowRanges(batch: batch, outHeight: outHeight, threads: threads)
+        return batch * ranges < threads || (ranges - 1) * (kernel - stride) * 4 > height
     }
 
     /// Rows of the expanded map in one worker's band: about `expandDepthwiseL2ShareFloats`, at least `kernel`.
@@ -75,12 +100,18 @@ extension Kernels {
         }
         let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel)
         let bandFloats = bandRows &* width &* expandedChannels
-        // Tasks: ranges of output rows of one image. A whole image per task once there are enough images;
-        // otherwise a few ranges per image so every worker has work (each range boundary re-expands the
-        // kernel - stride rows both sides need).
+        // Tasks: a whole image each once there are enough images. Otherwise ranges of one image's output
+        // rows (each range edge re-expands the kernel - stride rows both sides need), or of its expanded
+        // channels, one per worker (`expandDepthwiseSplitsChannels`).
         let threads = pool.threadCount
-        let ranges = batch >= 2 * threads ? 1 : min(max(1, outHeight / 4), (2 * threads + batch - 1) / batch)
-        let tasks = batch &* ranges
+        let splitsChannels = expandDepthwiseSplitsChannels(batch: batch, height: height, kernel: kernel,
+                                                           stride: stride, outHeight: outHeight, threads: threads)
+        let chunk = splitsChannels ? alignedChunk(expandedChannels, parts: threads, align: 8) : expandedChannels
+        let channelRanges = (expandedChannels + chunk - 1) / chunk
+        let ranges = splitsChannels || batch >= 2 * threads
+            ? 1 : expandDepthwiseRowRanges(batch: batch, outHeight: outHeight, threads: threads)
+        let perImage = ranges &* channelRanges
+        let tasks = batch &* perImage
         let workers = min(threads, tasks)
         // One band of the workspace per worker slot; the slot's body then claims tasks one by one, so a
         // worker that starts late (this VM deschedules threads for milliseconds) leaves its share to the
@@ -90,15 +121,17 @@ extension Kernels {
         pool.parallelFor(workers) { worker in
             let band = workspace + worker &* bandFloats
             while let t = claims.claim(fromFront: worker == 0) {
-                let n = t / ranges, r = t &- n &* ranges
+                let n = t / perImage, part = t &- n &* perImage
+                let r = part / channelRanges, c0 = (part &- r &* channelRanges) &* chunk
                 let oy0 = r &* outHeight / ranges, oy1 = (r &+ 1) &* outHeight / ranges
                 _ = simd.expandDepthwiseRows(
                     expandActivation, depthwiseActivation, input: input, height: height, width: width,
                     inChannels: inChannels, expandedChannels: expandedChannels, expandWeights: expandWeights,
                     expandBias: expandBias, kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
                     outHeight: outHeight, outWidth: outWidth, depthwiseWeights: depthwiseWeights,
-                    depthwiseBias: depthwiseBias, output: output, image: n, rows: oy0..<oy1, band: band,
-                    bandRows: bandRows, rowSums: rowSums)
+                    depthwiseBias: depthwiseBias, output: output, image: n, rows: oy0..<oy1,
+                    channels: c0..<min(expandedChannels, c0 &+ chunk), band: band, bandRows: bandRows,
+                    rowSums: rowSums)
             }
         }
     }

@@ -75,11 +75,11 @@ extension Kernels {
     /// activation (training's input gradient) there is no epilogue; an activation or residual without a
     /// bias is not supported.
     ///
-    /// The C kernel takes every shape. Up to 2,304 input channels it streams each 48-column panel of the
-    /// weights once per 8-row strip; past that, with more than 64 rows (B7's 19x19 projections from 3,840
-    /// channels), it blocks over rows and K (GemmTemplate.h `gemm_blocked`) with the same bits. Deep tiles
-    /// used to go to OpenBLAS's packed, K-blocked sgemm; in a single-thread harness with the caches flushed
-    /// (session 11) ours ran B3's and B7's deep shapes (K 1,152-3,840, 100-361 rows) at 1.0-1.3x its speed.
+    /// The C kernel takes every shape. Up to 1,024 input channels (or 64 rows) it streams each 48-column
+    /// panel of the weights once per 8-row strip; deeper tiles with more rows (B3's and B7's late
+    /// projections) it blocks over K and rows (GemmTemplate.h `gemm_blocked`) with the same bits, so a
+    /// block's output does not depend on how its rows are split into tasks or images. Those tiles used to
+    /// go to OpenBLAS's packed sgemm; in B3 and B7 at batch 1 they take about the time they took there.
     @inline(__always) static func pointwiseGemmTile(
         _ activation: Activation, rows: Int, cols: Int, inChannels: Int, input: UnsafePointer<Float>,
         weights: UnsafePointer<Float>, ldw: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,

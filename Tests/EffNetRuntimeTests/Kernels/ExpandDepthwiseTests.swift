@@ -4,9 +4,9 @@ import XCTest
 /// The expansion fused with the depthwise convolution computes, bit for bit, what the two kernels
 /// compute one after the other (same GEMM and depthwise row code, only the expanded rows live in a band
 /// instead of a full tensor), for every geometry the C row kernel handles, symmetric and TensorFlow
-/// SAME padding, batches that split images into several row ranges or give whole images per task, and
-/// bands small enough that rows slide through them many times. The fused path must not touch the
-/// buffer the unfused fallback would use.
+/// SAME padding, batches that split images into row ranges or channel ranges or give whole images per
+/// task, and bands small enough that rows slide through them many times. The fused path must not touch
+/// the buffer the unfused fallback would use.
 final class ExpandDepthwiseTests: XCTestCase {
     private struct Geometry {
         var kernel, stride, padTop, padLeft: Int
@@ -67,9 +67,10 @@ final class ExpandDepthwiseTests: XCTestCase {
         }
     }
 
-    /// Small maps run fused only when tasks hold whole images; at batch 1 they take the two-kernel path
-    /// (which writes the expanded buffer). Both give the two kernels' bits.
-    func testSmallMapsFuseOnlyWithWholeImagesPerTask() {
+    /// Small maps run fused when tasks hold whole images or, at batch 1 on several workers, ranges of the
+    /// expanded channels; on one worker at batch 1 they take the two-kernel path (which writes the expanded
+    /// buffer). All give the two kernels' bits.
+    func testSmallMapsFuseWithWholeImagesOrChannelRangesPerTask() {
         var rng = TestRandom(seed: 902)
         let height = 7, width = 7, inChannels = 16, expanded = 48, g = geometries[2]
         for batch in [1, 4] {
@@ -101,7 +102,8 @@ final class ExpandDepthwiseTests: XCTestCase {
                 let fused = CSIMDKernels.active != nil && Kernels.expandDepthwiseRunsFused(
                     batch: batch, height: height, width: width, inChannels: inChannels, expandedChannels: expanded,
                     kernel: 5, stride: 1, outHeight: height, threads: pool.threadCount)
-                XCTAssertEqual(fused, batch >= 2 * pool.threadCount && CSIMDKernels.active != nil, label)
+                XCTAssertEqual(fused, CSIMDKernels.active != nil && (batch >= 2 * pool.threadCount || pool.threadCount > 1),
+                               label)
                 XCTAssertEqual(expandedBuffer.allSatisfy(\.isNaN), fused, "\(label): expanded buffer written iff unfused")
             }
         }
@@ -129,30 +131,37 @@ final class ExpandDepthwiseTests: XCTestCase {
                                            kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
                                            outHeight: outHeight, outWidth: outWidth)
                 Kernels.depthwiseConv(shape, tensor, dwWeights, dwBias, .relu6, &want, testPools[0], simd: simd)
-                for bandRows in [g.kernel, g.kernel + 1, g.kernel + 3, 2 * height] {
-                    var got = [Float](repeating: .nan, count: want.count)
-                    var band = [Float](repeating: .nan, count: bandRows * width * expanded)
-                    let split = outHeight / 3 + 1
-                    for n in 0..<batch {
-                        for rows in [0..<split, split..<outHeight] {
-                            XCTAssertTrue(simd.expandDepthwiseRows(
-                                .silu, .relu6, input: input, height: height, width: width, inChannels: inChannels,
-                                expandedChannels: expanded, expandWeights: expandWeights, expandBias: expandBias,
-                                kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
-                                outHeight: outHeight, outWidth: outWidth, depthwiseWeights: dwWeights,
-                                depthwiseBias: dwBias, output: &got, image: n, rows: rows, band: &band,
-                                bandRows: bandRows))
+                // Channel ranges as tasks split them at batch 1, and one starting mid-vector (17).
+                for channelRanges in [[0..<expanded], [0..<24, 24..<expanded], [0..<17, 17..<expanded]] {
+                    for bandRows in [g.kernel, g.kernel + 1, g.kernel + 3, 2 * height] {
+                        var got = [Float](repeating: .nan, count: want.count)
+                        var band = [Float](repeating: .nan, count: bandRows * width * expanded)
+                        let split = outHeight / 3 + 1
+                        for n in 0..<batch {
+                            for rows in [0..<split, split..<outHeight] {
+                                for channels in channelRanges {
+                                    XCTAssertTrue(simd.expandDepthwiseRows(
+                                        .silu, .relu6, input: input, height: height, width: width,
+                                        inChannels: inChannels, expandedChannels: expanded,
+                                        expandWeights: expandWeights, expandBias: expandBias, kernel: g.kernel,
+                                        stride: g.stride, padTop: g.padTop, padLeft: g.padLeft, outHeight: outHeight,
+                                        outWidth: outWidth, depthwiseWeights: dwWeights, depthwiseBias: dwBias,
+                                        output: &got, image: n, rows: rows, channels: channels, band: &band,
+                                        bandRows: bandRows))
+                                }
+                            }
                         }
+                        XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern),
+                                       "\(name) k\(g.kernel) s\(g.stride) pad \(g.padTop) band \(bandRows) "
+                                           + "channels \(channelRanges)")
                     }
-                    XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern),
-                                   "\(name) k\(g.kernel) s\(g.stride) pad \(g.padTop) band \(bandRows) rows")
                 }
             }
         }
     }
 
-    /// The fusion policy on shapes of the shipped models: fused where the map is large or tasks hold
-    /// whole images, but not where the expansion's weights outgrow L2 and would be re-read for every
+    /// The fusion policy on shapes of the shipped models: fused where the map is large, tasks hold whole
+    /// images or tasks split the expanded channels at batch 1, but not where the expansion's weights outgrow L2 and would be re-read for every
     /// few pixels (B7's last stage at batch 1, B0's 7x7 stage even at batch 16).
     func testFusionRuleFusesLargeMapsAndKeepsWideLateLayersApart() {
         func fused(_ batch: Int, _ size: Int, _ cin: Int, _ ce: Int, _ k: Int, _ s: Int) -> Bool {
@@ -162,7 +171,9 @@ final class ExpandDepthwiseTests: XCTestCase {
         }
         XCTAssertTrue(fused(1, 112, 16, 96, 3, 2), "B0 stage 2 at batch 1")
         XCTAssertTrue(fused(1, 300, 32, 192, 3, 2), "B7 stage 2 at batch 1")
-        XCTAssertFalse(fused(1, 14, 112, 672, 5, 1), "B0 14x14 at batch 1: small map, would re-expand rows")
+        XCTAssertTrue(fused(1, 14, 112, 672, 5, 1), "B0 14x14 at batch 1: small map, in channel ranges")
+        XCTAssertTrue(fused(1, 7, 192, 1152, 5, 1), "B0 7x7 at batch 1: channel ranges, weights read once")
+        XCTAssertTrue(fused(2, 14, 112, 672, 5, 1), "B0 14x14 at batch 2: channel ranges too")
         XCTAssertTrue(fused(16, 14, 112, 672, 5, 1), "B0 14x14 at batch 16: whole images, weights in L2")
         XCTAssertFalse(fused(16, 7, 192, 1152, 5, 1), "B0 7x7 at batch 16: 884 KB of weights per 49 pixels")
         XCTAssertFalse(fused(1, 19, 640, 3840, 3, 1), "B7 19x19 at batch 1: 9.8 MB of weights per band row")
